@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/deps.sh: install the Debian packages tomo needs to build, run and
+# test, skipping what is already installed. Needs root (or sudo).
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libwslay-dev libssl-dev libjansson-dev
+  libyaml-dev uuid-dev libcrypt-dev libsqlite3-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler
+  node-llhttp)
+TEST_PKGS=(nodejs npm postgresql postgresql-client curl)
+
+want=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  # node/npm may come from elsewhere (e.g. a newer Node install): accept a binary on PATH
+  if [[ "$p" == nodejs ]] && command -v node >/dev/null; then continue; fi
+  if [[ "$p" == npm ]] && command -v npm >/dev/null; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# scripts/test.sh: install what is missing and run the whole test suite:
+#   1. release build with -Werror, C unit tests (ctest)
+#   2. ASan+UBSan build, C unit tests again
+#   3. acceptance tests (node's test runner + nakama-js) on SQLite, against the
+#      sanitizer build, so a memory error anywhere fails the run
+#   4. the same acceptance tests on PostgreSQL (a server started on loopback in
+#      a temporary directory), against the release build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=$(nproc)
+
+bash scripts/deps.sh --test
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOMO_WERROR=ON >/dev/null
+cmake --build build -j"$JOBS"
+echo "== unit tests (release)"
+(cd build && ctest --output-on-failure)
+
+echo "== sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTOMO_WERROR=ON -DTOMO_ASAN=ON -DTOMO_UBSAN=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+echo "== unit tests (sanitizers)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
+
+echo "== acceptance test dependencies (npm)"
+(cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+
+run_acceptance() {
+  local label=$1
+  echo "== acceptance tests: $label"
+  (cd tests/integration && node --test --test-concurrency=1 --test-timeout=120000 .)
+}
+
+# 3. SQLite, sanitizer build. Leak checking is off for the server process:
+# it exits through a signal path where libuv keeps a few static buffers.
+TOMO_BIN="$ROOT/build-asan/tomo" TOMO_TEST_BACKEND=sqlite \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_acceptance "sqlite (asan+ubsan build)"
+
+# 4. Postgres, release build.
+RUN_POSTGRES=0 # switched on when the libpq backend lands (store/pg.c)
+if [[ $RUN_POSTGRES -eq 0 ]]; then
+  echo "== all tests passed (postgres stage not enabled yet)"
+  exit 0
+fi
+PGDIR=$(mktemp -d /tmp/tomo-pg.XXXXXX)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+chown postgres:postgres "$PGDIR" 2>/dev/null || true
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup_pg() { as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
+trap cleanup_pg EXIT
+as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U tomo --auth=trust >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
+  -o "-c listen_addresses=127.0.0.1 -c port=$PGPORT -c unix_socket_directories=$PGDIR -c max_connections=300 -c fsync=off" start >/dev/null
+export TOMO_TEST_PG_ADMIN="postgres://tomo@127.0.0.1:$PGPORT/postgres"
+export TOMO_TEST_PG_DATA="$PGDIR/data" TOMO_TEST_PG_BIN="$PGBIN" TOMO_TEST_PG_PORT="$PGPORT"
+TOMO_BIN="$ROOT/build/tomo" TOMO_TEST_BACKEND=postgres run_acceptance "postgres (release build)"
+
+echo "== all tests passed"

@@ -1,0 +1,487 @@
+/* api/api.c: request dispatch, auth, errors, CORS, metrics. */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tomo_metric *m_requests, *m_latency, *m_rejected;
+
+int tomo_grpc_to_http(int code)
+{
+    static const int map[] = {200, 408, 500, 400, 504, 404, 409, 403, 429,
+                              400, 409, 400, 501, 500, 503, 500, 401};
+    return code >= 0 && code <= 16 ? map[code] : 500;
+}
+
+void tomo_api_init(tomo_server *srv)
+{
+    size_t n;
+    const tomo_api_route *r = tomo_api_routes(&n);
+    srv->router = tomo_router_new();
+    srv->verify_token = tomo_session_verify;
+    for (size_t i = 0; i < n; i++)
+        tomo_router_add(srv->router, r[i].method, r[i].path, (int)i);
+    m_requests = tomo_metrics_counter("http_requests_total", "HTTP API requests by route and status",
+                                      "route,status");
+    m_latency = tomo_metrics_histogram("http_request_duration_ms",
+                                       "HTTP API request latency in milliseconds", "route", NULL, 0);
+    m_rejected = tomo_metrics_counter("http_requests_rejected_total",
+                                      "HTTP requests refused because the worker queue was full",
+                                      NULL);
+}
+
+/* ---- query strings ---- */
+
+static char *pct_decode(const char *s, size_t n)
+{
+    char *out = tomo_xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+                   isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            out[o++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static json_t *parse_query(const char *q)
+{
+    json_t *obj = json_object();
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t kl = eq ? (size_t)(eq - q) : len;
+            char *k = pct_decode(q, kl);
+            char *v = eq ? pct_decode(eq + 1, len - kl - 1) : tomo_xstrdup("");
+            json_t *arr = json_object_get(obj, k);
+            if (!arr) {
+                arr = json_array();
+                json_object_set_new(obj, k, arr);
+            }
+            json_t *sv = json_string(v); /* NULL for invalid UTF-8 */
+            json_array_append_new(arr, sv ? sv : json_string(""));
+            free(k);
+            free(v);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return obj;
+}
+
+const char *tomo_api_param(const tomo_api_ctx *ctx, const char *name)
+{
+    return tomo_route_param(&ctx->match, name);
+}
+
+const char *tomo_api_query_at(const tomo_api_ctx *ctx, const char *name, size_t i)
+{
+    return json_string_value(json_array_get(json_object_get(ctx->query, name), i));
+}
+
+const char *tomo_api_query(const tomo_api_ctx *ctx, const char *name)
+{
+    return tomo_api_query_at(ctx, name, 0);
+}
+
+size_t tomo_api_query_count(const tomo_api_ctx *ctx, const char *name)
+{
+    return json_array_size(json_object_get(ctx->query, name));
+}
+
+int tomo_api_query_bool(const tomo_api_ctx *ctx, const char *name, int def, int *bad)
+{
+    const char *v = tomo_api_query(ctx, name);
+    if (!v || !*v)
+        return def;
+    if (!strcasecmp(v, "true") || !strcmp(v, "1"))
+        return 1;
+    if (!strcasecmp(v, "false") || !strcmp(v, "0"))
+        return 0;
+    if (bad)
+        *bad = 1;
+    return def;
+}
+
+long long tomo_api_query_int(const tomo_api_ctx *ctx, const char *name, long long def, int *bad)
+{
+    const char *v = tomo_api_query(ctx, name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end) {
+        if (bad)
+            *bad = 1;
+        return def;
+    }
+    return x;
+}
+
+/* ---- errors ---- */
+
+int tomo_api_error(tomo_api_ctx *ctx, int grpc_code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(ctx->err_msg);
+    ctx->err_msg = msg ? msg : tomo_xstrdup("error");
+    ctx->grpc_code = grpc_code;
+    return TOMO_EINVAL;
+}
+
+int tomo_api_db_error(tomo_api_ctx *ctx, int rc, const char *what)
+{
+    const char *route = ctx->route ? ctx->route->name : "?";
+    switch (rc) {
+    case TOMO_EUNAVAIL:
+        TOMO_LOGW(TOMO_API, "database unavailable route=%s op=%s", route, what);
+        return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE, "Database unavailable.");
+    case TOMO_ETIMEOUT:
+        TOMO_LOGW(TOMO_API, "database timeout route=%s op=%s", route, what);
+        return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE, "Database busy, try again.");
+    default:
+        TOMO_LOGE(TOMO_API, "database error route=%s op=%s error=%s", route, what,
+                  ctx->db ? tomo_db_errmsg(ctx->db) : tomo_strerror(rc));
+        return tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
+    }
+}
+
+int tomo_api_db(tomo_api_ctx *ctx, tomo_dbconn **out)
+{
+    if (!ctx->db) {
+        int rc = tomo_db_acquire(ctx->srv->db, &ctx->db);
+        if (rc < 0) {
+            ctx->db = NULL;
+            return tomo_api_db_error(ctx, rc, "acquire connection");
+        }
+    }
+    *out = ctx->db;
+    return 0;
+}
+
+/* ---- JSON helpers ---- */
+
+const char *tomo_json_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+void tomo_json_set_str(json_t *obj, const char *key, const char *v)
+{
+    if (v && *v)
+        json_object_set_new(obj, key, json_string(v));
+}
+
+void tomo_json_set_i64(json_t *obj, const char *key, long long v)
+{
+    if (v) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", v);
+        json_object_set_new(obj, key, json_string(buf));
+    }
+}
+
+void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms)
+{
+    if (unix_ms) {
+        char buf[32];
+        tomo_rfc3339(unix_ms / 1000, buf);
+        json_object_set_new(obj, key, json_string(buf));
+    }
+}
+
+/* ---- auth ---- */
+
+static int check_basic(tomo_api_ctx *ctx)
+{
+    const char *h = tomo_http_header_get(ctx->http, "authorization");
+    if (!h || !*h)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key required");
+    if (strncasecmp(h, "Basic ", 6))
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key invalid");
+    uint8_t *dec = NULL;
+    size_t dl = 0;
+    const char *b = h + 6;
+    while (*b == ' ')
+        b++;
+    if (tomo_b64_decode(b, strlen(b), &dec, &dl) < 0)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key invalid");
+    const char *colon = memchr(dec, ':', dl);
+    size_t ul = colon ? (size_t)(colon - (const char *)dec) : dl;
+    const char *key = ctx->srv->cfg->socket.server_key;
+    int ok = tomo_ct_equal(dec, ul, key, strlen(key));
+    free(dec);
+    if (!ok)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key invalid");
+    return 0;
+}
+
+static int check_bearer(tomo_api_ctx *ctx, int required)
+{
+    const char *h = tomo_http_header_get(ctx->http, "authorization");
+    if (!h || !*h) {
+        if (!required)
+            return 1;
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token required");
+    }
+    if (strncasecmp(h, "Bearer ", 7))
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token invalid");
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    if (tomo_session_verify(ctx->srv, tok, &ctx->session) < 0)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token invalid");
+    ctx->token = tok;
+    ctx->authenticated = 1;
+    return 0;
+}
+
+static int check_rpc(tomo_api_ctx *ctx)
+{
+    const char *key = tomo_api_query(ctx, "http_key");
+    if (key) {
+        const char *want = ctx->srv->cfg->runtime.http_key;
+        if (!tomo_ct_equal(key, strlen(key), want, strlen(want)))
+            return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "HTTP key invalid");
+        ctx->http_key_auth = 1;
+        return 0;
+    }
+    int rc = check_bearer(ctx, 0);
+    if (rc == 1)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token or HTTP key required");
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+typedef struct job {
+    tomo_api_ctx ctx;
+    tomo_http_req *req;
+    int status;
+    char *body;
+    size_t body_len;
+    char *headers;
+} job;
+
+static void append_hdr(char **h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append_hdr(char **h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = NULL;
+    if (vasprintf(&line, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    char *n = tomo_xasprintf("%s%s\r\n", *h ? *h : "", line);
+    free(line);
+    free(*h);
+    *h = n;
+}
+
+static void common_headers(tomo_server *srv, char **h, const char *ctype)
+{
+    append_hdr(h, "Content-Type: %s", ctype);
+    append_hdr(h, "Cache-Control: no-store, no-cache, must-revalidate");
+    append_hdr(h, "Access-Control-Allow-Origin: *");
+    const tomo_strlist *rh = &srv->cfg->socket.response_headers;
+    for (size_t i = 0; i < rh->n; i++) {
+        const char *eq = strchr(rh->v[i], '=');
+        if (!eq)
+            continue;
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - rh->v[i]), rh->v[i]);
+        if (!strcasecmp(name, "Content-Type") || !strcasecmp(name, "Cache-Control") ||
+            !strcasecmp(name, "Access-Control-Allow-Origin") ||
+            !strcasecmp(name, "Content-Length") || !strcasecmp(name, "Connection"))
+            continue;
+        append_hdr(h, "%s: %s", name, eq + 1);
+    }
+}
+
+static void finish_ctx(job *j)
+{
+    tomo_api_ctx *ctx = &j->ctx;
+    tomo_server *srv = ctx->srv;
+    if (ctx->err_msg) {
+        j->status = tomo_grpc_to_http(ctx->grpc_code);
+        json_t *e = json_pack("{s:i,s:s}", "code", ctx->grpc_code, "message", ctx->err_msg);
+        j->body = json_dumps(e, JSON_COMPACT);
+        json_decref(e);
+        common_headers(srv, &j->headers, "application/json");
+        if (ctx->grpc_code == TOMO_GRPC_UNAUTHENTICATED)
+            append_hdr(&j->headers, "WWW-Authenticate: %s", ctx->err_msg);
+    } else if (ctx->raw_out) {
+        j->status = 200;
+        j->body = ctx->raw_out;
+        j->body_len = ctx->raw_len;
+        ctx->raw_out = NULL;
+        common_headers(srv, &j->headers, ctx->content_type ? ctx->content_type : "text/plain");
+        return;
+    } else {
+        j->status = 200;
+        j->body = ctx->out ? json_dumps(ctx->out, JSON_COMPACT) : tomo_xstrdup("{}");
+        common_headers(srv, &j->headers, "application/json");
+    }
+    j->body_len = strlen(j->body);
+}
+
+static void ctx_clear(tomo_api_ctx *ctx)
+{
+    tomo_db_release(ctx->db);
+    ctx->db = NULL;
+    json_decref(ctx->body);
+    json_decref(ctx->query);
+    json_decref(ctx->out);
+    free(ctx->raw_out);
+    free(ctx->content_type);
+    free(ctx->err_msg);
+    tomo_session_claims_clear(&ctx->session);
+    tomo_route_match_clear(&ctx->match);
+}
+
+static void run_handler(job *j)
+{
+    tomo_api_ctx *ctx = &j->ctx;
+    const tomo_api_route *rt = ctx->route;
+    ctx->query = parse_query(j->req->query);
+    int rc = 0;
+    switch (rt->auth) {
+    case TOMO_AUTH_BASIC: rc = check_basic(ctx); break;
+    case TOMO_AUTH_BEARER: rc = check_bearer(ctx, 1); break;
+    case TOMO_AUTH_RPC: rc = check_rpc(ctx); break;
+    default: break;
+    }
+    if (rc == 0 && j->req->body_len && rt->fn) {
+        json_error_t jerr;
+        ctx->body = json_loadb(j->req->body, j->req->body_len, JSON_DECODE_ANY, &jerr);
+        if (!ctx->body)
+            rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid JSON body: %s (at byte %d)",
+                                jerr.text, jerr.position);
+    }
+    if (rc == 0) {
+        if (!rt->fn)
+            rc = tomo_api_error(ctx, TOMO_GRPC_UNIMPLEMENTED, "Not implemented");
+        else
+            rc = rt->fn(ctx);
+        if (rc < 0 && !ctx->err_msg)
+            tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
+    }
+    tomo_db_release(ctx->db);
+    ctx->db = NULL;
+    finish_ctx(j);
+}
+
+static void work_cb(void *arg) { run_handler(arg); }
+
+static void send_job(job *j)
+{
+    tomo_http_req *req = j->req;
+    const char *route = j->ctx.route ? j->ctx.route->name : "unknown";
+    char st[8];
+    snprintf(st, sizeof(st), "%d", j->status);
+    tomo_metric_add(m_requests, (const char *[]){route, st}, 1);
+    tomo_metric_observe(m_latency, (const char *[]){route},
+                        (double)(tomo_mono_ns() - req->start_ns) / 1e6);
+    tomo_http_respond_raw(req, j->status, j->headers, j->body, j->body_len);
+    if (j->ctx.after_fn)
+        j->ctx.after_fn(j->ctx.srv, j->ctx.after_arg);
+    free(j->headers);
+    free(j->body);
+    ctx_clear(&j->ctx);
+    free(j);
+}
+
+static void done_cb(void *arg) { send_job(arg); }
+
+static void respond_simple(tomo_server *srv, tomo_http_req *req, int status, int code,
+                           const char *msg, const char *route)
+{
+    job *j = tomo_xcalloc(1, sizeof(*j));
+    j->req = req;
+    j->ctx.srv = srv;
+    tomo_api_error(&j->ctx, code, "%s", msg);
+    finish_ctx(j);
+    j->status = status;
+    static const tomo_api_route unknown = {0, "", "unknown", 0, 0, NULL, NULL};
+    static const tomo_api_route notallowed = {0, "", "method_not_allowed", 0, 0, NULL, NULL};
+    j->ctx.route = route && !strcmp(route, "unknown") ? &unknown : &notallowed;
+    send_job(j);
+}
+
+void tomo_api_handle_http(tomo_http_req *req, void *ud)
+{
+    tomo_server *srv = ud;
+    if (req->method == TOMO_HTTP_OPTIONS) {
+        /* CORS preflight: any origin, Nakama's headers and methods. */
+        static const char hdrs[] =
+            "Access-Control-Allow-Origin: *\r\n"
+            "Access-Control-Allow-Headers: Authorization, Content-Type, User-Agent\r\n"
+            "Access-Control-Allow-Methods: GET, HEAD, POST, PUT, DELETE\r\n";
+        tomo_http_respond_raw(req, 200, hdrs, NULL, 0);
+        return;
+    }
+    if (req->method == TOMO_HTTP_GET && !strcmp(req->path, "/")) {
+        tomo_http_respond_raw(req, 200, NULL, NULL, 0);
+        return;
+    }
+    int method = req->method == TOMO_HTTP_HEAD ? TOMO_HTTP_GET : req->method;
+    tomo_route_match m;
+    int rc = tomo_router_match(srv->router, method, req->path, &m);
+    if (rc == TOMO_ENOTFOUND) {
+        respond_simple(srv, req, 404, TOMO_GRPC_NOT_FOUND, "Not Found", "unknown");
+        return;
+    }
+    if (rc == TOMO_EPERM) {
+        respond_simple(srv, req, 501, TOMO_GRPC_UNIMPLEMENTED, "Method Not Allowed",
+                       "method_not_allowed");
+        return;
+    }
+    size_t n;
+    const tomo_api_route *routes = tomo_api_routes(&n);
+    const tomo_api_route *rt = &routes[m.id];
+    if (rt->flags & TOMO_ROUTE_RAW) {
+        tomo_route_match_clear(&m);
+        rt->raw(srv, req);
+        return;
+    }
+    job *j = tomo_xcalloc(1, sizeof(*j));
+    j->req = req;
+    j->ctx.srv = srv;
+    j->ctx.http = req;
+    j->ctx.route = rt;
+    j->ctx.match = m;
+    if ((rt->flags & TOMO_ROUTE_LOOP) || !rt->fn) {
+        run_handler(j);
+        send_job(j);
+        return;
+    }
+    if (tomo_pool_submit(srv->pool, work_cb, done_cb, j) < 0) {
+        tomo_metric_add(m_rejected, NULL, 1);
+        tomo_api_error(&j->ctx, TOMO_GRPC_UNAVAILABLE, "Server busy, try again.");
+        finish_ctx(j);
+        send_job(j);
+    }
+}

@@ -1,0 +1,121 @@
+/* api/api.h: REST request handling shared by every API area.
+ * Owns: route table assembly, the per-request context (tomo_api_ctx), auth
+ *       checks (server key, session token, http key), JSON body and query
+ *       parsing, Nakama's error bodies and the gRPC-code -> HTTP-status map,
+ *       CORS, per-route metrics.
+ * Threads: tomo_api_handle_http runs on the loop thread; route handlers run
+ *          on a worker thread (they may block on the database) unless the
+ *          route is flagged TOMO_ROUTE_LOOP or TOMO_ROUTE_RAW. */
+#ifndef TOMO_API_API_H
+#define TOMO_API_API_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "server.h"
+
+/* gRPC status codes (Nakama's error "code"). */
+enum {
+    TOMO_GRPC_OK = 0, TOMO_GRPC_CANCELED = 1, TOMO_GRPC_UNKNOWN = 2, TOMO_GRPC_INVALID_ARGUMENT = 3,
+    TOMO_GRPC_DEADLINE_EXCEEDED = 4, TOMO_GRPC_NOT_FOUND = 5, TOMO_GRPC_ALREADY_EXISTS = 6,
+    TOMO_GRPC_PERMISSION_DENIED = 7, TOMO_GRPC_RESOURCE_EXHAUSTED = 8,
+    TOMO_GRPC_FAILED_PRECONDITION = 9, TOMO_GRPC_ABORTED = 10, TOMO_GRPC_OUT_OF_RANGE = 11,
+    TOMO_GRPC_UNIMPLEMENTED = 12, TOMO_GRPC_INTERNAL = 13, TOMO_GRPC_UNAVAILABLE = 14,
+    TOMO_GRPC_DATA_LOSS = 15, TOMO_GRPC_UNAUTHENTICATED = 16,
+};
+
+/* HTTP status for a gRPC code (Nakama's gateway mapping). */
+int tomo_grpc_to_http(int code);
+
+enum { TOMO_AUTH_NONE, TOMO_AUTH_BASIC, TOMO_AUTH_BEARER, TOMO_AUTH_RPC };
+enum { TOMO_ROUTE_WORKER = 0, TOMO_ROUTE_LOOP = 1, TOMO_ROUTE_RAW = 2 };
+
+typedef struct tomo_api_ctx tomo_api_ctx;
+/* Returns 0 (response in ctx->out, NULL means "{}") or a negative value
+ * after tomo_api_error has recorded the error. */
+typedef int (*tomo_api_fn)(tomo_api_ctx *ctx);
+/* RAW routes get the HTTP request on the loop thread (WebSocket upgrade). */
+typedef void (*tomo_api_raw_fn)(tomo_server *srv, tomo_http_req *req);
+
+typedef struct tomo_api_route {
+    int method;         /* TOMO_HTTP_* */
+    const char *path;   /* "/v2/storage/{collection}" */
+    const char *name;   /* gRPC method name, used as the metrics label */
+    int auth;           /* TOMO_AUTH_* */
+    int flags;          /* TOMO_ROUTE_* */
+    tomo_api_fn fn;     /* NULL = answered 501 Unimplemented */
+    tomo_api_raw_fn raw;
+} tomo_api_route;
+
+struct tomo_api_ctx {
+    tomo_server *srv;
+    tomo_http_req *http;          /* borrowed; method, headers, raw body */
+    const tomo_api_route *route;
+    tomo_route_match match;       /* path parameters */
+    json_t *body;                 /* parsed JSON body or NULL when empty */
+    json_t *query;                /* object: name -> array of strings */
+    /* authentication (Bearer routes, or RPC with a token) */
+    int authenticated;
+    tomo_session_claims session;
+    const char *token;            /* the raw bearer token */
+    int http_key_auth;            /* RPC called with runtime.http_key */
+    /* result */
+    json_t *out;                  /* response object (owned) */
+    char *raw_out;                /* raw response body instead of JSON */
+    size_t raw_len;
+    char *content_type;
+    int grpc_code;
+    char *err_msg;
+    tomo_dbconn *db;              /* acquired lazily by tomo_api_db */
+    /* work scheduled by the handler to run on the loop thread after the
+     * response is sent (e.g. push a notification to live sockets) */
+    void (*after_fn)(tomo_server *srv, void *arg);
+    void *after_arg;
+};
+
+/* The full route table (all Nakama routes; unimplemented ones have fn NULL). */
+const tomo_api_route *tomo_api_routes(size_t *n);
+/* Build srv->router from the table. */
+void tomo_api_init(tomo_server *srv);
+
+/* HTTP entry point for the API port (loop thread). */
+void tomo_api_handle_http(tomo_http_req *req, void *srv);
+
+/* Path parameter / first query value / all query values (NULL/0 if absent). */
+const char *tomo_api_param(const tomo_api_ctx *ctx, const char *name);
+const char *tomo_api_query(const tomo_api_ctx *ctx, const char *name);
+size_t tomo_api_query_count(const tomo_api_ctx *ctx, const char *name);
+const char *tomo_api_query_at(const tomo_api_ctx *ctx, const char *name, size_t i);
+/* Query booleans/ints with defaults; *bad set to 1 on an unparsable value. */
+int tomo_api_query_bool(const tomo_api_ctx *ctx, const char *name, int def, int *bad);
+long long tomo_api_query_int(const tomo_api_ctx *ctx, const char *name, long long def, int *bad);
+
+/* Record an error; returns TOMO_EINVAL so handlers can `return tomo_api_error(...)`. */
+int tomo_api_error(tomo_api_ctx *ctx, int grpc_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map a store error (TOMO_EUNAVAIL, ETIMEOUT, EDB, ...) to an API error with a
+ * log line naming the cause; returns a negative value. */
+int tomo_api_db_error(tomo_api_ctx *ctx, int rc, const char *what);
+/* Acquire the request's database connection (released after the handler).
+ * On failure the error is recorded (503 Unavailable) and a negative value
+ * returned. */
+int tomo_api_db(tomo_api_ctx *ctx, tomo_dbconn **out);
+
+/* Verify a session token: signature, expiry, revocation. 0 or TOMO_EAUTH.
+ * Any thread. claims->vars must be released with tomo_session_claims_clear. */
+int tomo_session_verify(tomo_server *srv, const char *token, tomo_session_claims *claims);
+void tomo_session_claims_clear(tomo_session_claims *c);
+/* Revocation check, implemented by the session module (api/session.c). */
+int tomo_session_is_revoked(tomo_server *srv, const tomo_session_claims *c);
+
+/* JSON helpers for handlers. */
+/* Field as string (NULL if absent or not a string). */
+const char *tomo_json_str(const json_t *obj, const char *key);
+/* Set key only when the value is non-empty (protojson omits zero values). */
+void tomo_json_set_str(json_t *obj, const char *key, const char *v);
+/* int64 as a decimal string, omitted when 0. */
+void tomo_json_set_i64(json_t *obj, const char *key, long long v);
+/* RFC 3339 timestamp from unix milliseconds, omitted when 0. */
+void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms);
+
+#endif

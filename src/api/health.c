@@ -1,0 +1,30 @@
+/* api/health.c: liveness (/healthcheck) and readiness (/readyz). */
+#include "handlers.h"
+
+#include "../core/log.h"
+#include "../store/migrate.h"
+
+int tomo_api_healthcheck(tomo_api_ctx *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* Ready when the database answers and the schema is current. Runs on a worker. */
+int tomo_api_readyz(tomo_api_ctx *ctx)
+{
+    int rc = tomo_db_check(ctx->srv->db);
+    if (rc < 0)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE, "Database unavailable.");
+    int cur = 0, latest = 0;
+    char err[256];
+    rc = tomo_migrate_status(ctx->srv->db, &cur, &latest, err, sizeof(err));
+    if (rc < 0)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE, "Database unavailable.");
+    ctx->srv->schema_current = cur >= latest;
+    if (cur < latest)
+        return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE,
+                              "Database schema is behind (version %d of %d): run `tomo migrate up`.",
+                              cur, latest);
+    return 0;
+}

@@ -1,0 +1,129 @@
+/* api/routes.c: the REST route table: every Nakama 3.15 route plus the ones
+ * nakama-js 2.8 calls from later releases. A route whose handler is NULL is
+ * answered with Nakama's Unimplemented error (501, code 12). */
+#include "handlers.h"
+
+#define G TOMO_HTTP_GET
+#define P TOMO_HTTP_POST
+#define U TOMO_HTTP_PUT
+#define D TOMO_HTTP_DELETE
+#define B TOMO_AUTH_BASIC
+#define T TOMO_AUTH_BEARER
+#define N TOMO_AUTH_NONE
+#define W TOMO_ROUTE_WORKER
+
+static const tomo_api_route table[] = {
+    /* health */
+    {G, "/healthcheck", "Healthcheck", N, TOMO_ROUTE_LOOP, tomo_api_healthcheck, NULL},
+    {G, "/readyz", "Readyz", N, W, tomo_api_readyz, NULL},
+
+    /* authenticate and session */
+    {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/custom", "AuthenticateCustom", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/device", "AuthenticateDevice", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/email", "AuthenticateEmail", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/facebook", "AuthenticateFacebook", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/facebookinstantgame", "AuthenticateFacebookInstantGame", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/gamecenter", "AuthenticateGameCenter", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/google", "AuthenticateGoogle", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/steam", "AuthenticateSteam", B, W, NULL, NULL},
+    {P, "/v2/account/session/refresh", "SessionRefresh", B, W, NULL, NULL},
+    {P, "/v2/session/logout", "SessionLogout", T, W, NULL, NULL},
+
+    /* link / unlink */
+    {P, "/v2/account/link/apple", "LinkApple", T, W, NULL, NULL},
+    {P, "/v2/account/link/custom", "LinkCustom", T, W, NULL, NULL},
+    {P, "/v2/account/link/device", "LinkDevice", T, W, NULL, NULL},
+    {P, "/v2/account/link/email", "LinkEmail", T, W, NULL, NULL},
+    {P, "/v2/account/link/facebook", "LinkFacebook", T, W, NULL, NULL},
+    {P, "/v2/account/link/facebookinstantgame", "LinkFacebookInstantGame", T, W, NULL, NULL},
+    {P, "/v2/account/link/gamecenter", "LinkGameCenter", T, W, NULL, NULL},
+    {P, "/v2/account/link/google", "LinkGoogle", T, W, NULL, NULL},
+    {P, "/v2/account/link/steam", "LinkSteam", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/apple", "UnlinkApple", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/custom", "UnlinkCustom", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/device", "UnlinkDevice", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/email", "UnlinkEmail", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/facebook", "UnlinkFacebook", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/facebookinstantgame", "UnlinkFacebookInstantGame", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/gamecenter", "UnlinkGameCenter", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/google", "UnlinkGoogle", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/steam", "UnlinkSteam", T, W, NULL, NULL},
+
+    /* account and users */
+    {G, "/v2/account", "GetAccount", T, W, NULL, NULL},
+    {U, "/v2/account", "UpdateAccount", T, W, NULL, NULL},
+    {D, "/v2/account", "DeleteAccount", T, W, NULL, NULL},
+    {G, "/v2/user", "GetUsers", T, W, NULL, NULL},
+    {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, NULL, NULL},
+
+    /* friends */
+    {G, "/v2/friend", "ListFriends", T, W, NULL, NULL},
+    {P, "/v2/friend", "AddFriends", T, W, NULL, NULL},
+    {D, "/v2/friend", "DeleteFriends", T, W, NULL, NULL},
+    {P, "/v2/friend/block", "BlockFriends", T, W, NULL, NULL},
+    {P, "/v2/friend/facebook", "ImportFacebookFriends", T, W, NULL, NULL},
+    {P, "/v2/friend/steam", "ImportSteamFriends", T, W, NULL, NULL},
+    {G, "/v2/friend/friends", "ListFriendsOfFriends", T, W, NULL, NULL},
+
+    /* groups */
+    {G, "/v2/group", "ListGroups", T, W, NULL, NULL},
+    {P, "/v2/group", "CreateGroup", T, W, NULL, NULL},
+    {U, "/v2/group/{group_id}", "UpdateGroup", T, W, NULL, NULL},
+    {D, "/v2/group/{group_id}", "DeleteGroup", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/add", "AddGroupUsers", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/ban", "BanGroupUsers", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/kick", "KickGroupUsers", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/promote", "PromoteGroupUsers", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/demote", "DemoteGroupUsers", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/join", "JoinGroup", T, W, NULL, NULL},
+    {P, "/v2/group/{group_id}/leave", "LeaveGroup", T, W, NULL, NULL},
+    {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, W, NULL, NULL},
+
+    /* storage */
+    {P, "/v2/storage", "ReadStorageObjects", T, W, NULL, NULL},
+    {U, "/v2/storage", "WriteStorageObjects", T, W, NULL, NULL},
+    {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, NULL, NULL},
+    {G, "/v2/storage/{collection}", "ListStorageObjects", T, W, NULL, NULL},
+    {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, W, NULL, NULL},
+
+    /* leaderboards and tournaments */
+    {G, "/v2/leaderboard/{leaderboard_id}", "ListLeaderboardRecords", T, W, NULL, NULL},
+    {P, "/v2/leaderboard/{leaderboard_id}", "WriteLeaderboardRecord", T, W, NULL, NULL},
+    {D, "/v2/leaderboard/{leaderboard_id}", "DeleteLeaderboardRecord", T, W, NULL, NULL},
+    {G, "/v2/leaderboard/{leaderboard_id}/owner/{owner_id}", "ListLeaderboardRecordsAroundOwner", T, W, NULL, NULL},
+    {G, "/v2/tournament", "ListTournaments", T, W, NULL, NULL},
+    {G, "/v2/tournament/{tournament_id}", "ListTournamentRecords", T, W, NULL, NULL},
+    {U, "/v2/tournament/{tournament_id}", "WriteTournamentRecord", T, W, NULL, NULL},
+    {P, "/v2/tournament/{tournament_id}", "WriteTournamentRecord", T, W, NULL, NULL},
+    {D, "/v2/tournament/{tournament_id}", "DeleteTournamentRecord", T, W, NULL, NULL},
+    {P, "/v2/tournament/{tournament_id}/join", "JoinTournament", T, W, NULL, NULL},
+    {G, "/v2/tournament/{tournament_id}/owner/{owner_id}", "ListTournamentRecordsAroundOwner", T, W, NULL, NULL},
+
+    /* notifications, chat, matches, events, rpc */
+    {G, "/v2/notification", "ListNotifications", T, W, NULL, NULL},
+    {D, "/v2/notification", "DeleteNotifications", T, W, NULL, NULL},
+    {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, NULL, NULL},
+    {G, "/v2/match", "ListMatches", T, W, NULL, NULL},
+    {P, "/v2/event", "Event", T, W, NULL, NULL},
+    {G, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, W, NULL, NULL},
+    {P, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, W, NULL, NULL},
+    {G, "/v2/matchmaker/stats", "GetMatchmakerStats", T, W, NULL, NULL},
+    {G, "/v2/party", "ListParties", T, W, NULL, NULL},
+
+    /* in-app purchases */
+    {P, "/v2/iap/purchase/apple", "ValidatePurchaseApple", T, W, NULL, NULL},
+    {P, "/v2/iap/purchase/google", "ValidatePurchaseGoogle", T, W, NULL, NULL},
+    {P, "/v2/iap/purchase/huawei", "ValidatePurchaseHuawei", T, W, NULL, NULL},
+    {P, "/v2/iap/purchase/facebookinstant", "ValidatePurchaseFacebookInstant", T, W, NULL, NULL},
+    {P, "/v2/iap/subscription/apple", "ValidateSubscriptionApple", T, W, NULL, NULL},
+    {P, "/v2/iap/subscription/google", "ValidateSubscriptionGoogle", T, W, NULL, NULL},
+    {P, "/v2/iap/subscription", "ListSubscriptions", T, W, NULL, NULL},
+    {G, "/v2/iap/subscription/{product_id}", "GetSubscription", T, W, NULL, NULL},
+};
+
+const tomo_api_route *tomo_api_routes(size_t *n)
+{
+    *n = sizeof(table) / sizeof(table[0]);
+    return table;
+}

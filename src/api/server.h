@@ -1,0 +1,46 @@
+/* api/server.h: the running server's shared context.
+ * Owns: tomo_server, the wiring between config, loop, worker pool, store,
+ *       HTTP servers and the realtime layer.
+ * Threads: created on the main thread; fields are read-only after start-up
+ *          except where a field says otherwise. */
+#ifndef TOMO_API_SERVER_H
+#define TOMO_API_SERVER_H
+
+#include <stdint.h>
+
+#include "../core/config.h"
+#include "../net/http.h"
+#include "../net/loop.h"
+#include "../net/router.h"
+#include "../store/db.h"
+
+typedef struct tomo_server tomo_server;
+
+/* Verified session claims (Bearer or WebSocket token). */
+typedef struct tomo_session_claims {
+    char user_id[37];
+    char username[129];
+    char token_id[37];
+    int64_t exp, iat;
+    struct json_t *vars; /* object or NULL; owned (jansson) */
+} tomo_session_claims;
+
+struct tomo_server {
+    tomo_config *cfg;
+    tomo_loop *loop;
+    tomo_pool *pool;
+    tomo_db *db;
+    tomo_router *router;        /* API routes (ids index tomo_api_route_table) */
+    tomo_http_server *api_http; /* socket.port: REST + /ws */
+    tomo_http_server *ws_http;  /* socket.ws_port: /ws only */
+    tomo_http_server *metrics_http;
+    int64_t start_time_ms;
+    volatile int schema_current; /* set by the readiness check (worker) */
+    int shutting_down;           /* loop thread */
+    void *rt;                    /* realtime state (rt/), loop thread only */
+    /* Session token verification (api/session.c), for layers below api:
+     * 0 or TOMO_EAUTH; any thread. */
+    int (*verify_token)(tomo_server *srv, const char *token, tomo_session_claims *out);
+};
+
+#endif

@@ -1,0 +1,144 @@
+/* core/codec_util.c: base64, hex, UUIDs. */
+#include "codec_util.h"
+
+#include "common.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *tomo_b64_encode(const void *vp, size_t n, int url)
+{
+    const uint8_t *p = vp;
+    const char *tab = url ? b64url : b64std;
+    char *out = tomo_xmalloc(((n + 2) / 3) * 4 + 1);
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = tab[(v >> 6) & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = tab[(v >> 6) & 63];
+        else if (!url)
+            out[o++] = '=';
+        if (!url)
+            out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+int tomo_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
+{
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    if (n % 4 == 1)
+        return TOMO_EINVAL;
+    uint8_t *buf = tomo_xmalloc(n * 3 / 4 + 2);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0) {
+            free(buf);
+            return TOMO_EINVAL;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return 0;
+}
+
+void tomo_hex(const void *vp, size_t n, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+    const uint8_t *p = vp;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = h[p[i] >> 4];
+        out[2 * i + 1] = h[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void tomo_uuid_v4(char out[37])
+{
+    uint8_t b[16];
+    tomo_random_bytes(b, sizeof(b));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    uuid_unparse_lower(b, out);
+}
+
+void tomo_uuid_v1(char out[37])
+{
+    uuid_t u;
+    uuid_generate_time(u);
+    uuid_unparse_lower(u, out);
+}
+
+void tomo_uuid_v5_dns(const char *name, size_t n, char out[37])
+{
+    /* RFC 4122 DNS namespace 6ba7b810-9dad-11d1-80b4-00c04fd430c8 */
+    static const uint8_t ns[16] = {0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1,
+                                   0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, ns, sizeof(ns));
+    EVP_DigestUpdate(ctx, name, n);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    md[6] = (uint8_t)((md[6] & 0x0f) | 0x50);
+    md[8] = (uint8_t)((md[8] & 0x3f) | 0x80);
+    uuid_unparse_lower(md, out);
+}
+
+int tomo_uuid_valid(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,129 @@
+/* core/common.c: allocation, time and randomness helpers. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+const char *tomo_strerror(int rc)
+{
+    switch (rc) {
+    case TOMO_OK: return "OK";
+    case TOMO_EINVAL: return "EINVAL";
+    case TOMO_ENOTFOUND: return "ENOTFOUND";
+    case TOMO_ETOOBIG: return "ETOOBIG";
+    case TOMO_EAGAIN: return "EAGAIN";
+    case TOMO_EDB: return "EDB";
+    case TOMO_ECONFLICT: return "ECONFLICT";
+    case TOMO_EUNAVAIL: return "EUNAVAIL";
+    case TOMO_EPERM: return "EPERM";
+    case TOMO_EAUTH: return "EAUTH";
+    case TOMO_EIO: return "EIO";
+    case TOMO_ETIMEOUT: return "ETIMEOUT";
+    default: return "EUNKNOWN";
+    }
+}
+
+static void oom(void)
+{
+    static const char msg[] = "{\"level\":\"fatal\",\"msg\":\"out of memory\"}\n";
+    fwrite(msg, 1, sizeof(msg) - 1, stderr);
+    abort();
+}
+
+void *tomo_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *tomo_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *tomo_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *tomo_xstrdup(const char *s)
+{
+    return tomo_xstrndup(s, strlen(s));
+}
+
+char *tomo_xstrndup(const char *s, size_t n)
+{
+    char *p = tomo_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *tomo_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom();
+    return out;
+}
+
+int64_t tomo_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tomo_now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+uint64_t tomo_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void tomo_random_bytes(void *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1)
+        abort();
+}
+
+int tomo_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (alen != blen)
+        return 0;
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void tomo_rfc3339(int64_t unix_sec, char buf[32])
+{
+    time_t t = (time_t)unix_sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,109 @@
+/* core/config.h: the server configuration (Nakama's YAML keys and defaults).
+ * Owns: tomo_config and the table of every known key (type, default, secret).
+ * Threads: built once at start-up on the main thread, read-only afterwards.
+ *
+ * Precedence, lowest to highest: built-in defaults, each --config FILE in the
+ * order given, TOMO_SECTION_KEY environment variables, --section.key flags. */
+#ifndef TOMO_CORE_CONFIG_H
+#define TOMO_CORE_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct tomo_strlist {
+    char **v;
+    size_t n;
+} tomo_strlist;
+
+typedef struct tomo_config {
+    char *name;
+    char *data_dir;
+    int shutdown_grace_sec;
+    struct {
+        char *level, *file, *format;
+        int stdout_enabled;
+    } logger;
+    struct {
+        int reporting_freq_sec, prometheus_port;
+        char *namespace_, *prefix, *custom_prefix, *address;
+    } metrics;
+    struct {
+        char *encryption_key, *refresh_encryption_key;
+        int token_expiry_sec, refresh_token_expiry_sec;
+        int single_socket, single_match, single_party, single_session;
+    } session;
+    struct {
+        char *server_key, *address, *protocol, *ssl_certificate, *ssl_private_key;
+        int port, ws_port;
+        int max_message_size_bytes, max_request_size_bytes, read_buffer_size_bytes,
+            write_buffer_size_bytes;
+        int read_timeout_ms, write_timeout_ms, idle_timeout_ms, write_wait_ms, pong_wait_ms,
+            ping_period_ms, ping_backoff_threshold, outgoing_queue_size, close_ack_wait_ms;
+        int max_header_bytes, max_header_count, max_connections;
+        tomo_strlist response_headers;
+    } socket;
+    struct {
+        tomo_strlist address;
+        int conn_max_lifetime_ms, max_open_conns, max_idle_conns, dns_scan_interval_sec,
+            query_timeout_ms;
+        int auto_migrate; /* -1 = decide (SQLite yes, Postgres no), 0 no, 1 yes */
+    } database;
+    struct {
+        char *http_key, *path, *js_entrypoint;
+        tomo_strlist env;
+        int lua_min_count, lua_max_count, lua_call_stack_size, lua_registry_size;
+        int event_queue_size, event_queue_workers;
+    } runtime;
+    struct {
+        int port, max_message_size_bytes, read_timeout_ms, write_timeout_ms, idle_timeout_ms,
+            token_expiry_sec;
+        char *address, *username, *password, *signing_key;
+    } console;
+    struct {
+        int input_queue_size, call_queue_size, join_attempt_queue_size, deferred_queue_size,
+            signal_queue_size, join_marker_deadline_ms, max_empty_sec, label_update_interval_ms;
+    } match;
+    struct {
+        int event_queue_size;
+    } tracker;
+    struct {
+        int max_tickets, interval_sec, max_intervals, batch_pool_size, rev_precision, rev_threshold;
+    } matchmaker;
+    struct {
+        int max_message_bytes, messages_per_sec, burst;
+    } chat;
+    struct {
+        int enabled, http_per_ip_per_sec, http_per_ip_burst, ws_messages_per_sec, ws_burst;
+    } rate_limit;
+    int production;
+} tomo_config;
+
+/* Fill cfg with built-in defaults. data_dir defaults to "<cwd>/data". */
+void tomo_config_defaults(tomo_config *cfg);
+
+/* Apply a YAML file. On error returns TOMO_EINVAL and writes a message naming
+ * the file, the key and the expected type into err. */
+int tomo_config_load_file(tomo_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Apply one key from flags or env ("socket.port", "7351"). Unknown key or
+ * bad value -> TOMO_EINVAL with a message in err. */
+int tomo_config_set(tomo_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Apply TOMO_SECTION_KEY environment variables (envp NULL-terminated). */
+int tomo_config_apply_env(tomo_config *cfg, char **envp, char *err, size_t errlen);
+
+/* Cross-field checks (Nakama's fatal start-up conditions). */
+int tomo_config_validate(const tomo_config *cfg, char *err, size_t errlen);
+
+/* Names of secret keys still at their shipped default value; returns count,
+ * fills names[] (up to max) with static strings. */
+size_t tomo_config_default_secrets(const tomo_config *cfg, const char **names, size_t max);
+
+/* Effective config as YAML with secrets redacted (heap string, free()). */
+char *tomo_config_dump_yaml(const tomo_config *cfg, int redact);
+
+/* 1 if key is a known config key. */
+int tomo_config_has_key(const char *key);
+
+void tomo_config_free(tomo_config *cfg);
+
+#endif

@@ -1,0 +1,91 @@
+/* core/jwt.c: HS256 sign and verify with OpenSSL HMAC. */
+#include "jwt.h"
+
+#include "codec_util.h"
+#include "common.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
+
+static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
+
+static void hmac(const char *key, size_t keylen, const char *data, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, n, out, &len);
+}
+
+char *tomo_jwt_sign(const json_t *claims, const char *key, size_t keylen)
+{
+    char *payload = json_dumps(claims, JSON_COMPACT);
+    char *p64 = tomo_b64_encode(payload, strlen(payload), 1);
+    free(payload);
+    char *signing = tomo_xasprintf("%s.%s", header_b64, p64);
+    free(p64);
+    uint8_t mac[32];
+    hmac(key, keylen, signing, strlen(signing), mac);
+    char *s64 = tomo_b64_encode(mac, sizeof(mac), 1);
+    char *tok = tomo_xasprintf("%s.%s", signing, s64);
+    free(signing);
+    free(s64);
+    return tok;
+}
+
+int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long now_sec,
+                    json_t **claims_out)
+{
+    *claims_out = NULL;
+    const char *d1 = strchr(token, '.');
+    if (!d1)
+        return TOMO_EINVAL;
+    const char *d2 = strchr(d1 + 1, '.');
+    if (!d2 || strchr(d2 + 1, '.'))
+        return TOMO_EINVAL;
+    /* Header must say HS256 (never "none"). */
+    uint8_t *hdr = NULL;
+    size_t hl = 0;
+    if (tomo_b64_decode(token, (size_t)(d1 - token), &hdr, &hl) < 0)
+        return TOMO_EINVAL;
+    json_t *h = json_loadb((const char *)hdr, hl, 0, NULL);
+    free(hdr);
+    const char *alg = h ? json_string_value(json_object_get(h, "alg")) : NULL;
+    int alg_ok = alg && !strcmp(alg, "HS256");
+    json_decref(h);
+    if (!alg_ok)
+        return TOMO_EINVAL;
+
+    uint8_t mac[32];
+    hmac(key, keylen, token, (size_t)(d2 - token), mac);
+    uint8_t *sig = NULL;
+    size_t sl = 0;
+    if (tomo_b64_decode(d2 + 1, strlen(d2 + 1), &sig, &sl) < 0)
+        return TOMO_EINVAL;
+    int ok = tomo_ct_equal(sig, sl, mac, sizeof(mac));
+    free(sig);
+    if (!ok)
+        return TOMO_EINVAL;
+
+    uint8_t *pl = NULL;
+    size_t pn = 0;
+    if (tomo_b64_decode(d1 + 1, (size_t)(d2 - d1 - 1), &pl, &pn) < 0)
+        return TOMO_EINVAL;
+    json_t *claims = json_loadb((const char *)pl, pn, 0, NULL);
+    free(pl);
+    if (!claims || !json_is_object(claims)) {
+        json_decref(claims);
+        return TOMO_EINVAL;
+    }
+    json_t *exp = json_object_get(claims, "exp");
+    if (!json_is_integer(exp) && !json_is_real(exp)) {
+        json_decref(claims);
+        return TOMO_EINVAL;
+    }
+    long long e = json_is_integer(exp) ? json_integer_value(exp) : (long long)json_real_value(exp);
+    if (e <= now_sec) {
+        json_decref(claims);
+        return TOMO_ETIMEOUT;
+    }
+    *claims_out = claims;
+    return 0;
+}

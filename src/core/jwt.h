@@ -1,0 +1,19 @@
+/* core/jwt.h: HS256 JSON Web Tokens (Nakama session, refresh and match tokens).
+ * Owns: nothing; pure functions over jansson objects.
+ * Threads: any. */
+#ifndef TOMO_CORE_JWT_H
+#define TOMO_CORE_JWT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Sign claims with key; returns a heap string "h.p.s". */
+char *tomo_jwt_sign(const json_t *claims, const char *key, size_t keylen);
+
+/* Verify signature (constant time) and expiry against now_sec; on success
+ * *claims_out is a new reference. Returns 0, TOMO_EINVAL (malformed or bad
+ * signature) or TOMO_ETIMEOUT (expired). */
+int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long now_sec,
+                    json_t **claims_out);
+
+#endif

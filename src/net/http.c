@@ -1,0 +1,899 @@
+/* net/http.c: connections, llhttp parsing, pipelining, limits, timeouts.
+ *
+ * Parsing pauses after every complete message (on_message_complete returns
+ * HPE_PAUSED) so the handler runs outside llhttp and the unparsed rest of the
+ * read stays in the connection's input buffer. Responses are queued in
+ * request order; a response is written only when every earlier one is. */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <ctype.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tomo_http_server {
+    tomo_loop *loop;
+    tomo_http_limits lim;
+    tomo_http_handler handler;
+    void *ud;
+    char *name;
+    uv_tcp_t **listeners;
+    size_t nlisteners;
+    int port;
+    int shutting_down;
+    size_t nconns, inflight;
+    struct conn *conns; /* doubly linked */
+};
+
+typedef struct conn {
+    tomo_http_server *srv;
+    uv_tcp_t *tcp;
+    uv_timer_t timer;
+    llhttp_t parser;
+    char *in;
+    size_t in_len, in_cap;
+    tomo_http_req *cur;             /* being parsed */
+    tomo_http_req *head, *tail;     /* pipeline, in order */
+    size_t npipeline;
+    int hdr_state;                  /* 0 none, 1 in field, 2 in value */
+    int err_status;                 /* our own limit error for a callback failure */
+    const char *err_reason;
+    int closing, closed, reading, upgraded, timer_closed, stop_reading, discard_input;
+    size_t writes_pending;
+    uint64_t last_activity_ns, msg_start_ns, write_start_ns;
+    size_t live_reqs;               /* reqs not yet freed (handed to handlers) */
+    char client_ip[64];
+    struct conn *prev, *next;
+} conn;
+
+typedef struct wreq {
+    uv_write_t w;
+    conn *c;
+    char *data;
+    int close_after;
+} wreq;
+
+static llhttp_settings_t g_settings;
+static int g_settings_init;
+
+static void conn_close(conn *c);
+static void process(conn *c);
+static void flush(conn *c);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+const char *tomo_http_reason(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static int map_method(int m, const char **name)
+{
+    *name = llhttp_method_name((llhttp_method_t)m);
+    switch (m) {
+    case HTTP_GET: return TOMO_HTTP_GET;
+    case HTTP_HEAD: return TOMO_HTTP_HEAD;
+    case HTTP_POST: return TOMO_HTTP_POST;
+    case HTTP_PUT: return TOMO_HTTP_PUT;
+    case HTTP_DELETE: return TOMO_HTTP_DELETE;
+    case HTTP_OPTIONS: return TOMO_HTTP_OPTIONS;
+    case HTTP_PATCH: return TOMO_HTTP_PATCH;
+    default: return TOMO_HTTP_OTHER;
+    }
+}
+
+static void req_free(tomo_http_req *r)
+{
+    if (!r)
+        return;
+    free(r->target);
+    free(r->path);
+    free(r->query);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->body);
+    free(r->_resp);
+    free(r);
+}
+
+const char *tomo_http_header_get(const tomo_http_req *req, const char *lname)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (!strcmp(req->headers[i].name, lname))
+            return req->headers[i].value;
+    return NULL;
+}
+
+/* ---- llhttp callbacks ---- */
+
+static int append_str(char **dst, const char *at, size_t n)
+{
+    size_t old = *dst ? strlen(*dst) : 0;
+    *dst = tomo_xrealloc(*dst, old + n + 1);
+    memcpy(*dst + old, at, n);
+    (*dst)[old + n] = '\0';
+    return 0;
+}
+
+static int limit_fail(conn *c, int status, const char *reason)
+{
+    c->err_status = status;
+    c->err_reason = reason;
+    return -1;
+}
+
+static int cb_message_begin(llhttp_t *p)
+{
+    conn *c = p->data;
+    c->cur = tomo_xcalloc(1, sizeof(tomo_http_req));
+    c->cur->_conn = c;
+    c->live_reqs++;
+    snprintf(c->cur->client_ip, sizeof(c->cur->client_ip), "%s", c->client_ip);
+    c->cur->start_ns = tomo_mono_ns();
+    c->msg_start_ns = c->cur->start_ns;
+    c->hdr_state = 0;
+    return 0;
+}
+
+static int cb_url(llhttp_t *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    c->cur->_header_bytes += n;
+    if (c->cur->_header_bytes > c->srv->lim.max_header_bytes)
+        return limit_fail(c, 431, "request line and headers too large");
+    return append_str(&c->cur->target, at, n);
+}
+
+static int cb_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    tomo_http_req *r = c->cur;
+    r->_header_bytes += n;
+    if (r->_header_bytes > c->srv->lim.max_header_bytes)
+        return limit_fail(c, 431, "request headers too large");
+    if (c->hdr_state != 1) {
+        if (r->nheaders >= c->srv->lim.max_header_count)
+            return limit_fail(c, 431, "too many request headers");
+        r->headers = tomo_xrealloc(r->headers, (r->nheaders + 1) * sizeof(tomo_http_header));
+        r->headers[r->nheaders].name = NULL;
+        r->headers[r->nheaders].value = NULL;
+        r->nheaders++;
+        c->hdr_state = 1;
+    }
+    return append_str(&r->headers[r->nheaders - 1].name, at, n);
+}
+
+static int cb_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    tomo_http_req *r = c->cur;
+    r->_header_bytes += n;
+    if (r->_header_bytes > c->srv->lim.max_header_bytes)
+        return limit_fail(c, 431, "request headers too large");
+    c->hdr_state = 2;
+    return append_str(&r->headers[r->nheaders - 1].value, at, n);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+static int cb_headers_complete(llhttp_t *p)
+{
+    conn *c = p->data;
+    tomo_http_req *r = c->cur;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!r->headers[i].value)
+            r->headers[i].value = tomo_xstrdup("");
+        for (char *q = r->headers[i].name; q && *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    }
+    r->method = map_method(p->method, &r->method_name);
+    if (!r->target)
+        r->target = tomo_xstrdup("/");
+    const char *t = r->target;
+    /* absolute-form target: strip scheme://host */
+    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+        const char *s = strstr(t, "://") + 3;
+        const char *slash = strchr(s, '/');
+        t = slash ? slash : "/";
+    }
+    const char *q = strchr(t, '?');
+    size_t plen = q ? (size_t)(q - t) : strlen(t);
+    r->query = tomo_xstrdup(q ? q + 1 : "");
+    r->path = tomo_xmalloc(plen + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (t[i] == '%' && i + 2 < plen && hexval(t[i + 1]) >= 0 && hexval(t[i + 2]) >= 0) {
+            int v = hexval(t[i + 1]) * 16 + hexval(t[i + 2]);
+            if (v == 0)
+                return limit_fail(c, 400, "NUL byte in path");
+            r->path[o++] = (char)v;
+            i += 2;
+        } else {
+            r->path[o++] = t[i];
+        }
+    }
+    r->path[o] = '\0';
+    r->_keep_alive = llhttp_should_keep_alive(p);
+    r->upgrade = p->upgrade;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->lim.max_body_bytes)
+        return limit_fail(c, 413, "request body too large");
+    return 0;
+}
+
+static int cb_body(llhttp_t *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    tomo_http_req *r = c->cur;
+    if (r->body_len + n > c->srv->lim.max_body_bytes)
+        return limit_fail(c, 413, "request body too large");
+    r->body = tomo_xrealloc(r->body, r->body_len + n + 1);
+    memcpy(r->body + r->body_len, at, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static int cb_message_complete(llhttp_t *p)
+{
+    conn *c = p->data;
+    tomo_http_req *r = c->cur;
+    c->cur = NULL;
+    c->msg_start_ns = 0;
+    if (c->tail)
+        c->tail->_next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->npipeline++;
+    c->srv->inflight++;
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    if (g_settings_init)
+        return;
+    llhttp_settings_init(&g_settings);
+    g_settings.on_message_begin = cb_message_begin;
+    g_settings.on_url = cb_url;
+    g_settings.on_header_field = cb_header_field;
+    g_settings.on_header_value = cb_header_value;
+    g_settings.on_headers_complete = cb_headers_complete;
+    g_settings.on_body = cb_body;
+    g_settings.on_message_complete = cb_message_complete;
+    g_settings_init = 1;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void maybe_free(conn *c)
+{
+    if (c->closed && c->timer_closed && c->live_reqs == 0 && c->writes_pending == 0) {
+        free(c->in);
+        free(c);
+    }
+}
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    free(h);
+    if (c) {
+        c->closed = 1;
+        c->tcp = NULL;
+        maybe_free(c);
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    c->timer_closed = 1;
+    maybe_free(c);
+}
+
+static void unlink_conn(conn *c)
+{
+    tomo_http_server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    s->nconns--;
+}
+
+static void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    unlink_conn(c);
+    /* Requests still with handlers stay alive until they respond; requests
+     * answered but unsent are dropped now. */
+    tomo_http_req *r = c->head;
+    while (r) {
+        tomo_http_req *n = r->_next;
+        c->srv->inflight--;
+        c->live_reqs--;
+        if (r->_done)
+            req_free(r);
+        else
+            r->_conn = NULL; /* orphaned: tomo_http_respond frees it */
+        r = n;
+    }
+    c->head = c->tail = NULL;
+    if (c->cur) {
+        c->live_reqs--;
+        req_free(c->cur);
+        c->cur = NULL;
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    if (c->tcp && !uv_is_closing((uv_handle_t *)c->tcp))
+        uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    wreq *wr = (wreq *)w;
+    conn *c = wr->c;
+    free(wr->data);
+    c->writes_pending--;
+    int close_after = wr->close_after;
+    free(wr);
+    if (c->closing) {
+        maybe_free(c);
+        return;
+    }
+    if (status < 0 || close_after) {
+        conn_close(c);
+        return;
+    }
+    if (c->writes_pending == 0)
+        c->write_start_ns = 0;
+    /* Room in the pipeline again: continue with buffered input. */
+    if (!c->upgraded && c->in_len && c->npipeline < c->srv->lim.max_pipeline)
+        process(c);
+}
+
+static void write_buf(conn *c, char *data, size_t len, int close_after)
+{
+    wreq *wr = tomo_xcalloc(1, sizeof(*wr));
+    wr->c = c;
+    wr->data = data;
+    wr->close_after = close_after;
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
+    c->writes_pending++;
+    if (!c->write_start_ns)
+        c->write_start_ns = tomo_mono_ns();
+    int rc = uv_write(&wr->w, (uv_stream_t *)c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        free(data);
+        free(wr);
+        c->writes_pending--;
+        conn_close(c);
+    }
+}
+
+static void flush(conn *c)
+{
+    while (!c->closing && c->head && c->head->_done) {
+        tomo_http_req *r = c->head;
+        c->head = r->_next;
+        if (!c->head)
+            c->tail = NULL;
+        c->npipeline--;
+        c->srv->inflight--;
+        int close_after = r->_close_after || !r->_keep_alive || c->srv->shutting_down;
+        char *data = r->_resp;
+        size_t len = r->_resp_len;
+        r->_resp = NULL;
+        c->live_reqs--;
+        req_free(r);
+        write_buf(c, data, len, close_after);
+        if (close_after) {
+            /* Nothing after a closing response is answered. */
+            c->discard_input = 1;
+            uv_read_stop((uv_stream_t *)c->tcp);
+            c->reading = 0;
+            c->stop_reading = 1;
+            break;
+        }
+    }
+    c->last_activity_ns = tomo_mono_ns();
+    if (!c->closing && !c->reading && !c->upgraded && !c->stop_reading &&
+        c->npipeline < c->srv->lim.max_pipeline && !c->srv->shutting_down) {
+        /* resume after backpressure */
+        if (uv_read_start((uv_stream_t *)c->tcp, alloc_cb, on_read) == 0)
+            c->reading = 1;
+    }
+}
+
+static char *build_response(int status, const char *extra, const char *const *headers,
+                            const char *body, size_t len, int keep_alive, size_t *out_len)
+{
+    size_t hl = 0;
+    for (const char *const *h = headers; h && *h; h++)
+        hl += strlen(*h) + 2;
+    size_t extra_len = extra ? strlen(extra) : 0;
+    size_t cap = 128 + hl + extra_len + len;
+    char *buf = tomo_xmalloc(cap);
+    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n", status, tomo_http_reason(status));
+    size_t o = (size_t)n;
+    for (const char *const *h = headers; h && *h; h++) {
+        size_t l = strlen(*h);
+        memcpy(buf + o, *h, l);
+        o += l;
+        buf[o++] = '\r';
+        buf[o++] = '\n';
+    }
+    if (extra_len) {
+        memcpy(buf + o, extra, extra_len);
+        o += extra_len;
+    }
+    n = snprintf(buf + o, cap - o, "Content-Length: %zu\r\n%s\r\n", len,
+                 keep_alive ? "" : "Connection: close\r\n");
+    o += (size_t)n;
+    if (len) {
+        memcpy(buf + o, body, len);
+        o += len;
+    }
+    *out_len = o;
+    return buf;
+}
+
+static void respond_common(tomo_http_req *req, int status, const char *extra,
+                           const char *const *headers, const char *body, size_t len)
+{
+    conn *c = req->_conn;
+    if (!c) {
+        /* The connection went away while a handler ran: drop the answer. */
+        req_free(req);
+        return;
+    }
+    if (req->_done)
+        return;
+    int ka = req->_keep_alive && !req->_close_after && !c->srv->shutting_down;
+    if (req->method == TOMO_HTTP_HEAD) {
+        req->_resp = build_response(status, extra, headers, NULL, 0, ka, &req->_resp_len);
+        /* HEAD: advertise the length of the body we would have sent */
+        char *cl = strstr(req->_resp, "Content-Length: 0\r\n");
+        if (cl && len) {
+            char *fixed = tomo_xasprintf("%.*sContent-Length: %zu\r\n%s", (int)(cl - req->_resp),
+                                         req->_resp, len, cl + strlen("Content-Length: 0\r\n"));
+            free(req->_resp);
+            req->_resp = fixed;
+            req->_resp_len = strlen(fixed);
+        }
+    } else {
+        req->_resp = build_response(status, extra, headers, body, len, ka, &req->_resp_len);
+    }
+    if (!ka || c->upgraded == 2)
+        req->_close_after = 1; /* a refused upgrade cannot go back to HTTP */
+    req->_done = 1;
+    flush(c);
+}
+
+void tomo_http_respond(tomo_http_req *req, int status, const char *const *headers,
+                       const char *body, size_t len)
+{
+    respond_common(req, status, NULL, headers, body, len);
+}
+
+void tomo_http_respond_raw(tomo_http_req *req, int status, const char *extra_headers,
+                           const char *body, size_t len)
+{
+    respond_common(req, status, extra_headers, NULL, body, len);
+}
+
+/* Answer a protocol error (not tied to a parsed request) and close. The
+ * answer queues behind earlier pipelined requests so they still get theirs. */
+static void fail_conn(conn *c, int status, const char *reason)
+{
+    char body[256];
+    int grpc = status == 413 ? 8 : status == 408 ? 1 : status == 431 ? 8 : 3;
+    int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", grpc, reason);
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    TOMO_LOGD(TOMO_NET, "http protocol error server=%s status=%d reason=%s client=%s",
+              c->srv->name, status, reason, c->client_ip);
+    if (c->cur) {
+        c->live_reqs--;
+        req_free(c->cur);
+        c->cur = NULL;
+    }
+    c->msg_start_ns = 0;
+    c->discard_input = 1;
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)c->tcp);
+    c->reading = 0;
+    c->stop_reading = 1;
+    tomo_http_req *r = tomo_xcalloc(1, sizeof(*r));
+    r->_conn = c;
+    r->_done = 1;
+    r->_close_after = 1;
+    r->_resp = build_response(status, NULL, hdrs, body, (size_t)n, 0, &r->_resp_len);
+    c->live_reqs++;
+    if (c->tail)
+        c->tail->_next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->npipeline++;
+    c->srv->inflight++;
+    flush(c);
+}
+
+static void dispatch(conn *c, tomo_http_req *r) { c->srv->handler(r, c->srv->ud); }
+
+static void process(conn *c)
+{
+    size_t off = 0;
+    while (off < c->in_len && !c->closing && !c->upgraded && !c->discard_input) {
+        if (c->npipeline >= c->srv->lim.max_pipeline) {
+            /* Backpressure: stop reading until responses drain. */
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)c->tcp);
+                c->reading = 0;
+            }
+            break;
+        }
+        const char *data = c->in + off;
+        size_t len = c->in_len - off;
+        llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+        if (err == HPE_OK) {
+            off = c->in_len;
+            break;
+        }
+        if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+            const char *pos = llhttp_get_error_pos(&c->parser);
+            size_t used = pos ? (size_t)(pos - data) : len;
+            off += used;
+            tomo_http_req *r = c->tail;
+            if (err == HPE_PAUSED_UPGRADE || (r && r->upgrade)) {
+                /* Stop parsing: the rest of the bytes belong to the new protocol. */
+                memmove(c->in, c->in + off, c->in_len - off);
+                c->in_len -= off;
+                off = 0;
+                uv_read_stop((uv_stream_t *)c->tcp);
+                c->reading = 0;
+                c->upgraded = 2; /* pending: handler decides */
+                dispatch(c, r);
+                return;
+            }
+            llhttp_resume(&c->parser);
+            dispatch(c, r);
+            continue;
+        }
+        /* Parse error or one of our limits. */
+        int status = c->err_status ? c->err_status : 400;
+        const char *reason = c->err_reason ? c->err_reason : llhttp_get_error_reason(&c->parser);
+        if (err == HPE_INVALID_VERSION)
+            status = 505;
+        char why[160];
+        snprintf(why, sizeof(why), "%s", reason ? reason : "malformed request");
+        for (char *q = why; *q; q++)
+            if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+                *q = ' ';
+        fail_conn(c, status, why);
+        return;
+    }
+    if (c->discard_input) {
+        c->in_len = 0;
+        return;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = h->data;
+    size_t want = 16384;
+    if (c->in_cap - c->in_len < want) {
+        c->in_cap = c->in_len + want;
+        c->in = tomo_xrealloc(c->in, c->in_cap);
+    }
+    buf->base = c->in + c->in_len;
+    buf->len = c->in_cap - c->in_len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn *c = s->data;
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (c->discard_input)
+        return;
+    c->in_len += (size_t)n;
+    c->last_activity_ns = tomo_mono_ns();
+    process(c);
+    /* Shrink a large idle input buffer. */
+    if (c->in_len == 0 && c->in_cap > 65536) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn *c = t->data;
+    if (c->closing || c->upgraded)
+        return;
+    uint64_t now = tomo_mono_ns();
+    const tomo_http_limits *l = &c->srv->lim;
+    if (c->write_start_ns && now - c->write_start_ns > l->write_timeout_ms * 1000000ull) {
+        TOMO_LOGD(TOMO_NET, "http write timeout client=%s", c->client_ip);
+        conn_close(c);
+        return;
+    }
+    if (c->msg_start_ns && now - c->msg_start_ns > l->read_timeout_ms * 1000000ull) {
+        fail_conn(c, 408, "request not received in time");
+        return;
+    }
+    if (!c->msg_start_ns && c->npipeline == 0 && c->in_len == 0 &&
+        now - c->last_activity_ns > l->idle_timeout_ms * 1000000ull) {
+        conn_close(c);
+        return;
+    }
+    /* A partial request line (no on_message_begin yet for a stray byte) also
+     * counts as a request in progress. */
+    if (!c->msg_start_ns && c->in_len && c->npipeline == 0 &&
+        now - c->last_activity_ns > l->read_timeout_ms * 1000000ull) {
+        fail_conn(c, 408, "request not received in time");
+        return;
+    }
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    tomo_http_server *s = ls->data;
+    if (status < 0)
+        return;
+    uv_tcp_t *tcp = tomo_xmalloc(sizeof(*tcp));
+    uv_tcp_init(tomo_loop_uv(s->loop), tcp);
+    tcp->data = NULL;
+    if (uv_accept(ls, (uv_stream_t *)tcp) != 0) {
+        uv_close((uv_handle_t *)tcp, on_tcp_closed);
+        return;
+    }
+    if (s->shutting_down || s->nconns >= s->lim.max_connections) {
+        uv_close((uv_handle_t *)tcp, on_tcp_closed);
+        return;
+    }
+    uv_tcp_nodelay(tcp, 1);
+    conn *c = tomo_xcalloc(1, sizeof(*c));
+    c->srv = s;
+    c->tcp = tcp;
+    tcp->data = c;
+    llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
+    c->parser.data = c;
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, c->client_ip, sizeof(c->client_ip));
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->client_ip, sizeof(c->client_ip));
+    }
+    c->last_activity_ns = tomo_mono_ns();
+    uv_timer_init(tomo_loop_uv(s->loop), &c->timer);
+    c->timer.data = c;
+    uint64_t tick = s->lim.read_timeout_ms < 1000 ? s->lim.read_timeout_ms / 2 + 1 : 500;
+    uv_timer_start(&c->timer, on_timer, tick, tick);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) == 0)
+        c->reading = 1;
+}
+
+tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *lim,
+                                       tomo_http_handler h, void *ud, const char *name)
+{
+    init_settings();
+    tomo_http_server *s = tomo_xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->lim = *lim;
+    if (!s->lim.max_pipeline)
+        s->lim.max_pipeline = 32;
+    if (!s->lim.max_connections)
+        s->lim.max_connections = 1000000;
+    s->handler = h;
+    s->ud = ud;
+    s->name = tomo_xstrdup(name ? name : "http");
+    return s;
+}
+
+int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, char *err,
+                            size_t errlen)
+{
+    struct sockaddr_storage addr;
+    const char *h = host && *host ? host : "0.0.0.0";
+    int rc;
+    if (strchr(h, ':'))
+        rc = uv_ip6_addr(h, port, (struct sockaddr_in6 *)&addr);
+    else
+        rc = uv_ip4_addr(h, port, (struct sockaddr_in *)&addr);
+    if (rc < 0) {
+        snprintf(err, errlen, "bad listen address %s: %s", h, uv_strerror(rc));
+        return TOMO_EIO;
+    }
+    uv_tcp_t *t = tomo_xmalloc(sizeof(*t));
+    uv_tcp_init(tomo_loop_uv(s->loop), t);
+    t->data = s;
+    rc = uv_tcp_bind(t, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)t, 4096, on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", h, port, uv_strerror(rc));
+        t->data = NULL;
+        uv_close((uv_handle_t *)t, on_tcp_closed);
+        return TOMO_EIO;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof(bound);
+    uv_tcp_getsockname(t, (struct sockaddr *)&bound, &bl);
+    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->listeners = tomo_xrealloc(s->listeners, (s->nlisteners + 1) * sizeof(uv_tcp_t *));
+    s->listeners[s->nlisteners++] = t;
+    return 0;
+}
+
+int tomo_http_server_port(tomo_http_server *s) { return s->port; }
+size_t tomo_http_server_inflight(tomo_http_server *s) { return s->inflight; }
+size_t tomo_http_server_connections(tomo_http_server *s) { return s->nconns; }
+
+static void on_listener_closed(uv_handle_t *h) { free(h); }
+
+void tomo_http_server_shutdown(tomo_http_server *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    for (size_t i = 0; i < s->nlisteners; i++)
+        uv_close((uv_handle_t *)s->listeners[i], on_listener_closed);
+    s->nlisteners = 0;
+    conn *c = s->conns;
+    while (c) {
+        conn *n = c->next;
+        if (c->npipeline == 0 && !c->msg_start_ns)
+            conn_close(c);
+        else if (c->reading) {
+            uv_read_stop((uv_stream_t *)c->tcp);
+            c->reading = 0;
+        }
+        c = n;
+    }
+}
+
+void tomo_http_server_close_all(tomo_http_server *s)
+{
+    while (s->conns)
+        conn_close(s->conns);
+}
+
+void tomo_http_server_free(tomo_http_server *s)
+{
+    if (!s)
+        return;
+    tomo_http_server_shutdown(s);
+    tomo_http_server_close_all(s);
+    free(s->listeners);
+    free(s->name);
+    free(s);
+}
+
+static void detached_write_done(uv_write_t *w, int status)
+{
+    (void)status;
+    wreq *wr = (wreq *)w;
+    free(wr->data);
+    free(wr);
+}
+
+int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **tcp_out,
+                      char **leftover, size_t *leftover_len)
+{
+    conn *c = req->_conn;
+    *tcp_out = NULL;
+    *leftover = NULL;
+    *leftover_len = 0;
+    if (!c || c->head != req || req->_next) {
+        if (c)
+            c->upgraded = 0;
+        tomo_http_respond(req, 400, NULL, "{\"code\":3,\"message\":\"bad upgrade\"}", 35);
+        return TOMO_EINVAL;
+    }
+    /* Write the 101 head synchronously through a try_write when possible so
+     * it precedes any frame the new owner sends. */
+    size_t hl = strlen(response_head);
+    uv_tcp_t *tcp = c->tcp;
+    uv_buf_t b = uv_buf_init((char *)response_head, (unsigned)hl);
+    int w = uv_try_write((uv_stream_t *)tcp, &b, 1);
+    if (w < 0)
+        w = 0;
+    if ((size_t)w < hl) {
+        /* Queue the rest; libuv keeps write order for the stream. */
+        wreq *wr = tomo_xcalloc(1, sizeof(*wr));
+        wr->data = tomo_xstrndup(response_head + w, hl - (size_t)w);
+        uv_buf_t b2 = uv_buf_init(wr->data, (unsigned)(hl - (size_t)w));
+        wr->c = NULL;
+        /* Detached write: freed in a callback that does not touch the conn. */
+        uv_write(&wr->w, (uv_stream_t *)tcp, &b2, 1, detached_write_done);
+    }
+    if (c->in_len) {
+        *leftover = tomo_xstrndup(c->in, c->in_len);
+        *leftover_len = c->in_len;
+    }
+    c->in_len = 0;
+    /* Detach: the conn forgets the socket and goes away. */
+    c->head = c->tail = NULL;
+    c->npipeline--;
+    c->srv->inflight--;
+    c->live_reqs--;
+    req_free(req);
+    c->tcp = NULL;
+    tcp->data = NULL;
+    c->upgraded = 1;
+    c->closed = 1;
+    c->closing = 1;
+    unlink_conn(c);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    *tcp_out = tcp;
+    return 0;
+}
+

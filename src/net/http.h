@@ -1,0 +1,104 @@
+/* net/http.h: HTTP/1.1 server on libuv with llhttp.
+ * Owns: listening sockets, connections, request parsing, pipelined response
+ *       ordering, limits (header size/count, body size) and timeouts (read,
+ *       idle, write). Hands a connection over on a WebSocket upgrade.
+ * Borrows: the loop (net/loop.h).
+ * Threads: loop thread only. A handler may hand the request to a worker, but
+ *          tomo_http_respond must be called back on the loop thread. */
+#ifndef TOMO_NET_HTTP_H
+#define TOMO_NET_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "loop.h"
+
+typedef struct tomo_http_server tomo_http_server;
+
+typedef struct tomo_http_header {
+    char *name; /* lower-cased */
+    char *value;
+} tomo_http_header;
+
+enum { TOMO_HTTP_GET = 1, TOMO_HTTP_HEAD, TOMO_HTTP_POST, TOMO_HTTP_PUT, TOMO_HTTP_DELETE,
+       TOMO_HTTP_OPTIONS, TOMO_HTTP_PATCH, TOMO_HTTP_OTHER };
+
+typedef struct tomo_http_req {
+    int method;
+    const char *method_name;
+    char *target;  /* raw request target */
+    char *path;    /* percent-decoded path without query */
+    char *query;   /* raw query string after '?', "" if none */
+    tomo_http_header *headers;
+    size_t nheaders;
+    char *body;
+    size_t body_len;
+    int upgrade;   /* Upgrade header present (WebSocket) */
+    char client_ip[64];
+    uint64_t start_ns;
+    void *user;    /* free for the handler's use */
+    /* private */
+    struct conn *_conn;
+    struct tomo_http_req *_next;
+    char *_resp;
+    size_t _resp_len;
+    int _done, _keep_alive, _close_after;
+    size_t _header_bytes;
+} tomo_http_req;
+
+/* Called on the loop thread for each complete request. The handler must call
+ * tomo_http_respond (now or later) or tomo_http_upgrade exactly once. */
+typedef void (*tomo_http_handler)(tomo_http_req *req, void *ud);
+
+typedef struct tomo_http_limits {
+    size_t max_body_bytes, max_header_bytes, max_header_count;
+    uint64_t read_timeout_ms, idle_timeout_ms, write_timeout_ms;
+    size_t max_connections, max_pipeline;
+} tomo_http_limits;
+
+tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *lim,
+                                       tomo_http_handler h, void *ud, const char *name);
+/* Bind and listen on host:port ("" = all interfaces). Can be called several
+ * times for several ports. Returns 0 or TOMO_EIO with a message in err. */
+int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, char *err,
+                            size_t errlen);
+/* Port actually bound by the most recent listen (for port 0). */
+int tomo_http_server_port(tomo_http_server *s);
+/* Stop accepting; close idle keep-alive connections; busy ones close after
+ * their last response. */
+void tomo_http_server_shutdown(tomo_http_server *s);
+/* Requests still being handled. */
+size_t tomo_http_server_inflight(tomo_http_server *s);
+size_t tomo_http_server_connections(tomo_http_server *s);
+/* Close every connection now (end of grace period). */
+void tomo_http_server_close_all(tomo_http_server *s);
+void tomo_http_server_free(tomo_http_server *s);
+
+/* Value of a header by lower-case name, or NULL. */
+const char *tomo_http_header_get(const tomo_http_req *req, const char *lname);
+
+/* Send the response. headers is a NULL-terminated list of complete header
+ * lines without CRLF ("Content-Type: application/json"), may be NULL. body is
+ * copied. Content-Length and Connection are added. After this call req is no
+ * longer the handler's. */
+void tomo_http_respond(tomo_http_req *req, int status, const char *const *headers,
+                       const char *body, size_t len);
+/* As above but extra_headers is a pre-built block ("A: b\r\nC: d\r\n"). */
+void tomo_http_respond_raw(tomo_http_req *req, int status, const char *extra_headers,
+                           const char *body, size_t len);
+
+/* Take the TCP connection out of HTTP for a WebSocket: writes response_head
+ * (the 101 response) and gives the socket to the caller, who owns it from now
+ * on (uv_read_start with its own callbacks, uv_close when done; the handle was
+ * allocated with malloc and must be freed in the close callback). Bytes that
+ * arrived after the request are returned in *leftover (heap, may be NULL).
+ * Fails with TOMO_EINVAL if earlier pipelined requests are still pending; the
+ * request is then answered 400. */
+int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **tcp_out,
+                      char **leftover, size_t *leftover_len);
+
+/* Reason phrase for a status code. */
+const char *tomo_http_reason(int status);
+
+#endif

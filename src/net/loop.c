@@ -1,0 +1,233 @@
+/* net/loop.c: loop wrapper, post queue (mutex + uv_async), worker pool. */
+#include "loop.h"
+
+#include "../core/common.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct post {
+    tomo_fn fn;
+    void *arg;
+    struct post *next;
+} post;
+
+struct tomo_loop {
+    uv_loop_t uv;
+    uv_async_t async;
+    pthread_mutex_t mu;
+    post *head, *tail;
+    int closed;
+};
+
+static void drain(uv_async_t *a)
+{
+    tomo_loop *l = a->data;
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        post *p = l->head;
+        l->head = l->tail = NULL;
+        pthread_mutex_unlock(&l->mu);
+        if (!p)
+            return;
+        while (p) {
+            post *n = p->next;
+            p->fn(p->arg);
+            free(p);
+            p = n;
+        }
+    }
+}
+
+tomo_loop *tomo_loop_new(void)
+{
+    tomo_loop *l = tomo_xcalloc(1, sizeof(*l));
+    uv_loop_init(&l->uv);
+    pthread_mutex_init(&l->mu, NULL);
+    uv_async_init(&l->uv, &l->async, drain);
+    l->async.data = l;
+    return l;
+}
+
+uv_loop_t *tomo_loop_uv(tomo_loop *l) { return &l->uv; }
+
+void tomo_loop_post(tomo_loop *l, tomo_fn fn, void *arg)
+{
+    post *p = tomo_xmalloc(sizeof(*p));
+    p->fn = fn;
+    p->arg = arg;
+    p->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+    pthread_mutex_unlock(&l->mu);
+    uv_async_send(&l->async);
+}
+
+int tomo_loop_run(tomo_loop *l) { return uv_run(&l->uv, UV_RUN_DEFAULT); }
+
+void tomo_loop_close(tomo_loop *l)
+{
+    if (!l->closed) {
+        l->closed = 1;
+        drain(&l->async);
+        uv_close((uv_handle_t *)&l->async, NULL);
+    }
+}
+
+void tomo_loop_free(tomo_loop *l)
+{
+    if (!l)
+        return;
+    tomo_loop_close(l);
+    uv_run(&l->uv, UV_RUN_NOWAIT);
+    drain(&l->async);
+    uv_loop_close(&l->uv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+/* ---- worker pool ---- */
+
+typedef struct job {
+    tomo_fn work, done;
+    void *arg;
+    struct job *next;
+} job;
+
+struct tomo_pool {
+    tomo_loop *loop;
+    pthread_t *threads;
+    int nthreads, max_queue, queued, running, stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+};
+
+static __thread int t_worker_index = -1;
+
+int tomo_pool_worker_index(void) { return t_worker_index; }
+
+typedef struct wstart {
+    tomo_pool *p;
+    int idx;
+} wstart;
+
+static void *worker_main(void *a)
+{
+    wstart *ws = a;
+    tomo_pool *p = ws->p;
+    t_worker_index = ws->idx;
+    free(ws);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        job *j = p->head;
+        if (!j) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->queued--;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        j->work(j->arg);
+        pthread_mutex_lock(&p->mu);
+        p->running--;
+        pthread_mutex_unlock(&p->mu);
+        if (j->done)
+            tomo_loop_post(p->loop, j->done, j->arg);
+        free(j);
+    }
+    return NULL;
+}
+
+tomo_pool *tomo_pool_new(tomo_loop *l, int nthreads, int max_queue)
+{
+    tomo_pool *p = tomo_xcalloc(1, sizeof(*p));
+    p->loop = l;
+    p->nthreads = nthreads < 1 ? 1 : nthreads;
+    p->max_queue = max_queue < 1 ? 1 : max_queue;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = tomo_xcalloc((size_t)p->nthreads, sizeof(pthread_t));
+    for (int i = 0; i < p->nthreads; i++) {
+        wstart *ws = tomo_xmalloc(sizeof(*ws));
+        ws->p = p;
+        ws->idx = i;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 1 << 20);
+        if (pthread_create(&p->threads[i], &attr, worker_main, ws) != 0)
+            abort();
+        pthread_attr_destroy(&attr);
+    }
+    return p;
+}
+
+int tomo_pool_submit(tomo_pool *p, tomo_fn work, tomo_fn done, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->mu);
+        return TOMO_EINVAL;
+    }
+    if (p->queued >= p->max_queue) {
+        pthread_mutex_unlock(&p->mu);
+        return TOMO_EAGAIN;
+    }
+    job *j = tomo_xmalloc(sizeof(*j));
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    j->next = NULL;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->queued++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int tomo_pool_pending(tomo_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->queued + p->running;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+int tomo_pool_threads(tomo_pool *p) { return p->nthreads; }
+
+void tomo_pool_stop(tomo_pool *p)
+{
+    if (!p || !p->threads)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+}
+
+void tomo_pool_free(tomo_pool *p)
+{
+    if (!p)
+        return;
+    tomo_pool_stop(p);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}

@@ -1,0 +1,409 @@
+/* serve.c: start-up checks, listeners, metrics, signals, shutdown. */
+#define _GNU_SOURCE
+#include "serve.h"
+
+#include "api/api.h"
+#include "api/server.h"
+#include "core/common.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "net/http.h"
+#include "net/loop.h"
+#include "store/db.h"
+#include "store/migrate.h"
+#include "rt/rt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static tomo_server g_srv;
+static uv_signal_t g_sigterm, g_sigint;
+static uv_timer_t g_shutdown_timer;
+static int64_t g_shutdown_deadline_ms;
+
+int tomo_serve_console_public(const tomo_config *cfg)
+{
+    const char *a = cfg->console.address;
+    return !(!strcmp(a, "127.0.0.1") || !strcmp(a, "localhost") || !strcmp(a, "::1") ||
+             !strncmp(a, "127.", 4));
+}
+
+/* ---- process metrics (read at scrape time on a worker) ---- */
+
+static double proc_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    double v = 0;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, fl)) {
+            v = strtod(line + fl, NULL);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static double m_rss(void *a)
+{
+    (void)a;
+    return proc_status_kb("VmRSS:") * 1024.0;
+}
+
+static double m_cpu(void *a)
+{
+    (void)a;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static double m_fds(void *a)
+{
+    (void)a;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    double n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+static double m_start(void *a)
+{
+    (void)a;
+    return (double)g_srv.start_time_ms / 1000.0;
+}
+
+static double m_db_open(void *a)
+{
+    tomo_db_stats st;
+    tomo_db_stats_get(((tomo_server *)a)->db, &st);
+    return st.open;
+}
+
+static double m_db_idle(void *a)
+{
+    tomo_db_stats st;
+    tomo_db_stats_get(((tomo_server *)a)->db, &st);
+    return st.idle;
+}
+
+static double m_db_in_use(void *a)
+{
+    tomo_db_stats st;
+    tomo_db_stats_get(((tomo_server *)a)->db, &st);
+    return st.in_use;
+}
+
+static double m_pool_pending(void *a) { return tomo_pool_pending(((tomo_server *)a)->pool); }
+
+static void register_metrics(tomo_server *srv)
+{
+    tomo_metrics_set_const_label("node_name", srv->cfg->name);
+    tomo_metrics_gauge_fn("process_cpu_seconds_total", "User and system CPU time in seconds",
+                          m_cpu, NULL);
+    tomo_metrics_gauge_fn("process_resident_memory_bytes", "Resident memory in bytes", m_rss, NULL);
+    tomo_metrics_gauge_fn("process_open_fds", "Open file descriptors", m_fds, NULL);
+    tomo_metrics_gauge_fn("process_start_time_seconds", "Start time since the epoch in seconds",
+                          m_start, NULL);
+    tomo_metrics_gauge_fn("database_pool_conns_open", "Open database connections", m_db_open, srv);
+    tomo_metrics_gauge_fn("database_pool_conns_idle", "Idle database connections", m_db_idle, srv);
+    tomo_metrics_gauge_fn("database_pool_conns_in_use", "Database connections in use", m_db_in_use,
+                          srv);
+    tomo_metrics_gauge_fn("worker_jobs_pending", "Jobs queued or running on the worker pool",
+                          m_pool_pending, srv);
+}
+
+/* ---- metrics endpoint: rendered on a worker (it reads /proc) ---- */
+
+typedef struct mjob {
+    tomo_http_req *req;
+    char *text;
+} mjob;
+
+static void metrics_work(void *a)
+{
+    mjob *j = a;
+    j->text = tomo_metrics_render();
+}
+
+static void metrics_done(void *a)
+{
+    mjob *j = a;
+    tomo_http_respond_raw(j->req, 200, "Content-Type: text/plain; version=0.0.4\r\n", j->text,
+                          strlen(j->text));
+    free(j->text);
+    free(j);
+}
+
+static void metrics_handler(tomo_http_req *req, void *ud)
+{
+    tomo_server *srv = ud;
+    mjob *j = tomo_xcalloc(1, sizeof(*j));
+    j->req = req;
+    if (tomo_pool_submit(srv->pool, metrics_work, metrics_done, j) < 0) {
+        free(j);
+        tomo_http_respond_raw(req, 503, NULL, "busy\n", 5);
+    }
+}
+
+/* ---- shutdown ---- */
+
+static void on_handle_close(uv_handle_t *h) { (void)h; }
+
+static void finish_shutdown(void)
+{
+    tomo_server *srv = &g_srv;
+    uv_timer_stop(&g_shutdown_timer);
+    uv_close((uv_handle_t *)&g_shutdown_timer, on_handle_close);
+    tomo_http_server_close_all(srv->api_http);
+    if (srv->ws_http)
+        tomo_http_server_close_all(srv->ws_http);
+    if (srv->metrics_http) {
+        tomo_http_server_shutdown(srv->metrics_http);
+        tomo_http_server_close_all(srv->metrics_http);
+    }
+    tomo_rt_close_all(srv);
+    uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
+    uv_close((uv_handle_t *)&g_sigint, on_handle_close);
+    tomo_loop_close(srv->loop);
+}
+
+static void shutdown_tick(uv_timer_t *t)
+{
+    (void)t;
+    tomo_server *srv = &g_srv;
+    size_t inflight = tomo_http_server_inflight(srv->api_http) +
+                      (srv->ws_http ? tomo_http_server_inflight(srv->ws_http) : 0);
+    int pending = tomo_pool_pending(srv->pool);
+    if ((inflight == 0 && pending == 0) || tomo_now_ms() >= g_shutdown_deadline_ms) {
+        if (inflight || pending)
+            TOMO_LOGW(TOMO_MAIN, "grace period over, closing inflight=%zu pending=%d", inflight,
+                      pending);
+        finish_shutdown();
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    tomo_server *srv = &g_srv;
+    if (srv->shutting_down) {
+        TOMO_LOGW(TOMO_MAIN, "second signal, closing now signal=%d", signum);
+        g_shutdown_deadline_ms = 0;
+        return;
+    }
+    srv->shutting_down = 1;
+    TOMO_LOGI(TOMO_MAIN, "shutting down signal=%s grace_sec=%d",
+              signum == SIGTERM ? "SIGTERM" : "SIGINT", srv->cfg->shutdown_grace_sec);
+    tomo_http_server_shutdown(srv->api_http);
+    if (srv->ws_http)
+        tomo_http_server_shutdown(srv->ws_http);
+    tomo_rt_shutdown(srv);
+    /* Even with a zero grace period, requests already being handled get a
+     * short moment to finish so their answers are not lost. */
+    int grace_ms = srv->cfg->shutdown_grace_sec * 1000;
+    if (grace_ms < 2000)
+        grace_ms = 2000;
+    g_shutdown_deadline_ms = tomo_now_ms() + grace_ms;
+    uv_timer_init(tomo_loop_uv(srv->loop), &g_shutdown_timer);
+    uv_timer_start(&g_shutdown_timer, shutdown_tick, 0, 20);
+}
+
+/* ---- start-up ---- */
+
+static int check_schema(tomo_server *srv)
+{
+    char err[512];
+    int cur = 0, latest = 0;
+    int rc = tomo_migrate_status(srv->db, &cur, &latest, err, sizeof(err));
+    if (rc < 0) {
+        if (tomo_db_kind_of(srv->db) == TOMO_DB_POSTGRES) {
+            /* An unreachable database at start is an outage: serve, stay
+             * unready, and recover when it comes back. */
+            TOMO_LOGW(TOMO_MAIN, "database unreachable at start-up, serving as unready error=%s",
+                      err);
+            return 0;
+        }
+        TOMO_LOGE(TOMO_MAIN, "database error: %s", err);
+        return -1;
+    }
+    if (cur >= latest) {
+        srv->schema_current = 1;
+        return 0;
+    }
+    int auto_migrate = srv->cfg->database.auto_migrate;
+    if (auto_migrate < 0)
+        auto_migrate = tomo_db_kind_of(srv->db) == TOMO_DB_SQLITE && !srv->cfg->production;
+    if (!auto_migrate) {
+        TOMO_LOGE(TOMO_MAIN,
+                  "database schema is behind (version %d of %d); run `tomo migrate up` with the "
+                  "same --database.address, then start the server again",
+                  cur, latest);
+        fprintf(stderr,
+                "database schema is behind (version %d of %d): run `tomo migrate up` first\n", cur,
+                latest);
+        return -1;
+    }
+    TOMO_LOGI(TOMO_MAIN, "applying migrations automatically (development mode) from=%d to=%d", cur,
+              latest);
+    int applied = 0;
+    if (tomo_migrate_up(srv->db, &applied, err, sizeof(err)) < 0) {
+        TOMO_LOGE(TOMO_MAIN, "migration failed: %s", err);
+        return -1;
+    }
+    srv->schema_current = 1;
+    return 0;
+}
+
+static int listen_or_log(tomo_http_server *s, const char *host, int port, const char *what)
+{
+    char err[256];
+    if (tomo_http_server_listen(s, host, port, err, sizeof(err)) < 0) {
+        TOMO_LOGE(TOMO_MAIN, "cannot listen server=%s error=%s", what, err);
+        fprintf(stderr, "%s: %s\n", what, err);
+        return -1;
+    }
+    TOMO_LOGI(TOMO_MAIN, "listening server=%s address=%s port=%d", what, *host ? host : "0.0.0.0",
+              tomo_http_server_port(s));
+    return 0;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int tomo_serve(tomo_config *cfg)
+{
+    tomo_server *srv = &g_srv;
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->start_time_ms = tomo_now_ms();
+    raise_nofile();
+
+    const char *defaults[16];
+    size_t nd = tomo_config_default_secrets(cfg, defaults, 16);
+    if (cfg->production && nd) {
+        for (size_t i = 0; i < nd; i++)
+            TOMO_LOGE(TOMO_MAIN, "refusing to start with a default key in production setting=%s",
+                      defaults[i]);
+        fprintf(stderr, "refusing to start: %s is at its default value (--production); run `tomo "
+                        "keys generate`\n",
+                defaults[0]);
+        return 1;
+    }
+    if (cfg->production && tomo_serve_console_public(cfg)) {
+        TOMO_LOGE(TOMO_MAIN, "refusing to start: console.address is public in production address=%s",
+                  cfg->console.address);
+        fprintf(stderr, "refusing to start: console.address %s is not loopback (--production)\n",
+                cfg->console.address);
+        return 1;
+    }
+    for (size_t i = 0; i < nd; i++)
+        TOMO_LOGW(TOMO_MAIN, "insecure default value in use, run `tomo keys generate` setting=%s",
+                  defaults[i]);
+
+    char err[512];
+    if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+        TOMO_LOGE(TOMO_MAIN, "cannot create data_dir path=%s error=%s", cfg->data_dir,
+                  strerror(errno));
+        return 1;
+    }
+    if (tomo_db_open(cfg, &srv->db, err, sizeof(err)) < 0) {
+        TOMO_LOGE(TOMO_MAIN, "cannot open database: %s", err);
+        fprintf(stderr, "cannot open database: %s\n", err);
+        return 1;
+    }
+    TOMO_LOGI(TOMO_MAIN, "database backend=%s target=%s", tomo_db_backend_name(srv->db),
+              tomo_db_target_redacted(srv->db));
+    if (check_schema(srv) < 0) {
+        tomo_db_close(srv->db);
+        return 1;
+    }
+
+    srv->loop = tomo_loop_new();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers;
+    if (tomo_db_kind_of(srv->db) == TOMO_DB_SQLITE)
+        workers = (int)(ncpu * 2 < 4 ? 4 : ncpu * 2);
+    else
+        workers = (int)(ncpu * 8 < 16 ? 16 : ncpu * 8);
+    if (workers > cfg->database.max_open_conns)
+        workers = cfg->database.max_open_conns;
+    srv->pool = tomo_pool_new(srv->loop, workers, 65536);
+    register_metrics(srv);
+    tomo_api_init(srv);
+    tomo_rt_init(srv);
+
+    tomo_http_limits lim = {
+        .max_body_bytes = (size_t)cfg->socket.max_request_size_bytes,
+        .max_header_bytes = (size_t)cfg->socket.max_header_bytes,
+        .max_header_count = (size_t)cfg->socket.max_header_count,
+        .read_timeout_ms = (uint64_t)cfg->socket.read_timeout_ms,
+        .idle_timeout_ms = (uint64_t)cfg->socket.idle_timeout_ms,
+        .write_timeout_ms = (uint64_t)cfg->socket.write_timeout_ms,
+        .max_connections = (size_t)cfg->socket.max_connections,
+        .max_pipeline = 32,
+    };
+    srv->api_http = tomo_http_server_new(srv->loop, &lim, tomo_api_handle_http, srv, "api");
+    if (listen_or_log(srv->api_http, cfg->socket.address, cfg->socket.port, "api") < 0)
+        return 1;
+    if (cfg->socket.ws_port > 0 && cfg->socket.ws_port != cfg->socket.port) {
+        srv->ws_http = tomo_http_server_new(srv->loop, &lim, tomo_rt_handle_ws_port, srv, "ws");
+        if (listen_or_log(srv->ws_http, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
+            return 1;
+    }
+    if (cfg->metrics.prometheus_port > 0) {
+        tomo_http_limits mlim = lim;
+        mlim.max_body_bytes = 4096;
+        srv->metrics_http = tomo_http_server_new(srv->loop, &mlim, metrics_handler, srv, "metrics");
+        if (listen_or_log(srv->metrics_http, cfg->metrics.address, cfg->metrics.prometheus_port,
+                          "metrics") < 0)
+            return 1;
+    }
+
+    uv_signal_init(tomo_loop_uv(srv->loop), &g_sigterm);
+    uv_signal_init(tomo_loop_uv(srv->loop), &g_sigint);
+    uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g_sigint, on_signal, SIGINT);
+
+    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s", cfg->name, workers,
+              cfg->data_dir);
+    tomo_loop_run(srv->loop);
+
+    tomo_pool_stop(srv->pool);
+    /* done callbacks posted by the last jobs */
+    uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
+    tomo_rt_free(srv);
+    tomo_http_server_free(srv->api_http);
+    tomo_http_server_free(srv->ws_http);
+    tomo_http_server_free(srv->metrics_http);
+    uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
+    tomo_pool_free(srv->pool);
+    tomo_router_free(srv->router);
+    tomo_db_close(srv->db);
+    tomo_loop_free(srv->loop);
+    tomo_metrics_reset();
+    TOMO_LOGI(TOMO_MAIN, "stopped");
+    return 0;
+}

@@ -1,0 +1,369 @@
+/* store/db.c: connection pool and result sets, backend-neutral. */
+#define _GNU_SOURCE
+#include "db.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tomo_dbconn {
+    tomo_db *db;
+    void *h;
+    int64_t created_ms;
+    int in_tx, broken;
+    char err[512];
+    struct tomo_dbconn *next;
+};
+
+struct tomo_db {
+    const tomo_db_backend *be;
+    const tomo_config *cfg;
+    char *target, *target_redacted;
+    void *backend_data;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    tomo_dbconn *idle;
+    int nidle, nopen, max_open, max_idle;
+    int64_t max_lifetime_ms;
+    uint64_t wait_count, e_unavail, e_timeout, e_other, e_conflict;
+};
+
+struct tomo_dbres {
+    size_t cols, rows, cap;
+    char **names;
+    char **cells; /* rows*cols */
+    int64_t changes;
+};
+
+void *tomo_db_backend_data(tomo_db *db) { return db->backend_data; }
+
+static char *redact_target(const char *t)
+{
+    /* user:pass@host -> user:<redacted>@host ; keeps everything else */
+    const char *at = strrchr(t, '@');
+    const char *scheme = strstr(t, "://");
+    const char *start = scheme ? scheme + 3 : t;
+    if (!at || at < start)
+        return tomo_xstrdup(t);
+    const char *colon = memchr(start, ':', (size_t)(at - start));
+    if (!colon)
+        return tomo_xstrdup(t);
+    return tomo_xasprintf("%.*s:<redacted>%s", (int)(colon - t), t, at);
+}
+
+int tomo_db_open(const tomo_config *cfg, tomo_db **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *addr = cfg->database.address.n ? cfg->database.address.v[0] : "";
+    const tomo_db_backend *be;
+    char *target;
+    if (!*addr || !strncmp(addr, "sqlite:", 7)) {
+        be = &tomo_db_sqlite_backend;
+        const char *path = *addr ? addr + 7 : "";
+        target = *path ? tomo_xstrdup(path) : tomo_xasprintf("%s/tomo.db", cfg->data_dir);
+    } else {
+        be = &tomo_db_postgres_backend;
+        target = tomo_xstrdup(addr);
+    }
+    tomo_db *db = tomo_xcalloc(1, sizeof(*db));
+    db->be = be;
+    db->cfg = cfg;
+    db->target = target;
+    db->target_redacted = redact_target(target);
+    db->max_open = cfg->database.max_open_conns;
+    db->max_idle = cfg->database.max_idle_conns;
+    db->max_lifetime_ms = cfg->database.conn_max_lifetime_ms;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->cv, NULL);
+    if (be->kind == TOMO_DB_SQLITE) {
+        /* Open once now so a bad path is a start-up error. */
+        void *h = NULL;
+        int rc = be->connect(db, &h, err, errlen);
+        if (rc < 0) {
+            tomo_db_close(db);
+            return rc;
+        }
+        tomo_dbconn *c = tomo_xcalloc(1, sizeof(*c));
+        c->db = db;
+        c->h = h;
+        c->created_ms = tomo_now_ms();
+        c->next = NULL;
+        db->idle = c;
+        db->nidle = 1;
+        db->nopen = 1;
+    }
+    *out = db;
+    return 0;
+}
+
+tomo_db_kind tomo_db_kind_of(const tomo_db *db) { return db->be->kind; }
+const char *tomo_db_backend_name(const tomo_db *db) { return db->be->name; }
+const char *tomo_db_target(const tomo_db *db) { return db->target; }
+const char *tomo_db_target_redacted(const tomo_db *db) { return db->target_redacted; }
+const tomo_config *tomo_db_config(const tomo_db *db) { return db->cfg; }
+
+static void conn_destroy(tomo_dbconn *c)
+{
+    c->db->be->disconnect(c->h);
+    free(c);
+}
+
+int tomo_db_acquire(tomo_db *db, tomo_dbconn **out)
+{
+    *out = NULL;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    int64_t to = db->cfg->database.query_timeout_ms;
+    deadline.tv_sec += to / 1000;
+    deadline.tv_nsec += (to % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        while (db->idle) {
+            tomo_dbconn *c = db->idle;
+            db->idle = c->next;
+            db->nidle--;
+            if (db->max_lifetime_ms > 0 && tomo_now_ms() - c->created_ms > db->max_lifetime_ms) {
+                db->nopen--;
+                pthread_mutex_unlock(&db->mu);
+                conn_destroy(c);
+                pthread_mutex_lock(&db->mu);
+                continue;
+            }
+            pthread_mutex_unlock(&db->mu);
+            c->next = NULL;
+            c->err[0] = '\0';
+            *out = c;
+            return 0;
+        }
+        if (db->nopen < db->max_open) {
+            db->nopen++;
+            pthread_mutex_unlock(&db->mu);
+            void *h = NULL;
+            char err[512];
+            int rc = db->be->connect(db, &h, err, sizeof(err));
+            if (rc < 0) {
+                pthread_mutex_lock(&db->mu);
+                db->nopen--;
+                db->e_unavail++;
+                pthread_cond_signal(&db->cv);
+                pthread_mutex_unlock(&db->mu);
+                TOMO_LOGW(TOMO_STORE, "database connect failed backend=%s target=%s error=%s",
+                          db->be->name, db->target_redacted, err);
+                return TOMO_EUNAVAIL;
+            }
+            tomo_dbconn *c = tomo_xcalloc(1, sizeof(*c));
+            c->db = db;
+            c->h = h;
+            c->created_ms = tomo_now_ms();
+            *out = c;
+            return 0;
+        }
+        db->wait_count++;
+        if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
+            db->e_timeout++;
+            pthread_mutex_unlock(&db->mu);
+            return TOMO_ETIMEOUT;
+        }
+    }
+}
+
+void tomo_db_release(tomo_dbconn *c)
+{
+    if (!c)
+        return;
+    tomo_db *db = c->db;
+    if (c->in_tx && !c->broken)
+        tomo_db_rollback(c);
+    pthread_mutex_lock(&db->mu);
+    if (c->broken || db->nidle >= db->max_idle) {
+        db->nopen--;
+        pthread_cond_signal(&db->cv);
+        pthread_mutex_unlock(&db->mu);
+        conn_destroy(c);
+        return;
+    }
+    c->next = db->idle;
+    db->idle = c;
+    db->nidle++;
+    pthread_cond_signal(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size_t n,
+                 tomo_dbres **out)
+{
+    if (out)
+        *out = NULL;
+    tomo_dbres *res = NULL;
+    int rc = c->db->be->exec(c->h, sql, params, n, out ? &res : NULL, c->err, sizeof(c->err));
+    if (rc < 0) {
+        tomo_dbres_free(res);
+        tomo_db *db = c->db;
+        pthread_mutex_lock(&db->mu);
+        if (rc == TOMO_EUNAVAIL)
+            db->e_unavail++;
+        else if (rc == TOMO_ETIMEOUT)
+            db->e_timeout++;
+        else if (rc == TOMO_ECONFLICT)
+            db->e_conflict++;
+        else
+            db->e_other++;
+        pthread_mutex_unlock(&db->mu);
+        if (rc == TOMO_EUNAVAIL)
+            c->broken = 1;
+        if (rc != TOMO_ECONFLICT)
+            TOMO_LOGD(TOMO_STORE, "query failed rc=%s error=%s", tomo_strerror(rc), c->err);
+        return rc;
+    }
+    if (out)
+        *out = res;
+    return 0;
+}
+
+int tomo_db_begin(tomo_dbconn *c)
+{
+    int rc = tomo_db_exec(c, c->db->be->kind == TOMO_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", NULL,
+                          0, NULL);
+    if (rc == 0)
+        c->in_tx = 1;
+    return rc;
+}
+
+int tomo_db_commit(tomo_dbconn *c)
+{
+    int rc = tomo_db_exec(c, "COMMIT", NULL, 0, NULL);
+    if (rc < 0 && !c->broken) {
+        char saved[512];
+        snprintf(saved, sizeof(saved), "%s", c->err);
+        tomo_db_exec(c, "ROLLBACK", NULL, 0, NULL);
+        snprintf(c->err, sizeof(c->err), "%s", saved);
+    }
+    c->in_tx = 0;
+    return rc;
+}
+
+int tomo_db_rollback(tomo_dbconn *c)
+{
+    int rc = tomo_db_exec(c, "ROLLBACK", NULL, 0, NULL);
+    c->in_tx = 0;
+    return rc;
+}
+
+const char *tomo_db_errmsg(const tomo_dbconn *c) { return c->err; }
+
+int tomo_db_check(tomo_db *db)
+{
+    tomo_dbconn *c;
+    int rc = tomo_db_acquire(db, &c);
+    if (rc < 0)
+        return rc;
+    rc = db->be->ping(c->h);
+    if (rc < 0)
+        c->broken = 1;
+    tomo_db_release(c);
+    return rc < 0 ? TOMO_EUNAVAIL : 0;
+}
+
+void tomo_db_stats_get(tomo_db *db, tomo_db_stats *out)
+{
+    pthread_mutex_lock(&db->mu);
+    out->open = db->nopen;
+    out->idle = db->nidle;
+    out->in_use = db->nopen - db->nidle;
+    out->max_open = db->max_open;
+    out->wait_count = db->wait_count;
+    out->errors_unavailable = db->e_unavail;
+    out->errors_timeout = db->e_timeout;
+    out->errors_other = db->e_other;
+    out->errors_conflict = db->e_conflict;
+    pthread_mutex_unlock(&db->mu);
+}
+
+void tomo_db_close(tomo_db *db)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&db->mu);
+    tomo_dbconn *c = db->idle;
+    db->idle = NULL;
+    pthread_mutex_unlock(&db->mu);
+    while (c) {
+        tomo_dbconn *n = c->next;
+        conn_destroy(c);
+        c = n;
+    }
+    pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->cv);
+    free(db->target);
+    free(db->target_redacted);
+    free(db);
+}
+
+/* ---- results ---- */
+
+tomo_dbres *tomo_dbres_new(size_t cols)
+{
+    tomo_dbres *r = tomo_xcalloc(1, sizeof(*r));
+    r->cols = cols;
+    r->names = tomo_xcalloc(cols ? cols : 1, sizeof(char *));
+    return r;
+}
+
+void tomo_dbres_set_colname(tomo_dbres *r, size_t col, const char *name)
+{
+    free(r->names[col]);
+    r->names[col] = tomo_xstrdup(name ? name : "");
+}
+
+void tomo_dbres_add_row(tomo_dbres *r, const char *const *cells, const size_t *lens)
+{
+    if (r->rows == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 8;
+        r->cells = tomo_xrealloc(r->cells, r->cap * (r->cols ? r->cols : 1) * sizeof(char *));
+    }
+    for (size_t i = 0; i < r->cols; i++)
+        r->cells[r->rows * r->cols + i] = cells[i] ? tomo_xstrndup(cells[i], lens[i]) : NULL;
+    r->rows++;
+}
+
+void tomo_dbres_set_changes(tomo_dbres *r, int64_t n) { r->changes = n; }
+size_t tomo_dbres_rows(const tomo_dbres *r) { return r ? r->rows : 0; }
+size_t tomo_dbres_cols(const tomo_dbres *r) { return r ? r->cols : 0; }
+int64_t tomo_dbres_changes(const tomo_dbres *r) { return r ? r->changes : 0; }
+const char *tomo_dbres_colname(const tomo_dbres *r, size_t col) { return r->names[col]; }
+
+const char *tomo_dbres_text(const tomo_dbres *r, size_t row, size_t col)
+{
+    if (!r || row >= r->rows || col >= r->cols)
+        return NULL;
+    return r->cells[row * r->cols + col];
+}
+
+int64_t tomo_dbres_int(const tomo_dbres *r, size_t row, size_t col)
+{
+    const char *t = tomo_dbres_text(r, row, col);
+    return t ? strtoll(t, NULL, 10) : 0;
+}
+
+void tomo_dbres_free(tomo_dbres *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->rows * r->cols; i++)
+        free(r->cells[i]);
+    for (size_t i = 0; i < r->cols; i++)
+        free(r->names[i]);
+    free(r->cells);
+    free(r->names);
+    free(r);
+}
