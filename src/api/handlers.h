@@ -10,6 +10,20 @@
 int tomo_api_healthcheck(tomo_api_ctx *ctx);
 int tomo_api_readyz(tomo_api_ctx *ctx);
 
-/* Each area adds its declarations below, one block per file. */
+/* Each area adds its declarations in its own block below. */
+
+/* auth.c (authenticate, session refresh/logout, link/unlink) */
+
+/* account.c (account get/update/delete, users) */
+
+/* storage.c */
+
+/* notification.c */
+
+/* channel.c (chat history) */
+
+/* match.c (match listing) */
+
+/* rpc.c */
 
 #endif

@@ -20,3 +20,17 @@ void tomo_rt_handle_ws_port(tomo_http_req *req, void *ud)
 void tomo_rt_shutdown(tomo_server *srv) { (void)srv; }
 void tomo_rt_close_all(tomo_server *srv) { (void)srv; }
 void tomo_rt_free(tomo_server *srv) { (void)srv; }
+
+int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *envelope)
+{
+    (void)srv, (void)user_id, (void)envelope;
+    return 0;
+}
+
+void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id) { (void)srv, (void)user_id; }
+
+int tomo_rt_user_online(tomo_server *srv, const char *user_id)
+{
+    (void)srv, (void)user_id;
+    return 0;
+}
