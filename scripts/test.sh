@@ -40,8 +40,10 @@ TOMO_BIN="$ROOT/build-asan/tomo" TOMO_TEST_BACKEND=sqlite \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_acceptance "sqlite (asan+ubsan build)"
 
-# 4. Postgres, release build.
-RUN_POSTGRES=0 # switched on when the libpq backend lands (store/pg.c)
+# 4. Postgres, release build. A throwaway server on a free loopback port in a
+# temporary directory: password auth over TCP (so a wrong password can be
+# tested), trust only on its private Unix socket.
+RUN_POSTGRES=1
 if [[ $RUN_POSTGRES -eq 0 ]]; then
   echo "== all tests passed (postgres stage not enabled yet)"
   exit 0
@@ -49,15 +51,24 @@ fi
 PGDIR=$(mktemp -d /tmp/tomo-pg.XXXXXX)
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+PGPASS=tomo-test-pw
 chown postgres:postgres "$PGDIR" 2>/dev/null || true
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup_pg() { as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
 trap cleanup_pg EXIT
-as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U tomo --auth=trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PGPORT -c unix_socket_directories=$PGDIR -c max_connections=300 -c fsync=off" start >/dev/null
-export TOMO_TEST_PG_ADMIN="postgres://tomo@127.0.0.1:$PGPORT/postgres"
+echo "$PGPASS" >"$PGDIR/pwfile"
+chown postgres:postgres "$PGDIR/pwfile" 2>/dev/null || true
+as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U tomo --pwfile="$PGDIR/pwfile" --auth-local=trust \
+  --auth-host=scram-sha-256 >/dev/null
+PGOPTS="-c listen_addresses=127.0.0.1 -c port=$PGPORT -c unix_socket_directories=$PGDIR -c max_connections=300 -c fsync=off"
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -o "$PGOPTS" start >/dev/null
+export TOMO_TEST_PG_ADMIN="postgres://tomo:$PGPASS@127.0.0.1:$PGPORT/postgres"
+# for tests that stop and restart the server (tests/integration/postgres.test.mjs)
 export TOMO_TEST_PG_DATA="$PGDIR/data" TOMO_TEST_PG_BIN="$PGBIN" TOMO_TEST_PG_PORT="$PGPORT"
+export TOMO_TEST_PG_OPTS="$PGOPTS" TOMO_TEST_PG_LOG="$PGDIR/log"
+echo "== unit tests on postgres (store_pg, release and sanitizers)"
+(cd build && ctest --output-on-failure -R '^store_pg$')
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R '^store_pg$')
 TOMO_BIN="$ROOT/build/tomo" TOMO_TEST_BACKEND=postgres run_acceptance "postgres (release build)"
 
 echo "== all tests passed"

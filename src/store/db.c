@@ -1,9 +1,14 @@
-/* store/db.c: connection pool and result sets, backend-neutral. */
+/* store/db.c: connection pool and result sets, backend-neutral.
+ * The pool also keeps a small circuit breaker: after a failed connection
+ * attempt, further attempts fail at once for BREAKER_MS (one caller at a time
+ * may probe once that has passed), so a dead database costs requests no
+ * connect timeouts and does not tie up every worker. */
 #define _GNU_SOURCE
 #include "db.h"
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define BREAKER_MS 1000
 
 struct tomo_dbconn {
     tomo_db *db;
@@ -32,6 +39,11 @@ struct tomo_db {
     int nidle, nopen, max_open, max_idle;
     int64_t max_lifetime_ms;
     uint64_t wait_count, e_unavail, e_timeout, e_other, e_conflict;
+    int nconnecting;      /* counted in nopen while a connect is under way */
+    int64_t down_until;   /* breaker open until then (0 = closed) */
+    int probing;          /* one caller is trying to connect while open */
+    char last_connect_err[512];
+    tomo_metric *m_latency, *m_errors;
 };
 
 struct tomo_dbres {
@@ -45,16 +57,23 @@ void *tomo_db_backend_data(tomo_db *db) { return db->backend_data; }
 
 static char *redact_target(const char *t)
 {
-    /* user:pass@host -> user:<redacted>@host ; keeps everything else */
+    /* user:pass@host -> user:<redacted>@host, and a password=... URL
+     * parameter likewise; keeps everything else */
     const char *at = strrchr(t, '@');
     const char *scheme = strstr(t, "://");
     const char *start = scheme ? scheme + 3 : t;
-    if (!at || at < start)
-        return tomo_xstrdup(t);
-    const char *colon = memchr(start, ':', (size_t)(at - start));
-    if (!colon)
-        return tomo_xstrdup(t);
-    return tomo_xasprintf("%.*s:<redacted>%s", (int)(colon - t), t, at);
+    const char *colon = at && at > start ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    char *r = colon ? tomo_xasprintf("%.*s:<redacted>%s", (int)(colon - t), t, at)
+                    : tomo_xstrdup(t);
+    char *pw = strstr(r, "password=");
+    if (pw && (pw == r || pw[-1] == '?' || pw[-1] == '&' || pw[-1] == ' ')) {
+        char *val = pw + 9;
+        size_t vlen = strcspn(val, "& ");
+        char *out = tomo_xasprintf("%.*s<redacted>%s", (int)(val - r), r, val + vlen);
+        free(r);
+        r = out;
+    }
+    return r;
 }
 
 int tomo_db_open(const tomo_config *cfg, tomo_db **out, char *err, size_t errlen)
@@ -81,6 +100,15 @@ int tomo_db_open(const tomo_config *cfg, tomo_db **out, char *err, size_t errlen
     db->max_lifetime_ms = cfg->database.conn_max_lifetime_ms;
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
+    db->m_latency = tomo_metrics_histogram("database_query_latency_ms",
+                                           "Database statement latency in milliseconds", NULL,
+                                           NULL, 0);
+    db->m_errors = tomo_metrics_counter("database_query_errors_total",
+                                        "Failed database operations by kind", "kind");
+    /* every kind visible from the start, so rates work from zero */
+    static const char *const kinds[] = {"unavailable", "timeout", "conflict", "other"};
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(kinds); i++)
+        tomo_metric_add(db->m_errors, (const char *[]){kinds[i]}, 0);
     if (be->kind == TOMO_DB_SQLITE) {
         /* Open once now so a bad path is a start-up error. */
         void *h = NULL;
@@ -108,10 +136,83 @@ const char *tomo_db_target(const tomo_db *db) { return db->target; }
 const char *tomo_db_target_redacted(const tomo_db *db) { return db->target_redacted; }
 const tomo_config *tomo_db_config(const tomo_db *db) { return db->cfg; }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static void conn_destroy(tomo_dbconn *c)
 {
     c->db->be->disconnect(c->h);
     free(c);
+}
+
+/* Count a failure (caller holds db->mu). */
+static void count_error_locked(tomo_db *db, int rc)
+{
+    const char *kind;
+    if (rc == TOMO_EUNAVAIL) {
+        db->e_unavail++;
+        kind = "unavailable";
+    } else if (rc == TOMO_ETIMEOUT) {
+        db->e_timeout++;
+        kind = "timeout";
+    } else if (rc == TOMO_ECONFLICT) {
+        db->e_conflict++;
+        kind = "conflict";
+    } else {
+        db->e_other++;
+        kind = "other";
+    }
+    tomo_metric_add(db->m_errors, (const char *[]){kind}, 1);
+}
+
+static int conn_fit(tomo_db *db, tomo_dbconn *c)
+{
+    return !c->broken && (!db->be->check_idle || db->be->check_idle(c->h) == 0);
+}
+
+/* Open a new connection; called with db->mu held and a slot reserved in
+ * nopen. Returns with db->mu released. */
+static int conn_open_unlocked(tomo_db *db, int probe, tomo_dbconn **out)
+{
+    db->nconnecting++;
+    pthread_mutex_unlock(&db->mu);
+    void *h = NULL;
+    char err[512];
+    err[0] = '\0';
+    int rc = db->be->connect(db, &h, err, sizeof(err));
+    pthread_mutex_lock(&db->mu);
+    db->nconnecting--;
+    if (probe)
+        db->probing = 0;
+    if (rc < 0) {
+        db->nopen--;
+        count_error_locked(db, TOMO_EUNAVAIL);
+        int was_down = db->down_until != 0;
+        db->down_until = tomo_now_ms() + BREAKER_MS;
+        snprintf(db->last_connect_err, sizeof(db->last_connect_err), "%s", err);
+        pthread_cond_signal(&db->cv);
+        pthread_mutex_unlock(&db->mu);
+        /* logged once per attempt: with the breaker, at most about once a second */
+        TOMO_LOGW(TOMO_STORE, "database connect failed backend=%s target=%s outage=%s error=%s",
+                  db->be->name, db->target_redacted, was_down ? "continuing" : "new", err);
+        return TOMO_EUNAVAIL;
+    }
+    int was_down = db->down_until != 0;
+    db->down_until = 0;
+    pthread_mutex_unlock(&db->mu);
+    if (was_down)
+        TOMO_LOGI(TOMO_STORE, "database reachable again backend=%s target=%s", db->be->name,
+                  db->target_redacted);
+    tomo_dbconn *c = tomo_xcalloc(1, sizeof(*c));
+    c->db = db;
+    c->h = h;
+    c->created_ms = tomo_now_ms();
+    *out = c;
+    return 0;
 }
 
 int tomo_db_acquire(tomo_db *db, tomo_dbconn **out)
@@ -132,7 +233,11 @@ int tomo_db_acquire(tomo_db *db, tomo_dbconn **out)
             tomo_dbconn *c = db->idle;
             db->idle = c->next;
             db->nidle--;
-            if (db->max_lifetime_ms > 0 && tomo_now_ms() - c->created_ms > db->max_lifetime_ms) {
+            int expired = db->max_lifetime_ms > 0 &&
+                          tomo_now_ms() - c->created_ms > db->max_lifetime_ms;
+            /* dead idle connections (server restarted, backend killed) are
+             * dropped here, before a request can fail on them */
+            if (expired || !conn_fit(db, c)) {
                 db->nopen--;
                 pthread_mutex_unlock(&db->mu);
                 conn_destroy(c);
@@ -146,31 +251,21 @@ int tomo_db_acquire(tomo_db *db, tomo_dbconn **out)
             return 0;
         }
         if (db->nopen < db->max_open) {
-            db->nopen++;
-            pthread_mutex_unlock(&db->mu);
-            void *h = NULL;
-            char err[512];
-            int rc = db->be->connect(db, &h, err, sizeof(err));
-            if (rc < 0) {
-                pthread_mutex_lock(&db->mu);
-                db->nopen--;
-                db->e_unavail++;
-                pthread_cond_signal(&db->cv);
-                pthread_mutex_unlock(&db->mu);
-                TOMO_LOGW(TOMO_STORE, "database connect failed backend=%s target=%s error=%s",
-                          db->be->name, db->target_redacted, err);
-                return TOMO_EUNAVAIL;
+            int probe = 0;
+            if (db->down_until) {
+                if (tomo_now_ms() < db->down_until || db->probing) {
+                    count_error_locked(db, TOMO_EUNAVAIL);
+                    pthread_mutex_unlock(&db->mu);
+                    return TOMO_EUNAVAIL;
+                }
+                db->probing = probe = 1;
             }
-            tomo_dbconn *c = tomo_xcalloc(1, sizeof(*c));
-            c->db = db;
-            c->h = h;
-            c->created_ms = tomo_now_ms();
-            *out = c;
-            return 0;
+            db->nopen++;
+            return conn_open_unlocked(db, probe, out);
         }
         db->wait_count++;
         if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
-            db->e_timeout++;
+            count_error_locked(db, TOMO_ETIMEOUT);
             pthread_mutex_unlock(&db->mu);
             return TOMO_ETIMEOUT;
         }
@@ -184,8 +279,9 @@ void tomo_db_release(tomo_dbconn *c)
     tomo_db *db = c->db;
     if (c->in_tx && !c->broken)
         tomo_db_rollback(c);
+    int fit = conn_fit(db, c);
     pthread_mutex_lock(&db->mu);
-    if (c->broken || db->nidle >= db->max_idle) {
+    if (!fit || db->nidle >= db->max_idle) {
         db->nopen--;
         pthread_cond_signal(&db->cv);
         pthread_mutex_unlock(&db->mu);
@@ -205,19 +301,14 @@ int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size
     if (out)
         *out = NULL;
     tomo_dbres *res = NULL;
-    int rc = c->db->be->exec(c->h, sql, params, n, out ? &res : NULL, c->err, sizeof(c->err));
+    tomo_db *db = c->db;
+    double t0 = mono_ms();
+    int rc = db->be->exec(c->h, sql, params, n, out ? &res : NULL, c->err, sizeof(c->err));
+    tomo_metric_observe(db->m_latency, NULL, mono_ms() - t0);
     if (rc < 0) {
         tomo_dbres_free(res);
-        tomo_db *db = c->db;
         pthread_mutex_lock(&db->mu);
-        if (rc == TOMO_EUNAVAIL)
-            db->e_unavail++;
-        else if (rc == TOMO_ETIMEOUT)
-            db->e_timeout++;
-        else if (rc == TOMO_ECONFLICT)
-            db->e_conflict++;
-        else
-            db->e_other++;
+        count_error_locked(db, rc);
         pthread_mutex_unlock(&db->mu);
         if (rc == TOMO_EUNAVAIL)
             c->broken = 1;
@@ -261,6 +352,13 @@ int tomo_db_rollback(tomo_dbconn *c)
 
 const char *tomo_db_errmsg(const tomo_dbconn *c) { return c->err; }
 
+void tomo_db_last_connect_error(tomo_db *db, char *buf, size_t len)
+{
+    pthread_mutex_lock(&db->mu);
+    snprintf(buf, len, "%s", db->last_connect_err);
+    pthread_mutex_unlock(&db->mu);
+}
+
 int tomo_db_check(tomo_db *db)
 {
     tomo_dbconn *c;
@@ -277,9 +375,10 @@ int tomo_db_check(tomo_db *db)
 void tomo_db_stats_get(tomo_db *db, tomo_db_stats *out)
 {
     pthread_mutex_lock(&db->mu);
-    out->open = db->nopen;
+    /* a connection being opened is not open yet */
+    out->open = db->nopen - db->nconnecting;
     out->idle = db->nidle;
-    out->in_use = db->nopen - db->nidle;
+    out->in_use = out->open - db->nidle;
     out->max_open = db->max_open;
     out->wait_count = db->wait_count;
     out->errors_unavailable = db->e_unavail;

@@ -45,8 +45,12 @@ typedef struct tomo_db_backend {
      * lost: the pool drops this connection), TOMO_ETIMEOUT, or TOMO_EDB. */
     int (*exec)(void *conn, const char *sql, const tomo_dbval *params, size_t n, tomo_dbres **out,
                 char *err, size_t errlen);
-    /* Cheap liveness check of an open connection; 0 when alive. */
+    /* Liveness check of an open connection (a round trip); 0 when alive. */
     int (*ping)(void *conn);
+    /* Optional, no round trip: 0 when a connection may be handed out again
+     * (connected, no transaction open, not told by the server it is being
+     * closed). Run when a connection leaves and re-enters the idle list. */
+    int (*check_idle)(void *conn);
 } tomo_db_backend;
 
 /* Open the store named by cfg->database.address: empty or "sqlite:PATH"
@@ -63,7 +67,10 @@ const char *tomo_db_target_redacted(const tomo_db *db);
 const tomo_config *tomo_db_config(const tomo_db *db);
 
 /* Borrow a connection (blocks up to the query timeout while the pool is at
- * max_open_conns). TOMO_EUNAVAIL when the database cannot be reached. */
+ * max_open_conns). TOMO_EUNAVAIL when the database cannot be reached. After
+ * a failed connection attempt the pool fails new connection attempts at once
+ * for about a second (one caller probes meanwhile), so an outage costs each
+ * request microseconds, not a connect timeout. */
 int tomo_db_acquire(tomo_db *db, tomo_dbconn **out);
 /* Return a connection; NULL is a no-op. A connection in a transaction is
  * rolled back first. */
@@ -76,6 +83,8 @@ int tomo_db_commit(tomo_dbconn *c);
 int tomo_db_rollback(tomo_dbconn *c);
 /* Message of the last failure on this connection. */
 const char *tomo_db_errmsg(const tomo_dbconn *c);
+/* Copy of the last connection failure's message ("" if none). */
+void tomo_db_last_connect_error(tomo_db *db, char *buf, size_t len);
 
 /* Acquire, ping, release: 0 when the database answers (for /readyz). */
 int tomo_db_check(tomo_db *db);

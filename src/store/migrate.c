@@ -14,6 +14,14 @@ static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS tomo_migratio
                                        " name TEXT NOT NULL,"
                                        " applied_at BIGINT NOT NULL)";
 
+static void connect_error(tomo_db *db, char *err, size_t errlen)
+{
+    char cause[512];
+    tomo_db_last_connect_error(db, cause, sizeof(cause));
+    snprintf(err, errlen, "cannot connect to the database (%s): %s", tomo_db_target_redacted(db),
+             *cause ? cause : "no connection available");
+}
+
 static int current_version(tomo_dbconn *c, int *cur)
 {
     tomo_dbres *r = NULL;
@@ -38,7 +46,7 @@ int tomo_migrate_status(tomo_db *db, int *current, int *latest, char *err, size_
     tomo_dbconn *c;
     int rc = tomo_db_acquire(db, &c);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot connect to the database (%s)", tomo_db_target_redacted(db));
+        connect_error(db, err, errlen);
         return rc;
     }
     /* A missing table means version 0; check without creating it. */
@@ -64,7 +72,7 @@ int tomo_migrate_up(tomo_db *db, int *applied, char *err, size_t errlen)
     tomo_dbconn *c;
     int rc = tomo_db_acquire(db, &c);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot connect to the database (%s)", tomo_db_target_redacted(db));
+        connect_error(db, err, errlen);
         return rc;
     }
     int pg = tomo_db_kind_of(db) == TOMO_DB_POSTGRES;
