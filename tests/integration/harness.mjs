@@ -38,7 +38,7 @@ export function freePort() {
 }
 
 let dbCounter = 0;
-function createPgDatabase() {
+export function createPgDatabase() {
   const admin = process.env.TOMO_TEST_PG_ADMIN;
   if (!admin) throw new Error('TOMO_TEST_BACKEND=postgres needs TOMO_TEST_PG_ADMIN');
   const name = `tomo_t${process.pid}_${Date.now()}_${dbCounter++}`;
