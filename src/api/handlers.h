@@ -23,6 +23,7 @@ int tomo_api_readyz(tomo_api_ctx *ctx);
 /* channel.c (chat history) */
 
 /* match.c (match listing) */
+int tomo_api_match_list(tomo_api_ctx *ctx);
 
 /* rpc.c */
 

@@ -3,6 +3,8 @@
  * answered with Nakama's Unimplemented error (501, code 12). */
 #include "handlers.h"
 
+#include "../rt/rt.h"
+
 #define G TOMO_HTTP_GET
 #define P TOMO_HTTP_POST
 #define U TOMO_HTTP_PUT
@@ -16,6 +18,11 @@ static const tomo_api_route table[] = {
     /* health */
     {G, "/healthcheck", "Healthcheck", N, TOMO_ROUTE_LOOP, tomo_api_healthcheck, NULL},
     {G, "/readyz", "Readyz", N, W, tomo_api_readyz, NULL},
+    /* realtime socket; other verbs reach the upgrade too, which answers 400 */
+    {G, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade},
+    {P, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade},
+    {U, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade},
+    {D, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade},
 
     /* authenticate and session */
     {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL},
@@ -104,7 +111,7 @@ static const tomo_api_route table[] = {
     {G, "/v2/notification", "ListNotifications", T, W, NULL, NULL},
     {D, "/v2/notification", "DeleteNotifications", T, W, NULL, NULL},
     {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, NULL, NULL},
-    {G, "/v2/match", "ListMatches", T, W, NULL, NULL},
+    {G, "/v2/match", "ListMatches", T, TOMO_ROUTE_LOOP, tomo_api_match_list, NULL},
     {P, "/v2/event", "Event", T, W, NULL, NULL},
     {G, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, W, NULL, NULL},
     {P, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, W, NULL, NULL},

@@ -1,14 +1,314 @@
-/* rt/rt.c: realtime entry points. Placeholder until the realtime core lands:
- * the dedicated WebSocket port answers health checks and refuses /ws. */
+/* rt/rt.c: realtime entry points: the /ws upgrade, socket callbacks, the
+ * liveness scanner, core envelopes (ping, pong, rpc), shutdown, and the
+ * services the API layer calls. */
+#define _GNU_SOURCE
 #include "rt.h"
 
-#include <string.h>
+#include "../codec/codec.h"
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+#include "envelope.h"
+#include "modules.h"
+#include "rt_int.h"
 
-void tomo_rt_init(tomo_server *srv) { (void)srv; }
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void tomo_rt_handlers_reset(void);
+
+/* ---- query strings ---- */
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* First value of a query parameter, percent-decoded (heap), or NULL. */
+static char *query_get(const char *q, const char *name)
+{
+    size_t nl = strlen(name);
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        size_t kl = eq ? (size_t)(eq - q) : len;
+        if (kl == nl && !memcmp(q, name, nl)) {
+            const char *v = eq ? eq + 1 : q + len;
+            size_t vl = eq ? len - kl - 1 : 0;
+            char *out = tomo_xmalloc(vl + 1);
+            size_t o = 0;
+            for (size_t i = 0; i < vl; i++) {
+                if (v[i] == '+') {
+                    out[o++] = ' ';
+                } else if (v[i] == '%' && i + 2 < vl && hexv(v[i + 1]) >= 0 &&
+                           hexv(v[i + 2]) >= 0) {
+                    out[o++] = (char)(hexv(v[i + 1]) * 16 + hexv(v[i + 2]));
+                    i += 2;
+                } else {
+                    out[o++] = v[i];
+                }
+            }
+            out[o] = '\0';
+            return out;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* ---- socket callbacks ---- */
+
+static void ws_activity(tomo_ws *ws, void *ud)
+{
+    (void)ws;
+    tomo_rt_session *s = ud;
+    s->_last_in_ms = (int64_t)uv_now(tomo_loop_uv(s->srv->loop));
+}
+
+static void close_malformed(tomo_rt_session *s, int code, const char *why)
+{
+    TOMO_LOGD(TOMO_RT, "closing socket on malformed input session=%s reason=%s", s->id, why);
+    tomo_rt_session_close(s, NULL, code, why);
+}
+
+static void ws_message(tomo_ws *ws, int opcode, const uint8_t *data, size_t len, void *ud)
+{
+    (void)ws;
+    tomo_rt_session *s = ud;
+    if (!tomo_rt_session_alive(s))
+        return;
+    tomo_metric_add(tomo_rt_m.bytes_in, NULL, (double)len);
+    int threshold = s->srv->cfg->socket.ping_backoff_threshold;
+    if (threshold > 0 && ++s->_msgs_since_ping >= (uint32_t)threshold) {
+        /* A chatty client proves it is alive: push the next ping back. */
+        s->_msgs_since_ping = 0;
+        s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(s->srv->loop));
+    }
+    json_t *env = NULL;
+    if (s->format == TOMO_RT_FORMAT_JSON) {
+        if (opcode != TOMO_WS_TEXT) {
+            close_malformed(s, TOMO_WS_CLOSE_UNSUPPORTED, "Binary frame on a JSON socket");
+            return;
+        }
+        json_error_t jerr;
+        json_t *raw = json_loadb((const char *)data, len, 0, &jerr);
+        char err[256];
+        if (!raw || tomo_codec_json_normalize(tomo_codec_envelope_desc(), raw, &env, err,
+                                              sizeof(err)) < 0) {
+            json_decref(raw);
+            close_malformed(s, TOMO_WS_CLOSE_INVALID_DATA, "Malformed envelope");
+            return;
+        }
+        json_decref(raw);
+    } else {
+        if (opcode != TOMO_WS_BINARY) {
+            close_malformed(s, TOMO_WS_CLOSE_UNSUPPORTED, "Text frame on a protobuf socket");
+            return;
+        }
+        if (tomo_codec_pb_to_json(tomo_codec_envelope_desc(), data, len, &env) < 0) {
+            close_malformed(s, TOMO_WS_CLOSE_INVALID_DATA, "Malformed envelope");
+            return;
+        }
+    }
+    tomo_rt_dispatch(s, env);
+    json_decref(env);
+}
+
+static void ws_closed(tomo_ws *ws, int code, void *ud)
+{
+    (void)ws;
+    tomo_rt_session *s = ud;
+    tomo_server *srv = s->srv;
+    TOMO_LOGD(TOMO_RT, "socket closed session=%s user=%s code=%d", s->id, s->user_id, code);
+    tomo_metric_add(tomo_rt_m.ws_closed, NULL, 1);
+    tomo_metric_add(tomo_rt_m.conns_active, NULL, -1);
+    tomo_rt_session_on_closed(s);
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (rt)
+        tomo_tracker_flush(rt->tracker, srv);
+}
+
+static const tomo_ws_callbacks g_ws_cb = {ws_message, ws_activity, ws_closed};
+
+/* ---- upgrade ---- */
+
+static void respond_text(tomo_http_req *req, int status, const char *msg)
+{
+    char body[128];
+    int n = snprintf(body, sizeof(body), "%s\n", msg);
+    tomo_http_respond_raw(req, status,
+                          "Content-Type: text/plain; charset=utf-8\r\n"
+                          "X-Content-Type-Options: nosniff\r\n",
+                          body, (size_t)n);
+}
+
+typedef struct upgrade_job {
+    tomo_server *srv;
+    tomo_http_req *req;
+    char *token;
+    char *lang;
+    int format, status;
+    int ok;
+    tomo_session_claims claims;
+} upgrade_job;
+
+/* single_socket: older sockets of the user are told why, then closed. */
+static void kick_older(tomo_rt_session *keep)
+{
+    tomo_rt_session *s = tomo_rt_session_first_of_user(keep->srv, keep->user_id);
+    while (s) {
+        tomo_rt_session *next = tomo_rt_session_next_of_user(s);
+        if (s != keep) {
+            char id[37], ts[32];
+            tomo_uuid_v4(id);
+            tomo_rfc3339(tomo_now_sec(), ts);
+            json_t *n = json_pack("{s:s,s:s,s:s,s:i,s:s}", "id", id, "subject", "single_socket",
+                                  "content", "{}", "code", -7, "create_time", ts);
+            json_t *env = json_pack("{s:{s:[o]}}", "notifications", "notifications", n);
+            tomo_rt_session_close(s, env, TOMO_WS_CLOSE_NORMAL, "server-side session disconnect");
+            json_decref(env);
+        }
+        s = next;
+    }
+}
+
+static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, size_t nleft)
+{
+    tomo_server *srv = j->srv;
+    tomo_rt *rt = tomo_rt_of(srv);
+    const tomo_config *cfg = srv->cfg;
+    tomo_rt_session *s = tomo_rt_session_new(srv, &j->claims, j->format, j->lang);
+    tomo_ws_config wc = {
+        .max_message_bytes = (size_t)cfg->socket.max_message_size_bytes,
+        .max_queued_writes = (size_t)cfg->socket.outgoing_queue_size,
+        .close_wait_ms = cfg->socket.close_ack_wait_ms > 0 ? (uint64_t)cfg->socket.close_ack_wait_ms
+                                                            : 2000,
+    };
+    tomo_metric_add(tomo_rt_m.ws_opened, NULL, 1);
+    tomo_metric_add(tomo_rt_m.conns_active, NULL, 1);
+    /* Notifications stream (hidden) marks the socket; status=true adds the
+     * user's status presence with an empty status. */
+    tomo_stream notif = {TOMO_STREAM_NOTIFICATIONS, s->user_id, NULL, NULL};
+    tomo_tracker_track(rt->tracker, s, &notif, 0, 1, NULL);
+    tomo_rt_status_follow_self(s);
+    if (j->status) {
+        tomo_stream st = {TOMO_STREAM_STATUS, s->user_id, NULL, NULL};
+        tomo_tracker_track(rt->tracker, s, &st, 0, 0, "");
+    }
+    TOMO_LOGD(TOMO_RT, "socket opened session=%s user=%s format=%s", s->id, s->user_id,
+              j->format ? "protobuf" : "json");
+    tomo_ws *ws = tomo_ws_new(srv->loop, tcp, &wc, &g_ws_cb, s, leftover, nleft);
+    tomo_rt_session_attach(s, ws);
+    if (cfg->session.single_socket)
+        kick_older(s);
+    tomo_tracker_flush(rt->tracker, srv);
+}
+
+static void upgrade_work(void *a)
+{
+    upgrade_job *j = a;
+    j->ok = j->srv->verify_token(j->srv, j->token, &j->claims) == 0;
+}
+
+static void upgrade_done(void *a)
+{
+    upgrade_job *j = a;
+    tomo_http_req *req = j->req;
+    tomo_rt *rt = tomo_rt_of(j->srv);
+    if (!j->ok) {
+        respond_text(req, 401, "Missing or invalid token");
+        goto out;
+    }
+    if (!rt || rt->stopping) {
+        respond_text(req, 503, "Server shutting down");
+        goto out;
+    }
+    char accept[29];
+    tomo_ws_accept_key(tomo_http_header_get(req, "sec-websocket-key"), accept);
+    char head[256];
+    snprintf(head, sizeof(head),
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: %s\r\n\r\n",
+             accept);
+    uv_tcp_t *tcp = NULL;
+    char *leftover = NULL;
+    size_t nleft = 0;
+    if (tomo_http_upgrade(req, head, &tcp, &leftover, &nleft) < 0)
+        goto out; /* answered 400 by the HTTP layer, or the client left */
+    start_session(j, tcp, leftover, nleft);
+    free(leftover);
+out:
+    json_decref(j->claims.vars); /* api's tomo_session_claims_clear, not linkable here */
+    free(j->token);
+    free(j->lang);
+    free(j);
+}
+
+void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
+{
+    char *fmt = query_get(req->query, "format");
+    int format = TOMO_RT_FORMAT_JSON;
+    if (fmt && !strcmp(fmt, "protobuf"))
+        format = TOMO_RT_FORMAT_PROTOBUF;
+    else if (fmt && *fmt && strcmp(fmt, "json")) {
+        free(fmt);
+        respond_text(req, 400, "Invalid format parameter");
+        return;
+    }
+    free(fmt);
+    const char *why = NULL;
+    if (tomo_ws_handshake_check(req, &why) < 0) {
+        respond_text(req, 400, why);
+        return;
+    }
+    char *token = NULL;
+    const char *auth = tomo_http_header_get(req, "authorization");
+    if (auth) {
+        if (strncmp(auth, "Bearer ", 7)) {
+            respond_text(req, 401, "Missing or invalid token");
+            return;
+        }
+        token = tomo_xstrdup(auth + 7);
+    } else {
+        token = query_get(req->query, "token");
+    }
+    if (!token || !*token) {
+        free(token);
+        respond_text(req, 401, "Missing or invalid token");
+        return;
+    }
+    upgrade_job *j = tomo_xcalloc(1, sizeof(*j));
+    j->srv = srv;
+    j->req = req;
+    j->token = token;
+    j->format = format;
+    char *st = query_get(req->query, "status");
+    j->status = st && (!strcasecmp(st, "true") || !strcmp(st, "1") || !strcasecmp(st, "t"));
+    free(st);
+    j->lang = query_get(req->query, "lang");
+    /* Token checks may consult the revocation store: never on the loop. */
+    if (tomo_pool_submit(srv->pool, upgrade_work, upgrade_done, j) < 0) {
+        free(j->token);
+        free(j->lang);
+        free(j);
+        respond_text(req, 503, "Server busy, try again");
+    }
+}
 
 void tomo_rt_handle_ws_port(tomo_http_req *req, void *ud)
 {
-    (void)ud;
+    tomo_server *srv = ud;
+    if (!strcmp(req->path, "/ws")) {
+        tomo_rt_handle_upgrade(srv, req);
+        return;
+    }
     if (!strcmp(req->path, "/healthcheck")) {
         tomo_http_respond_raw(req, 200, "Content-Type: application/json\r\n", "{}", 2);
         return;
@@ -17,20 +317,216 @@ void tomo_rt_handle_ws_port(tomo_http_req *req, void *ud)
     tomo_http_respond_raw(req, 404, "Content-Type: application/json\r\n", body, sizeof(body) - 1);
 }
 
-void tomo_rt_shutdown(tomo_server *srv) { (void)srv; }
-void tomo_rt_close_all(tomo_server *srv) { (void)srv; }
-void tomo_rt_free(tomo_server *srv) { (void)srv; }
+/* ---- liveness: one timer for every session ---- */
 
-int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *envelope)
+static void scan_tick(uv_timer_t *t)
 {
-    (void)srv, (void)user_id, (void)envelope;
+    tomo_rt *rt = t->data;
+    const tomo_config *cfg = rt->srv->cfg;
+    int64_t now = (int64_t)uv_now(tomo_loop_uv(rt->srv->loop));
+    /* Visit a quarter of the sessions (plus a few) per tick: a full pass
+     * takes at most four ticks, and no tick does unbounded work. */
+    size_t batch = rt->nsessions / 4 + 64;
+    tomo_rt_session *s = rt->scan_pos ? rt->scan_pos : rt->all;
+    while (s && batch--) {
+        tomo_rt_session *next = s->_all_next;
+        if (now - s->_last_in_ms >= cfg->socket.pong_wait_ms) {
+            TOMO_LOGD(TOMO_RT, "no traffic within pong_wait_ms, closing session=%s", s->id);
+            tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_GOING_AWAY, "Pong timeout");
+        } else if (now - s->_last_ping_ms >= cfg->socket.ping_period_ms) {
+            s->_last_ping_ms = now;
+            s->_msgs_since_ping = 0;
+            if (s->_ws)
+                tomo_ws_ping(s->_ws);
+        }
+        s = next;
+    }
+    rt->scan_pos = s;
+    tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
+    tomo_tracker_flush(rt->tracker, rt->srv);
+}
+
+static void flush_check(uv_check_t *c)
+{
+    tomo_rt *rt = c->data;
+    if (tomo_tracker_pending(rt->tracker))
+        tomo_tracker_flush(rt->tracker, rt->srv);
+}
+
+/* ---- core envelopes ---- */
+
+static int h_ping(tomo_rt_req *req) { return tomo_rt_reply(req, "pong", NULL); }
+
+static int h_pong(tomo_rt_req *req)
+{
+    req->replied = 1; /* keepalive answer: nothing to send */
     return 0;
 }
 
-void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id) { (void)srv, (void)user_id; }
+static int h_rpc(tomo_rt_req *req)
+{
+    const char *id = json_string_value(json_object_get(req->body, "id"));
+    if (!id || !*id)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "RPC ID must be set");
+    return tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_FUNCTION_NOT_FOUND,
+                               "RPC function not found");
+}
+
+void tomo_rt_core_init(tomo_server *srv)
+{
+    (void)srv;
+    tomo_rt_register("ping", h_ping);
+    tomo_rt_register("pong", h_pong);
+    tomo_rt_register("rpc", h_rpc);
+}
+
+/* ---- lifecycle ---- */
+
+void tomo_rt_init(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_xcalloc(1, sizeof(*rt));
+    rt->srv = srv;
+    rt->tracker = tomo_tracker_new();
+    tomo_hmap_init(&rt->sessions);
+    tomo_hmap_init(&rt->users);
+    tomo_hmap_init(&rt->followers);
+    srv->rt = rt;
+
+    tomo_rt_m.conns_active =
+        tomo_metrics_gauge("socket_connections_active", "Open WebSocket connections", NULL);
+    tomo_rt_m.sessions_active =
+        tomo_metrics_gauge("active_sessions_count", "Live realtime sessions", NULL);
+    tomo_rt_m.msgs_in = tomo_metrics_counter("realtime_messages_in_total",
+                                             "Realtime envelopes received by type", "type");
+    tomo_rt_m.msgs_out = tomo_metrics_counter("realtime_messages_out_total",
+                                              "Realtime envelopes sent by type", "type");
+    tomo_rt_m.bytes_in =
+        tomo_metrics_counter("realtime_bytes_in_total", "Realtime message bytes received", NULL);
+    tomo_rt_m.bytes_out =
+        tomo_metrics_counter("realtime_bytes_out_total", "Realtime message bytes sent", NULL);
+    tomo_rt_m.slow_consumers = tomo_metrics_counter(
+        "realtime_slow_consumer_disconnects_total",
+        "Sessions disconnected because their outgoing queue was full", NULL);
+    tomo_rt_m.ws_opened = tomo_metrics_counter("socket_ws_opened", "WebSockets opened", NULL);
+    tomo_rt_m.ws_closed = tomo_metrics_counter("socket_ws_closed", "WebSockets closed", NULL);
+    tomo_rt_m.presences = tomo_metrics_gauge("presences", "Tracked presences", NULL);
+    tomo_metric_set(tomo_rt_m.conns_active, NULL, 0);
+    tomo_metric_set(tomo_rt_m.sessions_active, NULL, 0);
+
+    tomo_rt_modules_init(srv);
+
+    uv_loop_t *uv = tomo_loop_uv(srv->loop);
+    int period = srv->cfg->socket.ping_period_ms, wait = srv->cfg->socket.pong_wait_ms;
+    int tick = (period < wait ? period : wait) / 8;
+    if (tick < 20)
+        tick = 20;
+    if (tick > 500)
+        tick = 500;
+    uv_timer_init(uv, &rt->scan_timer);
+    rt->scan_timer.data = rt;
+    uv_timer_start(&rt->scan_timer, scan_tick, (uint64_t)tick, (uint64_t)tick);
+    uv_unref((uv_handle_t *)&rt->scan_timer);
+    uv_check_init(uv, &rt->flush_check);
+    rt->flush_check.data = rt;
+    uv_check_start(&rt->flush_check, flush_check);
+    uv_unref((uv_handle_t *)&rt->flush_check);
+}
+
+void tomo_rt_shutdown(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (!rt)
+        return;
+    rt->stopping = 1;
+    while (rt->all)
+        tomo_rt_session_close(rt->all, NULL, TOMO_WS_CLOSE_GOING_AWAY, "Server shutting down");
+    tomo_tracker_flush(rt->tracker, srv);
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+void tomo_rt_close_all(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (!rt)
+        return;
+    rt->stopping = 1;
+    while (rt->all) {
+        tomo_rt_session *s = rt->all;
+        tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_GOING_AWAY, "Server shutting down");
+        if (s->_ws)
+            tomo_ws_abort(s->_ws);
+    }
+    tomo_ws_abort_closing();
+    tomo_tracker_flush(rt->tracker, srv);
+    if (!uv_is_closing((uv_handle_t *)&rt->scan_timer)) {
+        uv_timer_stop(&rt->scan_timer);
+        uv_close((uv_handle_t *)&rt->scan_timer, on_handle_closed);
+        uv_check_stop(&rt->flush_check);
+        uv_close((uv_handle_t *)&rt->flush_check, on_handle_closed);
+    }
+    tomo_ws_module_close();
+}
+
+void tomo_rt_free(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (!rt)
+        return;
+    tomo_rt_status_free(rt);
+    tomo_tracker_free(rt->tracker);
+    tomo_hmap_free(&rt->sessions);
+    tomo_hmap_free(&rt->users);
+    tomo_hmap_free(&rt->followers);
+    tomo_rt_handlers_reset();
+    free(rt);
+    srv->rt = NULL;
+}
+
+struct tomo_tracker *tomo_rt_tracker(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    return rt ? rt->tracker : NULL;
+}
+
+/* ---- services for the API layer ---- */
+
+int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *envelope)
+{
+    if (!tomo_rt_of(srv))
+        return 0;
+    tomo_rt_out o;
+    tomo_rt_out_init(&o, json_incref(envelope));
+    int n = 0;
+    tomo_rt_session *s = tomo_rt_session_first_of_user(srv, user_id);
+    while (s) {
+        tomo_rt_session *next = tomo_rt_session_next_of_user(s);
+        tomo_rt_session_hold(s);
+        if (tomo_rt_out_send(&o, s) == 0)
+            n++;
+        tomo_rt_session_release(s);
+        s = next;
+    }
+    tomo_rt_out_clear(&o);
+    return n;
+}
+
+void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (!rt)
+        return;
+    tomo_rt_session *s;
+    while ((s = tomo_rt_session_first_of_user(srv, user_id)))
+        tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "server-side session disconnect");
+    tomo_tracker_flush(rt->tracker, srv);
+}
 
 int tomo_rt_user_online(tomo_server *srv, const char *user_id)
 {
-    (void)srv, (void)user_id;
-    return 0;
+    int n = 0;
+    for (tomo_rt_session *s = tomo_rt_session_first_of_user(srv, user_id); s;
+         s = tomo_rt_session_next_of_user(s))
+        n++;
+    return n;
 }

@@ -1,19 +1,28 @@
 /* rt/rt.h: the realtime layer's entry points for the server.
- * Owns: the realtime state hung on tomo_server.rt (sessions, tracker, ...).
+ * Owns: the realtime state hung on tomo_server.rt (session registry,
+ *       tracker, status follows), the /ws upgrade, the single liveness
+ *       scanner (pings, pong deadlines) and the realtime metrics.
  * Threads: loop thread only. */
 #ifndef TOMO_RT_RT_H
 #define TOMO_RT_RT_H
 
 #include "../api/server.h"
 
+struct tomo_tracker;
+
 void tomo_rt_init(tomo_server *srv);
 /* HTTP handler of the dedicated WebSocket port (socket.ws_port). */
 void tomo_rt_handle_ws_port(tomo_http_req *req, void *srv);
+/* The /ws upgrade (API-port route, TOMO_ROUTE_RAW). */
+void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req);
 /* Stop accepting sockets and tell clients the server is going away. */
 void tomo_rt_shutdown(tomo_server *srv);
 /* Close every socket now. */
 void tomo_rt_close_all(tomo_server *srv);
 void tomo_rt_free(tomo_server *srv);
+
+/* The tracker (rt/tracker.h). */
+struct tomo_tracker *tomo_rt_tracker(tomo_server *srv);
 
 /* Services for the API layer. All run on the loop thread: from a worker,
  * schedule them with ctx->after_fn or tomo_loop_post. */
@@ -26,5 +35,11 @@ int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *e
 void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id);
 /* Number of live sockets of a user (status, DM notifications). */
 int tomo_rt_user_online(tomo_server *srv, const char *user_id);
+
+/* Relayed matches for GET /v2/match (loop thread): appends up to `limit`
+ * {match_id, authoritative:false, label?, size} objects to `out` with sizes
+ * within [min_size, max_size] (negative = no bound). */
+void tomo_rt_match_list(tomo_server *srv, int limit, int min_size, int max_size,
+                        const char *label, struct json_t *out);
 
 #endif

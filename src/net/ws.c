@@ -1,0 +1,567 @@
+/* net/ws.c: WebSocket connections over libuv; wslay parses input, data
+ * frames go out straight from shared tomo_frame buffers. */
+#define _GNU_SOURCE
+#include "ws.h"
+
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+struct tomo_ws {
+    uv_tcp_t *tcp;
+    wslay_event_context_ptr ctx;
+    const tomo_ws_callbacks *cb;
+    void *ud;
+    uint32_t max_msg;
+    uint32_t max_queued;
+    uint32_t queued;        /* writes pending in libuv */
+    uint32_t msg_len;       /* bytes of the message being received */
+    uint64_t close_deadline_ms;
+    uint64_t close_wait_ms;
+    uint16_t close_code;
+    uint8_t closing;        /* close queued or abort requested */
+    uint8_t closed;         /* uv_close called */
+    uint8_t in_recv;        /* inside wslay_event_recv */
+    uint8_t need_flush;     /* wslay has frames queued while in_recv */
+    uint8_t peer_closed;    /* close frame received */
+    uint8_t finishing;      /* uv_shutdown in progress */
+    tomo_ws *close_prev, *close_next; /* closing list */
+};
+
+/* One loop-wide read buffer: input is parsed synchronously in on_read, so no
+ * connection keeps a buffer of its own. */
+static char g_rbuf[65536];
+static const uint8_t *g_in;
+static size_t g_in_len;
+static tomo_ws_stats g_stats;
+
+/* Sockets waiting for the peer's close frame; one timer enforces deadlines. */
+static tomo_ws *g_closing;
+static uv_timer_t g_close_timer;
+static int g_close_timer_init;
+
+static void finish(tomo_ws *ws);
+
+/* ---- frames ---- */
+
+tomo_frame *tomo_frame_new(int opcode, const void *payload, size_t n)
+{
+    size_t hl = n < 126 ? 2 : n <= 0xffff ? 4 : 10;
+    tomo_frame *f = tomo_xmalloc(sizeof(*f) + hl + n);
+    f->refs = 1;
+    f->opcode = (uint8_t)opcode;
+    f->len = hl + n;
+    f->data[0] = (uint8_t)(0x80 | (opcode & 0x0f));
+    if (hl == 2) {
+        f->data[1] = (uint8_t)n;
+    } else if (hl == 4) {
+        f->data[1] = 126;
+        f->data[2] = (uint8_t)(n >> 8);
+        f->data[3] = (uint8_t)n;
+    } else {
+        f->data[1] = 127;
+        for (int i = 0; i < 8; i++)
+            f->data[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    }
+    if (n)
+        memcpy(f->data + hl, payload, n);
+    return f;
+}
+
+const uint8_t *tomo_frame_payload(const tomo_frame *f, size_t *n)
+{
+    size_t hl = (f->data[1] & 0x7f) < 126 ? 2 : (f->data[1] & 0x7f) == 126 ? 4 : 10;
+    *n = f->len - hl;
+    return f->data + hl;
+}
+
+tomo_frame *tomo_frame_ref(tomo_frame *f)
+{
+    f->refs++;
+    return f;
+}
+
+void tomo_frame_unref(tomo_frame *f)
+{
+    if (f && --f->refs == 0)
+        free(f);
+}
+
+/* ---- handshake ---- */
+
+static int header_has_token(const char *v, const char *tok)
+{
+    size_t tl = strlen(tok);
+    while (v && *v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        const char *e = v;
+        while (*e && *e != ',')
+            e++;
+        const char *te = e;
+        while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - v) == tl && !strncasecmp(v, tok, tl))
+            return 1;
+        v = e;
+    }
+    return 0;
+}
+
+int tomo_ws_handshake_check(const tomo_http_req *req, const char **why)
+{
+    if (req->method != TOMO_HTTP_GET) {
+        *why = "WebSocket upgrade requires GET";
+        return TOMO_EINVAL;
+    }
+    if (!header_has_token(tomo_http_header_get(req, "upgrade"), "websocket")) {
+        *why = "Missing Upgrade: websocket header";
+        return TOMO_EINVAL;
+    }
+    if (!header_has_token(tomo_http_header_get(req, "connection"), "upgrade")) {
+        *why = "Missing Connection: Upgrade header";
+        return TOMO_EINVAL;
+    }
+    const char *ver = tomo_http_header_get(req, "sec-websocket-version");
+    if (!ver || strcmp(ver, "13")) {
+        *why = "Unsupported Sec-WebSocket-Version (13 required)";
+        return TOMO_EINVAL;
+    }
+    const char *key = tomo_http_header_get(req, "sec-websocket-key");
+    uint8_t *dec = NULL;
+    size_t dl = 0;
+    if (!key || strlen(key) != 24 || tomo_b64_decode(key, 24, &dec, &dl) < 0 || dl != 16) {
+        free(dec);
+        *why = "Missing or invalid Sec-WebSocket-Key";
+        return TOMO_EINVAL;
+    }
+    free(dec);
+    return 0;
+}
+
+void tomo_ws_accept_key(const char *client_key, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha1(), NULL);
+    EVP_DigestUpdate(c, client_key, strlen(client_key));
+    EVP_DigestUpdate(c, guid, sizeof(guid) - 1);
+    EVP_DigestFinal_ex(c, md, &mdlen);
+    EVP_MD_CTX_free(c);
+    char *b = tomo_b64_encode(md, mdlen, 0);
+    memcpy(out, b, 28);
+    out[28] = '\0';
+    free(b);
+}
+
+/* ---- output ---- */
+
+typedef struct wreq {
+    uv_write_t w;
+    tomo_ws *ws;
+    tomo_frame *frame; /* shared frame, or NULL when copy is used */
+    uint8_t copy[];
+} wreq;
+
+static void on_write(uv_write_t *w, int status)
+{
+    wreq *r = (wreq *)w;
+    tomo_ws *ws = r->ws;
+    tomo_frame_unref(r->frame);
+    free(r);
+    ws->queued--;
+    if (status < 0 && !ws->closed) {
+        TOMO_LOGD(TOMO_NET, "ws write failed error=%s", uv_strerror(status));
+        tomo_ws_abort(ws);
+    }
+}
+
+/* Write bytes now if the kernel takes them, else queue the rest in libuv.
+ * frame (may be NULL) keeps the bytes alive; without it they are copied. */
+static int write_bytes(tomo_ws *ws, tomo_frame *frame, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    if (ws->queued == 0) {
+        uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)ws->tcp, &b, 1);
+        if (w < 0 && w != UV_EAGAIN) {
+            tomo_ws_abort(ws);
+            return TOMO_EIO;
+        }
+        if (w > 0)
+            off = (size_t)w;
+    }
+    g_stats.bytes_out += n;
+    if (off == n)
+        return 0;
+    wreq *r;
+    uv_buf_t b;
+    if (frame) {
+        r = tomo_xmalloc(sizeof(*r));
+        r->frame = tomo_frame_ref(frame);
+        b = uv_buf_init((char *)p + off, (unsigned)(n - off));
+    } else {
+        r = tomo_xmalloc(sizeof(*r) + (n - off));
+        r->frame = NULL;
+        memcpy(r->copy, p + off, n - off);
+        b = uv_buf_init((char *)r->copy, (unsigned)(n - off));
+    }
+    r->ws = ws;
+    if (uv_write(&r->w, (uv_stream_t *)ws->tcp, &b, 1, on_write) < 0) {
+        tomo_frame_unref(r->frame);
+        free(r);
+        tomo_ws_abort(ws);
+        return TOMO_EIO;
+    }
+    ws->queued++;
+    return 0;
+}
+
+int tomo_ws_send(tomo_ws *ws, tomo_frame *f)
+{
+    if (ws->closing || ws->closed)
+        return TOMO_EIO;
+    if (ws->queued >= ws->max_queued)
+        return TOMO_EAGAIN;
+    return write_bytes(ws, f, f->data, f->len);
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    (void)flags;
+    tomo_ws *ws = ud;
+    if (ws->closed || write_bytes(ws, NULL, data, len) < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static void close_timer_cb(uv_timer_t *t);
+
+/* Enter the closing state: wait at most close_wait_ms for the peer. */
+static void closing_add(tomo_ws *ws)
+{
+    ws->closing = 1;
+    ws->close_deadline_ms = (uint64_t)tomo_now_ms() + ws->close_wait_ms;
+    ws->close_next = g_closing;
+    ws->close_prev = NULL;
+    if (g_closing)
+        g_closing->close_prev = ws;
+    g_closing = ws;
+    if (g_close_timer_init && !uv_is_active((uv_handle_t *)&g_close_timer))
+        uv_timer_start(&g_close_timer, close_timer_cb, 100, 100);
+}
+
+static void closing_del(tomo_ws *ws)
+{
+    if (ws->close_prev)
+        ws->close_prev->close_next = ws->close_next;
+    else if (g_closing == ws)
+        g_closing = ws->close_next;
+    if (ws->close_next)
+        ws->close_next->close_prev = ws->close_prev;
+    ws->close_prev = ws->close_next = NULL;
+}
+
+static void close_timer_cb(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = (uint64_t)tomo_now_ms();
+    tomo_ws *ws = g_closing;
+    while (ws) {
+        tomo_ws *next = ws->close_next;
+        if (now >= ws->close_deadline_ms)
+            tomo_ws_abort(ws);
+        ws = next;
+    }
+    if (!g_closing)
+        uv_timer_stop(&g_close_timer);
+}
+
+/* Send what wslay has queued (pongs, close frames); then, if the close
+ * handshake is over, finish the connection. */
+static void flush(tomo_ws *ws)
+{
+    if (ws->closed)
+        return;
+    if (ws->in_recv) {
+        ws->need_flush = 1;
+        return;
+    }
+    ws->need_flush = 0;
+    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) < 0) {
+        tomo_ws_abort(ws);
+        return;
+    }
+    if (ws->closing && (ws->peer_closed || !wslay_event_want_read(ws->ctx)) &&
+        !wslay_event_want_write(ws->ctx))
+        finish(ws);
+}
+
+/* ---- input ---- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    (void)flags, (void)ud;
+    if (!g_in_len) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < g_in_len ? len : g_in_len;
+    memcpy(buf, g_in, n);
+    g_in += n;
+    g_in_len -= n;
+    return (ssize_t)n;
+}
+
+static void frame_start_cb(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *arg, void *ud)
+{
+    tomo_ws *ws = ud;
+    if (ws->cb->on_activity && !ws->closing)
+        ws->cb->on_activity(ws, ws->ud);
+    if (arg->opcode >= 0x8)
+        return; /* control frames are small and never part of a message */
+    if (arg->opcode != 0)
+        ws->msg_len = 0;
+    if ((uint64_t)ws->msg_len + arg->payload_length > ws->max_msg) {
+        /* Refuse before wslay buffers it, with a reason the client can read. */
+        if (!ws->closing) {
+            char reason[96];
+            int rl = snprintf(reason, sizeof(reason), "Message too big: limit is %u bytes",
+                              ws->max_msg);
+            ws->closing = 1;
+            ws->close_code = TOMO_WS_CLOSE_TOO_BIG;
+            wslay_event_queue_close(ctx, TOMO_WS_CLOSE_TOO_BIG, (const uint8_t *)reason,
+                                    (size_t)rl);
+            closing_add(ws);
+        }
+        ws->msg_len = ws->max_msg + 1;
+        return;
+    }
+    ws->msg_len += (uint32_t)arg->payload_length;
+}
+
+static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                   void *ud)
+{
+    (void)ctx;
+    tomo_ws *ws = ud;
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+        ws->peer_closed = 1;
+        if (!ws->close_code)
+            ws->close_code = arg->status_code ? arg->status_code : 1005;
+        if (!ws->closing) {
+            /* wslay queued the echo; the handshake ends once it is written. */
+            ws->closing = 1;
+            closing_add(ws);
+        }
+        return;
+    }
+    if (ws->closing || ws->closed)
+        return;
+    if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
+        ws->cb->on_message(ws, arg->opcode == WSLAY_TEXT_FRAME ? TOMO_WS_TEXT : TOMO_WS_BINARY,
+                           arg->msg, arg->msg_length, ws->ud);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h, (void)suggested;
+    *buf = uv_buf_init(g_rbuf, sizeof(g_rbuf));
+}
+
+static void feed(tomo_ws *ws, const uint8_t *p, size_t n)
+{
+    g_stats.bytes_in += n;
+    if (!wslay_event_get_read_enabled(ws->ctx))
+        return; /* after a fatal input error: drain until the peer goes */
+    g_in = p;
+    g_in_len = n;
+    ws->in_recv = 1;
+    int rc = wslay_event_recv(ws->ctx);
+    ws->in_recv = 0;
+    g_in = NULL;
+    g_in_len = 0;
+    if (rc < 0) {
+        tomo_ws_abort(ws);
+        return;
+    }
+    if (!wslay_event_get_read_enabled(ws->ctx) && !ws->closing) {
+        /* wslay refused the input (protocol error, invalid UTF-8) and queued
+         * its own close frame. */
+        ws->closing = 1;
+        closing_add(ws);
+    }
+    flush(ws);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    tomo_ws *ws = s->data;
+    if (n < 0) {
+        tomo_ws_abort(ws);
+        return;
+    }
+    if (n == 0 || ws->closed)
+        return;
+    feed(ws, (const uint8_t *)buf->base, (size_t)n);
+}
+
+/* ---- lifecycle ---- */
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+    tomo_ws *ws = h->data;
+    closing_del(ws);
+    if (!g_closing && g_close_timer_init)
+        uv_timer_stop(&g_close_timer);
+    ws->cb->on_closed(ws, ws->close_code, ws->ud);
+    wslay_event_context_free(ws->ctx);
+    free(ws->tcp);
+    free(ws);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    tomo_ws *ws = req->data;
+    free(req);
+    if (!ws->closed) {
+        ws->closed = 1;
+        uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+    }
+}
+
+/* Graceful end: let queued writes reach the kernel, then close. */
+static void finish(tomo_ws *ws)
+{
+    if (ws->closed || ws->finishing)
+        return;
+    ws->finishing = 1;
+    uv_read_stop((uv_stream_t *)ws->tcp);
+    uv_shutdown_t *req = tomo_xmalloc(sizeof(*req));
+    req->data = ws;
+    if (uv_shutdown(req, (uv_stream_t *)ws->tcp, on_shutdown) < 0) {
+        free(req);
+        ws->closed = 1;
+        uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+    }
+}
+
+void tomo_ws_abort(tomo_ws *ws)
+{
+    if (ws->closed)
+        return;
+    ws->closing = 1;
+    ws->closed = 1;
+    if (!ws->close_code)
+        ws->close_code = 1006;
+    uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+}
+
+void tomo_ws_close(tomo_ws *ws, int code, const char *reason)
+{
+    if (ws->closing || ws->closed)
+        return;
+    ws->closing = 1;
+    ws->close_code = (uint16_t)code;
+    size_t rl = reason ? strlen(reason) : 0;
+    if (rl > 123)
+        rl = 123;
+    if (wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl) < 0) {
+        tomo_ws_abort(ws);
+        return;
+    }
+    closing_add(ws);
+    flush(ws);
+}
+
+void tomo_ws_ping(tomo_ws *ws)
+{
+    if (ws->closing || ws->closed)
+        return;
+    struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
+    if (wslay_event_queue_msg(ws->ctx, &m) == 0)
+        flush(ws);
+}
+
+int tomo_ws_closing(const tomo_ws *ws) { return ws->closing || ws->closed; }
+size_t tomo_ws_queued(const tomo_ws *ws) { return ws->queued; }
+
+const char *tomo_ws_peer(const tomo_ws *ws)
+{
+    static char buf[64];
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    buf[0] = '\0';
+    if (ws->tcp && uv_tcp_getpeername(ws->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, buf, sizeof(buf));
+        else
+            uv_ip4_name((struct sockaddr_in *)&ss, buf, sizeof(buf));
+    }
+    return buf;
+}
+
+void tomo_ws_stats_get(tomo_ws_stats *out) { *out = g_stats; }
+
+static const struct wslay_event_callbacks g_wslay_cb = {
+    recv_cb, send_cb, NULL, frame_start_cb, NULL, NULL, msg_cb,
+};
+
+tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
+                     const tomo_ws_callbacks *cb, void *ud, const char *leftover,
+                     size_t leftover_len)
+{
+    if (!g_close_timer_init) {
+        uv_timer_init(tomo_loop_uv(loop), &g_close_timer);
+        uv_unref((uv_handle_t *)&g_close_timer);
+        g_close_timer_init = 1;
+    }
+    tomo_ws *ws = tomo_xcalloc(1, sizeof(*ws));
+    ws->tcp = tcp;
+    ws->cb = cb;
+    ws->ud = ud;
+    ws->max_msg = cfg->max_message_bytes > 0x7fffffff ? 0x7fffffff
+                                                      : (uint32_t)cfg->max_message_bytes;
+    ws->max_queued = cfg->max_queued_writes ? (uint32_t)cfg->max_queued_writes : 64;
+    ws->close_wait_ms = cfg->close_wait_ms ? cfg->close_wait_ms : 2000;
+    tcp->data = ws;
+    if (wslay_event_context_server_init(&ws->ctx, &g_wslay_cb, ws) != 0)
+        abort(); /* out of memory */
+    /* wslay's own limit is a backstop; frame_start_cb refuses first. */
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, (uint64_t)ws->max_msg);
+    if (uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) < 0) {
+        tomo_ws_abort(ws);
+        return ws;
+    }
+    if (leftover && leftover_len)
+        feed(ws, (const uint8_t *)leftover, leftover_len);
+    return ws;
+}
+
+void tomo_ws_abort_closing(void)
+{
+    for (tomo_ws *ws = g_closing; ws; ws = ws->close_next)
+        tomo_ws_abort(ws);
+}
+
+void tomo_ws_module_close(void)
+{
+    if (g_close_timer_init) {
+        uv_timer_stop(&g_close_timer);
+        uv_close((uv_handle_t *)&g_close_timer, NULL);
+        g_close_timer_init = 0;
+    }
+}

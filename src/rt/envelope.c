@@ -1,0 +1,199 @@
+/* rt/envelope.c: the dispatch table, replies and pool hand-off. */
+#define _GNU_SOURCE
+#include "envelope.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+#include "rt_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tomo_hmap g_handlers; /* type -> tomo_rt_handler (wrapped) */
+
+typedef struct handler_entry {
+    const char *type;
+    tomo_rt_handler fn;
+} handler_entry;
+
+void tomo_rt_register(const char *type, tomo_rt_handler fn)
+{
+    handler_entry *e = tomo_hmap_get(&g_handlers, type);
+    if (!e) {
+        e = tomo_xmalloc(sizeof(*e));
+        e->type = type;
+        tomo_hmap_put(&g_handlers, e->type, e);
+    }
+    e->fn = fn;
+}
+
+static handler_entry *entry_of(const char *type) { return tomo_hmap_get(&g_handlers, type); }
+
+tomo_rt_handler tomo_rt_handler_of(const char *type)
+{
+    handler_entry *e = entry_of(type);
+    return e ? e->fn : NULL;
+}
+
+/* Drop the table (process end, tests). */
+void tomo_rt_handlers_reset(void);
+void tomo_rt_handlers_reset(void)
+{
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&g_handlers, i, NULL, &v)) != 0;)
+        free(v);
+    tomo_hmap_free(&g_handlers);
+}
+
+/* ---- replies ---- */
+
+json_t *tomo_rt_error_envelope(const char *cid, int code, const char *message)
+{
+    json_t *err = json_object();
+    if (code)
+        json_object_set_new(err, "code", json_integer(code));
+    if (message && *message)
+        json_object_set_new(err, "message", json_string(message));
+    json_t *env = json_object();
+    if (cid && *cid)
+        json_object_set_new(env, "cid", json_string(cid));
+    json_object_set_new(env, "error", err);
+    return env;
+}
+
+int tomo_rt_reply(tomo_rt_req *req, const char *type, json_t *payload)
+{
+    req->replied = 1;
+    json_t *env = json_object();
+    if (req->cid)
+        json_object_set_new(env, "cid", json_string(req->cid));
+    if (type)
+        json_object_set_new(env, type, payload ? payload : json_object());
+    else
+        json_decref(payload);
+    if (tomo_rt_session_alive(req->session))
+        tomo_rt_session_send(req->session, env);
+    json_decref(env);
+    return 0;
+}
+
+int tomo_rt_reply_error(tomo_rt_req *req, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    req->replied = 1;
+    json_t *env = tomo_rt_error_envelope(req->cid, code, msg);
+    if (tomo_rt_session_alive(req->session))
+        tomo_rt_session_send(req->session, env);
+    json_decref(env);
+    return TOMO_EINVAL;
+}
+
+/* ---- requests ---- */
+
+static tomo_rt_req *req_new(tomo_rt_session *s, json_t *env, const char *type)
+{
+    tomo_rt_req *r = tomo_xcalloc(1, sizeof(*r));
+    r->srv = s->srv;
+    r->session = s;
+    tomo_rt_session_hold(s);
+    const char *cid = json_string_value(json_object_get(env, "cid"));
+    r->cid = cid && *cid ? tomo_xstrdup(cid) : NULL;
+    r->type = type;
+    r->env = json_incref(env);
+    r->body = json_object_get(env, type);
+    return r;
+}
+
+static void req_free(tomo_rt_req *r)
+{
+    free(r->cid);
+    json_decref(r->env);
+    tomo_rt_session_release(r->session);
+    free(r);
+}
+
+static void after_handler(tomo_rt_req *r, int rc)
+{
+    if (rc < 0 && !r->replied)
+        tomo_rt_reply_error(r, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Internal error");
+    tomo_rt *rt = tomo_rt_of(r->srv);
+    req_free(r);
+    /* Replies first, then the presence events they caused. */
+    if (rt)
+        tomo_tracker_flush(rt->tracker, rt->srv);
+}
+
+typedef struct job {
+    tomo_rt_req *req;
+    void (*work)(tomo_rt_req *req, void *arg);
+    void (*done)(tomo_rt_req *req, void *arg);
+    void *arg;
+} job;
+
+static void job_work(void *a)
+{
+    job *j = a;
+    j->work(j->req, j->arg);
+}
+
+static void job_done(void *a)
+{
+    job *j = a;
+    j->done(j->req, j->arg);
+    after_handler(j->req, 0);
+    free(j);
+}
+
+int tomo_rt_async(tomo_rt_req *req, void (*work)(tomo_rt_req *req, void *arg),
+                  void (*done)(tomo_rt_req *req, void *arg), void *arg)
+{
+    job *j = tomo_xmalloc(sizeof(*j));
+    j->req = req;
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    if (tomo_pool_submit(req->srv->pool, job_work, job_done, j) < 0) {
+        free(j);
+        tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Server busy, try again.");
+        return TOMO_EAGAIN;
+    }
+    return TOMO_RT_ASYNC;
+}
+
+/* ---- dispatch ---- */
+
+void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
+{
+    const char *type = tomo_rt_envelope_type(env);
+    const char *cid = json_string_value(json_object_get(env, "cid"));
+    if (!type) {
+        tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){"none"}, 1);
+        json_t *e = tomo_rt_error_envelope(cid, TOMO_RT_ERR_MISSING_PAYLOAD, "Missing message.");
+        tomo_rt_session_close(s, e, TOMO_WS_CLOSE_POLICY, "Missing message.");
+        json_decref(e);
+        return;
+    }
+    handler_entry *h = entry_of(type);
+    if (!h || !h->fn) {
+        tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){"unrecognized"}, 1);
+        json_t *e =
+            tomo_rt_error_envelope(cid, TOMO_RT_ERR_UNRECOGNIZED_PAYLOAD, "Unrecognized message.");
+        tomo_rt_session_close(s, e, TOMO_WS_CLOSE_POLICY, "Unrecognized message.");
+        json_decref(e);
+        return;
+    }
+    tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){h->type}, 1);
+    tomo_rt_req *r = req_new(s, env, h->type);
+    int rc = h->fn(r);
+    if (rc == TOMO_RT_ASYNC)
+        return;
+    if (rc == TOMO_EAGAIN && r->replied)
+        rc = 0; /* tomo_rt_async already told the client */
+    after_handler(r, rc);
+}

@@ -1,0 +1,295 @@
+/* rt/match.c: relayed matches (client-relayed, no server logic).
+ * Owns: nothing beyond tracker streams of mode 5 (subject = match uuid): a
+ *       relayed match exists while someone is on its stream. Handles
+ *       match_create, match_join (by id or by matchmaker token), match_leave
+ *       and match_data_send, routes match_presence_event, and lists relayed
+ *       matches for GET /v2/match.
+ * Borrows: the tracker, sessions.
+ * Threads: loop thread only. */
+#define _GNU_SOURCE
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/jwt.h"
+#include "../core/log.h"
+#include "envelope.h"
+#include "rt.h"
+#include "rt_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Split "<uuid>.<node>" into a lower-case uuid and the node part.
+ * Returns 0 or TOMO_EINVAL. */
+static int parse_match_id(const char *id, char uuid[37], const char **node)
+{
+    const char *dot = id ? strchr(id, '.') : NULL;
+    if (!dot || dot - id != 36)
+        return TOMO_EINVAL;
+    memcpy(uuid, id, 36);
+    uuid[36] = '\0';
+    if (!tomo_uuid_valid(uuid))
+        return TOMO_EINVAL;
+    for (int i = 0; i < 36; i++)
+        if (uuid[i] >= 'A' && uuid[i] <= 'F')
+            uuid[i] = (char)(uuid[i] + 32);
+    *node = dot + 1;
+    return 0;
+}
+
+static tomo_stream relayed(const char *uuid)
+{
+    tomo_stream st = {TOMO_STREAM_MATCH_RELAYED, uuid, NULL, NULL};
+    return st;
+}
+
+/* Presences other than the caller (all of them when include_self). */
+static json_t *others(tomo_tracker *t, const tomo_stream *st, const tomo_rt_session *self,
+                      int include_self)
+{
+    json_t *arr = json_array();
+    for (tomo_presence *p = tomo_tracker_first(t, st); p; p = tomo_presence_next(p))
+        if (include_self || p->session != self)
+            json_array_append_new(arr, tomo_rt_session_presence_json(p->session));
+    return arr;
+}
+
+static json_t *match_obj(const char *match_id, size_t size, json_t *presences,
+                         const tomo_rt_session *self)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "match_id", json_string(match_id));
+    if (size)
+        json_object_set_new(m, "size", json_integer((json_int_t)size));
+    if (json_array_size(presences))
+        json_object_set(m, "presences", presences);
+    json_decref(presences);
+    json_object_set_new(m, "self", tomo_rt_session_presence_json(self));
+    return m;
+}
+
+static void single_match(tomo_rt_req *req, const tomo_stream *keep)
+{
+    if (req->srv->cfg->session.single_match)
+        tomo_tracker_untrack_mode(tomo_rt_of(req->srv)->tracker, req->session,
+                                  TOMO_STREAM_MATCH_RELAYED, keep);
+}
+
+static int h_match_create(tomo_rt_req *req)
+{
+    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    const char *name = json_string_value(json_object_get(req->body, "name"));
+    char uuid[37];
+    if (name && *name)
+        tomo_uuid_v5_dns(name, strlen(name), uuid);
+    else
+        tomo_uuid_v4(uuid);
+    tomo_stream st = relayed(uuid);
+    int isnew = tomo_tracker_track(t, req->session, &st, 0, 0, NULL);
+    single_match(req, &st);
+    char id[40];
+    snprintf(id, sizeof(id), "%s.", uuid);
+    size_t size = 1;
+    json_t *presences = NULL;
+    if (name && *name) {
+        size = tomo_tracker_count(t, &st);
+        presences = others(t, &st, req->session, !isnew);
+    }
+    return tomo_rt_reply(req, "match", match_obj(id, size, presences, req->session));
+}
+
+static int h_match_join(tomo_rt_req *req)
+{
+    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    json_t *jid = json_object_get(req->body, "match_id");
+    json_t *jtok = json_object_get(req->body, "token");
+    char uuid[37];
+    const char *node = NULL;
+    const char *id_str = NULL;
+    json_t *claims = NULL;
+    int allow_empty = 0, rc;
+    if (jtok) {
+        const char *key = req->srv->cfg->session.encryption_key;
+        const char *tok = json_string_value(jtok);
+        if (!tok || tomo_jwt_verify(tok, key, strlen(key), tomo_now_sec(), &claims) < 0 ||
+            !(id_str = json_string_value(json_object_get(claims, "mid"))) ||
+            parse_match_id(id_str, uuid, &node) < 0) {
+            rc = tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match token");
+            goto out;
+        }
+        allow_empty = 1;
+    } else if (jid) {
+        id_str = json_string_value(jid);
+        if (!id_str || parse_match_id(id_str, uuid, &node) < 0) {
+            rc = tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
+            goto out;
+        }
+    } else {
+        rc = tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "No match ID or token found");
+        goto out;
+    }
+    if (*node) {
+        /* Authoritative matches need the runtime's match handlers. */
+        rc = tomo_rt_reply_error(req, TOMO_RT_ERR_MATCH_NOT_FOUND, "Match not found");
+        goto out;
+    }
+    tomo_stream st = relayed(uuid);
+    if (!allow_empty && tomo_tracker_count(t, &st) == 0) {
+        rc = tomo_rt_reply_error(req, TOMO_RT_ERR_MATCH_NOT_FOUND, "Match not found");
+        goto out;
+    }
+    int isnew = tomo_tracker_get(t, req->session, &st) == NULL;
+    if (isnew) {
+        tomo_tracker_track(t, req->session, &st, 0, 0, NULL);
+        single_match(req, &st);
+    }
+    json_t *presences = others(t, &st, req->session, !isnew);
+    size_t size = json_array_size(presences);
+    rc = tomo_rt_reply(req, "match", match_obj(id_str, size, presences, req->session));
+out:
+    json_decref(claims);
+    return rc;
+}
+
+static int h_match_leave(tomo_rt_req *req)
+{
+    const char *id = json_string_value(json_object_get(req->body, "match_id"));
+    char uuid[37];
+    const char *node;
+    if (!id || parse_match_id(id, uuid, &node) < 0)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
+    if (!*node) {
+        tomo_stream st = relayed(uuid);
+        tomo_tracker_untrack(tomo_rt_of(req->srv)->tracker, req->session, &st);
+    }
+    return tomo_rt_reply(req, NULL, NULL);
+}
+
+static int h_match_data_send(tomo_rt_req *req)
+{
+    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    tomo_rt_session *self = req->session;
+    /* No reply, and errors carry no cid (nakama-js does not wait). */
+    free(req->cid);
+    req->cid = NULL;
+    req->replied = 1;
+    const char *id = json_string_value(json_object_get(req->body, "match_id"));
+    char uuid[37];
+    const char *node;
+    if (!id || parse_match_id(id, uuid, &node) < 0)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
+    if (*node)
+        return 0; /* authoritative: the sender cannot have joined */
+    json_t *filters = json_object_get(req->body, "presences");
+    size_t i;
+    json_t *v;
+    json_array_foreach(filters, i, v)
+    {
+        const char *u = json_string_value(json_object_get(v, "user_id"));
+        const char *sid = json_string_value(json_object_get(v, "session_id"));
+        if (!u || !sid || !tomo_uuid_valid(u) || !tomo_uuid_valid(sid))
+            return 0;
+    }
+    tomo_stream st = relayed(uuid);
+    if (!tomo_tracker_get(t, self, &st))
+        return 0; /* not joined: ignored */
+    size_t n = tomo_tracker_count(t, &st);
+    tomo_rt_session *stackv[64];
+    tomo_rt_session **to = n <= 64 ? stackv : tomo_xmalloc(n * sizeof(*to));
+    size_t k = 0;
+    for (tomo_presence *p = tomo_tracker_first(t, &st); p; p = tomo_presence_next(p)) {
+        if (json_array_size(filters)) {
+            int hit = 0;
+            json_array_foreach(filters, i, v)
+            {
+                const char *sid = json_string_value(json_object_get(v, "session_id"));
+                if (!strcasecmp(sid, p->session->id)) {
+                    hit = 1;
+                    break;
+                }
+            }
+            if (!hit)
+                continue;
+        } else if (p->session == self) {
+            continue;
+        }
+        tomo_rt_session_hold(p->session);
+        to[k++] = p->session;
+    }
+    if (k) {
+        json_t *md = json_object();
+        json_object_set_new(md, "match_id", json_string(id));
+        json_object_set_new(md, "presence", tomo_rt_session_presence_json(self));
+        const char *fields[] = {"op_code", "data", "reliable"};
+        for (size_t f = 0; f < 3; f++) {
+            json_t *x = json_object_get(req->body, fields[f]);
+            if (x)
+                json_object_set(md, fields[f], x);
+        }
+        tomo_rt_out o;
+        tomo_rt_out_init(&o, json_pack("{s:o}", "match_data", md));
+        for (size_t r = 0; r < k; r++)
+            tomo_rt_out_send(&o, to[r]);
+        tomo_rt_out_clear(&o);
+    }
+    for (size_t r = 0; r < k; r++)
+        tomo_rt_session_release(to[r]);
+    if (to != stackv)
+        free(to);
+    return 0;
+}
+
+/* match_presence_event to everyone on the match stream. */
+static void on_match_event(tomo_server *srv, const tomo_stream *st, json_t *joins, json_t *leaves,
+                           void *ud)
+{
+    (void)ud;
+    char id[128];
+    snprintf(id, sizeof(id), "%s.%s", st->subject, st->label);
+    json_t *ev = json_pack("{s:s}", "match_id", id);
+    if (json_array_size(joins))
+        json_object_set(ev, "joins", joins);
+    if (json_array_size(leaves))
+        json_object_set(ev, "leaves", leaves);
+    tomo_tracker_broadcast(tomo_rt_of(srv)->tracker, st,
+                           json_pack("{s:o}", "match_presence_event", ev), NULL);
+}
+
+typedef struct list_ctx {
+    int limit, min, max;
+    const char *label;
+    json_t *out;
+} list_ctx;
+
+static int list_one(const tomo_stream *st, size_t count, void *ud)
+{
+    list_ctx *c = ud;
+    if ((c->min >= 0 && (size_t)c->min > count) || (c->max >= 0 && (size_t)c->max < count))
+        return 0;
+    char id[128];
+    snprintf(id, sizeof(id), "%s.%s", st->subject, st->label);
+    json_t *m = json_pack("{s:s}", "match_id", id);
+    if (c->label)
+        json_object_set_new(m, "label", json_string(c->label));
+    json_object_set_new(m, "size", json_integer((json_int_t)count));
+    json_array_append_new(c->out, m);
+    return json_array_size(c->out) >= (size_t)c->limit;
+}
+
+void tomo_rt_match_list(tomo_server *srv, int limit, int min_size, int max_size,
+                        const char *label, struct json_t *out)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    if (!rt || json_array_size(out) >= (size_t)limit)
+        return;
+    list_ctx c = {limit, min_size, max_size, label, out};
+    tomo_tracker_each_stream(rt->tracker, TOMO_STREAM_MATCH_RELAYED, list_one, &c);
+}
+
+void tomo_rt_match_init(tomo_server *srv)
+{
+    tomo_tracker_listen(tomo_rt_of(srv)->tracker, TOMO_STREAM_MATCH_RELAYED, on_match_event, NULL);
+    tomo_rt_register("match_create", h_match_create);
+    tomo_rt_register("match_join", h_match_join);
+    tomo_rt_register("match_leave", h_match_leave);
+    tomo_rt_register("match_data_send", h_match_data_send);
+}

@@ -1,0 +1,11 @@
+/* rt/modules.c: the realtime feature modules, initialised in this order by
+ * tomo_rt_init. Each registers its envelope handlers (rt/envelope.h) and
+ * tracker listeners (rt/tracker.h). Add a feature with one line here. */
+#include "modules.h"
+
+void tomo_rt_modules_init(tomo_server *srv)
+{
+    tomo_rt_core_init(srv);   /* ping, pong, rpc (rt/rt.c) */
+    tomo_rt_status_init(srv); /* status_* (rt/status.c) */
+    tomo_rt_match_init(srv);  /* relayed matches (rt/match.c) */
+}

@@ -1,0 +1,265 @@
+/* rt/session.c: realtime sessions, the registry and outgoing encoding. */
+#define _GNU_SOURCE
+#include "rt_int.h"
+
+#include "../codec/codec.h"
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tomo_rt_metrics tomo_rt_m;
+
+const char *tomo_rt_envelope_type(json_t *env)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v)
+    {
+        if (strcmp(k, "cid"))
+            return k;
+    }
+    return NULL;
+}
+
+/* ---- registry ---- */
+
+tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims *c, int format,
+                                     const char *lang)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    tomo_rt_session *s = tomo_xcalloc(1, sizeof(*s));
+    tomo_uuid_v1(s->id);
+    memcpy(s->user_id, c->user_id, sizeof(s->user_id));
+    s->username = tomo_xstrdup(c->username);
+    s->lang = tomo_xstrdup(lang && *lang ? lang : "en");
+    s->vars = c->vars ? json_incref(c->vars) : NULL;
+    s->expiry = c->exp;
+    s->format = (uint8_t)format;
+    s->srv = srv;
+    s->_refs = 1; /* the socket's reference, dropped when it closes */
+    s->_last_in_ms = s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(srv->loop));
+    tomo_hmap_put(&rt->sessions, s->id, s);
+    tomo_rt_session *head = tomo_hmap_get(&rt->users, s->user_id);
+    s->_user_next = head;
+    if (head)
+        head->_user_prev = s;
+    tomo_hmap_put(&rt->users, s->user_id, s);
+    s->_all_next = rt->all;
+    if (rt->all)
+        rt->all->_all_prev = s;
+    rt->all = s;
+    rt->nsessions++;
+    tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
+    return s;
+}
+
+void tomo_rt_session_attach(tomo_rt_session *s, tomo_ws *ws) { s->_ws = ws; }
+
+static void unregister(tomo_rt_session *s)
+{
+    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_hmap_del(&rt->sessions, s->id);
+    if (s->_user_prev) {
+        s->_user_prev->_user_next = s->_user_next;
+    } else {
+        if (s->_user_next)
+            tomo_hmap_put(&rt->users, s->_user_next->user_id, s->_user_next);
+        else
+            tomo_hmap_del(&rt->users, s->user_id);
+    }
+    if (s->_user_next)
+        s->_user_next->_user_prev = s->_user_prev;
+    s->_user_prev = s->_user_next = NULL;
+    if (rt->scan_pos == s)
+        rt->scan_pos = s->_all_next;
+    if (s->_all_prev)
+        s->_all_prev->_all_next = s->_all_next;
+    else if (rt->all == s)
+        rt->all = s->_all_next;
+    if (s->_all_next)
+        s->_all_next->_all_prev = s->_all_prev;
+    s->_all_prev = s->_all_next = NULL;
+    rt->nsessions--;
+    tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
+}
+
+tomo_rt_session *tomo_rt_session_find(tomo_server *srv, const char *session_id)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    return rt ? tomo_hmap_get(&rt->sessions, session_id) : NULL;
+}
+
+tomo_rt_session *tomo_rt_session_first_of_user(tomo_server *srv, const char *user_id)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    return rt ? tomo_hmap_get(&rt->users, user_id) : NULL;
+}
+
+tomo_rt_session *tomo_rt_session_next_of_user(tomo_rt_session *s) { return s->_user_next; }
+
+size_t tomo_rt_session_count(tomo_server *srv)
+{
+    tomo_rt *rt = tomo_rt_of(srv);
+    return rt ? rt->nsessions : 0;
+}
+
+int tomo_rt_session_alive(const tomo_rt_session *s) { return !s->_closing && !s->_gone; }
+
+void tomo_rt_session_hold(tomo_rt_session *s) { s->_refs++; }
+
+static void session_free(tomo_rt_session *s)
+{
+    free(s->username);
+    free(s->lang);
+    json_decref(s->vars);
+    free(s);
+}
+
+void tomo_rt_session_release(tomo_rt_session *s)
+{
+    if (--s->_refs == 0)
+        session_free(s);
+}
+
+/* Leave everything now: registry, presences, follows. */
+static void teardown(tomo_rt_session *s)
+{
+    tomo_rt *rt = tomo_rt_of(s->srv);
+    s->_closing = 1;
+    unregister(s);
+    tomo_tracker_untrack_all(rt->tracker, s);
+    tomo_rt_status_unfollow_all(s);
+    tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
+}
+
+void tomo_rt_session_close(tomo_rt_session *s, json_t *final_envelope, int ws_code,
+                           const char *reason)
+{
+    if (s->_closing || s->_gone)
+        return;
+    if (final_envelope)
+        tomo_rt_session_send(s, final_envelope);
+    if (s->_closing || s->_gone)
+        return; /* the send itself disconnected it */
+    teardown(s);
+    if (s->_ws)
+        tomo_ws_close(s->_ws, ws_code, reason);
+}
+
+void tomo_rt_session_on_closed(tomo_rt_session *s)
+{
+    if (!s->_closing)
+        teardown(s);
+    s->_gone = 1;
+    s->_ws = NULL;
+    tomo_rt_session_release(s);
+}
+
+/* ---- outgoing ---- */
+
+static tomo_frame *encode(json_t *env, int format)
+{
+    if (format == TOMO_RT_FORMAT_PROTOBUF) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        char err[256];
+        if (tomo_codec_json_to_pb(tomo_codec_envelope_desc(), env, &buf, &len, err, sizeof(err)) <
+            0) {
+            TOMO_LOGE(TOMO_RT, "cannot encode envelope as protobuf error=%s", err);
+            return NULL;
+        }
+        tomo_frame *f = tomo_frame_new(TOMO_WS_BINARY, buf, len);
+        free(buf);
+        return f;
+    }
+    char *txt = json_dumps(env, JSON_COMPACT);
+    if (!txt) {
+        TOMO_LOGE(TOMO_RT, "cannot encode envelope as JSON");
+        return NULL;
+    }
+    tomo_frame *f = tomo_frame_new(TOMO_WS_TEXT, txt, strlen(txt));
+    free(txt);
+    return f;
+}
+
+void tomo_rt_out_init(tomo_rt_out *o, json_t *envelope)
+{
+    o->env = envelope;
+    o->frame[0] = o->frame[1] = NULL;
+    o->bad = 0;
+    o->sent = 0;
+    o->bytes = 0;
+}
+
+static int send_frame(tomo_rt_session *s, tomo_frame *f)
+{
+    if (!tomo_rt_session_alive(s) || !s->_ws)
+        return TOMO_EIO;
+    int rc = tomo_ws_send(s->_ws, f);
+    if (rc == TOMO_EAGAIN) {
+        tomo_metric_add(tomo_rt_m.slow_consumers, NULL, 1);
+        TOMO_LOGW(TOMO_RT, "slow consumer disconnected session=%s user=%s queued=%zu", s->id,
+                  s->user_id, tomo_ws_queued(s->_ws));
+        tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_POLICY, "Outgoing queue full");
+    }
+    return rc;
+}
+
+int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s)
+{
+    if (!tomo_rt_session_alive(s))
+        return TOMO_EIO;
+    int fmt = s->format == TOMO_RT_FORMAT_PROTOBUF;
+    if (!o->frame[fmt]) {
+        if (o->bad & (1 << fmt))
+            return TOMO_EINVAL;
+        o->frame[fmt] = encode(o->env, fmt);
+        if (!o->frame[fmt]) {
+            o->bad |= 1 << fmt;
+            return TOMO_EINVAL;
+        }
+    }
+    int rc = send_frame(s, o->frame[fmt]);
+    if (rc == 0) {
+        o->sent++;
+        o->bytes += o->frame[fmt]->len;
+    }
+    return rc;
+}
+
+void tomo_rt_out_clear(tomo_rt_out *o)
+{
+    if (o->sent && o->env) {
+        const char *type = tomo_rt_envelope_type(o->env);
+        tomo_metric_add(tomo_rt_m.msgs_out, (const char *[]){type ? type : "ack"},
+                        (double)o->sent);
+        tomo_metric_add(tomo_rt_m.bytes_out, NULL, (double)o->bytes);
+    }
+    tomo_frame_unref(o->frame[0]);
+    tomo_frame_unref(o->frame[1]);
+    json_decref(o->env);
+    o->env = NULL;
+    o->frame[0] = o->frame[1] = NULL;
+}
+
+int tomo_rt_session_send(tomo_rt_session *s, json_t *envelope)
+{
+    tomo_rt_out o;
+    tomo_rt_out_init(&o, json_incref(envelope));
+    int rc = tomo_rt_out_send(&o, s);
+    tomo_rt_out_clear(&o);
+    return rc;
+}
+
+json_t *tomo_rt_session_presence_json(const tomo_rt_session *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "user_id", json_string(s->user_id));
+    json_object_set_new(o, "session_id", json_string(s->id));
+    if (s->username && *s->username)
+        json_object_set_new(o, "username", json_string(s->username));
+    return o;
+}
