@@ -16,7 +16,15 @@ int tomo_api_readyz(tomo_api_ctx *ctx);
 
 /* account.c (account get/update/delete, users) */
 
-/* storage.c */
+/* storage.c (storage objects; Nakama semantics, see api/storage_util.h for limits) */
+/* POST /v2/storage: read objects by id (public or the caller's own). */
+int tomo_api_storage_read(tomo_api_ctx *ctx);
+/* PUT /v2/storage: write a batch as the caller, all or nothing, with OCC. */
+int tomo_api_storage_write(tomo_api_ctx *ctx);
+/* PUT /v2/storage/delete: delete a batch of the caller's objects, all or nothing. */
+int tomo_api_storage_delete(tomo_api_ctx *ctx);
+/* GET /v2/storage/{collection}[/{user_id}]: keyset-paged listing. */
+int tomo_api_storage_list(tomo_api_ctx *ctx);
 
 /* notification.c */
 

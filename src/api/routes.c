@@ -88,11 +88,12 @@ static const tomo_api_route table[] = {
     {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, W, NULL, NULL},
 
     /* storage */
-    {P, "/v2/storage", "ReadStorageObjects", T, W, NULL, NULL},
-    {U, "/v2/storage", "WriteStorageObjects", T, W, NULL, NULL},
-    {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, NULL, NULL},
-    {G, "/v2/storage/{collection}", "ListStorageObjects", T, W, NULL, NULL},
-    {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, W, NULL, NULL},
+    {P, "/v2/storage", "ReadStorageObjects", T, W, tomo_api_storage_read, NULL},
+    {U, "/v2/storage", "WriteStorageObjects", T, W, tomo_api_storage_write, NULL},
+    {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, tomo_api_storage_delete, NULL},
+    {G, "/v2/storage/{collection}", "ListStorageObjects", T, W, tomo_api_storage_list, NULL},
+    {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, W, tomo_api_storage_list,
+     NULL},
 
     /* leaderboards and tournaments */
     {G, "/v2/leaderboard/{leaderboard_id}", "ListLeaderboardRecords", T, W, NULL, NULL},
