@@ -259,14 +259,11 @@ static size_t nobjects(const call *c)
     return json_array_size(json_object_get(c->out, "objects"));
 }
 
-static void setup_db(void)
+static char g_dir[64];
+static char g_pgdb[64];
+
+static void open_store(void)
 {
-    static char dir[] = "/tmp/tomo_storage_XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(dir);
     char err[512] = "";
     int applied = 0;
     if (tomo_db_open(&cfg, &srv.db, err, sizeof(err)) < 0 ||
@@ -275,6 +272,74 @@ static void setup_db(void)
         abort();
     }
     srv.cfg = &cfg;
+}
+
+static void setup_sqlite(void)
+{
+    snprintf(g_dir, sizeof(g_dir), "/tmp/tomo_storage_XXXXXX");
+    if (!mkdtemp(g_dir))
+        abort();
+    tomo_config_defaults(&cfg);
+    free(cfg.data_dir);
+    cfg.data_dir = tomo_xstrdup(g_dir);
+    open_store();
+}
+
+/* Run one statement on the admin database (CREATE/DROP DATABASE). */
+static int pg_admin(const char *admin, const char *sql)
+{
+    tomo_config c;
+    tomo_config_defaults(&c);
+    c.database.address.v = tomo_xcalloc(1, sizeof(char *));
+    c.database.address.v[0] = tomo_xstrdup(admin);
+    c.database.address.n = 1;
+    char err[512];
+    tomo_db *db = NULL;
+    tomo_dbconn *conn = NULL;
+    int rc = tomo_db_open(&c, &db, err, sizeof(err));
+    if (rc == 0)
+        rc = tomo_db_acquire(db, &conn);
+    if (rc == 0 && (rc = tomo_db_exec(conn, sql, NULL, 0, NULL)) < 0)
+        fprintf(stderr, "admin: %s: %s\n", sql, tomo_db_errmsg(conn));
+    tomo_db_release(conn);
+    tomo_db_close(db);
+    tomo_config_free(&c);
+    return rc;
+}
+
+/* A fresh database on the server named by TOMO_TEST_PG_ADMIN. */
+static int setup_pg(const char *admin)
+{
+    snprintf(g_pgdb, sizeof(g_pgdb), "tomo_storage_%d", (int)getpid());
+    char *sql = tomo_xasprintf("CREATE DATABASE %s", g_pgdb);
+    int rc = pg_admin(admin, sql);
+    free(sql);
+    if (rc < 0)
+        return rc;
+    const char *slash = strrchr(admin, '/');
+    tomo_config_defaults(&cfg);
+    cfg.database.address.v = tomo_xcalloc(1, sizeof(char *));
+    cfg.database.address.v[0] = tomo_xasprintf("%.*s/%s", (int)(slash - admin), admin, g_pgdb);
+    cfg.database.address.n = 1;
+    open_store();
+    return 0;
+}
+
+static void teardown(const char *admin)
+{
+    tomo_db_close(srv.db);
+    srv.db = NULL;
+    if (admin) {
+        char *sql = tomo_xasprintf("DROP DATABASE %s", g_pgdb);
+        pg_admin(admin, sql);
+        free(sql);
+    } else {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cleanup failed\n");
+    }
+    tomo_config_free(&cfg);
 }
 
 static void test_write_read(void)
@@ -660,23 +725,38 @@ static void test_list(void)
     call_clear(&c);
 }
 
+static void handler_suite(void)
+{
+    TT_RUN(test_write_read);
+    TT_RUN(test_occ);
+    TT_RUN(test_batch_atomic);
+    TT_RUN(test_validation);
+    TT_RUN(test_list);
+}
+
 int main(void)
 {
     TT_RUN(test_cursor_roundtrip);
     TT_RUN(test_cursor_malformed);
     TT_RUN(test_value_is_object);
     TT_RUN(test_version);
-    setup_db();
-    TT_RUN(test_write_read);
-    TT_RUN(test_occ);
-    TT_RUN(test_batch_atomic);
-    TT_RUN(test_validation);
-    TT_RUN(test_list);
-    tomo_db_close(srv.db);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cfg.data_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
-    tomo_config_free(&cfg);
+    fprintf(stderr, "-- handlers on sqlite\n");
+    setup_sqlite();
+    handler_suite();
+    teardown(NULL);
+    /* The same suite on PostgreSQL when a server is given (scripts/test.sh
+     * exports TOMO_TEST_PG_ADMIN for its Postgres stage). */
+    const char *admin = getenv("TOMO_TEST_PG_ADMIN");
+    if (admin && *admin) {
+        fprintf(stderr, "-- handlers on postgres\n");
+        if (setup_pg(admin) < 0) {
+            TT_FAIL("cannot create a test database via TOMO_TEST_PG_ADMIN");
+        } else {
+            handler_suite();
+            teardown(admin);
+        }
+    } else {
+        fprintf(stderr, "-- handlers on postgres: not run (TOMO_TEST_PG_ADMIN unset)\n");
+    }
     return tt_finish();
 }
