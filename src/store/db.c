@@ -42,6 +42,7 @@ struct tomo_db {
     int nconnecting;      /* counted in nopen while a connect is under way */
     int64_t down_until;   /* breaker open until then (0 = closed) */
     int probing;          /* one caller is trying to connect while open */
+    int outage;           /* the last connection attempt failed */
     char last_connect_err[512];
     tomo_metric *m_latency, *m_errors;
 };
@@ -191,7 +192,8 @@ static int conn_open_unlocked(tomo_db *db, int probe, tomo_dbconn **out)
     if (rc < 0) {
         db->nopen--;
         count_error_locked(db, TOMO_EUNAVAIL);
-        int was_down = db->down_until != 0;
+        int was_down = db->outage;
+        db->outage = 1;
         db->down_until = tomo_now_ms() + BREAKER_MS;
         snprintf(db->last_connect_err, sizeof(db->last_connect_err), "%s", err);
         pthread_cond_signal(&db->cv);
@@ -201,7 +203,8 @@ static int conn_open_unlocked(tomo_db *db, int probe, tomo_dbconn **out)
                   db->be->name, db->target_redacted, was_down ? "continuing" : "new", err);
         return TOMO_EUNAVAIL;
     }
-    int was_down = db->down_until != 0;
+    int was_down = db->outage;
+    db->outage = 0;
     db->down_until = 0;
     pthread_mutex_unlock(&db->mu);
     if (was_down)
@@ -295,6 +298,28 @@ void tomo_db_release(tomo_dbconn *c)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* A connection in use was lost: the others are likely gone too (server
+ * restart, network). Close the idle ones, and let the next connection attempt
+ * be a probe that the rest wait for by failing fast, so a vanished host does
+ * not cost every request its own timeout. */
+static void suspect_outage(tomo_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    tomo_dbconn *idle = db->idle;
+    db->idle = NULL;
+    db->nopen -= db->nidle;
+    db->nidle = 0;
+    if (!db->down_until)
+        db->down_until = tomo_now_ms(); /* half-open: one probe may connect now */
+    pthread_cond_broadcast(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+    while (idle) {
+        tomo_dbconn *n = idle->next;
+        conn_destroy(idle);
+        idle = n;
+    }
+}
+
 int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size_t n,
                  tomo_dbres **out)
 {
@@ -310,8 +335,10 @@ int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size
         pthread_mutex_lock(&db->mu);
         count_error_locked(db, rc);
         pthread_mutex_unlock(&db->mu);
-        if (rc == TOMO_EUNAVAIL)
+        if (rc == TOMO_EUNAVAIL) {
             c->broken = 1;
+            suspect_outage(db);
+        }
         if (rc != TOMO_ECONFLICT)
             TOMO_LOGD(TOMO_STORE, "query failed rc=%s error=%s", tomo_strerror(rc), c->err);
         return rc;

@@ -146,6 +146,33 @@ for (const [name, mkAddr, cause] of [
   });
 }
 
+test('Postgres down at start-up: serves unready, becomes ready when Postgres comes up', { skip, timeout: 60000 }, async () => {
+  const url = createPgDatabase();
+  execFileSync(TOMO_BIN, ['migrate', 'up', '--database.address', url], { stdio: 'pipe' });
+  stopPg();
+  let srv;
+  try {
+    srv = await startServer({ dbUrl: url, migrate: false });
+    assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
+    const r = await timedFetch(`${srv.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.equal(JSON.parse(r.body).code, 14);
+    assert.match(srv.logs(), /database unreachable at start-up, serving as unready/);
+    startPg();
+    const t0 = Date.now();
+    let status = 0;
+    while (Date.now() - t0 < 5000 && status !== 200) {
+      status = (await timedFetch(`${srv.url}/readyz`)).status;
+      if (status !== 200) await sleep(50);
+    }
+    assert.equal(status, 200, 'ready within 5 s of Postgres starting');
+    assert.equal(srv.child.exitCode, null);
+  } finally {
+    if (!pgRunning()) startPg();
+    if (srv) await srv.cleanup();
+  }
+});
+
 test('outage under traffic: fast 503s while Postgres is stopped, recovery without a restart', { skip, timeout: 90000 }, async () => {
   const srv = await startServer();
   let stopped = false;

@@ -237,13 +237,21 @@ static void test_pool(void)
     TT_TRUE(backend_pid(a) != pid_a);
     TT_OK(tomo_db_exec(a, "SELECT 1", NULL, 0, NULL));
 
-    /* killed while in use: EUNAVAIL, and the connection is not reused */
+    /* killed while in use: EUNAVAIL, the connection is not reused, and the
+     * idle ones are closed too (a lost connection usually means all are) */
+    TT_OK(tomo_db_acquire(db, &b));
+    tomo_db_release(b);
+    tomo_db_stats_get(db, &st);
+    TT_EQ(st.idle, 1);
     int64_t pid = backend_pid(a);
     kill = tomo_xasprintf("SELECT pg_terminate_backend(%lld)", (long long)pid);
     TT_OK(admin_exec(kill));
     free(kill);
     usleep(100 * 1000);
     TT_EQ(tomo_db_exec(a, "SELECT 1", NULL, 0, NULL), TOMO_EUNAVAIL);
+    tomo_db_stats_get(db, &st);
+    TT_EQ(st.idle, 0);
+    TT_EQ(st.open, 1);
     tomo_db_release(a);
     tomo_db_stats_get(db, &st);
     TT_EQ(st.open, 0);
