@@ -64,6 +64,31 @@ static char *pg_url(const char *addr)
     int has_scheme = !strncmp(addr, "postgres://", 11) || !strncmp(addr, "postgresql://", 13);
     char *url = has_scheme ? tomo_xstrdup(addr) : tomo_xasprintf("postgres://%s", addr);
     char *auth = strstr(url, "://") + 3;
+    /* Like Nakama (Go's URL parser), the last '@' before the path ends the
+     * user info; libpq stops at the first, so escape the others. */
+    size_t authlen = strcspn(auth, "/?#");
+    const char *last_at = NULL;
+    for (const char *p = auth; p < auth + authlen; p++)
+        if (*p == '@')
+            last_at = p;
+    if (last_at && memchr(auth, '@', (size_t)(last_at - auth))) {
+        size_t pre = (size_t)(auth - url), ui = (size_t)(last_at - auth);
+        char *esc = tomo_xmalloc(strlen(url) + 2 * ui + 1);
+        memcpy(esc, url, pre);
+        char *w = esc + pre;
+        for (size_t i = 0; i < ui; i++) {
+            if (auth[i] == '@') {
+                memcpy(w, "%40", 3);
+                w += 3;
+            } else {
+                *w++ = auth[i];
+            }
+        }
+        strcpy(w, last_at);
+        free(url);
+        url = esc;
+        auth = url + pre;
+    }
     size_t q = strcspn(auth, "?#");
     const char *slash = memchr(auth, '/', q);
     if (slash && (size_t)(slash - auth) + 1 < q)

@@ -90,6 +90,21 @@ static void test_short_address_and_migrations(void)
     tomo_db_close(db);
     tomo_config_free(&cfg);
 
+    /* a password containing '@' in the short form (Nakama takes the last
+     * '@' as the end of the user info) */
+    char *role = tomo_xasprintf("CREATE ROLE %s_r LOGIN PASSWORD 'p@ss:w0rd'", g_dbname);
+    TT_OK(admin_exec(role));
+    free(role);
+    const char *hostpart = strrchr(short_form, '@') + 1;
+    char *odd = tomo_xasprintf("%s_r:p@ss:w0rd@%s", g_dbname, hostpart);
+    cfg_for(&cfg, odd);
+    TT_OK(tomo_db_open(&cfg, &db, err, sizeof(err)));
+    TT_OK(tomo_migrate_status(db, &cur, &latest, err, sizeof(err))); /* connected */
+    TT_TRUE(strstr(tomo_db_target_redacted(db), "w0rd") == NULL);
+    tomo_db_close(db);
+    tomo_config_free(&cfg);
+    free(odd);
+
     /* no database named: Nakama's default "nakama" is used */
     char *nodb = tomo_xstrdup(short_form);
     *strrchr(nodb, '/') = '\0';
@@ -359,6 +374,9 @@ int main(void)
     TT_RUN(test_pool);
     TT_RUN(test_breaker);
     char *drop = tomo_xasprintf("DROP DATABASE %s", g_dbname);
+    admin_exec(drop);
+    free(drop);
+    drop = tomo_xasprintf("DROP ROLE IF EXISTS %s_r", g_dbname);
     admin_exec(drop);
     free(drop);
     return tt_finish();
