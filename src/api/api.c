@@ -61,6 +61,29 @@ static char *pct_decode(const char *s, size_t n)
     return out;
 }
 
+/* Path parameters arrive percent-encoded (clients encode ids such as a
+ * room channel "2...my room"); '+' is literal in a path. */
+static void decode_path_params(tomo_route_match *m)
+{
+    for (size_t i = 0; i < m->nparams; i++) {
+        char *v = m->values[i];
+        if (!strchr(v, '%'))
+            continue;
+        size_t o = 0;
+        for (size_t k = 0; v[k]; k++) {
+            if (v[k] == '%' && isxdigit((unsigned char)v[k + 1]) &&
+                isxdigit((unsigned char)v[k + 2])) {
+                char hex[3] = {v[k + 1], v[k + 2], 0};
+                v[o++] = (char)strtol(hex, NULL, 16);
+                k += 2;
+            } else {
+                v[o++] = v[k];
+            }
+        }
+        v[o] = '\0';
+    }
+}
+
 static json_t *parse_query(const char *q)
 {
     json_t *obj = json_object();
@@ -472,6 +495,7 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
     j->ctx.srv = srv;
     j->ctx.http = req;
     j->ctx.route = rt;
+    decode_path_params(&m);
     j->ctx.match = m;
     if ((rt->flags & TOMO_ROUTE_LOOP) || !rt->fn) {
         run_handler(j);

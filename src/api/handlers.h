@@ -27,8 +27,11 @@ int tomo_api_storage_delete(tomo_api_ctx *ctx);
 int tomo_api_storage_list(tomo_api_ctx *ctx);
 
 /* notification.c */
+int tomo_api_notification_list(tomo_api_ctx *ctx);
+int tomo_api_notification_delete(tomo_api_ctx *ctx);
 
 /* channel.c (chat history) */
+int tomo_api_channel_messages_list(tomo_api_ctx *ctx);
 
 /* match.c (match listing) */
 int tomo_api_match_list(tomo_api_ctx *ctx);

@@ -109,9 +109,10 @@ static const tomo_api_route table[] = {
     {G, "/v2/tournament/{tournament_id}/owner/{owner_id}", "ListTournamentRecordsAroundOwner", T, W, NULL, NULL},
 
     /* notifications, chat, matches, events, rpc */
-    {G, "/v2/notification", "ListNotifications", T, W, NULL, NULL},
-    {D, "/v2/notification", "DeleteNotifications", T, W, NULL, NULL},
-    {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, NULL, NULL},
+    {G, "/v2/notification", "ListNotifications", T, W, tomo_api_notification_list, NULL},
+    {D, "/v2/notification", "DeleteNotifications", T, W, tomo_api_notification_delete, NULL},
+    {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, tomo_api_channel_messages_list,
+     NULL},
     {G, "/v2/match", "ListMatches", T, TOMO_ROUTE_LOOP, tomo_api_match_list, NULL},
     {P, "/v2/event", "Event", T, W, NULL, NULL},
     {G, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, W, NULL, NULL},

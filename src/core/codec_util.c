@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -101,6 +102,39 @@ void tomo_uuid_v4(char out[37])
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     uuid_unparse_lower(b, out);
+}
+
+static pthread_mutex_t v7_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t v7_last_ms;
+static uint32_t v7_seq;
+
+int64_t tomo_uuid_v7(char out[37])
+{
+    uint8_t b[16];
+    tomo_random_bytes(b, sizeof(b));
+    uint64_t ms = (uint64_t)tomo_now_ms();
+    pthread_mutex_lock(&v7_lock);
+    /* Never step back and count within a millisecond; when the 12-bit
+     * counter runs out, borrow the next millisecond. */
+    if (ms <= v7_last_ms) {
+        ms = v7_last_ms;
+        if (++v7_seq > 0xFFF) {
+            ms++;
+            v7_seq = 0;
+        }
+    } else {
+        v7_seq = 0;
+    }
+    v7_last_ms = ms;
+    uint32_t seq = v7_seq;
+    pthread_mutex_unlock(&v7_lock);
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)(0x70 | ((seq >> 8) & 0x0F));
+    b[7] = (uint8_t)(seq & 0xFF);
+    b[8] = (uint8_t)(0x80 | (b[8] & 0x3F));
+    uuid_unparse_lower(b, out);
+    return (int64_t)ms;
 }
 
 void tomo_uuid_v1(char out[37])

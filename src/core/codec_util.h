@@ -19,6 +19,12 @@ void tomo_hex(const void *p, size_t n, char *out);
 /* UUIDs as 36-char canonical strings into out[37]. */
 void tomo_uuid_v4(char out[37]);
 void tomo_uuid_v1(char out[37]);
+/* A time-ordered UUID (version 7 layout: unix ms, then a counter, then
+ * random bits) whose text sorts in creation order within this process, even
+ * for ids made in the same millisecond or after the clock stepped back.
+ * Returns the millisecond written into the id (>= every earlier one): use it
+ * as the row's create time so (create_time, id) order is creation order. */
+int64_t tomo_uuid_v7(char out[37]);
 /* UUIDv5 of name in the DNS namespace. */
 void tomo_uuid_v5_dns(const char *name, size_t n, char out[37]);
 /* 1 if s is a canonical UUID string (any version, case-insensitive). */

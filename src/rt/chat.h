@@ -1,0 +1,96 @@
+/* rt/chat.h: chat channel identity and message history.
+ * Owns: channel ids ("<mode>.<subject>.<subcontext>.<label>": room
+ *       `2...<name>`, group `3.<group_id>..`, DM `4.<uidA>.<uidB>.`), room
+ *       name rules, the ChannelMessage JSON shape,
+ *       and the `message` table (insert, update, remove, paged history with
+ *       opaque cursors).
+ * Borrows: the caller's database connection.
+ * Threads: the id and JSON helpers run on any thread; functions taking a
+ *          tomo_dbconn block and run on WORKER threads only.
+ *
+ * A channel maps onto the message table's stream columns: stream_mode =
+ * mode, stream_subject = subject, stream_descriptor = subcontext,
+ * stream_label = label. UUIDs are kept lower-case. */
+#ifndef TOMO_RT_CHAT_H
+#define TOMO_RT_CHAT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../store/db.h"
+
+/* Channel modes: Nakama's stream modes of the three channel kinds. */
+enum { TOMO_CHAT_ROOM = 2, TOMO_CHAT_GROUP = 3, TOMO_CHAT_DM = 4 };
+
+/* Channel message codes (ChannelMessage.code). */
+enum { TOMO_CHAT_CODE_CHAT = 0, TOMO_CHAT_CODE_UPDATE = 1, TOMO_CHAT_CODE_REMOVE = 2 };
+
+#define TOMO_CHAT_ROOM_NAME_MAX 64 /* bytes */
+/* Room for any channel id (the longest valid one, a DM id, is 76 bytes). */
+#define TOMO_CHAT_ID_MAX 160
+/* History page limits (Nakama: 1..100, default 1). */
+#define TOMO_CHAT_LIST_MAX 100
+#define TOMO_CHAT_LIST_DEFAULT 1
+
+typedef struct tomo_chat_channel {
+    int mode;            /* TOMO_CHAT_* */
+    char subject[37];    /* group id, or the DM's smaller user id; "" if none */
+    char subcontext[37]; /* the DM's larger user id; "" if none */
+    char label[TOMO_CHAT_ROOM_NAME_MAX + 1]; /* room name */
+} tomo_chat_channel;
+
+/* Parse a channel id. Accepts what Nakama accepts: a mode of 2/3/4 and
+ * exactly four dot-separated parts, room names of 1..64 bytes, UUIDs (any
+ * case; stored lower-case) where the mode has them. Returns 0 or
+ * TOMO_EINVAL. */
+int tomo_chat_id_parse(const char *id, tomo_chat_channel *out);
+/* Canonical id of a channel into buf (TOMO_CHAT_ID_MAX bytes). */
+void tomo_chat_id_format(const tomo_chat_channel *c, char buf[TOMO_CHAT_ID_MAX]);
+/* Room channel for a join target. NULL on success, else the reason (a
+ * static string naming the rule broken: length, control characters, UTF-8). */
+const char *tomo_chat_room_init(tomo_chat_channel *out, const char *name);
+/* DM channel of two users (order-independent: the smaller id is subject). */
+void tomo_chat_dm_init(tomo_chat_channel *out, const char *uid_a, const char *uid_b);
+/* Set room_name | group_id | user_id_one + user_id_two on obj. */
+void tomo_chat_set_target(const tomo_chat_channel *c, json_t *obj);
+
+/* 1 if text is a JSON object (what chat content must be). */
+int tomo_chat_content_ok(const char *text);
+
+/* ChannelMessage object (new reference). Times are unix ms (rendered as
+ * RFC 3339 seconds); code and persistent are always present, as Nakama
+ * sets those wrappers. */
+json_t *tomo_chat_message_json(const tomo_chat_channel *c, const char *channel_id,
+                               const char *message_id, int code, const char *sender_id,
+                               const char *username, const char *content, int64_t create_ms,
+                               int64_t update_ms, int persistent);
+
+/* Store a new chat message (create_time = update_time = create_ms).
+ * Returns 0 or a store error. */
+int tomo_chat_message_insert(tomo_dbconn *conn, const tomo_chat_channel *c,
+                             const char *message_id, int code, const char *sender_id,
+                             const char *username, const char *content, int64_t create_ms);
+/* Replace the content of a message the sender wrote in this channel;
+ * *create_ms receives its original create time. TOMO_ENOTFOUND when no such
+ * message of this sender exists in the channel. */
+int tomo_chat_message_update(tomo_dbconn *conn, const tomo_chat_channel *c,
+                             const char *message_id, const char *sender_id, const char *username,
+                             const char *content, int64_t update_ms, int64_t *create_ms);
+/* Delete a message the sender wrote in this channel; *create_ms as above.
+ * TOMO_ENOTFOUND when there is none. */
+int tomo_chat_message_remove(tomo_dbconn *conn, const tomo_chat_channel *c,
+                             const char *message_id, const char *sender_id, int64_t *create_ms);
+
+/* A page of stored messages: ChannelMessageList {messages, next_cursor,
+ * prev_cursor, cacheable_cursor} (new reference in *out). forward=1 lists
+ * oldest first, 0 newest first. cursor (NULL/"" = start) is one this
+ * function handed out for the same channel and direction; next_cursor goes
+ * on in the listing direction, prev_cursor back; cacheable_cursor names the
+ * newest position seen so a client can later fetch only newer messages
+ * (forward). channel_id is echoed in each message. Returns 0, TOMO_EINVAL
+ * for a malformed or mismatched cursor, or a store error. */
+int tomo_chat_history_list(tomo_dbconn *conn, const tomo_chat_channel *c, const char *channel_id,
+                           int limit, int forward, const char *cursor, json_t **out);
+
+#endif

@@ -1,0 +1,159 @@
+/* tests/rt/test_notify.c: the notification store on SQLite: persistent vs
+ * live-only, listing order and the cacheable cursor, delete scoped to the
+ * owner, input checks. */
+#define _GNU_SOURCE
+#include "core/codec_util.h"
+#include "core/common.h"
+#include "core/config.h"
+#include "rt/notify.h"
+#include "store/db.h"
+#include "store/migrate.h"
+#include "tt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define U1 "0a000000-0000-4000-8000-000000000001"
+#define U2 "0b000000-0000-4000-8000-000000000002"
+
+static tomo_db *open_db(void)
+{
+    char dir[] = "/tmp/tomo_notify_XXXXXX";
+    if (!mkdtemp(dir))
+        abort();
+    tomo_config cfg;
+    tomo_config_defaults(&cfg);
+    free(cfg.data_dir);
+    cfg.data_dir = tomo_xstrdup(dir);
+    char err[512] = "";
+    tomo_db *db = NULL;
+    int applied;
+    if (tomo_db_open(&cfg, &db, err, sizeof(err)) < 0 ||
+        tomo_migrate_up(db, &applied, err, sizeof(err)) < 0) {
+        fprintf(stderr, "db: %s\n", err);
+        abort();
+    }
+    tomo_config_free(&cfg);
+    return db;
+}
+
+static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* Subjects of a list page joined with ','. */
+static void subjects(json_t *page, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(page, "notifications"), i, v)
+    {
+        if (*out)
+            strncat(out, ",", n - strlen(out) - 1);
+        strncat(out, str(v, "subject"), n - strlen(out) - 1);
+    }
+}
+
+static void test_store_and_list(void)
+{
+    tomo_db *db = open_db();
+    tomo_dbconn *c;
+    TT_OK(tomo_db_acquire(db, &c));
+    json_t *n = NULL;
+    char got[128];
+
+    /* nothing stored: an empty page with a cursor that starts at the top */
+    json_t *empty;
+    TT_OK(tomo_notify_list(c, U1, 10, NULL, &empty));
+    TT_TRUE(json_object_get(empty, "notifications") == NULL);
+    TT_TRUE(str(empty, "cacheable_cursor") != NULL);
+
+    TT_OK(tomo_notify_store(c, U1, "a", "{\"k\":1}", 5, U2, 1, &n));
+    TT_TRUE(tomo_uuid_valid(str(n, "id")));
+    TT_STR_EQ(str(n, "content"), "{\"k\":1}");
+    TT_EQ(json_integer_value(json_object_get(n, "code")), 5);
+    TT_STR_EQ(str(n, "sender_id"), U2);
+    TT_TRUE(json_is_true(json_object_get(n, "persistent")));
+    TT_TRUE(str(n, "create_time") != NULL);
+    json_decref(n);
+    /* live-only: built, not stored; zero values are omitted */
+    TT_OK(tomo_notify_store(c, U1, "live", NULL, 0, NULL, 0, &n));
+    TT_TRUE(json_object_get(n, "persistent") == NULL);
+    TT_TRUE(json_object_get(n, "code") == NULL);
+    TT_TRUE(json_object_get(n, "sender_id") == NULL);
+    TT_STR_EQ(str(n, "content"), "{}");
+    json_decref(n);
+    TT_OK(tomo_notify_store(c, U1, "b", NULL, -1, NULL, 1, NULL));
+    TT_OK(tomo_notify_store(c, U1, "c", "{}", 7, "", 1, NULL));
+    TT_OK(tomo_notify_store(c, U2, "other user", "{}", 1, NULL, 1, NULL));
+
+    /* bad input */
+    TT_EQ(tomo_notify_store(c, U1, "", "{}", 1, NULL, 1, NULL), TOMO_EINVAL);
+    TT_EQ(tomo_notify_store(c, U1, "x", "[1]", 1, NULL, 1, NULL), TOMO_EINVAL);
+    TT_EQ(tomo_notify_store(c, U1, "x", "{", 1, NULL, 1, NULL), TOMO_EINVAL);
+    TT_EQ(tomo_notify_store(c, "nope", "x", "{}", 1, NULL, 1, NULL), TOMO_EINVAL);
+
+    /* oldest first, paged by the cacheable cursor */
+    json_t *p1, *p2, *p3;
+    TT_OK(tomo_notify_list(c, U1, 2, NULL, &p1));
+    subjects(p1, got, sizeof(got));
+    TT_STR_EQ(got, "a,b");
+    TT_OK(tomo_notify_list(c, U1, 2, str(p1, "cacheable_cursor"), &p2));
+    subjects(p2, got, sizeof(got));
+    TT_STR_EQ(got, "c");
+    /* caught up: nothing new, the same cursor back */
+    TT_OK(tomo_notify_list(c, U1, 2, str(p2, "cacheable_cursor"), &p3));
+    TT_TRUE(json_object_get(p3, "notifications") == NULL);
+    TT_STR_EQ(str(p3, "cacheable_cursor"), str(p2, "cacheable_cursor"));
+    /* a later notification shows up behind the kept cursor */
+    TT_OK(tomo_notify_store(c, U1, "d", "{}", 1, NULL, 1, NULL));
+    json_t *p4;
+    TT_OK(tomo_notify_list(c, U1, 100, str(p3, "cacheable_cursor"), &p4));
+    subjects(p4, got, sizeof(got));
+    TT_STR_EQ(got, "d");
+    /* the empty-list cursor lists from the start */
+    json_t *p5;
+    TT_OK(tomo_notify_list(c, U1, 100, str(empty, "cacheable_cursor"), &p5));
+    subjects(p5, got, sizeof(got));
+    TT_STR_EQ(got, "a,b,c,d");
+    json_t *first = json_array_get(json_object_get(p5, "notifications"), 0);
+    TT_TRUE(json_is_true(json_object_get(first, "persistent")));
+    TT_STR_EQ(str(first, "content"), "{\"k\":1}");
+    json_t *second = json_array_get(json_object_get(p5, "notifications"), 1);
+    TT_EQ(json_integer_value(json_object_get(second, "code")), -1);
+    TT_TRUE(json_object_get(second, "sender_id") == NULL);
+
+    json_t *bad = NULL;
+    TT_EQ(tomo_notify_list(c, U1, 10, "garbage!", &bad), TOMO_EINVAL);
+    TT_EQ(tomo_notify_list(c, U1, 10, "bjE6eDp5", &bad), TOMO_EINVAL); /* "n1:x:y" */
+    TT_EQ(tomo_notify_list(c, U1, 0, NULL, &bad), TOMO_EINVAL);
+    TT_EQ(tomo_notify_list(c, U1, 101, NULL, &bad), TOMO_EINVAL);
+    TT_TRUE(bad == NULL);
+
+    /* delete: only the owner's; unknown ids are ignored */
+    json_t *theirs;
+    TT_OK(tomo_notify_list(c, U2, 10, NULL, &theirs));
+    const char *their_id =
+        str(json_array_get(json_object_get(theirs, "notifications"), 0), "id");
+    const char *ids[] = {str(first, "id"), str(second, "id"), their_id,
+                         "0c000000-0000-4000-8000-000000000003"};
+    TT_OK(tomo_notify_delete(c, U1, ids, 4));
+    json_t *left, *still;
+    TT_OK(tomo_notify_list(c, U1, 100, NULL, &left));
+    subjects(left, got, sizeof(got));
+    TT_STR_EQ(got, "c,d");
+    TT_OK(tomo_notify_list(c, U2, 100, NULL, &still));
+    subjects(still, got, sizeof(got));
+    TT_STR_EQ(got, "other user");
+
+    json_decref(empty), json_decref(p1), json_decref(p2), json_decref(p3), json_decref(p4);
+    json_decref(p5), json_decref(theirs), json_decref(left), json_decref(still);
+    tomo_db_release(c);
+    tomo_db_close(db);
+}
+
+int main(void)
+{
+    TT_RUN(test_store_and_list);
+    return tt_finish();
+}
