@@ -66,9 +66,11 @@ export TOMO_TEST_PG_ADMIN="postgres://tomo:$PGPASS@127.0.0.1:$PGPORT/postgres"
 # for tests that stop and restart the server (tests/integration/postgres.test.mjs)
 export TOMO_TEST_PG_DATA="$PGDIR/data" TOMO_TEST_PG_BIN="$PGBIN" TOMO_TEST_PG_PORT="$PGPORT"
 export TOMO_TEST_PG_OPTS="$PGOPTS" TOMO_TEST_PG_LOG="$PGDIR/log"
-echo "== unit tests on postgres (store_pg, release and sanitizers)"
-(cd build && ctest --output-on-failure -R '^store_pg$')
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -R '^store_pg$')
+# C tests that need a server (store_pg, and suites that also run on Postgres
+# when TOMO_TEST_PG_ADMIN is set) run again here, with it set.
+echo "== unit tests on postgres (release and sanitizers)"
+(cd build && ctest --output-on-failure)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
 TOMO_BIN="$ROOT/build/tomo" TOMO_TEST_BACKEND=postgres run_acceptance "postgres (release build)"
 
 echo "== all tests passed"
