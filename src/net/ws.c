@@ -31,6 +31,12 @@ struct tomo_ws {
     uint8_t need_flush;     /* wslay has frames queued while in_recv */
     uint8_t peer_closed;    /* close frame received */
     uint8_t finishing;      /* uv_shutdown in progress */
+    /* Frame boundaries of the input, tracked so that an idle connection can
+     * drop wslay's context (about 8 KB of buffers) and rebuild it on demand. */
+    uint8_t fh_have;        /* header bytes collected */
+    uint8_t msg_open;       /* a fragmented data message is in progress */
+    uint8_t fh[14];
+    uint64_t fpay_left;     /* payload bytes left in the current frame */
     tomo_ws *close_prev, *close_next; /* closing list */
 };
 
@@ -299,13 +305,79 @@ static void flush(tomo_ws *ws)
         return;
     }
     ws->need_flush = 0;
+    if (!ws->ctx)
+        return;
     if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) < 0) {
         tomo_ws_abort(ws);
         return;
     }
-    if (ws->closing && (ws->peer_closed || !wslay_event_want_read(ws->ctx)) &&
-        !wslay_event_want_write(ws->ctx))
+    /* Close the TCP side only after the peer's close frame: closing while it
+     * is still sending would reset the connection and could destroy our close
+     * frame before the peer reads it. Silent peers hit the close deadline. */
+    if (ws->closing && ws->peer_closed && !wslay_event_want_write(ws->ctx))
         finish(ws);
+}
+
+/* ---- wslay context: built on demand, dropped while idle ---- */
+
+static const struct wslay_event_callbacks g_wslay_cb;
+
+static void ctx_make(tomo_ws *ws)
+{
+    if (ws->ctx)
+        return;
+    if (wslay_event_context_server_init(&ws->ctx, &g_wslay_cb, ws) != 0)
+        abort(); /* out of memory */
+    /* wslay checks its limit before frame_start_cb runs and closes without
+     * a reason; keep it as a backstop above ours (wslay allocates a frame's
+     * claimed length up front, so it stays bounded) so that frame_start_cb
+     * refuses first and says why. */
+    uint64_t backstop = (uint64_t)ws->max_msg * 4;
+    if (backstop < (1u << 20))
+        backstop = 1u << 20;
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, backstop);
+}
+
+/* Follow frame headers over the bytes handed to wslay. */
+static void track(tomo_ws *ws, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (ws->fpay_left) {
+            size_t take = n < ws->fpay_left ? n : (size_t)ws->fpay_left;
+            ws->fpay_left -= take;
+            p += take;
+            n -= take;
+            continue;
+        }
+        ws->fh[ws->fh_have++] = *p++;
+        n--;
+        if (ws->fh_have < 2)
+            continue;
+        uint8_t l7 = ws->fh[1] & 0x7f;
+        size_t need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((ws->fh[1] & 0x80) ? 4 : 0);
+        if (ws->fh_have < need)
+            continue;
+        uint64_t len = l7;
+        if (l7 == 126)
+            len = (uint64_t)ws->fh[2] << 8 | ws->fh[3];
+        else if (l7 == 127)
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | ws->fh[2 + i];
+        if ((ws->fh[0] & 0x0f) < 0x8)
+            ws->msg_open = !(ws->fh[0] & 0x80);
+        ws->fpay_left = len;
+        ws->fh_have = 0;
+    }
+}
+
+int tomo_ws_trim(tomo_ws *ws)
+{
+    if (!ws->ctx || ws->closing || ws->closed || ws->in_recv || ws->fh_have || ws->fpay_left ||
+        ws->msg_open || wslay_event_want_write(ws->ctx))
+        return 0;
+    wslay_event_context_free(ws->ctx);
+    ws->ctx = NULL;
+    return 1;
 }
 
 /* ---- input ---- */
@@ -346,6 +418,8 @@ static void frame_start_cb(wslay_event_context_ptr ctx,
                                     (size_t)rl);
             closing_add(ws);
         }
+        /* Stop parsing; the rest is drained unread until the peer closes. */
+        wslay_event_shutdown_read(ctx);
         ws->msg_len = ws->max_msg + 1;
         return;
     }
@@ -384,8 +458,10 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void feed(tomo_ws *ws, const uint8_t *p, size_t n)
 {
     g_stats.bytes_in += n;
-    if (!wslay_event_get_read_enabled(ws->ctx))
+    if (ws->ctx && !wslay_event_get_read_enabled(ws->ctx))
         return; /* after a fatal input error: drain until the peer goes */
+    ctx_make(ws);
+    track(ws, p, n);
     g_in = p;
     g_in_len = n;
     ws->in_recv = 1;
@@ -427,7 +503,8 @@ static void on_tcp_closed(uv_handle_t *h)
     if (!g_closing && g_close_timer_init)
         uv_timer_stop(&g_close_timer);
     ws->cb->on_closed(ws, ws->close_code, ws->ud);
-    wslay_event_context_free(ws->ctx);
+    if (ws->ctx)
+        wslay_event_context_free(ws->ctx);
     free(ws->tcp);
     free(ws);
 }
@@ -479,6 +556,7 @@ void tomo_ws_close(tomo_ws *ws, int code, const char *reason)
     size_t rl = reason ? strlen(reason) : 0;
     if (rl > 123)
         rl = 123;
+    ctx_make(ws);
     if (wslay_event_queue_close(ws->ctx, (uint16_t)code, (const uint8_t *)reason, rl) < 0) {
         tomo_ws_abort(ws);
         return;
@@ -491,9 +569,9 @@ void tomo_ws_ping(tomo_ws *ws)
 {
     if (ws->closing || ws->closed)
         return;
-    struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
-    if (wslay_event_queue_msg(ws->ctx, &m) == 0)
-        flush(ws);
+    /* Written directly: no need to build a wslay context for an idle peer. */
+    static const uint8_t ping[2] = {0x89, 0x00};
+    write_bytes(ws, NULL, ping, sizeof(ping));
 }
 
 int tomo_ws_closing(const tomo_ws *ws) { return ws->closing || ws->closed; }
@@ -538,10 +616,6 @@ tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
     ws->max_queued = cfg->max_queued_writes ? (uint32_t)cfg->max_queued_writes : 64;
     ws->close_wait_ms = cfg->close_wait_ms ? cfg->close_wait_ms : 2000;
     tcp->data = ws;
-    if (wslay_event_context_server_init(&ws->ctx, &g_wslay_cb, ws) != 0)
-        abort(); /* out of memory */
-    /* wslay's own limit is a backstop; frame_start_cb refuses first. */
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, (uint64_t)ws->max_msg);
     if (uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) < 0) {
         tomo_ws_abort(ws);
         return ws;

@@ -9,8 +9,8 @@
  *          tomo_http_upgrade (owned from then on, freed when closed).
  * Threads: loop thread only.
  *
- * Memory per idle connection: the struct below, the uv_tcp_t and wslay's
- * event context. Input is parsed from one loop-wide read buffer and
+ * Memory per idle connection: the struct below and the uv_tcp_t; wslay's
+ * event context exists only while input is flowing (tomo_ws_trim). Input is parsed from one loop-wide read buffer and
  * outgoing frames are usually written synchronously (uv_try_write) without
  * any allocation; only a write the kernel cannot take at once is queued. */
 #ifndef TOMO_NET_WS_H
@@ -101,6 +101,11 @@ void tomo_ws_close(tomo_ws *ws, int code, const char *reason);
 void tomo_ws_abort(tomo_ws *ws);
 /* 1 once tomo_ws_close/abort ran or the peer went away. */
 int tomo_ws_closing(const tomo_ws *ws);
+/* Drop the input parser's buffers (wslay's context, ~8 KB) while the
+ * connection sits between messages; they are rebuilt when bytes arrive.
+ * Call for connections idle for a while (the liveness scan does).
+ * Returns 1 if buffers were freed. */
+int tomo_ws_trim(tomo_ws *ws);
 /* Writes pending in libuv (queue depth in messages). */
 size_t tomo_ws_queued(const tomo_ws *ws);
 /* Peer address "ip" (for logs). */

@@ -13,6 +13,7 @@
 #include "rt_int.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,9 +340,18 @@ static void scan_tick(uv_timer_t *t)
             if (s->_ws)
                 tomo_ws_ping(s->_ws);
         }
+        if (s->_ws && now - s->_last_in_ms >= 1000)
+            rt->trimmed += (size_t)tomo_ws_trim(s->_ws); /* idle: drop the parser's buffers */
         s = next;
     }
     rt->scan_pos = s;
+    /* Freed parser buffers sit in the middle of the heap; hand whole free
+     * pages back to the kernel now and then so idle RSS really shrinks. */
+    if (rt->trimmed >= 256 && now - rt->last_malloc_trim_ms >= 5000) {
+        malloc_trim(0);
+        rt->trimmed = 0;
+        rt->last_malloc_trim_ms = now;
+    }
     tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
     tomo_tracker_flush(rt->tracker, rt->srv);
 }

@@ -21,6 +21,8 @@ typedef struct tomo_rt {
     uv_timer_t scan_timer;
     uv_check_t flush_check;
     int stopping;
+    size_t trimmed;              /* parser contexts freed since the last malloc_trim */
+    int64_t last_malloc_trim_ms;
 } tomo_rt;
 
 typedef struct tomo_rt_metrics {
