@@ -8,4 +8,5 @@ void tomo_rt_modules_init(tomo_server *srv)
     tomo_rt_core_init(srv);   /* ping, pong, rpc (rt/rt.c) */
     tomo_rt_status_init(srv); /* status_* (rt/status.c) */
     tomo_rt_match_init(srv);  /* relayed matches (rt/match.c) */
+    tomo_rt_channel_init(srv); /* chat channels (rt/channel.c) */
 }

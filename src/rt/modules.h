@@ -11,5 +11,6 @@ void tomo_rt_modules_init(tomo_server *srv);
 void tomo_rt_core_init(tomo_server *srv);
 void tomo_rt_status_init(tomo_server *srv);
 void tomo_rt_match_init(tomo_server *srv);
+void tomo_rt_channel_init(tomo_server *srv); /* rt/channel.h */
 
 #endif

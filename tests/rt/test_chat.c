@@ -9,6 +9,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "tt.h"
+#include "testdb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,26 +117,6 @@ static void test_time_ordered_ids(void)
     TT_TRUE(!tomo_chat_content_ok(""));
 }
 
-static tomo_db *open_db(void)
-{
-    char dir[] = "/tmp/tomo_chat_XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    tomo_config cfg;
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(dir);
-    char err[512] = "";
-    tomo_db *db = NULL;
-    int applied;
-    if (tomo_db_open(&cfg, &db, err, sizeof(err)) < 0 ||
-        tomo_migrate_up(db, &applied, err, sizeof(err)) < 0) {
-        fprintf(stderr, "db: %s\n", err);
-        abort();
-    }
-    tomo_config_free(&cfg);
-    return db;
-}
 
 /* The message_id values of a page, joined with ','. */
 static void page_ids(json_t *page, char ids[][37], char *out, size_t n)
@@ -157,9 +138,8 @@ static void page_ids(json_t *page, char ids[][37], char *out, size_t n)
 
 static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-static void test_history(void)
+static void test_history_on(tomo_db *db)
 {
-    tomo_db *db = open_db();
     tomo_dbconn *c;
     TT_OK(tomo_db_acquire(db, &c));
     tomo_chat_channel room, other;
@@ -283,8 +263,9 @@ static void test_history(void)
     json_decref(p6), json_decref(b1), json_decref(b2), json_decref(b3), json_decref(all);
     json_decref(none), json_decref(newer), json_decref(after);
     tomo_db_release(c);
-    tomo_db_close(db);
 }
+
+static void test_history(void) { testdb_each("chat", test_history_on); }
 
 int main(void)
 {

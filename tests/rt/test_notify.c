@@ -9,6 +9,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "tt.h"
+#include "testdb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +18,6 @@
 #define U1 "0a000000-0000-4000-8000-000000000001"
 #define U2 "0b000000-0000-4000-8000-000000000002"
 
-static tomo_db *open_db(void)
-{
-    char dir[] = "/tmp/tomo_notify_XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    tomo_config cfg;
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(dir);
-    char err[512] = "";
-    tomo_db *db = NULL;
-    int applied;
-    if (tomo_db_open(&cfg, &db, err, sizeof(err)) < 0 ||
-        tomo_migrate_up(db, &applied, err, sizeof(err)) < 0) {
-        fprintf(stderr, "db: %s\n", err);
-        abort();
-    }
-    tomo_config_free(&cfg);
-    return db;
-}
 
 static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
@@ -54,9 +35,8 @@ static void subjects(json_t *page, char *out, size_t n)
     }
 }
 
-static void test_store_and_list(void)
+static void test_store_and_list_on(tomo_db *db)
 {
-    tomo_db *db = open_db();
     tomo_dbconn *c;
     TT_OK(tomo_db_acquire(db, &c));
     json_t *n = NULL;
@@ -149,8 +129,9 @@ static void test_store_and_list(void)
     json_decref(empty), json_decref(p1), json_decref(p2), json_decref(p3), json_decref(p4);
     json_decref(p5), json_decref(theirs), json_decref(left), json_decref(still);
     tomo_db_release(c);
-    tomo_db_close(db);
 }
+
+static void test_store_and_list(void) { testdb_each("notify", test_store_and_list_on); }
 
 int main(void)
 {

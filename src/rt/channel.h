@@ -1,0 +1,21 @@
+/* rt/channel.h: chat over the realtime socket.
+ * Owns: the channel_join, channel_leave, channel_message_send,
+ *       channel_message_update and channel_message_remove handlers, the
+ *       channel_presence_event listener of the room, group and DM stream
+ *       modes, the per-session chat rate limiter (token buckets, config
+ *       chat.messages_per_sec / chat.burst), the content size limit
+ *       (chat.max_message_bytes), and the chat_messages_sent_total metric.
+ * Borrows: the tracker (presences on channel streams), sessions, the worker
+ *          pool (DM target lookups, message history writes: rt/chat.h) and
+ *          the notification API (the DM request, rt/notify.h).
+ * Threads: loop thread; database work runs in tomo_rt_async jobs whose
+ *          worker half touches only the copies it was given. */
+#ifndef TOMO_RT_CHANNEL_H
+#define TOMO_RT_CHANNEL_H
+
+#include "../api/server.h"
+
+/* Register the handlers and listeners (start-up, from rt/modules.c). */
+void tomo_rt_channel_init(tomo_server *srv);
+
+#endif
