@@ -16,6 +16,7 @@
 
 typedef struct testdb {
     tomo_db *db;
+    tomo_config cfg;   /* the pool borrows it: lives as long as db */
     const char *admin; /* NULL for SQLite */
     char name[64];     /* Postgres database or SQLite directory */
 } testdb;
@@ -45,12 +46,12 @@ static int testdb_admin_exec(const char *admin, const char *sql)
 /* Open and migrate; admin NULL selects SQLite. Returns 0 or < 0. */
 static int testdb_open(testdb *t, const char *admin, const char *tag)
 {
-    tomo_config cfg;
+    tomo_config *cfg = &t->cfg;
     char err[512] = "";
     int applied, rc;
     t->db = NULL;
     t->admin = admin;
-    tomo_config_defaults(&cfg);
+    tomo_config_defaults(cfg);
     if (admin) {
         snprintf(t->name, sizeof(t->name), "tomo_%s_%d", tag, (int)getpid());
         char *sql = tomo_xasprintf("CREATE DATABASE %s", t->name);
@@ -59,26 +60,25 @@ static int testdb_open(testdb *t, const char *admin, const char *tag)
         if (rc < 0)
             goto out;
         const char *slash = strrchr(admin, '/');
-        cfg.database.address.v = tomo_xcalloc(1, sizeof(char *));
-        cfg.database.address.v[0] =
+        cfg->database.address.v = tomo_xcalloc(1, sizeof(char *));
+        cfg->database.address.v[0] =
             tomo_xasprintf("%.*s/%s", (int)(slash - admin), admin, t->name);
-        cfg.database.address.n = 1;
+        cfg->database.address.n = 1;
     } else {
         snprintf(t->name, sizeof(t->name), "/tmp/tomo_%s_XXXXXX", tag);
         if (!mkdtemp(t->name)) {
             rc = TOMO_EIO;
             goto out;
         }
-        free(cfg.data_dir);
-        cfg.data_dir = tomo_xstrdup(t->name);
+        free(cfg->data_dir);
+        cfg->data_dir = tomo_xstrdup(t->name);
     }
-    rc = tomo_db_open(&cfg, &t->db, err, sizeof(err));
+    rc = tomo_db_open(cfg, &t->db, err, sizeof(err));
     if (rc == 0)
         rc = tomo_migrate_up(t->db, &applied, err, sizeof(err));
     if (rc < 0)
         fprintf(stderr, "testdb: %s\n", err);
 out:
-    tomo_config_free(&cfg);
     return rc;
 }
 
@@ -87,6 +87,7 @@ static void testdb_close(testdb *t)
     if (t->db)
         tomo_db_close(t->db);
     t->db = NULL;
+    tomo_config_free(&t->cfg);
     if (t->admin) {
         char *sql = tomo_xasprintf("DROP DATABASE IF EXISTS %s", t->name);
         testdb_admin_exec(t->admin, sql);
