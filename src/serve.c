@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include "api/api.h"
+#include "api/revoke.h"
 #include "api/server.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -340,6 +341,10 @@ int tomo_serve(tomo_config *cfg)
         tomo_db_close(srv->db);
         return 1;
     }
+    /* Revoked sessions stay revoked across restarts; when the database is
+     * not reachable yet, the first token check loads them. */
+    if (srv->schema_current)
+        tomo_revoke_load(srv);
 
     srv->loop = tomo_loop_new();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -12,9 +12,18 @@ int tomo_api_readyz(tomo_api_ctx *ctx);
 
 /* Each area adds its declarations in its own block below. */
 
-/* auth.c (authenticate, session refresh/logout, link/unlink) */
+/* auth.c (authenticate, session refresh/logout), link.c (link/unlink).
+ * Other identity providers (apple, facebook, facebookinstantgame,
+ * gamecenter, google, steam) keep a NULL handler: 501 Unimplemented. */
+int tomo_api_authenticate_device(tomo_api_ctx *ctx);
+int tomo_api_authenticate_custom(tomo_api_ctx *ctx);
+/* Email+password, or username+password when the email is empty. */
+int tomo_api_authenticate_email(tomo_api_ctx *ctx);
+int tomo_api_session_refresh(tomo_api_ctx *ctx);
+int tomo_api_session_logout(tomo_api_ctx *ctx);
 
 /* account.c (account get/update/delete, users) */
+int tomo_api_account_get(tomo_api_ctx *ctx);
 
 /* storage.c (storage objects; Nakama semantics, see api/storage_util.h for limits) */
 /* POST /v2/storage: read objects by id (public or the caller's own). */

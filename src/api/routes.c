@@ -26,16 +26,16 @@ static const tomo_api_route table[] = {
 
     /* authenticate and session */
     {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL},
-    {P, "/v2/account/authenticate/custom", "AuthenticateCustom", B, W, NULL, NULL},
-    {P, "/v2/account/authenticate/device", "AuthenticateDevice", B, W, NULL, NULL},
-    {P, "/v2/account/authenticate/email", "AuthenticateEmail", B, W, NULL, NULL},
+    {P, "/v2/account/authenticate/custom", "AuthenticateCustom", B, W, tomo_api_authenticate_custom, NULL},
+    {P, "/v2/account/authenticate/device", "AuthenticateDevice", B, W, tomo_api_authenticate_device, NULL},
+    {P, "/v2/account/authenticate/email", "AuthenticateEmail", B, W, tomo_api_authenticate_email, NULL},
     {P, "/v2/account/authenticate/facebook", "AuthenticateFacebook", B, W, NULL, NULL},
     {P, "/v2/account/authenticate/facebookinstantgame", "AuthenticateFacebookInstantGame", B, W, NULL, NULL},
     {P, "/v2/account/authenticate/gamecenter", "AuthenticateGameCenter", B, W, NULL, NULL},
     {P, "/v2/account/authenticate/google", "AuthenticateGoogle", B, W, NULL, NULL},
     {P, "/v2/account/authenticate/steam", "AuthenticateSteam", B, W, NULL, NULL},
-    {P, "/v2/account/session/refresh", "SessionRefresh", B, W, NULL, NULL},
-    {P, "/v2/session/logout", "SessionLogout", T, W, NULL, NULL},
+    {P, "/v2/account/session/refresh", "SessionRefresh", B, W, tomo_api_session_refresh, NULL},
+    {P, "/v2/session/logout", "SessionLogout", T, W, tomo_api_session_logout, NULL},
 
     /* link / unlink */
     {P, "/v2/account/link/apple", "LinkApple", T, W, NULL, NULL},
@@ -58,7 +58,7 @@ static const tomo_api_route table[] = {
     {P, "/v2/account/unlink/steam", "UnlinkSteam", T, W, NULL, NULL},
 
     /* account and users */
-    {G, "/v2/account", "GetAccount", T, W, NULL, NULL},
+    {G, "/v2/account", "GetAccount", T, W, tomo_api_account_get, NULL},
     {U, "/v2/account", "UpdateAccount", T, W, NULL, NULL},
     {D, "/v2/account", "DeleteAccount", T, W, NULL, NULL},
     {G, "/v2/user", "GetUsers", T, W, NULL, NULL},

@@ -50,7 +50,9 @@ export function createPgDatabase() {
 
 /**
  * Start a tomo server. opts.args: extra CLI args; opts.env: extra env;
- * opts.migrate: run `tomo migrate up` first (default: true for postgres).
+ * opts.migrate: run `tomo migrate up` first (default: true for postgres);
+ * opts.dataDir / opts.dbUrl: reuse a previous server's data (a restart; pair
+ * with opts.keepData on the first server so cleanup() leaves it).
  * Returns { port, wsPort, metricsPort, url, client(), stop(), kill(), logs(), dataDir, dbUrl }.
  */
 export async function startServer(opts = {}) {
@@ -58,7 +60,7 @@ export async function startServer(opts = {}) {
   const wsPort = await freePort();
   const metricsPort = await freePort();
   const consolePort = await freePort();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-it-'));
+  const dataDir = opts.dataDir || mkdtempSync(path.join(os.tmpdir(), 'tomo-it-'));
   const dbArgs = [];
   let dbUrl = opts.dbUrl || null;
   if (BACKEND === 'postgres' && !dbUrl) dbUrl = createPgDatabase();
