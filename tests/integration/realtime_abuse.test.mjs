@@ -1,0 +1,227 @@
+// Realtime robustness: malformed and hostile input closes only the offending
+// socket (as Nakama specifies) while other players keep playing; server
+// pings and drops silent peers; single_socket; slow consumers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import { startServer, sleep } from './harness.mjs';
+import { newUser, connect, waitFor, rawSocket, closeAll } from './rtutil.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer({ args: ['--socket.max_message_size_bytes', '4096'] });
+});
+after(async () => { await srv?.cleanup(); });
+
+const wsUrl = (u, fmt = 'json') => `ws://127.0.0.1:${srv.port}/ws?token=${u.session.token}&format=${fmt}`;
+const closed = (ws, ms = 3000) => waitFor(() => ws.closed, ms, 'socket close');
+
+/** Two players in a match; returns a function asserting they still play. */
+async function bystanders() {
+  const [a, b] = [await newUser(srv, 'a'), await newUser(srv, 'b')];
+  const sa = await connect(srv, a);
+  const sb = await connect(srv, b, { protobuf: true });
+  const m = await sa.createMatch();
+  await sb.joinMatch(m.match_id);
+  let n = 0;
+  const stillPlaying = async () => {
+    n++;
+    await sa.sendMatchState(m.match_id, 100 + n, 'still-here');
+    await waitFor(() => sb.events.matchdata.some((d) => d.op_code === 100 + n), 3000, 'bystander match data');
+  };
+  return { sa, sb, m, stillPlaying, close: () => closeAll(sa, sb) };
+}
+
+test('hostile frames close only the offending socket', async () => {
+  const others = await bystanders();
+  try {
+    const u = await newUser(srv);
+    const cases = [
+      {
+        name: 'garbage text',
+        fmt: 'json',
+        send: (ws) => ws.send('this is not json'),
+        code: 1007, error: null,
+      },
+      {
+        name: 'unknown field in the envelope',
+        fmt: 'json',
+        send: (ws) => ws.send(JSON.stringify({ cid: '1', ping: {}, bogus: 1 })),
+        code: 1007, error: null,
+      },
+      {
+        name: 'binary frame on a JSON socket',
+        fmt: 'json',
+        send: (ws) => ws.send(Buffer.from([1, 2, 3])),
+        code: 1003, error: null,
+      },
+      {
+        name: 'text frame on a protobuf socket',
+        fmt: 'protobuf',
+        send: (ws) => ws.send('{"ping":{}}'),
+        code: 1003, error: null,
+      },
+      {
+        name: 'invalid protobuf',
+        fmt: 'protobuf',
+        send: (ws) => ws.send(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])),
+        code: 1007, error: null,
+      },
+      {
+        name: 'invalid UTF-8 in a text frame',
+        fmt: 'json',
+        // `ws` refuses to send invalid UTF-8 as text, so write the frame by hand
+        send: (ws) => rawFrame(ws, 0x1, Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])),
+        code: 1007, error: null,
+      },
+      {
+        name: 'oversized frame',
+        fmt: 'json',
+        send: (ws) => ws.send(JSON.stringify({ cid: '1', rpc: { id: 'x', payload: 'y'.repeat(8000) } })),
+        code: 1009, error: null, reason: /too big/i,
+      },
+      {
+        name: 'unknown envelope type (push-only)',
+        fmt: 'json',
+        send: (ws) => ws.send(JSON.stringify({ cid: '5', match_data: { match_id: 'x' } })),
+        code: null, error: { cid: '5', code: 1, message: 'Unrecognized message.' },
+      },
+      {
+        name: 'envelope with no message',
+        fmt: 'json',
+        send: (ws) => ws.send(JSON.stringify({ cid: '6' })),
+        code: null, error: { cid: '6', code: 2, message: 'Missing message.' },
+      },
+    ];
+    for (const c of cases) {
+      const ws = await rawSocket(wsUrl(u, c.fmt));
+      c.send(ws);
+      const cl = await closed(ws);
+      if (c.code) assert.equal(cl.code, c.code, `${c.name}: close code`);
+      if (c.reason) assert.match(cl.reason, c.reason, `${c.name}: close reason`);
+      if (c.error) {
+        assert.equal(ws.msgs.length, 1, `${c.name}: one error envelope`);
+        const e = JSON.parse(ws.msgs[0]);
+        assert.deepEqual(e, { cid: c.error.cid, error: { code: c.error.code, message: c.error.message } }, c.name);
+      } else {
+        assert.equal(ws.msgs.length, 0, `${c.name}: no error envelope for a malformed frame`);
+      }
+      await others.stillPlaying();
+    }
+    // a fragmented message over the limit is refused too
+    const ws = await rawSocket(wsUrl(u));
+    rawFrame(ws, 0x1, Buffer.alloc(3000, 0x20), false);
+    rawFrame(ws, 0x0, Buffer.alloc(3000, 0x20), true);
+    assert.equal((await closed(ws)).code, 1009);
+    await others.stillPlaying();
+  } finally { others.close(); }
+});
+
+/** Write one masked client frame on a `ws` socket's TCP stream. */
+function rawFrame(ws, opcode, payload, fin = true) {
+  const mask = crypto.randomBytes(4);
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | len])
+    : Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+  const body = Buffer.from(payload);
+  for (let i = 0; i < body.length; i++) body[i] ^= mask[i % 4];
+  ws._socket.write(Buffer.concat([head, mask, body]));
+}
+
+test('server pings; a peer that never answers is dropped', async () => {
+  const s2 = await startServer({
+    args: ['--socket.ping_period_ms', '300', '--socket.pong_wait_ms', '900', '--socket.close_ack_wait_ms', '300'],
+  });
+  try {
+    const u = await newUser(s2);
+    // a `ws` client answers pings: it stays connected well past pong_wait
+    const good = await rawSocket(`ws://127.0.0.1:${s2.port}/ws?token=${u.session.token}`);
+    let pings = 0;
+    good.on('ping', () => { pings++; });
+    // a raw TCP client completes the handshake, then never reads or answers
+    const key = crypto.randomBytes(16).toString('base64');
+    const sock = net.connect(s2.port, '127.0.0.1');
+    let head = '';
+    let sockClosed = false;
+    sock.on('data', (d) => { head += d.toString('latin1'); });
+    sock.on('close', () => { sockClosed = true; });
+    sock.on('error', () => {});
+    sock.write(`GET /ws?token=${u.session.token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => head.includes('101 Switching Protocols'), 3000, '101');
+    const expect = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    assert.ok(head.includes(`Sec-WebSocket-Accept: ${expect}`), 'accept key');
+    const t0 = Date.now();
+    await waitFor(() => sockClosed, 5000, 'silent peer dropped');
+    const took = Date.now() - t0;
+    assert.ok(took >= 800, `dropped after pong_wait, took ${took} ms`);
+    assert.ok(head.includes('\x89\x00'), 'the server pinged the silent peer');
+    assert.ok(pings >= 2, `the answering client got pings (${pings})`);
+    assert.equal(good.closed, null, 'the answering client is still connected');
+    good.send(JSON.stringify({ cid: '1', ping: {} }));
+    await waitFor(() => good.msgs.length, 2000, 'pong');
+    good.close();
+  } finally { await s2.cleanup(); }
+});
+
+test('single_socket: a new socket closes the older one after notification -7', async () => {
+  const s2 = await startServer({ args: ['--session.single_socket', 'true'] });
+  try {
+    const u = await newUser(s2);
+    const first = await connect(s2, u);
+    const second = await connect(s2, u, { protobuf: true });
+    const n = await waitFor(() => first.events.notification[0], 3000, 'notification -7');
+    assert.equal(n.code, -7);
+    assert.equal(n.subject, 'single_socket');
+    assert.deepEqual(n.content, {});
+    await waitFor(() => first.events.disconnect.length, 3000, 'older socket closed');
+    const pong = await second.send({ ping: {} });
+    assert.ok(pong.pong, 'the new socket works');
+    assert.equal(second.events.notification.length, 0);
+    closeAll(second);
+  } finally { await s2.cleanup(); }
+});
+
+test('slow consumer: a client that stops reading is disconnected, others unaffected', async () => {
+  const s2 = await startServer({ args: ['--socket.outgoing_queue_size', '4', '--socket.max_message_size_bytes', '65536'] });
+  try {
+    const [a, b] = [await newUser(s2, 'a'), await newUser(s2, 'b')];
+    const sa = await connect(s2, a);
+    const m = await sa.createMatch();
+    // b: raw TCP, handshake, join, then never read again
+    const key = crypto.randomBytes(16).toString('base64');
+    const sock = net.connect(s2.port, '127.0.0.1');
+    let head = '';
+    let sockClosed = false;
+    sock.on('data', (d) => { head += d.toString('latin1'); });
+    sock.on('close', () => { sockClosed = true; });
+    sock.on('error', () => {});
+    sock.write(`GET /ws?token=${b.session.token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => head.includes('101 Switching Protocols'), 3000, '101');
+    const join = Buffer.from(JSON.stringify({ cid: '1', match_join: { match_id: m.match_id } }));
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const body = Buffer.from(join);
+    for (let i = 0; i < body.length; i++) body[i] ^= mask[i % 4];
+    sock.write(Buffer.concat([Buffer.from([0x81, 0x80 | body.length]), mask, body]));
+    await waitFor(() => sa.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === b.userId)), 3000, 'b joined');
+    sock.pause(); // stop reading: kernel buffers fill, then the server's queue
+    const c = await newUser(s2, 'c');
+    const sc = await connect(s2, c);
+    await sc.joinMatch(m.match_id);
+    const chunk = 'z'.repeat(40000);
+    let sent = 0;
+    while (!sa.events.matchpresence.some((e) => e.leaves?.some((p) => p.user_id === b.userId)) && sent < 2000) {
+      await sa.sendMatchState(m.match_id, 1, chunk);
+      sent++;
+      if (sent % 20 === 0) await sleep(5);
+    }
+    assert.ok(sent < 2000, 'the slow consumer was disconnected');
+    await waitFor(() => sc.events.matchdata.length === sent, 10000, 'the fast consumer got everything');
+    const text = await (await fetch(`http://127.0.0.1:${s2.metricsPort}/metrics`)).text();
+    assert.match(text, /^realtime_slow_consumer_disconnects_total\{[^}]*\} [1-9]/m);
+    sock.destroy();
+    closeAll(sa, sc);
+  } finally { await s2.cleanup(); }
+});

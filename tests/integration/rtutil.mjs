@@ -1,0 +1,91 @@
+// tests/integration/rtutil.mjs: helpers for the realtime acceptance tests:
+// authenticated users, nakama-js sockets (JSON or protobuf), raw `ws`
+// sockets, and waiting for pushed envelopes.
+import crypto from 'node:crypto';
+import WebSocket from 'ws';
+import { WebSocketAdapterPb } from '@heroiclabs/nakama-js-protobuf';
+import { uid } from './harness.mjs';
+
+export { WebSocket };
+
+const b64u = (b) => Buffer.from(b).toString('base64url');
+
+/** An HS256 JWT signed with `key` (the server's default session key). */
+export function signToken(claims, key = 'defaultencryptionkey') {
+  const h = b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const p = b64u(JSON.stringify(claims));
+  const s = crypto.createHmac('sha256', key).update(`${h}.${p}`).digest('base64url');
+  return `${h}.${p}.${s}`;
+}
+
+/** A real user: device authentication through the server. */
+export async function newUser(srv, name) {
+  const client = srv.client();
+  const username = (name || 'u') + uid().slice(0, 10);
+  const session = await client.authenticateDevice('dev-' + uid() + uid(), true, username);
+  return { client, session, userId: session.user_id, username: session.username };
+}
+
+/**
+ * A connected nakama-js socket for user u. opts.protobuf selects the
+ * protobuf adapter; opts.status = createStatus. The socket records every
+ * push in `events` by kind.
+ */
+export async function connect(srv, u, opts = {}) {
+  const adapter = opts.protobuf ? new WebSocketAdapterPb() : undefined;
+  const socket = u.client.createSocket(false, false, adapter);
+  const events = { matchdata: [], matchpresence: [], statuspresence: [], notification: [], disconnect: [] };
+  socket.onmatchdata = (m) => events.matchdata.push(m);
+  socket.onmatchpresence = (m) => events.matchpresence.push(m);
+  socket.onstatuspresence = (m) => events.statuspresence.push(m);
+  socket.onnotification = (n) => events.notification.push(n);
+  socket.ondisconnect = (e) => events.disconnect.push(e);
+  await socket.connect(u.session, !!opts.status, 5000);
+  socket.events = events;
+  return socket;
+}
+
+/** Wait until fn() returns a truthy value (polling), or fail after ms. */
+export async function waitFor(fn, ms = 3000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A raw `ws` socket; resolves once open. Records messages and the close. */
+export function rawSocket(url, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.msgs = [];
+    ws.closed = null;
+    ws.on('message', (d, isBinary) => ws.msgs.push(isBinary ? d : d.toString()));
+    ws.on('close', (code, reason) => { ws.closed = { code, reason: reason.toString() }; });
+    ws.on('open', () => resolve(ws));
+    ws.on('unexpected-response', (req, res) => reject(Object.assign(new Error('http ' + res.statusCode), { status: res.statusCode, res })));
+    ws.on('error', (e) => { if (ws.readyState !== WebSocket.OPEN) reject(e); });
+  });
+}
+
+/** Resolve with the HTTP status (and body text) of a refused upgrade. */
+export function refusedUpgrade(url, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.on('open', () => { ws.close(); reject(new Error('upgrade unexpectedly accepted')); });
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    ws.on('error', () => {});
+  });
+}
+
+export function closeAll(...sockets) {
+  for (const s of sockets) {
+    try { s.disconnect ? s.disconnect(false) : s.terminate(); } catch { /* gone */ }
+  }
+}
