@@ -141,12 +141,18 @@ for (const protobuf of [false, true]) {
     const sa = await connect(srv, a, { protobuf });
     const sb = await connect(srv, b, { protobuf, status: true });
     try {
-      const name = 'room-' + Math.random();
-      const m1 = await sa.createMatch(name);
-      const m2 = await sb.createMatch(name);
-      assert.equal(m1.match_id, m2.match_id);
-      assert.equal(m2.size, 2);
-      assert.deepEqual(m2.presences.map((p) => p.user_id), [a.userId]);
+      // nakama-js-protobuf 1.4.0 does not encode MatchCreate.name (its generated
+      // encoder has no fields), so named creation is checked over JSON only.
+      if (!protobuf) {
+        const name = 'room-' + Math.random();
+        const m1 = await sa.createMatch(name);
+        const m2 = await sb.createMatch(name);
+        assert.equal(m1.match_id, m2.match_id);
+        assert.equal(m2.size, 2);
+        assert.deepEqual(m2.presences.map((p) => p.user_id), [a.userId]);
+        const m3 = await sa.createMatch('other-' + name);
+        assert.notEqual(m3.match_id, m1.match_id);
+      }
 
       // a follows b by id and by username: b is online with an empty status
       const st = await sa.followUsers([b.userId]);
