@@ -225,3 +225,28 @@ test('slow consumer: a client that stops reading is disconnected, others unaffec
     closeAll(sa, sc);
   } finally { await s2.cleanup(); }
 });
+
+test('an idle socket drops its parser buffers and keeps working; a message split across the idle time survives', async () => {
+  const u = await newUser(srv);
+  const ws = await rawSocket(wsUrl(u));
+  ws.send(JSON.stringify({ cid: '1', ping: {} }));
+  await waitFor(() => ws.msgs.length === 1, 2000, 'first pong');
+  // first fragment, then silence longer than the 1 s idle trim
+  const msg = Buffer.from(JSON.stringify({ cid: '2', ping: {} }));
+  rawFrame(ws, 0x1, msg.subarray(0, 5), false);
+  await sleep(2500);
+  rawFrame(ws, 0x0, msg.subarray(5), true);
+  await waitFor(() => ws.msgs.length === 2, 2000, 'pong for the fragmented ping');
+  assert.deepEqual(JSON.parse(ws.msgs[1]), { cid: '2', pong: {} });
+  await sleep(2500); // idle again: buffers dropped between messages
+  ws.send(JSON.stringify({ cid: '3', ping: {} }));
+  await waitFor(() => ws.msgs.length === 3, 2000, 'pong after idle');
+  assert.deepEqual(JSON.parse(ws.msgs[2]), { cid: '3', pong: {} });
+  // a ping control frame from the client is answered after idling too
+  let ponged = false;
+  ws.on('pong', () => { ponged = true; });
+  ws.ping();
+  await waitFor(() => ponged, 2000, 'pong control frame');
+  ws.close();
+  await closed(ws);
+});
