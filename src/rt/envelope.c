@@ -16,13 +16,14 @@ static tomo_hmap g_handlers; /* type -> tomo_rt_handler (wrapped) */
 typedef struct handler_entry {
     const char *type;
     tomo_rt_handler fn;
+    uint64_t count, reported; /* envelopes received; pushed to metrics in batches */
 } handler_entry;
 
 void tomo_rt_register(const char *type, tomo_rt_handler fn)
 {
     handler_entry *e = tomo_hmap_get(&g_handlers, type);
     if (!e) {
-        e = tomo_xmalloc(sizeof(*e));
+        e = tomo_xcalloc(1, sizeof(*e));
         e->type = type;
         tomo_hmap_put(&g_handlers, e->type, e);
     }
@@ -35,6 +36,22 @@ tomo_rt_handler tomo_rt_handler_of(const char *type)
 {
     handler_entry *e = entry_of(type);
     return e ? e->fn : NULL;
+}
+
+/* Push the per-type receive counts to the metrics registry (loop thread;
+ * called by the liveness scan, so the hot path takes no metrics lock). */
+void tomo_rt_handlers_flush_metrics(void);
+void tomo_rt_handlers_flush_metrics(void)
+{
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&g_handlers, i, NULL, &v)) != 0;) {
+        handler_entry *e = v;
+        if (e->count != e->reported) {
+            tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){e->type},
+                            (double)(e->count - e->reported));
+            e->reported = e->count;
+        }
+    }
 }
 
 /* Drop the table (process end, tests). */
@@ -188,7 +205,7 @@ void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
         json_decref(e);
         return;
     }
-    tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){h->type}, 1);
+    h->count++;
     tomo_rt_req *r = req_new(s, env, h->type);
     int rc = h->fn(r);
     if (rc == TOMO_RT_ASYNC)

@@ -85,7 +85,7 @@ static void ws_message(tomo_ws *ws, int opcode, const uint8_t *data, size_t len,
     tomo_rt_session *s = ud;
     if (!tomo_rt_session_alive(s))
         return;
-    tomo_metric_add(tomo_rt_m.bytes_in, NULL, (double)len);
+    tomo_rt_bytes_in += len;
     int threshold = s->srv->cfg->socket.ping_backoff_threshold;
     if (threshold > 0 && ++s->_msgs_since_ping >= (uint32_t)threshold) {
         /* A chatty client proves it is alive: push the next ping back. */
@@ -353,6 +353,7 @@ static void scan_tick(uv_timer_t *t)
         rt->last_malloc_trim_ms = now;
     }
     tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
+    tomo_rt_metrics_flush();
     tomo_tracker_flush(rt->tracker, rt->srv);
 }
 
@@ -469,6 +470,7 @@ void tomo_rt_close_all(tomo_server *srv)
     }
     tomo_ws_abort_closing();
     tomo_tracker_flush(rt->tracker, srv);
+    tomo_rt_metrics_flush();
     if (!uv_is_closing((uv_handle_t *)&rt->scan_timer)) {
         uv_timer_stop(&rt->scan_timer);
         uv_close((uv_handle_t *)&rt->scan_timer, on_handle_closed);
@@ -489,6 +491,7 @@ void tomo_rt_free(tomo_server *srv)
     tomo_hmap_free(&rt->users);
     tomo_hmap_free(&rt->followers);
     tomo_rt_handlers_reset();
+    tomo_rt_metrics_reset();
     free(rt);
     srv->rt = NULL;
 }

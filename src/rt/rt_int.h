@@ -31,6 +31,13 @@ typedef struct tomo_rt_metrics {
 } tomo_rt_metrics;
 extern tomo_rt_metrics tomo_rt_m;
 
+/* Hot-path counters, kept on the loop thread and pushed to the registry by
+ * tomo_rt_metrics_flush (liveness scan, shutdown). */
+extern uint64_t tomo_rt_bytes_in;
+void tomo_rt_metrics_flush(void);
+void tomo_rt_metrics_reset(void);
+void tomo_rt_handlers_flush_metrics(void);
+
 static inline tomo_rt *tomo_rt_of(tomo_server *srv) { return (tomo_rt *)srv->rt; }
 
 /* session.c */

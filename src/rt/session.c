@@ -11,6 +11,59 @@
 #include <string.h>
 
 tomo_rt_metrics tomo_rt_m;
+uint64_t tomo_rt_bytes_in;
+static uint64_t g_bytes_out, g_bytes_in_reported, g_bytes_out_reported;
+
+/* Envelopes sent per type (type names copied on first sight). */
+typedef struct out_count {
+    uint64_t n, reported;
+    char name[];
+} out_count;
+static tomo_hmap g_out_types;
+
+static void count_out(const char *type, size_t n, size_t bytes)
+{
+    out_count *c = tomo_hmap_get(&g_out_types, type);
+    if (!c) {
+        size_t l = strlen(type);
+        c = tomo_xcalloc(1, sizeof(*c) + l + 1);
+        memcpy(c->name, type, l + 1);
+        tomo_hmap_put(&g_out_types, c->name, c);
+    }
+    c->n += n;
+    g_bytes_out += bytes;
+}
+
+void tomo_rt_metrics_flush(void)
+{
+    tomo_rt_handlers_flush_metrics();
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&g_out_types, i, NULL, &v)) != 0;) {
+        out_count *c = v;
+        if (c->n != c->reported) {
+            tomo_metric_add(tomo_rt_m.msgs_out, (const char *[]){c->name},
+                            (double)(c->n - c->reported));
+            c->reported = c->n;
+        }
+    }
+    if (tomo_rt_bytes_in != g_bytes_in_reported) {
+        tomo_metric_add(tomo_rt_m.bytes_in, NULL, (double)(tomo_rt_bytes_in - g_bytes_in_reported));
+        g_bytes_in_reported = tomo_rt_bytes_in;
+    }
+    if (g_bytes_out != g_bytes_out_reported) {
+        tomo_metric_add(tomo_rt_m.bytes_out, NULL, (double)(g_bytes_out - g_bytes_out_reported));
+        g_bytes_out_reported = g_bytes_out;
+    }
+}
+
+void tomo_rt_metrics_reset(void)
+{
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&g_out_types, i, NULL, &v)) != 0;)
+        free(v);
+    tomo_hmap_free(&g_out_types);
+    tomo_rt_bytes_in = g_bytes_out = g_bytes_in_reported = g_bytes_out_reported = 0;
+}
 
 const char *tomo_rt_envelope_type(json_t *env)
 {
@@ -234,9 +287,7 @@ void tomo_rt_out_clear(tomo_rt_out *o)
 {
     if (o->sent && o->env) {
         const char *type = tomo_rt_envelope_type(o->env);
-        tomo_metric_add(tomo_rt_m.msgs_out, (const char *[]){type ? type : "ack"},
-                        (double)o->sent);
-        tomo_metric_add(tomo_rt_m.bytes_out, NULL, (double)o->bytes);
+        count_out(type ? type : "ack", o->sent, o->bytes);
     }
     tomo_frame_unref(o->frame[0]);
     tomo_frame_unref(o->frame[1]);

@@ -187,7 +187,12 @@ test('metrics count sockets and messages', async () => {
   const s = await connect(srv, u);
   try {
     await s.send({ ping: {} });
-    const text = await (await fetch(`http://127.0.0.1:${srv.metricsPort}/metrics`)).text();
+    // message counters are pushed to the registry by the liveness scan (<= 0.5 s)
+    let text = '';
+    for (let i = 0; i < 40 && !/realtime_messages_out_total\{[^}]*type="pong"/.test(text); i++) {
+      await sleep(100);
+      text = await (await fetch(`http://127.0.0.1:${srv.metricsPort}/metrics`)).text();
+    }
     const val = (re) => Number((text.match(re) || [])[1]);
     assert.ok(val(/^socket_connections_active\{[^}]*\} (\d+)/m) >= 1);
     assert.ok(val(/^active_sessions_count\{[^}]*\} (\d+)/m) >= 1);
