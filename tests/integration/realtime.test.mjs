@@ -3,6 +3,7 @@
 // JSON and over protobuf.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startServer, sleep } from './harness.mjs';
 import { newUser, connect, waitFor, refusedUpgrade, rawSocket, signToken, closeAll } from './rtutil.mjs';
 
@@ -204,4 +205,48 @@ test('metrics count sockets and messages', async () => {
     assert.match(text, /^realtime_slow_consumer_disconnects_total/m);
     assert.match(text, /^socket_ws_closed/m);
   } finally { closeAll(s); }
+});
+
+test('match_join by matchmaker token creates the relayed match; token checks', async () => {
+  const [a, b] = [await newUser(srv, 'a'), await newUser(srv, 'b')];
+  const sa = await connect(srv, a);
+  const sb = await connect(srv, b, { protobuf: true });
+  try {
+    const mid = `${crypto.randomUUID()}.`;
+    const token = signToken({ mid, exp: Math.floor(Date.now() / 1000) + 30 });
+    const ja = await sa.joinMatch(undefined, token);
+    assert.equal(ja.match_id, mid);
+    assert.equal(ja.size ?? 0, 0);
+    const jb = await sb.joinMatch(undefined, token);
+    assert.equal(jb.match_id, mid);
+    assert.deepEqual(jb.presences.map((p) => p.user_id), [a.userId]);
+    const expired = signToken({ mid, exp: Math.floor(Date.now() / 1000) - 1 });
+    await assert.rejects(sa.joinMatch(undefined, expired), (e) => e.code === 3 && e.message === 'Invalid match token');
+    const forged = signToken({ mid, exp: Math.floor(Date.now() / 1000) + 30 }, 'not-the-key');
+    await assert.rejects(sa.joinMatch(undefined, forged), (e) => e.code === 3);
+    const noMid = signToken({ exp: Math.floor(Date.now() / 1000) + 30 });
+    await assert.rejects(sa.joinMatch(undefined, noMid), (e) => e.code === 3);
+    // authoritative ids need the runtime: not found
+    await assert.rejects(sa.joinMatch(`${crypto.randomUUID()}.nakama`), (e) => e.code === 4);
+  } finally { closeAll(sa, sb); }
+});
+
+test('GET /v2/match validates its parameters', async () => {
+  const u = await newUser(srv);
+  const get = (q) => fetch(`${srv.url}/v2/match?${q}`, { headers: { Authorization: `Bearer ${u.session.token}` } });
+  for (const [q, msg] of [
+    ['limit=0', /limit/], ['limit=101', /limit/],
+    ['authoritative=false&label=x', /Label filtering/], ['authoritative=false&query=x', /Query filtering/],
+    ['min_size=-1', /Minimum size/], ['min_size=5&max_size=2', /Maximum size/],
+  ]) {
+    const r = await get(q);
+    assert.equal(r.status, 400, q);
+    const body = await r.json();
+    assert.equal(body.code, 3);
+    assert.match(body.message, msg, q);
+  }
+  const ok = await get('limit=5');
+  assert.equal(ok.status, 200);
+  const unauth = await fetch(`${srv.url}/v2/match`);
+  assert.equal(unauth.status, 401);
 });
