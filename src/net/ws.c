@@ -38,6 +38,11 @@ struct tomo_ws {
     uint8_t fh[14];
     uint64_t fpay_left;     /* payload bytes left in the current frame */
     tomo_ws *close_prev, *close_next; /* closing list */
+    /* Frames queued this loop iteration, written together (prepare_cb). */
+    tomo_frame **pend;
+    uint32_t npend, pend_cap;
+    uint8_t dirty;
+    tomo_ws *dirty_next;
 };
 
 /* One loop-wide read buffer: input is parsed synchronously in on_read, so no
@@ -173,62 +178,156 @@ void tomo_ws_accept_key(const char *client_key, char out[29])
 typedef struct wreq {
     uv_write_t w;
     tomo_ws *ws;
-    tomo_frame *frame; /* shared frame, or NULL when copy is used */
-    uint8_t copy[];
+    uint32_t nframes;       /* frames referenced below (0: bytes copied) */
+    uint32_t nmsgs;         /* messages this write carries (queue accounting) */
+    tomo_frame *frames[];   /* then the copied bytes, if any */
 } wreq;
 
 static void on_write(uv_write_t *w, int status)
 {
     wreq *r = (wreq *)w;
     tomo_ws *ws = r->ws;
-    tomo_frame_unref(r->frame);
+    for (uint32_t i = 0; i < r->nframes; i++)
+        tomo_frame_unref(r->frames[i]);
+    ws->queued -= r->nmsgs;
     free(r);
-    ws->queued--;
     if (status < 0 && !ws->closed) {
         TOMO_LOGD(TOMO_NET, "ws write failed error=%s", uv_strerror(status));
         tomo_ws_abort(ws);
     }
 }
 
-/* Write bytes now if the kernel takes them, else queue the rest in libuv.
- * frame (may be NULL) keeps the bytes alive; without it they are copied. */
-static int write_bytes(tomo_ws *ws, tomo_frame *frame, const uint8_t *p, size_t n)
+/* Write bufs[0..n) now as far as the kernel takes them, and queue the rest
+ * in libuv. frames[i] (or NULL: copy) backs bufs[i]; every frame passed here
+ * carries one reference owned by this function. Returns 0 or TOMO_EIO. */
+static int write_bufs(tomo_ws *ws, uv_buf_t *bufs, tomo_frame **frames, size_t n)
 {
-    size_t off = 0;
+    size_t total = 0, done = 0;
+    for (size_t i = 0; i < n; i++)
+        total += bufs[i].len;
+    g_stats.bytes_out += total;
     if (ws->queued == 0) {
-        uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-        int w = uv_try_write((uv_stream_t *)ws->tcp, &b, 1);
-        if (w < 0 && w != UV_EAGAIN) {
-            tomo_ws_abort(ws);
-            return TOMO_EIO;
-        }
+        int w = uv_try_write((uv_stream_t *)ws->tcp, bufs, (unsigned)n);
+        if (w < 0 && w != UV_EAGAIN)
+            goto fail;
         if (w > 0)
-            off = (size_t)w;
+            done = (size_t)w;
     }
-    g_stats.bytes_out += n;
-    if (off == n)
+    /* Skip what went out; drop those frames' references. */
+    size_t first = 0;
+    while (first < n && done >= bufs[first].len) {
+        done -= bufs[first].len;
+        if (frames[first])
+            tomo_frame_unref(frames[first]);
+        first++;
+    }
+    if (first == n)
         return 0;
-    wreq *r;
-    uv_buf_t b;
-    if (frame) {
-        r = tomo_xmalloc(sizeof(*r));
-        r->frame = tomo_frame_ref(frame);
-        b = uv_buf_init((char *)p + off, (unsigned)(n - off));
-    } else {
-        r = tomo_xmalloc(sizeof(*r) + (n - off));
-        r->frame = NULL;
-        memcpy(r->copy, p + off, n - off);
-        b = uv_buf_init((char *)r->copy, (unsigned)(n - off));
+    bufs[first].base += done;
+    bufs[first].len -= done;
+    size_t rest = n - first, copy_bytes = 0, nfr = 0;
+    for (size_t i = first; i < n; i++) {
+        if (frames[i])
+            nfr++;
+        else
+            copy_bytes += bufs[i].len;
     }
+    /* One request holds the remaining frames' references and a copy of any
+     * bytes without a frame (control frames from wslay). */
+    size_t sz = sizeof(wreq) + nfr * sizeof(tomo_frame *) + copy_bytes;
+    wreq *r = tomo_xmalloc(sz);
     r->ws = ws;
-    if (uv_write(&r->w, (uv_stream_t *)ws->tcp, &b, 1, on_write) < 0) {
-        tomo_frame_unref(r->frame);
+    r->nframes = (uint32_t)nfr;
+    r->nmsgs = (uint32_t)rest;
+    uint8_t *cp = (uint8_t *)(r->frames + nfr);
+    size_t k = 0;
+    for (size_t i = first; i < n; i++) {
+        if (frames[i]) {
+            r->frames[k++] = frames[i];
+        } else {
+            memcpy(cp, bufs[i].base, bufs[i].len);
+            bufs[i].base = (char *)cp;
+            cp += bufs[i].len;
+        }
+    }
+    if (uv_write(&r->w, (uv_stream_t *)ws->tcp, bufs + first, (unsigned)rest, on_write) < 0) {
+        for (uint32_t i = 0; i < r->nframes; i++)
+            tomo_frame_unref(r->frames[i]);
         free(r);
         tomo_ws_abort(ws);
         return TOMO_EIO;
     }
-    ws->queued++;
+    ws->queued += (uint32_t)rest;
     return 0;
+fail:
+    for (size_t i = 0; i < n; i++)
+        if (frames[i])
+            tomo_frame_unref(frames[i]);
+    tomo_ws_abort(ws);
+    return TOMO_EIO;
+}
+
+/* ---- batching: frames queued during one loop iteration go out together
+ * (one writev per connection) right before the loop polls again ---- */
+
+static tomo_ws *g_dirty;  /* connections with pending frames */
+static uv_prepare_t g_prepare;
+static int g_prepare_init;
+
+static void flush_pending(tomo_ws *ws)
+{
+    size_t n = ws->npend;
+    if (!n)
+        return;
+    ws->npend = 0;
+    if (ws->closed) {
+        for (size_t i = 0; i < n; i++)
+            tomo_frame_unref(ws->pend[i]);
+        return;
+    }
+    uv_buf_t stackb[64];
+    uv_buf_t *bufs = n <= 64 ? stackb : tomo_xmalloc(n * sizeof(*bufs));
+    for (size_t i = 0; i < n; i++)
+        bufs[i] = uv_buf_init((char *)ws->pend[i]->data, (unsigned)ws->pend[i]->len);
+    write_bufs(ws, bufs, ws->pend, n);
+    if (bufs != stackb)
+        free(bufs);
+}
+
+static void dirty_del(tomo_ws *ws)
+{
+    if (!ws->dirty)
+        return;
+    for (tomo_ws **pp = &g_dirty; *pp; pp = &(*pp)->dirty_next)
+        if (*pp == ws) {
+            *pp = ws->dirty_next;
+            break;
+        }
+    ws->dirty = 0;
+    ws->dirty_next = NULL;
+}
+
+static void prepare_cb(uv_prepare_t *p)
+{
+    (void)p;
+    while (g_dirty) {
+        tomo_ws *ws = g_dirty;
+        g_dirty = ws->dirty_next;
+        ws->dirty = 0;
+        ws->dirty_next = NULL;
+        flush_pending(ws);
+    }
+}
+
+/* Bytes without a frame (wslay's control frames): after pending frames. */
+static int write_bytes(tomo_ws *ws, const uint8_t *p, size_t n)
+{
+    flush_pending(ws);
+    if (ws->closed)
+        return TOMO_EIO;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    tomo_frame *none = NULL;
+    return write_bufs(ws, &b, &none, 1);
 }
 
 int tomo_ws_send(tomo_ws *ws, tomo_frame *f)
@@ -236,8 +335,27 @@ int tomo_ws_send(tomo_ws *ws, tomo_frame *f)
     if (ws->closing || ws->closed)
         return TOMO_EIO;
     if (ws->queued >= ws->max_queued)
-        return TOMO_EAGAIN;
-    return write_bytes(ws, f, f->data, f->len);
+        return TOMO_EAGAIN; /* the kernel has not taken the last max_queued */
+    if (ws->npend == ws->pend_cap) {
+        if (ws->pend_cap >= ws->max_queued) {
+            flush_pending(ws); /* a burst: write now rather than grow */
+            if (ws->closed)
+                return TOMO_EIO;
+        } else {
+            uint32_t nc = ws->pend_cap ? ws->pend_cap * 2 : 4;
+            if (nc > ws->max_queued)
+                nc = ws->max_queued;
+            ws->pend = tomo_xrealloc(ws->pend, nc * sizeof(*ws->pend));
+            ws->pend_cap = nc;
+        }
+    }
+    ws->pend[ws->npend++] = tomo_frame_ref(f);
+    if (!ws->dirty) {
+        ws->dirty = 1;
+        ws->dirty_next = g_dirty;
+        g_dirty = ws;
+    }
+    return 0;
 }
 
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
@@ -245,7 +363,7 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     (void)flags;
     tomo_ws *ws = ud;
-    if (ws->closed || write_bytes(ws, NULL, data, len) < 0) {
+    if (ws->closed || write_bytes(ws, data, len) < 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
@@ -377,6 +495,11 @@ int tomo_ws_trim(tomo_ws *ws)
         return 0;
     wslay_event_context_free(ws->ctx);
     ws->ctx = NULL;
+    if (!ws->npend) {
+        free(ws->pend);
+        ws->pend = NULL;
+        ws->pend_cap = 0;
+    }
     return 1;
 }
 
@@ -500,6 +623,10 @@ static void on_tcp_closed(uv_handle_t *h)
 {
     tomo_ws *ws = h->data;
     closing_del(ws);
+    dirty_del(ws);
+    for (uint32_t i = 0; i < ws->npend; i++)
+        tomo_frame_unref(ws->pend[i]);
+    free(ws->pend);
     if (!g_closing && g_close_timer_init)
         uv_timer_stop(&g_close_timer);
     ws->cb->on_closed(ws, ws->close_code, ws->ud);
@@ -526,6 +653,9 @@ static void finish(tomo_ws *ws)
     if (ws->closed || ws->finishing)
         return;
     ws->finishing = 1;
+    flush_pending(ws);
+    if (ws->closed)
+        return;
     uv_read_stop((uv_stream_t *)ws->tcp);
     uv_shutdown_t *req = tomo_xmalloc(sizeof(*req));
     req->data = ws;
@@ -571,7 +701,7 @@ void tomo_ws_ping(tomo_ws *ws)
         return;
     /* Written directly: no need to build a wslay context for an idle peer. */
     static const uint8_t ping[2] = {0x89, 0x00};
-    write_bytes(ws, NULL, ping, sizeof(ping));
+    write_bytes(ws, ping, sizeof(ping));
 }
 
 int tomo_ws_closing(const tomo_ws *ws) { return ws->closing || ws->closed; }
@@ -607,6 +737,12 @@ tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
         uv_unref((uv_handle_t *)&g_close_timer);
         g_close_timer_init = 1;
     }
+    if (!g_prepare_init) {
+        uv_prepare_init(tomo_loop_uv(loop), &g_prepare);
+        uv_prepare_start(&g_prepare, prepare_cb);
+        uv_unref((uv_handle_t *)&g_prepare);
+        g_prepare_init = 1;
+    }
     tomo_ws *ws = tomo_xcalloc(1, sizeof(*ws));
     ws->tcp = tcp;
     ws->cb = cb;
@@ -633,6 +769,11 @@ void tomo_ws_abort_closing(void)
 
 void tomo_ws_module_close(void)
 {
+    if (g_prepare_init) {
+        uv_prepare_stop(&g_prepare);
+        uv_close((uv_handle_t *)&g_prepare, NULL);
+        g_prepare_init = 0;
+    }
     if (g_close_timer_init) {
         uv_timer_stop(&g_close_timer);
         uv_close((uv_handle_t *)&g_close_timer, NULL);
