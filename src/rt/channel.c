@@ -257,9 +257,11 @@ static int h_channel_join(tomo_rt_req *req)
                sizeof(j->peer_id));
         j->username = tomo_xstrdup(req->session->username ? req->session->username : "");
         /* Nakama sends the request on a first join while the peer is not in
-         * the channel; decided here, where the presences are. */
+         * the channel (never to oneself); decided here, where the presences
+         * are. */
         tomo_stream st = stream_of(&j->ch);
-        if (!tomo_tracker_get(tracker(req->srv), req->session, &st)) {
+        if (strcmp(j->peer_id, j->user_id) != 0 &&
+            !tomo_tracker_get(tracker(req->srv), req->session, &st)) {
             j->notify = 1;
             for (tomo_presence *p = tomo_tracker_first(tracker(req->srv), &st); p;
                  p = tomo_presence_next(p))
