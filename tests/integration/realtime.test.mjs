@@ -250,3 +250,18 @@ test('GET /v2/match validates its parameters', async () => {
   const unauth = await fetch(`${srv.url}/v2/match`);
   assert.equal(unauth.status, 401);
 });
+
+test('a revoked token is refused; shutdown closes sockets with 1001', async () => {
+  const s2 = await startServer();
+  try {
+    const u = await newUser(s2);
+    const v = await newUser(s2);
+    const ws = await rawSocket(`ws://127.0.0.1:${s2.port}/ws?token=${v.session.token}`);
+    await u.client.sessionLogout(u.session, u.session.token, u.session.refresh_token);
+    const r = await refusedUpgrade(`ws://127.0.0.1:${s2.port}/ws?token=${u.session.token}`);
+    assert.equal(r.status, 401);
+    await s2.stop();
+    await waitFor(() => ws.closed, 5000, 'close on shutdown');
+    assert.equal(ws.closed.code, 1001);
+  } finally { await s2.cleanup(); }
+});
