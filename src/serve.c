@@ -116,7 +116,7 @@ static double m_pool_pending(void *a) { return tomo_pool_pending(((tomo_server *
 static void register_metrics(tomo_server *srv)
 {
     tomo_metrics_set_const_label("node_name", srv->cfg->name);
-    tomo_metrics_gauge_fn("process_cpu_seconds_total", "User and system CPU time in seconds",
+    tomo_metrics_counter_fn("process_cpu_seconds_total", "User and system CPU time in seconds",
                           m_cpu, NULL);
     tomo_metrics_gauge_fn("process_resident_memory_bytes", "Resident memory in bytes", m_rss, NULL);
     tomo_metrics_gauge_fn("process_open_fds", "Open file descriptors", m_fds, NULL);

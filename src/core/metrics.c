@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum mtype { M_COUNTER, M_GAUGE, M_HIST, M_GAUGE_FN };
+enum mtype { M_COUNTER, M_GAUGE, M_HIST, M_GAUGE_FN, M_COUNTER_FN };
 
 typedef struct series {
     char **values;
@@ -101,13 +101,24 @@ tomo_metric *tomo_metrics_histogram(const char *name, const char *help, const ch
     return m;
 }
 
-void tomo_metrics_gauge_fn(const char *name, const char *help, double (*fn)(void *), void *arg)
+static void reg_fn(const char *name, const char *help, double (*fn)(void *), void *arg,
+                   enum mtype t)
 {
-    tomo_metric *m = reg(name, help, NULL, M_GAUGE_FN);
+    tomo_metric *m = reg(name, help, NULL, t);
     pthread_mutex_lock(&g_mu);
     m->fn = fn;
     m->arg = arg;
     pthread_mutex_unlock(&g_mu);
+}
+
+void tomo_metrics_gauge_fn(const char *name, const char *help, double (*fn)(void *), void *arg)
+{
+    reg_fn(name, help, fn, arg, M_GAUGE_FN);
+}
+
+void tomo_metrics_counter_fn(const char *name, const char *help, double (*fn)(void *), void *arg)
+{
+    reg_fn(name, help, fn, arg, M_COUNTER_FN);
 }
 
 /* Caller holds g_mu. */
@@ -260,11 +271,12 @@ char *tomo_metrics_render(void)
     b.p[0] = '\0';
     pthread_mutex_lock(&g_mu);
     for (tomo_metric *m = g_head; m; m = m->next) {
-        const char *type = m->type == M_COUNTER ? "counter" : m->type == M_HIST ? "histogram"
-                                                                                 : "gauge";
+        const char *type = m->type == M_COUNTER || m->type == M_COUNTER_FN ? "counter"
+                           : m->type == M_HIST                             ? "histogram"
+                                                                           : "gauge";
         sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, type);
         char num[64];
-        if (m->type == M_GAUGE_FN) {
+        if (m->type == M_GAUGE_FN || m->type == M_COUNTER_FN) {
             double (*fn)(void *) = m->fn;
             void *arg = m->arg;
             /* fn may be slow (reads /proc); it must not touch the registry. */

@@ -25,6 +25,9 @@ tomo_metric *tomo_metrics_histogram(const char *name, const char *help, const ch
 /* A gauge whose value is read at scrape time by fn(arg) (process stats,
  * pool sizes). fn runs on the metrics server's thread; it must be thread-safe. */
 void tomo_metrics_gauge_fn(const char *name, const char *help, double (*fn)(void *), void *arg);
+/* The same for a monotonically increasing value read at scrape time
+ * (process CPU seconds): exposed with TYPE counter. */
+void tomo_metrics_counter_fn(const char *name, const char *help, double (*fn)(void *), void *arg);
 
 /* values: one string per label name (NULL when the family has no labels). */
 void tomo_metric_add(tomo_metric *m, const char *const *values, double v);

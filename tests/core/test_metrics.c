@@ -23,6 +23,7 @@ static void test_render(void)
     tomo_metric_observe(h, NULL, 5);
     tomo_metric_observe(h, NULL, 50);
     tomo_metrics_gauge_fn("seven", "a constant", seven, NULL);
+    tomo_metrics_counter_fn("cpu_total", "a counter read at scrape time", seven, NULL);
     TT_TRUE(tomo_metrics_counter("reqs_total", "dup", "route,status") == c);
     char *t = tomo_metrics_render();
     TT_CONTAINS(t, "# TYPE reqs_total counter");
@@ -32,6 +33,7 @@ static void test_render(void)
     TT_CONTAINS(t, "lat_ms_bucket{node_name=\"n1\",le=\"+Inf\"} 3");
     TT_CONTAINS(t, "lat_ms_count{node_name=\"n1\"} 3");
     TT_CONTAINS(t, "seven{node_name=\"n1\"} 7");
+    TT_CONTAINS(t, "# TYPE cpu_total counter");
     free(t);
     tomo_metrics_reset();
 }
