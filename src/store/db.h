@@ -7,7 +7,19 @@
  * SQL is written once for both backends: placeholders are $1..$N (SQLite
  * binds them by name), types are TEXT / BIGINT / INTEGER, times are BIGINT
  * unix milliseconds, JSON is TEXT, booleans are INTEGER 0/1. Results come back
- * as text (integers in decimal), NULL as a NULL pointer. */
+ * as text (integers in decimal, boolean expressions as 1/0 on both backends),
+ * NULL as a NULL pointer.
+ *
+ * Postgres is stricter than SQLite about types: a TOMO_DBINT parameter is
+ * sent as BIGINT (compare it with integer columns only, never with TEXT), a
+ * TEXT parameter takes the type its context implies, and a parameter with no
+ * context (SELECT $1, a bare $1 IS NULL) needs CAST($1 AS TEXT). Under
+ * Postgres, read committed isolation applies (SQLite serialises writers): make
+ * check-then-write steps a single conditional statement (UPDATE ... WHERE
+ * version = $n, INSERT ... ON CONFLICT). A failed statement inside a
+ * transaction aborts the whole transaction on Postgres (tomo_db_commit then
+ * fails and nothing is kept) but only itself on SQLite: after an error in a
+ * transaction, roll back rather than carry on. */
 #ifndef TOMO_STORE_DB_H
 #define TOMO_STORE_DB_H
 
