@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { startServer, createPgDatabase, freePort, TOMO_BIN, BACKEND, sleep } from './harness.mjs';
+import { startServer, createPgDatabase, freePort, TOMO_BIN, BACKEND, sleep, basicAuth, uid } from './harness.mjs';
 
 const skip = BACKEND === 'postgres' ? false
   : 'needs a real PostgreSQL server: runs in the Postgres stage of scripts/test.sh (TOMO_TEST_BACKEND=postgres)';
@@ -45,16 +45,22 @@ function metric(text, name, labels = '') {
   return m ? Number(m[1]) : undefined;
 }
 
-async function timedFetch(url) {
+async function timedFetch(url, init = {}) {
   const t0 = Date.now();
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(8000) });
+    const r = await fetch(url, { ...init, signal: AbortSignal.timeout(8000) });
     const body = await r.text();
     return { status: r.status, body, ms: Date.now() - t0 };
   } catch (e) {
     return { status: 0, body: String(e), ms: Date.now() - t0 };
   }
 }
+
+// Device authentication: a route that reads (and on first use writes) the database.
+const deviceAuth = (srv, id) => timedFetch(`${srv.url}/v2/account/authenticate/device?create=true`, {
+  method: 'POST', headers: { Authorization: basicAuth(), 'Content-Type': 'application/json' },
+  body: JSON.stringify({ id }),
+});
 
 // An address in Nakama's short form (no scheme) for the same server.
 function shortForm(url) {
@@ -135,6 +141,11 @@ for (const [name, mkAddr, cause] of [
         assert.deepEqual(JSON.parse(r.body), { code: 14, message: 'Database unavailable.' });
         assert.ok(r.ms < 4000, `answered in ${r.ms} ms`);
       }
+      // through the official client, on an API route that needs the database
+      const e = await srv.client().authenticateDevice(`device-${uid()}`, true).then(() => null, (x) => x);
+      assert.ok(e, 'authenticateDevice must fail');
+      assert.equal(e.status, 503);
+      assert.deepEqual(await e.json(), { code: 14, message: 'Database unavailable.' });
       assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
       const logs = srv.logs();
       assert.match(logs, /database unreachable at start-up, serving as unready/);
@@ -182,10 +193,12 @@ test('outage under traffic: fast 503s while Postgres is stopped, recovery withou
     let phase = 'before';
     const seen = { before: [], outage: [], after: [] };
     let running = true;
-    const clients = Array.from({ length: 8 }, async () => {
+    const devices = Array.from({ length: 4 }, () => `device-${uid()}`);
+    let n = 0;
+    const clients = Array.from({ length: 8 }, async (_, k) => {
       while (running) {
         const p = phase;
-        const r = await timedFetch(`${srv.url}/readyz`);
+        const r = k % 2 ? await timedFetch(`${srv.url}/readyz`) : await deviceAuth(srv, devices[n++ % devices.length]);
         if (p === phase && seen[p]) seen[p].push(r);
         await sleep(10);
       }
@@ -287,5 +300,14 @@ test('metrics: pool gauges, query latency histogram and error counters by kind',
     for (const kind of ['unavailable', 'timeout', 'conflict', 'other']) {
       assert.equal(metric(text, 'database_query_errors_total', `kind="${kind}"`), 0, kind);
     }
+    // a unique violation: a second account asking for a username in use
+    const name = `taken${uid()}`.slice(0, 20);
+    assert.equal((await srv.client().authenticateDevice(`device-${uid()}`, true, name)).created, true);
+    const e = await srv.client().authenticateCustom(`custom-${uid()}`, true, name).then(() => null, (x) => x);
+    assert.ok(e, 'second account with the same username must fail');
+    assert.equal(e.status, 409);
+    const after = await metricsText(srv);
+    assert.ok(metric(after, 'database_query_errors_total', 'kind="conflict"') >= 1);
+    assert.equal(metric(after, 'database_query_errors_total', 'kind="other"'), 0);
   } finally { await srv.cleanup(); }
 });
