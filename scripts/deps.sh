@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libwslay-dev libssl-dev libjansson-dev
-  libyaml-dev uuid-dev libcrypt-dev libsqlite3-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler
+  libyaml-dev uuid-dev libcrypt-dev libsqlite3-dev libpq-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
   node-llhttp)
 TEST_PKGS=(nodejs npm postgresql postgresql-client curl)
 

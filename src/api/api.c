@@ -6,6 +6,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../net/compress.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -344,12 +345,30 @@ static void common_headers(tomo_server *srv, char **h, const char *ctype)
     }
 }
 
+/* Compress large bodies for clients that accept gzip (Nakama's gateway
+ * compresses responses too). Runs where the handler ran: a worker. */
+static void maybe_gzip(job *j)
+{
+    if (!j->req || j->body_len < TOMO_HTTP_GZIP_MIN_BYTES ||
+        !tomo_http_accepts_gzip(tomo_http_header_get(j->req, "accept-encoding")))
+        return;
+    char *z = NULL;
+    size_t zl = 0;
+    if (tomo_http_gzip(j->body, j->body_len, &z, &zl) < 0)
+        return;
+    free(j->body);
+    j->body = z;
+    j->body_len = zl;
+    append_hdr(&j->headers, "Content-Encoding: gzip");
+    append_hdr(&j->headers, "Vary: Accept-Encoding");
+}
+
 static void finish_ctx(job *j)
 {
     tomo_api_ctx *ctx = &j->ctx;
     tomo_server *srv = ctx->srv;
     if (ctx->err_msg) {
-        j->status = tomo_grpc_to_http(ctx->grpc_code);
+        j->status = ctx->http_status ? ctx->http_status : tomo_grpc_to_http(ctx->grpc_code);
         json_t *e = json_pack("{s:i,s:s}", "code", ctx->grpc_code, "message", ctx->err_msg);
         j->body = json_dumps(e, JSON_COMPACT);
         json_decref(e);
@@ -362,6 +381,7 @@ static void finish_ctx(job *j)
         j->body_len = ctx->raw_len;
         ctx->raw_out = NULL;
         common_headers(srv, &j->headers, ctx->content_type ? ctx->content_type : "text/plain");
+        maybe_gzip(j);
         return;
     } else {
         j->status = 200;
@@ -369,6 +389,7 @@ static void finish_ctx(job *j)
         common_headers(srv, &j->headers, "application/json");
     }
     j->body_len = strlen(j->body);
+    maybe_gzip(j);
 }
 
 static void ctx_clear(tomo_api_ctx *ctx)
@@ -397,9 +418,31 @@ static void run_handler(job *j)
     case TOMO_AUTH_RPC: rc = check_rpc(ctx); break;
     default: break;
     }
-    if (rc == 0 && j->req->body_len && rt->fn) {
+    const char *body = j->req->body;
+    size_t body_len = j->req->body_len;
+    char *inflated = NULL;
+    const char *ce = tomo_http_header_get(j->req, "content-encoding");
+    if (rc == 0 && body_len && ce && *ce && strcasecmp(ce, "identity")) {
+        if (strcasecmp(ce, "gzip") && strcasecmp(ce, "deflate") && strcasecmp(ce, "x-gzip")) {
+            rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                "Unsupported Content-Encoding \"%s\": use gzip or deflate", ce);
+        } else {
+            size_t max = (size_t)ctx->srv->cfg->socket.max_request_size_bytes;
+            int zr = tomo_http_inflate(body, body_len, max, &inflated, &body_len);
+            if (zr == TOMO_ETOOBIG) {
+                rc = tomo_api_error(ctx, TOMO_GRPC_RESOURCE_EXHAUSTED,
+                                    "Decompressed request body exceeds %zu bytes", max);
+                ctx->http_status = 413; /* as for an uncompressed body over the limit */
+            }
+            else if (zr < 0)
+                rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                    "Request body is not valid %s data", ce);
+            body = inflated;
+        }
+    }
+    if (rc == 0 && body_len && rt->fn) {
         json_error_t jerr;
-        ctx->body = json_loadb(j->req->body, j->req->body_len, JSON_DECODE_ANY, &jerr);
+        ctx->body = json_loadb(body, body_len, JSON_DECODE_ANY, &jerr);
         if (!ctx->body)
             rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid JSON body: %s (at byte %d)",
                                 jerr.text, jerr.position);
@@ -412,6 +455,7 @@ static void run_handler(job *j)
         if (rc < 0 && !ctx->err_msg)
             tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
     }
+    free(inflated);
     tomo_db_release(ctx->db);
     ctx->db = NULL;
     finish_ctx(j);

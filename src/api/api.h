@@ -66,6 +66,7 @@ struct tomo_api_ctx {
     char *content_type;
     int grpc_code;
     char *err_msg;
+    int http_status;              /* overrides the status mapped from grpc_code */
     tomo_dbconn *db;              /* acquired lazily by tomo_api_db */
     /* work scheduled by the handler to run on the loop thread after the
      * response is sent (e.g. push a notification to live sockets) */

@@ -245,3 +245,47 @@ test('serve in production mode does not auto-migrate SQLite and names the fix', 
   assert.equal(r.status, 1);
   assert.match(r.stderr.toString(), /run `tomo migrate up`/);
 });
+
+test('gzip: compressed request bodies are accepted, bombs refused, large responses compressed', async () => {
+  const { gzipSync, deflateSync } = await import('node:zlib');
+  const srv = await startServer();
+  try {
+    const post = (body, enc) => fetch(`${srv.url}/v2/account/authenticate/device?create=true`, {
+      method: 'POST',
+      headers: { Authorization: basicAuth(), 'Content-Type': 'application/json', 'Content-Encoding': enc },
+      body,
+    });
+    let r = await post(gzipSync(JSON.stringify({ id: `gzip-device-${Date.now()}` })), 'gzip');
+    assert.equal(r.status, 200);
+    const { token } = await r.json();
+    assert.ok(token);
+    r = await post(deflateSync(JSON.stringify({ id: `deflate-device-${Date.now()}` })), 'deflate');
+    assert.equal(r.status, 200);
+    r = await post(Buffer.from('definitely not gzip'), 'gzip');
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).message, /not valid gzip data/);
+    r = await post(Buffer.from('{}'), 'br');
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).message, /Unsupported Content-Encoding "br"/);
+    // 4 MB of spaces compress to a few KB: inflating past the request limit is refused
+    r = await post(gzipSync(Buffer.alloc(4 << 20, 0x20)), 'gzip');
+    assert.equal(r.status, 413);
+    assert.match((await r.json()).message, /exceeds 262144 bytes/);
+
+    // a large response is gzip-encoded for a client that accepts it
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const objects = Array.from({ length: 20 }, (_, i) => ({
+      collection: 'gz', key: `k${i}`, value: JSON.stringify({ pad: 'x'.repeat(200), i }), permission_read: 1,
+    }));
+    r = await fetch(`${srv.url}/v2/storage`, { method: 'PUT', headers: auth, body: JSON.stringify({ objects }) });
+    assert.equal(r.status, 200);
+    r = await fetch(`${srv.url}/v2/storage/gz?limit=20&user_id=${JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).uid}`,
+      { headers: { ...auth, 'Accept-Encoding': 'gzip' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-encoding'), 'gzip');
+    assert.equal((await r.json()).objects.length, 20); // fetch decodes it
+    // small responses stay plain
+    r = await fetch(`${srv.url}/healthcheck`, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(r.headers.get('content-encoding'), null);
+  } finally { await srv.cleanup(); }
+});
