@@ -164,6 +164,121 @@ static int h_match_leave(tomo_rt_req *req)
     return tomo_rt_reply(req, NULL, NULL);
 }
 
+/* ---- match_data encoding ---- */
+
+typedef struct md_ctx {
+    json_t *body;                /* the match_data_send payload (canonical) */
+    const tomo_rt_session *self; /* sender */
+    const char *match_id;
+} md_ctx;
+
+/* The envelope as a tree (protobuf recipients). */
+static json_t *md_tree(void *arg)
+{
+    md_ctx *c = arg;
+    json_t *md = json_object();
+    json_object_set_new(md, "match_id", json_string(c->match_id));
+    json_object_set_new(md, "presence", tomo_rt_session_presence_json(c->self));
+    const char *fields[] = {"op_code", "data", "reliable"};
+    for (size_t f = 0; f < 3; f++) {
+        json_t *x = json_object_get(c->body, fields[f]);
+        if (x)
+            json_object_set(md, fields[f], x);
+    }
+    return json_pack("{s:o}", "match_data", md);
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    char stack[512];
+} sbuf;
+
+static void sb_init(sbuf *b)
+{
+    b->p = b->stack;
+    b->n = 0;
+    b->cap = sizeof(b->stack);
+}
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t nc = (b->n + n) * 2;
+        char *np = tomo_xmalloc(nc);
+        memcpy(np, b->p, b->n);
+        if (b->p != b->stack)
+            free(b->p);
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void sb_lit(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_free(sbuf *b)
+{
+    if (b->p != b->stack)
+        free(b->p);
+}
+
+/* A JSON string literal (input is valid UTF-8: it came through the codec or
+ * a verified token). */
+static void sb_str(sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        sb_put(b, run, (size_t)(s - run));
+        char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+        if (ch == '"' || ch == '\\') {
+            esc[1] = (char)ch;
+            sb_put(b, esc, 2);
+        } else {
+            sb_put(b, esc, 6);
+        }
+        run = s + 1;
+    }
+    sb_put(b, run, (size_t)(s - run));
+    sb_put(b, "\"", 1);
+}
+
+/* The JSON encoding of md_tree(c) (key order and zero-value omission as the
+ * codec renders it; control characters escaped as \\u00XX). */
+static void md_json(sbuf *b, const md_ctx *c)
+{
+    sb_lit(b, "{\"match_data\":{\"match_id\":");
+    sb_str(b, c->match_id);
+    sb_lit(b, ",\"presence\":{\"user_id\":");
+    sb_str(b, c->self->user_id);
+    sb_lit(b, ",\"session_id\":");
+    sb_str(b, c->self->id);
+    if (c->self->username && *c->self->username) {
+        sb_lit(b, ",\"username\":");
+        sb_str(b, c->self->username);
+    }
+    sb_lit(b, "}");
+    const char *op = json_string_value(json_object_get(c->body, "op_code"));
+    if (op) {
+        sb_lit(b, ",\"op_code\":");
+        sb_str(b, op);
+    }
+    const char *data = json_string_value(json_object_get(c->body, "data"));
+    if (data) {
+        sb_lit(b, ",\"data\":");
+        sb_str(b, data);
+    }
+    if (json_is_true(json_object_get(c->body, "reliable")))
+        sb_lit(b, ",\"reliable\":true");
+    sb_lit(b, "}}");
+}
+
 static int h_match_data_send(tomo_rt_req *req)
 {
     tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
@@ -216,17 +331,15 @@ static int h_match_data_send(tomo_rt_req *req)
         to[k++] = p->session;
     }
     if (k) {
-        json_t *md = json_object();
-        json_object_set_new(md, "match_id", json_string(id));
-        json_object_set_new(md, "presence", tomo_rt_session_presence_json(self));
-        const char *fields[] = {"op_code", "data", "reliable"};
-        for (size_t f = 0; f < 3; f++) {
-            json_t *x = json_object_get(req->body, fields[f]);
-            if (x)
-                json_object_set(md, fields[f], x);
-        }
+        /* The hot path: the JSON text is formatted directly, the tree only
+         * built if a protobuf recipient needs it. */
+        md_ctx mc = {req->body, self, id};
+        sbuf b;
+        sb_init(&b);
+        md_json(&b, &mc);
         tomo_rt_out o;
-        tomo_rt_out_init(&o, json_pack("{s:o}", "match_data", md));
+        tomo_rt_out_init_json(&o, "match_data", b.p, b.n, md_tree, &mc);
+        sb_free(&b);
         for (size_t r = 0; r < k; r++)
             tomo_rt_out_send(&o, to[r]);
         tomo_rt_out_clear(&o);

@@ -240,11 +240,18 @@ static tomo_frame *encode(json_t *env, int format)
 
 void tomo_rt_out_init(tomo_rt_out *o, json_t *envelope)
 {
+    memset(o, 0, sizeof(*o));
     o->env = envelope;
-    o->frame[0] = o->frame[1] = NULL;
-    o->bad = 0;
-    o->sent = 0;
-    o->bytes = 0;
+}
+
+void tomo_rt_out_init_json(tomo_rt_out *o, const char *type, const char *json, size_t len,
+                           json_t *(*build)(void *arg), void *arg)
+{
+    memset(o, 0, sizeof(*o));
+    o->type = type;
+    o->build = build;
+    o->build_arg = arg;
+    o->frame[TOMO_RT_FORMAT_JSON] = tomo_frame_new(TOMO_WS_TEXT, json, len);
 }
 
 static int send_frame(tomo_rt_session *s, tomo_frame *f)
@@ -269,7 +276,9 @@ int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s)
     if (!o->frame[fmt]) {
         if (o->bad & (1 << fmt))
             return TOMO_EINVAL;
-        o->frame[fmt] = encode(o->env, fmt);
+        if (!o->env && o->build)
+            o->env = o->build(o->build_arg);
+        o->frame[fmt] = o->env ? encode(o->env, fmt) : NULL;
         if (!o->frame[fmt]) {
             o->bad |= 1 << fmt;
             return TOMO_EINVAL;
@@ -285,8 +294,8 @@ int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s)
 
 void tomo_rt_out_clear(tomo_rt_out *o)
 {
-    if (o->sent && o->env) {
-        const char *type = tomo_rt_envelope_type(o->env);
+    if (o->sent) {
+        const char *type = o->type ? o->type : o->env ? tomo_rt_envelope_type(o->env) : NULL;
         count_out(type ? type : "ack", o->sent, o->bytes);
     }
     tomo_frame_unref(o->frame[0]);

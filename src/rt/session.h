@@ -91,8 +91,18 @@ typedef struct tomo_rt_out {
     int bad;
     size_t sent;  /* recipients reached (metrics, counted once at clear) */
     size_t bytes; /* payload bytes written, likewise */
+    const char *type;                    /* envelope type when env is built lazily */
+    json_t *(*build)(void *arg);         /* lazy env (tomo_rt_out_init_json) */
+    void *build_arg;
 } tomo_rt_out;
 void tomo_rt_out_init(tomo_rt_out *o, json_t *envelope);
+/* Hot paths that format the JSON text themselves: json[0..len) is the
+ * canonical JSON encoding of the envelope (copied into the shared frame);
+ * the tree is built with build(arg) only if a protobuf recipient needs it,
+ * and arg must stay valid until tomo_rt_out_clear. type is the envelope
+ * type (static), for metrics. */
+void tomo_rt_out_init_json(tomo_rt_out *o, const char *type, const char *json, size_t len,
+                           json_t *(*build)(void *arg), void *arg);
 int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s);
 void tomo_rt_out_clear(tomo_rt_out *o);
 

@@ -265,3 +265,30 @@ test('a revoked token is refused; shutdown closes sockets with 1001', async () =
     assert.equal(ws.closed.code, 1001);
   } finally { await s2.cleanup(); }
 });
+
+test('match data from a user whose name needs JSON escaping arrives intact (JSON and protobuf)', async () => {
+  const client = srv.client();
+  const odd = `q"\\/${Math.random().toString(36).slice(2, 8)}`;
+  const session = await client.authenticateDevice('dev-odd-' + Math.random().toString(36).slice(2) + Date.now(), true, odd);
+  const a = { client, session, userId: session.user_id, username: session.username };
+  assert.equal(a.username, odd);
+  const b = await newUser(srv, 'b');
+  const c = await newUser(srv, 'c');
+  const sa = await connect(srv, a);
+  const sb = await connect(srv, b);
+  const sc = await connect(srv, c, { protobuf: true });
+  try {
+    const m = await sb.createMatch();
+    await sa.joinMatch(m.match_id);
+    await sc.joinMatch(m.match_id);
+    await sa.sendMatchState(m.match_id, 3, 'x', undefined, true);
+    await waitFor(() => sb.events.matchdata.length && sc.events.matchdata.length, 3000, 'data');
+    for (const d of [sb.events.matchdata[0], sc.events.matchdata[0]]) {
+      assert.equal(d.presence.username, odd);
+      assert.equal(d.presence.user_id, a.userId);
+      assert.equal(d.op_code, 3);
+      assert.equal(d.reliable, true);
+      assert.equal(new TextDecoder().decode(d.data), 'x');
+    }
+  } finally { closeAll(sa, sb, sc); }
+});
