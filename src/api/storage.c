@@ -233,10 +233,11 @@ static int write_one(tomo_dbconn *db, const char *owner, const op *o, int64_t no
 {
     tomo_dbres *r = NULL;
     tomo_storage_version(o->value, strlen(o->value), a->version);
-    tomo_dbval p[9] = {TOMO_DBTEXT(o->collection), TOMO_DBTEXT(o->key), TOMO_DBTEXT(owner),
-                       TOMO_DBTEXT(o->value),      TOMO_DBTEXT(a->version), TOMO_DBINT(o->read),
-                       TOMO_DBINT(o->write),       TOMO_DBINT(now),     TOMO_DBTEXT(o->version)};
-    const char *sql = !*o->version ? SQL_UPSERT
+    tomo_dbval p[9] = {
+        TOMO_DBTEXT(o->collection), TOMO_DBTEXT(o->key),     TOMO_DBTEXT(owner),
+        TOMO_DBTEXT(o->value),      TOMO_DBTEXT(a->version), TOMO_DBINT(o->read),
+        TOMO_DBINT(o->write),       TOMO_DBINT(now),         TOMO_DBTEXT(o->version)};
+    const char *sql = !*o->version               ? SQL_UPSERT
                       : !strcmp(o->version, "*") ? SQL_CREATE
                                                  : SQL_UPDATE_IF;
     size_t np = sql == SQL_UPDATE_IF ? 9 : 8;
@@ -378,9 +379,8 @@ out:
 /* One term per requested id. The caller sees public objects and its own
  * owner-readable ones; a system-owned object (nil owner) is never the
  * caller's, so the same term covers the empty user_id case. */
-static const char READ_TERM[] =
-    "(collection = $%zu AND key = $%zu AND user_id = $%zu AND"
-    " (read = 2 OR (read = 1 AND user_id = $1)))";
+static const char READ_TERM[] = "(collection = $%zu AND key = $%zu AND user_id = $%zu AND"
+                                " (read = 2 OR (read = 1 AND user_id = $1)))";
 
 typedef struct rid {
     const char *collection, *key;
@@ -590,9 +590,9 @@ int tomo_api_storage_list(tomo_api_ctx *ctx)
     if (uid && *uid && canon_uuid(uid, owner_buf) < 0)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, MSG_USER_ID);
 
-    int mode = !*owner                                  ? TOMO_STORAGE_LIST_PUBLIC
+    int mode = !*owner                                ? TOMO_STORAGE_LIST_PUBLIC
                : !strcmp(owner, ctx->session.user_id) ? TOMO_STORAGE_LIST_OWN
-                                                        : TOMO_STORAGE_LIST_USER;
+                                                      : TOMO_STORAGE_LIST_USER;
     int after = cursor && *cursor;
     if (after && tomo_storage_cursor_decode(cursor, mode, collection, owner, &cur) < 0) {
         TOMO_LOGD(TOMO_API, "storage list malformed cursor user=%s", ctx->session.user_id);
@@ -635,8 +635,9 @@ int tomo_api_storage_list(tomo_api_ctx *ctx)
     }
     if (rows > shown) {
         size_t last = shown - 1;
-        char *next = tomo_storage_cursor_encode(mode, collection, owner, (int)tomo_dbres_int(r, last, 5),
-                                                tomo_dbres_text(r, last, 1), tomo_dbres_text(r, last, 2));
+        char *next =
+            tomo_storage_cursor_encode(mode, collection, owner, (int)tomo_dbres_int(r, last, 5),
+                                       tomo_dbres_text(r, last, 1), tomo_dbres_text(r, last, 2));
         if (!next) {
             TOMO_LOGE(TOMO_API, "storage list cannot encode cursor user_id=%s",
                       tomo_dbres_text(r, last, 2));

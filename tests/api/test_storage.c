@@ -63,14 +63,20 @@ static void test_cursor_roundtrip(void)
     tomo_storage_cursor_clear(&cur);
     free(c);
     /* a row whose owner is not a UUID cannot be encoded */
-    TT_TRUE(tomo_storage_cursor_encode(TOMO_STORAGE_LIST_PUBLIC, "s", NULL, 2, "k", "nope") == NULL);
+    TT_TRUE(tomo_storage_cursor_encode(TOMO_STORAGE_LIST_PUBLIC, "s", NULL, 2, "k", "nope") ==
+            NULL);
 }
 
 static void test_cursor_malformed(void)
 {
     static const char *bad[] = {
-        "", "!!!!", "AAAA", "abc", "AQI", /* too short */
-        "not base64 at all", "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
+        "",
+        "!!!!",
+        "AAAA",
+        "abc",
+        "AQI", /* too short */
+        "not base64 at all",
+        "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
     };
     tomo_storage_cursor cur;
     for (size_t i = 0; i < TOMO_ARRAY_LEN(bad); i++)
@@ -207,8 +213,8 @@ static void call_clear(call *c)
 
 /* Run a handler as `user` with a JSON body (or NULL), path params
  * "name=value" pairs (up to two) and a query object (JSON text or NULL). */
-static call run(tomo_api_fn fn, const char *user, const char *body, const char *p1,
-                const char *p2, const char *query)
+static call run(tomo_api_fn fn, const char *user, const char *body, const char *p1, const char *p2,
+                const char *query)
 {
     tomo_api_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
@@ -344,11 +350,12 @@ static void teardown(const char *admin)
 
 static void test_write_read(void)
 {
-    call c = run(tomo_api_storage_write, ALICE,
-                 "{\"objects\":[{\"collection\":\"saves\",\"key\":\"b\",\"value\":\"{\\\"hp\\\":1}\"},"
-                 "{\"collection\":\"saves\",\"key\":\"a\",\"value\":\"{}\",\"permission_read\":2,"
-                 "\"permission_write\":0}]}",
-                 NULL, NULL, NULL);
+    call c =
+        run(tomo_api_storage_write, ALICE,
+            "{\"objects\":[{\"collection\":\"saves\",\"key\":\"b\",\"value\":\"{\\\"hp\\\":1}\"},"
+            "{\"collection\":\"saves\",\"key\":\"a\",\"value\":\"{}\",\"permission_read\":2,"
+            "\"permission_write\":0}]}",
+            NULL, NULL, NULL);
     TT_OK(c.rc);
     json_t *acks = json_object_get(c.out, "acks");
     TT_EQ(json_array_size(acks), 2);
@@ -386,8 +393,8 @@ static void test_write_read(void)
     call_clear(&c);
 
     /* empty user_id means the system user: nothing there */
-    c = run(tomo_api_storage_read, ALICE, "{\"object_ids\":[{\"collection\":\"saves\",\"key\":\"a\"}]}",
-            NULL, NULL, NULL);
+    c = run(tomo_api_storage_read, ALICE,
+            "{\"object_ids\":[{\"collection\":\"saves\",\"key\":\"a\"}]}", NULL, NULL, NULL);
     TT_OK(c.rc);
     TT_EQ(nobjects(&c), 0);
     TT_EQ(json_object_size(c.out), 0);
@@ -405,9 +412,10 @@ static void test_occ(void)
     snprintf(v1, sizeof(v1), "%s", ack_version(&c, 0));
     call_clear(&c);
     /* "*" on an existing object */
-    c = run(tomo_api_storage_write, ALICE,
-            "{\"objects\":[{\"collection\":\"occ\",\"key\":\"k\",\"value\":\"{}\",\"version\":\"*\"}]}",
-            NULL, NULL, NULL);
+    c = run(
+        tomo_api_storage_write, ALICE,
+        "{\"objects\":[{\"collection\":\"occ\",\"key\":\"k\",\"value\":\"{}\",\"version\":\"*\"}]}",
+        NULL, NULL, NULL);
     EXPECT_ERR(c, "Storage write rejected - version check failed.");
     call_clear(&c);
     /* stale version */
@@ -443,25 +451,28 @@ static void test_occ(void)
     EXPECT_ERR(c, "Storage write rejected - permission denied.");
     call_clear(&c);
     snprintf(body, sizeof(body),
-             "{\"objects\":[{\"collection\":\"occ\",\"key\":\"k\",\"value\":\"{}\",\"version\":\"%s\"}]}",
+             "{\"objects\":[{\"collection\":\"occ\",\"key\":\"k\",\"value\":\"{}\",\"version\":\"%"
+             "s\"}]}",
              v2);
     c = run(tomo_api_storage_write, ALICE, body, NULL, NULL, NULL);
     EXPECT_ERR(c, "Storage write rejected - permission denied.");
     call_clear(&c);
     /* and it cannot be deleted by its owner */
-    c = run(tomo_api_storage_delete, ALICE, "{\"object_ids\":[{\"collection\":\"occ\",\"key\":\"k\"}]}",
-            NULL, NULL, NULL);
-    EXPECT_ERR(c, "Storage delete rejected - not found, version check failed, or permission denied.");
+    c = run(tomo_api_storage_delete, ALICE,
+            "{\"object_ids\":[{\"collection\":\"occ\",\"key\":\"k\"}]}", NULL, NULL, NULL);
+    EXPECT_ERR(c,
+               "Storage delete rejected - not found, version check failed, or permission denied.");
     call_clear(&c);
 }
 
 static void test_batch_atomic(void)
 {
     /* second object fails its version check: the first must not be written */
-    call c = run(tomo_api_storage_write, ALICE,
-                 "{\"objects\":[{\"collection\":\"atom\",\"key\":\"x\",\"value\":\"{}\"},"
-                 "{\"collection\":\"atom\",\"key\":\"y\",\"value\":\"{}\",\"version\":\"deadbeef\"}]}",
-                 NULL, NULL, NULL);
+    call c =
+        run(tomo_api_storage_write, ALICE,
+            "{\"objects\":[{\"collection\":\"atom\",\"key\":\"x\",\"value\":\"{}\"},"
+            "{\"collection\":\"atom\",\"key\":\"y\",\"value\":\"{}\",\"version\":\"deadbeef\"}]}",
+            NULL, NULL, NULL);
     EXPECT_ERR(c, "Storage write rejected - version check failed.");
     call_clear(&c);
     c = run(tomo_api_storage_read, ALICE,
@@ -481,18 +492,21 @@ static void test_batch_atomic(void)
             "{\"object_ids\":[{\"collection\":\"atom\",\"key\":\"x\"},"
             "{\"collection\":\"atom\",\"key\":\"missing\"}]}",
             NULL, NULL, NULL);
-    EXPECT_ERR(c, "Storage delete rejected - not found, version check failed, or permission denied.");
+    EXPECT_ERR(c,
+               "Storage delete rejected - not found, version check failed, or permission denied.");
     call_clear(&c);
     /* wrong version */
     c = run(tomo_api_storage_delete, ALICE,
             "{\"object_ids\":[{\"collection\":\"atom\",\"key\":\"x\",\"version\":\"bad\"}]}", NULL,
             NULL, NULL);
-    EXPECT_ERR(c, "Storage delete rejected - not found, version check failed, or permission denied.");
+    EXPECT_ERR(c,
+               "Storage delete rejected - not found, version check failed, or permission denied.");
     call_clear(&c);
     /* bob cannot delete alice's object (deletes act on the caller's own) */
-    c = run(tomo_api_storage_delete, BOB, "{\"object_ids\":[{\"collection\":\"atom\",\"key\":\"x\"}]}",
-            NULL, NULL, NULL);
-    EXPECT_ERR(c, "Storage delete rejected - not found, version check failed, or permission denied.");
+    c = run(tomo_api_storage_delete, BOB,
+            "{\"object_ids\":[{\"collection\":\"atom\",\"key\":\"x\"}]}", NULL, NULL, NULL);
+    EXPECT_ERR(c,
+               "Storage delete rejected - not found, version check failed, or permission denied.");
     call_clear(&c);
     /* correct version deletes */
     c = run(tomo_api_storage_delete, ALICE,
@@ -514,11 +528,14 @@ static void test_validation(void)
          "Invalid collection or key value supplied. They must be set."},
         {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\"}]}",
          "Invalid collection or key value supplied. They must be set."},
-        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_read\":3}]}",
+        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_read\":3}"
+         "]}",
          "Invalid Read permission supplied. It must be either 0, 1 or 2."},
-        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_read\":-1}]}",
+        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_read\":-"
+         "1}]}",
          "Invalid Read permission supplied. It must be either 0, 1 or 2."},
-        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_write\":2}]}",
+        {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{}\",\"permission_write\":"
+         "2}]}",
          "Invalid Write permission supplied. It must be either 0 or 1."},
         {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"[1]\"}]}",
          "Value must be a JSON object."},
@@ -563,10 +580,11 @@ static void test_validation(void)
             NULL, NULL);
     EXPECT_ERR(c, "Invalid user ID - make sure user ID is a valid UUID.");
     call_clear(&c);
-    c = run(tomo_api_storage_read, ALICE,
-            "{\"object_ids\":[{\"collection\":\"c\",\"key\":\"k\",\"user_id\":\"" TOMO_SYSTEM_USER_ID
-            "\"}]}",
-            NULL, NULL, NULL);
+    c = run(
+        tomo_api_storage_read, ALICE,
+        "{\"object_ids\":[{\"collection\":\"c\",\"key\":\"k\",\"user_id\":\"" TOMO_SYSTEM_USER_ID
+        "\"}]}",
+        NULL, NULL, NULL);
     EXPECT_ERR(c, "Invalid user ID - make sure user ID is a valid UUID.");
     call_clear(&c);
     c = run(tomo_api_storage_delete, ALICE, "{\"object_ids\":[{\"collection\":\"c\"}]}", NULL, NULL,
@@ -585,8 +603,8 @@ static void test_validation(void)
 
 /* Page through a listing with limit `limit`; returns the keys seen
  * ("key@owner," per object) and the number of pages. */
-static char *page_all(const char *user, const char *collection, const char *owner_param,
-                      int limit, int *pages)
+static char *page_all(const char *user, const char *collection, const char *owner_param, int limit,
+                      int *pages)
 {
     char *seen = NULL;
     size_t len = 0;
@@ -679,8 +697,8 @@ static void test_list(void)
     char *cur = tomo_xstrdup(json_string_value(json_object_get(c.out, "cursor")));
     call_clear(&c);
     write_obj(BOB, "lst", "0", 2); /* sorts before the boundary */
-    c = run(tomo_api_storage_delete, ALICE, "{\"object_ids\":[{\"collection\":\"lst\",\"key\":\"a\"}]}",
-            NULL, NULL, NULL);
+    c = run(tomo_api_storage_delete, ALICE,
+            "{\"object_ids\":[{\"collection\":\"lst\",\"key\":\"a\"}]}", NULL, NULL, NULL);
     TT_OK(c.rc);
     call_clear(&c);
     char q[512];
@@ -719,7 +737,8 @@ static void test_list(void)
     TT_TRUE(json_object_get(c.out, "cursor") != NULL);
     call_clear(&c);
     /* user_id from the query string selects the owner listing too */
-    c = run(tomo_api_storage_list, ALICE, NULL, "lst", NULL, "{\"user_id\":[\"" ALICE "\"],\"limit\":[\"100\"]}");
+    c = run(tomo_api_storage_list, ALICE, NULL, "lst", NULL,
+            "{\"user_id\":[\"" ALICE "\"],\"limit\":[\"100\"]}");
     TT_OK(c.rc);
     TT_EQ(nobjects(&c), 2); /* a was deleted: b, f */
     call_clear(&c);
