@@ -83,3 +83,181 @@ out:
     tomo_dbres_free(d);
     return rc;
 }
+
+/* ---- PUT /v2/account ---- */
+
+int tomo_api_account_update(tomo_api_ctx *ctx)
+{
+    static const struct {
+        const char *snake, *camel;
+    } fields[] = {{"display_name", "displayName"}, {"avatar_url", "avatarUrl"},
+                  {"lang_tag", "langTag"},         {"location", NULL},
+                  {"timezone", NULL}};
+    const json_t *body;
+    const char *username = NULL;
+    if (tomo_auth_body(ctx, &body) < 0)
+        return -1;
+    tomo_dbval p[8];
+    size_t n = 0;
+    char sql[512];
+    int off = snprintf(sql, sizeof(sql), "UPDATE users SET update_time = $2");
+    p[n++] = TOMO_DBTEXT(ctx->session.user_id);
+    p[n++] = TOMO_DBINT(tomo_now_ms());
+    const json_t *u = tomo_auth_field(body, "username", NULL);
+    if (u && !json_is_null(u)) {
+        if (!json_is_string(u))
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Invalid value for field username: expected a string.");
+        username = json_string_value(u);
+        if (!*username || strlen(username) > 128)
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Username invalid, must be 1-128 bytes.");
+        if (tomo_auth_username_invalid(username))
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Username invalid, no spaces or control characters allowed.");
+        p[n++] = TOMO_DBTEXT(username);
+        off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", username = $%zu", n);
+    }
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(fields); i++) {
+        const json_t *v = tomo_auth_field(body, fields[i].snake, fields[i].camel);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v))
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Invalid value for field %s: expected a string.", fields[i].snake);
+        const char *s = json_string_value(v);
+        /* An empty value clears the field (lang_tag is NOT NULL: ""). */
+        if (!*s && strcmp(fields[i].snake, "lang_tag")) {
+            off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = NULL", fields[i].snake);
+            continue;
+        }
+        p[n++] = TOMO_DBTEXT(s);
+        off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = $%zu", fields[i].snake, n);
+    }
+    if (n == 2 && !strchr(sql, ','))
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "No fields to update.");
+    snprintf(sql + off, sizeof(sql) - (size_t)off, " WHERE id = $1");
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    int rc = tomo_db_exec(db, sql, p, n, NULL);
+    if (rc == TOMO_ECONFLICT)
+        return tomo_api_error(ctx, TOMO_GRPC_ALREADY_EXISTS, "Username is already in use.");
+    if (rc < 0)
+        return tomo_api_db_error(ctx, rc, "update account");
+    return 0;
+}
+
+/* ---- DELETE /v2/account ---- */
+
+static void disconnect_after(tomo_server *srv, void *arg)
+{
+    tomo_rt_disconnect_user(srv, arg);
+    free(arg);
+}
+
+int tomo_api_account_delete(tomo_api_ctx *ctx)
+{
+    /* Tables holding a user's own rows; chat messages they sent stay in
+     * their channels' history, as in Nakama. */
+    static const char *const sqls[] = {
+        "DELETE FROM user_device WHERE user_id = $1",
+        "DELETE FROM user_edge WHERE source_id = $1 OR destination_id = $1",
+        "DELETE FROM storage WHERE user_id = $1",
+        "DELETE FROM notification WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    };
+    const char *me = ctx->session.user_id;
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    tomo_dbval p[1] = {TOMO_DBTEXT(me)};
+    int rc = tomo_db_begin(db);
+    for (size_t i = 0; rc == 0 && i < TOMO_ARRAY_LEN(sqls); i++)
+        rc = tomo_db_exec(db, sqls[i], p, 1, NULL);
+    /* Inside the transaction: the account never disappears while its
+     * tokens stay valid. */
+    if (rc == 0)
+        rc = tomo_revoke_user(ctx->srv, db, me);
+    if (rc == 0)
+        rc = tomo_db_commit(db);
+    if (rc < 0) {
+        tomo_db_rollback(db);
+        return tomo_api_db_error(ctx, rc, "delete account");
+    }
+    TOMO_LOGI(TOMO_API, "account deleted user=%s", me);
+    ctx->after_fn = disconnect_after;
+    ctx->after_arg = tomo_xstrdup(me);
+    return 0;
+}
+
+/* ---- GET /v2/user ---- */
+
+/* Look users up by one column, in batches that fit a statement's parameter
+ * limit; add each unseen user to out (seen: id -> true). */
+static int users_by(tomo_dbconn *db, tomo_api_ctx *ctx, const char *col, const char *name,
+                    json_t *seen, json_t *out)
+{
+    size_t total = tomo_api_query_count(ctx, name);
+    for (size_t base = 0; base < total; base += 100) {
+        size_t n = total - base < 100 ? total - base : 100;
+        tomo_dbval p[100];
+        size_t cap = sizeof(TOMO_ACCOUNT_USER_COLS) + 64 + n * 8;
+        char *sql = tomo_xmalloc(cap);
+        int off = snprintf(sql, cap, "SELECT " TOMO_ACCOUNT_USER_COLS " FROM users WHERE %s IN (",
+                           col);
+        for (size_t i = 0; i < n; i++) {
+            p[i] = TOMO_DBTEXT(tomo_api_query_at(ctx, name, base + i));
+            off += snprintf(sql + off, cap - (size_t)off, "%s$%zu", i ? "," : "", i + 1);
+        }
+        snprintf(sql + off, cap - (size_t)off, ")");
+        tomo_dbres *r = NULL;
+        int rc = tomo_db_exec(db, sql, p, n, &r);
+        free(sql);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < tomo_dbres_rows(r); i++) {
+            const char *id = tomo_dbres_text(r, i, 0);
+            if (json_object_get(seen, id))
+                continue;
+            json_object_set_new(seen, id, json_true());
+            json_array_append_new(out, tomo_account_user_json(r, i, 0));
+        }
+        tomo_dbres_free(r);
+    }
+    return 0;
+}
+
+int tomo_api_users_get(tomo_api_ctx *ctx)
+{
+    size_t nids = tomo_api_query_count(ctx, "ids");
+    for (size_t i = 0; i < nids; i++) {
+        const char *id = tomo_api_query_at(ctx, "ids", i);
+        if (!tomo_uuid_valid(id))
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "ID '%s' is not a valid system ID.", id);
+    }
+    if (!nids && !tomo_api_query_count(ctx, "usernames") &&
+        !tomo_api_query_count(ctx, "facebook_ids"))
+        return 0;
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    json_t *seen = json_object(), *users = json_array();
+    int rc = users_by(db, ctx, "id", "ids", seen, users);
+    if (rc == 0)
+        rc = users_by(db, ctx, "username", "usernames", seen, users);
+    if (rc == 0)
+        rc = users_by(db, ctx, "facebook_id", "facebook_ids", seen, users);
+    json_decref(seen);
+    if (rc < 0) {
+        json_decref(users);
+        return tomo_api_db_error(ctx, rc, "get users");
+    }
+    ctx->out = json_object();
+    if (json_array_size(users))
+        json_object_set_new(ctx->out, "users", users);
+    else
+        json_decref(users);
+    return 0;
+}

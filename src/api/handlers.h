@@ -21,9 +21,22 @@ int tomo_api_authenticate_custom(tomo_api_ctx *ctx);
 int tomo_api_authenticate_email(tomo_api_ctx *ctx);
 int tomo_api_session_refresh(tomo_api_ctx *ctx);
 int tomo_api_session_logout(tomo_api_ctx *ctx);
+int tomo_api_link_device(tomo_api_ctx *ctx);
+int tomo_api_link_custom(tomo_api_ctx *ctx);
+int tomo_api_link_email(tomo_api_ctx *ctx);
+int tomo_api_unlink_device(tomo_api_ctx *ctx);
+int tomo_api_unlink_custom(tomo_api_ctx *ctx);
+int tomo_api_unlink_email(tomo_api_ctx *ctx);
 
 /* account.c (account get/update/delete, users) */
 int tomo_api_account_get(tomo_api_ctx *ctx);
+/* PUT: wrapper fields, absent = unchanged, "" clears. */
+int tomo_api_account_update(tomo_api_ctx *ctx);
+/* DELETE: the user's rows in one transaction, all tokens revoked, sockets
+ * closed after the response. */
+int tomo_api_account_delete(tomo_api_ctx *ctx);
+/* GET /v2/user: by ids, usernames, facebook_ids; unknown ones skipped. */
+int tomo_api_users_get(tomo_api_ctx *ctx);
 
 /* storage.c (storage objects; Nakama semantics, see api/storage_util.h for limits) */
 /* POST /v2/storage: read objects by id (public or the caller's own). */

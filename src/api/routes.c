@@ -39,18 +39,18 @@ static const tomo_api_route table[] = {
 
     /* link / unlink */
     {P, "/v2/account/link/apple", "LinkApple", T, W, NULL, NULL},
-    {P, "/v2/account/link/custom", "LinkCustom", T, W, NULL, NULL},
-    {P, "/v2/account/link/device", "LinkDevice", T, W, NULL, NULL},
-    {P, "/v2/account/link/email", "LinkEmail", T, W, NULL, NULL},
+    {P, "/v2/account/link/custom", "LinkCustom", T, W, tomo_api_link_custom, NULL},
+    {P, "/v2/account/link/device", "LinkDevice", T, W, tomo_api_link_device, NULL},
+    {P, "/v2/account/link/email", "LinkEmail", T, W, tomo_api_link_email, NULL},
     {P, "/v2/account/link/facebook", "LinkFacebook", T, W, NULL, NULL},
     {P, "/v2/account/link/facebookinstantgame", "LinkFacebookInstantGame", T, W, NULL, NULL},
     {P, "/v2/account/link/gamecenter", "LinkGameCenter", T, W, NULL, NULL},
     {P, "/v2/account/link/google", "LinkGoogle", T, W, NULL, NULL},
     {P, "/v2/account/link/steam", "LinkSteam", T, W, NULL, NULL},
     {P, "/v2/account/unlink/apple", "UnlinkApple", T, W, NULL, NULL},
-    {P, "/v2/account/unlink/custom", "UnlinkCustom", T, W, NULL, NULL},
-    {P, "/v2/account/unlink/device", "UnlinkDevice", T, W, NULL, NULL},
-    {P, "/v2/account/unlink/email", "UnlinkEmail", T, W, NULL, NULL},
+    {P, "/v2/account/unlink/custom", "UnlinkCustom", T, W, tomo_api_unlink_custom, NULL},
+    {P, "/v2/account/unlink/device", "UnlinkDevice", T, W, tomo_api_unlink_device, NULL},
+    {P, "/v2/account/unlink/email", "UnlinkEmail", T, W, tomo_api_unlink_email, NULL},
     {P, "/v2/account/unlink/facebook", "UnlinkFacebook", T, W, NULL, NULL},
     {P, "/v2/account/unlink/facebookinstantgame", "UnlinkFacebookInstantGame", T, W, NULL, NULL},
     {P, "/v2/account/unlink/gamecenter", "UnlinkGameCenter", T, W, NULL, NULL},
@@ -59,9 +59,9 @@ static const tomo_api_route table[] = {
 
     /* account and users */
     {G, "/v2/account", "GetAccount", T, W, tomo_api_account_get, NULL},
-    {U, "/v2/account", "UpdateAccount", T, W, NULL, NULL},
-    {D, "/v2/account", "DeleteAccount", T, W, NULL, NULL},
-    {G, "/v2/user", "GetUsers", T, W, NULL, NULL},
+    {U, "/v2/account", "UpdateAccount", T, W, tomo_api_account_update, NULL},
+    {D, "/v2/account", "DeleteAccount", T, W, tomo_api_account_delete, NULL},
+    {G, "/v2/user", "GetUsers", T, W, tomo_api_users_get, NULL},
     {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, NULL, NULL},
 
     /* friends */
