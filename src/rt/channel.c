@@ -27,15 +27,25 @@
 
 /* ---- module state (loop thread) ---- */
 
-/* One token bucket per session that wrote chat. Entries of closed sessions
- * are swept when the map outgrows the live session count. */
-typedef struct bucket {
+typedef struct msg_job msg_job;
+
+/* Per-session chat state, created on the first message write: the token
+ * bucket, and the sequence that keeps a session's writes in order. Nakama
+ * handles a socket's envelopes one at a time; here persisted writes run on
+ * several workers, so a write that finishes early waits (held) until the
+ * earlier ones of its session are delivered. Entries of closed sessions
+ * with nothing in flight are swept when the map outgrows the live session
+ * count. */
+typedef struct chat_sess {
     char sid[37];
     double tokens;
     int64_t last_ms;
-} bucket;
+    uint64_t next_seq;    /* given to the next write */
+    uint64_t deliver_seq; /* the write whose turn it is */
+    msg_job *held;        /* finished writes waiting for their turn, by seq */
+} chat_sess;
 
-static tomo_hmap buckets;
+static tomo_hmap sessions;
 
 static tomo_metric *m_sent(void)
 {
@@ -43,43 +53,48 @@ static tomo_metric *m_sent(void)
                                 "Chat messages sent on channels, by persistence", "persistent");
 }
 
-static void sweep_buckets(tomo_server *srv)
+static void sweep_sessions(tomo_server *srv)
 {
     const char *k;
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&buckets, i, &k, &v)) != 0;) {
-        if (!tomo_rt_session_find(srv, k)) {
-            tomo_hmap_del(&buckets, k);
-            free(v);
+    for (size_t i = 0; (i = tomo_hmap_next(&sessions, i, &k, &v)) != 0;) {
+        chat_sess *cs = v;
+        if (cs->next_seq == cs->deliver_seq && !tomo_rt_session_find(srv, k)) {
+            tomo_hmap_del(&sessions, k);
+            free(cs);
         }
     }
 }
 
+static chat_sess *sess_of(tomo_rt_session *s)
+{
+    chat_sess *cs = tomo_hmap_get(&sessions, s->id);
+    if (!cs) {
+        if (sessions.count >= 64 && sessions.count > 2 * tomo_rt_session_count(s->srv))
+            sweep_sessions(s->srv);
+        cs = tomo_xcalloc(1, sizeof(*cs));
+        memcpy(cs->sid, s->id, sizeof(cs->sid));
+        cs->tokens = s->srv->cfg->chat.burst;
+        cs->last_ms = (int64_t)(tomo_mono_ns() / 1000000);
+        tomo_hmap_put(&sessions, cs->sid, cs);
+    }
+    return cs;
+}
+
 /* Take one token from the session's bucket: 1 when allowed. A rate of 0
  * turns the limit off. */
-static int rate_take(tomo_rt_session *s)
+static int rate_take(const tomo_config *cfg, chat_sess *cs)
 {
-    const tomo_config *cfg = s->srv->cfg;
     if (cfg->chat.messages_per_sec <= 0)
         return 1;
     int64_t now = (int64_t)(tomo_mono_ns() / 1000000);
-    bucket *b = tomo_hmap_get(&buckets, s->id);
-    if (!b) {
-        if (buckets.count >= 64 && buckets.count > 2 * tomo_rt_session_count(s->srv))
-            sweep_buckets(s->srv);
-        b = tomo_xcalloc(1, sizeof(*b));
-        memcpy(b->sid, s->id, sizeof(b->sid));
-        b->tokens = cfg->chat.burst;
-        b->last_ms = now;
-        tomo_hmap_put(&buckets, b->sid, b);
-    }
-    b->tokens += (double)(now - b->last_ms) * cfg->chat.messages_per_sec / 1000.0;
-    if (b->tokens > cfg->chat.burst)
-        b->tokens = cfg->chat.burst;
-    b->last_ms = now;
-    if (b->tokens < 1.0)
+    cs->tokens += (double)(now - cs->last_ms) * cfg->chat.messages_per_sec / 1000.0;
+    if (cs->tokens > cfg->chat.burst)
+        cs->tokens = cfg->chat.burst;
+    cs->last_ms = now;
+    if (cs->tokens < 1.0)
         return 0;
-    b->tokens -= 1.0;
+    cs->tokens -= 1.0;
     return 1;
 }
 
@@ -303,33 +318,86 @@ static int h_channel_leave(tomo_rt_req *req)
 
 /* ---- messages: send, update, remove ---- */
 
-typedef struct msg_job {
+struct msg_job {
     int code; /* TOMO_CHAT_CODE_* */
     tomo_chat_channel ch;
     char *channel_id, *content, *username;
-    char message_id[37], sender_id[37];
+    char message_id[37], sender_id[37], sid[37];
     int64_t create_ms, update_ms;
     int persist;
-    int rc;
-} msg_job;
+    int rc;               /* outcome: 0, TOMO_ENOTFOUND, a store error */
+    uint64_t seq;         /* order among the session's writes */
+    /* set while held: the reply goes out without the request */
+    tomo_rt_session *session;
+    char *cid;
+    msg_job *next;
+};
 
 static void msg_job_free(msg_job *j)
 {
+    if (j->session)
+        tomo_rt_session_release(j->session);
+    free(j->cid);
     free(j->channel_id);
     free(j->content);
     free(j->username);
     free(j);
 }
 
-/* Push the message to the channel, then ack the sender. */
-static void msg_deliver(tomo_rt_req *req, msg_job *j)
+/* Reply to the writer: through the request while it lives, else straight
+ * to the (held) session with the saved cid. payload is stolen. */
+static void reply(tomo_server *srv, msg_job *j, tomo_rt_req *req, const char *type,
+                  json_t *payload)
 {
+    (void)srv;
+    if (req) {
+        tomo_rt_reply(req, type, payload);
+        return;
+    }
+    json_t *env = json_object();
+    if (j->cid)
+        json_object_set_new(env, "cid", json_string(j->cid));
+    json_object_set_new(env, type, payload);
+    if (tomo_rt_session_alive(j->session))
+        tomo_rt_session_send(j->session, env);
+    json_decref(env);
+}
+
+static void reply_error(msg_job *j, tomo_rt_req *req, int code, const char *msg)
+{
+    if (req) {
+        tomo_rt_reply_error(req, code, "%s", msg);
+        return;
+    }
+    json_t *env = tomo_rt_error_envelope(j->cid, code, msg);
+    if (tomo_rt_session_alive(j->session))
+        tomo_rt_session_send(j->session, env);
+    json_decref(env);
+}
+
+/* Deliver one finished write: push the message to the channel, then ack
+ * the writer; or tell the writer why it failed. */
+static void msg_deliver(tomo_server *srv, msg_job *j, tomo_rt_req *req)
+{
+    static const char *const verb[] = {"", "update", "remove"};
+    char err[128];
+    if (j->rc == TOMO_ENOTFOUND) {
+        snprintf(err, sizeof(err), "Could not find message to %s in channel history",
+                 verb[j->code]);
+        reply_error(j, req, TOMO_RT_ERR_BAD_INPUT, err);
+        return;
+    }
+    if (j->rc < 0) {
+        snprintf(err, sizeof(err), "Could not persist message%s%s to channel history",
+                 j->code ? " " : "", verb[j->code]);
+        reply_error(j, req, TOMO_RT_ERR_RUNTIME_EXCEPTION, err);
+        return;
+    }
     json_t *m = tomo_chat_message_json(&j->ch, j->channel_id, j->message_id, j->code, j->sender_id,
                                        j->username, j->content, j->create_ms, j->update_ms,
                                        j->persist);
     tomo_stream st = stream_of(&j->ch);
-    tomo_tracker_broadcast(tracker(req->srv), &st, json_pack("{s:o}", "channel_message", m),
-                           NULL);
+    tomo_tracker_broadcast(tracker(srv), &st, json_pack("{s:o}", "channel_message", m), NULL);
     if (j->code == TOMO_CHAT_CODE_CHAT)
         tomo_metric_add(m_sent(), (const char *[]){j->persist ? "true" : "false"}, 1);
     json_t *ack = json_object();
@@ -345,7 +413,38 @@ static void msg_deliver(tomo_rt_req *req, msg_job *j)
     json_object_set_new(ack, "update_time", json_string(ts));
     json_object_set_new(ack, "persistent", json_boolean(j->persist));
     tomo_chat_set_target(&j->ch, ack);
-    tomo_rt_reply(req, "channel_message_ack", ack);
+    reply(srv, j, req, "channel_message_ack", ack);
+}
+
+/* A write finished (req is its live request). Deliver it if it is its
+ * session's turn, then any held successors; otherwise hold it. */
+static void msg_finish(tomo_server *srv, msg_job *j, tomo_rt_req *req)
+{
+    chat_sess *cs = tomo_hmap_get(&sessions, j->sid);
+    if (cs && j->seq != cs->deliver_seq) {
+        j->cid = req->cid ? tomo_xstrdup(req->cid) : NULL;
+        j->session = req->session;
+        tomo_rt_session_hold(j->session);
+        req->replied = 1;
+        msg_job **pp = &cs->held;
+        while (*pp && (*pp)->seq < j->seq)
+            pp = &(*pp)->next;
+        j->next = *pp;
+        *pp = j;
+        return;
+    }
+    msg_deliver(srv, j, req);
+    msg_job_free(j);
+    if (!cs)
+        return;
+    cs->deliver_seq++;
+    while (cs->held && cs->held->seq == cs->deliver_seq) {
+        msg_job *h = cs->held;
+        cs->held = h->next;
+        msg_deliver(srv, h, NULL);
+        msg_job_free(h);
+        cs->deliver_seq++;
+    }
 }
 
 static void msg_work(tomo_rt_req *req, void *arg)
@@ -373,21 +472,7 @@ out:
     tomo_db_release(conn);
 }
 
-static void msg_done(tomo_rt_req *req, void *arg)
-{
-    msg_job *j = arg;
-    static const char *const what[] = {"", " update", " remove"};
-    static const char *const verb[] = {"", "update", "remove"};
-    if (j->rc == TOMO_ENOTFOUND)
-        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
-                            "Could not find message to %s in channel history", verb[j->code]);
-    else if (j->rc < 0)
-        tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION,
-                            "Could not persist message%s to channel history", what[j->code]);
-    else
-        msg_deliver(req, j);
-    msg_job_free(j);
-}
+static void msg_done(tomo_rt_req *req, void *arg) { msg_finish(req->srv, arg, req); }
 
 /* Shared checks and dispatch of send (code 0), update (1) and remove (2). */
 static int handle_message(tomo_rt_req *req, int code)
@@ -421,7 +506,8 @@ static int handle_message(tomo_rt_req *req, int code)
     if (!mine)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Must join channel before %s messages", verb[code]);
-    if (!rate_take(s))
+    chat_sess *cs = sess_of(s);
+    if (!rate_take(cfg, cs))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Chat rate limit exceeded: chat.messages_per_sec is %d "
                                    "(chat.burst %d)",
@@ -434,6 +520,7 @@ static int handle_message(tomo_rt_req *req, int code)
     j->content = tomo_xstrdup(content);
     j->username = tomo_xstrdup(s->username ? s->username : "");
     memcpy(j->sender_id, s->user_id, sizeof(j->sender_id));
+    memcpy(j->sid, s->id, sizeof(j->sid));
     j->persist = mine->persistence;
     if (code == TOMO_CHAT_CODE_CHAT) {
         /* The id carries the time: history order is send order. */
@@ -445,15 +532,20 @@ static int handle_message(tomo_rt_req *req, int code)
                 *p = (char)(*p + 32);
         j->create_ms = j->update_ms = tomo_now_ms();
     }
+    j->seq = cs->next_seq++;
     if (!j->persist) {
         /* Not kept: nothing to store or check (Nakama does the same). */
-        msg_deliver(req, j);
-        msg_job_free(j);
+        msg_finish(req->srv, j, req);
         return 0;
     }
     int rc = tomo_rt_async(req, msg_work, msg_done, j);
-    if (rc != TOMO_RT_ASYNC)
+    if (rc != TOMO_RT_ASYNC) {
+        /* Not queued (the client was told): give its turn back. */
+        j->rc = TOMO_EAGAIN;
+        j->cid = NULL;
         msg_job_free(j);
+        cs->next_seq--;
+    }
     return rc;
 }
 

@@ -2,8 +2,9 @@
  * Owns: the channel_join, channel_leave, channel_message_send,
  *       channel_message_update and channel_message_remove handlers, the
  *       channel_presence_event listener of the room, group and DM stream
- *       modes, the per-session chat rate limiter (token buckets, config
- *       chat.messages_per_sec / chat.burst), the content size limit
+ *       modes, per-session chat state (token buckets for
+ *       chat.messages_per_sec / chat.burst, and the sequence that delivers a
+ *       session's writes in the order sent), the content size limit
  *       (chat.max_message_bytes), and the chat_messages_sent_total metric.
  * Borrows: the tracker (presences on channel streams), sessions, the worker
  *          pool (DM target lookups, message history writes: rt/chat.h) and

@@ -121,6 +121,12 @@ test('room: join reply, presence events, messages to all members, ack shape, his
     const e = await rtError(b.socket.writeChatMessage(ca.id, { x: 1 }));
     assert.equal(e.code, 3);
     assert.equal(e.message, 'Must join channel before sending messages');
+    // a closed socket leaves its channels
+    const c = await user(srv, 'carol');
+    const cc = await c.socket.joinChat('lobby', ROOM, true, false);
+    c.socket.disconnect(false);
+    const left = await until('carol leave at alice', () => a.presences.find((p) => p.leaves?.some((l) => l.session_id === cc.self.session_id)));
+    assert.equal(left.channel_id, '2...lobby');
     close(a, b);
   } finally { await srv.cleanup(); }
 });
@@ -484,6 +490,30 @@ test('protobuf sockets chat with JSON sockets', async () => {
     assert.equal(atA.username, b.name);
     const e = await rtError(a.socket.joinChat('x'.repeat(65), ROOM, true, false));
     assert.equal(e.code, 3);
+    close(a, b);
+  } finally { await srv.cleanup(); }
+});
+
+test('a session\'s writes are delivered in the order sent, even when not awaited', async () => {
+  const srv = await startServer();
+  try {
+    const a = await user(srv, 'alice');
+    const b = await user(srv, 'bob');
+    const ch = await a.socket.joinChat('burst', ROOM, true, false);
+    await b.socket.joinChat('burst', ROOM, true, false);
+    const eph = await a.socket.joinChat('burst-ephemeral', ROOM, false, false);
+    await b.socket.joinChat('burst-ephemeral', ROOM, true, false);
+    // persisted writes interleaved with live-only ones, all in flight at once
+    const sends = [];
+    for (let i = 0; i < 15; i++) {
+      sends.push(a.socket.writeChatMessage(i % 3 === 2 ? eph.id : ch.id, { i }));
+    }
+    const acks = await Promise.all(sends);
+    assert.equal(new Set(acks.map((x) => x.message_id)).size, 15);
+    await until('all 15 at bob', () => b.messages.length >= 15);
+    assert.deepEqual(b.messages.map((m) => m.content.i), [...Array(15).keys()]);
+    const hist = await a.client.listChannelMessages(a.session, ch.id, 100, true);
+    assert.deepEqual(hist.messages.map((m) => m.content.i), [...Array(15).keys()].filter((i) => i % 3 !== 2));
     close(a, b);
   } finally { await srv.cleanup(); }
 });
