@@ -165,8 +165,8 @@ test('server pings; a peer that never answers is dropped', async () => {
   } finally { await s2.cleanup(); }
 });
 
-test('single_socket: a new socket closes the older one after notification -7', async () => {
-  const s2 = await startServer({ args: ['--session.single_socket', 'true'] });
+test('single_socket: a new socket closes the older one after notification -7; single_match', async () => {
+  const s2 = await startServer({ args: ['--session.single_socket', 'true', '--session.single_match', 'true'] });
   try {
     const u = await newUser(s2);
     const first = await connect(s2, u);
@@ -179,7 +179,15 @@ test('single_socket: a new socket closes the older one after notification -7', a
     const pong = await second.send({ ping: {} });
     assert.ok(pong.pong, 'the new socket works');
     assert.equal(second.events.notification.length, 0);
-    closeAll(second);
+    // single_match: joining a second match leaves the first
+    const w = await newUser(s2, 'w');
+    const sw = await connect(s2, w);
+    const m1 = await sw.createMatch();
+    await second.joinMatch(m1.match_id);
+    await waitFor(() => sw.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === u.userId)), 3000, 'join m1');
+    await second.createMatch();
+    await waitFor(() => sw.events.matchpresence.some((e) => e.leaves?.some((p) => p.user_id === u.userId)), 3000, 'left m1');
+    closeAll(second, sw);
   } finally { await s2.cleanup(); }
 });
 
