@@ -258,3 +258,38 @@ test('an idle socket drops its parser buffers and keeps working; a message split
   ws.close();
   await closed(ws);
 });
+
+test('random frames on protobuf and JSON sockets never take the server down', async () => {
+  const others = await bystanders();
+  try {
+    const u = await newUser(srv);
+    let seed = 12345;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+    // protobuf: random bytes, and mutations of a valid match_data_send envelope
+    const valid = Buffer.from([0x7a, 0x05, 0x0a, 0x03, 0x61, 0x62, 0x63]); // match_data_send{match_id:"abc"}
+    for (let round = 0; round < 30; round++) {
+      const ws = await rawSocket(wsUrl(u, 'protobuf'));
+      for (let i = 0; i < 10 && !ws.closed; i++) {
+        const len = rnd() % 64;
+        const b = Buffer.alloc(len);
+        for (let j = 0; j < len; j++) b[j] = rnd() & 0xff;
+        if (i % 3 === 0) b.set(valid.subarray(0, Math.min(valid.length, len)));
+        try { ws.send(b); } catch { break; }
+      }
+      await sleep(20);
+      ws.terminate();
+    }
+    // JSON: random printable text and truncated envelopes
+    const samples = ['{"ping":', '{"match_join":{"match_id":1}}', '{"cid":1,"ping":{}}', '[]', '{"status_update":{"status":5}}',
+      '{"match_data_send":{"match_id":"x.","op_code":"abc"}}', '{"rpc":{"id":"' + 'a'.repeat(100) + '"}}', 'null', '""'];
+    for (const t of samples) {
+      const ws = await rawSocket(wsUrl(u));
+      ws.send(t);
+      await waitFor(() => ws.closed || ws.msgs.length, 3000, `answer or close for ${t}`);
+      ws.terminate();
+    }
+    await others.stillPlaying();
+    const r = await fetch(`${srv.url}/healthcheck`);
+    assert.equal(r.status, 200);
+  } finally { others.close(); }
+});
