@@ -38,9 +38,6 @@ tomo_rt_handler tomo_rt_handler_of(const char *type)
     return e ? e->fn : NULL;
 }
 
-/* Push the per-type receive counts to the metrics registry (loop thread;
- * called by the liveness scan, so the hot path takes no metrics lock). */
-void tomo_rt_handlers_flush_metrics(void);
 void tomo_rt_handlers_flush_metrics(void)
 {
     void *v;
@@ -54,8 +51,6 @@ void tomo_rt_handlers_flush_metrics(void)
     }
 }
 
-/* Drop the table (process end, tests). */
-void tomo_rt_handlers_reset(void);
 void tomo_rt_handlers_reset(void)
 {
     void *v;

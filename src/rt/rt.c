@@ -19,8 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-void tomo_rt_handlers_reset(void);
-
 /* ---- query strings ---- */
 
 static int hexv(int c)

@@ -36,7 +36,10 @@ extern tomo_rt_metrics tomo_rt_m;
 extern uint64_t tomo_rt_bytes_in;
 void tomo_rt_metrics_flush(void);
 void tomo_rt_metrics_reset(void);
+/* envelope.c: push per-type receive counts to the registry (the hot path
+ * takes no metrics lock); drop the dispatch table (process end). */
 void tomo_rt_handlers_flush_metrics(void);
+void tomo_rt_handlers_reset(void);
 
 static inline tomo_rt *tomo_rt_of(tomo_server *srv) { return (tomo_rt *)srv->rt; }
 
