@@ -183,7 +183,11 @@ static int collect(pconn *c, int64_t deadline, tomo_dbres **out, char *err, size
             break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            if (out && ret == 0) {
+            if (out && ret == 0 && PQnfields(r) > 64) {
+                snprintf(err, errlen, "result has %d columns; at most 64 are supported",
+                         PQnfields(r));
+                ret = TOMO_EDB;
+            } else if (out && ret == 0) {
                 int ncols = PQnfields(r), nrows = PQntuples(r);
                 if (st == PGRES_TUPLES_OK || !res) {
                     tomo_dbres_free(res);
@@ -193,7 +197,7 @@ static int collect(pconn *c, int64_t deadline, tomo_dbres **out, char *err, size
                 }
                 const char *cells[64];
                 size_t lens[64];
-                for (int row = 0; row < nrows && ncols <= 64; row++) {
+                for (int row = 0; row < nrows; row++) {
                     for (int i = 0; i < ncols; i++) {
                         if (PQgetisnull(r, row, i)) {
                             cells[i] = NULL;
