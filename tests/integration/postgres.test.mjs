@@ -311,3 +311,25 @@ test('metrics: pool gauges, query latency histogram and error counters by kind',
     assert.equal(metric(after, 'database_query_errors_total', 'kind="other"'), 0);
   } finally { await srv.cleanup(); }
 });
+
+test('concurrency under read committed: one account per device id, one winner per storage version', { skip }, async () => {
+  const srv = await startServer();
+  try {
+    const id = `device-${uid()}`;
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => srv.client().authenticateDevice(id, true)));
+    assert.equal(new Set(sessions.map((s) => s.user_id)).size, 1, 'one account');
+    assert.equal(sessions.filter((s) => s.created).length, 1, 'created exactly once');
+    const client = srv.client();
+    const session = sessions[0];
+    const [ack] = (await client.writeStorageObjects(session, [{ collection: 'c', key: 'k', value: { n: 0 } }])).acks;
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      client.writeStorageObjects(session, [{ collection: 'c', key: 'k', value: { n: i + 1 }, version: ack.version }])
+        .then((r) => ({ ok: true, version: r.acks[0].version, n: i + 1 }), (e) => ({ ok: false, status: e.status }))));
+    const winners = results.filter((r) => r.ok);
+    assert.equal(winners.length, 1, JSON.stringify(results));
+    for (const r of results.filter((x) => !x.ok)) assert.ok(r.status >= 400 && r.status < 500, String(r.status));
+    const read = await client.readStorageObjects(session, { object_ids: [{ collection: 'c', key: 'k', user_id: session.user_id }] });
+    assert.equal(read.objects[0].version, winners[0].version);
+    assert.deepEqual(read.objects[0].value, { n: winners[0].n });
+  } finally { await srv.cleanup(); }
+});
