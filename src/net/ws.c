@@ -729,8 +729,7 @@ static const struct wslay_event_callbacks g_wslay_cb = {
 };
 
 tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
-                     const tomo_ws_callbacks *cb, void *ud, const char *leftover,
-                     size_t leftover_len)
+                     const tomo_ws_callbacks *cb, void *ud)
 {
     if (!g_close_timer_init) {
         uv_timer_init(tomo_loop_uv(loop), &g_close_timer);
@@ -752,13 +751,17 @@ tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
     ws->max_queued = cfg->max_queued_writes ? (uint32_t)cfg->max_queued_writes : 64;
     ws->close_wait_ms = cfg->close_wait_ms ? cfg->close_wait_ms : 2000;
     tcp->data = ws;
-    if (uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) < 0) {
+    return ws;
+}
+
+void tomo_ws_start(tomo_ws *ws, const char *leftover, size_t leftover_len)
+{
+    if (uv_read_start((uv_stream_t *)ws->tcp, alloc_cb, on_read) < 0) {
         tomo_ws_abort(ws);
-        return ws;
+        return;
     }
     if (leftover && leftover_len)
         feed(ws, (const uint8_t *)leftover, leftover_len);
-    return ws;
 }
 
 void tomo_ws_abort_closing(void)

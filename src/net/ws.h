@@ -80,11 +80,13 @@ typedef struct tomo_ws_config {
     uint64_t close_wait_ms;     /* after sending close, wait this long for the peer */
 } tomo_ws_config;
 
-/* Take over tcp (from tomo_http_upgrade) and start reading. leftover holds
- * bytes received after the handshake (copied; may be NULL). cfg is copied. */
+/* Take over tcp (from tomo_http_upgrade). cfg is copied; cb must outlive
+ * the connection. Nothing is read until tomo_ws_start. */
 tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
-                     const tomo_ws_callbacks *cb, void *ud, const char *leftover,
-                     size_t leftover_len);
+                     const tomo_ws_callbacks *cb, void *ud);
+/* Start reading, first parsing leftover (bytes that arrived with the
+ * handshake; may be NULL): call once the owner is ready for callbacks. */
+void tomo_ws_start(tomo_ws *ws, const char *leftover, size_t leftover_len);
 
 /* Queue a data frame. Takes a new reference on f (the caller keeps its own).
  * Returns 0; TOMO_EAGAIN when max_queued_writes writes are already pending

@@ -203,11 +203,14 @@ static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, s
     }
     TOMO_LOGD(TOMO_RT, "socket opened session=%s user=%s format=%s", s->id, s->user_id,
               j->format ? "protobuf" : "json");
-    tomo_ws *ws = tomo_ws_new(srv->loop, tcp, &wc, &g_ws_cb, s, leftover, nleft);
+    tomo_ws *ws = tomo_ws_new(srv->loop, tcp, &wc, &g_ws_cb, s);
     tomo_rt_session_attach(s, ws);
     if (cfg->session.single_socket)
         kick_older(s);
     tomo_tracker_flush(rt->tracker, srv);
+    /* Envelopes sent right behind the handshake are handled only now that
+     * the session can answer. */
+    tomo_ws_start(ws, leftover, nleft);
 }
 
 static void upgrade_work(void *a)

@@ -293,3 +293,25 @@ test('random frames on protobuf and JSON sockets never take the server down', as
     assert.equal(r.status, 200);
   } finally { others.close(); }
 });
+
+test('an envelope sent in the same packet as the handshake is answered', async () => {
+  const u = await newUser(srv);
+  const key = crypto.randomBytes(16).toString('base64');
+  const body = Buffer.from(JSON.stringify({ cid: '42', ping: {} }));
+  const mask = Buffer.from([9, 8, 7, 6]);
+  const masked = Buffer.from(body);
+  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i % 4];
+  const frame = Buffer.concat([Buffer.from([0x81, 0x80 | masked.length]), mask, masked]);
+  const sock = net.connect(srv.port, '127.0.0.1');
+  let data = Buffer.alloc(0);
+  sock.on('data', (d) => { data = Buffer.concat([data, d]); });
+  sock.on('error', () => {});
+  sock.write(Buffer.concat([Buffer.from(
+    `GET /ws?token=${u.session.token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`), frame]));
+  await waitFor(() => data.includes('"pong"'), 3000, 'pong after a pipelined envelope');
+  const text = data.toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 101 /);
+  assert.ok(text.includes('{"cid":"42","pong":{}}'));
+  sock.destroy();
+});
