@@ -228,6 +228,13 @@ void lg_mark_take(lg_ctx *ctx, lg_mark *m);
 /* Adds rows: server RSS at a and b, server and load generator CPU use
  * between a and b (percent of one core). */
 void lg_table_marks(lg_ctx *ctx, lg_table *t, const lg_mark *a, const lg_mark *b);
+/* Adds rows "<what> p50 (us)", "<what> p99 (us)" and "<what> max (us)". */
+void lg_table_latency(lg_table *t, const char *what, const lg_hist *h);
+/* Adds "requests in window", "requests/s" (over win seconds) and the
+ * latency rows of h, whose samples are the window's requests. */
+void lg_table_requests(lg_table *t, const lg_hist *h, double win);
+/* Adds the "loss" row (expected deliveries not received); returns the loss. */
+uint64_t lg_table_loss(lg_table *t, uint64_t expect, uint64_t recv);
 /* Prints the error rate of errors/(ok+errors) and returns the exit code: 0,
  * or 1 if it exceeds --max-error-rate (or nothing succeeded). */
 int lg_verdict(lg_ctx *ctx, uint64_t ok, uint64_t errors);
@@ -237,6 +244,10 @@ void lg_plan_window(lg_ctx *ctx);
 /* Sleeps until t (monotonic ns) or until the deadline passes; prints
  * progress of counter c each second. */
 void lg_sleep_until(lg_ctx *ctx, uint64_t t, const char *what, int c);
+/* The measured run: plans the window, announces LG_PH_RUN, sleeps through
+ * the warmup and the window (progress of counter c as "warmup <what>" and
+ * "<what>") and takes mark a when the window opens and b when it closes. */
+void lg_run_window(lg_ctx *ctx, const char *what, int c, lg_mark *a, lg_mark *b);
 /* "/ws?token=...&format=json&status=false" into out. */
 void lg_ws_path(const char *token, char *out, size_t cap);
 /* Window length in seconds. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/codec_util.h"
 #include "lg.h"
 #include "nakama.h"
 #include "scenarios.h"
@@ -205,6 +206,30 @@ void lg_table_marks(lg_ctx *ctx, lg_table *t, const lg_mark *a, const lg_mark *b
                  lg_fmt("%.0f", 100.0 * (b->self_cpu_s - a->self_cpu_s) / dt), NULL);
 }
 
+void lg_table_latency(lg_table *t, const char *what, const lg_hist *h)
+{
+    lg_table_row(t, lg_fmt("%s p50 (us)", what), lg_us(lg_hist_quantile(h, 0.50)), NULL);
+    lg_table_row(t, lg_fmt("%s p99 (us)", what), lg_us(lg_hist_quantile(h, 0.99)), NULL);
+    lg_table_row(t, lg_fmt("%s max (us)", what), lg_us(h->max), NULL);
+}
+
+void lg_table_requests(lg_table *t, const lg_hist *h, double win)
+{
+    lg_table_row(t, "requests in window", lg_fmt("%llu", (unsigned long long)h->count), NULL);
+    lg_table_row(t, "requests/s", lg_fmt("%.0f", (double)h->count / win), NULL);
+    lg_table_latency(t, "latency", h);
+}
+
+uint64_t lg_table_loss(lg_table *t, uint64_t expect, uint64_t recv)
+{
+    uint64_t loss = expect > recv ? expect - recv : 0;
+    lg_table_row(t, "loss",
+                 lg_fmt("%llu (%.4f%%)", (unsigned long long)loss,
+                        expect ? 100.0 * (double)loss / (double)expect : 0.0),
+                 NULL);
+    return loss;
+}
+
 int lg_verdict(lg_ctx *ctx, uint64_t ok, uint64_t errors)
 {
     double total = (double)(ok + errors);
@@ -243,6 +268,18 @@ void lg_sleep_until(lg_ctx *ctx, uint64_t t, const char *what, int c)
             last_v = v;
         }
     }
+}
+
+void lg_run_window(lg_ctx *ctx, const char *what, int c, lg_mark *a, lg_mark *b)
+{
+    char warm[64];
+    snprintf(warm, sizeof(warm), "warmup %s", what);
+    lg_plan_window(ctx);
+    lg_phase_set(ctx, LG_PH_RUN);
+    lg_sleep_until(ctx, ctx->t_win0, warm, c);
+    lg_mark_take(ctx, a);
+    lg_sleep_until(ctx, ctx->t_win1, what, c);
+    lg_mark_take(ctx, b);
 }
 
 /* --- workers ---------------------------------------------------------------------- */
@@ -619,14 +656,15 @@ static int setup_ctx(lg_ctx *ctx)
     ctx->nsrc = o->source_ips;
     snprintf(ctx->host_hdr, sizeof(ctx->host_hdr), "%s:%d", o->host, o->http_port);
     snprintf(ctx->ws_host_hdr, sizeof(ctx->ws_host_hdr), "%s:%d", o->host, o->ws_port);
-    char kc[160], k64[256];
+    char kc[160];
     int n = snprintf(kc, sizeof(kc), "%s:", o->server_key);
     if (n < 0 || n >= (int)sizeof(kc)) {
         fputs("tomo-bench: --server-key too long\n", stderr);
         return -1;
     }
-    lg_base64_encode((const uint8_t *)kc, (size_t)n, k64);
+    char *k64 = tomo_b64_encode(kc, (size_t)n, 0);
     snprintf(ctx->basic_auth, sizeof(ctx->basic_auth), "Basic %s", k64);
+    free(k64);
     snprintf(ctx->run_tag, sizeof(ctx->run_tag), "%x%x", (unsigned)getpid(),
              (unsigned)(lg_now_ns() / 1000000u));
     return 0;

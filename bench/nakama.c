@@ -7,66 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t lg_base64_encode(const uint8_t *in, size_t n, char *out)
-{
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = B64[v >> 18];
-        out[o++] = B64[(v >> 12) & 63];
-        out[o++] = B64[(v >> 6) & 63];
-        out[o++] = B64[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        out[o++] = B64[v >> 18];
-        out[o++] = B64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = 0;
-    return o;
-}
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-long lg_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
-{
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap)
-                return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
+#include "core/codec_util.h"
 
 int lg_jwt_uid(const char *jwt, char *out, size_t cap)
 {
@@ -77,11 +18,12 @@ int lg_jwt_uid(const char *jwt, char *out, size_t cap)
     const char *b = strchr(a, '.');
     if (!b || b - a > 4096)
         return -1;
-    uint8_t buf[3072];
-    long n = lg_base64_decode(a, (size_t)(b - a), buf, sizeof(buf));
-    if (n < 0)
+    uint8_t *buf;
+    size_t n;
+    if (tomo_b64_decode(a, (size_t)(b - a), &buf, &n) != 0)
         return -1;
-    json_t *j = json_loadb((const char *)buf, (size_t)n, 0, NULL);
+    json_t *j = json_loadb((const char *)buf, n, 0, NULL);
+    free(buf);
     const char *uid = j ? json_string_value(json_object_get(j, "uid")) : NULL;
     int rc = -1;
     if (uid && strlen(uid) < cap) {

@@ -1,9 +1,8 @@
 /* bench/nakama.h: Nakama protocol helpers for tomo-bench.
- * Owns: base64 (standard out; standard or URL-safe, padded or not, in), the
- *       JWT `uid` claim reader, device ids, device-auth requests and the
- *       auth pool (authenticates a batch of devices over a few keep-alive
- *       connections on one worker), envelope field scanners.
- * Threads: pure functions anywhere; an lg_authpool on its worker's loop. */
+ * Owns: the JWT `uid` claim reader (base64 comes from core/codec_util.h), device ids, device-auth
+ * requests and the auth pool (authenticates a batch of devices over a few keep-alive connections on
+ * one worker), envelope field scanners. Threads: pure functions anywhere; an lg_authpool on its
+ * worker's loop. */
 #ifndef LG_NAKAMA_H
 #define LG_NAKAMA_H
 
@@ -12,13 +11,6 @@
 
 #include "http_client.h"
 #include "lg.h"
-
-/* Writes base64 of in[0..n) and a NUL to out (room for 4*((n+2)/3)+1);
- * returns the length. */
-size_t lg_base64_encode(const uint8_t *in, size_t n, char *out);
-/* Decodes standard or URL-safe base64, padding optional; returns the byte
- * count, or -1 on a bad character or if it does not fit in cap. */
-long lg_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 
 /* Copies the `uid` claim of a session JWT into out (NUL-terminated).
  * 0 or -1. */

@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   TOMO_BIN         tomo binary (default: <repo>/build/tomo, built if missing)
 #   TOMO_BENCH_BIN   tomo-bench binary (default: <repo>/build/bench/tomo-bench,
-#                    else built standalone under $TMPDIR)
+#                    built by the root CMake project if missing or stale)
 #   TOMO_BENCH_PG    Postgres URL for --database.address (migrated first)
 #   BENCH_DURATION   measured seconds per load scenario (10)
 #   BENCH_THREADS    tomo-bench threads (1)
@@ -52,24 +52,9 @@ if [ -z "$bench" ]; then
     if [ -x "$repo/build/bench/tomo-bench" ] &&
         [ -z "$(find "$here" -newer "$repo/build/bench/tomo-bench" -name '*.[ch]' -print -quit)" ]; then
         bench=$repo/build/bench/tomo-bench
-    elif grep -q 'add_subdirectory(bench)' "$repo/CMakeLists.txt" 2>/dev/null; then
+    else
         cmake --build "$repo/build" -j"$(nproc)" --target tomo-bench >/dev/null || exit 2
         bench=$repo/build/bench/tomo-bench
-    else
-        # Not wired into the root build yet: build it on its own.
-        sb=$tmp/tomo-bench-build
-        mkdir -p "$sb/src"
-        cat >"$sb/src/CMakeLists.txt" <<EOF
-cmake_minimum_required(VERSION 3.16)
-project(tomo_bench_standalone C)
-add_subdirectory("$here" bench)
-EOF
-        cmake -S "$sb/src" -B "$sb/build" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-            cmake --build "$sb/build" -j"$(nproc)" >/dev/null || {
-            log "tomo-bench build failed"
-            exit 2
-        }
-        bench=$sb/build/bench/tomo-bench
     fi
 fi
 

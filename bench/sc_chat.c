@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "nakama.h"
-#include "rtclient.h"
 #include "scenarios.h"
+#include "session_pool.h"
 
 #define F_JOINED 1
 #define ACK_RING 256 /* send times by cid, for the ack latency */
@@ -22,19 +22,12 @@ typedef struct member {
 } member;
 
 typedef struct wstate {
-    uint64_t *idx;
-    char **tokens;
-    int n, joined;
+    lg_sessions pool; /* the members */
+    int joined;
     member *mem;
     char chan_id[256];
-    lg_rtc_set set;
-    uv_timer_t tick;
-    bool tick_on;
-    uint64_t sent, rr;
+    lg_pacer pacer;
 } wstate;
-
-static void pool_done(void *arg) { lg_ready(arg); }
-static void connected(lg_rtc_set *set) { lg_ready(set->w); }
 
 static void count_error(lg_worker *w, const char *p, size_t n)
 {
@@ -71,7 +64,7 @@ static void on_json(lg_rtc *c, const char *p, size_t n)
         if (id && strlen(id) < sizeof(s->chan_id)) {
             strcpy(s->chan_id, id);
             lg_inc(w, LG_C_SETUP_OK, 1);
-            if (++s->joined == s->n)
+            if (++s->joined == s->pool.n)
                 lg_ready(w);
         } else {
             count_error(w, p, n);
@@ -101,7 +94,7 @@ static void on_text(lg_rtc *c, const char *p, size_t n)
         uint64_t now = lg_now_ns();
         if (cid && lg_in_win(w->ctx, now)) {
             unsigned long k = strtoul(cid, NULL, 10);
-            member *m = &s->mem[c - s->set.c];
+            member *m = &s->mem[c - s->pool.set.c];
             lg_inc(w, LG_C_ACK_WIN, 1);
             lg_hist_add(&w->h[LG_H_LAT2], now - m->sent_at[k % ACK_RING]);
         }
@@ -125,47 +118,23 @@ static void on_text(lg_rtc *c, const char *p, size_t n)
     on_json(c, p, n);
 }
 
-static void on_tick(uv_timer_t *t)
+/* One channel_message_send from member i (paced by lg_pacer); every
+ * member, the sender included, should receive it. */
+static int send_message(lg_worker *w, int i)
 {
-    lg_worker *w = t->data;
     wstate *s = w->sc;
-    lg_ctx *ctx = w->ctx;
-    uint64_t now = lg_now_ns();
-    if (now >= ctx->t_stop_send) {
-        uv_timer_stop(&s->tick);
-        s->tick_on = false;
-        lg_ready(w);
-        return;
-    }
-    if (now < ctx->t_run || s->n == 0)
-        return;
-    double total_rate = ctx->o.rate * (double)s->n;
-    uint64_t due = (uint64_t)((double)(now - ctx->t_run) / 1e9 * total_rate);
-    uint64_t max_burst = (uint64_t)(total_rate / 100) + 16;
-    if (due > s->sent + max_burst)
-        s->sent = due - max_burst;
-    bool win = lg_in_win(ctx, now);
+    lg_rtc *c = &s->pool.set.c[i];
+    if (!(c->flags & F_JOINED) || c->st != LG_RTC_OPEN)
+        return -1;
+    uint32_t cid = ++c->next_cid;
+    uint64_t ts = lg_now_ns();
+    s->mem[i].sent_at[cid % ACK_RING] = ts;
     char env[512];
-    for (int guard = 0; s->sent < due && guard < s->n * 4; guard++) {
-        int i = (int)(s->rr++ % (uint64_t)s->n);
-        lg_rtc *c = &s->set.c[i];
-        s->sent++;
-        if (!(c->flags & F_JOINED) || c->st != LG_RTC_OPEN)
-            continue;
-        uint32_t cid = ++c->next_cid;
-        uint64_t ts = lg_now_ns();
-        s->mem[i].sent_at[cid % ACK_RING] = ts;
-        int n = snprintf(env, sizeof(env),
-                         "{\"cid\":\"%u\",\"channel_message_send\":{\"channel_id\":\"%s\","
-                         "\"content\":\"{\\\"t\\\":%llu,\\\"s\\\":%llu}\"}}",
-                         cid, s->chan_id, (unsigned long long)ts, (unsigned long long)c->gidx);
-        if (lg_rtc_send(c, env, (size_t)n) == 0) {
-            lg_inc(w, LG_C_SENT, 1);
-            lg_inc(w, LG_C_EXPECT, (uint64_t)ctx->o.members);
-            if (win)
-                lg_inc(w, LG_C_SENT_WIN, 1);
-        }
-    }
+    int n = snprintf(env, sizeof(env),
+                     "{\"cid\":\"%u\",\"channel_message_send\":{\"channel_id\":\"%s\","
+                     "\"content\":\"{\\\"t\\\":%llu,\\\"s\\\":%llu}\"}}",
+                     cid, s->chan_id, (unsigned long long)ts, (unsigned long long)c->gidx);
+    return lg_rtc_send(c, env, (size_t)n) == 0 ? w->ctx->o.members : -1;
 }
 
 static void on_phase(lg_worker *w, int phase)
@@ -174,39 +143,22 @@ static void on_phase(lg_worker *w, int phase)
     wstate *s = w->sc;
     if (!s) {
         s = w->sc = lg_xcalloc(1, sizeof(*s));
-        s->n = lg_owned_count(ctx->o.members, ctx->o.threads, w->id);
-        s->idx = lg_xcalloc((size_t)(s->n ? s->n : 1), sizeof(uint64_t));
-        s->tokens = lg_xcalloc((size_t)(s->n ? s->n : 1), sizeof(char *));
-        s->mem = lg_xcalloc((size_t)(s->n ? s->n : 1), sizeof(member));
-        for (int i = 0; i < s->n; i++)
-            s->idx[i] = (uint64_t)i * (uint64_t)ctx->o.threads + (uint64_t)w->id;
+        lg_sessions_init(&s->pool, w, "chat",
+                         lg_owned_count(ctx->o.members, ctx->o.threads, w->id));
+        s->pool.on_text = on_text;
+        s->mem = lg_xcalloc((size_t)(s->pool.n ? s->pool.n : 1), sizeof(member));
     }
     switch (phase) {
-    case LG_PH_AUTH:
-        lg_authpool_run(w, "chat", s->idx, s->n,
-                        lg_owned_count(ctx->o.conns, ctx->o.threads, w->id), s->tokens, pool_done,
-                        w);
-        break;
-    case LG_PH_CONNECT:
-        lg_rtcs_init(&s->set, w, s->n);
-        for (int i = 0; i < s->n; i++) {
-            s->set.c[i].gidx = s->idx[i];
-            s->set.c[i].token = s->tokens[i];
-        }
-        s->set.on_text = on_text;
-        s->set.on_connected = connected;
-        s->set.rate = ctx->o.connect_rate / ctx->o.threads;
-        s->set.max_pending = ctx->o.max_pending;
-        lg_rtcs_connect(&s->set);
-        break;
+    case LG_PH_AUTH: lg_sessions_auth(&s->pool); break;
+    case LG_PH_CONNECT: lg_sessions_connect(&s->pool); break;
     case LG_PH_SETUP: {
-        if (s->n == 0) {
+        if (s->pool.n == 0) {
             lg_ready(w);
             break;
         }
         char env[256];
-        for (int i = 0; i < s->n; i++) {
-            lg_rtc *c = &s->set.c[i];
+        for (int i = 0; i < s->pool.n; i++) {
+            lg_rtc *c = &s->pool.set.c[i];
             int n = snprintf(env, sizeof(env),
                              "{\"cid\":\"%u\",\"channel_join\":{\"target\":\"%s\",\"type\":1,"
                              "\"persistence\":false}}",
@@ -216,17 +168,10 @@ static void on_phase(lg_worker *w, int phase)
         }
         break;
     }
-    case LG_PH_RUN:
-        uv_timer_init(&w->loop, &s->tick);
-        s->tick.data = w;
-        uv_timer_start(&s->tick, on_tick, 1, 1);
-        s->tick_on = true;
-        break;
+    case LG_PH_RUN: lg_pacer_start(&s->pacer, w, s->pool.n, ctx->o.rate, send_message); break;
     case LG_PH_STOP:
-        if (s->tick_on)
-            uv_timer_stop(&s->tick);
-        if (s->set.c)
-            lg_rtcs_close(&s->set);
+        lg_pacer_stop(&s->pacer);
+        lg_sessions_close(&s->pool);
         break;
     default: break;
     }
@@ -239,35 +184,16 @@ static int run(lg_ctx *ctx)
         o->rate = 5;
     printf("## chat: 1 room (%s) x %d members, %.1f Hz each, %d threads\n", o->room, o->members,
            o->rate, o->threads);
-    lg_phase_set(ctx, LG_PH_AUTH);
-    if (lg_wait_ready(ctx, 60, "authenticating members", LG_C_AUTH_OK, (uint64_t)o->members) < 0)
+    if (lg_sessions_open_all(ctx, "authenticating members", (uint64_t)o->members) < 0)
         return 1;
-    if (lg_sum(ctx, LG_C_AUTH_OK) == 0) {
-        fputs("tomo-bench: no device could authenticate\n", stderr);
+    uint64_t joined = lg_sessions_setup_all(ctx, "joining the room", (uint64_t)o->members,
+                                            "no member could join the room");
+    if (joined == 0)
         return 1;
-    }
-    lg_phase_set(ctx, LG_PH_CONNECT);
-    if (lg_wait_ready(ctx, 60, "connecting sockets", LG_C_WS_OK, (uint64_t)o->members) < 0)
-        return 1;
-    lg_phase_set(ctx, LG_PH_SETUP);
-    lg_wait_ready(ctx, 20, "joining the room", LG_C_SETUP_OK, (uint64_t)o->members);
-    uint64_t joined = lg_sum(ctx, LG_C_SETUP_OK);
-    if (joined == 0) {
-        fputs("tomo-bench: no member could join the room\n", stderr);
-        lg_workers_stop(ctx);
-        return 1;
-    }
     lg_sleep_ms(300); /* let the join presence events settle */
     lg_mark a, b;
-    lg_plan_window(ctx);
-    lg_phase_set(ctx, LG_PH_RUN);
-    lg_sleep_until(ctx, ctx->t_win0, "warmup deliveries", LG_C_RECV);
-    lg_mark_take(ctx, &a);
-    lg_sleep_until(ctx, ctx->t_win1, "deliveries", LG_C_RECV);
-    lg_mark_take(ctx, &b);
-    uint64_t drain_end = lg_now_ns() + 2000000000ull;
-    while (lg_now_ns() < drain_end && lg_sum(ctx, LG_C_RECV) < lg_sum(ctx, LG_C_EXPECT))
-        lg_sleep_ms(20);
+    lg_run_window(ctx, "deliveries", LG_C_RECV, &a, &b);
+    lg_drain_deliveries(ctx, 2);
     uint64_t lost_sockets = lg_sum(ctx, LG_C_WS_LOST);
     lg_workers_stop(ctx);
 
@@ -279,7 +205,6 @@ static int run(lg_ctx *ctx)
     /* Members that never joined expect nothing: scale by joined/members. */
     if (joined < (uint64_t)o->members)
         expect = expect / (uint64_t)o->members * joined;
-    uint64_t loss = expect > recv ? expect - recv : 0;
     lg_table t;
     lg_table_init(&t, "chat", "value", NULL);
     lg_table_row(&t, "members joined", lg_fmt("%llu of %d", (unsigned long long)joined, o->members),
@@ -291,17 +216,12 @@ static int run(lg_ctx *ctx)
                  lg_fmt("%.0f", (double)lg_sum(ctx, LG_C_ACK_WIN) / win), NULL);
     lg_table_row(&t, "deliveries out/s", lg_fmt("%.0f", (double)lg_sum(ctx, LG_C_RECV_WIN) / win),
                  NULL);
-    lg_table_row(&t, "delivery latency p50 (us)", lg_us(lg_hist_quantile(&h, 0.50)), NULL);
-    lg_table_row(&t, "delivery latency p99 (us)", lg_us(lg_hist_quantile(&h, 0.99)), NULL);
-    lg_table_row(&t, "delivery latency max (us)", lg_us(h.max), NULL);
+    lg_table_latency(&t, "delivery latency", &h);
     lg_table_row(&t, "ack latency p50 (us)", lg_us(lg_hist_quantile(&ha, 0.50)), NULL);
     lg_table_row(&t, "ack latency p99 (us)", lg_us(lg_hist_quantile(&ha, 0.99)), NULL);
     lg_table_row(&t, "deliveries expected / received",
                  lg_fmt("%llu / %llu", (unsigned long long)expect, (unsigned long long)recv), NULL);
-    lg_table_row(&t, "loss",
-                 lg_fmt("%llu (%.4f%%)", (unsigned long long)loss,
-                        expect ? 100.0 * (double)loss / (double)expect : 0.0),
-                 NULL);
+    uint64_t loss = lg_table_loss(&t, expect, recv);
     lg_table_row(&t, "sockets lost", lg_fmt("%llu", (unsigned long long)lost_sockets), NULL);
     lg_table_marks(ctx, &t, &a, &b);
     lg_table_print(&t);

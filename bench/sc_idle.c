@@ -9,21 +9,14 @@
 #include <string.h>
 
 #include "nakama.h"
-#include "rtclient.h"
 #include "scenarios.h"
+#include "session_pool.h"
 
 typedef struct wstate {
-    uint64_t *idx;
-    char **tokens;
-    int n;
-    lg_rtc_set set;
+    lg_sessions pool;
     uv_timer_t ping;
     bool ping_on;
 } wstate;
-
-static void pool_done(void *arg) { lg_ready(arg); }
-
-static void connected(lg_rtc_set *set) { lg_ready(set->w); }
 
 /* Pongs answer the optional ping envelopes (--client-ping). */
 static void on_text(lg_rtc *c, const char *p, size_t n)
@@ -42,8 +35,8 @@ static void on_ping(uv_timer_t *t)
     lg_worker *w = t->data;
     wstate *s = w->sc;
     char env[64];
-    for (int i = 0; i < s->set.n; i++) {
-        lg_rtc *c = &s->set.c[i];
+    for (int i = 0; i < s->pool.set.n; i++) {
+        lg_rtc *c = &s->pool.set.c[i];
         if (c->st != LG_RTC_OPEN)
             continue;
         int n = snprintf(env, sizeof(env), "{\"cid\":\"%u\",\"ping\":{}}", ++c->next_cid);
@@ -59,30 +52,13 @@ static void on_phase(lg_worker *w, int phase)
     wstate *s = w->sc;
     if (!s) {
         s = w->sc = lg_xcalloc(1, sizeof(*s));
-        s->n = lg_owned_count(ctx->o.sessions, ctx->o.threads, w->id);
-        s->idx = lg_xcalloc((size_t)s->n, sizeof(uint64_t));
-        s->tokens = lg_xcalloc((size_t)s->n, sizeof(char *));
-        for (int i = 0; i < s->n; i++)
-            s->idx[i] = (uint64_t)i * (uint64_t)ctx->o.threads + (uint64_t)w->id;
+        lg_sessions_init(&s->pool, w, "idle",
+                         lg_owned_count(ctx->o.sessions, ctx->o.threads, w->id));
+        s->pool.on_text = on_text;
     }
     switch (phase) {
-    case LG_PH_AUTH:
-        lg_authpool_run(w, "idle", s->idx, s->n,
-                        lg_owned_count(ctx->o.conns, ctx->o.threads, w->id), s->tokens, pool_done,
-                        w);
-        break;
-    case LG_PH_CONNECT:
-        lg_rtcs_init(&s->set, w, s->n);
-        for (int i = 0; i < s->n; i++) {
-            s->set.c[i].gidx = s->idx[i];
-            s->set.c[i].token = s->tokens[i];
-        }
-        s->set.on_text = on_text;
-        s->set.on_connected = connected;
-        s->set.rate = ctx->o.connect_rate / ctx->o.threads;
-        s->set.max_pending = ctx->o.max_pending;
-        lg_rtcs_connect(&s->set);
-        break;
+    case LG_PH_AUTH: lg_sessions_auth(&s->pool); break;
+    case LG_PH_CONNECT: lg_sessions_connect(&s->pool); break;
     case LG_PH_RUN: /* hold */
         if (ctx->o.client_ping > 0) {
             uint64_t ms = (uint64_t)(ctx->o.client_ping * 1000);
@@ -95,8 +71,7 @@ static void on_phase(lg_worker *w, int phase)
     case LG_PH_STOP:
         if (s->ping_on)
             uv_timer_stop(&s->ping);
-        if (s->set.c)
-            lg_rtcs_close(&s->set);
+        lg_sessions_close(&s->pool);
         break;
     default: break;
     }
@@ -114,20 +89,13 @@ static int run(lg_ctx *ctx)
            o->sessions, o->connect_rate > 0 ? lg_fmt("%.0f/s", o->connect_rate) : "unpaced",
            o->hold, o->threads, ctx->nsrc ? ctx->nsrc : 1);
     uint64_t t0 = lg_now_ns();
-    lg_phase_set(ctx, LG_PH_AUTH);
-    if (lg_wait_ready(ctx, 110, "authenticating devices", LG_C_AUTH_OK, (uint64_t)o->sessions) < 0)
+    if (lg_sessions_auth_all(ctx, "authenticating devices", (uint64_t)o->sessions, 110) < 0)
         return 1;
     double auth_s = (double)(lg_now_ns() - t0) / 1e9;
-    if (lg_sum(ctx, LG_C_AUTH_OK) == 0) {
-        fputs("tomo-bench: no device could authenticate\n", stderr);
-        return 1;
-    }
     lg_mark m0, m1, m2;
     lg_sleep_ms(500); /* let the server settle after the HTTP burst */
     lg_mark_take(ctx, &m0);
-    lg_phase_set(ctx, LG_PH_CONNECT);
-    int timed_out =
-        lg_wait_ready(ctx, 110, "connecting sockets", LG_C_WS_OK, (uint64_t)o->sessions);
+    int timed_out = lg_sessions_connect_all(ctx, (uint64_t)o->sessions, 110);
     lg_mark_take(ctx, &m1);
     uint64_t ok = lg_sum(ctx, LG_C_WS_OK), failed = lg_sum(ctx, LG_C_WS_ERR);
     double conn_s = (double)(m1.t - m0.t) / 1e9;

@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec_util.h"
 #include "nakama.h"
-#include "rtclient.h"
 #include "scenarios.h"
+#include "session_pool.h"
 
 #define F_JOINED 1
 #define MAX_PAYLOAD 3100
@@ -25,20 +26,13 @@ typedef struct match {
 } match;
 
 typedef struct wstate {
-    uint64_t *idx; /* global player indices owned here */
-    char **tokens;
-    int n, nmatch, k;
+    lg_sessions pool; /* players; match i has sockets i*k .. i*k+k-1 */
+    int nmatch, k;
     match *m;
-    int *mglobal; /* global match number of local match i */
-    lg_rtc_set set;
-    uv_timer_t tick;
-    bool tick_on;
-    uint64_t sent, rr;
+    lg_pacer pacer;
     int ready_matches;
+    uint8_t raw[MAX_PAYLOAD]; /* match data: ts, seq, sender, then 'x' padding */
 } wstate;
-
-static void pool_done(void *arg) { lg_ready(arg); }
-static void connected(lg_rtc_set *set) { lg_ready(set->w); }
 
 static void send_env(lg_rtc *c, const char *fmt, const char *arg)
 {
@@ -121,14 +115,16 @@ static void on_text(lg_rtc *c, const char *p, size_t n)
     uint64_t now = lg_now_ns();
     size_t dl;
     const char *d = lg_scan_str(p, n, "data", &dl);
-    uint8_t buf[MAX_PAYLOAD];
-    long bn = d ? lg_base64_decode(d, dl, buf, sizeof(buf)) : -1;
-    if (bn < 16) {
+    uint8_t *buf = NULL;
+    size_t bn = 0;
+    if (!d || tomo_b64_decode(d, dl, &buf, &bn) != 0 || bn < 16) {
+        free(buf);
         lg_inc(w, LG_C_PARSE_ERR, 1);
         return;
     }
     uint64_t ts;
     memcpy(&ts, buf, 8);
+    free(buf);
     lg_inc(w, LG_C_RECV, 1);
     if (lg_in_win(w->ctx, now)) {
         lg_inc(w, LG_C_RECV_WIN, 1);
@@ -136,59 +132,28 @@ static void on_text(lg_rtc *c, const char *p, size_t n)
     }
 }
 
-/* Paces all senders of this worker together: at time t, players*rate*t
- * messages are due in total; they go out round robin, which gives each
- * player its --rate on average with evenly spread sends. */
-static void on_tick(uv_timer_t *t)
+/* One match_data_send from player i (paced by lg_pacer); every other
+ * player of the match should receive it. */
+static int send_data(lg_worker *w, int i)
 {
-    lg_worker *w = t->data;
     wstate *s = w->sc;
-    lg_ctx *ctx = w->ctx;
-    uint64_t now = lg_now_ns();
-    if (now >= ctx->t_stop_send) {
-        uv_timer_stop(&s->tick);
-        s->tick_on = false;
-        lg_ready(w);
-        return;
-    }
-    if (now < ctx->t_run)
-        return;
-    double total_rate = ctx->o.rate * (double)s->n;
-    uint64_t due = (uint64_t)((double)(now - ctx->t_run) / 1e9 * total_rate);
-    /* Bound one tick's burst: if the loop fell behind, skip rather than
-     * flood (the achieved rate in the table shows it). */
-    uint64_t max_burst = (uint64_t)(total_rate / 100) + 16;
-    if (due > s->sent + max_burst)
-        s->sent = due - max_burst;
-    uint8_t raw[MAX_PAYLOAD];
-    char b64[MAX_PAYLOAD * 4 / 3 + 8];
+    lg_rtc *c = &s->pool.set.c[i];
+    match *m = &s->m[c->group];
+    if (!m->ready || c->st != LG_RTC_OPEN)
+        return -1;
+    uint64_t ts = lg_now_ns();
+    uint32_t seq = ++c->seq, sender = (uint32_t)c->gidx;
+    memcpy(s->raw, &ts, 8);
+    memcpy(s->raw + 8, &seq, 4);
+    memcpy(s->raw + 12, &sender, 4);
+    char *b64 = tomo_b64_encode(s->raw, 16 + (size_t)w->ctx->o.payload, 0);
     char env[MAX_PAYLOAD * 4 / 3 + 256];
-    size_t plen = 16 + (size_t)ctx->o.payload;
-    memset(raw + 16, 'x', (size_t)ctx->o.payload);
-    bool win = lg_in_win(ctx, now);
-    for (int guard = 0; s->sent < due && guard < s->n * 4; guard++) {
-        lg_rtc *c = &s->set.c[s->rr++ % (uint64_t)s->n];
-        s->sent++;
-        match *m = &s->m[c->group];
-        if (!m->ready || c->st != LG_RTC_OPEN)
-            continue;
-        uint64_t ts = lg_now_ns();
-        uint32_t seq = ++c->seq, sender = (uint32_t)c->gidx;
-        memcpy(raw, &ts, 8);
-        memcpy(raw + 8, &seq, 4);
-        memcpy(raw + 12, &sender, 4);
-        lg_base64_encode(raw, plen, b64);
-        int n = snprintf(
-            env, sizeof(env),
-            "{\"match_data_send\":{\"match_id\":\"%s\",\"op_code\":\"1\",\"data\":\"%s\"}}", m->id,
-            b64);
-        if (lg_rtc_send(c, env, (size_t)n) == 0) {
-            lg_inc(w, LG_C_SENT, 1);
-            lg_inc(w, LG_C_EXPECT, (uint64_t)(s->k - 1));
-            if (win)
-                lg_inc(w, LG_C_SENT_WIN, 1);
-        }
-    }
+    int n =
+        snprintf(env, sizeof(env),
+                 "{\"match_data_send\":{\"match_id\":\"%s\",\"op_code\":\"1\",\"data\":\"%s\"}}",
+                 m->id, b64);
+    free(b64);
+    return lg_rtc_send(c, env, (size_t)n) == 0 ? s->k - 1 : -1;
 }
 
 static void on_phase(lg_worker *w, int phase)
@@ -199,42 +164,28 @@ static void on_phase(lg_worker *w, int phase)
         s = w->sc = lg_xcalloc(1, sizeof(*s));
         s->k = ctx->o.players;
         s->nmatch = lg_owned_count(ctx->o.matches, ctx->o.threads, w->id);
-        s->n = s->nmatch * s->k;
         s->m = lg_xcalloc((size_t)(s->nmatch ? s->nmatch : 1), sizeof(match));
-        s->idx = lg_xcalloc((size_t)(s->n ? s->n : 1), sizeof(uint64_t));
-        s->tokens = lg_xcalloc((size_t)(s->n ? s->n : 1), sizeof(char *));
+        lg_sessions_init(&s->pool, w, "relay", s->nmatch * s->k);
+        /* All players of a match on this worker: global match gm has
+         * players gm*k .. gm*k+k-1. */
         for (int mi = 0; mi < s->nmatch; mi++) {
             uint64_t gm = (uint64_t)mi * (uint64_t)ctx->o.threads + (uint64_t)w->id;
             for (int j = 0; j < s->k; j++)
-                s->idx[mi * s->k + j] = gm * (uint64_t)s->k + (uint64_t)j;
+                s->pool.idx[mi * s->k + j] = gm * (uint64_t)s->k + (uint64_t)j;
         }
+        s->pool.group_size = s->k;
+        s->pool.on_text = on_text;
     }
     switch (phase) {
-    case LG_PH_AUTH:
-        lg_authpool_run(w, "relay", s->idx, s->n,
-                        lg_owned_count(ctx->o.conns, ctx->o.threads, w->id), s->tokens, pool_done,
-                        w);
-        break;
-    case LG_PH_CONNECT:
-        lg_rtcs_init(&s->set, w, s->n);
-        for (int i = 0; i < s->n; i++) {
-            s->set.c[i].gidx = s->idx[i];
-            s->set.c[i].token = s->tokens[i];
-            s->set.c[i].group = i / s->k;
-        }
-        s->set.on_text = on_text;
-        s->set.on_connected = connected;
-        s->set.rate = ctx->o.connect_rate / ctx->o.threads;
-        s->set.max_pending = ctx->o.max_pending;
-        lg_rtcs_connect(&s->set);
-        break;
+    case LG_PH_AUTH: lg_sessions_auth(&s->pool); break;
+    case LG_PH_CONNECT: lg_sessions_connect(&s->pool); break;
     case LG_PH_SETUP:
         if (s->nmatch == 0) {
             lg_ready(w);
             break;
         }
         for (int mi = 0; mi < s->nmatch; mi++) {
-            lg_rtc *c = &s->set.c[mi * s->k];
+            lg_rtc *c = &s->pool.set.c[mi * s->k];
             if (c->st == LG_RTC_OPEN)
                 send_env(c, "{\"cid\":\"%u\",\"match_create\":{%s}}", "");
             else
@@ -242,16 +193,12 @@ static void on_phase(lg_worker *w, int phase)
         }
         break;
     case LG_PH_RUN:
-        uv_timer_init(&w->loop, &s->tick);
-        s->tick.data = w;
-        uv_timer_start(&s->tick, on_tick, 1, 1);
-        s->tick_on = true;
+        memset(s->raw + 16, 'x', (size_t)ctx->o.payload);
+        lg_pacer_start(&s->pacer, w, s->pool.n, ctx->o.rate, send_data);
         break;
     case LG_PH_STOP:
-        if (s->tick_on)
-            uv_timer_stop(&s->tick);
-        if (s->set.c)
-            lg_rtcs_close(&s->set);
+        lg_pacer_stop(&s->pacer);
+        lg_sessions_close(&s->pool);
         break;
     default: break;
     }
@@ -265,36 +212,16 @@ static int run(lg_ctx *ctx)
     int players = o->matches * o->players;
     printf("## relay: %d matches x %d players, %.1f Hz each, payload %d+16 bytes, %d threads\n",
            o->matches, o->players, o->rate, o->payload, o->threads);
-    lg_phase_set(ctx, LG_PH_AUTH);
-    if (lg_wait_ready(ctx, 60, "authenticating players", LG_C_AUTH_OK, (uint64_t)players) < 0)
+    if (lg_sessions_open_all(ctx, "authenticating players", (uint64_t)players) < 0)
         return 1;
-    if (lg_sum(ctx, LG_C_AUTH_OK) == 0) {
-        fputs("tomo-bench: no device could authenticate\n", stderr);
+    uint64_t ready = lg_sessions_setup_all(ctx, "creating and joining matches",
+                                           (uint64_t)o->matches, "no match became ready");
+    if (ready == 0)
         return 1;
-    }
-    lg_phase_set(ctx, LG_PH_CONNECT);
-    if (lg_wait_ready(ctx, 60, "connecting sockets", LG_C_WS_OK, (uint64_t)players) < 0)
-        return 1;
-    lg_phase_set(ctx, LG_PH_SETUP);
-    /* A stuck match does not block the run; it shows as setup failures. */
-    lg_wait_ready(ctx, 20, "creating and joining matches", LG_C_SETUP_OK, (uint64_t)o->matches);
-    uint64_t ready = lg_sum(ctx, LG_C_SETUP_OK);
-    if (ready == 0) {
-        fputs("tomo-bench: no match became ready\n", stderr);
-        lg_workers_stop(ctx);
-        return 1;
-    }
     lg_mark a, b;
-    lg_plan_window(ctx);
-    lg_phase_set(ctx, LG_PH_RUN);
-    lg_sleep_until(ctx, ctx->t_win0, "warmup deliveries", LG_C_RECV);
-    lg_mark_take(ctx, &a);
-    lg_sleep_until(ctx, ctx->t_win1, "deliveries", LG_C_RECV);
-    lg_mark_take(ctx, &b);
+    lg_run_window(ctx, "deliveries", LG_C_RECV, &a, &b);
     /* Drain: wait (at most 2 s) for deliveries still in flight. */
-    uint64_t drain_end = lg_now_ns() + 2000000000ull;
-    while (lg_now_ns() < drain_end && lg_sum(ctx, LG_C_RECV) < lg_sum(ctx, LG_C_EXPECT))
-        lg_sleep_ms(20);
+    lg_drain_deliveries(ctx, 2);
     uint64_t lost_sockets = lg_sum(ctx, LG_C_WS_LOST);
     lg_workers_stop(ctx);
 
@@ -304,7 +231,6 @@ static int run(lg_ctx *ctx)
     double win = lg_win_s(ctx);
     uint64_t sent = lg_sum(ctx, LG_C_SENT), expect = lg_sum(ctx, LG_C_EXPECT);
     uint64_t recv = lg_sum(ctx, LG_C_RECV);
-    uint64_t loss = expect > recv ? expect - recv : 0;
     lg_table t;
     lg_table_init(&t, "relay", "value", NULL);
     lg_table_row(&t, "matches ready", lg_fmt("%llu of %d", (unsigned long long)ready, o->matches),
@@ -316,16 +242,11 @@ static int run(lg_ctx *ctx)
                  NULL);
     lg_table_row(&t, "delivered msgs/s", lg_fmt("%.0f", (double)lg_sum(ctx, LG_C_RECV_WIN) / win),
                  NULL);
-    lg_table_row(&t, "latency p50 (us)", lg_us(lg_hist_quantile(&h, 0.50)), NULL);
-    lg_table_row(&t, "latency p99 (us)", lg_us(lg_hist_quantile(&h, 0.99)), NULL);
-    lg_table_row(&t, "latency max (us)", lg_us(h.max), NULL);
+    lg_table_latency(&t, "latency", &h);
     lg_table_row(&t, "messages sent (run)", lg_fmt("%llu", (unsigned long long)sent), NULL);
     lg_table_row(&t, "deliveries expected", lg_fmt("%llu", (unsigned long long)expect), NULL);
     lg_table_row(&t, "deliveries received", lg_fmt("%llu", (unsigned long long)recv), NULL);
-    lg_table_row(&t, "loss",
-                 lg_fmt("%llu (%.4f%%)", (unsigned long long)loss,
-                        expect ? 100.0 * (double)loss / (double)expect : 0.0),
-                 NULL);
+    uint64_t loss = lg_table_loss(&t, expect, recv);
     lg_table_row(&t, "sockets lost", lg_fmt("%llu", (unsigned long long)lost_sockets), NULL);
     lg_table_row(&t, "connect+upgrade p99 (us)", lg_us(lg_hist_quantile(&hc, 0.99)), NULL);
     lg_table_marks(ctx, &t, &a, &b);

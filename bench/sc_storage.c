@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_client.h"
+#include "http_loop.h"
 #include "nakama.h"
 #include "scenarios.h"
+#include "session_pool.h"
 
 typedef struct user {
     char *token;
@@ -19,13 +20,11 @@ typedef struct user {
 } user;
 
 typedef struct wstate {
-    uint64_t *idx;
-    char **tokens;
+    lg_sessions pool; /* the users' devices and tokens */
     user *u;
-    int n;
-    lg_http *conns;
-    int nconn, active, preload_next, preload_left;
-    bool *is_write;
+    lg_hloop loop; /* also carries the preload */
+    int preload_next, preload_left;
+    bool *is_write; /* per connection: the request in flight is a write */
 } wstate;
 
 static int bearer(user *u)
@@ -91,7 +90,7 @@ static void preload_resp(lg_http *c, int status, const char *body, size_t n, voi
 static void preload_next(lg_worker *w, lg_http *c)
 {
     wstate *s = w->sc;
-    while (s->preload_next < s->n) {
+    while (s->preload_next < s->pool.n) {
         user *u = &s->u[s->preload_next++];
         if (u->uid[0] && put_objects(w, c, u, 0, w->ctx->o.keys, preload_resp) == 0)
             return;
@@ -105,73 +104,57 @@ static void preload_next(lg_worker *w, lg_http *c)
 
 /* --- load ---------------------------------------------------------------------- */
 
-static void issue(lg_worker *w, lg_http *c);
-
 static void on_resp(lg_http *c, int status, const char *body, size_t n, void *arg)
 {
     lg_worker *w = arg;
     wstate *s = w->sc;
-    uint64_t now = lg_now_ns();
-    int ci = (int)(c - s->conns);
-    bool wr = s->is_write[ci];
+    bool wr = s->is_write[lg_hloop_index(&s->loop, c)];
     bool ok = status == 200 && lg_has_key(body, n, wr ? "acks" : "objects");
     if (!ok && !wr && status == 200)
         lg_inc(w, LG_C_PARSE_ERR, 1); /* empty read: counted apart, not an error */
     if (ok || (!wr && status == 200)) {
-        lg_inc(w, LG_C_RECV, 1);
-        if (lg_in_win(w->ctx, now)) {
-            lg_inc(w, wr ? LG_C_OK_WIN : LG_C_OK2_WIN, 1);
-            lg_hist_add(&w->h[wr ? LG_H_LAT : LG_H_LAT2], now - c->t_sent);
-        }
+        lg_hloop_ok(&s->loop, c, wr ? LG_C_OK_WIN : LG_C_OK2_WIN, wr ? LG_H_LAT : LG_H_LAT2);
     } else {
         lg_inc(w, wr ? LG_C_ERR : LG_C_ERR2, 1);
         if (lg_sum(w->ctx, LG_C_ERR) + lg_sum(w->ctx, LG_C_ERR2) <= 3)
             fprintf(stderr, "tomo-bench: storage %s failed: HTTP %d %.200s\n",
                     wr ? "write" : "read", status, body ? body : "(connection closed)");
     }
-    if (now < w->ctx->t_stop_send && atomic_load(&w->ctx->phase) == LG_PH_RUN) {
-        issue(w, c);
-        return;
-    }
-    if (--s->active == 0)
-        lg_ready(w);
+    lg_hloop_next(&s->loop, c);
 }
 
-static void issue(lg_worker *w, lg_http *c)
+static int issue(lg_worker *w, lg_http *c)
 {
     wstate *s = w->sc;
-    int ci = (int)(c - s->conns);
     user *u = NULL;
     for (int tries = 0; tries < 8 && !u; tries++) {
-        user *x = &s->u[lg_rand(w) % (uint64_t)s->n];
+        user *x = &s->u[lg_rand(w) % (uint64_t)s->pool.n];
         if (x->uid[0])
             u = x;
     }
     int key = (int)(lg_rand(w) % (uint64_t)w->ctx->o.keys);
     bool wr = (double)(lg_rand(w) >> 11) / 9007199254740992.0 < w->ctx->o.write_ratio;
-    s->is_write[ci] = wr;
+    s->is_write[lg_hloop_index(&s->loop, c)] = wr;
     int rc = -1;
     if (u)
         rc = wr ? put_objects(w, c, u, key, 1, on_resp) : read_object(w, c, u, key, on_resp);
     if (rc < 0) {
         lg_inc(w, wr ? LG_C_ERR : LG_C_ERR2, 1);
-        if (--s->active == 0)
-            lg_ready(w);
-        return;
+        return -1;
     }
     lg_inc(w, LG_C_SENT, 1);
+    return 0;
 }
 
-static void pool_done(void *arg)
+static void pool_done(lg_sessions *p)
 {
-    lg_worker *w = arg;
-    wstate *s = w->sc;
-    for (int i = 0; i < s->n; i++) {
-        s->u[i].token = s->tokens[i];
+    wstate *s = p->w->sc;
+    for (int i = 0; i < p->n; i++) {
+        s->u[i].token = p->tokens[i];
         if (bearer(&s->u[i]) < 0)
             s->u[i].uid[0] = 0;
     }
-    lg_ready(w);
+    lg_ready(p->w);
 }
 
 static void on_phase(lg_worker *w, int phase)
@@ -180,44 +163,33 @@ static void on_phase(lg_worker *w, int phase)
     wstate *s = w->sc;
     if (!s) {
         s = w->sc = lg_xcalloc(1, sizeof(*s));
-        s->n = lg_owned_count(ctx->o.users, ctx->o.threads, w->id);
-        s->idx = lg_xcalloc((size_t)s->n, sizeof(uint64_t));
-        s->tokens = lg_xcalloc((size_t)s->n, sizeof(char *));
-        s->u = lg_xcalloc((size_t)s->n, sizeof(user));
-        for (int i = 0; i < s->n; i++)
-            s->idx[i] = (uint64_t)i * (uint64_t)ctx->o.threads + (uint64_t)w->id;
-        s->nconn = lg_owned_count(ctx->o.conns, ctx->o.threads, w->id);
-        s->conns = lg_xcalloc((size_t)(s->nconn ? s->nconn : 1), sizeof(lg_http));
-        s->is_write = lg_xcalloc((size_t)(s->nconn ? s->nconn : 1), sizeof(bool));
-        for (int i = 0; i < s->nconn; i++)
-            lg_http_init(&s->conns[i], w);
+        lg_sessions_init(&s->pool, w, "storage",
+                         lg_owned_count(ctx->o.users, ctx->o.threads, w->id));
+        s->pool.on_auth = pool_done;
+        s->u = lg_xcalloc((size_t)(s->pool.n ? s->pool.n : 1), sizeof(user));
+        int nconn = lg_owned_count(ctx->o.conns, ctx->o.threads, w->id);
+        lg_hloop_init(&s->loop, w, nconn, issue);
+        s->is_write = lg_xcalloc((size_t)(nconn ? nconn : 1), sizeof(bool));
     }
     switch (phase) {
-    case LG_PH_AUTH:
-        lg_authpool_run(w, "storage", s->idx, s->n, s->nconn, s->tokens, pool_done, w);
-        break;
+    case LG_PH_AUTH: lg_sessions_auth(&s->pool); break;
     case LG_PH_SETUP:
-        s->preload_left = s->n;
-        if (s->n == 0 || s->nconn == 0) {
+        s->preload_left = s->pool.n;
+        if (s->pool.n == 0 || s->loop.n == 0) {
             lg_ready(w);
             break;
         }
-        for (int i = 0; i < s->nconn && s->preload_next < s->n; i++)
-            preload_next(w, &s->conns[i]);
+        for (int i = 0; i < s->loop.n && s->preload_next < s->pool.n; i++)
+            preload_next(w, &s->loop.conns[i]);
         break;
     case LG_PH_RUN:
-        s->active = s->nconn;
-        if (s->nconn == 0 || s->n == 0) {
+        if (s->pool.n == 0) {
             lg_ready(w);
             break;
         }
-        for (int i = 0; i < s->nconn; i++)
-            issue(w, &s->conns[i]);
+        lg_hloop_start(&s->loop);
         break;
-    case LG_PH_STOP:
-        for (int i = 0; i < s->nconn; i++)
-            lg_http_close(&s->conns[i], NULL);
-        break;
+    case LG_PH_STOP: lg_hloop_close(&s->loop); break;
     default: break;
     }
 }
@@ -235,8 +207,7 @@ static int run(lg_ctx *ctx)
     lg_opts *o = &ctx->o;
     printf("## storage: write ratio %.2f, %d users x %d keys, %d connections, %d threads\n",
            o->write_ratio, o->users, o->keys, o->conns, o->threads);
-    lg_phase_set(ctx, LG_PH_AUTH);
-    if (lg_wait_ready(ctx, 60, "authenticating users", LG_C_AUTH_OK, (uint64_t)o->users) < 0)
+    if (lg_sessions_auth_all(ctx, "authenticating users", (uint64_t)o->users, 60) < 0)
         return 1;
     lg_phase_set(ctx, LG_PH_SETUP);
     if (lg_wait_ready(ctx, 60, "writing initial objects", LG_C_SETUP_OK, (uint64_t)o->users) < 0)
@@ -246,14 +217,7 @@ static int run(lg_ctx *ctx)
         return 1;
     }
     lg_mark a, b;
-    lg_plan_window(ctx);
-    lg_phase_set(ctx, LG_PH_RUN);
-    lg_sleep_until(ctx, ctx->t_win0, "warmup storage", LG_C_RECV);
-    lg_mark_take(ctx, &a);
-    lg_sleep_until(ctx, ctx->t_win1, "storage", LG_C_RECV);
-    lg_mark_take(ctx, &b);
-    lg_wait_ready(ctx, 10, "draining", LG_C_RECV, lg_sum(ctx, LG_C_SENT));
-    lg_workers_stop(ctx);
+    lg_hloop_run_all(ctx, "storage", &a, &b);
 
     lg_hist hw, hr, hall;
     lg_hist_merged(ctx, LG_H_LAT, &hw);

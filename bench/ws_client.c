@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "nakama.h"
+#include "core/codec_util.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -324,13 +324,13 @@ int lg_ws_connect(lg_ws *ws, lg_worker *w, const char *path, const lg_ws_ops *op
     }
     uint8_t key[16];
     cb_genmask(NULL, key, sizeof(key), ws);
-    char key64[32];
-    lg_base64_encode(key, sizeof(key), key64);
+    char *key64 = tomo_b64_encode(key, sizeof(key), 0);
     char head[2048];
     int n = snprintf(head, sizeof(head),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      path, w->ctx->ws_host_hdr, key64);
+    free(key64);
     if (n > 0 && n < (int)sizeof(head))
         lg_buf_append(&ws->out, head, (size_t)n);
     return 0;
