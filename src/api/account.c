@@ -48,7 +48,8 @@ int tomo_api_account_get(tomo_api_ctx *ctx)
     tomo_dbval p[1] = {TOMO_DBTEXT(ctx->session.user_id)};
     rc = tomo_db_exec(db,
                       "SELECT " TOMO_ACCOUNT_USER_COLS
-                      ", wallet, email, custom_id, verify_time, disable_time FROM users WHERE id = $1",
+                      ", wallet, email, custom_id, verify_time, disable_time "
+                      "FROM users WHERE id = $1",
                       p, 1, &r);
     if (rc == 0)
         rc = tomo_db_exec(db, "SELECT id FROM user_device WHERE user_id = $1 ORDER BY id", p, 1,
@@ -124,7 +125,8 @@ int tomo_api_account_update(tomo_api_ctx *ctx)
             continue;
         if (!json_is_string(v))
             return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid value for field %s: expected a string.", fields[i].snake);
+                                  "Invalid value for field %s: expected a string.",
+                                  fields[i].snake);
         const char *s = json_string_value(v);
         /* An empty value clears the field (lang_tag is NOT NULL: ""). */
         if (!*s && strcmp(fields[i].snake, "lang_tag")) {

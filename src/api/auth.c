@@ -99,14 +99,19 @@ int tomo_auth_username_invalid(const char *s)
     return 0;
 }
 
-/* ^.+@.+\..+$ : some '@' after the first byte, then a '.' at least one byte
- * after it and at least one byte before the end. The first such '@' and
- * the last '.' decide. */
+/* ^.+@.+\..+$ : an '@' after the first byte, then a '.' at least two bytes
+ * after it that is not the last byte. The first such '@' leaves the most
+ * room, so it decides. */
 int tomo_auth_email_format_ok(const char *e)
 {
     const char *at = e[0] ? strchr(e + 1, '@') : NULL;
-    const char *dot = strrchr(e, '.');
-    return at && dot && dot >= at + 2 && dot[1];
+    if (!at)
+        return 0;
+    size_t n = strlen(e), a = (size_t)(at - e);
+    for (size_t j = a + 2; j + 1 < n; j++)
+        if (e[j] == '.')
+            return 1;
+    return 0;
 }
 
 void tomo_auth_random_username(char out[11])
@@ -180,7 +185,8 @@ static int acct_from(login_acct *a, tomo_dbres *r, int with_password)
 }
 
 /* Run a one-parameter lookup; 1 found, 0 not, <0 store error. */
-static int lookup(tomo_dbconn *db, const char *sql, const char *arg, login_acct *a, int with_password)
+static int lookup(tomo_dbconn *db, const char *sql, const char *arg, login_acct *a,
+                  int with_password)
 {
     tomo_dbres *r = NULL;
     tomo_dbval p[1] = {TOMO_DBTEXT(arg)};
@@ -283,7 +289,8 @@ static int single_row_create(tomo_api_ctx *ctx, tomo_dbconn *db, const char *col
 
 /* Issue the session (single_session revokes the user's older tokens first)
  * and set ctx->out. */
-static int respond_session(tomo_api_ctx *ctx, tomo_dbconn *db, const login_acct *a, const json_t *vars)
+static int respond_session(tomo_api_ctx *ctx, tomo_dbconn *db, const login_acct *a,
+                           const json_t *vars)
 {
     if (a->disable_time > 0)
         return tomo_api_error(ctx, TOMO_GRPC_PERMISSION_DENIED, MSG_BANNED);

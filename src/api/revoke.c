@@ -185,8 +185,8 @@ int tomo_revoke_load(tomo_server *srv)
     g_last_prune_ms = now;
     pthread_rwlock_unlock(&g_lock);
     atomic_store(&g_loaded, 1);
-    TOMO_LOGI(TOMO_API, "session revocations loaded revoked_ids=%zu logout_all_users=%zu", tomo_dbres_rows(tr),
-              tomo_dbres_rows(ur));
+    TOMO_LOGI(TOMO_API, "session revocations loaded revoked_ids=%zu logout_all_users=%zu",
+              tomo_dbres_rows(tr), tomo_dbres_rows(ur));
 out:
     if (rc < 0)
         TOMO_LOGW(TOMO_API, "cannot load session revocations error=%s",
