@@ -41,11 +41,12 @@ int tomo_api_match_list(tomo_api_ctx *ctx)
                               "Maximum size must be greater than or equal to minimum size when "
                               "both are specified.");
     json_t *matches = json_array();
-    /* Relayed matches are listed unless authoritative=true (Nakama 3.15); a
-     * query filter applies to authoritative matches only. */
-    if (!(auth_set && authoritative) && !query)
+    /* Nakama 3.15 lists relayed matches only without label and query
+     * filters (those search authoritative match labels) and unless
+     * authoritative=true. */
+    if (!(auth_set && authoritative) && !query && !label)
         tomo_rt_match_list(ctx->srv, (int)limit, has_min ? (int)min : -1, has_max ? (int)max : -1,
-                           label, matches);
+                           NULL, matches);
     ctx->out = json_object();
     if (json_array_size(matches))
         json_object_set(ctx->out, "matches", matches);

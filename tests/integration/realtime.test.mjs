@@ -128,6 +128,8 @@ for (const protobuf of [false, true]) {
       assert.equal(found.size, 2);
       const none = await a.client.listMatches(a.session, 100, true);
       assert.ok(!(none.matches || []).some((x) => x.match_id === m.match_id), 'authoritative=true hides relayed');
+      const labelled = await a.client.listMatches(a.session, 100, undefined, 'some-label');
+      assert.ok(!(labelled.matches || []).some((x) => x.match_id === m.match_id), 'a label filter searches authoritative matches only');
       const sized = await a.client.listMatches(a.session, 100, undefined, undefined, 3, 10);
       assert.ok(!(sized.matches || []).some((x) => x.match_id === m.match_id), 'min_size filter');
 
