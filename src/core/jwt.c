@@ -19,8 +19,14 @@ static void hmac(const char *key, size_t keylen, const char *data, size_t n, uin
 char *tomo_jwt_sign(const json_t *claims, const char *key, size_t keylen)
 {
     char *payload = json_dumps(claims, JSON_COMPACT);
-    char *p64 = tomo_b64_encode(payload, strlen(payload), 1);
+    char *tok = tomo_jwt_sign_payload(payload, strlen(payload), key, keylen);
     free(payload);
+    return tok;
+}
+
+char *tomo_jwt_sign_payload(const char *payload, size_t n, const char *key, size_t keylen)
+{
+    char *p64 = tomo_b64_encode(payload, n, 1);
     char *signing = tomo_xasprintf("%s.%s", header_b64, p64);
     free(p64);
     uint8_t mac[32];

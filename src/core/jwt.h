@@ -10,6 +10,10 @@
 /* Sign claims with key; returns a heap string "h.p.s". */
 char *tomo_jwt_sign(const json_t *claims, const char *key, size_t keylen);
 
+/* Sign a ready-made JSON payload of n bytes (callers that format claims
+ * themselves, e.g. the session hot path); returns a heap string. */
+char *tomo_jwt_sign_payload(const char *payload, size_t n, const char *key, size_t keylen);
+
 /* Verify signature (constant time) and expiry against now_sec; on success
  * *claims_out is a new reference. Returns 0, TOMO_EINVAL (malformed or bad
  * signature) or TOMO_ETIMEOUT (expired). */

@@ -130,6 +130,17 @@ static void test_tokens(void)
     TT_EQ(x.iat, c.iat);
     TT_TRUE(x.vars == NULL); /* empty vars: claim omitted */
     tomo_session_claims_clear(&x);
+    /* names needing JSON escapes survive the hand-formatted claims */
+    const char *odd = "q\"b\\s/\x01\x1f Ünï";
+    char *tok3 = NULL;
+    json_t *v2 = json_pack("{s:s,s:s}", "a\"", "\\", "b", "ü");
+    tomo_session_issue(&srv, BOB, odd, v2, NULL, 0, &tok3, NULL);
+    TT_OK(tomo_session_parse(&srv, tok3, 0, &x));
+    TT_STR_EQ(x.username, odd);
+    TT_TRUE(json_equal(x.vars, v2));
+    tomo_session_claims_clear(&x);
+    json_decref(v2);
+    free(tok3);
     tomo_session_claims_clear(&c);
     tomo_session_claims_clear(&r);
     json_decref(vars);

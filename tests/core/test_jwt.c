@@ -21,6 +21,14 @@ static void test_roundtrip(void)
     dot[3] = dot[3] == 'A' ? 'B' : 'A';
     TT_EQ(tomo_jwt_verify(tok, "k", 1, 1000, &out), TOMO_EINVAL);
     free(tok);
+    /* a pre-formatted payload signs to the same token */
+    char *a = tomo_jwt_sign(c, "k", 1);
+    char *p = json_dumps(c, JSON_COMPACT);
+    char *b = tomo_jwt_sign_payload(p, strlen(p), "k", 1);
+    TT_STR_EQ(a, b);
+    free(a);
+    free(b);
+    free(p);
     json_decref(c);
 }
 
