@@ -346,10 +346,8 @@ static void msg_job_free(msg_job *j)
 
 /* Reply to the writer: through the request while it lives, else straight
  * to the (held) session with the saved cid. payload is stolen. */
-static void reply(tomo_server *srv, msg_job *j, tomo_rt_req *req, const char *type,
-                  json_t *payload)
+static void reply(msg_job *j, tomo_rt_req *req, const char *type, json_t *payload)
 {
-    (void)srv;
     if (req) {
         tomo_rt_reply(req, type, payload);
         return;
@@ -413,7 +411,7 @@ static void msg_deliver(tomo_server *srv, msg_job *j, tomo_rt_req *req)
     json_object_set_new(ack, "update_time", json_string(ts));
     json_object_set_new(ack, "persistent", json_boolean(j->persist));
     tomo_chat_set_target(&j->ch, ack);
-    reply(srv, j, req, "channel_message_ack", ack);
+    reply(j, req, "channel_message_ack", ack);
 }
 
 /* A write finished (req is its live request). Deliver it if it is its
