@@ -228,7 +228,8 @@ static void dm_lookup_done(tomo_rt_req *req, void *arg)
     if (j->notification)
         tomo_notify_push(req->srv, j->peer_id, j->notification);
     if (j->rc == TOMO_ENOTFOUND)
-        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "User ID not found: Invalid channel target");
+        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
+                            "User ID not found: Invalid channel target");
     else if (j->rc < 0)
         tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Failed to look up user ID");
     else if (tomo_rt_session_alive(req->session))

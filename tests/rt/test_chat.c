@@ -136,7 +136,10 @@ static void page_ids(json_t *page, char ids[][37], char *out, size_t n)
     }
 }
 
-static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
 static void test_history_on(tomo_db *db)
 {

@@ -19,7 +19,10 @@
 #define U2 "0b000000-0000-4000-8000-000000000002"
 
 
-static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
 /* Subjects of a list page joined with ','. */
 static void subjects(json_t *page, char *out, size_t n)
