@@ -2,7 +2,10 @@
  * The pool also keeps a small circuit breaker: after a failed connection
  * attempt, further attempts fail at once for BREAKER_MS (one caller at a time
  * may probe once that has passed), so a dead database costs requests no
- * connect timeouts and does not tie up every worker. */
+ * connect timeouts and does not tie up every worker. A connection lost in
+ * use only makes an outage suspected: the idle connections are closed and the
+ * next connect is a probe that other callers wait for (one killed backend
+ * should not fail requests). */
 #define _GNU_SOURCE
 #include "db.h"
 
@@ -187,8 +190,10 @@ static int conn_open_unlocked(tomo_db *db, int probe, tomo_dbconn **out)
     int rc = db->be->connect(db, &h, err, sizeof(err));
     pthread_mutex_lock(&db->mu);
     db->nconnecting--;
-    if (probe)
+    if (probe) {
         db->probing = 0;
+        pthread_cond_broadcast(&db->cv); /* callers waiting for the verdict */
+    }
     if (rc < 0) {
         db->nopen--;
         count_error_locked(db, TOMO_EUNAVAIL);
@@ -256,6 +261,18 @@ int tomo_db_acquire(tomo_db *db, tomo_dbconn **out)
         if (db->nopen < db->max_open) {
             int probe = 0;
             if (db->down_until) {
+                /* Only suspected (a connection was lost, nothing has failed
+                 * to connect yet): wait for the probe's verdict rather than
+                 * fail requests over what may be one killed backend. */
+                if (db->probing && !db->outage) {
+                    db->wait_count++;
+                    if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
+                        count_error_locked(db, TOMO_ETIMEOUT);
+                        pthread_mutex_unlock(&db->mu);
+                        return TOMO_ETIMEOUT;
+                    }
+                    continue;
+                }
                 if (tomo_now_ms() < db->down_until || db->probing) {
                     count_error_locked(db, TOMO_EUNAVAIL);
                     pthread_mutex_unlock(&db->mu);

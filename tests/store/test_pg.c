@@ -216,6 +216,22 @@ static void test_queries(void)
     free(url);
 }
 
+typedef struct acq_arg {
+    tomo_db *db;
+    int *rc;
+} acq_arg;
+
+static void *acquire_once(void *p)
+{
+    acq_arg a = *(acq_arg *)p;
+    tomo_dbconn *c = NULL;
+    *a.rc = tomo_db_acquire(a.db, &c);
+    if (*a.rc == 0)
+        *a.rc = tomo_db_exec(c, "SELECT 1", NULL, 0, NULL);
+    tomo_db_release(c);
+    return NULL;
+}
+
 static void test_pool(void)
 {
     char *url = url_for(g_dbname);
@@ -271,6 +287,17 @@ static void test_pool(void)
     tomo_db_stats_get(db, &st);
     TT_EQ(st.open, 0);
     TT_TRUE(st.errors_unavailable >= 1);
+    /* the server is fine: callers arriving together wait for the one probe
+     * connection instead of failing */
+    pthread_t th[2];
+    int results[2] = {-1, -1};
+    acq_arg args[2] = {{db, &results[0]}, {db, &results[1]}};
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, acquire_once, &args[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    TT_OK(results[0]);
+    TT_OK(results[1]);
     TT_OK(tomo_db_acquire(db, &a));
     TT_TRUE(backend_pid(a) != pid);
     tomo_db_release(a);
