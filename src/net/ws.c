@@ -289,7 +289,16 @@ static void flush_pending(tomo_ws *ws)
     uv_buf_t *bufs = n <= 64 ? stackb : tomo_xmalloc(n * sizeof(*bufs));
     for (size_t i = 0; i < n; i++)
         bufs[i] = uv_buf_init((char *)ws->pend[i]->data, (unsigned)ws->pend[i]->len);
-    write_bufs(ws, bufs, ws->pend, n);
+    /* Stay well under IOV_MAX per writev (outgoing_queue_size may be large). */
+    for (size_t off = 0; off < n; off += 512) {
+        size_t cnt = n - off < 512 ? n - off : 512;
+        if (ws->closed) {
+            for (size_t i = off; i < n; i++)
+                tomo_frame_unref(ws->pend[i]);
+            break;
+        }
+        write_bufs(ws, bufs + off, ws->pend + off, cnt);
+    }
     if (bufs != stackb)
         free(bufs);
 }
