@@ -70,14 +70,37 @@ static void key_fill(char *dst, const tomo_stream *st, const char **ps, const ch
     strcpy(p, nz(st->label));
 }
 
-/* Lookup key on the stack for short streams, heap otherwise. */
+/* Append s to buf[*o..cap); returns 0 when it does not fit. */
+static int put(char *buf, size_t cap, size_t *o, const char *s)
+{
+    size_t l = strlen(s);
+    if (*o + l + 1 >= cap)
+        return 0;
+    memcpy(buf + *o, s, l);
+    *o += l;
+    return 1;
+}
+
+/* Lookup key on the stack for short streams (no printf on this hot path),
+ * heap otherwise. */
 static tomo_tstream *stream_get(const tomo_tracker *t, const tomo_stream *st)
 {
     char buf[256];
-    size_t need = (size_t)snprintf(buf, sizeof(buf), "%d.%s.%s.%s", st->mode, nz(st->subject),
-                                   nz(st->subcontext), nz(st->label));
-    if (need < sizeof(buf))
-        return tomo_hmap_get(&t->streams, buf);
+    size_t o = 0;
+    if (st->mode >= 0 && st->mode < 10) {
+        buf[o++] = (char)('0' + st->mode);
+        buf[o++] = '.';
+        if (put(buf, sizeof(buf), &o, nz(st->subject))) {
+            buf[o++] = '.';
+            if (put(buf, sizeof(buf), &o, nz(st->subcontext))) {
+                buf[o++] = '.';
+                if (put(buf, sizeof(buf), &o, nz(st->label))) {
+                    buf[o] = '\0';
+                    return tomo_hmap_get(&t->streams, buf);
+                }
+            }
+        }
+    }
     char *k = tomo_stream_key(st);
     tomo_tstream *ts = tomo_hmap_get(&t->streams, k);
     free(k);

@@ -187,6 +187,16 @@ static void test_untrack_mode_keep(void)
     TT_TRUE(tomo_tracker_get(t, a, &c) != NULL);
     TT_EQ(tomo_tracker_track(t, a, &(tomo_stream){99, NULL, NULL, NULL}, 0, 0, NULL),
           TOMO_EINVAL);
+    /* keys longer than the stack buffer take the heap path */
+    char longlabel[400];
+    memset(longlabel, 'L', sizeof(longlabel) - 1);
+    longlabel[sizeof(longlabel) - 1] = '\0';
+    tomo_stream lg = {TOMO_STREAM_CHANNEL, NULL, NULL, longlabel};
+    TT_EQ(tomo_tracker_track(t, a, &lg, 0, 0, NULL), 1);
+    TT_EQ(tomo_tracker_count(t, &lg), 1);
+    TT_TRUE(tomo_tracker_get(t, a, &lg) != NULL);
+    TT_EQ(tomo_tracker_untrack(t, a, &lg), 1);
+    TT_EQ(tomo_tracker_count(t, &lg), 0);
     char *k = tomo_stream_key(&(tomo_stream){4, "a", "b", NULL});
     TT_STR_EQ(k, "4.a.b.");
     free(k);
