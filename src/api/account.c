@@ -13,9 +13,12 @@
 #include "../core/log.h"
 #include "../rt/rt.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 json_t *tomo_account_user_json(const tomo_dbres *r, size_t row, size_t c)
 {
@@ -34,6 +37,81 @@ json_t *tomo_account_user_json(const tomo_dbres *r, size_t row, size_t c)
     tomo_json_set_str(u, "facebook_instant_game_id", tomo_dbres_text(r, row, c + 15));
     tomo_json_set_str(u, "apple_id", tomo_dbres_text(r, row, c + 16));
     return u;
+}
+
+/* ---- online flags (the registry lives on the loop thread) ---- */
+
+typedef struct online_q {
+    tomo_server *srv;
+    size_t n;
+    char (*ids)[37];
+    unsigned char *online;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, refs; /* refs: the asking worker and the loop task */
+} online_q;
+
+static void online_unref(online_q *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int last = --q->refs == 0;
+    pthread_mutex_unlock(&q->mu);
+    if (last) {
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->cv);
+        free(q->ids);
+        free(q->online);
+        free(q);
+    }
+}
+
+static void online_on_loop(void *arg)
+{
+    online_q *q = arg;
+    for (size_t i = 0; i < q->n; i++)
+        q->online[i] = tomo_rt_user_online(q->srv, q->ids[i]) > 0;
+    pthread_mutex_lock(&q->mu);
+    q->done = 1;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    online_unref(q);
+}
+
+void tomo_account_fill_online(tomo_server *srv, json_t *users)
+{
+    size_t n = json_array_size(users);
+    if (!n || !srv->loop || !srv->rt || srv->shutting_down)
+        return;
+    online_q *q = tomo_xcalloc(1, sizeof(*q));
+    q->srv = srv;
+    q->n = n;
+    q->ids = tomo_xcalloc(n, sizeof(*q->ids));
+    q->online = tomo_xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = tomo_json_str(json_array_get(users, i), "id");
+        snprintf(q->ids[i], sizeof(q->ids[i]), "%s", id ? id : "");
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    q->refs = 2;
+    tomo_loop_post(srv->loop, online_on_loop, q);
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 1;
+    pthread_mutex_lock(&q->mu);
+    int rc = 0;
+    while (!q->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&q->cv, &q->mu, &dl);
+    int done = q->done;
+    pthread_mutex_unlock(&q->mu);
+    for (size_t i = 0; done && i < n; i++)
+        if (q->online[i])
+            json_object_set_new(json_array_get(users, i), "online", json_true());
+    online_unref(q);
 }
 
 /* ---- GET /v2/account ---- */
@@ -64,7 +142,11 @@ int tomo_api_account_get(tomo_api_ctx *ctx)
     }
     const size_t k = TOMO_ACCOUNT_USER_NCOLS;
     json_t *a = json_object();
-    json_object_set_new(a, "user", tomo_account_user_json(r, 0, 0));
+    json_t *user = tomo_account_user_json(r, 0, 0);
+    json_t *one = json_pack("[O]", user);
+    tomo_account_fill_online(ctx->srv, one);
+    json_decref(one);
+    json_object_set_new(a, "user", user);
     const char *wallet = tomo_dbres_text(r, 0, k);
     json_object_set_new(a, "wallet", json_string(wallet && *wallet ? wallet : "{}"));
     tomo_json_set_str(a, "email", tomo_dbres_text(r, 0, k + 1));
@@ -256,6 +338,7 @@ int tomo_api_users_get(tomo_api_ctx *ctx)
         json_decref(users);
         return tomo_api_db_error(ctx, rc, "get users");
     }
+    tomo_account_fill_online(ctx->srv, users);
     ctx->out = json_object();
     if (json_array_size(users))
         json_object_set_new(ctx->out, "users", users);

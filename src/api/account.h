@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "../store/db.h"
+#include "server.h"
 
 /* Columns to SELECT (in this order, optionally table-qualified by the
  * caller's own alias-free query) for tomo_account_user_json. */
@@ -21,5 +22,11 @@
 /* A User object (protojson: zero values omitted, times RFC 3339) from the
  * TOMO_ACCOUNT_USER_COLS starting at column col0 of row. New reference. */
 json_t *tomo_account_user_json(const tomo_dbres *r, size_t row, size_t col0);
+
+/* Set "online": true on each User object in users (array) whose user has a
+ * live socket. Asks the realtime layer on the loop thread and waits for the
+ * answer (at most 1 s; on timeout or during shutdown nobody is marked).
+ * Worker threads only. */
+void tomo_account_fill_online(tomo_server *srv, json_t *users);
 
 #endif

@@ -192,3 +192,25 @@ test('delete account: data gone, tokens revoked, socket closed, id reusable', as
   assert.equal(objs.status, 200);
   assert.equal((await objs.json()).objects, undefined, 'storage rows deleted');
 });
+
+test('online is set for users with a live socket', async () => {
+  const c = srv.client();
+  const a = await c.authenticateDevice(dev());
+  const b = await c.authenticateDevice(dev());
+  const sock = c.createSocket(false, false);
+  await sock.connect(b, false);
+  try {
+    const res = await c.getUsers(a, [a.user_id, b.user_id]);
+    const byId = Object.fromEntries(res.users.map((u) => [u.id, u]));
+    assert.equal(byId[b.user_id].online, true);
+    assert.equal(byId[a.user_id].online, undefined, 'online omitted when false');
+    assert.equal((await c.getAccount(b)).user.online, true);
+    assert.equal((await c.getAccount(a)).user.online, undefined);
+  } finally { sock.disconnect(false); }
+  for (let i = 0; i < 50; i++) {
+    const res = await c.getUsers(a, [b.user_id]);
+    if (!res.users[0].online) return;
+    await sleep(20);
+  }
+  assert.fail('still online after the socket closed');
+});
