@@ -23,10 +23,6 @@ int tomo_api_channel_messages_list(tomo_api_ctx *ctx)
     tomo_chat_channel ch;
     if (tomo_chat_id_parse(channel_id, &ch) < 0)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid channel ID.");
-    /* Groups do not exist yet: nobody is a member of any group, which
-     * Nakama answers like this for non-members. */
-    if (ch.mode == TOMO_CHAT_GROUP)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Group not found.");
     /* A DM's history belongs to its two users only (Nakama 3.40). */
     if (ch.mode == TOMO_CHAT_DM && strcmp(ch.subject, ctx->session.user_id) != 0 &&
         strcmp(ch.subcontext, ctx->session.user_id) != 0)
@@ -34,7 +30,15 @@ int tomo_api_channel_messages_list(tomo_api_ctx *ctx)
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
-    int rc = tomo_chat_history_list(db, &ch, channel_id, (int)limit, forward,
+    int rc;
+    if (ch.mode == TOMO_CHAT_GROUP) {
+        rc = tomo_chat_group_check(db, ch.subject, ctx->session.user_id);
+        if (rc == TOMO_ENOTFOUND)
+            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Group not found.");
+        if (rc < 0)
+            return tomo_api_db_error(ctx, rc, "group membership");
+    }
+    rc = tomo_chat_history_list(db, &ch, channel_id, (int)limit, forward,
                                     tomo_api_query(ctx, "cursor"), &ctx->out);
     if (rc == TOMO_EINVAL)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Cursor is invalid or expired.");

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "channel.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,9 +183,10 @@ static int join_finish(tomo_rt_req *req, const tomo_chat_channel *c, int persist
     return tomo_rt_reply(req, "channel", channel_json(req->srv, c, req->session, mine));
 }
 
-/* Worker: the target must exist and must not have blocked the caller
- * (user_edge state 3 from the target to the caller). */
-static void dm_lookup_work(tomo_rt_req *req, void *arg)
+/* Worker: a group channel needs membership; a DM's target must exist and
+ * must not have blocked the caller (user_edge state 3 from the target to the
+ * caller). */
+static void join_check_work(tomo_rt_req *req, void *arg)
 {
     join_job *j = arg;
     tomo_dbconn *conn = NULL;
@@ -192,6 +194,10 @@ static void dm_lookup_work(tomo_rt_req *req, void *arg)
     j->rc = tomo_db_acquire(req->srv->db, &conn);
     if (j->rc < 0)
         goto out;
+    if (j->ch.mode == TOMO_CHAT_GROUP) {
+        j->rc = tomo_chat_group_check(conn, j->ch.subject, j->user_id);
+        goto out;
+    }
     tomo_dbval p[] = {TOMO_DBTEXT(j->peer_id), TOMO_DBTEXT(j->user_id)};
     j->rc = tomo_db_exec(conn,
                          "SELECT COUNT(*) FROM users WHERE id = $1 AND NOT EXISTS ("
@@ -222,21 +228,34 @@ out:
     tomo_db_release(conn);
 }
 
-static void dm_lookup_done(tomo_rt_req *req, void *arg)
+static void join_check_done(tomo_rt_req *req, void *arg)
 {
     join_job *j = arg;
+    int group = j->ch.mode == TOMO_CHAT_GROUP;
     if (j->notification)
         tomo_notify_push(req->srv, j->peer_id, j->notification);
     if (j->rc == TOMO_ENOTFOUND)
-        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
-                            "User ID not found: Invalid channel target");
+        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s not found: Invalid channel target",
+                            group ? "Group" : "User ID");
     else if (j->rc < 0)
-        tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Failed to look up user ID");
+        tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Failed to look up %s",
+                            group ? "group membership" : "user ID");
     else if (tomo_rt_session_alive(req->session))
         join_finish(req, &j->ch, j->persistence, j->hidden);
     json_decref(j->notification);
     free(j->username);
     free(j);
+}
+
+/* Run the join's database check; the reply comes from join_check_done. */
+static int join_check(tomo_rt_req *req, join_job *j)
+{
+    int rc = tomo_rt_async(req, join_check_work, join_check_done, j);
+    if (rc != TOMO_RT_ASYNC) {
+        free(j->username);
+        free(j);
+    }
+    return rc;
 }
 
 static int h_channel_join(tomo_rt_req *req)
@@ -284,21 +303,22 @@ static int h_channel_join(tomo_rt_req *req)
                 if (!strcmp(p->session->user_id, j->peer_id))
                     j->notify = 0;
         }
-        int rc = tomo_rt_async(req, dm_lookup_work, dm_lookup_done, j);
-        if (rc != TOMO_RT_ASYNC) {
-            free(j->username);
-            free(j);
-        }
-        return rc;
+        return join_check(req, j);
     }
-    case 3:
+    case 3: {
         if (!tomo_uuid_valid(target))
             return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                        "Invalid group ID in group channel join: Invalid channel "
                                        "target");
-        /* Groups do not exist yet: nobody is a member of any group. */
-        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
-                                   "Group not found: Invalid channel target");
+        join_job *j = tomo_xcalloc(1, sizeof(*j));
+        j->ch.mode = TOMO_CHAT_GROUP;
+        for (int i = 0; i < 36; i++)
+            j->ch.subject[i] = (char)tolower((unsigned char)target[i]);
+        j->persistence = persistence;
+        j->hidden = hidden;
+        memcpy(j->user_id, req->session->user_id, sizeof(j->user_id));
+        return join_check(req, j);
+    }
     default:
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid channel type");
     }

@@ -302,6 +302,12 @@ out:
     return rc;
 }
 
+int tomo_chat_group_check(tomo_dbconn *conn, const char *group_id, const char *user_id)
+{
+    (void)conn, (void)group_id, (void)user_id;
+    return TOMO_ENOTFOUND; /* no groups yet: nobody is a member */
+}
+
 /* ---- history cursors ----
  * Opaque to clients: unpadded base64url of
  * "c1:<forward>:<is_next>:<create ms>:<message id>:<channel id>". The

@@ -82,6 +82,13 @@ int tomo_chat_message_update(tomo_dbconn *conn, const tomo_chat_channel *c,
 int tomo_chat_message_remove(tomo_dbconn *conn, const tomo_chat_channel *c,
                              const char *message_id, const char *sender_id, int64_t *create_ms);
 
+/* Whether user_id may use the channel of group_id (Nakama: a member whose
+ * state is superadmin, admin or member; not a join request). Groups do not
+ * exist yet, so every group answers TOMO_ENOTFOUND; the groups feature fills
+ * this in, and both the socket join and the REST history follow. Returns 0
+ * when allowed, TOMO_ENOTFOUND, or a store error. */
+int tomo_chat_group_check(tomo_dbconn *conn, const char *group_id, const char *user_id);
+
 /* A page of stored messages: ChannelMessageList {messages, next_cursor,
  * prev_cursor, cacheable_cursor} (new reference in *out). forward=1 lists
  * oldest first, 0 newest first. cursor (NULL/"" = start) is one this
