@@ -205,16 +205,6 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
     return append_str(&r->headers[r->nheaders - 1].value, at, n);
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
 static int cb_headers_complete(llhttp_t *p)
 {
     conn *c = p->data;
@@ -238,20 +228,10 @@ static int cb_headers_complete(llhttp_t *p)
     const char *q = strchr(t, '?');
     size_t plen = q ? (size_t)(q - t) : strlen(t);
     r->query = tomo_xstrdup(q ? q + 1 : "");
-    r->path = tomo_xmalloc(plen + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < plen; i++) {
-        if (t[i] == '%' && i + 2 < plen && hexval(t[i + 1]) >= 0 && hexval(t[i + 2]) >= 0) {
-            int v = hexval(t[i + 1]) * 16 + hexval(t[i + 2]);
-            if (v == 0)
-                return limit_fail(c, 400, "NUL byte in path");
-            r->path[o++] = (char)v;
-            i += 2;
-        } else {
-            r->path[o++] = t[i];
-        }
-    }
-    r->path[o] = '\0';
+    /* The path stays percent-encoded: routing splits on literal '/', so an
+     * encoded "%2F" inside a parameter must not become a separator. The API
+     * layer decodes each path parameter after matching. */
+    r->path = tomo_xstrndup(t, plen);
     r->_keep_alive = llhttp_should_keep_alive(p);
     r->upgrade = p->upgrade;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->lim.max_body_bytes)

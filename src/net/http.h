@@ -28,7 +28,7 @@ typedef struct tomo_http_req {
     int method;
     const char *method_name;
     char *target;  /* raw request target */
-    char *path;    /* percent-decoded path without query */
+    char *path;    /* path without query, still percent-encoded */
     char *query;   /* raw query string after '?', "" if none */
     tomo_http_header *headers;
     size_t nheaders;
