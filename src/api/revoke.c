@@ -236,10 +236,23 @@ int tomo_session_is_revoked(tomo_server *srv, const tomo_session_claims *c)
     return tomo_revoke_check(srv, c, 0);
 }
 
-static void maybe_prune_locked(const tomo_server *srv, int64_t now_ms)
+/* Returns 1 when it pruned (the caller then prunes the tables too). */
+static int maybe_prune_locked(const tomo_server *srv, int64_t now_ms)
 {
-    if (now_ms - g_last_prune_ms >= 60000)
-        prune_locked(srv, now_ms);
+    if (now_ms - g_last_prune_ms < 60000)
+        return 0;
+    prune_locked(srv, now_ms);
+    return 1;
+}
+
+/* Drop expired rows, outside the cache lock; a failure only delays it. */
+static void prune_tables(const tomo_server *srv, tomo_dbconn *db, int64_t now_ms)
+{
+    tomo_dbval p[1] = {TOMO_DBINT(now_ms)};
+    if (tomo_db_exec(db, "DELETE FROM session_revocation WHERE expires_at < $1", p, 1, NULL) < 0)
+        return;
+    p[0] = TOMO_DBINT(now_ms - max_lifetime_ms(srv));
+    tomo_db_exec(db, "DELETE FROM session_logout_all WHERE logout_at < $1", p, 1, NULL);
 }
 
 int tomo_revoke_token(tomo_server *srv, tomo_dbconn *db, const char *tid, const char *user_id,
@@ -264,8 +277,10 @@ int tomo_revoke_token(tomo_server *srv, tomo_dbconn *db, const char *tid, const 
         return rc;
     pthread_rwlock_wrlock(&g_lock);
     map_put_max(&g_tokens, key, until);
-    maybe_prune_locked(srv, now);
+    int pruned = maybe_prune_locked(srv, now);
     pthread_rwlock_unlock(&g_lock);
+    if (pruned)
+        prune_tables(srv, db, now);
     return 0;
 }
 
@@ -288,8 +303,10 @@ int tomo_revoke_user(tomo_server *srv, tomo_dbconn *db, const char *user_id)
         return rc;
     pthread_rwlock_wrlock(&g_lock);
     map_put_max(&g_users, user_id, cut * 1000);
-    maybe_prune_locked(srv, now);
+    int pruned = maybe_prune_locked(srv, now);
     pthread_rwlock_unlock(&g_lock);
+    if (pruned)
+        prune_tables(srv, db, now);
     return 0;
 }
 
