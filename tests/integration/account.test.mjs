@@ -214,3 +214,41 @@ test('online is set for users with a live socket', async () => {
   }
   assert.fail('still online after the socket closed');
 });
+
+test('malformed JSON bodies are 400 on every account and session route', async () => {
+  const c = srv.client();
+  const s = await c.authenticateDevice(dev());
+  const basic = 'Basic ' + Buffer.from('defaultkey:').toString('base64');
+  const routes = [
+    ['POST', '/v2/account/authenticate/custom', basic], ['POST', '/v2/account/authenticate/email', basic],
+    ['POST', '/v2/account/session/refresh', basic], ['POST', '/v2/session/logout', `Bearer ${s.token}`],
+    ['POST', '/v2/account/link/device', `Bearer ${s.token}`], ['POST', '/v2/account/link/custom', `Bearer ${s.token}`],
+    ['POST', '/v2/account/link/email', `Bearer ${s.token}`], ['POST', '/v2/account/unlink/device', `Bearer ${s.token}`],
+    ['POST', '/v2/account/unlink/custom', `Bearer ${s.token}`], ['POST', '/v2/account/unlink/email', `Bearer ${s.token}`],
+    ['PUT', '/v2/account', `Bearer ${s.token}`],
+  ];
+  for (const [method, path, auth] of routes) {
+    for (const body of ['{"id":', '"just a string"', '{"id": 5, "email": 5, "token": 5, "username": 5}']) {
+      const r = await fetch(`${srv.url}${path}`, { method, headers: { Authorization: auth }, body });
+      assert.equal(r.status, 400, `${method} ${path} ${body}`);
+      assert.equal((await r.json()).code, 3);
+    }
+  }
+  await c.getAccount(s); // nothing above changed or revoked anything
+});
+
+test('get users in batches larger than one statement', async () => {
+  const c = srv.client();
+  const s = await c.authenticateDevice(dev());
+  const ids = [s.user_id];
+  for (let i = 0; i < 149; i++) ids.push(crypto.randomUUID());
+  ids.push(s.user_id);
+  const names = Array.from({ length: 120 }, (_, i) => `nobody-${i}-${uid()}`);
+  names.push(s.username);
+  const url = `${srv.url}/v2/user?` + ids.map((i) => `ids=${i}`).join('&') + '&' + names.map((n) => `usernames=${n}`).join('&');
+  const r = await fetch(url, { headers: { Authorization: `Bearer ${s.token}` } });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.equal(body.users.length, 1);
+  assert.equal(body.users[0].id, s.user_id);
+});
