@@ -325,6 +325,20 @@ static void test_banned(void)
     free(body);
     free(refresh);
     TT_EQ(tomo_grpc_to_http(TOMO_GRPC_PERMISSION_DENIED), 403);
+
+    /* a refresh token of a user that no longer exists (removed without a
+     * logout-all, e.g. directly in the database) */
+    char *tok = NULL, *gone = NULL;
+    tomo_session_issue(&srv, "33333333-3333-4333-8333-333333333333", "ghost", NULL, NULL, 0, &tok,
+                       &gone);
+    body = tomo_xasprintf("{\"token\":\"%s\"}", gone);
+    TT_TRUE(call(tomo_api_session_refresh, body, NULL, &out, &code, &msg) < 0);
+    TT_EQ(code, TOMO_GRPC_NOT_FOUND);
+    TT_STR_EQ(msg, "User account not found.");
+    free(msg);
+    free(body);
+    free(tok);
+    free(gone);
 }
 
 int main(void)
