@@ -134,6 +134,19 @@ static int build_config(const opts *o, tomo_config *cfg, char *err, size_t errle
     return 0;
 }
 
+/* build_config for a command: on failure the message goes to stderr (and the
+ * log for serve) and the config is freed. */
+static int load_config(const opts *o, tomo_config *cfg)
+{
+    char err[512];
+    if (build_config(o, cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config error: %s\n", err);
+        tomo_config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
 static void free_opts(opts *o)
 {
     for (size_t i = 0; i < o->nflags; i++)
@@ -194,12 +207,8 @@ static int cmd_config(const opts *o)
         return o->help ? 0 : 2;
     }
     tomo_config cfg;
-    char err[512];
-    if (build_config(o, &cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "config error: %s\n", err);
-        tomo_config_free(&cfg);
+    if (load_config(o, &cfg) < 0)
         return 1;
-    }
     char *y = tomo_config_dump_yaml(&cfg, 1);
     fputs(y, stdout);
     free(y);
@@ -232,12 +241,9 @@ static int cmd_migrate(const opts *o)
         return o->help ? 0 : 2;
     }
     tomo_config cfg;
-    char err[512];
-    if (build_config(o, &cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "config error: %s\n", err);
-        tomo_config_free(&cfg);
+    if (load_config(o, &cfg) < 0)
         return 1;
-    }
+    char err[512];
     tomo_db *db = NULL;
     int rc = tomo_db_open(&cfg, &db, err, sizeof(err));
     if (rc < 0) {
@@ -284,12 +290,8 @@ static int cmd_healthcheck(const opts *o)
         return 0;
     }
     tomo_config cfg;
-    char err[512];
-    if (build_config(o, &cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "config error: %s\n", err);
-        tomo_config_free(&cfg);
+    if (load_config(o, &cfg) < 0)
         return 1;
-    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct timeval tv = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
