@@ -314,7 +314,23 @@ static int respond_session(tomo_api_ctx *ctx, tomo_dbconn *db, const login_acct 
 
 /* ---- authenticate ---- */
 
-int tomo_api_authenticate_device(tomo_api_ctx *ctx)
+/* Device and custom-id logins differ only in their messages, length bounds,
+ * lookup query and where a new account keeps the id. */
+typedef struct id_login {
+    const char *required, *bad_chars, *bad_len;
+    size_t min, max;
+    const char *lookup_sql, *what;
+    int in_device_table; /* device ids live in user_device, custom ids on the row */
+} id_login;
+
+static const id_login device_login = {
+    "Device ID is required.", "Device ID invalid, no spaces or control characters allowed.",
+    "Device ID invalid, must be 10-128 bytes.", 10, 128, SQL_BY_DEVICE, "find device account", 1};
+static const id_login custom_login = {
+    "Custom ID is required.", "Custom ID invalid, no spaces or control characters allowed.",
+    "Custom ID invalid, must be 6-128 bytes.", 6, 128, SQL_BY_CUSTOM, "find custom account", 0};
+
+static int authenticate_by_id(tomo_api_ctx *ctx, const id_login *k)
 {
     const json_t *body, *vars;
     const char *id, *username;
@@ -324,69 +340,37 @@ int tomo_api_authenticate_device(tomo_api_ctx *ctx)
         tomo_auth_vars(ctx, body, &vars) < 0)
         return -1;
     if (!*id)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Device ID is required.");
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s", k->required);
     if (tomo_auth_has_space_or_cntrl(id))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Device ID invalid, no spaces or control characters allowed.");
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s", k->bad_chars);
     size_t n = strlen(id);
-    if (n < 10 || n > 128)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Device ID invalid, must be 10-128 bytes.");
+    if (n < k->min || n > k->max)
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s", k->bad_len);
     if (query_username(ctx, 1, ubuf, &username) < 0 || query_create(ctx, &create) < 0)
         return -1;
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
     login_acct a = {0};
-    int rc = lookup(db, SQL_BY_DEVICE, id, &a, 0);
+    int rc = lookup(db, k->lookup_sql, id, &a, 0);
     if (rc < 0)
-        return tomo_api_db_error(ctx, rc, "find device account");
+        return tomo_api_db_error(ctx, rc, k->what);
     if (rc == 0) {
         if (!create)
             return tomo_api_error(ctx, TOMO_GRPC_NOT_FOUND, MSG_NOT_FOUND);
         snprintf(a.username, sizeof(a.username), "%s", username);
-        if (device_create(ctx, db, id, &a) < 0)
+        rc = k->in_device_table
+                 ? device_create(ctx, db, id, &a)
+                 : single_row_create(ctx, db, "custom_id", id, NULL, k->lookup_sql, &a);
+        if (rc < 0)
             return -1;
     }
     return respond_session(ctx, db, &a, vars);
 }
 
-int tomo_api_authenticate_custom(tomo_api_ctx *ctx)
-{
-    const json_t *body, *vars;
-    const char *id, *username;
-    char ubuf[11];
-    int create;
-    if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "id", NULL, &id) < 0 ||
-        tomo_auth_vars(ctx, body, &vars) < 0)
-        return -1;
-    if (!*id)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Custom ID is required.");
-    if (tomo_auth_has_space_or_cntrl(id))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Custom ID invalid, no spaces or control characters allowed.");
-    size_t n = strlen(id);
-    if (n < 6 || n > 128)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Custom ID invalid, must be 6-128 bytes.");
-    if (query_username(ctx, 1, ubuf, &username) < 0 || query_create(ctx, &create) < 0)
-        return -1;
-    tomo_dbconn *db;
-    if (tomo_api_db(ctx, &db) < 0)
-        return -1;
-    login_acct a = {0};
-    int rc = lookup(db, SQL_BY_CUSTOM, id, &a, 0);
-    if (rc < 0)
-        return tomo_api_db_error(ctx, rc, "find custom account");
-    if (rc == 0) {
-        if (!create)
-            return tomo_api_error(ctx, TOMO_GRPC_NOT_FOUND, MSG_NOT_FOUND);
-        snprintf(a.username, sizeof(a.username), "%s", username);
-        if (single_row_create(ctx, db, "custom_id", id, NULL, SQL_BY_CUSTOM, &a) < 0)
-            return -1;
-    }
-    return respond_session(ctx, db, &a, vars);
-}
+int tomo_api_authenticate_device(tomo_api_ctx *ctx) { return authenticate_by_id(ctx, &device_login); }
+
+int tomo_api_authenticate_custom(tomo_api_ctx *ctx) { return authenticate_by_id(ctx, &custom_login); }
 
 /* Validate an email address the way Nakama does; 0 or an error recorded. */
 int tomo_auth_check_email(tomo_api_ctx *ctx, const char *email)
