@@ -184,8 +184,7 @@ static void start_connect(lg_http *c)
     uv_tcp_nodelay(&c->tcp, 1);
     c->state = ST_CONNECTING;
     c->creq.data = c;
-    const struct sockaddr *src = lg_next_src(c->w);
-    if ((src && uv_tcp_bind(&c->tcp, src, 0) < 0) ||
+    if (lg_bind_src(c->w, &c->tcp) < 0 ||
         uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&c->w->ctx->http_addr,
                        on_connect) < 0)
         fail(c);

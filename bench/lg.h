@@ -20,6 +20,9 @@
 
 #define LG_MAX_THREADS 16
 #define LG_MAX_SOURCE_IPS 250
+/* Local ports tomo-bench binds with --source-ips: [MIN, MIN + PORTS). */
+#define LG_SRC_PORT_MIN 10000
+#define LG_SRC_PORTS 55000
 
 /* Command-line options; defaults in loadgen.c (opts_defaults). */
 typedef struct lg_opts {
@@ -42,7 +45,7 @@ typedef struct lg_opts {
     double connect_rate; /* sockets/s, 0 = as fast as max_pending allows */
     int max_pending;     /* in-flight connects per thread */
     double hold;
-    int source_ips;     /* 0: kernel picks; N: 127.0.0.2 .. 127.0.0.(N+1) */
+    int source_ips;     /* 0: kernel picks; N: 127.0.0.2 .. 127.0.0.(N+1), own ports */
     double client_ping; /* idle: seconds between ping envelopes, 0 = none */
     /* relay */
     int matches;
@@ -122,8 +125,9 @@ struct lg_worker {
     _Atomic int ready;      /* worker finished the current phase */
     lg_hist h[LG_H__COUNT]; /* written on this thread; read after join */
     uint64_t rng;
-    void *sc;     /* scenario state owned by this worker */
-    int next_src; /* round robin over source addresses */
+    void *sc;           /* scenario state owned by this worker */
+    int next_src;       /* round robin over source addresses */
+    uint64_t next_port; /* local ports this worker took (lg_bind_src) */
 };
 
 /* A scenario: hooks run on worker threads, `run` on the main thread. */
@@ -199,8 +203,10 @@ int lg_wait_ready(lg_ctx *ctx, double timeout_s, const char *what, int c, uint64
 void lg_workers_stop(lg_ctx *ctx);
 /* Worker side: marks the current phase done. */
 static inline void lg_ready(lg_worker *w) { atomic_store(&w->ready, 1); }
-/* Picks the next source address to bind, or NULL. */
-const struct sockaddr *lg_next_src(lg_worker *w);
+/* With --source-ips: binds tcp (created, not yet connected) to the next
+ * source address round robin and a local port chosen here; 0 without
+ * source addresses or on success, <0 if no port could be bound. */
+int lg_bind_src(lg_worker *w, uv_tcp_t *tcp);
 
 /* --- server process sampling (loadgen.c) ------------------------------------ */
 /* VmRSS of pid in KiB, or -1. */

@@ -16,6 +16,7 @@
 #   BENCH_THREADS    tomo-bench threads (1)
 #   BENCH_SESSIONS   idle sockets (10000; capped by RLIMIT_NOFILE)
 #   BENCH_HOLD       idle hold seconds (35: two server ping periods)
+#   BENCH_SOURCE_IPS idle source addresses 127.0.0.2.. (1)
 #   BENCH_MATCHES, BENCH_PLAYERS, BENCH_RATE     relay (200, 4, 50)
 #   BENCH_MEMBERS, BENCH_CHAT_RATE               chat (100, 5)
 #   BENCH_OUT        also append the output to this file (default:
@@ -167,7 +168,9 @@ for sc in "${scenarios[@]}"; do
         --players "${BENCH_PLAYERS:-4}" --rate "${BENCH_RATE:-50}") ;;
     chat) need=$has_ws; cmd=(chat --duration "$duration" --members "${BENCH_MEMBERS:-100}"
         --rate "${BENCH_CHAT_RATE:-5}") ;;
-    idle) need=$has_ws; cmd=(idle --sessions "$sessions" --hold "${BENCH_HOLD:-35}" --conns 32) ;;
+    # --source-ips: tomo-bench picks its local ports (see docs/BENCHMARKS.md).
+    idle) need=$has_ws; cmd=(idle --sessions "$sessions" --hold "${BENCH_HOLD:-35}" --conns 32
+        --source-ips "${BENCH_SOURCE_IPS:-1}") ;;
     *) log "unknown scenario $sc"; failed=1; continue ;;
     esac
     case "$sc" in http) need=1 ;; esac

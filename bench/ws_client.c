@@ -296,22 +296,13 @@ int lg_ws_connect(lg_ws *ws, lg_worker *w, const char *path, const lg_ws_ops *op
     ws->ops = ops;
     ws->user = user;
     ws->t_start = lg_now_ns();
-    const struct sockaddr *src = lg_next_src(w);
     int rc = uv_tcp_init_ex(&w->loop, &ws->tcp, AF_INET);
     if (rc < 0)
         return rc;
     ws->tcp.data = ws;
     ws->state = WS_CONNECTING;
     uv_tcp_nodelay(&ws->tcp, 1);
-    if (src) {
-        /* Defer the port choice to connect(), so one source address can reuse
-         * a local port towards different destinations. */
-        uv_os_fd_t fd;
-        int one = 1;
-        if (uv_fileno((uv_handle_t *)&ws->tcp, &fd) == 0)
-            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-        rc = uv_tcp_bind(&ws->tcp, src, 0);
-    }
+    rc = lg_bind_src(w, &ws->tcp);
     if (rc == 0) {
         ws->creq.data = ws;
         rc = uv_tcp_connect(&ws->creq, &ws->tcp, (const struct sockaddr *)&w->ctx->ws_addr,
