@@ -125,11 +125,6 @@ static const key_def keys[] = {
     I("chat.max_message_bytes", chat.max_message_bytes, "4096", 2, 1 << 24),
     I("chat.messages_per_sec", chat.messages_per_sec, "10", 0, BIG),
     I("chat.burst", chat.burst, "20", 1, BIG),
-    B("rate_limit.enabled", rate_limit.enabled, "false"),
-    I("rate_limit.http_per_ip_per_sec", rate_limit.http_per_ip_per_sec, "100", 1, BIG),
-    I("rate_limit.http_per_ip_burst", rate_limit.http_per_ip_burst, "200", 1, BIG),
-    I("rate_limit.ws_messages_per_sec", rate_limit.ws_messages_per_sec, "50", 1, BIG),
-    I("rate_limit.ws_burst", rate_limit.ws_burst, "100", 1, BIG),
 };
 
 static const char *type_name(enum ktype t)
@@ -435,6 +430,13 @@ int tomo_config_validate(const tomo_config *cfg, char *err, size_t errlen)
     }
     if (cfg->session.single_match && !cfg->session.single_socket) {
         snprintf(err, errlen, "config key session.single_match requires session.single_socket");
+        return TOMO_EINVAL;
+    }
+    if (*cfg->socket.ssl_certificate || *cfg->socket.ssl_private_key) {
+        /* Refuse rather than silently serve plain text to a client that
+         * was promised TLS. */
+        snprintf(err, errlen, "config keys socket.ssl_certificate / socket.ssl_private_key: TLS "
+                              "is not implemented yet; terminate TLS at a proxy");
         return TOMO_EINVAL;
     }
     if (cfg->database.address.n > 1) {

@@ -71,9 +71,6 @@ typedef struct tomo_config {
     struct {
         int max_message_bytes, messages_per_sec, burst;
     } chat;
-    struct {
-        int enabled, http_per_ip_per_sec, http_per_ip_burst, ws_messages_per_sec, ws_burst;
-    } rate_limit;
     int production;
 } tomo_config;
 

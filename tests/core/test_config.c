@@ -112,6 +112,11 @@ static void test_validate(void)
     TT_EQ(tomo_config_validate(&c, err, sizeof(err)), TOMO_EINVAL);
     TT_CONTAINS(err, "ping_period_ms");
     tomo_config_free(&c);
+    tomo_config_defaults(&c);
+    TT_OK(tomo_config_set(&c, "socket.ssl_certificate", "/etc/cert.pem", err, sizeof(err)));
+    TT_EQ(tomo_config_validate(&c, err, sizeof(err)), TOMO_EINVAL);
+    TT_CONTAINS(err, "TLS is not implemented yet");
+    tomo_config_free(&c);
 }
 
 static void test_dump_redacts(void)
