@@ -11,6 +11,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "tt.h"
+#include "testdb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +196,6 @@ static void test_version(void)
 /* ---- handlers on SQLite ---- */
 
 static tomo_server srv;
-static tomo_config cfg;
 
 typedef struct call {
     int rc;
@@ -263,89 +263,6 @@ static const char *ack_version(const call *c, size_t i)
 static size_t nobjects(const call *c)
 {
     return json_array_size(json_object_get(c->out, "objects"));
-}
-
-static char g_dir[64];
-static char g_pgdb[64];
-
-static void open_store(void)
-{
-    char err[512] = "";
-    int applied = 0;
-    if (tomo_db_open(&cfg, &srv.db, err, sizeof(err)) < 0 ||
-        tomo_migrate_up(srv.db, &applied, err, sizeof(err)) < 0) {
-        fprintf(stderr, "setup: %s\n", err);
-        abort();
-    }
-    srv.cfg = &cfg;
-}
-
-static void setup_sqlite(void)
-{
-    snprintf(g_dir, sizeof(g_dir), "/tmp/tomo_storage_XXXXXX");
-    if (!mkdtemp(g_dir))
-        abort();
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(g_dir);
-    open_store();
-}
-
-/* Run one statement on the admin database (CREATE/DROP DATABASE). */
-static int pg_admin(const char *admin, const char *sql)
-{
-    tomo_config c;
-    tomo_config_defaults(&c);
-    c.database.address.v = tomo_xcalloc(1, sizeof(char *));
-    c.database.address.v[0] = tomo_xstrdup(admin);
-    c.database.address.n = 1;
-    char err[512];
-    tomo_db *db = NULL;
-    tomo_dbconn *conn = NULL;
-    int rc = tomo_db_open(&c, &db, err, sizeof(err));
-    if (rc == 0)
-        rc = tomo_db_acquire(db, &conn);
-    if (rc == 0 && (rc = tomo_db_exec(conn, sql, NULL, 0, NULL)) < 0)
-        fprintf(stderr, "admin: %s: %s\n", sql, tomo_db_errmsg(conn));
-    tomo_db_release(conn);
-    tomo_db_close(db);
-    tomo_config_free(&c);
-    return rc;
-}
-
-/* A fresh database on the server named by TOMO_TEST_PG_ADMIN. */
-static int setup_pg(const char *admin)
-{
-    snprintf(g_pgdb, sizeof(g_pgdb), "tomo_storage_%d", (int)getpid());
-    char *sql = tomo_xasprintf("CREATE DATABASE %s", g_pgdb);
-    int rc = pg_admin(admin, sql);
-    free(sql);
-    if (rc < 0)
-        return rc;
-    const char *slash = strrchr(admin, '/');
-    tomo_config_defaults(&cfg);
-    cfg.database.address.v = tomo_xcalloc(1, sizeof(char *));
-    cfg.database.address.v[0] = tomo_xasprintf("%.*s/%s", (int)(slash - admin), admin, g_pgdb);
-    cfg.database.address.n = 1;
-    open_store();
-    return 0;
-}
-
-static void teardown(const char *admin)
-{
-    tomo_db_close(srv.db);
-    srv.db = NULL;
-    if (admin) {
-        char *sql = tomo_xasprintf("DROP DATABASE %s", g_pgdb);
-        pg_admin(admin, sql);
-        free(sql);
-    } else {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cleanup failed\n");
-    }
-    tomo_config_free(&cfg);
 }
 
 static void test_write_read(void)
@@ -744,8 +661,10 @@ static void test_list(void)
     call_clear(&c);
 }
 
-static void handler_suite(void)
+static void handler_suite(testdb *t)
 {
+    srv.db = t->db;
+    srv.cfg = &t->cfg;
     TT_RUN(test_write_read);
     TT_RUN(test_occ);
     TT_RUN(test_batch_atomic);
@@ -759,23 +678,8 @@ int main(void)
     TT_RUN(test_cursor_malformed);
     TT_RUN(test_value_is_object);
     TT_RUN(test_version);
-    fprintf(stderr, "-- handlers on sqlite\n");
-    setup_sqlite();
-    handler_suite();
-    teardown(NULL);
-    /* The same suite on PostgreSQL when a server is given (scripts/test.sh
-     * exports TOMO_TEST_PG_ADMIN for its Postgres stage). */
-    const char *admin = getenv("TOMO_TEST_PG_ADMIN");
-    if (admin && *admin) {
-        fprintf(stderr, "-- handlers on postgres\n");
-        if (setup_pg(admin) < 0) {
-            TT_FAIL("cannot create a test database via TOMO_TEST_PG_ADMIN");
-        } else {
-            handler_suite();
-            teardown(admin);
-        }
-    } else {
-        fprintf(stderr, "-- handlers on postgres: not run (TOMO_TEST_PG_ADMIN unset)\n");
-    }
+    /* The handler suite on SQLite, then on PostgreSQL when scripts/test.sh
+     * exports TOMO_TEST_PG_ADMIN (its Postgres stage). */
+    testdb_each("storage", handler_suite);
     return tt_finish();
 }

@@ -141,8 +141,9 @@ static const char *str(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-static void test_history_on(tomo_db *db)
+static void test_history_on(testdb *tdb)
 {
+    tomo_db *db = tdb->db;
     tomo_dbconn *c;
     TT_OK(tomo_db_acquire(db, &c));
     tomo_chat_channel room, other;

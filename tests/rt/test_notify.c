@@ -38,8 +38,9 @@ static void subjects(json_t *page, char *out, size_t n)
     }
 }
 
-static void test_store_and_list_on(tomo_db *db)
+static void test_store_and_list_on(testdb *t)
 {
+    tomo_db *db = t->db;
     tomo_dbconn *c;
     TT_OK(tomo_db_acquire(db, &c));
     json_t *n = NULL;

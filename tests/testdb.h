@@ -1,9 +1,9 @@
-/* tests/rt/testdb.h: a throwaway migrated database for store-level tests:
+/* tests/testdb.h: a throwaway migrated database for store-level tests:
  * SQLite in a temp dir, or a fresh PostgreSQL database on the server named
  * by TOMO_TEST_PG_ADMIN (scripts/test.sh sets it in its Postgres stage).
  * Header-only: each test executable includes it once. */
-#ifndef TOMO_TESTS_RT_TESTDB_H
-#define TOMO_TESTS_RT_TESTDB_H
+#ifndef TOMO_TESTS_TESTDB_H
+#define TOMO_TESTS_TESTDB_H
 
 #include "core/common.h"
 #include "core/config.h"
@@ -100,15 +100,16 @@ static void testdb_close(testdb *t)
     }
 }
 
-/* Run suite(db) on SQLite, then on Postgres when TOMO_TEST_PG_ADMIN is set. */
-static void testdb_each(const char *tag, void (*suite)(tomo_db *db))
+/* Run suite(t) on SQLite, then on Postgres when TOMO_TEST_PG_ADMIN is set.
+ * The suite gets the open database and the config it was opened with. */
+static void testdb_each(const char *tag, void (*suite)(testdb *t))
 {
     testdb t;
     if (testdb_open(&t, NULL, tag) < 0) {
         TT_FAIL("cannot open a SQLite test database");
     } else {
         fprintf(stderr, "-- %s on sqlite\n", tag);
-        suite(t.db);
+        suite(&t);
     }
     testdb_close(&t);
     const char *admin = getenv("TOMO_TEST_PG_ADMIN");
@@ -120,7 +121,7 @@ static void testdb_each(const char *tag, void (*suite)(tomo_db *db))
         TT_FAIL("cannot create a test database via TOMO_TEST_PG_ADMIN");
     } else {
         fprintf(stderr, "-- %s on postgres\n", tag);
-        suite(t.db);
+        suite(&t);
     }
     testdb_close(&t);
 }
