@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/template.h"
 #include "net/http.h"
 #include "net/loop.h"
 #include "store/db.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -50,6 +52,8 @@ static void usage_main(FILE *f)
             "  serve                 run the server (the default)\n"
             "  migrate up|status     apply or show database schema migrations\n"
             "  config check          validate the config and print it with secrets redacted\n"
+            "  config render T [OUT] expand ${VAR} / ${VAR:-default} in template T from the\n"
+            "                        environment (to OUT, or stdout)\n"
             "  keys generate         print fresh random keys as YAML and as environment lines\n"
             "  healthcheck           exit 0 if the local server answers /healthcheck\n"
             "  version               print the version\n\n"
@@ -196,14 +200,103 @@ static int cmd_keys(const opts *o)
     return 0;
 }
 
+/* Reads a whole file (heap, free()); NULL with errno on failure. */
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *p = tomo_xmalloc(cap);
+    size_t r;
+    while ((r = fread(p + len, 1, cap - len, f)) > 0) {
+        len += r;
+        if (len == cap)
+            p = tomo_xrealloc(p, cap *= 2);
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(p);
+        return NULL;
+    }
+    *n = len;
+    return p;
+}
+
+/* tomo config render TEMPLATE [OUT]: the output file is written next to OUT
+ * and renamed into place only once it parses as a tomo config, so a bad
+ * template never leaves a half-written or invalid config behind. */
+static int cmd_config_render(const opts *o)
+{
+    if (o->npos < 3 || o->npos > 4) {
+        fprintf(stderr, "Usage: tomo config render TEMPLATE [OUTPUT]\n");
+        return 2;
+    }
+    const char *tpl = o->positional[2], *outp = o->npos == 4 ? o->positional[3] : NULL;
+    size_t n = 0, on = 0;
+    char *in = read_all(tpl, &n), *out = NULL, err[512];
+    int rc = 1;
+    if (!in) {
+        fprintf(stderr, "config render: cannot read %s: %s\n", tpl, strerror(errno));
+        return 1;
+    }
+    if (tomo_template_render(in, n, environ, &out, &on, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config render: %s: %s\n", tpl, err);
+        goto out;
+    }
+    if (!outp) {
+        rc = fwrite(out, 1, on, stdout) == on ? 0 : 1;
+        goto out;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", outp, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "config render: cannot write %s: %s\n", tmp, strerror(errno));
+        goto out;
+    }
+    fchmod(fileno(f), 0640);
+    int bad = fwrite(out, 1, on, f) != on;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    tomo_config chk;
+    tomo_config_defaults(&chk);
+    if (bad)
+        fprintf(stderr, "config render: cannot write %s: %s\n", tmp, strerror(errno));
+    else if (tomo_config_load_file(&chk, tmp, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config render: the rendered file is not a valid config: %s\n", err);
+        bad = 1;
+    } else if (rename(tmp, outp) < 0) {
+        fprintf(stderr, "config render: cannot rename to %s: %s\n", outp, strerror(errno));
+        bad = 1;
+    }
+    tomo_config_free(&chk);
+    if (bad)
+        unlink(tmp);
+    else
+        rc = 0;
+out:
+    free(in);
+    free(out);
+    return rc;
+}
+
 static int cmd_config(const opts *o)
 {
+    if (!o->help && o->npos >= 2 && !strcmp(o->positional[1], "render"))
+        return cmd_config_render(o);
     if (o->help || o->npos < 2 || strcmp(o->positional[1], "check")) {
         fprintf(o->help ? stdout : stderr,
-                "Usage: tomo config check [--config FILE] [--production] [--section.key VALUE]\n\n"
-                "Validates the configuration, prints the effective config with secrets\n"
-                "redacted, and warns about every key still at its shipped default value.\n"
-                "With --production, default keys are errors.\n");
+                "Usage: tomo config check [--config FILE] [--production] [--section.key VALUE]\n"
+                "       tomo config render TEMPLATE [OUTPUT]\n\n"
+                "check   validates the configuration, prints the effective config with secrets\n"
+                "        redacted, and warns about every key still at its shipped default value.\n"
+                "        With --production, default keys are errors.\n"
+                "render  expands ${VAR} and ${VAR:-default} in TEMPLATE from the environment\n"
+                "        ($$ is a literal $); an unset variable without a default is an error.\n"
+                "        With OUTPUT, the file is replaced only if the result is a valid config.\n");
         return o->help ? 0 : 2;
     }
     tomo_config cfg;
@@ -220,10 +313,17 @@ static int cmd_config(const opts *o)
                 o->production ? "error" : "warning", names[i]);
     if (o->production && n)
         rc = 1;
-    if (o->production && tomo_serve_console_public(&cfg)) {
-        fprintf(stderr, "error: console.address %s is not a loopback address\n",
-                cfg.console.address);
-        rc = 1;
+    if (tomo_serve_console_public(&cfg)) {
+        if (cfg.console.allow_non_loopback)
+            fprintf(stderr, "warning: console.address %s is not loopback "
+                            "(console.allow_non_loopback); keep the port off public networks\n",
+                    cfg.console.address);
+        else if (o->production) {
+            fprintf(stderr, "error: console.address %s is not a loopback address (set "
+                            "console.allow_non_loopback: true to accept it)\n",
+                    cfg.console.address);
+            rc = 1;
+        }
     }
     tomo_config_free(&cfg);
     return rc;

@@ -313,10 +313,15 @@ int tomo_serve(tomo_config *cfg)
                 defaults[0]);
         return 1;
     }
-    if (cfg->production && tomo_serve_console_public(cfg)) {
+    if (tomo_serve_console_public(cfg) && cfg->console.allow_non_loopback) {
+        TOMO_LOGW(TOMO_MAIN, "console bound to a non-loopback address (console.allow_non_loopback) "
+                             "address=%s",
+                  cfg->console.address);
+    } else if (cfg->production && tomo_serve_console_public(cfg)) {
         TOMO_LOGE(TOMO_MAIN, "refusing to start: console.address is public in production address=%s",
                   cfg->console.address);
-        fprintf(stderr, "refusing to start: console.address %s is not loopback (--production)\n",
+        fprintf(stderr, "refusing to start: console.address %s is not loopback (--production; "
+                        "set console.allow_non_loopback: true to accept it)\n",
                 cfg->console.address);
         return 1;
     }

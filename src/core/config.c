@@ -99,6 +99,7 @@ static const key_def keys[] = {
     I("runtime.event_queue_workers", runtime.event_queue_workers, "8", 1, 1024),
     I("console.port", console.port, "7351", 0, 65535),
     S("console.address", console.address, "127.0.0.1"),
+    B("console.allow_non_loopback", console.allow_non_loopback, "false"),
     I("console.max_message_size_bytes", console.max_message_size_bytes, "4194304", 1024, BIG),
     I("console.read_timeout_ms", console.read_timeout_ms, "10000", 10, BIG),
     I("console.write_timeout_ms", console.write_timeout_ms, "60000", 10, BIG),

@@ -56,6 +56,7 @@ typedef struct tomo_config {
     struct {
         int port, max_message_size_bytes, read_timeout_ms, write_timeout_ms, idle_timeout_ms,
             token_expiry_sec;
+        int allow_non_loopback; /* --production accepts a non-loopback address (warned) */
         char *address, *username, *password, *signing_key;
     } console;
     struct {
