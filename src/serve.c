@@ -3,7 +3,6 @@
 #include "serve.h"
 
 #include "api/api.h"
-#include "api/revoke.h"
 #include "api/server.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -13,6 +12,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "rt/rt.h"
+#include "svc/revoke.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -342,6 +342,8 @@ int tomo_serve(tomo_config *cfg)
     }
     TOMO_LOGI(TOMO_MAIN, "database backend=%s target=%s", tomo_db_backend_name(srv->db),
               tomo_db_target_redacted(srv->db));
+    srv->svc.cfg = cfg;
+    srv->svc.db = srv->db;
     if (check_schema(srv) < 0) {
         tomo_db_close(srv->db);
         return 1;
@@ -349,7 +351,7 @@ int tomo_serve(tomo_config *cfg)
     /* Revoked sessions stay revoked across restarts; when the database is
      * not reachable yet, the first token check loads them. */
     if (srv->schema_current)
-        tomo_revoke_load(srv);
+        tomo_revoke_load(&srv->svc);
 
     srv->loop = tomo_loop_new();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

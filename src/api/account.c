@@ -6,12 +6,12 @@
 
 #include "auth.h"
 #include "handlers.h"
-#include "revoke.h"
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../rt/rt.h"
+#include "../svc/revoke.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -262,7 +262,7 @@ int tomo_api_account_delete(tomo_api_ctx *ctx)
     /* Inside the transaction: the account never disappears while its
      * tokens stay valid. */
     if (rc == 0)
-        rc = tomo_revoke_user(ctx->srv, db, me);
+        rc = tomo_revoke_user(&ctx->srv->svc, db, me);
     if (rc == 0)
         rc = tomo_db_commit(db);
     if (rc < 0) {

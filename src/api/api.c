@@ -16,11 +16,10 @@
 
 static tomo_metric *m_requests, *m_latency, *m_rejected;
 
-int tomo_grpc_to_http(int code)
+/* srv->verify_token for the realtime layer until it holds the svc itself. */
+static int verify_token(tomo_server *srv, const char *token, tomo_session_claims *out)
 {
-    static const int map[] = {200, 408, 500, 400, 504, 404, 409, 403, 429,
-                              400, 409, 400, 501, 500, 503, 500, 401};
-    return code >= 0 && code <= 16 ? map[code] : 500;
+    return tomo_svc_session_verify(&srv->svc, token, out);
 }
 
 void tomo_api_init(tomo_server *srv)
@@ -28,7 +27,7 @@ void tomo_api_init(tomo_server *srv)
     size_t n;
     const tomo_api_route *r = tomo_api_routes(&n);
     srv->router = tomo_router_new();
-    srv->verify_token = tomo_session_verify;
+    srv->verify_token = verify_token;
     for (size_t i = 0; i < n; i++)
         tomo_router_add(srv->router, r[i].method, r[i].path, (int)i);
     m_requests = tomo_metrics_counter("http_requests_total", "HTTP API requests by route and status",
@@ -193,6 +192,17 @@ int tomo_api_db_error(tomo_api_ctx *ctx, int rc, const char *what)
     }
 }
 
+int tomo_api_svc_error(tomo_api_ctx *ctx, const tomo_err *err)
+{
+    tomo_api_error(ctx, err->code, "%s", err->msg);
+    return tomo_err_from_grpc(err->code) < 0 ? tomo_err_from_grpc(err->code) : TOMO_EINVAL;
+}
+
+tomo_caller tomo_api_caller(const tomo_api_ctx *ctx)
+{
+    return tomo_caller_user(ctx->session.user_id, ctx->session.username);
+}
+
 int tomo_api_db(tomo_api_ctx *ctx, tomo_dbconn **out)
 {
     if (!ctx->db) {
@@ -276,7 +286,7 @@ static int check_bearer(tomo_api_ctx *ctx, int required)
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
-    if (tomo_session_verify(ctx->srv, tok, &ctx->session) < 0)
+    if (tomo_svc_session_verify(&ctx->srv->svc, tok, &ctx->session) < 0)
         return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token invalid");
     ctx->token = tok;
     ctx->authenticated = 1;

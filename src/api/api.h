@@ -1,8 +1,8 @@
 /* api/api.h: REST request handling shared by every API area.
  * Owns: route table assembly, the per-request context (tomo_api_ctx), auth
  *       checks (server key, session token, http key), JSON body and query
- *       parsing, Nakama's error bodies and the gRPC-code -> HTTP-status map,
- *       CORS, per-route metrics.
+ *       parsing, Nakama's error bodies (from a svc tomo_err; the gRPC code ->
+ *       HTTP status map is svc.h's tomo_grpc_to_http), CORS, per-route metrics.
  * Threads: tomo_api_handle_http runs on the loop thread; route handlers run
  *          on a worker thread (they may block on the database) unless the
  *          route is flagged TOMO_ROUTE_LOOP or TOMO_ROUTE_RAW. */
@@ -12,20 +12,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "../svc/svc.h"
 #include "server.h"
-
-/* gRPC status codes (Nakama's error "code"). */
-enum {
-    TOMO_GRPC_OK = 0, TOMO_GRPC_CANCELED = 1, TOMO_GRPC_UNKNOWN = 2, TOMO_GRPC_INVALID_ARGUMENT = 3,
-    TOMO_GRPC_DEADLINE_EXCEEDED = 4, TOMO_GRPC_NOT_FOUND = 5, TOMO_GRPC_ALREADY_EXISTS = 6,
-    TOMO_GRPC_PERMISSION_DENIED = 7, TOMO_GRPC_RESOURCE_EXHAUSTED = 8,
-    TOMO_GRPC_FAILED_PRECONDITION = 9, TOMO_GRPC_ABORTED = 10, TOMO_GRPC_OUT_OF_RANGE = 11,
-    TOMO_GRPC_UNIMPLEMENTED = 12, TOMO_GRPC_INTERNAL = 13, TOMO_GRPC_UNAVAILABLE = 14,
-    TOMO_GRPC_DATA_LOSS = 15, TOMO_GRPC_UNAUTHENTICATED = 16,
-};
-
-/* HTTP status for a gRPC code (Nakama's gateway mapping). */
-int tomo_grpc_to_http(int code);
 
 enum { TOMO_AUTH_NONE, TOMO_AUTH_BASIC, TOMO_AUTH_BEARER, TOMO_AUTH_RPC };
 enum { TOMO_ROUTE_WORKER = 0, TOMO_ROUTE_LOOP = 1, TOMO_ROUTE_RAW = 2 };
@@ -102,12 +90,11 @@ int tomo_api_db_error(tomo_api_ctx *ctx, int rc, const char *what);
  * returned. */
 int tomo_api_db(tomo_api_ctx *ctx, tomo_dbconn **out);
 
-/* Verify a session token: signature, expiry, revocation. 0 or TOMO_EAUTH.
- * Any thread. claims->vars must be released with tomo_session_claims_clear. */
-int tomo_session_verify(tomo_server *srv, const char *token, tomo_session_claims *claims);
-void tomo_session_claims_clear(tomo_session_claims *c);
-/* Revocation check, implemented by the session module (api/session.c). */
-int tomo_session_is_revoked(tomo_server *srv, const tomo_session_claims *c);
+/* Record a service-layer error (code and message as svc set them); returns
+ * a negative value. */
+int tomo_api_svc_error(tomo_api_ctx *ctx, const tomo_err *err);
+/* The request's caller: the authenticated user. */
+tomo_caller tomo_api_caller(const tomo_api_ctx *ctx);
 
 /* JSON helpers for handlers. */
 /* Field as string (NULL if absent or not a string). */

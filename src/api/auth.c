@@ -8,8 +8,8 @@
 
 #include "handlers.h"
 #include "password.h"
-#include "revoke.h"
-#include "session.h"
+
+#include "../svc/session.h"
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
@@ -292,22 +292,17 @@ static int single_row_create(tomo_api_ctx *ctx, tomo_dbconn *db, const char *col
 static int respond_session(tomo_api_ctx *ctx, tomo_dbconn *db, const login_acct *a,
                            const json_t *vars)
 {
-    if (a->disable_time > 0)
-        return tomo_api_error(ctx, TOMO_GRPC_PERMISSION_DENIED, MSG_BANNED);
-    if (ctx->srv->cfg->session.single_session) {
-        int rc = tomo_revoke_user(ctx->srv, db, a->id);
-        if (rc < 0)
-            return tomo_api_db_error(ctx, rc, "single session revoke");
-    }
-    char *token = NULL, *refresh = NULL;
-    tomo_session_issue(ctx->srv, a->id, a->username, vars, NULL, 0, &token, &refresh);
+    tomo_err err;
+    tomo_session_pair s;
+    if (tomo_svc_session_start(&ctx->srv->svc, db, a->id, a->username, a->disable_time, vars, &s,
+                               &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
     json_t *o = json_object();
     if (a->created)
         json_object_set_new(o, "created", json_true());
-    json_object_set_new(o, "token", json_string(token));
-    json_object_set_new(o, "refresh_token", json_string(refresh));
-    free(token);
-    free(refresh);
+    json_object_set_new(o, "token", json_string(s.token));
+    json_object_set_new(o, "refresh_token", json_string(s.refresh_token));
+    tomo_session_pair_clear(&s);
     ctx->out = o;
     return 0;
 }
@@ -486,80 +481,36 @@ int tomo_api_session_refresh(tomo_api_ctx *ctx)
 {
     const json_t *body, *vars;
     const char *token;
-    tomo_session_claims c;
+    tomo_dbconn *db;
+    tomo_session_pair s;
+    tomo_err err;
     if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "token", NULL, &token) < 0 ||
         tomo_auth_vars(ctx, body, &vars) < 0)
         return -1;
     if (!*token)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Refresh token is required.");
-    if (tomo_session_verify_refresh(ctx->srv, token, &c) < 0)
-        return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Refresh token invalid or expired.");
-    int rc;
-    tomo_dbconn *db;
-    tomo_dbres *r = NULL;
-    if ((rc = tomo_api_db(ctx, &db)) < 0)
-        goto out;
-    tomo_dbval p[1] = {TOMO_DBTEXT(c.user_id)};
-    rc = tomo_db_exec(db, "SELECT username, disable_time FROM users WHERE id = $1", p, 1, &r);
-    if (rc < 0) {
-        rc = tomo_api_db_error(ctx, rc, "find refresh account");
-        goto out;
-    }
-    if (!tomo_dbres_rows(r)) {
-        rc = tomo_api_error(ctx, TOMO_GRPC_NOT_FOUND, MSG_NOT_FOUND);
-        goto out;
-    }
-    if (tomo_dbres_int(r, 0, 1) > 0) {
-        rc = tomo_api_error(ctx, TOMO_GRPC_PERMISSION_DENIED, MSG_BANNED);
-        goto out;
-    }
-    /* 3.40: same token id and issue time; the refresh token is re-signed. */
-    char *tok = NULL, *ref = NULL;
-    tomo_session_issue(ctx->srv, c.user_id, tomo_dbres_text(r, 0, 0), vars ? vars : c.vars,
-                       c.token_id[0] ? c.token_id : NULL, c.iat, &tok, &ref);
-    ctx->out = json_pack("{s:s,s:s}", "token", tok, "refresh_token", ref);
-    free(tok);
-    free(ref);
-    rc = 0;
-out:
-    tomo_dbres_free(r);
-    tomo_session_claims_clear(&c);
-    return rc;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    if (tomo_svc_session_refresh(&ctx->srv->svc, db, token, vars, &s, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    ctx->out = json_pack("{s:s,s:s}", "token", s.token, "refresh_token", s.refresh_token);
+    tomo_session_pair_clear(&s);
+    return 0;
 }
 
 int tomo_api_session_logout(tomo_api_ctx *ctx)
 {
     const json_t *body;
     const char *token, *refresh;
-    tomo_session_claims sc = {0}, rc_ = {0};
-    int rc = -1;
+    tomo_dbconn *db;
+    tomo_err err;
     if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "token", NULL, &token) < 0 ||
         tomo_auth_str(ctx, body, "refresh_token", "refreshToken", &refresh) < 0)
         return -1;
-    const char *me = ctx->session.user_id;
-    if (*token && (tomo_session_parse(ctx->srv, token, 0, &sc) < 0 || strcmp(sc.user_id, me))) {
-        rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Session token invalid.");
-        goto out;
-    }
-    if (*refresh &&
-        (tomo_session_parse(ctx->srv, refresh, 1, &rc_) < 0 || strcmp(rc_.user_id, me))) {
-        rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Refresh token invalid.");
-        goto out;
-    }
-    tomo_dbconn *db;
-    if ((rc = tomo_api_db(ctx, &db)) < 0)
-        goto out;
-    if (!sc.token_id[0] && !rc_.token_id[0]) {
-        rc = tomo_revoke_user(ctx->srv, db, me);
-    } else {
-        rc = tomo_revoke_token(ctx->srv, db, sc.token_id, me, 0, sc.exp);
-        if (rc == 0)
-            rc = tomo_revoke_token(ctx->srv, db, rc_.token_id, me, 1, rc_.exp);
-    }
-    if (rc < 0)
-        rc = tomo_api_db_error(ctx, rc, "logout");
-out:
-    tomo_session_claims_clear(&sc);
-    tomo_session_claims_clear(&rc_);
-    return rc;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    tomo_caller me = tomo_api_caller(ctx);
+    if (tomo_svc_session_logout(&ctx->srv->svc, db, &me, token, refresh, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    return 0;
 }

@@ -13,17 +13,9 @@
 #include "../net/loop.h"
 #include "../net/router.h"
 #include "../store/db.h"
+#include "../svc/session.h"
 
 typedef struct tomo_server tomo_server;
-
-/* Verified session claims (Bearer or WebSocket token). */
-typedef struct tomo_session_claims {
-    char user_id[37];
-    char username[129];
-    char token_id[37];
-    int64_t exp, iat;
-    struct json_t *vars; /* object or NULL; owned (jansson) */
-} tomo_session_claims;
 
 struct tomo_server {
     tomo_config *cfg;
@@ -38,7 +30,8 @@ struct tomo_server {
     volatile int schema_current; /* set by the readiness check (worker) */
     int shutting_down;           /* loop thread */
     void *rt;                    /* realtime state (rt/), loop thread only */
-    /* Session token verification (api/session.c), for layers below api:
+    tomo_svc svc;                /* the service layer's dependencies (serve.c fills it) */
+    /* Session token verification (tomo_svc_session_verify on srv->svc), for rt:
      * 0 or TOMO_EAUTH; any thread. */
     int (*verify_token)(tomo_server *srv, const char *token, tomo_session_claims *out);
 };

@@ -31,6 +31,11 @@
 
 struct json_t;
 
+/* Log subsystem of the service layer (core/log.h style). */
+#ifndef TOMO_SVC
+#define TOMO_SVC "svc"
+#endif
+
 /* gRPC status codes: Nakama's error "code" on every transport. */
 enum {
     TOMO_GRPC_OK = 0, TOMO_GRPC_CANCELED = 1, TOMO_GRPC_UNKNOWN = 2, TOMO_GRPC_INVALID_ARGUMENT = 3,
@@ -58,6 +63,9 @@ int tomo_err_setv(tomo_err *err, int grpc_code, const char *fmt, va_list ap);
 /* Map a store error (TOMO_EUNAVAIL, TOMO_ETIMEOUT, TOMO_EDB, ...) to an
  * error value with a log line naming `what`; returns a negative value. */
 int tomo_err_db(tomo_err *err, int rc, const char *what);
+/* tomo_err_db with the connection whose last error message goes in the log
+ * line (db may be NULL). */
+int tomo_err_db_conn(tomo_err *err, tomo_dbconn *db, int rc, const char *what);
 /* The TOMO_E* value for a gRPC code (and back, for a bare TOMO_E* value). */
 int tomo_err_from_grpc(int grpc_code);
 int tomo_grpc_from_err(int tomo_e);

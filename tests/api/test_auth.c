@@ -1,19 +1,18 @@
 /* tests/api/test_auth.c: accounts and sessions below the HTTP layer: input
- * rules, bcrypt, token issuing/parsing, the revocation cache and its
- * persistence (a reload stands in for a restart), and concurrent creation
- * of the same device account on a real SQLite store. The acceptance tests
+ * rules, bcrypt, bans, and concurrent creation of the same device account on
+ * a real SQLite store (tokens and revocation: tests/svc/test_session.c). The acceptance tests
  * (auth.test.mjs, account.test.mjs) cover the routes. */
 #define _GNU_SOURCE
 #include "api/auth.h"
 #include "api/handlers.h"
 #include "api/password.h"
-#include "api/revoke.h"
-#include "api/session.h"
 #include "core/codec_util.h"
 #include "core/common.h"
 #include "core/config.h"
 #include "store/db.h"
 #include "store/migrate.h"
+#include "svc/revoke.h"
+#include "svc/session.h"
 #include "tt.h"
 
 #include <crypt.h>
@@ -94,139 +93,6 @@ static void test_password(void)
     free(h2);
 }
 
-/* ---- tokens ---- */
-
-static void test_tokens(void)
-{
-    json_t *vars = json_pack("{s:s}", "k", "v");
-    char *tok = NULL, *ref = NULL;
-    tomo_session_issue(&srv, ALICE, "alice", vars, NULL, 0, &tok, &ref);
-    tomo_session_claims c, r;
-    TT_OK(tomo_session_parse(&srv, tok, 0, &c));
-    TT_STR_EQ(c.user_id, ALICE);
-    TT_STR_EQ(c.username, "alice");
-    TT_EQ(strlen(c.token_id), 36);
-    TT_TRUE(c.iat > 0 && c.exp == c.iat + cfg.session.token_expiry_sec);
-    TT_STR_EQ(json_string_value(json_object_get(c.vars, "k")), "v");
-    TT_OK(tomo_session_parse(&srv, ref, 1, &r));
-    TT_STR_EQ(r.token_id, c.token_id);
-    TT_EQ(r.iat, c.iat);
-    TT_EQ(r.exp, r.iat + cfg.session.refresh_token_expiry_sec);
-    /* each key only verifies its own kind */
-    tomo_session_claims x;
-    TT_EQ(tomo_session_parse(&srv, tok, 1, &x), TOMO_EAUTH);
-    TT_EQ(tomo_session_parse(&srv, ref, 0, &x), TOMO_EAUTH);
-    TT_EQ(tomo_session_parse(&srv, "a.b.c", 0, &x), TOMO_EAUTH);
-    TT_EQ(tomo_session_parse(&srv, NULL, 0, &x), TOMO_EAUTH);
-    TT_OK(tomo_session_verify(&srv, tok, &x));
-    tomo_session_claims_clear(&x);
-    TT_OK(tomo_session_verify_refresh(&srv, ref, &x));
-    tomo_session_claims_clear(&x);
-    /* a refresh re-issues with the same id and issue time */
-    char *tok2 = NULL;
-    tomo_session_issue(&srv, ALICE, "alice", NULL, c.token_id, c.iat, &tok2, NULL);
-    TT_OK(tomo_session_parse(&srv, tok2, 0, &x));
-    TT_STR_EQ(x.token_id, c.token_id);
-    TT_EQ(x.iat, c.iat);
-    TT_TRUE(x.vars == NULL); /* empty vars: claim omitted */
-    tomo_session_claims_clear(&x);
-    /* names needing JSON escapes survive the hand-formatted claims */
-    const char *odd = "q\"b\\s/\x01\x1f Ünï";
-    char *tok3 = NULL;
-    json_t *v2 = json_pack("{s:s,s:s}", "a\"", "\\", "b", "ü");
-    tomo_session_issue(&srv, BOB, odd, v2, NULL, 0, &tok3, NULL);
-    TT_OK(tomo_session_parse(&srv, tok3, 0, &x));
-    TT_STR_EQ(x.username, odd);
-    TT_TRUE(json_equal(x.vars, v2));
-    tomo_session_claims_clear(&x);
-    json_decref(v2);
-    free(tok3);
-    tomo_session_claims_clear(&c);
-    tomo_session_claims_clear(&r);
-    json_decref(vars);
-    free(tok);
-    free(ref);
-    free(tok2);
-}
-
-/* ---- revocation ---- */
-
-static tomo_session_claims claims_of(const char *uid, const char *tid, int64_t iat)
-{
-    tomo_session_claims c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.user_id, sizeof(c.user_id), "%s", uid);
-    snprintf(c.token_id, sizeof(c.token_id), "%s", tid);
-    c.iat = iat;
-    c.exp = iat + 60;
-    return c;
-}
-
-static void test_revoke(void)
-{
-    tomo_dbconn *db = NULL;
-    TT_OK(tomo_db_acquire(srv.db, &db));
-    int64_t now = tomo_now_sec();
-    char t1[37], t2[37];
-    tomo_uuid_v4(t1);
-    tomo_uuid_v4(t2);
-    tomo_session_claims a1 = claims_of(ALICE, t1, now), a2 = claims_of(ALICE, t2, now);
-    tomo_session_claims b1 = claims_of(BOB, t2, now);
-    TT_EQ(tomo_revoke_check(&srv, &a1, 0), 0);
-
-    /* one session token: its refresh token and other tokens stay valid */
-    TT_OK(tomo_revoke_token(&srv, db, t1, ALICE, 0, now + 60));
-    TT_EQ(tomo_revoke_check(&srv, &a1, 0), 1);
-    TT_EQ(tomo_revoke_check(&srv, &a1, 1), 0);
-    TT_EQ(tomo_revoke_check(&srv, &a2, 0), 0);
-    TT_OK(tomo_revoke_token(&srv, db, t1, ALICE, 1, now + 3600));
-    TT_EQ(tomo_revoke_check(&srv, &a1, 1), 1);
-    TT_OK(tomo_revoke_token(&srv, db, t1, ALICE, 1, now + 3600)); /* twice is fine */
-
-    /* logout-all: every older token, of that user only; a token issued
-     * afterwards (even within the same second) is valid */
-    TT_OK(tomo_revoke_user(&srv, db, ALICE));
-    TT_EQ(tomo_revoke_check(&srv, &a2, 0), 1);
-    TT_EQ(tomo_revoke_check(&srv, &a2, 1), 1);
-    TT_EQ(tomo_revoke_check(&srv, &b1, 0), 0);
-    int64_t iat = tomo_revoke_issue_sec(&srv, ALICE);
-    TT_TRUE(iat > now && iat <= now + 2);
-    char t3[37];
-    tomo_uuid_v4(t3);
-    tomo_session_claims a3 = claims_of(ALICE, t3, iat);
-    TT_EQ(tomo_revoke_check(&srv, &a3, 0), 0);
-    TT_EQ(tomo_revoke_issue_sec(&srv, BOB), tomo_now_sec());
-    /* a second logout-all in the same second still revokes a3 */
-    TT_OK(tomo_revoke_user(&srv, db, ALICE));
-    TT_EQ(tomo_revoke_check(&srv, &a3, 0), 1);
-    tomo_session_claims a4 = claims_of(ALICE, t3, tomo_revoke_issue_sec(&srv, ALICE));
-    TT_EQ(tomo_revoke_check(&srv, &a4, 0), 0);
-
-    /* a restart: the cache is rebuilt from the tables */
-    tomo_revoke_reset();
-    TT_OK(tomo_revoke_load(&srv));
-    TT_EQ(tomo_revoke_check(&srv, &a1, 0), 1);
-    TT_EQ(tomo_revoke_check(&srv, &a1, 1), 1);
-    TT_EQ(tomo_revoke_check(&srv, &a3, 0), 1);
-    TT_EQ(tomo_revoke_check(&srv, &a4, 0), 0);
-    TT_EQ(tomo_revoke_check(&srv, &b1, 0), 0);
-
-    /* expired rows are dropped at load */
-    tomo_dbval p[1] = {TOMO_DBINT(tomo_now_ms() - 1000)};
-    TT_OK(tomo_db_exec(db,
-                       "INSERT INTO session_revocation (token_id, user_id, expires_at) "
-                       "VALUES ('old', 'x', $1)",
-                       p, 1, NULL));
-    tomo_revoke_reset();
-    TT_OK(tomo_revoke_load(&srv));
-    tomo_dbres *r = NULL;
-    TT_OK(tomo_db_exec(db, "SELECT COUNT(*) FROM session_revocation WHERE token_id = 'old'", NULL,
-                       0, &r));
-    TT_EQ(tomo_dbres_int(r, 0, 0), 0);
-    tomo_dbres_free(r);
-    tomo_db_release(db);
-}
-
 /* ---- concurrent device creation ---- */
 
 typedef struct racer {
@@ -247,7 +113,7 @@ static void *race(void *arg)
     if (me->rc == 0) {
         me->created = json_is_true(json_object_get(ctx.out, "created"));
         tomo_session_claims c;
-        if (tomo_session_parse(&srv, tomo_json_str(ctx.out, "token"), 0, &c) == 0) {
+        if (tomo_svc_session_parse(&srv.svc, tomo_json_str(ctx.out, "token"), 0, &c) == 0) {
             snprintf(me->user_id, sizeof(me->user_id), "%s", c.user_id);
             tomo_session_claims_clear(&c);
         }
@@ -329,7 +195,7 @@ static void test_banned(void)
     /* a refresh token of a user that no longer exists (removed without a
      * logout-all, e.g. directly in the database) */
     char *tok = NULL, *gone = NULL;
-    tomo_session_issue(&srv, "33333333-3333-4333-8333-333333333333", "ghost", NULL, NULL, 0, &tok,
+    tomo_svc_session_issue(&srv.svc, "33333333-3333-4333-8333-333333333333", "ghost", NULL, NULL, 0, &tok,
                        &gone);
     body = tomo_xasprintf("{\"token\":\"%s\"}", gone);
     TT_TRUE(call(tomo_api_session_refresh, body, NULL, &out, &code, &msg) < 0);
@@ -360,9 +226,9 @@ int main(void)
         return 1;
     }
     srv.cfg = &cfg;
-    TT_OK(tomo_revoke_load(&srv));
-    TT_RUN(test_tokens);
-    TT_RUN(test_revoke);
+    srv.svc.cfg = &cfg;
+    srv.svc.db = srv.db;
+    TT_OK(tomo_revoke_load(&srv.svc));
     TT_RUN(test_device_race);
     TT_RUN(test_banned);
     tomo_revoke_reset();

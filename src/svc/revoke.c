@@ -1,4 +1,4 @@
-/* api/revoke.c: the revocation cache and its tables.
+/* svc/revoke.c: the revocation cache and its tables.
  * The cache is two small chained hash maps under one rwlock: revoked token
  * ids ("<tid>" for session tokens, "r:<tid>" for refresh tokens, mapped to
  * their expiry) and users' logout-all cut-offs. An atomic entry count lets
@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "revoke.h"
 
-#include "api.h"
 
 #include "../core/common.h"
 #include "../core/log.h"
@@ -134,26 +133,26 @@ void tomo_revoke_reset(void)
 }
 
 /* The longest a token issued before a logout-all can live. */
-static int64_t max_lifetime_ms(const tomo_server *srv)
+static int64_t max_lifetime_ms(const tomo_svc *svc)
 {
-    int64_t a = srv->cfg->session.token_expiry_sec, b = srv->cfg->session.refresh_token_expiry_sec;
+    int64_t a = svc->cfg->session.token_expiry_sec, b = svc->cfg->session.refresh_token_expiry_sec;
     return (a > b ? a : b) * 1000;
 }
 
 /* Caller holds the write lock. */
-static void prune_locked(const tomo_server *srv, int64_t now_ms)
+static void prune_locked(const tomo_svc *svc, int64_t now_ms)
 {
     g_last_prune_ms = now_ms;
     map_prune(&g_tokens, now_ms);
-    map_prune(&g_users, now_ms - max_lifetime_ms(srv));
+    map_prune(&g_users, now_ms - max_lifetime_ms(svc));
 }
 
-int tomo_revoke_load(tomo_server *srv)
+int tomo_revoke_load(tomo_svc *svc)
 {
     tomo_dbconn *c = NULL;
     tomo_dbres *tr = NULL, *ur = NULL;
     int64_t now = tomo_now_ms();
-    int rc = tomo_db_acquire(srv->db, &c);
+    int rc = tomo_db_acquire(svc->db, &c);
     if (rc < 0)
         goto out;
     /* Expired rows can never matter again. */
@@ -161,7 +160,7 @@ int tomo_revoke_load(tomo_server *srv)
     if ((rc = tomo_db_exec(c, "DELETE FROM session_revocation WHERE expires_at < $1", p, 1,
                            NULL)) < 0)
         goto out;
-    p[0] = TOMO_DBINT(now - max_lifetime_ms(srv));
+    p[0] = TOMO_DBINT(now - max_lifetime_ms(svc));
     if ((rc = tomo_db_exec(c, "DELETE FROM session_logout_all WHERE logout_at < $1", p, 1,
                            NULL)) < 0)
         goto out;
@@ -185,11 +184,11 @@ int tomo_revoke_load(tomo_server *srv)
     g_last_prune_ms = now;
     pthread_rwlock_unlock(&g_lock);
     atomic_store(&g_loaded, 1);
-    TOMO_LOGI(TOMO_API, "session revocations loaded revoked_ids=%zu logout_all_users=%zu",
+    TOMO_LOGI(TOMO_SVC, "session revocations loaded revoked_ids=%zu logout_all_users=%zu",
               tomo_dbres_rows(tr), tomo_dbres_rows(ur));
 out:
     if (rc < 0)
-        TOMO_LOGW(TOMO_API, "cannot load session revocations error=%s",
+        TOMO_LOGW(TOMO_SVC, "cannot load session revocations error=%s",
                   c ? tomo_db_errmsg(c) : tomo_strerror(rc));
     tomo_dbres_free(tr);
     tomo_dbres_free(ur);
@@ -198,7 +197,7 @@ out:
 }
 
 /* Load on first use when start-up could not (database down then). */
-static int ensure_loaded(tomo_server *srv)
+static int ensure_loaded(tomo_svc *svc)
 {
     if (atomic_load(&g_loaded))
         return 1;
@@ -206,15 +205,15 @@ static int ensure_loaded(tomo_server *srv)
     int64_t now = tomo_now_ms();
     if (!atomic_load(&g_loaded) && now - g_last_load_try_ms >= 1000) {
         g_last_load_try_ms = now;
-        tomo_revoke_load(srv);
+        tomo_revoke_load(svc);
     }
     pthread_mutex_unlock(&g_load_lock);
     return atomic_load(&g_loaded);
 }
 
-int tomo_revoke_check(tomo_server *srv, const tomo_session_claims *c, int refresh)
+int tomo_revoke_check(tomo_svc *svc, const tomo_session_claims *c, int refresh)
 {
-    if (!ensure_loaded(srv))
+    if (!ensure_loaded(svc))
         return 1; /* fail closed: a revoked token must never pass */
     if (!atomic_load_explicit(&g_count, memory_order_acquire))
         return 0;
@@ -231,31 +230,26 @@ int tomo_revoke_check(tomo_server *srv, const tomo_session_claims *c, int refres
     return revoked;
 }
 
-int tomo_session_is_revoked(tomo_server *srv, const tomo_session_claims *c)
-{
-    return tomo_revoke_check(srv, c, 0);
-}
-
 /* Returns 1 when it pruned (the caller then prunes the tables too). */
-static int maybe_prune_locked(const tomo_server *srv, int64_t now_ms)
+static int maybe_prune_locked(const tomo_svc *svc, int64_t now_ms)
 {
     if (now_ms - g_last_prune_ms < 60000)
         return 0;
-    prune_locked(srv, now_ms);
+    prune_locked(svc, now_ms);
     return 1;
 }
 
 /* Drop expired rows, outside the cache lock; a failure only delays it. */
-static void prune_tables(const tomo_server *srv, tomo_dbconn *db, int64_t now_ms)
+static void prune_tables(const tomo_svc *svc, tomo_dbconn *db, int64_t now_ms)
 {
     tomo_dbval p[1] = {TOMO_DBINT(now_ms)};
     if (tomo_db_exec(db, "DELETE FROM session_revocation WHERE expires_at < $1", p, 1, NULL) < 0)
         return;
-    p[0] = TOMO_DBINT(now_ms - max_lifetime_ms(srv));
+    p[0] = TOMO_DBINT(now_ms - max_lifetime_ms(svc));
     tomo_db_exec(db, "DELETE FROM session_logout_all WHERE logout_at < $1", p, 1, NULL);
 }
 
-int tomo_revoke_token(tomo_server *srv, tomo_dbconn *db, const char *tid, const char *user_id,
+int tomo_revoke_token(tomo_svc *svc, tomo_dbconn *db, const char *tid, const char *user_id,
                       int refresh, int64_t exp_sec)
 {
     if (!tid || !*tid)
@@ -265,7 +259,7 @@ int tomo_revoke_token(tomo_server *srv, tomo_dbconn *db, const char *tid, const 
     /* Keep the entry until every token that may carry this id has expired:
      * a refresh re-signs tokens with the same id and a later exp. */
     int64_t now = tomo_now_ms();
-    int64_t until = now + max_lifetime_ms(srv) + 1000;
+    int64_t until = now + max_lifetime_ms(svc) + 1000;
     if ((exp_sec + 1) * 1000 > until)
         until = (exp_sec + 1) * 1000;
     tomo_dbval p[3] = {{TOMO_DBV_TEXT, 0, key}, TOMO_DBTEXT(user_id), TOMO_DBINT(until)};
@@ -277,14 +271,14 @@ int tomo_revoke_token(tomo_server *srv, tomo_dbconn *db, const char *tid, const 
         return rc;
     pthread_rwlock_wrlock(&g_lock);
     map_put_max(&g_tokens, key, until);
-    int pruned = maybe_prune_locked(srv, now);
+    int pruned = maybe_prune_locked(svc, now);
     pthread_rwlock_unlock(&g_lock);
     if (pruned)
-        prune_tables(srv, db, now);
+        prune_tables(svc, db, now);
     return 0;
 }
 
-int tomo_revoke_user(tomo_server *srv, tomo_dbconn *db, const char *user_id)
+int tomo_revoke_user(tomo_svc *svc, tomo_dbconn *db, const char *user_id)
 {
     int64_t now = tomo_now_ms();
     int64_t cut = now / 1000 + 1;
@@ -303,16 +297,16 @@ int tomo_revoke_user(tomo_server *srv, tomo_dbconn *db, const char *user_id)
         return rc;
     pthread_rwlock_wrlock(&g_lock);
     map_put_max(&g_users, user_id, cut * 1000);
-    int pruned = maybe_prune_locked(srv, now);
+    int pruned = maybe_prune_locked(svc, now);
     pthread_rwlock_unlock(&g_lock);
     if (pruned)
-        prune_tables(srv, db, now);
+        prune_tables(svc, db, now);
     return 0;
 }
 
-int64_t tomo_revoke_issue_sec(tomo_server *srv, const char *user_id)
+int64_t tomo_revoke_issue_sec(tomo_svc *svc, const char *user_id)
 {
-    (void)srv;
+    (void)svc;
     int64_t iat = tomo_now_sec();
     if (!atomic_load_explicit(&g_count, memory_order_acquire))
         return iat;

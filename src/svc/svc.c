@@ -1,0 +1,106 @@
+/* svc/svc.c: the service layer's error value and callers (see svc.h). */
+#define _GNU_SOURCE
+#include "svc.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const tomo_caller tomo_caller_system = {TOMO_CALLER_SYSTEM, "", ""};
+
+tomo_caller tomo_caller_user(const char *user_id, const char *username)
+{
+    tomo_caller c;
+    memset(&c, 0, sizeof(c));
+    c.kind = TOMO_CALLER_USER;
+    snprintf(c.user_id, sizeof(c.user_id), "%s", user_id ? user_id : "");
+    snprintf(c.username, sizeof(c.username), "%s", username ? username : "");
+    return c;
+}
+
+int tomo_err_from_grpc(int grpc_code)
+{
+    switch (grpc_code) {
+    case TOMO_GRPC_OK: return 0;
+    case TOMO_GRPC_NOT_FOUND: return TOMO_ENOTFOUND;
+    case TOMO_GRPC_ALREADY_EXISTS: return TOMO_ECONFLICT;
+    case TOMO_GRPC_PERMISSION_DENIED: return TOMO_EPERM;
+    case TOMO_GRPC_UNAUTHENTICATED: return TOMO_EAUTH;
+    case TOMO_GRPC_UNAVAILABLE: return TOMO_EUNAVAIL;
+    case TOMO_GRPC_DEADLINE_EXCEEDED: return TOMO_ETIMEOUT;
+    case TOMO_GRPC_RESOURCE_EXHAUSTED: return TOMO_ETOOBIG;
+    case TOMO_GRPC_INTERNAL:
+    case TOMO_GRPC_DATA_LOSS:
+    case TOMO_GRPC_UNKNOWN: return TOMO_EIO;
+    default: return TOMO_EINVAL;
+    }
+}
+
+int tomo_grpc_from_err(int e)
+{
+    switch (e) {
+    case 0: return TOMO_GRPC_OK;
+    case TOMO_EINVAL: return TOMO_GRPC_INVALID_ARGUMENT;
+    case TOMO_ENOTFOUND: return TOMO_GRPC_NOT_FOUND;
+    case TOMO_ETOOBIG: return TOMO_GRPC_RESOURCE_EXHAUSTED;
+    case TOMO_ECONFLICT: return TOMO_GRPC_ALREADY_EXISTS;
+    case TOMO_EPERM: return TOMO_GRPC_PERMISSION_DENIED;
+    case TOMO_EAUTH: return TOMO_GRPC_UNAUTHENTICATED;
+    case TOMO_EAGAIN:
+    case TOMO_EUNAVAIL:
+    case TOMO_ETIMEOUT: return TOMO_GRPC_UNAVAILABLE;
+    default: return TOMO_GRPC_INTERNAL;
+    }
+}
+
+int tomo_grpc_to_http(int code)
+{
+    static const int map[] = {200, 408, 500, 400, 504, 404, 409, 403, 429,
+                              400, 409, 400, 501, 500, 503, 500, 401};
+    return code >= 0 && code <= 16 ? map[code] : 500;
+}
+
+int tomo_err_setv(tomo_err *err, int grpc_code, const char *fmt, va_list ap)
+{
+    if (err) {
+        err->code = grpc_code;
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    }
+    int rc = tomo_err_from_grpc(grpc_code);
+    return rc < 0 ? rc : TOMO_EINVAL; /* an error is never success */
+}
+
+int tomo_err_set(tomo_err *err, int grpc_code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = tomo_err_setv(err, grpc_code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int tomo_err_db_conn(tomo_err *err, tomo_dbconn *db, int rc, const char *what)
+{
+    switch (rc) {
+    case TOMO_EUNAVAIL:
+        TOMO_LOGW(TOMO_SVC, "database unavailable op=%s", what);
+        tomo_err_set(err, TOMO_GRPC_UNAVAILABLE, "Database unavailable.");
+        return TOMO_EUNAVAIL;
+    case TOMO_ETIMEOUT:
+        TOMO_LOGW(TOMO_SVC, "database timeout op=%s", what);
+        tomo_err_set(err, TOMO_GRPC_UNAVAILABLE, "Database busy, try again.");
+        return TOMO_ETIMEOUT;
+    default:
+        TOMO_LOGE(TOMO_SVC, "database error op=%s error=%s", what,
+                  db ? tomo_db_errmsg(db) : tomo_strerror(rc));
+        tomo_err_set(err, TOMO_GRPC_INTERNAL, "Internal server error.");
+        return rc < 0 ? rc : TOMO_EDB;
+    }
+}
+
+int tomo_err_db(tomo_err *err, int rc, const char *what)
+{
+    return tomo_err_db_conn(err, NULL, rc, what);
+}
