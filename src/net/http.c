@@ -44,6 +44,7 @@ typedef struct conn {
     int err_status;                 /* our own limit error for a callback failure */
     const char *err_reason;
     int closing, closed, reading, upgraded, timer_closed, stop_reading, discard_input;
+    int peer_eof;                   /* client half-closed: answer what it sent, then close */
     size_t writes_pending;
     uint64_t last_activity_ns, msg_start_ns, write_start_ns;
     size_t live_reqs;               /* reqs not yet freed (handed to handlers) */
@@ -355,6 +356,15 @@ static void conn_close(conn *c)
         uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
 }
 
+/* After the client's EOF: once every complete request it sent is answered and
+ * written, close. Partial input left in the buffer can never complete. */
+static void eof_check(conn *c)
+{
+    if (c->peer_eof && !c->closing && !c->upgraded && c->npipeline == 0 &&
+        c->writes_pending == 0)
+        conn_close(c);
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     wreq *wr = (wreq *)w;
@@ -376,6 +386,7 @@ static void on_write(uv_write_t *w, int status)
     /* Room in the pipeline again: continue with buffered input. */
     if (!c->upgraded && c->in_len && c->npipeline < c->srv->lim.max_pipeline)
         process(c);
+    eof_check(c);
 }
 
 static void write_buf(conn *c, char *data, size_t len, int close_after)
@@ -423,7 +434,7 @@ static void flush(conn *c)
         }
     }
     c->last_activity_ns = tomo_mono_ns();
-    if (!c->closing && !c->reading && !c->upgraded && !c->stop_reading &&
+    if (!c->closing && !c->reading && !c->upgraded && !c->stop_reading && !c->peer_eof &&
         c->npipeline < c->srv->lim.max_pipeline && !c->srv->shutting_down) {
         /* resume after backpressure */
         if (uv_read_start((uv_stream_t *)c->tcp, alloc_cb, on_read) == 0)
@@ -626,6 +637,16 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     (void)buf;
     conn *c = s->data;
+    if (n == UV_EOF && !c->discard_input) {
+        /* A half-close (shutdown(SHUT_WR)) still wants the answers to the
+         * requests it sent: keep the socket until they are written. */
+        c->peer_eof = 1;
+        uv_read_stop(s);
+        c->reading = 0;
+        c->stop_reading = 1;
+        eof_check(c);
+        return;
+    }
     if (n < 0) {
         conn_close(c);
         return;

@@ -178,6 +178,30 @@ static void test_half_request_times_out(void)
     close(fd);
 }
 
+/* A client that sends its requests and then half-closes still gets every
+ * answer, including the ones a worker produces later; then the server closes. */
+static void test_half_close(void)
+{
+    int fd = dial();
+    const char reqs[] = "GET /slow/100 HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "GET /after HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, reqs, sizeof(reqs) - 1);
+    shutdown(fd, SHUT_WR);
+    char *r = read_until(fd, NULL, 0); /* until the server closes */
+    const char *a = strstr(r, "/slow/100"), *b = strstr(r, "/after");
+    TT_TRUE(a && b && a < b);
+    free(r);
+    close(fd);
+    /* a partial request then EOF: closed without an answer, nothing leaks */
+    fd = dial();
+    send_all(fd, "GET /x HTTP/1.1\r\nHo", 19);
+    shutdown(fd, SHUT_WR);
+    r = read_until(fd, NULL, 0);
+    TT_STR_EQ(r, "");
+    free(r);
+    close(fd);
+}
+
 static void stop_cb(void *a)
 {
     (void)a;
@@ -207,6 +231,7 @@ int main(void)
     TT_RUN(test_keepalive_and_pipelining);
     TT_RUN(test_bad_requests);
     TT_RUN(test_half_request_times_out);
+    TT_RUN(test_half_close);
     tomo_loop_post(g_loop, stop_cb, NULL);
     pthread_join(th, NULL);
     tomo_pool_free(g_pool);
