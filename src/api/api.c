@@ -62,26 +62,35 @@ static char *pct_decode(const char *s, size_t n)
 }
 
 /* Path parameters arrive percent-encoded (clients encode ids such as a
- * room channel "2...my room"); '+' is literal in a path. */
-static void decode_path_params(tomo_route_match *m)
+ * room channel "2...my room"); '+' is literal in a path. A decoded value must
+ * be UTF-8 without NUL (an encoded %00 would silently cut it, and Postgres
+ * refuses invalid UTF-8): returns -1 for such a value, else 0. */
+static int decode_path_params(tomo_route_match *m)
 {
     for (size_t i = 0; i < m->nparams; i++) {
         char *v = m->values[i];
         if (!strchr(v, '%'))
             continue;
         size_t o = 0;
+        int nul = 0;
         for (size_t k = 0; v[k]; k++) {
             if (v[k] == '%' && isxdigit((unsigned char)v[k + 1]) &&
                 isxdigit((unsigned char)v[k + 2])) {
                 char hex[3] = {v[k + 1], v[k + 2], 0};
-                v[o++] = (char)strtol(hex, NULL, 16);
+                v[o] = (char)strtol(hex, NULL, 16);
+                nul |= v[o++] == '\0';
                 k += 2;
             } else {
                 v[o++] = v[k];
             }
         }
         v[o] = '\0';
+        json_t *valid = nul ? NULL : json_stringn(v, o); /* NULL for invalid UTF-8 */
+        if (!valid)
+            return -1;
+        json_decref(valid);
     }
+    return 0;
 }
 
 static json_t *parse_query(const char *q)
@@ -263,10 +272,10 @@ static int check_basic(tomo_api_ctx *ctx)
         b++;
     if (tomo_b64_decode(b, strlen(b), &dec, &dl) < 0)
         return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key invalid");
+    /* Nakama requires the "key:" form (user:password with an empty password). */
     const char *colon = memchr(dec, ':', dl);
-    size_t ul = colon ? (size_t)(colon - (const char *)dec) : dl;
     const char *key = ctx->srv->cfg->socket.server_key;
-    int ok = tomo_ct_equal(dec, ul, key, strlen(key));
+    int ok = colon && tomo_ct_equal(dec, (size_t)(colon - (const char *)dec), key, strlen(key));
     free(dec);
     if (!ok)
         return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Server key invalid");
@@ -549,8 +558,15 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
     j->ctx.srv = srv;
     j->ctx.http = req;
     j->ctx.route = rt;
-    decode_path_params(&m);
+    int bad_param = decode_path_params(&m);
     j->ctx.match = m;
+    if (bad_param < 0) {
+        tomo_api_error(&j->ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                       "Invalid path parameter: must be UTF-8 without NUL characters.");
+        finish_ctx(j);
+        send_job(j);
+        return;
+    }
     if ((rt->flags & TOMO_ROUTE_LOOP) || !rt->fn) {
         run_handler(j);
         send_job(j);

@@ -1,0 +1,92 @@
+// tests/integration/reliability.test.mjs: defects found by probing, pinned:
+// half-closed clients still get their answers, Basic auth needs the "key:"
+// form, path parameters that decode to invalid UTF-8 or contain NUL are a 400
+// on both backends, and a DM with oneself behaves as in Nakama 3.x.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, basicAuth, uid } from './harness.mjs';
+import { newUser, connect, closeAll } from './rtutil.mjs';
+
+/* Send a request, then shutdown(SHUT_WR); collect until the server closes. */
+function halfClosed(port, raw) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    sock.setTimeout(5000, () => { sock.destroy(); reject(new Error('no close: ' + data)); });
+    sock.on('data', (d) => { data += d.toString('latin1'); });
+    sock.on('end', () => { sock.destroy(); resolve(data); });
+    sock.on('error', reject);
+    sock.on('connect', () => { sock.end(raw); }); // end() = write + FIN
+  });
+}
+
+test('a half-closed client gets its answer from a worker-handled route', async () => {
+  const srv = await startServer();
+  try {
+    const body = JSON.stringify({ id: 'half-close-' + uid() });
+    const raw = `POST /v2/account/authenticate/device?create=true HTTP/1.1\r\nHost: x\r\n` +
+      `Authorization: ${basicAuth()}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`;
+    const text = await halfClosed(srv.port, raw);
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /"token":"/);
+    // two pipelined requests, then FIN: both answered in order
+    const two = await halfClosed(srv.port, raw + 'GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal((two.match(/HTTP\/1\.1 200 /g) || []).length, 2);
+    assert.ok(two.indexOf('"token"') < two.lastIndexOf('HTTP/1.1 200'));
+  } finally { await srv.cleanup(); }
+});
+
+test('Basic auth without the colon is refused', async () => {
+  const srv = await startServer();
+  try {
+    const post = (auth) => fetch(`${srv.url}/v2/account/authenticate/device?create=true`, {
+      method: 'POST', body: JSON.stringify({ id: 'basic-' + uid() }), headers: { Authorization: auth },
+    });
+    let r = await post('Basic ' + Buffer.from('defaultkey').toString('base64'));
+    assert.equal(r.status, 401);
+    assert.deepEqual(await r.json(), { code: 16, message: 'Server key invalid' });
+    r = await post('Basic ' + Buffer.from('defaultkey:anything').toString('base64'));
+    assert.equal(r.status, 200); // the password part is not checked (as in Nakama)
+    r = await post(basicAuth());
+    assert.equal(r.status, 200);
+  } finally { await srv.cleanup(); }
+});
+
+test('path parameters with invalid UTF-8 or NUL are a 400', async () => {
+  const srv = await startServer();
+  try {
+    const u = await newUser(srv, 'pp');
+    const auth = { Authorization: `Bearer ${u.session.token}` };
+    const bad = ['%FF%FE', 'ab%00cd', '%C0%AF', '%ED%A0%80' /* surrogate */];
+    for (const p of bad) {
+      for (const path of [`/v2/storage/${p}`, `/v2/storage/${p}/${u.userId}`,
+        `/v2/storage/c/${p}`, `/v2/channel/2...${p}`]) {
+        const r = await fetch(srv.url + path, { headers: auth });
+        assert.equal(r.status, 400, path);
+        const b = await r.json();
+        assert.equal(b.code, 3, path);
+        assert.match(b.message, /path parameter/, path);
+      }
+    }
+    // valid encoded UTF-8 still works
+    const r = await fetch(`${srv.url}/v2/storage/caf%C3%A9`, { headers: auth });
+    assert.equal(r.status, 200);
+    // the server is fine afterwards
+    assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
+  } finally { await srv.cleanup(); }
+});
+
+test('a DM with oneself joins as in Nakama 3.x, without a DM request notification', async () => {
+  const srv = await startServer();
+  let s;
+  try {
+    const u = await newUser(srv, 'self');
+    s = await connect(srv, u);
+    const ch = await s.joinChat(u.userId, 2, true, false);
+    assert.equal(ch.id, `4.${u.userId}.${u.userId}.`);
+    const list = await u.client.listNotifications(u.session, 10);
+    assert.equal((list.notifications || []).length, 0);
+  } finally { closeAll(s); await srv.cleanup(); }
+});
