@@ -478,6 +478,7 @@ void tomo_rt_close_all(tomo_server *srv)
         uv_check_stop(&rt->flush_check);
         uv_close((uv_handle_t *)&rt->flush_check, on_handle_closed);
     }
+    tomo_rt_matchmaker_close(rt);
     tomo_ws_module_close();
 }
 
@@ -487,6 +488,7 @@ void tomo_rt_free(tomo_server *srv)
     if (!rt)
         return;
     tomo_rt_status_free(rt);
+    tomo_rt_matchmaker_free(rt);
     tomo_tracker_free(rt->tracker);
     tomo_hmap_free(&rt->sessions);
     tomo_hmap_free(&rt->users);

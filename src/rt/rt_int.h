@@ -23,6 +23,8 @@ typedef struct tomo_rt {
     int stopping;
     size_t trimmed;              /* parser contexts freed since the last malloc_trim */
     int64_t last_malloc_trim_ms;
+    void *mm;    /* matchmaker (rt/matchmaker_rt.c) */
+    void *party; /* parties (rt/party.c) */
 } tomo_rt;
 
 typedef struct tomo_rt_metrics {
@@ -55,5 +57,26 @@ const char *tomo_rt_envelope_type(json_t *env);
 void tomo_rt_status_unfollow_all(tomo_rt_session *s);
 void tomo_rt_status_follow_self(tomo_rt_session *s);
 void tomo_rt_status_free(tomo_rt *rt);
+
+/* matchmaker_rt.c */
+struct json_t;
+struct tomo_mm_presence;
+void tomo_rt_matchmaker_init(tomo_server *srv);
+void tomo_rt_matchmaker_close(tomo_rt *rt); /* stop its timers (close_all) */
+void tomo_rt_matchmaker_free(tomo_rt *rt);
+/* Drop every ticket holding the session (teardown). */
+void tomo_rt_matchmaker_session_gone(tomo_rt_session *s);
+/* matchmaker_add / party_matchmaker_add bounds: NULL if valid, else
+ * Nakama's BAD_INPUT message. */
+const char *tomo_rt_mm_validate(struct json_t *body);
+/* Add a ticket from a (party_)matchmaker_add body; see tomo_mm_add. */
+int tomo_rt_mm_add(tomo_server *srv, const struct tomo_mm_presence *ps, size_t n,
+                   const char *party_id, struct json_t *body, char ticket[37]);
+void tomo_rt_mm_presence(const tomo_rt_session *s, struct tomo_mm_presence *p);
+size_t tomo_rt_mm_remove_party(tomo_server *srv, const char *party_id);
+
+/* party.c */
+void tomo_rt_party_init(tomo_server *srv);
+void tomo_rt_party_free(tomo_rt *rt);
 
 #endif

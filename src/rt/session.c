@@ -185,6 +185,7 @@ static void teardown(tomo_rt_session *s)
     unregister(s);
     tomo_tracker_untrack_all(rt->tracker, s);
     tomo_rt_status_unfollow_all(s);
+    tomo_rt_matchmaker_session_gone(s);
     tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
 }
 

@@ -133,13 +133,10 @@ static const rt_case rt_cases[] = {
     {__LINE__, NULL, "{\"status_update\":{\"status\":\"\"}}",
      "{\"status_update\":{\"status\":\"\"}}", "ea01020a00"},
     {__LINE__, NULL, "{\"status_update\":{}}", "{\"status_update\":{}}", "ea0100"},
-    /* party, 3.28+ numbering: hidden = 3, max_size = 4, label = 8 */
-    {__LINE__, NULL,
-     "{\"party\":{\"party_id\":\"p.n\",\"open\":true,\"hidden\":true,\"max_size\":4,"
-     "\"label\":\"L\"}}",
-     "{\"party\":{\"party_id\":\"p.n\",\"open\":true,\"hidden\":true,\"max_size\":4,"
-     "\"label\":\"L\"}}",
-     "92020e0a03702e6e10011801200442014c"},
+    /* party, 3.15 numbering (nakama-js-protobuf 1.4.0): max_size = 3, self = 4 */
+    {__LINE__, NULL, "{\"party\":{\"party_id\":\"p.n\",\"open\":true,\"max_size\":4}}",
+     "{\"party\":{\"party_id\":\"p.n\",\"open\":true,\"max_size\":4}}",
+     "9202090a03702e6e10011804"},
     {__LINE__, NULL,
      "{\"partyUpdate\":{\"partyId\":\"p\",\"label\":\"x\",\"open\":true,\"hidden\":true}}",
      "{\"party_update\":{\"party_id\":\"p\",\"label\":\"x\",\"open\":true,\"hidden\":true}}",
