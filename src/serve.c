@@ -366,6 +366,7 @@ int tomo_serve(tomo_config *cfg)
     register_metrics(srv);
     tomo_api_init(srv);
     tomo_rt_init(srv);
+    tomo_rt_svc_push_fill(srv, &srv->svc.push);
 
     tomo_http_limits lim = {
         .max_body_bytes = (size_t)cfg->socket.max_request_size_bytes,

@@ -11,6 +11,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../rt/rt.h"
+#include "../svc/friend.h"
 #include "../svc/revoke.h"
 
 #include <errno.h>
@@ -246,7 +247,6 @@ int tomo_api_account_delete(tomo_api_ctx *ctx)
      * their channels' history, as in Nakama. */
     static const char *const sqls[] = {
         "DELETE FROM user_device WHERE user_id = $1",
-        "DELETE FROM user_edge WHERE source_id = $1 OR destination_id = $1",
         "DELETE FROM storage WHERE user_id = $1",
         "DELETE FROM notification WHERE user_id = $1",
         "DELETE FROM users WHERE id = $1",
@@ -257,6 +257,9 @@ int tomo_api_account_delete(tomo_api_ctx *ctx)
         return -1;
     tomo_dbval p[1] = {TOMO_DBTEXT(me)};
     int rc = tomo_db_begin(db);
+    /* Friends first: the other sides' edge counts drop with the edges. */
+    if (rc == 0)
+        rc = tomo_svc_friend_remove_user(db, me);
     for (size_t i = 0; rc == 0 && i < TOMO_ARRAY_LEN(sqls); i++)
         rc = tomo_db_exec(db, sqls[i], p, 1, NULL);
     /* Inside the transaction: the account never disappears while its

@@ -58,6 +58,13 @@ int tomo_api_channel_messages_list(tomo_api_ctx *ctx);
 /* match.c (match listing) */
 int tomo_api_match_list(tomo_api_ctx *ctx);
 
+/* friend.c (svc/friend.h). Facebook and Steam imports stay 501. */
+int tomo_api_friend_list(tomo_api_ctx *ctx);
+int tomo_api_friend_add(tomo_api_ctx *ctx);
+int tomo_api_friend_delete(tomo_api_ctx *ctx);
+int tomo_api_friend_block(tomo_api_ctx *ctx);
+int tomo_api_friend_list_fof(tomo_api_ctx *ctx);
+
 /* rpc.c */
 
 #endif

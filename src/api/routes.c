@@ -65,13 +65,14 @@ static const tomo_api_route table[] = {
     {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, NULL, NULL},
 
     /* friends */
-    {G, "/v2/friend", "ListFriends", T, W, NULL, NULL},
-    {P, "/v2/friend", "AddFriends", T, W, NULL, NULL},
-    {D, "/v2/friend", "DeleteFriends", T, W, NULL, NULL},
-    {P, "/v2/friend/block", "BlockFriends", T, W, NULL, NULL},
+    {G, "/v2/friend", "ListFriends", T, W, tomo_api_friend_list, NULL},
+    {P, "/v2/friend", "AddFriends", T, W, tomo_api_friend_add, NULL},
+    {D, "/v2/friend", "DeleteFriends", T, W, tomo_api_friend_delete, NULL},
+    {P, "/v2/friend/block", "BlockFriends", T, W, tomo_api_friend_block, NULL},
     {P, "/v2/friend/facebook", "ImportFacebookFriends", T, W, NULL, NULL},
     {P, "/v2/friend/steam", "ImportSteamFriends", T, W, NULL, NULL},
-    {G, "/v2/friend/friends", "ListFriendsOfFriends", T, W, NULL, NULL},
+    {G, "/v2/friend/friends", "ListFriendsOfFriends", T, W, tomo_api_friend_list_fof,
+     NULL},
 
     /* groups */
     {G, "/v2/group", "ListGroups", T, W, NULL, NULL},

@@ -33,6 +33,9 @@ struct tomo_tracker *tomo_rt_tracker(tomo_server *srv);
 int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *envelope);
 /* Close every socket of a user (account deleted, banned). */
 void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id);
+/* Fill the service layer's push seam (svc/svc.h) with rt's delivery
+ * (rt/svc_push.c); ctx is srv. Main thread, at start-up. */
+void tomo_rt_svc_push_fill(tomo_server *srv, tomo_svc_push *out);
 /* Number of live sockets of a user (status, DM notifications). */
 int tomo_rt_user_online(tomo_server *srv, const char *user_id);
 

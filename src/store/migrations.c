@@ -91,6 +91,37 @@ static const tomo_migration list[] = {
      "CREATE INDEX message_stream_idx ON message(stream_mode, stream_subject, stream_descriptor,"
      " stream_label, create_time, id);",
      NULL},
+    {2, "groups",
+     /* One group_edge row per membership (Nakama keeps two, group->user and
+      * user->group); the two indexes serve both directions. */
+     "CREATE TABLE groups ("
+     " id TEXT PRIMARY KEY,"
+     " creator_id TEXT NOT NULL,"
+     " name TEXT NOT NULL UNIQUE,"
+     " description TEXT,"
+     " avatar_url TEXT,"
+     " lang_tag TEXT NOT NULL DEFAULT 'en',"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " state INTEGER NOT NULL DEFAULT 0,"
+     " edge_count INTEGER NOT NULL DEFAULT 0,"
+     " max_count INTEGER NOT NULL DEFAULT 100,"
+     " create_time BIGINT NOT NULL,"
+     " update_time BIGINT NOT NULL,"
+     " disable_time BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX groups_lower_name_idx ON groups(lower(name));"
+     "CREATE INDEX groups_update_idx ON groups(disable_time, update_time, edge_count, id);"
+     "CREATE INDEX groups_lang_idx ON groups(disable_time, lang_tag, edge_count, id);"
+     "CREATE INDEX groups_edge_idx ON groups(disable_time, edge_count, update_time, id);"
+     "CREATE TABLE group_edge ("
+     " group_id TEXT NOT NULL,"
+     " user_id TEXT NOT NULL,"
+     " state INTEGER NOT NULL,"
+     " position BIGINT NOT NULL,"
+     " update_time BIGINT NOT NULL,"
+     " PRIMARY KEY (group_id, user_id));"
+     "CREATE INDEX group_edge_group_state_idx ON group_edge(group_id, state, position);"
+     "CREATE INDEX group_edge_user_state_idx ON group_edge(user_id, state, position);",
+     NULL},
 };
 
 const tomo_migration *tomo_migrations(size_t *n)

@@ -102,6 +102,9 @@ typedef struct tomo_svc_push {
     void (*to_user)(void *ctx, const char *user_id, struct json_t *envelope);
     /* Close every socket of a user (logout everywhere, ban, delete). */
     void (*disconnect_user)(void *ctx, const char *user_id);
+    /* Untrack every socket of a user from the stream (mode, subject, "", "")
+     * (a kicked or banned member leaves the group channel at once). */
+    void (*stream_user_leave)(void *ctx, int mode, const char *subject, const char *user_id);
 } tomo_svc_push;
 
 /* The dependencies of the service layer (owned by the composition root,

@@ -1,0 +1,101 @@
+/* api/friend.c: the friend routes (/v2/friend...), thin REST adapters over
+ * svc/friend.h. Threads: worker. */
+#include "handlers.h"
+
+#include <stdlib.h>
+
+#include "../core/common.h"
+#include "../svc/friend.h"
+#include "account.h"
+
+/* Mark users online: the User object at key `user` of every item. */
+static void fill_online(tomo_api_ctx *ctx, json_t *items)
+{
+    json_t *users = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) json_array_append(users, json_object_get(it, "user"));
+    tomo_account_fill_online(ctx->srv, users);
+    json_decref(users);
+}
+
+typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
+                         const char *, const tomo_svc_friend_targets *, tomo_err *);
+
+static int run(tomo_api_ctx *ctx, friend_op op)
+{
+    size_t ni = tomo_api_query_count(ctx, "ids"), nu = tomo_api_query_count(ctx, "usernames");
+    const char **ids = tomo_xcalloc(ni + 1, sizeof(*ids));
+    const char **names = tomo_xcalloc(nu + 1, sizeof(*names));
+    for (size_t i = 0; i < ni; i++)
+        ids[i] = tomo_api_query_at(ctx, "ids", i);
+    for (size_t i = 0; i < nu; i++)
+        names[i] = tomo_api_query_at(ctx, "usernames", i);
+    tomo_svc_friend_targets t = {ids, ni, names, nu};
+    tomo_caller caller = tomo_api_caller(ctx);
+    tomo_err err = {0};
+    tomo_dbconn *db;
+    int rc = tomo_api_db(ctx, &db);
+    if (rc == 0 && (rc = op(&ctx->srv->svc, db, &caller, NULL, NULL, &t, &err)) < 0)
+        rc = tomo_api_svc_error(ctx, &err);
+    free(ids);
+    free(names);
+    return rc;
+}
+
+int tomo_api_friend_add(tomo_api_ctx *ctx)
+{
+    return run(ctx, tomo_svc_friend_add);
+}
+
+int tomo_api_friend_delete(tomo_api_ctx *ctx)
+{
+    return run(ctx, tomo_svc_friend_delete);
+}
+
+int tomo_api_friend_block(tomo_api_ctx *ctx)
+{
+    return run(ctx, tomo_svc_friend_block);
+}
+
+int tomo_api_friend_list(tomo_api_ctx *ctx)
+{
+    int bad = 0;
+    long long limit = tomo_api_query_int(ctx, "limit", TOMO_FRIEND_LIST_DEFAULT, &bad);
+    if (bad || limit < 1 || limit > TOMO_FRIEND_LIST_MAX)
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid limit - limit must be between 1 and 1000.");
+    long long state = tomo_api_query_int(ctx, "state", -1, &bad);
+    if (bad || (tomo_api_query(ctx, "state") && (state < 0 || state > 3)))
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid state - state must be between 0 and 3.");
+    tomo_caller caller = tomo_api_caller(ctx);
+    tomo_err err = {0};
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    if (tomo_svc_friend_list(&ctx->srv->svc, db, &caller, NULL, (int)limit, (int)state,
+                             tomo_api_query(ctx, "cursor"), &ctx->out, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    fill_online(ctx, json_object_get(ctx->out, "friends"));
+    return 0;
+}
+
+int tomo_api_friend_list_fof(tomo_api_ctx *ctx)
+{
+    int bad = 0;
+    long long limit = tomo_api_query_int(ctx, "limit", TOMO_FRIEND_FOF_DEFAULT, &bad);
+    if (bad || limit < 1 || limit > TOMO_FRIEND_FOF_MAX)
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid limit - limit must be between 1 and 100.");
+    tomo_caller caller = tomo_api_caller(ctx);
+    tomo_err err = {0};
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    if (tomo_svc_friend_list_fof(&ctx->srv->svc, db, &caller, NULL, (int)limit,
+                                 tomo_api_query(ctx, "cursor"), &ctx->out, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    fill_online(ctx, json_object_get(ctx->out, "friends_of_friends"));
+    return 0;
+}

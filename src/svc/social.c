@@ -1,0 +1,188 @@
+/* svc/social.c: helpers shared by friends and groups (see social.h). */
+#define _GNU_SOURCE
+#include "social.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+
+int64_t tomo_social_position(void)
+{
+    static _Atomic int64_t last;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t prev = atomic_load(&last);
+    for (;;) {
+        int64_t next = now > prev ? now : prev + 1;
+        if (atomic_compare_exchange_weak(&last, &prev, next))
+            return next;
+    }
+}
+
+char *tomo_social_cursor_encode(char tag, int64_t state, int64_t position)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%c1:%" PRId64 ":%" PRId64, tag, state, position);
+    return tomo_b64_encode(buf, (size_t)n, 1);
+}
+
+int tomo_social_cursor_decode(char tag, const char *cursor, int64_t *state, int64_t *position)
+{
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    int rc = tomo_b64_decode(cursor, strlen(cursor), &raw, &n);
+    if (rc < 0)
+        return TOMO_EINVAL;
+    char t = 0;
+    int64_t s = 0, p = 0;
+    int used = 0;
+    rc = TOMO_EINVAL;
+    if (n < 48 && sscanf((const char *)raw, "%c1:%" SCNd64 ":%" SCNd64 "%n", &t, &s, &p, &used) == 3 &&
+        (size_t)used == n && t == tag && s >= 0 && s <= 4) {
+        *state = s;
+        *position = p;
+        rc = 0;
+    }
+    free(raw);
+    return rc;
+}
+
+/* Until the notification domain sits in svc, the stored row and the
+ * Notification object are made here, as rt/notify.c does. */
+static json_t *note_json(const char *id, const char *subject, const char *content, int code,
+                         const char *sender_id, int64_t create_ms)
+{
+    char ts[32];
+    tomo_rfc3339(create_ms / 1000, ts);
+    json_t *n = json_pack("{s:s,s:s,s:s,s:i,s:s,s:b}", "id", id, "subject", subject, "content",
+                          content, "code", code, "create_time", ts, "persistent", 1);
+    if (sender_id && *sender_id && strcmp(sender_id, TOMO_SYSTEM_USER_ID) != 0)
+        json_object_set_new(n, "sender_id", json_string(sender_id));
+    return n;
+}
+
+int tomo_social_note_add(tomo_social_notes *q, tomo_dbconn *db, const char *user_id,
+                         const char *subject, const char *content, int code,
+                         const char *sender_id)
+{
+    char id[37];
+    int64_t now = tomo_uuid_v7(id);
+    const char *idp = id;
+    tomo_dbval p[] = {TOMO_DBTEXT(idp),     TOMO_DBTEXT(user_id), TOMO_DBTEXT(subject),
+                      TOMO_DBTEXT(content), TOMO_DBINT(code),     TOMO_DBTEXT(sender_id),
+                      TOMO_DBINT(now)};
+    int rc = tomo_db_exec(db,
+                          "INSERT INTO notification (id, user_id, subject, content, code, "
+                          "sender_id, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                          p, TOMO_ARRAY_LEN(p), NULL);
+    if (rc < 0)
+        return rc;
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 4;
+        q->v = tomo_xrealloc(q->v, q->cap * sizeof(*q->v));
+    }
+    snprintf(q->v[q->n].user_id, sizeof(q->v[q->n].user_id), "%s", user_id);
+    q->v[q->n].obj = note_json(id, subject, content, code, sender_id, now);
+    q->n++;
+    return 0;
+}
+
+void tomo_social_notes_push(tomo_svc *svc, tomo_social_notes *q)
+{
+    for (size_t i = 0; svc && svc->push.to_user && i < q->n; i++) {
+        json_t *env = json_pack("{s:{s:[O]}}", "notifications", "notifications", q->v[i].obj);
+        svc->push.to_user(svc->push.ctx, q->v[i].user_id, env);
+        json_decref(env);
+    }
+    tomo_social_notes_free(q);
+}
+
+void tomo_social_notes_free(tomo_social_notes *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        json_decref(q->v[i].obj);
+    free(q->v);
+    memset(q, 0, sizeof(*q));
+}
+
+static char *dump_sorted(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+char *tomo_social_content_username(const char *username)
+{
+    return dump_sorted(json_pack("{s:s}", "username", username ? username : ""));
+}
+
+char *tomo_social_content_group(const char *group_id, const char *key, const char *value)
+{
+    return dump_sorted(json_pack("{s:s,s:s}", "group_id", group_id, key, value ? value : ""));
+}
+
+int tomo_social_uuid_lower(const char *s, char out[37])
+{
+    if (!s || !tomo_uuid_valid(s))
+        return TOMO_EINVAL;
+    for (int i = 0; i < 36; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[36] = 0;
+    return 0;
+}
+
+int tomo_social_username(tomo_dbconn *db, const char *user_id, char out[129])
+{
+    tomo_dbres *r = NULL;
+    tomo_dbval p[] = {TOMO_DBTEXT(user_id)};
+    int rc = tomo_db_exec(db, "SELECT username FROM users WHERE id = $1", p, 1, &r);
+    if (rc == 0 && tomo_dbres_rows(r) == 0)
+        rc = TOMO_ENOTFOUND;
+    if (rc == 0)
+        snprintf(out, 129, "%s", tomo_dbres_text(r, 0, 0) ? tomo_dbres_text(r, 0, 0) : "");
+    tomo_dbres_free(r);
+    return rc;
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    if (v && *v)
+        json_object_set_new(o, k, json_string(v));
+}
+
+static void set_time(json_t *o, const char *k, int64_t ms)
+{
+    if (ms) {
+        char ts[32];
+        tomo_rfc3339(ms / 1000, ts);
+        json_object_set_new(o, k, json_string(ts));
+    }
+}
+
+json_t *tomo_social_user_json(const tomo_dbres *r, size_t row, size_t c)
+{
+    static const char *const names[] = {"id",        "username",      "display_name", "avatar_url",
+                                        "lang_tag",  "location",      "timezone",     "metadata",
+                                        "facebook_id", "google_id",   "gamecenter_id", "steam_id"};
+    json_t *u = json_object();
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(names); i++)
+        set_str(u, names[i], tomo_dbres_text(r, row, c + i));
+    int64_t edges = tomo_dbres_int(r, row, c + 12);
+    if (edges)
+        json_object_set_new(u, "edge_count", json_integer(edges));
+    set_time(u, "create_time", tomo_dbres_int(r, row, c + 13));
+    set_time(u, "update_time", tomo_dbres_int(r, row, c + 14));
+    set_str(u, "facebook_instant_game_id", tomo_dbres_text(r, row, c + 15));
+    set_str(u, "apple_id", tomo_dbres_text(r, row, c + 16));
+    return u;
+}
