@@ -202,6 +202,7 @@ static void test_start_refresh_logout(void)
     TT_STR_EQ(json_string_value(json_object_get(c2.vars, "v")), "1");
     tomo_session_claims_clear(&c1);
     tomo_session_claims_clear(&c2);
+    tomo_session_pair_clear(&r); /* the calls below reset r */
 
     /* refresh errors */
     TT_EQ(tomo_svc_session_refresh(&svc, db, "", NULL, &r, &err) < 0, 1);
