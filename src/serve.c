@@ -413,7 +413,7 @@ int tomo_serve(tomo_config *cfg)
     tomo_http_server_free(srv->metrics_http);
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
-    tomo_router_free(srv->router);
+    tomo_api_free(srv);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);
     tomo_metrics_reset();

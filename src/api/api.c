@@ -1,11 +1,13 @@
 /* api/api.c: request dispatch, auth, errors, CORS, metrics. */
 #define _GNU_SOURCE
 #include "api.h"
+#include "handlers.h"
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/ratelimit.h"
 #include "../net/compress.h"
 
 #include <ctype.h>
@@ -37,6 +39,81 @@ void tomo_api_init(tomo_server *srv)
     m_rejected = tomo_metrics_counter("http_requests_rejected_total",
                                       "HTTP requests refused because the worker queue was full",
                                       NULL);
+    tomo_ratelimit_metrics_init();
+    const tomo_config *cfg = srv->cfg;
+    if (cfg->rate_limit.enabled) {
+        char err[256];
+        srv->ratelimit = tomo_ratelimit_new((size_t)cfg->rate_limit.max_keys);
+        /* validated with the config */
+        srv->trusted_proxies = tomo_ipset_parse(cfg->rate_limit.trusted_proxies.v,
+                                                cfg->rate_limit.trusted_proxies.n, err,
+                                                sizeof(err));
+        TOMO_LOGI(TOMO_API,
+                  "rate limits on auth=%d/s burst=%d default=%d/s burst=%d (per IP) user=%d/s "
+                  "burst=%d socket=%d/s burst=%d (per user) trusted_proxies=%zu",
+                  cfg->rate_limit.auth_per_sec, cfg->rate_limit.auth_burst,
+                  cfg->rate_limit.default_per_sec, cfg->rate_limit.default_burst,
+                  cfg->rate_limit.user_per_sec, cfg->rate_limit.user_burst,
+                  cfg->rate_limit.socket_per_sec, cfg->rate_limit.socket_burst,
+                  cfg->rate_limit.trusted_proxies.n);
+    }
+}
+
+void tomo_api_free(tomo_server *srv)
+{
+    tomo_router_free(srv->router);
+    srv->router = NULL;
+    tomo_ratelimit_free(srv->ratelimit);
+    srv->ratelimit = NULL;
+    tomo_ipset_free(srv->trusted_proxies);
+    srv->trusted_proxies = NULL;
+}
+
+/* ---- rate limits ---- */
+
+static int64_t now_ms(void) { return (int64_t)(tomo_mono_ns() / 1000000); }
+
+static int retry_sec(int64_t retry_ms) { return (int)((retry_ms + 999) / 1000); }
+
+/* Per client IP, on the loop thread before anything else is done with the
+ * request: 0 or TOMO_EAGAIN with the seconds to wait. */
+static int limit_ip(tomo_server *srv, const tomo_http_req *req, const tomo_api_route *rt,
+                    int *retry)
+{
+    const tomo_config *cfg = srv->cfg;
+    int auth = !strncmp(rt->name, "Authenticate", 12) || !strcmp(rt->name, "SessionRefresh");
+    char ip[64];
+    tomo_ratelimit_client_ip(srv->trusted_proxies, req->client_ip,
+                             srv->trusted_proxies ? tomo_http_header_get(req, "x-forwarded-for")
+                                                  : NULL,
+                             ip, sizeof(ip));
+    int64_t wait = 0;
+    int rc = auth ? tomo_ratelimit_take(srv->ratelimit, TOMO_RL_AUTH, ip, strlen(ip),
+                                        cfg->rate_limit.auth_per_sec, cfg->rate_limit.auth_burst,
+                                        now_ms(), &wait)
+                  : tomo_ratelimit_take(srv->ratelimit, TOMO_RL_DEFAULT, ip, strlen(ip),
+                                        cfg->rate_limit.default_per_sec,
+                                        cfg->rate_limit.default_burst, now_ms(), &wait);
+    if (rc < 0) {
+        TOMO_LOGD(TOMO_API, "rate limited class=%s client=%s route=%s", auth ? "auth" : "default",
+                  ip, rt->name);
+        *retry = retry_sec(wait);
+    }
+    return rc;
+}
+
+/* Per user, after the token is verified (a worker or the loop thread). */
+static int limit_user(tomo_api_ctx *ctx)
+{
+    const tomo_config *cfg = ctx->srv->cfg;
+    int64_t wait = 0;
+    const char *uid = ctx->session.user_id;
+    if (tomo_ratelimit_take(ctx->srv->ratelimit, TOMO_RL_USER, uid, strlen(uid),
+                            cfg->rate_limit.user_per_sec, cfg->rate_limit.user_burst, now_ms(),
+                            &wait) == 0)
+        return 0;
+    ctx->retry_after_sec = retry_sec(wait);
+    return tomo_api_error(ctx, TOMO_GRPC_RESOURCE_EXHAUSTED, "Rate limit exceeded.");
 }
 
 /* ---- query strings ---- */
@@ -394,6 +471,8 @@ static void finish_ctx(job *j)
         common_headers(srv, &j->headers, "application/json");
         if (ctx->grpc_code == TOMO_GRPC_UNAUTHENTICATED)
             append_hdr(&j->headers, "WWW-Authenticate: %s", ctx->err_msg);
+        if (ctx->retry_after_sec > 0)
+            append_hdr(&j->headers, "Retry-After: %d", ctx->retry_after_sec);
     } else if (ctx->raw_out) {
         j->status = 200;
         j->body = ctx->raw_out;
@@ -437,6 +516,8 @@ static void run_handler(job *j)
     case TOMO_AUTH_RPC: rc = check_rpc(ctx); break;
     default: break;
     }
+    if (rc == 0 && ctx->authenticated && ctx->srv->ratelimit)
+        rc = limit_user(ctx);
     const char *body = j->req->body;
     size_t body_len = j->req->body_len;
     char *inflated = NULL;
@@ -548,6 +629,20 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
     size_t n;
     const tomo_api_route *routes = tomo_api_routes(&n);
     const tomo_api_route *rt = &routes[m.id];
+    int retry = 0;
+    if (srv->ratelimit && rt->fn != tomo_api_healthcheck && rt->fn != tomo_api_readyz &&
+        limit_ip(srv, req, rt, &retry) < 0) {
+        tomo_route_match_clear(&m);
+        job *j = tomo_xcalloc(1, sizeof(*j));
+        j->req = req;
+        j->ctx.srv = srv;
+        j->ctx.route = rt;
+        j->ctx.retry_after_sec = retry;
+        tomo_api_error(&j->ctx, TOMO_GRPC_RESOURCE_EXHAUSTED, "Rate limit exceeded.");
+        finish_ctx(j);
+        send_job(j);
+        return;
+    }
     if (rt->flags & TOMO_ROUTE_RAW) {
         tomo_route_match_clear(&m);
         rt->raw(srv, req);

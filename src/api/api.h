@@ -55,6 +55,7 @@ struct tomo_api_ctx {
     int grpc_code;
     char *err_msg;
     int http_status;              /* overrides the status mapped from grpc_code */
+    int retry_after_sec;          /* > 0: a Retry-After header (429) */
     tomo_dbconn *db;              /* acquired lazily by tomo_api_db */
     /* work scheduled by the handler to run on the loop thread after the
      * response is sent (e.g. push a notification to live sockets) */
@@ -66,6 +67,8 @@ struct tomo_api_ctx {
 const tomo_api_route *tomo_api_routes(size_t *n);
 /* Build srv->router from the table. */
 void tomo_api_init(tomo_server *srv);
+/* Frees what tomo_api_init made (router, rate limiter). */
+void tomo_api_free(tomo_server *srv);
 
 /* HTTP entry point for the API port (loop thread). */
 void tomo_api_handle_http(tomo_http_req *req, void *srv);

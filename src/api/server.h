@@ -31,6 +31,10 @@ struct tomo_server {
     int shutting_down;           /* loop thread */
     void *rt;                    /* realtime state (rt/), loop thread only */
     tomo_svc svc;                /* the service layer's dependencies (serve.c fills it) */
+    /* rate_limit.*: NULL when rate_limit.enabled is false (core/ratelimit.h;
+     * any thread). Made by tomo_api_init, freed by tomo_api_free. */
+    struct tomo_ratelimit *ratelimit;
+    struct tomo_ipset *trusted_proxies;
     /* Session token verification (tomo_svc_session_verify on srv->svc), for rt:
      * 0 or TOMO_EAUTH; any thread. */
     int (*verify_token)(tomo_server *srv, const char *token, tomo_session_claims *out);

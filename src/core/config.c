@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "common.h"
+#include "ratelimit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -126,6 +127,17 @@ static const key_def keys[] = {
     I("chat.max_message_bytes", chat.max_message_bytes, "4096", 2, 1 << 24),
     I("chat.messages_per_sec", chat.messages_per_sec, "10", 0, BIG),
     I("chat.burst", chat.burst, "20", 1, BIG),
+    B("rate_limit.enabled", rate_limit.enabled, "false"),
+    I("rate_limit.auth_per_sec", rate_limit.auth_per_sec, "10", 0, BIG),
+    I("rate_limit.auth_burst", rate_limit.auth_burst, "20", 1, BIG),
+    I("rate_limit.default_per_sec", rate_limit.default_per_sec, "200", 0, BIG),
+    I("rate_limit.default_burst", rate_limit.default_burst, "400", 1, BIG),
+    I("rate_limit.user_per_sec", rate_limit.user_per_sec, "100", 0, BIG),
+    I("rate_limit.user_burst", rate_limit.user_burst, "200", 1, BIG),
+    I("rate_limit.socket_per_sec", rate_limit.socket_per_sec, "100", 0, BIG),
+    I("rate_limit.socket_burst", rate_limit.socket_burst, "200", 1, BIG),
+    I("rate_limit.max_keys", rate_limit.max_keys, "100000", 8, 1 << 26),
+    L("rate_limit.trusted_proxies", rate_limit.trusted_proxies),
 };
 
 static const char *type_name(enum ktype t)
@@ -440,6 +452,15 @@ int tomo_config_validate(const tomo_config *cfg, char *err, size_t errlen)
                               "is not implemented yet; terminate TLS at a proxy");
         return TOMO_EINVAL;
     }
+    tomo_ipset *tp = tomo_ipset_parse(cfg->rate_limit.trusted_proxies.v,
+                                      cfg->rate_limit.trusted_proxies.n, err, errlen);
+    if (!tp) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "config key rate_limit.trusted_proxies: %s", why);
+        return TOMO_EINVAL;
+    }
+    tomo_ipset_free(tp);
     if (cfg->database.address.n > 1) {
         snprintf(err, errlen, "config key database.address: tomo supports one address");
         return TOMO_EINVAL;

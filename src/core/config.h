@@ -72,6 +72,14 @@ typedef struct tomo_config {
     struct {
         int max_message_bytes, messages_per_sec, burst;
     } chat;
+    struct {
+        int enabled;
+        int auth_per_sec, auth_burst, default_per_sec, default_burst; /* per client IP */
+        int user_per_sec, user_burst;     /* per user, REST */
+        int socket_per_sec, socket_burst; /* per user, realtime envelopes */
+        int max_keys;
+        tomo_strlist trusted_proxies; /* X-Forwarded-For is believed only from these */
+    } rate_limit;
     int production;
 } tomo_config;
 

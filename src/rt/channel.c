@@ -18,6 +18,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/ratelimit.h"
 #include "chat.h"
 #include "envelope.h"
 #include "hmap.h"
@@ -39,8 +40,7 @@ typedef struct msg_job msg_job;
  * count. */
 typedef struct chat_sess {
     char sid[37];
-    double tokens;
-    int64_t last_ms;
+    tomo_bucket bucket;   /* chat.messages_per_sec / chat.burst */
     uint64_t next_seq;    /* given to the next write */
     uint64_t deliver_seq; /* the write whose turn it is */
     msg_job *held;        /* finished writes waiting for their turn, by seq */
@@ -75,28 +75,22 @@ static chat_sess *sess_of(tomo_rt_session *s)
             sweep_sessions(s->srv);
         cs = tomo_xcalloc(1, sizeof(*cs));
         memcpy(cs->sid, s->id, sizeof(cs->sid));
-        cs->tokens = s->srv->cfg->chat.burst;
-        cs->last_ms = (int64_t)(tomo_mono_ns() / 1000000);
+        tomo_bucket_init(&cs->bucket, s->srv->cfg->chat.burst,
+                         (int64_t)(tomo_mono_ns() / 1000000));
         tomo_hmap_put(&sessions, cs->sid, cs);
     }
     return cs;
 }
 
-/* Take one token from the session's bucket: 1 when allowed. A rate of 0
- * turns the limit off. */
+/* Take one token from the session's bucket (core/ratelimit.h): 1 when
+ * allowed. A rate of 0 turns the limit off. */
 static int rate_take(const tomo_config *cfg, chat_sess *cs)
 {
-    if (cfg->chat.messages_per_sec <= 0)
+    if (tomo_bucket_take(&cs->bucket, cfg->chat.messages_per_sec, cfg->chat.burst,
+                         (int64_t)(tomo_mono_ns() / 1000000), NULL) == 0)
         return 1;
-    int64_t now = (int64_t)(tomo_mono_ns() / 1000000);
-    cs->tokens += (double)(now - cs->last_ms) * cfg->chat.messages_per_sec / 1000.0;
-    if (cs->tokens > cfg->chat.burst)
-        cs->tokens = cfg->chat.burst;
-    cs->last_ms = now;
-    if (cs->tokens < 1.0)
-        return 0;
-    cs->tokens -= 1.0;
-    return 1;
+    tomo_ratelimit_count_refusal(TOMO_RL_CHAT);
+    return 0;
 }
 
 /* ---- helpers ---- */

@@ -4,6 +4,7 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../core/ratelimit.h"
 #include "rt_int.h"
 
 #include <stdarg.h>
@@ -202,7 +203,20 @@ void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
     }
     h->count++;
     tomo_rt_req *r = req_new(s, env, h->type);
-    int rc = h->fn(r);
+    const tomo_config *cfg = s->srv->cfg;
+    int64_t wait = 0;
+    int rc;
+    if (s->srv->ratelimit && strcmp(h->type, "ping") && strcmp(h->type, "pong") &&
+        tomo_ratelimit_take(s->srv->ratelimit, TOMO_RL_SOCKET, s->user_id, strlen(s->user_id),
+                            cfg->rate_limit.socket_per_sec, cfg->rate_limit.socket_burst,
+                            (int64_t)(tomo_mono_ns() / 1000000), &wait) < 0) {
+        tomo_rt_reply_error(r, TOMO_RT_ERR_BAD_INPUT,
+                            "Rate limit exceeded: retry in %lld ms (rate_limit.socket_per_sec)",
+                            (long long)wait);
+        after_handler(r, 0);
+        return;
+    }
+    rc = h->fn(r);
     if (rc == TOMO_RT_ASYNC)
         return;
     if (rc == TOMO_EAGAIN && r->replied)
