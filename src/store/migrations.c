@@ -122,6 +122,44 @@ static const tomo_migration list[] = {
      "CREATE INDEX group_edge_group_state_idx ON group_edge(group_id, state, position);"
      "CREATE INDEX group_edge_user_state_idx ON group_edge(user_id, state, position);",
      NULL},
+    {3, "leaderboards and tournaments",
+     /* One row per board; a tournament is a board with duration > 0.
+      * create_time is unix ms; reset/start/end/expiry times are unix
+      * seconds (they are cron ticks and the rank cache's period keys). */
+     "CREATE TABLE leaderboard ("
+     " id TEXT PRIMARY KEY,"
+     " authoritative INTEGER NOT NULL DEFAULT 0,"
+     " sort_order INTEGER NOT NULL DEFAULT 1,"
+     " operator INTEGER NOT NULL DEFAULT 0,"
+     " reset_schedule TEXT NOT NULL DEFAULT '',"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " create_time BIGINT NOT NULL,"
+     " category INTEGER NOT NULL DEFAULT 0,"
+     " title TEXT NOT NULL DEFAULT '',"
+     " description TEXT NOT NULL DEFAULT '',"
+     " duration BIGINT NOT NULL DEFAULT 0,"
+     " start_time BIGINT NOT NULL DEFAULT 0,"
+     " end_time BIGINT NOT NULL DEFAULT 0,"
+     " max_size INTEGER NOT NULL DEFAULT 2147483647,"
+     " max_num_score INTEGER NOT NULL DEFAULT 1000000,"
+     " join_required INTEGER NOT NULL DEFAULT 0,"
+     " size INTEGER NOT NULL DEFAULT 0);"
+     "CREATE TABLE leaderboard_record ("
+     " leaderboard_id TEXT NOT NULL REFERENCES leaderboard(id) ON DELETE CASCADE,"
+     " owner_id TEXT NOT NULL,"
+     " username TEXT,"
+     " score BIGINT NOT NULL DEFAULT 0 CHECK (score >= 0),"
+     " subscore BIGINT NOT NULL DEFAULT 0 CHECK (subscore >= 0),"
+     " num_score INTEGER NOT NULL DEFAULT 1,"
+     " max_num_score INTEGER NOT NULL DEFAULT 1000000,"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " create_time BIGINT NOT NULL,"
+     " update_time BIGINT NOT NULL,"
+     " expiry_time BIGINT NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (owner_id, leaderboard_id, expiry_time));"
+     "CREATE INDEX leaderboard_record_rank_idx ON leaderboard_record(leaderboard_id, expiry_time,"
+     " score, subscore, owner_id);",
+     NULL},
 };
 
 const tomo_migration *tomo_migrations(size_t *n)

@@ -115,6 +115,7 @@ typedef struct tomo_svc {
     tomo_svc_push push;
     /* Extension slots filled by later domains (friends, groups, ...): add a
      * field here rather than a global. */
+    struct tomo_lb_state *lb; /* leaderboards and tournaments (svc/leaderboard.h) */
 } tomo_svc;
 
 #endif
