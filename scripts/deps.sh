@@ -6,7 +6,10 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libwslay-dev libssl-dev libjansson-dev
   libyaml-dev uuid-dev libcrypt-dev libsqlite3-dev libpq-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
   node-llhttp)
-TEST_PKGS=(nodejs npm postgresql postgresql-client curl)
+TEST_PKGS=(nodejs npm postgresql postgresql-client curl python3-yaml prometheus)
+# Optional for tests (skipped, saying so, when the package is not in the
+# machine's apt sources): kubectl renders deploy/k8s with its built-in kustomize.
+OPTIONAL_TEST_PKGS=(kubectl)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -21,10 +24,25 @@ for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+optional=()
+if [[ "${1:-}" == "--test" ]]; then
+  for p in "${OPTIONAL_TEST_PKGS[@]}"; do
+    command -v "$p" >/dev/null || optional+=("$p")
+  done
+fi
+
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ((${#optional[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  for p in "${optional[@]}"; do
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" \
+      >/dev/null 2>&1 || echo "optional package $p is not available here; its tests are skipped"
+  done
 fi
