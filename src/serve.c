@@ -12,6 +12,7 @@
 #include "store/db.h"
 #include "store/migrate.h"
 #include "rt/rt.h"
+#include "svc/leaderboard.h"
 #include "svc/revoke.h"
 
 #include <dirent.h>
@@ -352,6 +353,8 @@ int tomo_serve(tomo_config *cfg)
      * not reachable yet, the first token check loads them. */
     if (srv->schema_current)
         tomo_revoke_load(&srv->svc);
+    /* Boards load on first use; the rank cache fills in the background. */
+    tomo_svc_leaderboard_start(&srv->svc);
 
     srv->loop = tomo_loop_new();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -414,6 +417,7 @@ int tomo_serve(tomo_config *cfg)
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
     tomo_api_free(srv);
+    tomo_svc_leaderboard_stop(&srv->svc);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);
     tomo_metrics_reset();

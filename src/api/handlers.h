@@ -48,6 +48,20 @@ int tomo_api_storage_delete(tomo_api_ctx *ctx);
 /* GET /v2/storage/{collection}[/{user_id}]: keyset-paged listing. */
 int tomo_api_storage_list(tomo_api_ctx *ctx);
 
+/* leaderboard.c (leaderboards and tournaments over svc/leaderboard.h,
+ * svc/tournament.h) */
+int tomo_api_leaderboard_list(tomo_api_ctx *ctx);
+int tomo_api_leaderboard_write(tomo_api_ctx *ctx);
+int tomo_api_leaderboard_delete(tomo_api_ctx *ctx);
+int tomo_api_leaderboard_around_owner(tomo_api_ctx *ctx);
+int tomo_api_tournament_list(tomo_api_ctx *ctx);
+int tomo_api_tournament_records_list(tomo_api_ctx *ctx);
+int tomo_api_tournament_write(tomo_api_ctx *ctx);
+/* DELETE /v2/tournament/{id}: own record (Nakama 3.16+). */
+int tomo_api_tournament_delete(tomo_api_ctx *ctx);
+int tomo_api_tournament_join(tomo_api_ctx *ctx);
+int tomo_api_tournament_around_owner(tomo_api_ctx *ctx);
+
 /* notification.c */
 int tomo_api_notification_list(tomo_api_ctx *ctx);
 int tomo_api_notification_delete(tomo_api_ctx *ctx);

@@ -29,6 +29,7 @@ struct tomo_lb_state {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int loaded, stop, kicked;
+    int fill_pending; /* start-up fill not done: new sets start filling too */
     tomo_lb_board *boards; /* sorted by id */
     size_t nboards, capboards;
     rankkey *sets;
@@ -207,14 +208,6 @@ static int load_locked(tomo_lb_state *st, tomo_dbconn *db)
     return rc;
 }
 
-static int ensure_loaded(tomo_lb_state *st, tomo_dbconn *db)
-{
-    pthread_mutex_lock(&st->mu);
-    int rc = load_locked(st, db);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
 int tomo_svc_leaderboard_get(tomo_svc *svc, tomo_dbconn *db, const char *id, tomo_lb_board *out)
 {
     tomo_lb_state *st = svc->lb;
@@ -288,6 +281,8 @@ tomo_lb_rank *tomo_lbi_rankset(tomo_svc *svc, const tomo_lb_board *b, int64_t ex
         snprintf(k->id, sizeof(k->id), "%s", b->id);
         k->expiry = expiry;
         k->set = set = tomo_lb_rank_new(b->sort_order == TOMO_LB_DESC);
+        if (st->fill_pending)
+            tomo_lb_rank_fill_begin(set);
     }
     if (set)
         tomo_lb_rank_ref(set);
@@ -411,47 +406,73 @@ static int fill_one(tomo_lb_state *st, tomo_dbconn *db, const char *id, int64_t 
     return rc;
 }
 
+/* Sets still filling (mu held), referenced; creates the current period's
+ * set of every board that has none yet (filling: fill_pending is set). */
+static rankkey *filling_sets_locked(tomo_lb_state *st, size_t *k)
+{
+    int64_t now = tomo_now_sec();
+    for (size_t i = 0; i < st->nboards; i++) {
+        tomo_lb_board *b = &st->boards[i];
+        int64_t exp = period_of(b, now);
+        int have = 0;
+        for (size_t j = 0; j < st->nsets && !have; j++)
+            have = st->sets[j].expiry == exp && !strcmp(st->sets[j].id, b->id);
+        if (have || (exp && exp <= now))
+            continue;
+        if (st->nsets == st->capsets) {
+            st->capsets = st->capsets ? st->capsets * 2 : 16;
+            st->sets = tomo_xrealloc(st->sets, st->capsets * sizeof(*st->sets));
+        }
+        rankkey *nk = &st->sets[st->nsets++];
+        snprintf(nk->id, sizeof(nk->id), "%s", b->id);
+        nk->expiry = exp;
+        nk->set = tomo_lb_rank_new(b->sort_order == TOMO_LB_DESC);
+        tomo_lb_rank_fill_begin(nk->set);
+    }
+    rankkey *keys = tomo_xcalloc(st->nsets ? st->nsets : 1, sizeof(*keys));
+    *k = 0;
+    for (size_t i = 0; i < st->nsets; i++) {
+        if (tomo_lb_rank_filling(st->sets[i].set)) {
+            keys[*k] = st->sets[i];
+            tomo_lb_rank_ref(keys[*k].set);
+            (*k)++;
+        }
+    }
+    return keys;
+}
+
 static void *filler_main(void *arg)
 {
     tomo_lb_state *st = arg;
+    uint64_t t0 = tomo_mono_ns();
+    int64_t total = 0, periods = 0;
     for (;;) {
         tomo_dbconn *db = NULL;
         int rc = tomo_db_acquire(st->svc->db, &db);
-        if (rc == 0)
-            rc = ensure_loaded(st, db);
-        if (rc == 0) {
-            /* snapshot the filling sets */
-            pthread_mutex_lock(&st->mu);
-            size_t n = st->nsets;
-            rankkey *keys = tomo_xcalloc(n ? n : 1, sizeof(*keys));
+        while (rc == 0 && !st->stop) {
             size_t k = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (tomo_lb_rank_filling(st->sets[i].set)) {
-                    keys[k] = st->sets[i];
-                    tomo_lb_rank_ref(keys[k].set);
-                    k++;
-                }
-            }
+            pthread_mutex_lock(&st->mu);
+            rc = load_locked(st, db);
+            rankkey *keys = rc == 0 ? filling_sets_locked(st, &k) : NULL;
+            if (rc == 0 && k == 0)
+                st->fill_pending = 0; /* from now on new sets start ready */
             pthread_mutex_unlock(&st->mu);
-            uint64_t t0 = tomo_mono_ns();
-            int64_t total = 0;
             for (size_t i = 0; i < k; i++) {
                 if (rc == 0 && !st->stop)
                     rc = fill_one(st, db, keys[i].id, keys[i].expiry, keys[i].set);
-                if (rc == 0) {
+                if (rc == 0 && !st->stop) {
                     tomo_lb_rank_fill_end(keys[i].set);
                     total += tomo_lb_rank_count(keys[i].set);
+                    periods++;
                 }
                 tomo_lb_rank_unref(keys[i].set);
             }
             free(keys);
-            if (rc == 0)
-                TOMO_LOGI(TOMO_SVC, "leaderboard rank cache filled periods=%zu records=%lld ms=%llu",
-                          k, (long long)total,
-                          (unsigned long long)((tomo_mono_ns() - t0) / 1000000));
+            if (rc == 0 && k == 0)
+                break;
         }
         tomo_db_release(db);
-        if (rc == 0 || st->stop)
+        if ((rc == 0 && !st->fill_pending) || st->stop)
             break;
         TOMO_LOGW(TOMO_SVC, "leaderboard rank cache fill failed, retrying error=%s",
                   tomo_strerror(rc));
@@ -463,6 +484,10 @@ static void *filler_main(void *arg)
             pthread_cond_timedwait(&st->cv, &st->mu, &ts);
         pthread_mutex_unlock(&st->mu);
     }
+    if (!st->stop)
+        TOMO_LOGI(TOMO_SVC, "leaderboard rank cache filled periods=%lld records=%lld ms=%llu",
+                  (long long)periods, (long long)total,
+                  (unsigned long long)((tomo_mono_ns() - t0) / 1000000));
     atomic_store(&st->filling, 0);
     return NULL;
 }
@@ -587,32 +612,14 @@ int tomo_svc_leaderboard_start(tomo_svc *svc)
     st->svc = svc;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    st->fill_pending = 1;
     svc->lb = st;
-    int64_t now = tomo_now_sec();
-    pthread_mutex_lock(&st->mu);
-    if (load_locked(st, NULL) == 0) {
-        /* every board's current period starts filling now */
-        for (size_t i = 0; i < st->nboards; i++) {
-            tomo_lb_board *b = &st->boards[i];
-            int64_t exp = period_of(b, now);
-            if (exp && exp <= now)
-                continue;
-            if (st->nsets == st->capsets) {
-                st->capsets = st->capsets ? st->capsets * 2 : 16;
-                st->sets = tomo_xrealloc(st->sets, st->capsets * sizeof(*st->sets));
-            }
-            rankkey *k = &st->sets[st->nsets++];
-            snprintf(k->id, sizeof(k->id), "%s", b->id);
-            k->expiry = exp;
-            k->set = tomo_lb_rank_new(b->sort_order == TOMO_LB_DESC);
-            tomo_lb_rank_fill_begin(k->set);
-        }
-    }
-    pthread_mutex_unlock(&st->mu);
     atomic_store(&st->filling, 1);
     st->filler_on = pthread_create(&st->filler, NULL, filler_main, st) == 0;
-    if (!st->filler_on)
+    if (!st->filler_on) {
+        st->fill_pending = 0;
         atomic_store(&st->filling, 0);
+    }
     st->sched_on = pthread_create(&st->sched, NULL, sched_main, st) == 0;
     return 0;
 }
