@@ -21,6 +21,7 @@ typedef struct ref {
 typedef struct reflist {
     ref *v;
     size_t n, cap, dead;
+    size_t head; /* refs before it are all stale (matched tickets leave oldest first) */
 } reflist;
 
 /* An index posting or an owner's (session, party) ticket list; the map key
@@ -97,6 +98,7 @@ static void rl_compact(const tomo_mm *mm, reflist *l)
             l->v[w++] = l->v[i];
     l->n = w;
     l->dead = 0;
+    l->head = 0;
 }
 
 /* One ref of this list went stale; drop the list (returns 1) when nothing
@@ -347,8 +349,8 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     rl_push(&mm->order, r);
     for (size_t i = 0; i < t->_doc.n; i++) {
         const tomo_qval *qv = &t->_doc.v[i];
-        if (qv->kind != TOMO_QV_KEYWORD)
-            continue;
+        if (qv->kind != TOMO_QV_KEYWORD || !strcmp(tomo_qval_field(&t->_doc, qv), "ticket"))
+            continue; /* ticket ids are found through mm->ids */
         kbuf b;
         keyed *p = keyed_get(&mm->postings,
                              index_key(&b, tomo_qval_field(&t->_doc, qv), tomo_qval_str(&t->_doc, qv)),
@@ -392,7 +394,7 @@ static void drop(tomo_mm *mm, tomo_mm_ticket *t)
         rl_compact(mm, &mm->order);
     for (size_t i = 0; i < t->_doc.n; i++) {
         const tomo_qval *qv = &t->_doc.v[i];
-        if (qv->kind != TOMO_QV_KEYWORD)
+        if (qv->kind != TOMO_QV_KEYWORD || !strcmp(tomo_qval_field(&t->_doc, qv), "ticket"))
             continue;
         kbuf b;
         keyed_stale(mm, &mm->postings,
@@ -609,20 +611,45 @@ static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const tomo_mm_ticket 
     return !rev || tomo_query_match(t->_q, &x->_doc, NULL);
 }
 
-/* Search and pack for x; on a match, report it and drop the tickets. */
+/* Search and pack for x; on a match, report it and drop the tickets.
+ *
+ * Hits are packed in Nakama's order (score descending, then oldest first).
+ * Candidates are walked oldest first, so every hit that reaches the best
+ * possible score is already in that order: those are packed as they are
+ * found, and the search stops as soon as a match forms; the others wait in
+ * `hits` and are sorted and packed only if the best ones formed nothing. */
 static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matched_fn fn, void *ud)
 {
     const tomo_query *q = x->_q;
+    if ((int)x->npresences + 1 > x->max_count)
+        return; /* no hit can ever fit beside it */
     reflist *cands = &mm->order;
+    ref one;
+    reflist single = {&one, 0, 1, 0, 0};
     size_t best = SIZE_MAX;
+    double top = 0; /* the best score a hit can reach */
     for (size_t i = 0; i < q->n; i++) {
         const tomo_qclause *c = &q->c[i];
+        if (c->occur == TOMO_Q_MUST)
+            top += c->boost;
+        else if (c->occur == TOMO_Q_SHOULD && c->boost > 0)
+            top += c->boost;
         if (c->occur != TOMO_Q_MUST)
             continue;
         if (!c->field && c->kind != TOMO_QC_ALL)
             return; /* `_all`: nothing can match */
         if (!c->field || !((c->kind == TOMO_QC_TERM && !c->is_num) || c->kind == TOMO_QC_PHRASE))
             continue;
+        if (!strcmp(c->field, "ticket")) {
+            tomo_mm_ticket *t = tomo_mm_get(mm, c->text);
+            if (!t)
+                return;
+            one = (ref){t->_slot, t->_gen};
+            single.n = 1;
+            cands = &single;
+            best = 1;
+            continue;
+        }
         kbuf b;
         keyed *p = tomo_hmap_get(&mm->postings, index_key(&b, c->field, c->text));
         kbuf_free(&b);
@@ -634,7 +661,6 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
         }
     }
     int rev = rev_active(mm);
-    int streaming = q->nshould == 0; /* every hit scores the same */
     mm->ncombos = 0;
     mm->nhits = 0;
     combo *lastc = NULL, *formed = NULL;
@@ -643,12 +669,15 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     size_t nout = 0;
     if ((size_t)x->max_count + 1 > 32)
         out = tomo_xmalloc(((size_t)x->max_count + 1) * sizeof(*out));
-    for (size_t i = 0; i < cands->n && !formed; i++) {
+    /* Skip the stale prefix once for everyone. */
+    while (cands->head < cands->n && !deref(mm, cands->v[cands->head]))
+        cands->head++;
+    for (size_t i = cands->head; i < cands->n && !formed; i++) {
         tomo_mm_ticket *t = deref(mm, cands->v[i]);
         double score = 0;
         if (!t || !candidate(mm, x, t, rev, &score))
             continue;
-        if (!streaming) {
+        if (score < top) {
             if (mm->nhits == mm->hitcap) {
                 size_t nc = mm->hitcap ? mm->hitcap * 2 : 64;
                 hit *nh = tomo_xmalloc(nc * sizeof(*nh));
@@ -668,7 +697,7 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
         if (c->count + (int)x->npresences == x->max_count && form(x, c, out, &nout))
             formed = c;
     }
-    if (!streaming) {
+    if (!formed && mm->nhits) {
         qsort(mm->hits, mm->nhits, sizeof(*mm->hits), by_score);
         for (size_t i = 0; i < mm->nhits && !formed; i++) {
             combo *c = pack(mm, x, mm->hits[i].t, rev);

@@ -12,4 +12,5 @@ void tomo_rt_modules_init(tomo_server *srv)
     tomo_rt_match_init(srv);  /* relayed matches (rt/match.c) */
     tomo_rt_channel_init(srv); /* chat channels (rt/channel.c) */
     tomo_rt_matchmaker_init(srv); /* matchmaker (rt/matchmaker_rt.c) */
+    tomo_rt_party_init(srv);      /* parties (rt/party.c) */
 }

@@ -488,6 +488,7 @@ void tomo_rt_free(tomo_server *srv)
     if (!rt)
         return;
     tomo_rt_status_free(rt);
+    tomo_rt_party_free(rt);
     tomo_rt_matchmaker_free(rt);
     tomo_tracker_free(rt->tracker);
     tomo_hmap_free(&rt->sessions);
