@@ -6,6 +6,7 @@
  *          worker_main and on_wake run on each worker's loop thread. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -714,6 +715,10 @@ int main(int argc, char **argv)
     if (setup_ctx(&ctx) < 0)
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* A server that drops its sockets must not kill the load generator: a
+     * write to a reset connection then fails with EPIPE, the connection is
+     * closed and counted (sockets lost, HTTP errors) like any other. */
+    signal(SIGPIPE, SIG_IGN);
     raise_nofile(&ctx);
     if (lg_workers_start(&ctx) < 0) {
         fputs("tomo-bench: cannot start worker loops\n", stderr);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/codec_util.h"
 
@@ -99,6 +102,18 @@ static void test_scan(void)
     CHECK(lg_scan_str("{\"data\":\"unterminated", 20, "data", &vl) == NULL);
 }
 
+/* Writing to a socket whose peer is gone fails with EPIPE instead of killing
+ * tomo-bench with SIGPIPE (main ignores the signal). */
+static void test_sigpipe(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]);
+    errno = 0;
+    CHECK(write(sv[0], "x", 1) == -1 && errno == EPIPE);
+    close(sv[0]);
+}
+
 static int run(lg_ctx *ctx)
 {
     (void)ctx;
@@ -106,6 +121,7 @@ static int run(lg_ctx *ctx)
     test_base64();
     test_jwt();
     test_scan();
+    test_sigpipe();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

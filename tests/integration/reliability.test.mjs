@@ -1,11 +1,15 @@
 // tests/integration/reliability.test.mjs: defects found by probing, pinned:
 // half-closed clients still get their answers, Basic auth needs the "key:"
 // form, path parameters that decode to invalid UTF-8 or contain NUL are a 400
-// on both backends, and a DM with oneself behaves as in Nakama 3.x.
+// on both backends, a DM with oneself behaves as in Nakama 3.x, and
+// tomo-bench survives a server that drops its sockets.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, basicAuth, uid } from './harness.mjs';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { startServer, basicAuth, uid, sleep, TOMO_BIN } from './harness.mjs';
 import { newUser, connect, closeAll } from './rtutil.mjs';
 
 /* Send a request, then shutdown(SHUT_WR); collect until the server closes. */
@@ -90,3 +94,29 @@ test('a DM with oneself joins as in Nakama 3.x, without a DM request notificatio
     assert.equal((list.notifications || []).length, 0);
   } finally { closeAll(s); await srv.cleanup(); }
 });
+
+const BENCH = process.env.TOMO_BENCH_BIN || path.join(path.dirname(TOMO_BIN), 'bench', 'tomo-bench');
+
+test('tomo-bench survives the server dying mid-run and counts the lost sockets',
+  { skip: !existsSync(BENCH) && 'no tomo-bench build' }, async () => {
+    const srv = await startServer({ logLevel: 'error' });
+    try {
+      const bench = spawn(BENCH, ['relay', '--http-port', String(srv.port), '--matches', '10',
+        '--players', '4', '--rate', '50', '--warmup', '0', '--duration', '3'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      bench.stdout.on('data', (d) => { out += d; });
+      bench.stderr.on('data', (d) => { out += d; });
+      const done = new Promise((resolve) => bench.on('exit', (code, signal) => resolve({ code, signal })));
+      // wait until the load runs (first progress line), then kill the server under it
+      const end = Date.now() + 10000;
+      while (Date.now() < end && !/deliveries: /.test(out) && bench.exitCode === null) await sleep(20);
+      assert.equal(bench.exitCode, null, out);
+      await srv.stop('SIGKILL');
+      const r = await done;
+      assert.equal(r.signal, null, out);
+      assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${out}`);
+      const lost = /sockets lost\s*\|\s*(\d+)/.exec(out);
+      assert.ok(lost && Number(lost[1]) > 0, out);
+    } finally { await srv.cleanup(); }
+  });
