@@ -3,7 +3,9 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,19 +95,11 @@ static int is_kv(const char *p, const char *end, const char **eq)
     return 1;
 }
 
-void tomo_log(enum tomo_log_level lvl, const char *subsys, const char *fmt, ...)
+/* Write one JSON line for a formatted message; extra (may be NULL) is
+ * appended as ready-made JSON fields (",\"k\":\"v\""). */
+static void emit(enum tomo_log_level lvl, const char *subsys, const char *msg, size_t mlen,
+                 const char *extra)
 {
-    if ((int)lvl < g_level)
-        return;
-    char msg[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int mn = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (mn < 0)
-        return;
-    size_t mlen = (size_t)mn < sizeof(msg) ? (size_t)mn : sizeof(msg) - 1;
-
     /* Find where the trailing key=value tokens start: scan tokens from the
      * beginning; the first token that is key=value starts the context. */
     const char *end = msg + mlen;
@@ -176,7 +170,116 @@ void tomo_log(enum tomo_log_level lvl, const char *subsys, const char *fmt, ...)
         pos = put(line, sizeof(line), pos, "\"");
         p = ve;
     }
+    if (extra)
+        pos = put(line, sizeof(line), pos, extra);
     pos = put(line, sizeof(line), pos, "}\n");
     ssize_t w = write(g_fd, line, pos);
     (void)w;
+}
+
+/* ---- repeated lines ----
+ * A line identical to an earlier one (same level, subsystem, message and
+ * context) is written at most g_rep_burst times per g_rep_window_ns; the rest
+ * are counted, and the count is written once the window has passed: as the
+ * same line with "repeated" (lines left out) and "repeated_window_s". That
+ * report goes out with the next log call of any kind, so a burst that stops
+ * is still accounted for. Direct-mapped table: a line whose slot is taken by
+ * another evicts it (after reporting its count). */
+#define REP_SLOTS 64
+#define REP_MSG 1024
+typedef struct rep_slot {
+    uint64_t hash, window_start;
+    uint32_t count, suppressed;
+    int lvl;
+    char subsys[32];
+    size_t mlen;
+    char msg[REP_MSG];
+} rep_slot;
+
+static pthread_mutex_t g_rep_lock = PTHREAD_MUTEX_INITIALIZER;
+static rep_slot g_rep[REP_SLOTS];
+static uint32_t g_rep_burst = 10;
+static uint64_t g_rep_window_ns = 10ull * 1000000000ull;
+
+void tomo_log_set_repeat_limit(unsigned burst, unsigned window_ms)
+{
+    pthread_mutex_lock(&g_rep_lock);
+    g_rep_burst = burst;
+    g_rep_window_ns = (uint64_t)window_ms * 1000000ull;
+    memset(g_rep, 0, sizeof(g_rep));
+    pthread_mutex_unlock(&g_rep_lock);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Caller holds g_rep_lock. */
+static void rep_report(rep_slot *r)
+{
+    if (!r->suppressed)
+        return;
+    char extra[96];
+    snprintf(extra, sizeof(extra), ",\"repeated\":\"%u\",\"repeated_window_s\":\"%llu\"",
+             r->suppressed, (unsigned long long)(g_rep_window_ns / 1000000000ull));
+    emit((enum tomo_log_level)r->lvl, r->subsys, r->msg, r->mlen, extra);
+    r->suppressed = 0;
+}
+
+/* 1 if the line is to be written now, 0 if it only counts. */
+static int rep_admit(enum tomo_log_level lvl, const char *subsys, const char *msg, size_t mlen)
+{
+    if (!g_rep_burst || lvl == TOMO_LOG_FATAL)
+        return 1;
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)lvl;
+    for (const char *q = subsys; *q; q++)
+        h = (h ^ (unsigned char)*q) * 1099511628211ull;
+    for (size_t i = 0; i < mlen; i++)
+        h = (h ^ (unsigned char)msg[i]) * 1099511628211ull;
+    h |= 1; /* 0 marks a free slot */
+    uint64_t now = mono_ns();
+    int admit = 1;
+    pthread_mutex_lock(&g_rep_lock);
+    for (size_t i = 0; i < REP_SLOTS; i++)
+        if (g_rep[i].suppressed && now - g_rep[i].window_start >= g_rep_window_ns)
+            rep_report(&g_rep[i]);
+    rep_slot *r = &g_rep[h % REP_SLOTS];
+    size_t keep = mlen < REP_MSG ? mlen : REP_MSG;
+    if (r->hash != h || r->mlen != keep || memcmp(r->msg, msg, keep) != 0) {
+        rep_report(r);
+        r->hash = h;
+        r->lvl = lvl;
+        snprintf(r->subsys, sizeof(r->subsys), "%s", subsys);
+        r->mlen = keep;
+        memcpy(r->msg, msg, keep);
+        r->window_start = now;
+        r->count = 1;
+    } else if (now - r->window_start >= g_rep_window_ns) {
+        r->window_start = now;
+        r->count = 1;
+    } else if (++r->count > g_rep_burst) {
+        r->suppressed++;
+        admit = 0;
+    }
+    pthread_mutex_unlock(&g_rep_lock);
+    return admit;
+}
+
+void tomo_log(enum tomo_log_level lvl, const char *subsys, const char *fmt, ...)
+{
+    if ((int)lvl < g_level)
+        return;
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int mn = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (mn < 0)
+        return;
+    size_t mlen = (size_t)mn < sizeof(msg) ? (size_t)mn : sizeof(msg) - 1;
+    if (rep_admit(lvl, subsys, msg, mlen))
+        emit(lvl, subsys, msg, mlen, NULL);
 }

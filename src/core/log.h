@@ -5,7 +5,9 @@
  * A message is "free text key=value key2=value2": the leading text becomes
  * "msg" and every trailing key=value token becomes a JSON field. Values of
  * keys that look secret (password, key, token, secret, signing) are replaced
- * by "<redacted>" so a careless call site cannot leak them. */
+ * by "<redacted>" so a careless call site cannot leak them. Identical lines
+ * repeated in a burst are counted rather than all written (see
+ * tomo_log_set_repeat_limit). */
 #ifndef TOMO_CORE_LOG_H
 #define TOMO_CORE_LOG_H
 
@@ -40,6 +42,13 @@ void tomo_log(enum tomo_log_level lvl, const char *subsys, const char *fmt, ...)
 #define TOMO_LOGI(sub, ...) tomo_log(TOMO_LOG_INFO, sub, __VA_ARGS__)
 #define TOMO_LOGW(sub, ...) tomo_log(TOMO_LOG_WARNING, sub, __VA_ARGS__)
 #define TOMO_LOGE(sub, ...) tomo_log(TOMO_LOG_ERROR, sub, __VA_ARGS__)
+
+/* Repeated identical lines (same level, subsystem, message and context): at
+ * most `burst` per `window_ms`; the lines left out are reported as one line
+ * (the same message with "repeated":"N") once the window has passed, with
+ * the next log call. Default 10 per 10000 ms; burst 0 turns it off. Fatal
+ * lines are never held back. */
+void tomo_log_set_repeat_limit(unsigned burst, unsigned window_ms);
 
 /* 1 if a key name denotes a secret whose value must never be printed. */
 int tomo_log_key_is_secret(const char *key, size_t n);
