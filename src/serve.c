@@ -10,6 +10,7 @@
 #include "net/http.h"
 #include "net/loop.h"
 #include "store/db.h"
+#include "store/collation.h"
 #include "store/migrate.h"
 #include "rt/rt.h"
 #include "svc/leaderboard.h"
@@ -245,6 +246,9 @@ static int check_schema(tomo_server *srv)
         TOMO_LOGE(TOMO_MAIN, "database error: %s", err);
         return -1;
     }
+    char coll[512];
+    if (tomo_db_collation_check(srv->db, coll, sizeof(coll)) == 1)
+        TOMO_LOGW(TOMO_STORE, "%s", coll);
     if (cur >= latest) {
         srv->schema_current = 1;
         return 0;

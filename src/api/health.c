@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "../core/log.h"
+#include "../store/collation.h"
 #include "../store/migrate.h"
 
 int tomo_api_healthcheck(tomo_api_ctx *ctx)
@@ -26,5 +27,9 @@ int tomo_api_readyz(tomo_api_ctx *ctx)
         return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE,
                               "Database schema is behind (version %d of %d): run `tomo migrate up`.",
                               cur, latest);
+    /* Still ready (the database answers), but say what needs an operator. */
+    char coll[512];
+    if (tomo_db_collation_check(ctx->srv->db, coll, sizeof(coll)) == 1)
+        ctx->out = json_pack("{s:[s]}", "warnings", coll);
     return 0;
 }

@@ -2,14 +2,15 @@
 // half-closed clients still get their answers, Basic auth needs the "key:"
 // form, path parameters that decode to invalid UTF-8 or contain NUL are a 400
 // on both backends, a DM with oneself behaves as in Nakama 3.x, and
-// tomo-bench survives a server that drops its sockets.
+// tomo-bench survives a server that drops its sockets, and Postgres
+// collation drift is reported at start-up and in /readyz.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { startServer, basicAuth, uid, sleep, TOMO_BIN } from './harness.mjs';
+import { spawn, execFileSync } from 'node:child_process';
+import { startServer, basicAuth, uid, sleep, TOMO_BIN, BACKEND } from './harness.mjs';
 import { newUser, connect, closeAll } from './rtutil.mjs';
 
 /* Send a request, then shutdown(SHUT_WR); collect until the server closes. */
@@ -119,4 +120,50 @@ test('tomo-bench survives the server dying mid-run and counts the lost sockets',
       const lost = /sockets lost\s*\|\s*(\d+)/.exec(out);
       assert.ok(lost && Number(lost[1]) > 0, out);
     } finally { await srv.cleanup(); }
+  });
+
+test('readyz has no warnings on a healthy database', async () => {
+  const srv = await startServer();
+  try {
+    const r = await fetch(`${srv.url}/readyz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), {});
+  } finally { await srv.cleanup(); }
+});
+
+test('Postgres collation drift: warned at start-up and in /readyz',
+  { skip: BACKEND !== 'postgres' && 'Postgres only' }, async () => {
+    const admin = process.env.TOMO_TEST_PG_ADMIN;
+    const psql = (url, sql) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atqc', sql],
+      { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+    if (Number(psql(admin, 'SHOW server_version_num')) < 150000) return;
+    const name = `tomo_coll_${process.pid}_${Date.now()}`;
+    // an ICU database records a collation version; pretend it was built under another one
+    psql(admin, `CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
+    const url = new URL(admin);
+    url.pathname = '/' + name;
+    let srv;
+    try {
+      psql(admin, `UPDATE pg_database SET datcollversion = '0.9' WHERE datname = '${name}'`);
+      srv = await startServer({ dbUrl: url.toString() });
+      const line = srv.logs().split('\n').find((l) => l.startsWith('{') && l.includes('collation version mismatch'));
+      assert.ok(line, srv.logs());
+      const j = JSON.parse(line);
+      assert.equal(j.level, 'warn');
+      assert.equal(j.recorded, '0.9');
+      assert.match(j.msg, new RegExp(`REINDEX DATABASE ${name};`));
+      assert.match(j.msg, new RegExp(`ALTER DATABASE ${name} REFRESH COLLATION VERSION`));
+      let r = await fetch(`${srv.url}/readyz`);
+      assert.equal(r.status, 200); // the database works: ready, with the warning as detail
+      const body = await r.json();
+      assert.equal(body.warnings.length, 1);
+      assert.match(body.warnings[0], /collation version mismatch.*recorded=0\.9/);
+      // the operator's fix clears it
+      psql(url.toString(), `ALTER DATABASE ${name} REFRESH COLLATION VERSION`);
+      r = await fetch(`${srv.url}/readyz`);
+      assert.deepEqual(await r.json(), {});
+    } finally {
+      if (srv) await srv.cleanup();
+      psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
   });
