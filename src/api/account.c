@@ -12,6 +12,7 @@
 #include "../core/log.h"
 #include "../rt/rt.h"
 #include "../svc/friend.h"
+#include "../svc/group.h"
 #include "../svc/revoke.h"
 
 #include <errno.h>
@@ -260,6 +261,8 @@ int tomo_api_account_delete(tomo_api_ctx *ctx)
     /* Friends first: the other sides' edge counts drop with the edges. */
     if (rc == 0)
         rc = tomo_svc_friend_remove_user(db, me);
+    if (rc == 0)
+        rc = tomo_svc_group_remove_user(db, me);
     for (size_t i = 0; rc == 0 && i < TOMO_ARRAY_LEN(sqls); i++)
         rc = tomo_db_exec(db, sqls[i], p, 1, NULL);
     /* Inside the transaction: the account never disappears while its

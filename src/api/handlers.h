@@ -79,6 +79,21 @@ int tomo_api_friend_delete(tomo_api_ctx *ctx);
 int tomo_api_friend_block(tomo_api_ctx *ctx);
 int tomo_api_friend_list_fof(tomo_api_ctx *ctx);
 
+/* group.c (svc/group.h) */
+int tomo_api_group_create(tomo_api_ctx *ctx);
+int tomo_api_group_update(tomo_api_ctx *ctx);
+int tomo_api_group_delete(tomo_api_ctx *ctx);
+int tomo_api_group_join(tomo_api_ctx *ctx);
+int tomo_api_group_leave(tomo_api_ctx *ctx);
+int tomo_api_group_add(tomo_api_ctx *ctx);
+int tomo_api_group_kick(tomo_api_ctx *ctx);
+int tomo_api_group_ban(tomo_api_ctx *ctx);
+int tomo_api_group_promote(tomo_api_ctx *ctx);
+int tomo_api_group_demote(tomo_api_ctx *ctx);
+int tomo_api_group_users_list(tomo_api_ctx *ctx);
+int tomo_api_user_groups_list(tomo_api_ctx *ctx);
+int tomo_api_group_list(tomo_api_ctx *ctx);
+
 /* rpc.c */
 
 #endif

@@ -62,7 +62,8 @@ static const tomo_api_route table[] = {
     {U, "/v2/account", "UpdateAccount", T, W, tomo_api_account_update, NULL},
     {D, "/v2/account", "DeleteAccount", T, W, tomo_api_account_delete, NULL},
     {G, "/v2/user", "GetUsers", T, W, tomo_api_users_get, NULL},
-    {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, NULL, NULL},
+    {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, tomo_api_user_groups_list,
+     NULL},
 
     /* friends */
     {G, "/v2/friend", "ListFriends", T, W, tomo_api_friend_list, NULL},
@@ -75,18 +76,19 @@ static const tomo_api_route table[] = {
      NULL},
 
     /* groups */
-    {G, "/v2/group", "ListGroups", T, W, NULL, NULL},
-    {P, "/v2/group", "CreateGroup", T, W, NULL, NULL},
-    {U, "/v2/group/{group_id}", "UpdateGroup", T, W, NULL, NULL},
-    {D, "/v2/group/{group_id}", "DeleteGroup", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/add", "AddGroupUsers", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/ban", "BanGroupUsers", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/kick", "KickGroupUsers", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/promote", "PromoteGroupUsers", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/demote", "DemoteGroupUsers", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/join", "JoinGroup", T, W, NULL, NULL},
-    {P, "/v2/group/{group_id}/leave", "LeaveGroup", T, W, NULL, NULL},
-    {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, W, NULL, NULL},
+    {G, "/v2/group", "ListGroups", T, W, tomo_api_group_list, NULL},
+    {P, "/v2/group", "CreateGroup", T, W, tomo_api_group_create, NULL},
+    {U, "/v2/group/{group_id}", "UpdateGroup", T, W, tomo_api_group_update, NULL},
+    {D, "/v2/group/{group_id}", "DeleteGroup", T, W, tomo_api_group_delete, NULL},
+    {P, "/v2/group/{group_id}/add", "AddGroupUsers", T, W, tomo_api_group_add, NULL},
+    {P, "/v2/group/{group_id}/ban", "BanGroupUsers", T, W, tomo_api_group_ban, NULL},
+    {P, "/v2/group/{group_id}/kick", "KickGroupUsers", T, W, tomo_api_group_kick, NULL},
+    {P, "/v2/group/{group_id}/promote", "PromoteGroupUsers", T, W, tomo_api_group_promote, NULL},
+    {P, "/v2/group/{group_id}/demote", "DemoteGroupUsers", T, W, tomo_api_group_demote, NULL},
+    {P, "/v2/group/{group_id}/join", "JoinGroup", T, W, tomo_api_group_join, NULL},
+    {P, "/v2/group/{group_id}/leave", "LeaveGroup", T, W, tomo_api_group_leave, NULL},
+    {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, W, tomo_api_group_users_list,
+     NULL},
 
     /* storage */
     {P, "/v2/storage", "ReadStorageObjects", T, W, tomo_api_storage_read, NULL},

@@ -1,6 +1,8 @@
 /* rt/chat.c: chat channel identity and message history (see chat.h). */
 #include "chat.h"
 
+#include "../svc/group.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -304,8 +306,7 @@ out:
 
 int tomo_chat_group_check(tomo_dbconn *conn, const char *group_id, const char *user_id)
 {
-    (void)conn, (void)group_id, (void)user_id;
-    return TOMO_ENOTFOUND; /* no groups yet: nobody is a member */
+    return tomo_svc_group_member_check(conn, group_id, user_id);
 }
 
 /* ---- history cursors ----

@@ -83,9 +83,9 @@ int tomo_chat_message_remove(tomo_dbconn *conn, const tomo_chat_channel *c,
                              const char *message_id, const char *sender_id, int64_t *create_ms);
 
 /* Whether user_id may use the channel of group_id (Nakama: a member whose
- * state is superadmin, admin or member; not a join request). Groups do not
- * exist yet, so every group answers TOMO_ENOTFOUND; the groups feature fills
- * this in, and both the socket join and the REST history follow. Returns 0
+ * state is superadmin, admin or member; not a join request nor a ban), read
+ * from svc/group.h on every call, so a kicked or banned user loses access at
+ * once; both the socket join and the REST history use it. Returns 0
  * when allowed, TOMO_ENOTFOUND, or a store error. */
 int tomo_chat_group_check(tomo_dbconn *conn, const char *group_id, const char *user_id);
 
