@@ -246,11 +246,14 @@ int tomo_api_account_delete(tomo_api_ctx *ctx)
 {
     /* Tables holding a user's own rows; chat messages they sent stay in
      * their channels' history, as in Nakama. */
+    /* The users row goes first: it locks the account, so a concurrent
+     * storage write (which share-locks it) either finished before and its
+     * rows are deleted below, or finds no owner afterwards. */
     static const char *const sqls[] = {
+        "DELETE FROM users WHERE id = $1",
         "DELETE FROM user_device WHERE user_id = $1",
         "DELETE FROM storage WHERE user_id = $1",
         "DELETE FROM notification WHERE user_id = $1",
-        "DELETE FROM users WHERE id = $1",
     };
     const char *me = ctx->session.user_id;
     tomo_dbconn *db;

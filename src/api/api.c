@@ -302,37 +302,6 @@ int tomo_api_db(tomo_api_ctx *ctx, tomo_dbconn **out)
     return 0;
 }
 
-/* ---- JSON helpers ---- */
-
-const char *tomo_json_str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-void tomo_json_set_str(json_t *obj, const char *key, const char *v)
-{
-    if (v && *v)
-        json_object_set_new(obj, key, json_string(v));
-}
-
-void tomo_json_set_i64(json_t *obj, const char *key, long long v)
-{
-    if (v) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", v);
-        json_object_set_new(obj, key, json_string(buf));
-    }
-}
-
-void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms)
-{
-    if (unix_ms) {
-        char buf[32];
-        tomo_rfc3339(unix_ms / 1000, buf);
-        json_object_set_new(obj, key, json_string(buf));
-    }
-}
-
 /* ---- auth ---- */
 
 static int check_basic(tomo_api_ctx *ctx)

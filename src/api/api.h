@@ -99,14 +99,6 @@ int tomo_api_svc_error(tomo_api_ctx *ctx, const tomo_err *err);
 /* The request's caller: the authenticated user. */
 tomo_caller tomo_api_caller(const tomo_api_ctx *ctx);
 
-/* JSON helpers for handlers. */
-/* Field as string (NULL if absent or not a string). */
-const char *tomo_json_str(const json_t *obj, const char *key);
-/* Set key only when the value is non-empty (protojson omits zero values). */
-void tomo_json_set_str(json_t *obj, const char *key, const char *v);
-/* int64 as a decimal string, omitted when 0. */
-void tomo_json_set_i64(json_t *obj, const char *key, long long v);
-/* RFC 3339 timestamp from unix milliseconds, omitted when 0. */
-void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms);
+/* JSON helpers (tomo_json_str, tomo_json_set_*): svc/svc.h. */
 
 #endif

@@ -5,6 +5,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +104,35 @@ int tomo_err_db_conn(tomo_err *err, tomo_dbconn *db, int rc, const char *what)
 int tomo_err_db(tomo_err *err, int rc, const char *what)
 {
     return tomo_err_db_conn(err, NULL, rc, what);
+}
+
+/* ---- protojson helpers ---- */
+
+const char *tomo_json_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+void tomo_json_set_str(json_t *obj, const char *key, const char *v)
+{
+    if (v && *v)
+        json_object_set_new(obj, key, json_string(v));
+}
+
+void tomo_json_set_i64(json_t *obj, const char *key, long long v)
+{
+    if (v) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", v);
+        json_object_set_new(obj, key, json_string(buf));
+    }
+}
+
+void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms)
+{
+    if (unix_ms) {
+        char buf[32];
+        tomo_rfc3339(unix_ms / 1000, buf);
+        json_object_set_new(obj, key, json_string(buf));
+    }
 }

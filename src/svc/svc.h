@@ -72,6 +72,16 @@ int tomo_grpc_from_err(int tomo_e);
 /* HTTP status for a gRPC code (Nakama's gateway mapping). */
 int tomo_grpc_to_http(int grpc_code);
 
+/* protojson helpers for the canonical messages svc returns. */
+/* Field as string (NULL if absent or not a string). */
+const char *tomo_json_str(const struct json_t *obj, const char *key);
+/* Set key only when the value is non-empty (protojson omits zero values). */
+void tomo_json_set_str(struct json_t *obj, const char *key, const char *v);
+/* int64 as a decimal string, omitted when 0. */
+void tomo_json_set_i64(struct json_t *obj, const char *key, long long v);
+/* RFC 3339 timestamp from unix milliseconds, omitted when 0. */
+void tomo_json_set_time(struct json_t *obj, const char *key, long long unix_ms);
+
 /* Who is asking. */
 enum { TOMO_CALLER_SYSTEM = 0, TOMO_CALLER_USER = 1 };
 typedef struct tomo_caller {

@@ -4,7 +4,7 @@
  * as the Bearer check would); the acceptance tests cover the HTTP path. */
 #define _GNU_SOURCE
 #include "api/handlers.h"
-#include "api/storage_util.h"
+#include "svc/storage_util.h"
 #include "core/codec_util.h"
 #include "core/common.h"
 #include "core/config.h"
@@ -665,6 +665,16 @@ static void handler_suite(testdb *t)
 {
     srv.db = t->db;
     srv.cfg = &t->cfg;
+    srv.svc.db = t->db;
+    srv.svc.cfg = &t->cfg;
+    /* owners must have accounts */
+    tomo_dbconn *db = NULL;
+    TT_OK(tomo_db_acquire(t->db, &db));
+    TT_OK(tomo_db_exec(db,
+                       "INSERT INTO users (id, username, create_time, update_time) VALUES "
+                       "('" ALICE "', 'alice', 1, 1), ('" BOB "', 'bob', 1, 1)",
+                       NULL, 0, NULL));
+    tomo_db_release(db);
     TT_RUN(test_write_read);
     TT_RUN(test_occ);
     TT_RUN(test_batch_atomic);

@@ -1,4 +1,4 @@
-/* api/storage_util.c: cursor codec, value syntax check and version hash for
+/* svc/storage_util.c: cursor codec, value syntax check and version hash for
  * the storage API. */
 #include "storage_util.h"
 
@@ -114,10 +114,14 @@ int tomo_storage_cursor_decode(const char *text, int mode, const char *collectio
     if (memcmp(tag, b + 2, 8))
         goto out;
     /* Only positions the listing itself can produce: a client listing never
-     * sees read 0, and the public listings see read 2 only. Anything else is
+     * sees read 0, and the public listings see read 2 only (the system's
+     * listings see every read value). Anything else is
      * forged and could otherwise widen the keyset range. */
     int read = b[1];
-    if (mode == TOMO_STORAGE_LIST_OWN ? (read < 1 || read > 2) : read != 2)
+    int lo = mode == TOMO_STORAGE_LIST_OWN                                     ? 1
+             : mode == TOMO_STORAGE_LIST_ALL || mode == TOMO_STORAGE_LIST_OWNER ? 0
+                                                                                : 2;
+    if (read < lo || read > 2)
         goto out;
     if (memchr(b + CURSOR_HEAD, '\0', n - CURSOR_HEAD))
         goto out;

@@ -1,9 +1,9 @@
-/* api/storage_util.h: pure helpers of the storage objects API (api/storage.c).
+/* svc/storage_util.h: pure helpers of the storage service (svc/storage.c).
  * Owns: the list cursor format, the value syntax check, the version hash and
  *       the storage limits.
  * Threads: any; no shared state. */
-#ifndef TOMO_API_STORAGE_UTIL_H
-#define TOMO_API_STORAGE_UTIL_H
+#ifndef TOMO_SVC_STORAGE_UTIL_H
+#define TOMO_SVC_STORAGE_UTIL_H
 
 #include <stddef.h>
 
@@ -22,6 +22,8 @@ enum {
     TOMO_STORAGE_LIST_PUBLIC = 1, /* public objects of every owner */
     TOMO_STORAGE_LIST_OWN = 2,    /* the caller's own objects (read 1 and 2) */
     TOMO_STORAGE_LIST_USER = 3,   /* another user's public objects */
+    TOMO_STORAGE_LIST_ALL = 4,    /* system caller: every object of every owner */
+    TOMO_STORAGE_LIST_OWNER = 5,  /* system caller: every object of one owner */
 };
 
 /* Position after the last row of a page: the listing's sort key. */
@@ -40,7 +42,7 @@ char *tomo_storage_cursor_encode(int mode, const char *collection, const char *o
 /* Decode a cursor for the listing (mode, collection, owner). 0 and *out
  * filled (clear it afterwards), or TOMO_EINVAL when the text is malformed,
  * was made for another listing, or names a position that listing cannot
- * produce (e.g. read 0). */
+ * produce (e.g. read 0 for a client listing). */
 int tomo_storage_cursor_decode(const char *text, int mode, const char *collection,
                                const char *owner, tomo_storage_cursor *out);
 /* Free the key; NULL and cleared cursors are fine. */
