@@ -62,6 +62,9 @@ typedef struct lg_opts {
     double write_ratio;
     int users;
     int keys;
+    /* leaderboard */
+    const char *board;
+    const char *lb_op; /* write | around | top */
     /* http */
     const char *path;
     const char *body; /* NULL: GET; else POST with this JSON body */

@@ -22,7 +22,7 @@
 
 static const lg_scenario *const scenarios[] = {
     &lg_sc_idle,    &lg_sc_relay, &lg_sc_auth,     &lg_sc_chat,
-    &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest,
+    &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest, &lg_sc_leaderboard,
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -440,6 +440,8 @@ enum {
     OPT_WRITE_RATIO,
     OPT_USERS,
     OPT_KEYS,
+    OPT_BOARD,
+    OPT_LB_OP,
     OPT_PATH,
     OPT_BODY,
     OPT_HELP
@@ -476,6 +478,8 @@ static const struct option longopts[] = {
     {"write-ratio", required_argument, 0, OPT_WRITE_RATIO},
     {"users", required_argument, 0, OPT_USERS},
     {"keys", required_argument, 0, OPT_KEYS},
+    {"board", required_argument, 0, OPT_BOARD},
+    {"lb-op", required_argument, 0, OPT_LB_OP},
     {"path", required_argument, 0, OPT_PATH},
     {"body", required_argument, 0, OPT_BODY},
     {"help", no_argument, 0, OPT_HELP},
@@ -509,6 +513,7 @@ static void usage(FILE *f)
             "auth:    --mode existing|new (existing) --pool N (1000)\n"
             "chat:    --members K (100) --rate HZ (5) --room NAME (tomo-bench)\n"
             "storage: --write-ratio F (0.5) --users N (= --conns) --keys N (8)\n"
+            "leaderboard: --board ID (bench) --lb-op write|around|top (write) --users N\n"
             "http:    --path P (/healthcheck) --body JSON (POST it instead of GET; e.g. an RPC)\n");
 }
 
@@ -536,6 +541,8 @@ static void opts_defaults(lg_opts *o)
     o->room = "tomo-bench";
     o->write_ratio = 0.5;
     o->keys = 8;
+    o->board = "bench";
+    o->lb_op = "write";
     o->path = "/healthcheck";
 }
 
@@ -598,6 +605,8 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_WRITE_RATIO: NUM(write_ratio, 0, 1, double); break;
         case OPT_USERS: NUM(users, 1, 1000000, int); break;
         case OPT_KEYS: NUM(keys, 1, 100, int); break;
+        case OPT_BOARD: o->board = optarg; break;
+        case OPT_LB_OP: o->lb_op = optarg; break;
         case OPT_PATH: o->path = optarg; break;
         case OPT_BODY: o->body = optarg; break;
         case 'h':
@@ -612,6 +621,11 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
     o->scenario = argv[optind];
     if (optind + 1 < argc) {
         fprintf(stderr, "tomo-bench: unexpected argument '%s'\n", argv[optind + 1]);
+        return -1;
+    }
+    if (strcmp(o->lb_op, "write") != 0 && strcmp(o->lb_op, "around") != 0 &&
+        strcmp(o->lb_op, "top") != 0) {
+        fputs("tomo-bench: --lb-op must be write, around or top\n", stderr);
         return -1;
     }
     if (strcmp(o->mode, "existing") != 0 && strcmp(o->mode, "new") != 0) {

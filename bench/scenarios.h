@@ -11,6 +11,7 @@ extern const lg_scenario lg_sc_relay;
 extern const lg_scenario lg_sc_auth;
 extern const lg_scenario lg_sc_chat;
 extern const lg_scenario lg_sc_storage;
+extern const lg_scenario lg_sc_leaderboard;
 extern const lg_scenario lg_sc_http;
 extern const lg_scenario lg_sc_selftest;
 
