@@ -58,6 +58,12 @@ void tomo_lbi_tournament_times(const tomo_lb_board *t, int64_t now, int64_t *sta
     *expiry = exp;
 }
 
+void tomo_svc_tournament_times(const tomo_lb_board *t, int64_t now, int64_t *start_active,
+                               int64_t *end_active, int64_t *expiry)
+{
+    tomo_lbi_tournament_times(t, now, start_active, end_active, expiry);
+}
+
 static int unlimited(const tomo_lb_board *t)
 {
     return t->max_size <= 0 || t->max_size >= TOMO_LB_MAX_SIZE_UNLIMITED;

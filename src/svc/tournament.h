@@ -43,6 +43,10 @@ int tomo_svc_tournament_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_
 int tomo_svc_tournament_record_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                       const char *id, const char *owner_id, tomo_err *err);
 
+/* A tournament's active window and period at `now` (unix s; 0 = none). */
+void tomo_svc_tournament_times(const tomo_lb_board *t, int64_t now, int64_t *start_active,
+                               int64_t *end_active, int64_t *expiry);
+
 /* One tournament now: 0 or TOMO_ENOTFOUND (also for plain boards). */
 int tomo_svc_tournament_get(tomo_svc *svc, tomo_dbconn *db, const char *id,
                             tomo_tournament_info *out);
