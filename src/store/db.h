@@ -19,7 +19,11 @@
  * version = $n, INSERT ... ON CONFLICT). A failed statement inside a
  * transaction aborts the whole transaction on Postgres (tomo_db_commit then
  * fails and nothing is kept) but only itself on SQLite: after an error in a
- * transaction, roll back rather than carry on. */
+ * transaction, roll back rather than carry on.
+ *
+ * A statement may use up to 32766 parameters (SQLite's limit; Postgres
+ * allows 65535): a list built from client input ("IN ($2, $3, ...)") must be
+ * capped by a validated input limit or sent in chunks. */
 #ifndef TOMO_STORE_DB_H
 #define TOMO_STORE_DB_H
 

@@ -31,7 +31,11 @@
 #include <string.h>
 
 #define CACHE_SIZE 256
-#define MAX_PARAMS 128
+/* The wire protocol's limit (a 16-bit count). SQLite's default is 32766, so
+ * portable callers cap lists built from client input below that (db.h). */
+#define MAX_PARAMS 65535
+/* Parameter arrays up to this size live on the stack. */
+#define STACK_PARAMS 128
 #define CONNECT_TIMEOUT_SEC "3"
 /* Margin past statement_timeout before the client gives up on an answer. */
 #define ANSWER_GRACE_MS 2000
@@ -314,7 +318,7 @@ static void p_disconnect(void *vc)
 
 /* Highest $N in sql outside quotes and comments; *gaps gets a bitmap of the
  * numbers up to MAX_PARAMS that do appear (so unused ones can be typed). */
-static int scan_params(const char *sql, unsigned char used[MAX_PARAMS + 1])
+static int scan_params(const char *sql, unsigned char *used /* MAX_PARAMS + 1 */)
 {
     int max = 0;
     memset(used, 0, MAX_PARAMS + 1);
@@ -333,7 +337,8 @@ static int scan_params(const char *sql, unsigned char used[MAX_PARAMS + 1])
         } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
             int n = 0;
             for (p++; *p >= '0' && *p <= '9'; p++)
-                n = n * 10 + (*p - '0');
+                if (n <= MAX_PARAMS)
+                    n = n * 10 + (*p - '0');
             p--;
             if (n > MAX_PARAMS)
                 n = MAX_PARAMS + 1; /* reported as too many */
@@ -361,23 +366,24 @@ static pstmt *lookup(pconn *c, const char *sql)
 static int prepare(pconn *c, const char *sql, const tomo_dbval *params, size_t n, int64_t deadline,
                    pstmt **out, char *err, size_t errlen)
 {
-    unsigned char used[MAX_PARAMS + 1];
+    unsigned char *used = tomo_xmalloc(MAX_PARAMS + 1); /* prepares are rare: cached */
     int np = scan_params(sql, used);
-    if (np > MAX_PARAMS) {
-        snprintf(err, errlen, "statement uses more than %d parameters", MAX_PARAMS);
+    if (np > MAX_PARAMS || (size_t)np > n) {
+        if (np > MAX_PARAMS)
+            snprintf(err, errlen, "statement uses more than %d parameters", MAX_PARAMS);
+        else
+            snprintf(err, errlen, "statement uses $%d but only %zu parameter(s) given", np, n);
+        free(used);
         return TOMO_EDB;
     }
-    if ((size_t)np > n) {
-        snprintf(err, errlen, "statement uses $%d but only %zu parameter(s) given", np, n);
-        return TOMO_EDB;
-    }
-    Oid types[MAX_PARAMS];
+    Oid *types = tomo_xmalloc(sizeof(Oid) * (size_t)(np ? np : 1));
     for (int i = 0; i < np; i++) {
         if (!used[i + 1])
             types[i] = OID_TEXT; /* a gap in the numbering: any type will do */
         else
             types[i] = params[i].type == TOMO_DBV_INT ? OID_INT8 : 0;
     }
+    free(used);
     size_t slot = c->ncache;
     if (slot == CACHE_SIZE) {
         slot = 0;
@@ -390,8 +396,10 @@ static int prepare(pconn *c, const char *sql, const tomo_dbval *params, size_t n
          * just stays allocated until the connection closes. */
         int rc = PQsendQuery(c->h, dealloc) ? collect(c, deadline, NULL, err, errlen)
                                             : TOMO_EUNAVAIL;
-        if (rc == TOMO_EUNAVAIL)
+        if (rc == TOMO_EUNAVAIL) {
+            free(types);
             return rc;
+        }
         free(c->cache[slot].sql);
         memset(&c->cache[slot], 0, sizeof(c->cache[slot]));
         c->ncache--;
@@ -404,7 +412,9 @@ static int prepare(pconn *c, const char *sql, const tomo_dbval *params, size_t n
     }
     pstmt *s = &c->cache[slot];
     snprintf(s->name, sizeof(s->name), "tomo_%llu", (unsigned long long)++c->next_id);
-    if (!PQsendPrepare(c->h, s->name, sql, np, np ? types : NULL)) {
+    int sent = PQsendPrepare(c->h, s->name, sql, np, np ? types : NULL);
+    free(types);
+    if (!sent) {
         set_err(err, errlen, "", PQerrorMessage(c->h));
         return TOMO_EUNAVAIL;
     }
@@ -462,8 +472,14 @@ static int p_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         snprintf(err, errlen, "statement uses $%d but only %zu parameter(s) given", s->nparams, n);
         return TOMO_EDB;
     }
-    const char *vals[MAX_PARAMS];
-    char ints[MAX_PARAMS][24];
+    const char *vals_st[STACK_PARAMS];
+    char ints_st[STACK_PARAMS][24];
+    const char **vals = vals_st;
+    char(*ints)[24] = ints_st;
+    if (s->nparams > STACK_PARAMS) {
+        vals = tomo_xmalloc(sizeof(*vals) * (size_t)s->nparams);
+        ints = tomo_xmalloc(sizeof(*ints) * (size_t)s->nparams);
+    }
     for (int i = 0; i < s->nparams; i++) {
         switch (params[i].type) {
         case TOMO_DBV_INT:
@@ -474,7 +490,12 @@ static int p_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         default: vals[i] = NULL; break;
         }
     }
-    if (!PQsendQueryPrepared(c->h, s->name, s->nparams, vals, NULL, NULL, 0)) {
+    int sent = PQsendQueryPrepared(c->h, s->name, s->nparams, vals, NULL, NULL, 0);
+    if (vals != vals_st) {
+        free(vals);
+        free(ints);
+    }
+    if (!sent) {
         set_err(err, errlen, "", PQerrorMessage(c->h));
         return TOMO_EUNAVAIL;
     }

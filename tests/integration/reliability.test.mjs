@@ -167,3 +167,18 @@ test('Postgres collation drift: warned at start-up and in /readyz',
       psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
+
+test('reading 100 storage objects in one request works on both backends', async () => {
+  const srv = await startServer();
+  try {
+    const u = await newUser(srv, 'rd');
+    const objects = [];
+    for (let i = 0; i < 100; i++) objects.push({ collection: 'many', key: `k${i}`, value: { i } });
+    const acks = await u.client.writeStorageObjects(u.session, objects);
+    assert.equal(acks.acks.length, 100);
+    const ids = objects.map((o) => ({ collection: o.collection, key: o.key, user_id: u.userId }));
+    const r = await u.client.readStorageObjects(u.session, { object_ids: ids });
+    assert.equal(r.objects.length, 100);
+    assert.deepEqual(new Set(r.objects.map((o) => o.value.i)).size, 100);
+  } finally { await srv.cleanup(); }
+});

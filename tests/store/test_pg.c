@@ -380,6 +380,44 @@ static void test_breaker(void)
     pthread_join(th, NULL);
 }
 
+/* Long parameter lists (an IN list of 100 storage objects is 301): far past
+ * the old cap of 128, both the stack and the heap paths; past 65535 refused. */
+static void test_many_params(void)
+{
+    char *url = url_for(g_dbname);
+    tomo_config cfg;
+    cfg_for(&cfg, url);
+    char err[512] = "";
+    tomo_db *db = NULL;
+    TT_OK(tomo_db_open(&cfg, &db, err, sizeof(err)));
+    tomo_dbconn *c;
+    TT_OK(tomo_db_acquire(db, &c));
+    size_t counts[] = {1, 128, 129, 301, 5000};
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        size_t n = counts[k];
+        tomo_dbval *p = tomo_xcalloc(n, sizeof(*p));
+        char *sql = tomo_xmalloc(64 + n * 32);
+        int off = sprintf(sql, "SELECT COUNT(*) FROM (VALUES ");
+        for (size_t i = 0; i < n; i++) {
+            p[i] = i % 2 ? TOMO_DBINT(i) : TOMO_DBTEXT("x");
+            off += sprintf(sql + off, "%s(CAST($%zu AS TEXT))", i ? "," : "", i + 1);
+        }
+        sprintf(sql + off, ") AS t(v)");
+        tomo_dbres *r = NULL;
+        TT_OK(tomo_db_exec(c, sql, p, n, &r));
+        TT_EQ(tomo_dbres_int(r, 0, 0), (int64_t)n);
+        tomo_dbres_free(r);
+        free(sql);
+        free(p);
+    }
+    tomo_dbval one = TOMO_DBTEXT("x");
+    TT_TRUE(tomo_db_exec(c, "SELECT $65536", &one, 1, NULL) < 0);
+    TT_TRUE(tomo_db_exec(c, "SELECT $99999999999999999999", &one, 1, NULL) < 0);
+    tomo_db_release(c);
+    tomo_db_close(db);
+    free(url);
+}
+
 int main(void)
 {
     g_admin = getenv("TOMO_TEST_PG_ADMIN");
@@ -400,6 +438,7 @@ int main(void)
     TT_RUN(test_queries);
     TT_RUN(test_pool);
     TT_RUN(test_breaker);
+    TT_RUN(test_many_params);
     char *drop = tomo_xasprintf("DROP DATABASE %s", g_dbname);
     admin_exec(drop);
     free(drop);
