@@ -22,7 +22,7 @@
 
 static const lg_scenario *const scenarios[] = {
     &lg_sc_idle,    &lg_sc_relay, &lg_sc_auth,     &lg_sc_chat,
-    &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest, &lg_sc_leaderboard,
+    &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest, &lg_sc_leaderboard, &lg_sc_social,
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -514,7 +514,8 @@ static void usage(FILE *f)
             "chat:    --members K (100) --rate HZ (5) --room NAME (tomo-bench)\n"
             "storage: --write-ratio F (0.5) --users N (= --conns) --keys N (8)\n"
             "leaderboard: --board ID (bench) --lb-op write|around|top (write) --users N\n"
-            "http:    --path P (/healthcheck) --body JSON (POST it instead of GET; e.g. an RPC)\n");
+            "http:    --path P (/healthcheck) --body JSON (POST it instead of GET; e.g. an RPC)\n"
+            "social:  --mode friends|groups --users N (friends of the hub / group members)\n");
 }
 
 static void opts_defaults(lg_opts *o)
@@ -628,8 +629,10 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         fputs("tomo-bench: --lb-op must be write, around or top\n", stderr);
         return -1;
     }
-    if (strcmp(o->mode, "existing") != 0 && strcmp(o->mode, "new") != 0) {
-        fputs("tomo-bench: --mode must be existing or new\n", stderr);
+    if (strcmp(o->mode, "existing") != 0 && strcmp(o->mode, "new") != 0 &&
+        strcmp(o->mode, "friends") != 0 && strcmp(o->mode, "groups") != 0) {
+        fputs("tomo-bench: --mode must be existing or new (auth), friends or groups (social)\n",
+              stderr);
         return -1;
     }
     size_t pl = strlen(o->device_prefix);

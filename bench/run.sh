@@ -5,7 +5,7 @@
 # and print every table. Exit status: 0 if every scenario that ran passed.
 #
 # Usage: bench/run.sh [scenario ...]
-#   scenarios: http rpc auth auth-new storage relay chat idle
+#   scenarios: http rpc auth auth-new storage friends groups relay chat idle
 #   (default: http rpc auth storage relay chat idle)
 # Environment (all optional):
 #   TOMO_BIN         tomo binary (default: <repo>/build/tomo, built if missing)
@@ -19,6 +19,7 @@
 #   BENCH_SOURCE_IPS idle source addresses 127.0.0.2.. (1)
 #   BENCH_MATCHES, BENCH_PLAYERS, BENCH_RATE     relay (200, 4, 50)
 #   BENCH_MEMBERS, BENCH_CHAT_RATE               chat (100, 5)
+#   BENCH_FRIENDS, BENCH_GROUP_MEMBERS           friends, groups (1000, 10000)
 #   BENCH_OUT        also append the output to this file (default:
 #                    bench/results/run-<UTC time>.md, ignored by git; '' = none)
 # Only loopback traffic; every scenario is bounded in time by its flags.
@@ -168,6 +169,10 @@ for sc in "${scenarios[@]}"; do
         --players "${BENCH_PLAYERS:-4}" --rate "${BENCH_RATE:-50}") ;;
     chat) need=$has_ws; cmd=(chat --duration "$duration" --members "${BENCH_MEMBERS:-100}"
         --rate "${BENCH_CHAT_RATE:-5}") ;;
+    friends) need=$has_auth; cmd=(social --mode friends --users "${BENCH_FRIENDS:-1000}"
+        --duration "$duration" --conns 16) ;;
+    groups) need=$has_auth; cmd=(social --mode groups --users "${BENCH_GROUP_MEMBERS:-10000}"
+        --duration "$duration" --conns 16) ;;
     # --source-ips: tomo-bench picks its local ports (see docs/BENCHMARKS.md).
     idle) need=$has_ws; cmd=(idle --sessions "$sessions" --hold "${BENCH_HOLD:-35}" --conns 32
         --source-ips "${BENCH_SOURCE_IPS:-1}") ;;

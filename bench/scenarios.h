@@ -14,5 +14,6 @@ extern const lg_scenario lg_sc_storage;
 extern const lg_scenario lg_sc_leaderboard;
 extern const lg_scenario lg_sc_http;
 extern const lg_scenario lg_sc_selftest;
+extern const lg_scenario lg_sc_social;
 
 #endif
