@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../core/codec_util.h"
 #include "../core/common.h"
+#include "chat.h"
 #include "rt_int.h"
 
 typedef struct push_job {
@@ -19,7 +21,7 @@ typedef struct push_job {
     json_t *env;
 } push_job;
 
-enum { JOB_TO_USER, JOB_DISCONNECT, JOB_STREAM_LEAVE };
+enum { JOB_TO_USER, JOB_DISCONNECT, JOB_STREAM_LEAVE, JOB_TO_STREAM };
 
 static void on_loop(void *arg)
 {
@@ -31,6 +33,10 @@ static void on_loop(void *arg)
         tomo_rt_send_to_user(j->srv, j->user_id, j->env);
     } else if (j->kind == JOB_DISCONNECT) {
         tomo_rt_disconnect_user(j->srv, j->user_id);
+    } else if (j->kind == JOB_TO_STREAM) {
+        tomo_stream st = {j->mode, j->subject, "", ""};
+        tomo_tracker_broadcast(rt->tracker, &st, j->env, NULL);
+        j->env = NULL; /* stolen */
     } else {
         tomo_stream st = {j->mode, j->subject, "", ""};
         for (tomo_rt_session *s = tomo_rt_session_first_of_user(j->srv, j->user_id); s;
@@ -74,10 +80,27 @@ static void stream_user_leave(void *ctx, int mode, const char *subject, const ch
     post(ctx, JOB_STREAM_LEAVE, mode, subject, user_id, NULL);
 }
 
+static void group_message(void *ctx, tomo_dbconn *db, const char *group_id, int code,
+                          const char *user_id, const char *username)
+{
+    tomo_chat_channel ch = {.mode = TOMO_CHAT_GROUP};
+    snprintf(ch.subject, sizeof(ch.subject), "%s", group_id);
+    char id[37], chid[TOMO_CHAT_ID_MAX];
+    int64_t now = tomo_uuid_v7(id);
+    tomo_chat_id_format(&ch, chid);
+    /* A failed insert is logged by chat; members still see the event. */
+    tomo_chat_message_insert(db, &ch, id, code, user_id, username ? username : "", "{}", now);
+    json_t *m = tomo_chat_message_json(&ch, chid, id, code, user_id, username, "{}", now, now, 1);
+    json_t *env = json_pack("{s:o}", "channel_message", m);
+    post(ctx, JOB_TO_STREAM, TOMO_CHAT_GROUP, group_id, user_id, env);
+    json_decref(env);
+}
+
 void tomo_rt_svc_push_fill(tomo_server *srv, tomo_svc_push *out)
 {
     out->ctx = srv;
     out->to_user = to_user;
     out->disconnect_user = disconnect_user;
     out->stream_user_leave = stream_user_leave;
+    out->group_message = group_message;
 }

@@ -176,6 +176,49 @@ static void untrack(tomo_svc *svc, const char *group_id, const char *user_id)
         svc->push.stream_user_leave(svc->push.ctx, STREAM_GROUP, group_id, user_id);
 }
 
+/* Membership messages on the group channel (join 3, add 4, leave 5, kick
+ * 6, promote 7, ban 8, demote 9), collected in the transaction and sent
+ * after the commit. */
+typedef struct gevent {
+    char user_id[37];
+    char username[129];
+    int code;
+} gevent;
+typedef struct gevents {
+    gevent *v;
+    size_t n, cap;
+} gevents;
+
+static int gev_add(gevents *e, tomo_dbconn *db, const char *user_id, const char *username,
+                   int code)
+{
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 4;
+        e->v = tomo_xrealloc(e->v, e->cap * sizeof(*e->v));
+    }
+    gevent *g = &e->v[e->n];
+    snprintf(g->user_id, sizeof(g->user_id), "%s", user_id);
+    snprintf(g->username, sizeof(g->username), "%s", username ? username : "");
+    g->code = code;
+    int rc = 0;
+    if (!g->username[0])
+        rc = tomo_social_username(db, user_id, g->username);
+    if (rc == TOMO_ENOTFOUND)
+        rc = 0;
+    if (rc == 0)
+        e->n++;
+    return rc;
+}
+
+static void gev_send(tomo_svc *svc, tomo_dbconn *db, const char *gid, gevents *e)
+{
+    for (size_t i = 0; svc && svc->push.group_message && i < e->n; i++)
+        svc->push.group_message(svc->push.ctx, db, gid, e->v[i].code, e->v[i].user_id,
+                                e->v[i].username);
+    free(e->v);
+    memset(e, 0, sizeof(*e));
+}
+
 /* ---- create, update, delete ---- */
 
 int tomo_svc_group_create(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
@@ -385,6 +428,7 @@ int tomo_svc_group_join(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
     ginfo gi;
     tomo_dbres *admins = NULL;
     tomo_social_notes notes = {0};
+    gevents ev = {0};
     int rc = group_id_arg(group_id, gid, err);
     if (rc == 0)
         rc = acting(caller, user_id, me, err);
@@ -423,6 +467,8 @@ int tomo_svc_group_join(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
         }
         if (rc == 0)
             rc = edge_insert(db, gid, me, TOMO_GROUP_MEMBER);
+        if (rc == 0)
+            rc = gev_add(&ev, db, me, name, 3);
     } else {
         rc = edge_insert(db, gid, me, TOMO_GROUP_JOIN_REQUEST);
         if (rc == 0 && !*name)
@@ -445,11 +491,13 @@ int tomo_svc_group_join(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
     if (rc < 0)
         goto fail;
     tomo_social_notes_push(svc, &notes);
+    gev_send(svc, db, gid, &ev);
     tomo_dbres_free(admins);
     return 0;
 fail:
     tomo_db_rollback(db);
     tomo_social_notes_free(&notes);
+    free(ev.v);
     tomo_dbres_free(admins);
     if (rc == TOMO_ECONFLICT) /* a concurrent join of the same user won */
         return 0;
@@ -497,14 +545,20 @@ int tomo_svc_group_leave(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
                                 "Cannot leave group when you are the last superadmin.");
         }
     }
+    gevents ev = {0};
     rc = edge_delete(db, gid, me);
     if (rc == 0 && st <= TOMO_GROUP_MEMBER)
         rc = count_add(db, gid, -1, NULL);
     if (rc == 0)
+        rc = gev_add(&ev, db, me, NULL, 5);
+    if (rc == 0)
         rc = tomo_db_commit(db);
-    if (rc < 0)
+    if (rc < 0) {
+        free(ev.v);
         goto fail;
+    }
     untrack(svc, gid, me);
+    gev_send(svc, db, gid, &ev);
     return 0;
 fail:
     tomo_db_rollback(db);
@@ -516,7 +570,7 @@ fail:
 static int change_one(tomo_svc *svc, tomo_dbconn *db, int op, const char *gid, ginfo *gi,
                       int caller_state, const char *caller_id, const char *target,
                       tomo_social_notes *notes, char (*untracked)[37], size_t *n_untracked,
-                      tomo_err *err)
+                      gevents *ev, tomo_err *err)
 {
     (void)svc;
     int st, full = 0;
@@ -541,6 +595,8 @@ static int change_one(tomo_svc *svc, tomo_dbconn *db, int op, const char *gid, g
             free(subject);
             free(content);
         }
+        if (rc == 0)
+            rc = gev_add(ev, db, target, NULL, 4);
         return rc;
     }
     case TOMO_GROUP_OP_KICK:
@@ -562,12 +618,17 @@ static int change_one(tomo_svc *svc, tomo_dbconn *db, int op, const char *gid, g
         if (rc == 0 && st <= TOMO_GROUP_MEMBER) {
             rc = count_add(db, gid, -1, NULL);
             snprintf(untracked[(*n_untracked)++], 37, "%s", target);
+            if (rc == 0)
+                rc = gev_add(ev, db, target, NULL, op == TOMO_GROUP_OP_KICK ? 6 : 8);
         }
         return rc;
     }
     case TOMO_GROUP_OP_PROMOTE:
-        if (st > 0 && st > caller_state && st <= TOMO_GROUP_MEMBER)
+        if (st > 0 && st > caller_state && st <= TOMO_GROUP_MEMBER) {
             rc = edge_set(db, gid, target, st - 1);
+            if (rc == 0)
+                rc = gev_add(ev, db, target, NULL, 7);
+        }
         return rc;
     default: /* demote */
         if (st >= caller_state && st >= 0 && st < TOMO_GROUP_MEMBER) {
@@ -578,6 +639,8 @@ static int change_one(tomo_svc *svc, tomo_dbconn *db, int op, const char *gid, g
                     return rc;
             }
             rc = edge_set(db, gid, target, st + 1);
+            if (rc == 0)
+                rc = gev_add(ev, db, target, NULL, 9);
         }
         return rc;
     }
@@ -592,6 +655,7 @@ int tomo_svc_group_users_change(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
     char(*untracked)[37] = NULL;
     size_t n_ids = 0, n_untracked = 0;
     tomo_social_notes notes = {0};
+    gevents ev = {0};
     ginfo gi;
     int rc = group_id_arg(group_id, gid, err);
     if (rc < 0)
@@ -647,7 +711,7 @@ int tomo_svc_group_users_change(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
     tomo_err rule = {0};
     for (size_t i = 0; rc == 0 && i < n_ids; i++)
         rc = change_one(svc, db, op, gid, &gi, caller_state, caller_id, ids[i], &notes, untracked,
-                        &n_untracked, &rule);
+                        &n_untracked, &ev, &rule);
     if (rc < 0 && rule.code) { /* a rule broken (group full): keep that error */
         tomo_db_rollback(db);
         if (err)
@@ -661,6 +725,7 @@ int tomo_svc_group_users_change(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
     tomo_social_notes_push(svc, &notes);
     for (size_t i = 0; i < n_untracked; i++)
         untrack(svc, gid, untracked[i]);
+    gev_send(svc, db, gid, &ev);
     goto out;
 fail:
     tomo_db_rollback(db);
@@ -673,6 +738,7 @@ fail:
     }
 out:
     tomo_social_notes_free(&notes);
+    free(ev.v);
     free(ids);
     free(untracked);
     return rc;

@@ -115,6 +115,12 @@ typedef struct tomo_svc_push {
     /* Untrack every socket of a user from the stream (mode, subject, "", "")
      * (a kicked or banned member leaves the group channel at once). */
     void (*stream_user_leave)(void *ctx, int mode, const char *subject, const char *user_id);
+    /* A group membership message (ChannelMessage code 3 join .. 9 demote,
+     * content {}, sender = the affected user): stored with db on the
+     * calling worker thread (so this one blocks), then delivered to the
+     * group channel's members. */
+    void (*group_message)(void *ctx, tomo_dbconn *db, const char *group_id, int code,
+                          const char *user_id, const char *username);
 } tomo_svc_push;
 
 /* The dependencies of the service layer (owned by the composition root,

@@ -404,6 +404,14 @@ test('group chat: members join and read history; kick and ban cut access at once
     // kick k, ban bn: both lose the stream and the history at once
     await s.client.kickGroupUsers(s.session, g.id, [k.id]);
     await s.client.banGroupUsers(s.session, g.id, [bn.id]);
+    // membership messages on the channel: kick 6, ban 8, sender = the affected user
+    const km = await until('kick message', () => s.messages.find((m) => m.code === 6));
+    assert.equal(km.sender_id, k.id);
+    assert.equal(km.username, k.name);
+    assert.equal(km.group_id, g.id);
+    assert.deepEqual(km.content, {});
+    const bm = await until('ban message', () => s.messages.find((m) => m.code === 8));
+    assert.equal(bm.sender_id, bn.id);
     await sleep(100);
     const ack2 = await s.socket.writeChatMessage(ch.id, { text: 'after' });
     await sleep(200);
@@ -421,7 +429,16 @@ test('group chat: members join and read history; kick and ban cut access at once
     const l = await user(srv, 'l', { socket: true });
     await l.client.joinGroup(l.session, g.id);
     await l.socket.joinChat(g.id, GROUP, true, false);
+    const jm = await until('join message', () => s.messages.find((m) => m.code === 3 && m.sender_id === l.id));
+    assert.equal(jm.username, l.name);
+    await s.client.promoteGroupUsers(s.session, g.id, [l.id]);
+    await until('promote message', () => s.messages.find((m) => m.code === 7 && m.sender_id === l.id));
+    await s.client.demoteGroupUsers(s.session, g.id, [l.id]);
+    await until('demote message', () => s.messages.find((m) => m.code === 9 && m.sender_id === l.id));
     await l.client.leaveGroup(l.session, g.id);
+    await until('leave message', () => s.messages.find((m) => m.code === 5 && m.sender_id === l.id));
+    const h2 = await s.client.listChannelMessages(s.session, ch.id, 100, true);
+    assert.deepEqual(h2.messages.filter((m) => m.code >= 3).map((m) => m.code), [3, 3, 6, 8, 3, 7, 9, 5]);
     await sleep(100);
     const ack3 = await s.socket.writeChatMessage(ch.id, { text: 'bye' });
     await sleep(200);
