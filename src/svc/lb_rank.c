@@ -372,6 +372,19 @@ void tomo_lb_rank_fill(tomo_lb_rank *r, const uint8_t owner[16], int64_t score, 
     pthread_rwlock_unlock(&r->lock);
 }
 
+void tomo_lb_rank_fill_many(tomo_lb_rank *r, const tomo_lb_rank_entry *e, size_t n)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    for (size_t k = 0; k < n; k++) {
+        if (!slot_find(r, e[k].owner)) {
+            uint32_t i = node_new(r, e[k].owner, e[k].score, e[k].subscore);
+            slot_add(r, i);
+            tree_insert(r, i);
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+}
+
 void tomo_lb_rank_fill_end(tomo_lb_rank *r)
 {
     pthread_rwlock_wrlock(&r->lock);

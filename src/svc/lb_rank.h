@@ -47,6 +47,12 @@ int64_t tomo_lb_rank_count(tomo_lb_rank *r);
 void tomo_lb_rank_fill_begin(tomo_lb_rank *r);
 void tomo_lb_rank_fill(tomo_lb_rank *r, const uint8_t owner[16], int64_t score, int64_t subscore);
 void tomo_lb_rank_fill_end(tomo_lb_rank *r);
+/* tomo_lb_rank_fill for n entries under one lock. */
+typedef struct tomo_lb_rank_entry {
+    uint8_t owner[16];
+    int64_t score, subscore;
+} tomo_lb_rank_entry;
+void tomo_lb_rank_fill_many(tomo_lb_rank *r, const tomo_lb_rank_entry *e, size_t n);
 int tomo_lb_rank_filling(tomo_lb_rank *r);
 
 /* Parse a UUID string (any case, with dashes) into 16 bytes; 0 or
