@@ -416,9 +416,10 @@ static int cmd_healthcheck(const opts *o)
         }
     }
     close(fd);
-    tomo_config_free(&cfg);
+    /* host may point into cfg: report before freeing it. */
     if (!ok)
         fprintf(stderr, "unhealthy: no 200 from %s:%d/healthcheck\n", host, cfg.socket.port);
+    tomo_config_free(&cfg);
     return ok ? 0 : 1;
 }
 

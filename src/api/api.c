@@ -118,26 +118,6 @@ static int limit_user(tomo_api_ctx *ctx)
 
 /* ---- query strings ---- */
 
-static char *pct_decode(const char *s, size_t n)
-{
-    char *out = tomo_xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-                   isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Path parameters arrive percent-encoded (clients encode ids such as a
  * room channel "2...my room"); '+' is literal in a path. A decoded value must
  * be UTF-8 without NUL (an encoded %00 would silently cut it, and Postgres
@@ -148,21 +128,9 @@ static int decode_path_params(tomo_route_match *m)
         char *v = m->values[i];
         if (!strchr(v, '%'))
             continue;
-        size_t o = 0;
-        int nul = 0;
-        for (size_t k = 0; v[k]; k++) {
-            if (v[k] == '%' && isxdigit((unsigned char)v[k + 1]) &&
-                isxdigit((unsigned char)v[k + 2])) {
-                char hex[3] = {v[k + 1], v[k + 2], 0};
-                v[o] = (char)strtol(hex, NULL, 16);
-                nul |= v[o++] == '\0';
-                k += 2;
-            } else {
-                v[o++] = v[k];
-            }
-        }
-        v[o] = '\0';
-        json_t *valid = nul ? NULL : json_stringn(v, o); /* NULL for invalid UTF-8 */
+        size_t o = tomo_pct_decode_to(v, strlen(v), 0, v);
+        /* NUL bytes or invalid UTF-8: the caller answers 400. */
+        json_t *valid = memchr(v, '\0', o) ? NULL : json_stringn(v, o);
         if (!valid)
             return -1;
         json_decref(valid);
@@ -179,8 +147,8 @@ static json_t *parse_query(const char *q)
         if (len) {
             const char *eq = memchr(q, '=', len);
             size_t kl = eq ? (size_t)(eq - q) : len;
-            char *k = pct_decode(q, kl);
-            char *v = eq ? pct_decode(eq + 1, len - kl - 1) : tomo_xstrdup("");
+            char *k = tomo_pct_decode(q, kl, 1);
+            char *v = eq ? tomo_pct_decode(eq + 1, len - kl - 1, 1) : tomo_xstrdup("");
             json_t *arr = json_object_get(obj, k);
             if (!arr) {
                 arr = json_array();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codec_int.h"
+#include "core/codec_util.h"
 
 /* ---- Arena ------------------------------------------------------------------ */
 
@@ -258,87 +259,26 @@ const ProtobufCFieldDescriptor *tomo_codec_field_lookup(const ProtobufCMessageDe
 
 /* ---- Base64 ----------------------------------------------------------------- */
 
-static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* One base64 for the whole server (core/codec_util.h); these wrap it for
+ * json values and arena memory. */
 json_t *tomo_codec_base64_json(const uint8_t *src, size_t n)
 {
     char stackbuf[512];
-    size_t outlen = (n + 2) / 3 * 4;
-    char *buf = outlen <= sizeof(stackbuf) ? stackbuf : malloc(outlen);
-    size_t i = 0, j = 0;
-    json_t *v;
-
-    if (!buf)
-        abort();
-    for (; i + 2 < n; i += 3) {
-        uint32_t w = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
-        buf[j++] = b64_std[w >> 18];
-        buf[j++] = b64_std[(w >> 12) & 63];
-        buf[j++] = b64_std[(w >> 6) & 63];
-        buf[j++] = b64_std[w & 63];
-    }
-    if (i < n) {
-        uint32_t w = (uint32_t)src[i] << 16;
-        if (i + 1 < n)
-            w |= (uint32_t)src[i + 1] << 8;
-        buf[j++] = b64_std[w >> 18];
-        buf[j++] = b64_std[(w >> 12) & 63];
-        buf[j++] = i + 1 < n ? b64_std[(w >> 6) & 63] : '=';
-        buf[j++] = '=';
-    }
-    v = json_stringn_nocheck(buf, j);
+    size_t outlen = tomo_b64_encoded_len(n, 0);
+    char *buf = outlen < sizeof(stackbuf) ? stackbuf : tomo_xmalloc(outlen + 1);
+    size_t j = tomo_b64_encode_to(src, n, 0, buf);
+    json_t *v = json_stringn_nocheck(buf, j);
     if (buf != stackbuf)
         free(buf);
     return v;
 }
 
-static int b64_val(unsigned char ch, int url)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == (url ? '-' : '+'))
-        return 62;
-    if (ch == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
 int tomo_codec_base64_decode(codec_arena *a, const char *s, size_t n, uint8_t **out, size_t *outlen)
 {
-    /* protojson's rule: '-' or '_' selects the URL alphabet; a length that is
-     * a multiple of 4 means padded, anything else means unpadded. */
-    int url = memchr(s, '-', n) != NULL || memchr(s, '_', n) != NULL;
-    uint8_t *o;
-    size_t j = 0, i;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    if (n % 4 == 0) {
-        if (n >= 1 && s[n - 1] == '=')
-            n--;
-        if (n >= 1 && s[n - 1] == '=')
-            n--;
-    }
-    if (n % 4 == 1)
+    uint8_t *o = tomo_codec_arena_alloc(a, tomo_b64_decoded_max(n));
+    if (tomo_b64_decode_to(s, n, o, outlen) < 0)
         return -1;
-    o = tomo_codec_arena_alloc(a, n / 4 * 3 + 3);
-    for (i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)s[i], url);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[j++] = (uint8_t)(acc >> bits);
-        }
-    }
     *out = o;
-    *outlen = j;
     return 0;
 }
 

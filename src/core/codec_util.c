@@ -12,11 +12,15 @@
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *tomo_b64_encode(const void *vp, size_t n, int url)
+size_t tomo_b64_encoded_len(size_t n, int url)
+{
+    return url ? n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0) : (n + 2) / 3 * 4;
+}
+
+size_t tomo_b64_encode_to(const void *vp, size_t n, int url, char *out)
 {
     const uint8_t *p = vp;
     const char *tab = url ? b64url : b64std;
-    char *out = tomo_xmalloc(((n + 2) / 3) * 4 + 1);
     size_t o = 0, i = 0;
     for (; i + 2 < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -37,10 +41,17 @@ char *tomo_b64_encode(const void *vp, size_t n, int url)
             out[o++] = '=';
     }
     out[o] = '\0';
+    return o;
+}
+
+char *tomo_b64_encode(const void *p, size_t n, int url)
+{
+    char *out = tomo_xmalloc(tomo_b64_encoded_len(n, url) + 1);
+    tomo_b64_encode_to(p, n, url, out);
     return out;
 }
 
-static int b64val(int c)
+static int b64val(int c, int url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -48,40 +59,112 @@ static int b64val(int c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '+' || c == '-')
+    if (c == (url ? '-' : '+'))
         return 62;
-    if (c == '/' || c == '_')
+    if (c == (url ? '_' : '/'))
         return 63;
     return -1;
 }
 
-int tomo_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
+size_t tomo_b64_decoded_max(size_t n) { return n / 4 * 3 + 3; }
+
+int tomo_b64_decode_to(const char *s, size_t n, uint8_t *out, size_t *outlen)
 {
-    while (n > 0 && s[n - 1] == '=')
-        n--;
+    /* protojson's rule: '-' or '_' selects the URL alphabet (the two are
+     * never mixed); a length that is a multiple of 4 may end in one or two
+     * '=', any other length is unpadded. */
+    int url = memchr(s, '-', n) != NULL || memchr(s, '_', n) != NULL;
+    if (n % 4 == 0) {
+        if (n >= 1 && s[n - 1] == '=')
+            n--;
+        if (n >= 1 && s[n - 1] == '=')
+            n--;
+    }
     if (n % 4 == 1)
         return TOMO_EINVAL;
-    uint8_t *buf = tomo_xmalloc(n * 3 / 4 + 2);
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)s[i]);
-        if (v < 0) {
-            free(buf);
+        int v = b64val((unsigned char)s[i], url);
+        if (v < 0)
             return TOMO_EINVAL;
-        }
         acc = acc << 6 | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            buf[o++] = (uint8_t)(acc >> bits);
+            out[o++] = (uint8_t)(acc >> bits);
         }
+    }
+    *outlen = o;
+    return 0;
+}
+
+int tomo_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
+{
+    uint8_t *buf = tomo_xmalloc(tomo_b64_decoded_max(n) + 1);
+    size_t o = 0;
+    if (tomo_b64_decode_to(s, n, buf, &o) < 0) {
+        free(buf);
+        return TOMO_EINVAL;
     }
     buf[o] = '\0';
     *out = buf;
     *outlen = o;
     return 0;
+}
+
+/* ---- percent-encoding ---- */
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t tomo_pct_decode_to(const char *s, size_t n, int plus_space, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (plus_space && s[i] == '+') {
+            out[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && hexv((unsigned char)s[i + 1]) >= 0 &&
+                   hexv((unsigned char)s[i + 2]) >= 0) {
+            out[o++] = (char)(hexv((unsigned char)s[i + 1]) * 16 + hexv((unsigned char)s[i + 2]));
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+char *tomo_pct_decode(const char *s, size_t n, int plus_space)
+{
+    char *out = tomo_xmalloc(n + 1);
+    tomo_pct_decode_to(s, n, plus_space, out);
+    return out;
+}
+
+char *tomo_query_get(const char *q, const char *name)
+{
+    size_t nl = strlen(name);
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        size_t kl = eq ? (size_t)(eq - q) : len;
+        if (kl == nl && !memcmp(q, name, nl))
+            return eq ? tomo_pct_decode(eq + 1, len - kl - 1, 1) : tomo_xstrdup("");
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
 }
 
 void tomo_hex(const void *vp, size_t n, char *out)

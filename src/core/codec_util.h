@@ -1,4 +1,5 @@
-/* core/codec_util.h: base64 (standard and URL-safe), hex, UUID helpers.
+/* core/codec_util.h: base64 (standard and URL-safe), percent-decoding and
+ * query strings, hex, UUID helpers: the one copy of each for every layer.
  * Owns: nothing; pure functions.
  * Threads: any. */
 #ifndef TOMO_CORE_CODEC_UTIL_H
@@ -7,11 +8,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Encode n bytes; returns a heap string. url=1: URL alphabet without padding. */
+/* Encode n bytes; returns a heap string. url=1: URL alphabet without padding;
+ * url=0: standard alphabet, padded. */
 char *tomo_b64_encode(const void *p, size_t n, int url);
-/* Decode standard or URL-safe base64, padded or not. Returns bytes written to
- * a heap buffer *out (NUL-terminated for convenience), or TOMO_EINVAL. */
+/* Length of the encoding of n bytes (without the NUL). */
+size_t tomo_b64_encoded_len(size_t n, int url);
+/* Encode into out (tomo_b64_encoded_len(n, url) + 1 bytes); NUL-terminated;
+ * returns the length. */
+size_t tomo_b64_encode_to(const void *p, size_t n, int url, char *out);
+/* Decode base64 the way protojson reads bytes: a '-' or '_' anywhere selects
+ * the URL alphabet (alphabets never mix), a length that is a multiple of 4
+ * may end in one or two '=', any other length is unpadded. Returns 0 with
+ * the bytes in a heap buffer *out (NUL-terminated for convenience), or
+ * TOMO_EINVAL. */
 int tomo_b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
+/* The same into out, which holds tomo_b64_decoded_max(n) bytes. */
+size_t tomo_b64_decoded_max(size_t n);
+int tomo_b64_decode_to(const char *s, size_t n, uint8_t *out, size_t *outlen);
+
+/* Percent-decode s[0..n) ("%41" -> "A"; a '%' not followed by two hex
+ * digits stays as is). plus_space=1 turns '+' into ' ' (query strings and
+ * form bodies); paths keep '+'. decode_to writes at most n + 1 bytes
+ * (NUL-terminated) and may decode in place (out == s); returns the length.
+ * The decoded bytes may contain NUL or invalid UTF-8: callers that need
+ * text check. */
+size_t tomo_pct_decode_to(const char *s, size_t n, int plus_space, char *out);
+char *tomo_pct_decode(const char *s, size_t n, int plus_space);
+/* First value of query parameter `name` in q ("a=1&b=2", no '?'; may be
+ * NULL), percent-decoded with '+' as space, in a heap string; "" for a bare
+ * "name" or "name="; NULL when absent. */
+char *tomo_query_get(const char *q, const char *name);
 
 /* Lower-case hex of n bytes into out (2n+1). */
 void tomo_hex(const void *p, size_t n, char *out);

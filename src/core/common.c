@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -126,4 +127,94 @@ void tomo_rfc3339(int64_t unix_sec, char buf[32])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- redaction ---- */
+
+/* Appends p[0..n) to the growing string *b (length *len, capacity *cap). */
+static void put(char **b, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *b = tomo_xrealloc(*b, *cap);
+    }
+    memcpy(*b + *len, p, n);
+    *len += n;
+    (*b)[*len] = '\0';
+}
+
+static int is_sep(char c) { return c == '?' || c == '&' || c == ' ' || c == ';' || c == '\t'; }
+
+static int key_is_secret(const char *k, size_t n)
+{
+    for (size_t i = 0; i + 8 <= n; i++)
+        if (!strncasecmp(k + i, "password", 8))
+            return 1;
+    return 0;
+}
+
+char *tomo_redact_dsn(const char *dsn)
+{
+    static const char red[] = "<redacted>";
+    size_t n = strlen(dsn), len = 0, cap = n + 32;
+    char *b = tomo_xmalloc(cap);
+    b[0] = '\0';
+    size_t i = 0;
+    /* scheme://user:secret@host: the user-info ends at the last '@' of the
+     * authority (which ends at the first '/', '?' or '#'). */
+    const char *scheme = strstr(dsn, "://");
+    if (scheme) {
+        size_t start = (size_t)(scheme - dsn) + 3;
+        size_t auth_end = start + strcspn(dsn + start, "/?#");
+        size_t at = 0;
+        for (size_t k = start; k < auth_end; k++)
+            if (dsn[k] == '@')
+                at = k;
+        const char *colon = at ? memchr(dsn + start, ':', at - start) : NULL;
+        if (colon) {
+            put(&b, &len, &cap, dsn, (size_t)(colon - dsn) + 1);
+            put(&b, &len, &cap, red, sizeof(red) - 1);
+            i = at;
+        }
+    }
+    /* key=value parameters, '?'/'&' separated (URLs) or blank separated
+     * (libpq keywords; a value may be 'single quoted' with \' escapes). */
+    size_t key_start = i;
+    while (i < n) {
+        char c = dsn[i];
+        if (is_sep(c)) {
+            put(&b, &len, &cap, dsn + i, 1);
+            key_start = ++i;
+            continue;
+        }
+        if (c != '=') {
+            put(&b, &len, &cap, dsn + i, 1);
+            i++;
+            continue;
+        }
+        /* dsn[key_start..i) is the key; find the value's end. */
+        int secret = key_is_secret(dsn + key_start, i - key_start);
+        put(&b, &len, &cap, "=", 1);
+        size_t v = ++i;
+        if (v < n && dsn[v] == '\'') {
+            i++;
+            while (i < n && dsn[i] != '\'') {
+                if (dsn[i] == '\\' && i + 1 < n)
+                    i++;
+                i++;
+            }
+            if (i < n)
+                i++; /* closing quote */
+        } else {
+            while (i < n && dsn[i] != '&' && dsn[i] != ' ' && dsn[i] != ';' && dsn[i] != '\t' &&
+                   dsn[i] != '#')
+                i++;
+        }
+        if (secret && i > v)
+            put(&b, &len, &cap, red, sizeof(red) - 1);
+        else
+            put(&b, &len, &cap, dsn + v, i - v);
+        key_start = i;
+    }
+    return b;
 }

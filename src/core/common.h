@@ -47,6 +47,13 @@ void tomo_random_bytes(void *buf, size_t n);
  * (the length difference itself is not hidden). Returns 1 if equal. */
 int tomo_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* A connection string fit for logs and `config check`: the password of a
+ * URL's user-info (scheme://user:secret@host) and the value of every
+ * parameter whose name contains "password" (URL query ?password=...,
+ * &sslpassword=..., libpq keyword form password=... or password='a b')
+ * become "<redacted>"; everything else is kept. Returns a heap string. */
+char *tomo_redact_dsn(const char *dsn);
+
 /* Format unix seconds as RFC 3339 UTC "2024-01-02T03:04:05Z" into buf[21+]. */
 void tomo_rfc3339(int64_t unix_sec, char buf[32]);
 

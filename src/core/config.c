@@ -581,18 +581,8 @@ char *tomo_config_dump_yaml(const tomo_config *cfg, int redact)
                     append(&buf, &len, &cap, ", ");
                 /* database addresses carry passwords */
                 if (redact && !strcmp(k->path, "database.address")) {
-                    char *red = tomo_xstrdup(l->v[j]);
-                    char *at = strrchr(red, '@');
-                    char *scheme = strstr(red, "://");
-                    char *start = scheme ? scheme + 3 : red;
-                    char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-                    if (colon) {
-                        char *out = tomo_xasprintf("%.*s:<redacted>%s", (int)(colon - red), red, at);
-                        yaml_quote(&buf, &len, &cap, out);
-                        free(out);
-                    } else {
-                        yaml_quote(&buf, &len, &cap, red);
-                    }
+                    char *red = tomo_redact_dsn(l->v[j]);
+                    yaml_quote(&buf, &len, &cap, red);
                     free(red);
                 } else {
                     yaml_quote(&buf, &len, &cap, l->v[j]);

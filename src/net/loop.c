@@ -95,6 +95,7 @@ void tomo_loop_free(tomo_loop *l)
 typedef struct job {
     tomo_fn work, done;
     void *arg;
+    tomo_loop *loop; /* where done runs */
     struct job *next;
 } job;
 
@@ -102,14 +103,18 @@ struct tomo_pool {
     tomo_loop *loop;
     pthread_t *threads;
     int nthreads, max_queue, queued, running, stopping;
+    int started; /* workers whose init hook finished (under mu) */
+    tomo_pool_hooks hooks;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv, started_cv;
     job *head, *tail;
 };
 
 static __thread int t_worker_index = -1;
+static __thread void *t_worker_data;
 
 int tomo_pool_worker_index(void) { return t_worker_index; }
+void *tomo_pool_worker_data(void) { return t_worker_data; }
 
 typedef struct wstart {
     tomo_pool *p;
@@ -120,8 +125,15 @@ static void *worker_main(void *a)
 {
     wstart *ws = a;
     tomo_pool *p = ws->p;
-    t_worker_index = ws->idx;
+    int idx = ws->idx;
+    t_worker_index = idx;
     free(ws);
+    if (p->hooks.init)
+        t_worker_data = p->hooks.init(idx, p->hooks.arg);
+    pthread_mutex_lock(&p->mu);
+    p->started++;
+    pthread_cond_broadcast(&p->started_cv);
+    pthread_mutex_unlock(&p->mu);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->head && !p->stopping)
@@ -142,20 +154,32 @@ static void *worker_main(void *a)
         p->running--;
         pthread_mutex_unlock(&p->mu);
         if (j->done)
-            tomo_loop_post(p->loop, j->done, j->arg);
+            tomo_loop_post(j->loop, j->done, j->arg);
         free(j);
     }
+    if (p->hooks.fini)
+        p->hooks.fini(idx, t_worker_data, p->hooks.arg);
+    t_worker_data = NULL;
     return NULL;
 }
 
 tomo_pool *tomo_pool_new(tomo_loop *l, int nthreads, int max_queue)
 {
+    return tomo_pool_new_hooks(l, nthreads, max_queue, NULL);
+}
+
+tomo_pool *tomo_pool_new_hooks(tomo_loop *l, int nthreads, int max_queue,
+                               const tomo_pool_hooks *hooks)
+{
     tomo_pool *p = tomo_xcalloc(1, sizeof(*p));
     p->loop = l;
+    if (hooks)
+        p->hooks = *hooks;
     p->nthreads = nthreads < 1 ? 1 : nthreads;
     p->max_queue = max_queue < 1 ? 1 : max_queue;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->started_cv, NULL);
     p->threads = tomo_xcalloc((size_t)p->nthreads, sizeof(pthread_t));
     for (int i = 0; i < p->nthreads; i++) {
         wstart *ws = tomo_xmalloc(sizeof(*ws));
@@ -168,10 +192,21 @@ tomo_pool *tomo_pool_new(tomo_loop *l, int nthreads, int max_queue)
             abort();
         pthread_attr_destroy(&attr);
     }
+    /* Jobs may count on every worker's state existing (and a failing init
+     * is reported before the server says it is ready). */
+    pthread_mutex_lock(&p->mu);
+    while (p->started < p->nthreads)
+        pthread_cond_wait(&p->started_cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
     return p;
 }
 
 int tomo_pool_submit(tomo_pool *p, tomo_fn work, tomo_fn done, void *arg)
+{
+    return tomo_pool_submit_on(p, p->loop, work, done, arg);
+}
+
+int tomo_pool_submit_on(tomo_pool *p, tomo_loop *l, tomo_fn work, tomo_fn done, void *arg)
 {
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
@@ -186,6 +221,7 @@ int tomo_pool_submit(tomo_pool *p, tomo_fn work, tomo_fn done, void *arg)
     j->work = work;
     j->done = done;
     j->arg = arg;
+    j->loop = l;
     j->next = NULL;
     if (p->tail)
         p->tail->next = j;
@@ -229,5 +265,6 @@ void tomo_pool_free(tomo_pool *p)
     tomo_pool_stop(p);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->started_cv);
     free(p);
 }

@@ -8,12 +8,14 @@
 #include "../core/log.h"
 
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <wslay/wslay.h>
 
 struct tomo_ws {
+    tomo_ws_loop *wl;
     uv_tcp_t *tcp;
     wslay_event_context_ptr ctx;
     const tomo_ws_callbacks *cb;
@@ -45,17 +47,28 @@ struct tomo_ws {
     tomo_ws *dirty_next;
 };
 
-/* One loop-wide read buffer: input is parsed synchronously in on_read, so no
- * connection keeps a buffer of its own. */
-static char g_rbuf[65536];
-static const uint8_t *g_in;
-static size_t g_in_len;
-static tomo_ws_stats g_stats;
-
-/* Sockets waiting for the peer's close frame; one timer enforces deadlines. */
-static tomo_ws *g_closing;
-static uv_timer_t g_close_timer;
-static int g_close_timer_init;
+/* Per-loop state: every connection of one loop shares it, and nothing here
+ * is touched from another thread. */
+struct tomo_ws_loop {
+    tomo_loop *loop;
+    /* Input cursor over the bytes being parsed (recv_cb reads from here). */
+    const uint8_t *in;
+    size_t in_len;
+    tomo_ws_stats stats;
+    /* Sockets waiting for the peer's close frame; one timer enforces
+     * deadlines. */
+    tomo_ws *closing;
+    uv_timer_t close_timer;
+    /* Connections with frames queued this loop iteration (prepare_cb). */
+    tomo_ws *dirty;
+    uv_prepare_t prepare;
+    int handles_open;
+    int handles_pending; /* uv_close callbacks still to come */
+    int free_requested;  /* tomo_ws_loop_free ran before they came */
+    /* One read buffer: input is parsed synchronously in on_read, so no
+     * connection keeps a buffer of its own. */
+    char rbuf[65536];
+};
 
 static void finish(tomo_ws *ws);
 
@@ -65,7 +78,7 @@ tomo_frame *tomo_frame_new(int opcode, const void *payload, size_t n)
 {
     size_t hl = n < 126 ? 2 : n <= 0xffff ? 4 : 10;
     tomo_frame *f = tomo_xmalloc(sizeof(*f) + hl + n);
-    f->refs = 1;
+    atomic_init(&f->refs, 1);
     f->opcode = (uint8_t)opcode;
     f->len = hl + n;
     f->data[0] = (uint8_t)(0x80 | (opcode & 0x0f));
@@ -92,16 +105,25 @@ const uint8_t *tomo_frame_payload(const tomo_frame *f, size_t *n)
     return f->data + hl;
 }
 
+/* Frames may be built on one thread (a match thread, another loop) and
+ * written on another: the count is atomic. Taking a reference needs no
+ * ordering (the taker already holds one); the last release must see every
+ * other thread's reads done (acq_rel) before freeing. */
 tomo_frame *tomo_frame_ref(tomo_frame *f)
 {
-    f->refs++;
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
     return f;
 }
 
 void tomo_frame_unref(tomo_frame *f)
 {
-    if (f && --f->refs == 0)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
         free(f);
+}
+
+int tomo_frame_refs(const tomo_frame *f)
+{
+    return atomic_load_explicit(&((tomo_frame *)f)->refs, memory_order_relaxed);
 }
 
 /* ---- handshake ---- */
@@ -205,7 +227,7 @@ static int write_bufs(tomo_ws *ws, uv_buf_t *bufs, tomo_frame **frames, size_t n
     size_t total = 0, done = 0;
     for (size_t i = 0; i < n; i++)
         total += bufs[i].len;
-    g_stats.bytes_out += total;
+    ws->wl->stats.bytes_out += total;
     if (ws->queued == 0) {
         int w = uv_try_write((uv_stream_t *)ws->tcp, bufs, (unsigned)n);
         if (w < 0 && w != UV_EAGAIN)
@@ -270,10 +292,6 @@ fail:
 /* ---- batching: frames queued during one loop iteration go out together
  * (one writev per connection) right before the loop polls again ---- */
 
-static tomo_ws *g_dirty;  /* connections with pending frames */
-static uv_prepare_t g_prepare;
-static int g_prepare_init;
-
 static void flush_pending(tomo_ws *ws)
 {
     size_t n = ws->npend;
@@ -307,7 +325,7 @@ static void dirty_del(tomo_ws *ws)
 {
     if (!ws->dirty)
         return;
-    for (tomo_ws **pp = &g_dirty; *pp; pp = &(*pp)->dirty_next)
+    for (tomo_ws **pp = &ws->wl->dirty; *pp; pp = &(*pp)->dirty_next)
         if (*pp == ws) {
             *pp = ws->dirty_next;
             break;
@@ -318,10 +336,10 @@ static void dirty_del(tomo_ws *ws)
 
 static void prepare_cb(uv_prepare_t *p)
 {
-    (void)p;
-    while (g_dirty) {
-        tomo_ws *ws = g_dirty;
-        g_dirty = ws->dirty_next;
+    tomo_ws_loop *wl = p->data;
+    while (wl->dirty) {
+        tomo_ws *ws = wl->dirty;
+        wl->dirty = ws->dirty_next;
         ws->dirty = 0;
         ws->dirty_next = NULL;
         flush_pending(ws);
@@ -361,8 +379,8 @@ int tomo_ws_send(tomo_ws *ws, tomo_frame *f)
     ws->pend[ws->npend++] = tomo_frame_ref(f);
     if (!ws->dirty) {
         ws->dirty = 1;
-        ws->dirty_next = g_dirty;
-        g_dirty = ws;
+        ws->dirty_next = ws->wl->dirty;
+        ws->wl->dirty = ws;
     }
     return 0;
 }
@@ -384,23 +402,24 @@ static void close_timer_cb(uv_timer_t *t);
 /* Enter the closing state: wait at most close_wait_ms for the peer. */
 static void closing_add(tomo_ws *ws)
 {
+    tomo_ws_loop *wl = ws->wl;
     ws->closing = 1;
     ws->close_deadline_ms = (uint64_t)tomo_now_ms() + ws->close_wait_ms;
-    ws->close_next = g_closing;
+    ws->close_next = wl->closing;
     ws->close_prev = NULL;
-    if (g_closing)
-        g_closing->close_prev = ws;
-    g_closing = ws;
-    if (g_close_timer_init && !uv_is_active((uv_handle_t *)&g_close_timer))
-        uv_timer_start(&g_close_timer, close_timer_cb, 100, 100);
+    if (wl->closing)
+        wl->closing->close_prev = ws;
+    wl->closing = ws;
+    if (wl->handles_open && !uv_is_active((uv_handle_t *)&wl->close_timer))
+        uv_timer_start(&wl->close_timer, close_timer_cb, 100, 100);
 }
 
 static void closing_del(tomo_ws *ws)
 {
     if (ws->close_prev)
         ws->close_prev->close_next = ws->close_next;
-    else if (g_closing == ws)
-        g_closing = ws->close_next;
+    else if (ws->wl->closing == ws)
+        ws->wl->closing = ws->close_next;
     if (ws->close_next)
         ws->close_next->close_prev = ws->close_prev;
     ws->close_prev = ws->close_next = NULL;
@@ -408,17 +427,17 @@ static void closing_del(tomo_ws *ws)
 
 static void close_timer_cb(uv_timer_t *t)
 {
-    (void)t;
+    tomo_ws_loop *wl = t->data;
     uint64_t now = (uint64_t)tomo_now_ms();
-    tomo_ws *ws = g_closing;
+    tomo_ws *ws = wl->closing;
     while (ws) {
         tomo_ws *next = ws->close_next;
         if (now >= ws->close_deadline_ms)
             tomo_ws_abort(ws);
         ws = next;
     }
-    if (!g_closing)
-        uv_timer_stop(&g_close_timer);
+    if (!wl->closing)
+        uv_timer_stop(&wl->close_timer);
 }
 
 /* Send what wslay has queued (pongs, close frames); then, if the close
@@ -516,15 +535,16 @@ int tomo_ws_trim(tomo_ws *ws)
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
 {
-    (void)flags, (void)ud;
-    if (!g_in_len) {
+    (void)flags;
+    tomo_ws_loop *wl = ((tomo_ws *)ud)->wl;
+    if (!wl->in_len) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    size_t n = len < g_in_len ? len : g_in_len;
-    memcpy(buf, g_in, n);
-    g_in += n;
-    g_in_len -= n;
+    size_t n = len < wl->in_len ? len : wl->in_len;
+    memcpy(buf, wl->in, n);
+    wl->in += n;
+    wl->in_len -= n;
     return (ssize_t)n;
 }
 
@@ -583,24 +603,26 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h, (void)suggested;
-    *buf = uv_buf_init(g_rbuf, sizeof(g_rbuf));
+    (void)suggested;
+    tomo_ws_loop *wl = ((tomo_ws *)h->data)->wl;
+    *buf = uv_buf_init(wl->rbuf, sizeof(wl->rbuf));
 }
 
 static void feed(tomo_ws *ws, const uint8_t *p, size_t n)
 {
-    g_stats.bytes_in += n;
+    tomo_ws_loop *wl = ws->wl;
+    wl->stats.bytes_in += n;
     if (ws->ctx && !wslay_event_get_read_enabled(ws->ctx))
         return; /* after a fatal input error: drain until the peer goes */
     ctx_make(ws);
     track(ws, p, n);
-    g_in = p;
-    g_in_len = n;
+    wl->in = p;
+    wl->in_len = n;
     ws->in_recv = 1;
     int rc = wslay_event_recv(ws->ctx);
     ws->in_recv = 0;
-    g_in = NULL;
-    g_in_len = 0;
+    wl->in = NULL;
+    wl->in_len = 0;
     if (rc < 0) {
         tomo_ws_abort(ws);
         return;
@@ -636,8 +658,8 @@ static void on_tcp_closed(uv_handle_t *h)
     for (uint32_t i = 0; i < ws->npend; i++)
         tomo_frame_unref(ws->pend[i]);
     free(ws->pend);
-    if (!g_closing && g_close_timer_init)
-        uv_timer_stop(&g_close_timer);
+    if (!ws->wl->closing && ws->wl->handles_open)
+        uv_timer_stop(&ws->wl->close_timer);
     ws->cb->on_closed(ws, ws->close_code, ws->ud);
     if (ws->ctx)
         wslay_event_context_free(ws->ctx);
@@ -718,7 +740,7 @@ size_t tomo_ws_queued(const tomo_ws *ws) { return ws->queued; }
 
 const char *tomo_ws_peer(const tomo_ws *ws)
 {
-    static char buf[64];
+    static __thread char buf[64]; /* one per loop thread */
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     buf[0] = '\0';
@@ -731,27 +753,17 @@ const char *tomo_ws_peer(const tomo_ws *ws)
     return buf;
 }
 
-void tomo_ws_stats_get(tomo_ws_stats *out) { *out = g_stats; }
+void tomo_ws_loop_stats(const tomo_ws_loop *wl, tomo_ws_stats *out) { *out = wl->stats; }
 
 static const struct wslay_event_callbacks g_wslay_cb = {
     recv_cb, send_cb, NULL, frame_start_cb, NULL, NULL, msg_cb,
 };
 
-tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
+tomo_ws *tomo_ws_new(tomo_ws_loop *wl, uv_tcp_t *tcp, const tomo_ws_config *cfg,
                      const tomo_ws_callbacks *cb, void *ud)
 {
-    if (!g_close_timer_init) {
-        uv_timer_init(tomo_loop_uv(loop), &g_close_timer);
-        uv_unref((uv_handle_t *)&g_close_timer);
-        g_close_timer_init = 1;
-    }
-    if (!g_prepare_init) {
-        uv_prepare_init(tomo_loop_uv(loop), &g_prepare);
-        uv_prepare_start(&g_prepare, prepare_cb);
-        uv_unref((uv_handle_t *)&g_prepare);
-        g_prepare_init = 1;
-    }
     tomo_ws *ws = tomo_xcalloc(1, sizeof(*ws));
+    ws->wl = wl;
     ws->tcp = tcp;
     ws->cb = cb;
     ws->ud = ud;
@@ -773,22 +785,57 @@ void tomo_ws_start(tomo_ws *ws, const char *leftover, size_t leftover_len)
         feed(ws, (const uint8_t *)leftover, leftover_len);
 }
 
-void tomo_ws_abort_closing(void)
+/* ---- per-loop context ---- */
+
+tomo_ws_loop *tomo_ws_loop_new(tomo_loop *loop)
 {
-    for (tomo_ws *ws = g_closing; ws; ws = ws->close_next)
+    tomo_ws_loop *wl = tomo_xcalloc(1, sizeof(*wl));
+    wl->loop = loop;
+    uv_timer_init(tomo_loop_uv(loop), &wl->close_timer);
+    wl->close_timer.data = wl;
+    uv_unref((uv_handle_t *)&wl->close_timer);
+    uv_prepare_init(tomo_loop_uv(loop), &wl->prepare);
+    wl->prepare.data = wl;
+    uv_prepare_start(&wl->prepare, prepare_cb);
+    uv_unref((uv_handle_t *)&wl->prepare);
+    wl->handles_open = 1;
+    return wl;
+}
+
+tomo_loop *tomo_ws_loop_loop(const tomo_ws_loop *wl) { return wl->loop; }
+
+void tomo_ws_loop_abort_closing(tomo_ws_loop *wl)
+{
+    for (tomo_ws *ws = wl->closing; ws; ws = ws->close_next)
         tomo_ws_abort(ws);
 }
 
-void tomo_ws_module_close(void)
+static void handle_closed(uv_handle_t *h)
 {
-    if (g_prepare_init) {
-        uv_prepare_stop(&g_prepare);
-        uv_close((uv_handle_t *)&g_prepare, NULL);
-        g_prepare_init = 0;
-    }
-    if (g_close_timer_init) {
-        uv_timer_stop(&g_close_timer);
-        uv_close((uv_handle_t *)&g_close_timer, NULL);
-        g_close_timer_init = 0;
-    }
+    tomo_ws_loop *wl = h->data;
+    if (--wl->handles_pending == 0 && wl->free_requested)
+        free(wl);
+}
+
+void tomo_ws_loop_close(tomo_ws_loop *wl)
+{
+    if (!wl || !wl->handles_open)
+        return;
+    wl->handles_open = 0;
+    uv_prepare_stop(&wl->prepare);
+    uv_timer_stop(&wl->close_timer);
+    wl->handles_pending = 2;
+    uv_close((uv_handle_t *)&wl->prepare, handle_closed);
+    uv_close((uv_handle_t *)&wl->close_timer, handle_closed);
+}
+
+void tomo_ws_loop_free(tomo_ws_loop *wl)
+{
+    if (!wl)
+        return;
+    tomo_ws_loop_close(wl);
+    if (wl->handles_pending)
+        wl->free_requested = 1; /* freed by the last close callback */
+    else
+        free(wl);
 }

@@ -5,22 +5,32 @@
  *       outgoing path (data frames are written straight from shared
  *       refcounted tomo_frame buffers, no per-recipient copy), and the bounded
  *       count of writes still queued in libuv (slow-consumer detection).
+ *       tomo_ws_loop holds what the connections of one loop share (the
+ *       read buffer, the closing list and its timer, the batch of
+ *       connections to flush before the loop polls, byte counters): no
+ *       process globals, so several loops can each have one.
  * Borrows: the loop (net/loop.h); the uv_tcp_t handed over by
  *          tomo_http_upgrade (owned from then on, freed when closed).
- * Threads: loop thread only.
+ * Threads: a tomo_ws and its tomo_ws_loop belong to one loop thread. Frames
+ *          (tomo_frame) may be built, referenced and released on any thread
+ *          (the count is atomic); their bytes never change after
+ *          tomo_frame_new.
  *
  * Memory per idle connection: the struct below and the uv_tcp_t; wslay's
- * event context exists only while input is flowing (tomo_ws_trim). Input is parsed from one loop-wide read buffer and
- * outgoing frames are usually written synchronously (uv_try_write) without
- * any allocation; only a write the kernel cannot take at once is queued. */
+ * event context exists only while input is flowing (tomo_ws_trim). Input is
+ * parsed from the loop's one read buffer and outgoing frames are usually
+ * written synchronously (uv_try_write) without any allocation; only a write
+ * the kernel cannot take at once is queued. */
 #ifndef TOMO_NET_WS_H
 #define TOMO_NET_WS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "http.h"
+#include "loop.h"
 
 enum { TOMO_WS_TEXT = 1, TOMO_WS_BINARY = 2 };
 
@@ -37,9 +47,10 @@ enum {
 };
 
 /* A complete encoded WebSocket message (header + payload), shared by every
- * queue it is sent to. Refcounted, immutable after tomo_frame_new. */
+ * queue it is sent to. Refcounted (atomically: any thread), immutable after
+ * tomo_frame_new. */
 typedef struct tomo_frame {
-    int refs;
+    atomic_int refs;
     uint8_t opcode;
     size_t len;        /* header + payload */
     uint8_t data[];    /* server frame: unmasked header, then payload */
@@ -52,6 +63,8 @@ tomo_frame *tomo_frame_new(int opcode, const void *payload, size_t n);
 const uint8_t *tomo_frame_payload(const tomo_frame *f, size_t *n);
 tomo_frame *tomo_frame_ref(tomo_frame *f);
 void tomo_frame_unref(tomo_frame *f);
+/* Current reference count (tests, assertions). */
+int tomo_frame_refs(const tomo_frame *f);
 
 /* Validate a WebSocket upgrade request (GET, Upgrade: websocket, Connection
  * containing "upgrade", Sec-WebSocket-Key of 16 base64 bytes, version 13).
@@ -61,6 +74,20 @@ int tomo_ws_handshake_check(const tomo_http_req *req, const char **why);
 void tomo_ws_accept_key(const char *client_key, char out[29]);
 
 typedef struct tomo_ws tomo_ws;
+typedef struct tomo_ws_loop tomo_ws_loop;
+
+/* The WebSocket state of one loop (loop thread). Its handles do not keep
+ * the loop alive. Close it (tomo_ws_loop_close: releases the handles) only
+ * after every connection on it was aborted and closed; tomo_ws_loop_free
+ * closes if needed and frees once the handles' close callbacks ran (run the
+ * loop once more), so it may be called right after close. */
+tomo_ws_loop *tomo_ws_loop_new(tomo_loop *loop);
+tomo_loop *tomo_ws_loop_loop(const tomo_ws_loop *wl);
+void tomo_ws_loop_close(tomo_ws_loop *wl);
+void tomo_ws_loop_free(tomo_ws_loop *wl);
+/* Abort every connection of this loop still waiting for its close
+ * handshake. */
+void tomo_ws_loop_abort_closing(tomo_ws_loop *wl);
 
 typedef struct tomo_ws_callbacks {
     /* A complete data message (TOMO_WS_TEXT with valid UTF-8, or
@@ -80,9 +107,10 @@ typedef struct tomo_ws_config {
     uint64_t close_wait_ms;     /* after sending close, wait this long for the peer */
 } tomo_ws_config;
 
-/* Take over tcp (from tomo_http_upgrade). cfg is copied; cb must outlive
- * the connection. Nothing is read until tomo_ws_start. */
-tomo_ws *tomo_ws_new(tomo_loop *loop, uv_tcp_t *tcp, const tomo_ws_config *cfg,
+/* Take over tcp (from tomo_http_upgrade; a socket of wl's loop). cfg is
+ * copied; cb must outlive the connection. Nothing is read until
+ * tomo_ws_start. */
+tomo_ws *tomo_ws_new(tomo_ws_loop *wl, uv_tcp_t *tcp, const tomo_ws_config *cfg,
                      const tomo_ws_callbacks *cb, void *ud);
 /* Start reading, first parsing leftover (bytes that arrived with the
  * handshake; may be NULL): call once the owner is ready for callbacks. */
@@ -110,19 +138,14 @@ int tomo_ws_closing(const tomo_ws *ws);
 int tomo_ws_trim(tomo_ws *ws);
 /* Writes pending in libuv (queue depth in messages). */
 size_t tomo_ws_queued(const tomo_ws *ws);
-/* Peer address "ip" (for logs). */
+/* Peer address "ip" (for logs; a thread-local buffer, valid until the
+ * next call on this thread). */
 const char *tomo_ws_peer(const tomo_ws *ws);
 
-/* Totals for metrics (loop thread). */
+/* Byte totals of one loop's connections, for metrics (its loop thread). */
 typedef struct tomo_ws_stats {
     uint64_t bytes_in, bytes_out;
 } tomo_ws_stats;
-void tomo_ws_stats_get(tomo_ws_stats *out);
-
-/* Abort every connection still waiting for its close handshake. */
-void tomo_ws_abort_closing(void);
-/* Release the module's close timer so the loop can end (process shutdown,
- * after every connection was aborted). */
-void tomo_ws_module_close(void);
+void tomo_ws_loop_stats(const tomo_ws_loop *wl, tomo_ws_stats *out);
 
 #endif

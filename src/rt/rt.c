@@ -19,49 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- query strings ---- */
-
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* First value of a query parameter, percent-decoded (heap), or NULL. */
-static char *query_get(const char *q, const char *name)
-{
-    size_t nl = strlen(name);
-    while (q && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        const char *eq = memchr(q, '=', len);
-        size_t kl = eq ? (size_t)(eq - q) : len;
-        if (kl == nl && !memcmp(q, name, nl)) {
-            const char *v = eq ? eq + 1 : q + len;
-            size_t vl = eq ? len - kl - 1 : 0;
-            char *out = tomo_xmalloc(vl + 1);
-            size_t o = 0;
-            for (size_t i = 0; i < vl; i++) {
-                if (v[i] == '+') {
-                    out[o++] = ' ';
-                } else if (v[i] == '%' && i + 2 < vl && hexv(v[i + 1]) >= 0 &&
-                           hexv(v[i + 2]) >= 0) {
-                    out[o++] = (char)(hexv(v[i + 1]) * 16 + hexv(v[i + 2]));
-                    i += 2;
-                } else {
-                    out[o++] = v[i];
-                }
-            }
-            out[o] = '\0';
-            return out;
-        }
-        q = amp ? amp + 1 : NULL;
-    }
-    return NULL;
-}
-
 /* ---- socket callbacks ---- */
 
 static void ws_activity(tomo_ws *ws, void *ud)
@@ -203,7 +160,7 @@ static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, s
     }
     TOMO_LOGD(TOMO_RT, "socket opened session=%s user=%s format=%s", s->id, s->user_id,
               j->format ? "protobuf" : "json");
-    tomo_ws *ws = tomo_ws_new(srv->loop, tcp, &wc, &g_ws_cb, s);
+    tomo_ws *ws = tomo_ws_new(rt->ws, tcp, &wc, &g_ws_cb, s);
     tomo_rt_session_attach(s, ws);
     if (cfg->session.single_socket)
         kick_older(s);
@@ -255,7 +212,7 @@ out:
 
 void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
 {
-    char *fmt = query_get(req->query, "format");
+    char *fmt = tomo_query_get(req->query, "format");
     int format = TOMO_RT_FORMAT_JSON;
     if (fmt && !strcmp(fmt, "protobuf"))
         format = TOMO_RT_FORMAT_PROTOBUF;
@@ -279,7 +236,7 @@ void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
         }
         token = tomo_xstrdup(auth + 7);
     } else {
-        token = query_get(req->query, "token");
+        token = tomo_query_get(req->query, "token");
     }
     if (!token || !*token) {
         free(token);
@@ -291,10 +248,10 @@ void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
     j->req = req;
     j->token = token;
     j->format = format;
-    char *st = query_get(req->query, "status");
+    char *st = tomo_query_get(req->query, "status");
     j->status = st && (!strcasecmp(st, "true") || !strcmp(st, "1") || !strcasecmp(st, "t"));
     free(st);
-    j->lang = query_get(req->query, "lang");
+    j->lang = tomo_query_get(req->query, "lang");
     /* Token checks may consult the revocation store: never on the loop. */
     if (tomo_pool_submit(srv->pool, upgrade_work, upgrade_done, j) < 0) {
         free(j->token);
@@ -399,6 +356,7 @@ void tomo_rt_init(tomo_server *srv)
     tomo_rt *rt = tomo_xcalloc(1, sizeof(*rt));
     rt->srv = srv;
     rt->tracker = tomo_tracker_new();
+    rt->ws = tomo_ws_loop_new(srv->loop);
     tomo_hmap_init(&rt->sessions);
     tomo_hmap_init(&rt->users);
     tomo_hmap_init(&rt->followers);
@@ -469,7 +427,7 @@ void tomo_rt_close_all(tomo_server *srv)
         if (s->_ws)
             tomo_ws_abort(s->_ws);
     }
-    tomo_ws_abort_closing();
+    tomo_ws_loop_abort_closing(rt->ws);
     tomo_tracker_flush(rt->tracker, srv);
     tomo_rt_metrics_flush();
     if (!uv_is_closing((uv_handle_t *)&rt->scan_timer)) {
@@ -479,7 +437,7 @@ void tomo_rt_close_all(tomo_server *srv)
         uv_close((uv_handle_t *)&rt->flush_check, on_handle_closed);
     }
     tomo_rt_matchmaker_close(rt);
-    tomo_ws_module_close();
+    tomo_ws_loop_close(rt->ws);
 }
 
 void tomo_rt_free(tomo_server *srv)
@@ -491,6 +449,7 @@ void tomo_rt_free(tomo_server *srv)
     tomo_rt_party_free(rt);
     tomo_rt_matchmaker_free(rt);
     tomo_tracker_free(rt->tracker);
+    tomo_ws_loop_free(rt->ws);
     tomo_hmap_free(&rt->sessions);
     tomo_hmap_free(&rt->users);
     tomo_hmap_free(&rt->followers);

@@ -12,6 +12,7 @@
 typedef struct tomo_rt {
     tomo_server *srv;
     tomo_tracker *tracker;
+    tomo_ws_loop *ws;          /* this loop's WebSocket state (net/ws.h) */
     tomo_hmap sessions;        /* session id -> session */
     tomo_hmap users;           /* user id -> newest session (chain by _user_next) */
     tomo_rt_session *all;      /* every session, for the liveness scan */

@@ -59,27 +59,6 @@ struct tomo_dbres {
 
 void *tomo_db_backend_data(tomo_db *db) { return db->backend_data; }
 
-static char *redact_target(const char *t)
-{
-    /* user:pass@host -> user:<redacted>@host, and a password=... URL
-     * parameter likewise; keeps everything else */
-    const char *at = strrchr(t, '@');
-    const char *scheme = strstr(t, "://");
-    const char *start = scheme ? scheme + 3 : t;
-    const char *colon = at && at > start ? memchr(start, ':', (size_t)(at - start)) : NULL;
-    char *r = colon ? tomo_xasprintf("%.*s:<redacted>%s", (int)(colon - t), t, at)
-                    : tomo_xstrdup(t);
-    char *pw = strstr(r, "password=");
-    if (pw && (pw == r || pw[-1] == '?' || pw[-1] == '&' || pw[-1] == ' ')) {
-        char *val = pw + 9;
-        size_t vlen = strcspn(val, "& ");
-        char *out = tomo_xasprintf("%.*s<redacted>%s", (int)(val - r), r, val + vlen);
-        free(r);
-        r = out;
-    }
-    return r;
-}
-
 int tomo_db_open(const tomo_config *cfg, tomo_db **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -98,7 +77,7 @@ int tomo_db_open(const tomo_config *cfg, tomo_db **out, char *err, size_t errlen
     db->be = be;
     db->cfg = cfg;
     db->target = target;
-    db->target_redacted = redact_target(target);
+    db->target_redacted = tomo_redact_dsn(target);
     db->max_open = cfg->database.max_open_conns;
     db->max_idle = cfg->database.max_idle_conns;
     db->max_lifetime_ms = cfg->database.conn_max_lifetime_ms;

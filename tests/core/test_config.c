@@ -126,9 +126,15 @@ static void test_dump_redacts(void)
     char err[256];
     TT_OK(tomo_config_set(&c, "socket.server_key", "supersecret123", err, sizeof(err)));
     TT_OK(tomo_config_set(&c, "database.address", "postgres://u:pw123@h:5432/db", err, sizeof(err)));
+    /* A second address with the password as a URL parameter (`config check
+     * --database.address 'postgres://u@h/db?password=hunter2'` printed it). */
+    TT_OK(tomo_config_set(&c, "database.address", "postgres://u@h/db?password=hunter2", err,
+                          sizeof(err)));
     char *y = tomo_config_dump_yaml(&c, 1);
     TT_TRUE(strstr(y, "supersecret123") == NULL);
     TT_TRUE(strstr(y, "pw123") == NULL);
+    TT_TRUE(strstr(y, "hunter2") == NULL);
+    TT_CONTAINS(y, "postgres://u@h/db?password=<redacted>");
     TT_CONTAINS(y, "server_key: \"<redacted>\"");
     TT_CONTAINS(y, "port: 7350");
     free(y);

@@ -164,6 +164,11 @@ test('config check: redacts secrets, warns on defaults, --production fails on th
   assert.ok(!out.includes('sup3rs3cr3t'));
   assert.ok(!out.includes('hunter2'));
   assert.match(out, /server_key: "<redacted>"/);
+  // A password given as a URL parameter is redacted too.
+  const q = spawnSync(TOMO_BIN, ['config', 'check', '--database.address', 'postgres://u@h/db?password=hunter2']);
+  assert.equal(q.status, 0);
+  assert.ok(!q.stdout.toString().includes('hunter2'));
+  assert.match(q.stdout.toString(), /postgres:\/\/u@h\/db\?password=<redacted>/);
   assert.match(r.stderr.toString(), /warning: session\.encryption_key is set to its insecure default/);
   r = spawnSync(TOMO_BIN, ['config', 'check', '--production']);
   assert.equal(r.status, 1);
@@ -217,6 +222,11 @@ test('healthcheck subcommand exits 0 against a live server and 1 otherwise', asy
     await srv.stop();
     r = spawnSync(TOMO_BIN, ['healthcheck', '--socket.port', String(srv.port)]);
     assert.equal(r.status, 1);
+    // The message names the configured host (it used to be read after the
+    // config was freed).
+    r = spawnSync(TOMO_BIN, ['healthcheck', '--socket.address', '127.0.0.1', '--socket.port', String(srv.port)]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.toString(), new RegExp(`unhealthy: no 200 from 127\\.0\\.0\\.1:${srv.port}/healthcheck`));
   } finally { await srv.cleanup(); }
 });
 
