@@ -160,17 +160,19 @@ char *tomo_redact_dsn(const char *dsn)
     char *b = tomo_xmalloc(cap);
     b[0] = '\0';
     size_t i = 0;
-    /* scheme://user:secret@host: the user-info ends at the last '@' of the
-     * authority (which ends at the first '/', '?' or '#'). */
+    /* [scheme://]user:secret@host: the user-info ends at the last '@' of
+     * the authority (which ends at the first '/', '?', '#' or blank).
+     * Without a scheme, a '=' there means the libpq keyword form instead. */
     const char *scheme = strstr(dsn, "://");
-    if (scheme) {
-        size_t start = (size_t)(scheme - dsn) + 3;
-        size_t auth_end = start + strcspn(dsn + start, "/?#");
+    size_t start = scheme ? (size_t)(scheme - dsn) + 3 : 0;
+    size_t auth_end = start + strcspn(dsn + start, "/?# ");
+    if (scheme || !memchr(dsn, '=', auth_end)) {
         size_t at = 0;
+        int have_at = 0;
         for (size_t k = start; k < auth_end; k++)
             if (dsn[k] == '@')
-                at = k;
-        const char *colon = at ? memchr(dsn + start, ':', at - start) : NULL;
+                at = k, have_at = 1;
+        const char *colon = have_at ? memchr(dsn + start, ':', at - start) : NULL;
         if (colon) {
             put(&b, &len, &cap, dsn, (size_t)(colon - dsn) + 1);
             put(&b, &len, &cap, red, sizeof(red) - 1);

@@ -150,6 +150,10 @@ static void test_redact(void)
         {"host=h user=u password=hunter2 dbname=d", "host=h user=u password=<redacted> dbname=d"},
         {"host=h password='a \\' b' dbname=d", "host=h password=<redacted> dbname=d"},
         {"sqlite:/var/lib/tomo.db", "sqlite:/var/lib/tomo.db"},
+        /* Nakama's short form: user:password@host:port[/db] */
+        {"tomo:hunter2@127.0.0.1:5432", "tomo:<redacted>@127.0.0.1:5432"},
+        {"tomo:hunter2@127.0.0.1:5432/x?password=y", "tomo:<redacted>@127.0.0.1:5432/x?password=<redacted>"},
+        {"root@127.0.0.1:26257", "root@127.0.0.1:26257"},
         {"postgres://u@h/db?password=", "postgres://u@h/db?password="},
         {"", ""},
     };
