@@ -21,7 +21,7 @@
 #include "../core/ratelimit.h"
 #include "chat.h"
 #include "envelope.h"
-#include "hmap.h"
+#include "../core/hmap.h"
 #include "notify.h"
 #include "rt.h"
 #include "rt_int.h"

@@ -5,7 +5,7 @@
 #define TOMO_RT_RT_INT_H
 
 #include "../core/metrics.h"
-#include "hmap.h"
+#include "../core/hmap.h"
 #include "session.h"
 #include "tracker.h"
 

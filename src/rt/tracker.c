@@ -4,7 +4,7 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
-#include "hmap.h"
+#include "../core/hmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* svc/revoke.c: the revocation cache and its tables.
- * The cache is two small chained hash maps under one rwlock: revoked token
+ * The cache is two hash maps (core/hmap.h) under one rwlock: revoked token
  * ids ("<tid>" for session tokens, "r:<tid>" for refresh tokens, mapped to
  * their expiry) and users' logout-all cut-offs. An atomic entry count lets
  * the common case (nothing revoked for anyone) skip the lock entirely.
@@ -9,6 +9,7 @@
 
 
 #include "../core/common.h"
+#include "../core/hmap.h"
 #include "../core/log.h"
 
 #include <pthread.h>
@@ -20,15 +21,11 @@
 #define KEY_MAX 40 /* "r:" + UUID + NUL */
 
 typedef struct node {
-    struct node *next;
     int64_t v;
-    char key[KEY_MAX];
+    char key[KEY_MAX]; /* the map's key */
 } node;
 
-typedef struct map {
-    node **b;
-    size_t nb, n;
-} map;
+typedef tomo_hmap map;
 
 static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static map g_tokens, g_users;
@@ -38,42 +35,7 @@ static pthread_mutex_t g_load_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t g_last_load_try_ms; /* under g_load_lock */
 static int64_t g_last_prune_ms;    /* under g_lock (write) */
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
-static node *map_find(const map *m, const char *key)
-{
-    if (!m->nb)
-        return NULL;
-    for (node *n = m->b[hash(key) & (m->nb - 1)]; n; n = n->next)
-        if (!strcmp(n->key, key))
-            return n;
-    return NULL;
-}
-
-static void map_grow(map *m)
-{
-    size_t nb = m->nb ? m->nb * 2 : 64;
-    node **b = tomo_xcalloc(nb, sizeof(*b));
-    for (size_t i = 0; i < m->nb; i++) {
-        node *n = m->b[i];
-        while (n) {
-            node *next = n->next;
-            size_t k = hash(n->key) & (nb - 1);
-            n->next = b[k];
-            b[k] = n;
-            n = next;
-        }
-    }
-    free(m->b);
-    m->b = b;
-    m->nb = nb;
-}
+static node *map_find(const map *m, const char *key) { return tomo_hmap_get(m, key); }
 
 /* Insert or raise the value (revocations only ever extend). */
 static void map_put_max(map *m, const char *key, int64_t v)
@@ -84,33 +46,24 @@ static void map_put_max(map *m, const char *key, int64_t v)
             n->v = v;
         return;
     }
-    if (m->n + 1 > m->nb)
-        map_grow(m);
     n = tomo_xcalloc(1, sizeof(*n));
     snprintf(n->key, sizeof(n->key), "%s", key);
     n->v = v;
-    size_t k = hash(key) & (m->nb - 1);
-    n->next = m->b[k];
-    m->b[k] = n;
-    m->n++;
+    tomo_hmap_put(m, n->key, n);
     atomic_fetch_add(&g_count, 1);
 }
 
 /* Drop entries whose value is below limit. */
 static void map_prune(map *m, int64_t limit)
 {
-    for (size_t i = 0; i < m->nb; i++) {
-        node **pp = &m->b[i];
-        while (*pp) {
-            node *n = *pp;
-            if (n->v < limit) {
-                *pp = n->next;
-                free(n);
-                m->n--;
-                atomic_fetch_sub(&g_count, 1);
-            } else {
-                pp = &n->next;
-            }
+    const char *k;
+    void *val;
+    for (size_t i = 0; (i = tomo_hmap_next(m, i, &k, &val)) != 0;) {
+        node *n = val;
+        if (n->v < limit) {
+            tomo_hmap_del(m, k);
+            free(n);
+            atomic_fetch_sub(&g_count, 1);
         }
     }
 }
@@ -118,9 +71,7 @@ static void map_prune(map *m, int64_t limit)
 static void map_clear(map *m)
 {
     map_prune(m, INT64_MAX);
-    free(m->b);
-    m->b = NULL;
-    m->nb = m->n = 0;
+    tomo_hmap_free(m);
 }
 
 void tomo_revoke_reset(void)

@@ -1,6 +1,6 @@
 /* tests/rt/test_tracker.c: tracker streams, presences, events; hmap. */
 #include "core/common.h"
-#include "rt/hmap.h"
+#include "core/hmap.h"
 #include "rt/tracker.h"
 #include "tt.h"
 

@@ -1,12 +1,14 @@
-/* rt/hmap.h: a small open-addressing hash map from C strings to pointers.
+/* core/hmap.h: the one hash map of the server: open addressing, from C
+ * strings to pointers.
  * Owns: its slot array only. Keys are borrowed: each key must stay valid
  *       (usually it lives inside the value) until it is removed.
- * Threads: not thread-safe; the realtime layer uses it on the loop thread.
+ * Threads: not thread-safe: one owner (a loop thread, or callers holding
+ *          the owner's lock).
  *
  * Linear probing with tombstones, FNV-1a hashes cached in the slots, growth
  * at 70% load (tombstones included), so lookups stay O(1) on average. */
-#ifndef TOMO_RT_HMAP_H
-#define TOMO_RT_HMAP_H
+#ifndef TOMO_CORE_HMAP_H
+#define TOMO_CORE_HMAP_H
 
 #include <stddef.h>
 #include <stdint.h>

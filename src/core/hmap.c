@@ -1,7 +1,7 @@
-/* rt/hmap.c: open-addressing string map (see hmap.h). */
+/* core/hmap.c: open-addressing string map (see hmap.h). */
 #include "hmap.h"
 
-#include "../core/common.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
