@@ -8,7 +8,7 @@
 
 #include "../core/common.h"
 #include "../core/codec_util.h"
-include "../core/hmap.h"
+#include "../core/hmap.h"
 
 #include <stdlib.h>
 #include <string.h>
