@@ -206,12 +206,12 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
     tomo_server *srv = &g_srv;
-    if (srv->shutting_down) {
+    if (atomic_load(&srv->shutting_down)) {
         TOMO_LOGW(TOMO_MAIN, "second signal, closing now signal=%d", signum);
         g_shutdown_deadline_ms = 0;
         return;
     }
-    srv->shutting_down = 1;
+    atomic_store(&srv->shutting_down, 1);
     TOMO_LOGI(TOMO_MAIN, "shutting down signal=%s grace_sec=%d",
               signum == SIGTERM ? "SIGTERM" : "SIGINT", srv->cfg->shutdown_grace_sec);
     tomo_http_server_shutdown(srv->api_http);
@@ -250,7 +250,7 @@ static int check_schema(tomo_server *srv)
     if (tomo_db_collation_check(srv->db, coll, sizeof(coll)) == 1)
         TOMO_LOGW(TOMO_STORE, "%s", coll);
     if (cur >= latest) {
-        srv->schema_current = 1;
+        atomic_store(&srv->schema_current, 1);
         return 0;
     }
     int auto_migrate = srv->cfg->database.auto_migrate;
@@ -273,7 +273,7 @@ static int check_schema(tomo_server *srv)
         TOMO_LOGE(TOMO_MAIN, "migration failed: %s", err);
         return -1;
     }
-    srv->schema_current = 1;
+    atomic_store(&srv->schema_current, 1);
     return 0;
 }
 
@@ -355,7 +355,7 @@ int tomo_serve(tomo_config *cfg)
     }
     /* Revoked sessions stay revoked across restarts; when the database is
      * not reachable yet, the first token check loads them. */
-    if (srv->schema_current)
+    if (atomic_load(&srv->schema_current))
         tomo_revoke_load(&srv->svc);
     /* Boards load on first use; the rank cache fills in the background. */
     tomo_svc_leaderboard_start(&srv->svc);

@@ -22,7 +22,7 @@ int tomo_api_readyz(tomo_api_ctx *ctx)
     rc = tomo_migrate_status(ctx->srv->db, &cur, &latest, err, sizeof(err));
     if (rc < 0)
         return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE, "Database unavailable.");
-    ctx->srv->schema_current = cur >= latest;
+    atomic_store(&ctx->srv->schema_current, cur >= latest);
     if (cur < latest)
         return tomo_api_error(ctx, TOMO_GRPC_UNAVAILABLE,
                               "Database schema is behind (version %d of %d): run `tomo migrate up`.",

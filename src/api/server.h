@@ -6,6 +6,7 @@
 #ifndef TOMO_API_SERVER_H
 #define TOMO_API_SERVER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../core/config.h"
@@ -27,8 +28,8 @@ struct tomo_server {
     tomo_http_server *ws_http;  /* socket.ws_port: /ws only */
     tomo_http_server *metrics_http;
     int64_t start_time_ms;
-    volatile int schema_current; /* set by the readiness check (worker) */
-    int shutting_down;           /* loop thread */
+    atomic_int schema_current;   /* set at start-up and by the readiness check (worker) */
+    atomic_int shutting_down;    /* set on the loop thread; any thread may read it */
     void *rt;                    /* realtime state (rt/), loop thread only */
     tomo_svc svc;                /* the service layer's dependencies (serve.c fills it) */
     /* rate_limit.*: NULL when rate_limit.enabled is false (core/ratelimit.h;

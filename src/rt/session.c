@@ -1,6 +1,7 @@
 /* rt/session.c: realtime sessions, the registry and outgoing encoding. */
 #define _GNU_SOURCE
 #include "rt_int.h"
+#include "online.h"
 
 #include "../codec/codec.h"
 #include "../core/codec_util.h"
@@ -105,6 +106,7 @@ tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims
         rt->all->_all_prev = s;
     rt->all = s;
     rt->nsessions++;
+    tomo_rt_online_add(s->user_id);
     tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
     return s;
 }
@@ -136,6 +138,7 @@ static void unregister(tomo_rt_session *s)
         s->_all_next->_all_prev = s->_all_prev;
     s->_all_prev = s->_all_next = NULL;
     rt->nsessions--;
+    tomo_rt_online_remove(s->user_id);
     tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
 }
 

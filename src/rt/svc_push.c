@@ -11,6 +11,7 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "chat.h"
+#include "online.h"
 #include "rt_int.h"
 
 typedef struct push_job {
@@ -96,6 +97,12 @@ static void group_message(void *ctx, tomo_dbconn *db, const char *group_id, int 
     json_decref(env);
 }
 
+static int user_online(void *ctx, const char *user_id)
+{
+    (void)ctx;
+    return tomo_rt_online_count(user_id);
+}
+
 void tomo_rt_svc_push_fill(tomo_server *srv, tomo_svc_push *out)
 {
     out->ctx = srv;
@@ -103,4 +110,5 @@ void tomo_rt_svc_push_fill(tomo_server *srv, tomo_svc_push *out)
     out->disconnect_user = disconnect_user;
     out->stream_user_leave = stream_user_leave;
     out->group_message = group_message;
+    out->user_online = user_online;
 }

@@ -121,6 +121,9 @@ typedef struct tomo_svc_push {
      * group channel's members. */
     void (*group_message)(void *ctx, tomo_dbconn *db, const char *group_id, int code,
                           const char *user_id, const char *username);
+    /* Live sockets of a user right now (0: offline). Unlike the others it
+     * answers at once from a snapshot (never waits for a loop). */
+    int (*user_online)(void *ctx, const char *user_id);
 } tomo_svc_push;
 
 /* The dependencies of the service layer (owned by the composition root,

@@ -1,0 +1,192 @@
+/* svc/account.c: get, update and delete an account (see account.h). */
+#define _GNU_SOURCE
+#include "account.h"
+
+#include "friend.h"
+#include "group.h"
+#include "revoke.h"
+#include "users.h"
+
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The account the caller acts on, into out[37]. */
+static int target(const tomo_caller *caller, const char *user_id, char out[37], tomo_err *err)
+{
+    if (tomo_caller_is_system(caller)) {
+        if (!user_id || !tomo_uuid_valid(user_id))
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid user ID.");
+        snprintf(out, 37, "%s", user_id);
+        return 0;
+    }
+    if (user_id && *user_id && strcasecmp(user_id, caller->user_id))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED,
+                            "A user may only act on their own account.");
+    snprintf(out, 37, "%s", caller->user_id);
+    return 0;
+}
+
+/* 1 when a username has control characters (a plain space is fine). */
+static int username_invalid(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+int tomo_svc_account_get(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                         const char *user_id, json_t **out, tomo_err *err)
+{
+    char id[37];
+    tomo_dbres *r = NULL, *d = NULL;
+    int rc;
+    *out = NULL;
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    tomo_dbval p[1] = {{TOMO_DBV_TEXT, 0, id}};
+    rc = tomo_db_exec(db,
+                      "SELECT " TOMO_USERS_COLS
+                      ", wallet, email, custom_id, verify_time, disable_time "
+                      "FROM users WHERE id = $1",
+                      p, 1, &r);
+    if (rc == 0)
+        rc = tomo_db_exec(db, "SELECT id FROM user_device WHERE user_id = $1 ORDER BY id", p, 1,
+                          &d);
+    if (rc < 0) {
+        rc = tomo_err_db_conn(err, db, rc, "get account");
+        goto out;
+    }
+    if (!tomo_dbres_rows(r)) {
+        rc = tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Account not found.");
+        goto out;
+    }
+    const size_t k = TOMO_USERS_NCOLS;
+    json_t *a = json_object();
+    json_t *user = tomo_users_user_json(r, 0, 0);
+    json_t *one = json_pack("[O]", user);
+    tomo_svc_users_fill_online(svc, one);
+    json_decref(one);
+    json_object_set_new(a, "user", user);
+    const char *wallet = tomo_dbres_text(r, 0, k);
+    json_object_set_new(a, "wallet", json_string(wallet && *wallet ? wallet : "{}"));
+    tomo_json_set_str(a, "email", tomo_dbres_text(r, 0, k + 1));
+    if (tomo_dbres_rows(d)) {
+        json_t *devs = json_array();
+        for (size_t i = 0; i < tomo_dbres_rows(d); i++)
+            json_array_append_new(devs, json_pack("{s:s}", "id", tomo_dbres_text(d, i, 0)));
+        json_object_set_new(a, "devices", devs);
+    }
+    tomo_json_set_str(a, "custom_id", tomo_dbres_text(r, 0, k + 2));
+    tomo_json_set_time(a, "verify_time", tomo_dbres_int(r, 0, k + 3));
+    tomo_json_set_time(a, "disable_time", tomo_dbres_int(r, 0, k + 4));
+    *out = a;
+    rc = 0;
+out:
+    tomo_dbres_free(r);
+    tomo_dbres_free(d);
+    return rc;
+}
+
+int tomo_svc_account_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *user_id, const tomo_account_update *u, tomo_err *err)
+{
+    (void)svc;
+    struct {
+        const char *col, *val;
+    } fields[] = {{"display_name", u->display_name}, {"avatar_url", u->avatar_url},
+                  {"lang_tag", u->lang_tag},         {"location", u->location},
+                  {"timezone", u->timezone}};
+    char id[37];
+    int rc;
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    tomo_dbval p[8];
+    size_t n = 0;
+    char sql[512];
+    int off = snprintf(sql, sizeof(sql), "UPDATE users SET update_time = $2");
+    p[n++] = (tomo_dbval){TOMO_DBV_TEXT, 0, id};
+    p[n++] = TOMO_DBINT(tomo_now_ms());
+    int changes = 0;
+    if (u->username) {
+        if (!*u->username || strlen(u->username) > 128)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                                "Username invalid, must be 1-128 bytes.");
+        if (username_invalid(u->username))
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                                "Username invalid, no spaces or control characters allowed.");
+        p[n++] = TOMO_DBTEXT(u->username);
+        off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", username = $%zu", n);
+        changes++;
+    }
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(fields); i++) {
+        const char *s = fields[i].val;
+        if (!s)
+            continue;
+        changes++;
+        /* An empty value clears the field (lang_tag is NOT NULL: ""). */
+        if (!*s && strcmp(fields[i].col, "lang_tag")) {
+            off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = NULL", fields[i].col);
+            continue;
+        }
+        p[n++] = TOMO_DBTEXT(s);
+        off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = $%zu", fields[i].col, n);
+    }
+    if (!changes)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "No fields to update.");
+    snprintf(sql + off, sizeof(sql) - (size_t)off, " WHERE id = $1");
+    rc = tomo_db_exec(db, sql, p, n, NULL);
+    if (rc == TOMO_ECONFLICT)
+        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Username is already in use.");
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "update account");
+    return 0;
+}
+
+int tomo_svc_account_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *user_id, tomo_err *err)
+{
+    /* The users row goes first among the user's own rows: it locks the
+     * account, so a concurrent storage write (which share-locks it) either
+     * finished before and its rows are deleted below, or finds no owner. */
+    static const char *const sqls[] = {
+        "DELETE FROM users WHERE id = $1",
+        "DELETE FROM user_device WHERE user_id = $1",
+        "DELETE FROM storage WHERE user_id = $1",
+        "DELETE FROM notification WHERE user_id = $1",
+    };
+    char id[37];
+    int rc;
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    tomo_dbval p[1] = {{TOMO_DBV_TEXT, 0, id}};
+    rc = tomo_db_begin(db);
+    /* Friends and groups first: the other sides' counts drop with the edges. */
+    if (rc == 0)
+        rc = tomo_svc_friend_remove_user(db, id);
+    if (rc == 0)
+        rc = tomo_svc_group_remove_user(db, id);
+    for (size_t i = 0; rc == 0 && i < TOMO_ARRAY_LEN(sqls); i++)
+        rc = tomo_db_exec(db, sqls[i], p, 1, NULL);
+    /* Inside the transaction: the account never disappears while its
+     * tokens stay valid. */
+    if (rc == 0)
+        rc = tomo_revoke_user(svc, db, id);
+    if (rc == 0)
+        rc = tomo_db_commit(db);
+    if (rc < 0) {
+        tomo_db_rollback(db);
+        return tomo_err_db_conn(err, db, rc, "delete account");
+    }
+    TOMO_LOGI(TOMO_SVC, "account deleted user=%s", id);
+    if (svc->push.disconnect_user)
+        svc->push.disconnect_user(svc->push.ctx, id);
+    return 0;
+}
