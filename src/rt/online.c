@@ -2,7 +2,7 @@
  * over one hash map; entries are freed when a user's last socket goes. */
 #include "online.h"
 
-#include "hmap.h"
+#include "../core/hmap.h"
 
 #include "../core/common.h"
 
