@@ -264,6 +264,30 @@ static int block_one(tomo_dbconn *db, const char *me, const char *b)
     return rc;
 }
 
+/* Postgres (read committed): lock the acting user's and the targets' rows
+ * in id order before reading any edge, so that A adding B while B adds A
+ * cannot both insert the pair, and transactions touching a popular user
+ * queue on its row instead of deadlocking. SQLite serialises writers
+ * already. */
+static int lock_users(tomo_svc *svc, tomo_dbconn *db, const char *me, const idset *ids)
+{
+    if (!svc || !svc->db || tomo_db_kind_of(svc->db) != TOMO_DB_POSTGRES)
+        return 0;
+    size_t n = ids->n + 1;
+    tomo_dbval *p = tomo_xcalloc(n, sizeof(*p));
+    char *sql = tomo_xmalloc(96 + n * 8);
+    int off = sprintf(sql, "SELECT id FROM users WHERE id IN (");
+    for (size_t i = 0; i < n; i++) {
+        p[i] = tomo_social_text(i == 0 ? me : ids->v[i - 1]);
+        off += sprintf(sql + off, "%s$%zu", i ? "," : "", i + 1);
+    }
+    sprintf(sql + off, ") ORDER BY id FOR UPDATE");
+    int rc = tomo_db_exec(db, sql, p, n, NULL);
+    free(sql);
+    free(p);
+    return rc;
+}
+
 static int run_op(int op, tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                   const char *user_id, const char *username, const tomo_svc_friend_targets *t,
                   tomo_err *err)
@@ -278,6 +302,8 @@ static int run_op(int op, tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     if (rc < 0 || none || ids.n == 0)
         goto out;
     rc = tomo_db_begin(db);
+    if (rc == 0)
+        rc = lock_users(svc, db, me, &ids);
     for (size_t i = 0; rc == 0 && i < ids.n; i++) {
         if (op == OP_ADD)
             rc = add_one(db, &notes, me, myname, ids.v[i]);

@@ -290,3 +290,22 @@ test('friends of friends, and account deletion fixes the other side', async () =
     await srv.stop();
   }
 });
+
+test('concurrent adds from both sides end mutual, with no errors', async () => {
+  const srv = await startServer();
+  try {
+    const hub = await user(srv, 'hub');
+    const others = await Promise.all([...Array(12)].map((_, i) => user(srv, `c${i}`)));
+    await Promise.all(others.flatMap((o) => [
+      hub.client.addFriends(hub.session, [o.id]),
+      o.client.addFriends(o.session, [hub.id]),
+    ]));
+    const all = await states(hub);
+    assert.equal(all.length, others.length);
+    assert.ok(all.every(([, s]) => s === MUTUAL), JSON.stringify(all));
+    assert.equal(await edgeCount(hub), others.length);
+    for (const o of others) assert.equal(await edgeCount(o), 1);
+  } finally {
+    await srv.stop();
+  }
+});
