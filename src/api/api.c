@@ -529,8 +529,9 @@ static void respond_simple(tomo_server *srv, tomo_http_req *req, int status, int
     tomo_api_error(&j->ctx, code, "%s", msg);
     finish_ctx(j);
     j->status = status;
-    static const tomo_api_route unknown = {0, "", "unknown", 0, 0, NULL, NULL};
-    static const tomo_api_route notallowed = {0, "", "method_not_allowed", 0, 0, NULL, NULL};
+    static const tomo_api_route unknown = {0, "", "unknown", 0, 0, NULL, NULL, NULL, NULL};
+    static const tomo_api_route notallowed = {0, "",   "method_not_allowed", 0, 0,
+                                              NULL, NULL, NULL, NULL};
     j->ctx.route = route && !strcmp(route, "unknown") ? &unknown : &notallowed;
     send_job(j);
 }

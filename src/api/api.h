@@ -33,6 +33,13 @@ typedef struct tomo_api_route {
     int flags;          /* TOMO_ROUTE_* */
     tomo_api_fn fn;     /* NULL = answered 501 Unimplemented */
     tomo_api_raw_fn raw;
+    /* The same call over gRPC (port 7348): the full method name
+     * ("/nakama.api.Nakama/AuthenticateDevice") and the request message's
+     * full name ("nakama.api.AuthenticateDeviceRequest", or
+     * "google.protobuf.Empty"); NULL for REST-only routes (/readyz, /ws).
+     * A call with several REST bindings has one row per binding. */
+    const char *grpc_method;
+    const char *request;
 } tomo_api_route;
 
 struct tomo_api_ctx {
