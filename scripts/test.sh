@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh: install what is missing and run the whole test suite:
 #   1. release build with -Werror, C unit tests (ctest)
-#   2. ASan+UBSan build, C unit tests again
+#   2. ASan+UBSan build, C unit tests again; each libFuzzer target for 30 s
 #   3. acceptance tests (node's test runner + nakama-js) on SQLite, against the
 #      sanitizer build, so a memory error anywhere fails the run
 #   4. the same acceptance tests on PostgreSQL (a server started on loopback in
@@ -24,6 +24,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTOMO_WERROR=ON -DTOMO_ASAN=O
 cmake --build build-asan -j"$JOBS"
 echo "== unit tests (sanitizers)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
+
+echo "== fuzzing: 30 s per libFuzzer target (clang, ASan + UBSan; scripts/fuzz.sh)"
+bash scripts/fuzz.sh 30
 
 echo "== acceptance test dependencies (npm)"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
