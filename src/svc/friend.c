@@ -382,8 +382,7 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
                          "ORDER BY e.state, e.position LIMIT $%d",
                          TOMO_SOCIAL_USER_COLS_U, state >= 0 ? " AND e.state = $2" : "",
                          has_cursor ? (state >= 0 ? " AND e.position >= $3"
-                                                  : " AND (e.state > $2 OR (e.state = $2 AND "
-                                                    "e.position >= $3))")
+                                                  : " AND (e.state, e.position) >= ($2, $3)")
                                     : "",
                          state >= 0 || has_cursor ? (has_cursor ? 4 : 3) : 2);
     if (state >= 0 || has_cursor)

@@ -773,7 +773,7 @@ static int edge_page(tomo_dbconn *db, char tag, const char *select_from, const c
         p[n++] = TOMO_DBINT(cs);
         p[n++] = TOMO_DBINT(cp);
         snprintf(where, sizeof(where),
-                 "e.state <= %d AND (e.state > $2 OR (e.state = $2 AND e.position >= $3))",
+                 "e.state <= %d AND (e.state, e.position) >= ($2, $3)",
                  max_state);
     } else {
         snprintf(where, sizeof(where), "e.state <= %d", max_state);
