@@ -4,7 +4,8 @@
 #      straight into a fresh database (SQLite, or Postgres via TOMO_BENCH_PG);
 #   2. tomo starts; we time how long until /healthcheck answers (start-up
 #      ready) and until the log reports the rank cache filled;
-#   3. storage writes and leaderboard writes in the same run (the same
+#   3. storage writes and leaderboard writes (an incr board: every write
+#      changes the row) in the same run (the same
 #      durable-write path), then around-owner and top-100 listings.
 # Knobs: BENCH_LB_RECORDS, BENCH_DURATION (10), BENCH_CONNS (16),
 # BENCH_USERS (2000), TOMO_BIN, TOMO_BENCH_BIN, TOMO_BENCH_PG.
@@ -47,7 +48,7 @@ if [ -n "${TOMO_BENCH_PG:-}" ]; then
     psql -q "$TOMO_BENCH_PG" -v ON_ERROR_STOP=1 <<SQL || exit 2
 DELETE FROM leaderboard_record WHERE leaderboard_id = 'bench';
 DELETE FROM leaderboard WHERE id = 'bench';
-INSERT INTO leaderboard (id, create_time) VALUES ('bench', 0);
+INSERT INTO leaderboard (id, operator, create_time) VALUES ('bench', 2, 0);
 INSERT INTO leaderboard_record (leaderboard_id, owner_id, username, score, subscore, num_score,
   max_num_score, metadata, create_time, update_time, expiry_time)
 SELECT 'bench', lpad(to_hex(x), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(x), 12, '0'),
@@ -57,7 +58,7 @@ ANALYZE leaderboard_record;
 SQL
 else
     sqlite3 "$data/tomo.db" <<SQL || exit 2
-INSERT INTO leaderboard (id, create_time) VALUES ('bench', 0);
+INSERT INTO leaderboard (id, operator, create_time) VALUES ('bench', 2, 0);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $records)
 INSERT INTO leaderboard_record (leaderboard_id, owner_id, username, score, subscore, num_score,
   max_num_score, metadata, create_time, update_time, expiry_time)
