@@ -1128,6 +1128,25 @@ out:
     return rc;
 }
 
+int tomo_svc_leaderboard_owner_delete(tomo_svc *svc, tomo_dbconn *db, const char *owner_id)
+{
+    (void)svc;
+    tomo_dbval p[] = {TOMO_DBTEXT(owner_id)};
+    return tomo_db_exec(db, "DELETE FROM leaderboard_record WHERE owner_id = $1", p, 1, NULL);
+}
+
+void tomo_svc_leaderboard_owner_forget(tomo_svc *svc, const char *owner_id)
+{
+    tomo_lb_state *st = svc->lb;
+    uint8_t o[16];
+    if (!st || tomo_lb_uuid_parse(owner_id, o) < 0)
+        return;
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->nsets; i++)
+        tomo_lb_rank_remove(st->sets[i].set, o);
+    pthread_mutex_unlock(&st->mu);
+}
+
 /* ---- cursors ---- */
 
 typedef struct lbcursor {

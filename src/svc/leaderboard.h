@@ -158,6 +158,13 @@ int tomo_svc_leaderboard_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo
 int tomo_svc_leaderboard_record_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                        const char *id, const char *owner_id, tomo_err *err);
 
+/* Account deletion: delete every record of owner_id (all boards and
+ * periods) on db (inside the caller's transaction if it has one), then
+ * after commit call tomo_svc_leaderboard_owner_forget to drop the owner
+ * from the rank cache. */
+int tomo_svc_leaderboard_owner_delete(tomo_svc *svc, tomo_dbconn *db, const char *owner_id);
+void tomo_svc_leaderboard_owner_forget(tomo_svc *svc, const char *owner_id);
+
 /* A listing request. limit 0 with owner ids and no cursor = owner records
  * only. expiry 0 = the current period. */
 typedef struct tomo_lb_list {

@@ -490,6 +490,24 @@ static void test_refill(void)
     tomo_lb_record_clear(&r);
 }
 
+/* Account deletion: every record of the owner goes, and its ranks. */
+static void test_owner_delete(void)
+{
+    tomo_err err;
+    tomo_lb_record_list l;
+    tomo_lb_list req = {.limit = 100};
+    TT_OK(tomo_svc_leaderboard_records_list(&svc, db, "list", &req, &l, &err));
+    int64_t before = l.rank_count;
+    size_t n = l.n;
+    tomo_lb_record_list_clear(&l);
+    TT_OK(tomo_svc_leaderboard_owner_delete(&svc, db, uid(10)));
+    tomo_svc_leaderboard_owner_forget(&svc, uid(10));
+    TT_OK(tomo_svc_leaderboard_records_list(&svc, db, "list", &req, &l, &err));
+    TT_EQ(l.rank_count, before - 1);
+    TT_EQ(l.n, n - 1);
+    tomo_lb_record_list_clear(&l);
+}
+
 static void suite(testdb *t)
 {
     svc.cfg = &t->cfg;
@@ -503,6 +521,7 @@ static void suite(testdb *t)
     TT_RUN(test_tournament);
     TT_RUN(test_times);
     TT_RUN(test_refill);
+    TT_RUN(test_owner_delete);
     tomo_svc_leaderboard_stop(&svc);
     tomo_db_release(db);
     db = NULL;
