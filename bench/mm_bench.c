@@ -164,7 +164,14 @@ int main(int argc, char **argv)
         printf("| %d | %zu | %zu | %.1f | %.1f | %zu | %zu | %zu | %zu |\n", k, before, active, ms,
                cms, matches, matched_tickets, matched_presences, tomo_mm_count(mm));
     }
-    printf("\npeak RSS %ld KiB\n", rss_kb());
+    tomo_mm_stats st;
+    tomo_mm_get_stats(mm, &st);
+    printf("\nsearches %llu, candidates examined %llu (%.1f per search), hits %llu, stale refs "
+           "dropped %llu\n",
+           (unsigned long long)st.searches, (unsigned long long)st.candidates,
+           st.searches ? (double)st.candidates / (double)st.searches : 0.0,
+           (unsigned long long)st.hits, (unsigned long long)st.stale);
+    printf("peak RSS %ld KiB\n", rss_kb());
     tomo_mm_free(mm);
     return 0;
 }

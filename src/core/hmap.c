@@ -18,6 +18,18 @@ uint32_t tomo_hmap_hash(const char *key)
     return h;
 }
 
+/* The home slot of a hash. FNV-1a's low bits mix poorly (bit 0 is the
+ * parity of the characters' bit 0), and keys such as UUIDv1 session ids or
+ * sequential names differ mostly there: a finalizer spreads the high bits
+ * down before masking. */
+static inline size_t home(uint32_t h, size_t mask)
+{
+    h ^= h >> 16;
+    h *= 0x45d9f3bu;
+    h ^= h >> 16;
+    return h & mask;
+}
+
 void tomo_hmap_init(tomo_hmap *m) { memset(m, 0, sizeof(*m)); }
 
 void tomo_hmap_free(tomo_hmap *m)
@@ -31,7 +43,7 @@ static tomo_hmap_slot *find(const tomo_hmap *m, const char *key, uint32_t h)
     if (!m->cap)
         return NULL;
     size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = home(h, mask);; i = (i + 1) & mask) {
         tomo_hmap_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
@@ -55,7 +67,7 @@ static void grow(tomo_hmap *m)
     for (size_t i = 0; i < ocap; i++) {
         if (!old[i].key || old[i].key == tomo_hmap_tomb)
             continue;
-        size_t j = old[i].hash & mask;
+        size_t j = home(old[i].hash, mask);
         while (m->slots[j].key)
             j = (j + 1) & mask;
         m->slots[j] = old[i];
@@ -82,7 +94,7 @@ void *tomo_hmap_put(tomo_hmap *m, const char *key, void *val)
     if ((m->used + 1) * 10 >= m->cap * 7)
         grow(m);
     size_t mask = m->cap - 1;
-    size_t i = h & mask;
+    size_t i = home(h, mask);
     while (m->slots[i].key && m->slots[i].key != tomo_hmap_tomb)
         i = (i + 1) & mask;
     if (!m->slots[i].key)

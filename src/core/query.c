@@ -714,7 +714,8 @@ int tomo_qclause_match(const tomo_qclause *c, const tomo_qdoc *d)
         return 0; /* `_all` is never indexed */
     for (size_t i = 0; i < d->n; i++) {
         const tomo_qval *v = &d->v[i];
-        if (v->fhash == c->fhash && !strcmp(d->buf + v->field, c->field) && value_match(c, d, v))
+        if (v->fhash == c->fhash && (d->interned || !strcmp(d->buf + v->field, c->field)) &&
+            value_match(c, d, v))
             return 1;
     }
     return 0;

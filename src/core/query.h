@@ -48,6 +48,10 @@ typedef struct tomo_qdoc {
     size_t n, cap;
     char *buf; /* field names and keyword values, NUL-terminated */
     size_t blen, bcap;
+    /* Set by a caller that replaced every fhash of this document and of the
+     * queries it is matched against with ids unique per field name (an
+     * interning table): fields then compare by id alone. */
+    uint8_t interned;
 } tomo_qdoc;
 
 /* An empty document (no allocation until something is added). */

@@ -14,6 +14,16 @@
 #include <string.h>
 #include <time.h>
 
+/* Ticket blocks are recycled by size class (256-byte steps up to 4 KiB):
+ * an interval frees thousands of them at once, and glibc's coalescing of
+ * blocks that size costs more than the matching itself. */
+/* Distinct field names interned at once; the table is emptied whenever the
+ * matchmaker is. */
+#define MAX_FIELDS 65536
+
+#define POOL_STEP 256
+#define POOL_CLASSES 16
+
 typedef struct ref {
     uint32_t slot, gen;
 } ref;
@@ -49,10 +59,17 @@ struct tomo_mm {
     size_t tabn, tabcap;
     uint32_t *freeslots;
     size_t nfree, freecap;
-    tomo_hmap ids;      /* ticket id -> ticket */
     tomo_hmap postings; /* "field\x1fvalue" -> keyed */
     tomo_hmap sessions; /* session id -> keyed */
     tomo_hmap parties;  /* party id -> keyed */
+    tomo_hmap queries;  /* query text -> struct tomo_mm_qent */
+    size_t nopairs;     /* live tickets too wide for pair lists */
+    uint64_t epoch;     /* bumped when a posting list appears or goes */
+    tomo_qdoc scratch;  /* document under construction (tomo_mm_add) */
+    tomo_hmap fields;   /* field name -> interned id (uintptr_t), see tomo_qdoc.interned */
+    uint32_t nfields;
+    void *pool[POOL_CLASSES]; /* free ticket blocks by size class (a singly linked list) */
+    tomo_mm_stats st;
     reflist order;      /* every ticket, oldest first */
     size_t count, active;
     uint64_t seq;
@@ -126,16 +143,6 @@ static keyed *keyed_get(tomo_hmap *m, const char *key, int create)
     return k;
 }
 
-static void keyed_stale(tomo_mm *mm, tomo_hmap *m, const char *key)
-{
-    keyed *k = tomo_hmap_get(m, key);
-    if (k && rl_stale(mm, &k->l)) {
-        tomo_hmap_del(m, k->key);
-        free(k->l.v);
-        free(k);
-    }
-}
-
 static void free_keyed_map(tomo_hmap *m)
 {
     const char *key;
@@ -148,21 +155,56 @@ static void free_keyed_map(tomo_hmap *m)
     tomo_hmap_free(m);
 }
 
+/* A list a ticket is in, and the map that owns the list. A list is freed
+ * only once its last live ticket leaves, so the pointer stays valid while
+ * the ticket lives. */
+struct tomo_mm_link {
+    keyed *k;
+    tomo_hmap *m;
+};
+
+/* A parsed query shared by every ticket with the same text. */
+struct tomo_mm_qent {
+    size_t refs;
+    tomo_query *q;
+    uint64_t plan_epoch; /* mm->epoch the plan was made at (0: none) */
+    keyed *plan;         /* the smallest required list, or NULL: walk everything */
+    int plan_none;       /* a required term no ticket has: nothing matches */
+    char text[];
+};
+
 /* ---- index keys ---- */
 
 typedef struct kbuf {
     char *p;
+    size_t n, cap;
     char stack[256];
 } kbuf;
 
-static const char *index_key(kbuf *b, const char *field, const char *value)
+static void kb_init(kbuf *b)
 {
-    size_t fl = strlen(field), vl = strlen(value);
-    b->p = fl + vl + 2 <= sizeof(b->stack) ? b->stack : tomo_xmalloc(fl + vl + 2);
-    memcpy(b->p, field, fl);
-    b->p[fl] = '\x1f';
-    memcpy(b->p + fl + 1, value, vl + 1);
-    return b->p;
+    b->p = b->stack;
+    b->n = 0;
+    b->cap = sizeof(b->stack);
+    b->stack[0] = '\0';
+}
+
+static void kb_put(kbuf *b, const char *s, char sep)
+{
+    size_t l = strlen(s);
+    size_t need = b->n + l + 2;
+    if (need > b->cap) {
+        char *np = tomo_xmalloc(need * 2);
+        memcpy(np, b->p, b->n);
+        if (b->p != b->stack)
+            free(b->p);
+        b->p = np;
+        b->cap = need * 2;
+    }
+    if (sep)
+        b->p[b->n++] = sep;
+    memcpy(b->p + b->n, s, l + 1);
+    b->n += l;
 }
 
 static void kbuf_free(kbuf *b)
@@ -170,6 +212,46 @@ static void kbuf_free(kbuf *b)
     if (b->p != b->stack)
         free(b->p);
 }
+
+/* "field\x1fvalue" */
+static const char *index_key(kbuf *b, const char *field, const char *value)
+{
+    kb_init(b);
+    kb_put(b, field, 0);
+    kb_put(b, value, '\x1f');
+    return b->p;
+}
+
+/* "fa\x1fva\x1efb\x1fvb" with fa <= fb: a pair of terms, both required. */
+static const char *pair_key(kbuf *b, const char *fa, const char *va, const char *fb,
+                            const char *vb)
+{
+    if (strcmp(fa, fb) > 0) {
+        const char *t = fa;
+        fa = fb;
+        fb = t;
+        t = va;
+        va = vb;
+        vb = t;
+    }
+    kb_init(b);
+    kb_put(b, fa, 0);
+    kb_put(b, va, '\x1f');
+    kb_put(b, fb, '\x1e');
+    kb_put(b, vb, '\x1f');
+    return b->p;
+}
+
+/* Keyword values the index covers: properties and party_id. */
+static int indexed(const tomo_qdoc *d, const tomo_qval *v)
+{
+    /* ticket and party_id have their own maps (ids, parties). */
+    return v->kind == TOMO_QV_KEYWORD && strcmp(tomo_qval_field(d, v), "ticket") != 0 &&
+           strcmp(tomo_qval_field(d, v), "party_id") != 0;
+}
+
+/* Pairs are indexed for documents with at most this many keywords. */
+#define PAIR_MAX 6
 
 /* ---- lifecycle ---- */
 
@@ -180,24 +262,62 @@ tomo_mm *tomo_mm_new(const tomo_mm_config *cfg)
     mm->cfg = *cfg;
     if (mm->cfg.max_intervals < 1)
         mm->cfg.max_intervals = 1;
-    tomo_hmap_init(&mm->ids);
     tomo_hmap_init(&mm->postings);
     tomo_hmap_init(&mm->sessions);
     tomo_hmap_init(&mm->parties);
+    tomo_hmap_init(&mm->queries);
+    tomo_hmap_init(&mm->fields);
+    mm->epoch = 1;
     return mm;
 }
 
-static void ticket_free(tomo_mm_ticket *t)
+static void qent_release(tomo_mm *mm, struct tomo_mm_qent *qe)
 {
-    for (size_t i = 0; i < t->npresences; i++)
-        free(t->presences[i].username);
-    free(t->presences);
-    free(t->party_id);
-    json_decref(t->string_properties);
-    json_decref(t->numeric_properties);
-    tomo_query_free(t->_q);
-    tomo_qdoc_clear(&t->_doc);
-    free(t);
+    if (--qe->refs)
+        return;
+    tomo_hmap_del(&mm->queries, qe->text);
+    tomo_query_free(qe->q);
+    free(qe);
+}
+
+static size_t pool_class(size_t size) { return (size + POOL_STEP - 1) / POOL_STEP; }
+
+static void *block_alloc(tomo_mm *mm, size_t size, uint32_t *cls)
+{
+    size_t c = pool_class(size);
+    *cls = (uint32_t)c;
+    if (c >= POOL_CLASSES)
+        return tomo_xmalloc(size);
+    void *b = mm->pool[c];
+    if (b) {
+        mm->pool[c] = *(void **)b;
+        return b;
+    }
+    return tomo_xmalloc(c * POOL_STEP);
+}
+
+static void ticket_free(tomo_mm *mm, tomo_mm_ticket *t)
+{
+    qent_release(mm, t->_qe);
+    /* Document, links and strings live in the same block. */
+    if (t->_cls >= POOL_CLASSES) {
+        free(t);
+        return;
+    }
+    *(void **)t = mm->pool[t->_cls];
+    mm->pool[t->_cls] = t;
+}
+
+/* The interned id of a field name. */
+static uint32_t field_id(tomo_mm *mm, const char *name)
+{
+    void *v = tomo_hmap_get(&mm->fields, name);
+    if (v)
+        return (uint32_t)(uintptr_t)v;
+    char *key = tomo_xstrdup(name);
+    uint32_t id = ++mm->nfields;
+    tomo_hmap_put(&mm->fields, key, (void *)(uintptr_t)id);
+    return id;
 }
 
 void tomo_mm_free(tomo_mm *mm)
@@ -206,11 +326,11 @@ void tomo_mm_free(tomo_mm *mm)
         return;
     for (size_t i = 0; i < mm->tabn; i++)
         if (mm->tab[i])
-            ticket_free(mm->tab[i]);
+            ticket_free(mm, mm->tab[i]);
     free(mm->tab);
     free(mm->gens);
     free(mm->freeslots);
-    tomo_hmap_free(&mm->ids);
+    tomo_hmap_free(&mm->queries);
     free_keyed_map(&mm->postings);
     free_keyed_map(&mm->sessions);
     free_keyed_map(&mm->parties);
@@ -220,15 +340,57 @@ void tomo_mm_free(tomo_mm *mm)
         free(mm->combos[i].t);
     free(mm->combos);
     free(mm->hits);
+    tomo_qdoc_clear(&mm->scratch);
+    const char *fk;
+    void *fv;
+    for (size_t i = 0; (i = tomo_hmap_next(&mm->fields, i, &fk, &fv)) != 0;)
+        free((char *)fk);
+    tomo_hmap_free(&mm->fields);
+    for (size_t c = 0; c < POOL_CLASSES; c++)
+        while (mm->pool[c]) {
+            void *b = mm->pool[c];
+            mm->pool[c] = *(void **)b;
+            free(b);
+        }
     free(mm);
 }
 
 size_t tomo_mm_count(const tomo_mm *mm) { return mm->count; }
+void tomo_mm_get_stats(const tomo_mm *mm, tomo_mm_stats *out) { *out = mm->st; }
 size_t tomo_mm_active(const tomo_mm *mm) { return mm->active; }
+
+/* Ticket ids are UUIDv4 strings that also carry the ticket's slot (hex
+ * digits 0-7) and generation (digits 24-31); the other digits are random.
+ * Finding a ticket is then a table index and a compare, no map. */
+static void make_id(char out[37], uint32_t slot, uint32_t gen)
+{
+    char r[37];
+    tomo_uuid_v4(r); /* version and variant digits, random digits */
+    snprintf(out, 37, "%08x-%.4s-%.4s-%.4s-%.4s%08x", slot, r + 9, r + 14, r + 19, r + 24, gen);
+}
+
+static int hexval(const char *s, int n, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = (v << 4) | (uint32_t)d;
+    }
+    *out = v;
+    return 0;
+}
 
 tomo_mm_ticket *tomo_mm_get(tomo_mm *mm, const char *ticket)
 {
-    return ticket ? tomo_hmap_get(&mm->ids, ticket) : NULL;
+    uint32_t slot, gen;
+    if (!ticket || strlen(ticket) != 36 || hexval(ticket, 8, &slot) < 0 ||
+        hexval(ticket + 28, 8, &gen) < 0 || slot >= mm->tabn)
+        return NULL;
+    tomo_mm_ticket *t = mm->tab[slot];
+    return t && t->_gen == gen && !memcmp(t->id, ticket, 36) ? t : NULL;
 }
 
 static size_t live_count(const tomo_mm *mm, const keyed *k)
@@ -252,6 +414,65 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static struct tomo_mm_qent *qent_get(tomo_mm *mm, const char *text, char *err, size_t errlen)
+{
+    struct tomo_mm_qent *qe = tomo_hmap_get(&mm->queries, text);
+    if (qe) {
+        qe->refs++;
+        return qe;
+    }
+    tomo_query *q = NULL;
+    if (tomo_query_parse(text, &q, err, errlen) < 0)
+        return NULL;
+    size_t n = strlen(text);
+    qe = tomo_xmalloc(sizeof(*qe) + n + 1);
+    for (size_t i = 0; i < q->n; i++)
+        if (q->c[i].field)
+            q->c[i].fhash = field_id(mm, q->c[i].field);
+    qe->refs = 1;
+    qe->q = q;
+    qe->plan_epoch = 0;
+    qe->plan = NULL;
+    qe->plan_none = 0;
+    memcpy(qe->text, text, n + 1);
+    tomo_hmap_put(&mm->queries, qe->text, qe);
+    return qe;
+}
+
+/* Bump-allocate a string in the ticket's block. */
+static char *put(char **arena, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = *arena;
+    memcpy(p, s, n);
+    *arena += n;
+    return p;
+}
+
+static void link_to(tomo_mm_ticket *t, tomo_hmap *m, const char *key, ref r)
+{
+    keyed *k = tomo_hmap_get(m, key);
+    if (!k) {
+        k = keyed_get(m, key, 1);
+        if (m != &t->_mm->sessions && m != &t->_mm->parties)
+            t->_mm->epoch++; /* a new posting can change query plans */
+    }
+    rl_push(&k->l, r);
+    t->_links[t->_nlinks++] = (struct tomo_mm_link){k, m};
+}
+
+static size_t unique_sessions(const tomo_mm_presence *ps, size_t n)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(ps[j].session_id, ps[i].session_id);
+        u += !dup;
+    }
+    return u;
+}
+
 int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *party_id,
                 const char *query, int min_count, int max_count, int count_multiple,
                 const json_t *sprops, const json_t *nprops, int64_t created_ns,
@@ -267,58 +488,16 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
             snprintf(err, errlen, "matchmaker too many tickets");
             return TOMO_ETOOBIG;
         }
-    tomo_query *q = NULL;
-    if (tomo_query_parse(query && *query ? query : "*", &q, err, errlen) < 0)
+    if (mm->nfields >= MAX_FIELDS) {
+        snprintf(err, errlen, "matchmaker too many distinct property names");
+        return TOMO_ETOOBIG;
+    }
+    struct tomo_mm_qent *qe = qent_get(mm, query && *query ? query : "*", err, errlen);
+    if (!qe)
         return TOMO_EINVAL;
-
-    tomo_mm_ticket *t = tomo_xmalloc(sizeof(*t));
-    memset(t, 0, sizeof(*t));
-    tomo_uuid_v4(t->id);
-    t->party_id = party_id ? tomo_xstrdup(party_id) : NULL;
-    t->min_count = min_count;
-    t->max_count = max_count;
-    t->count_multiple = count_multiple > 0 ? count_multiple : 1;
-    t->created_ns = created_ns ? created_ns : now_ns();
-    t->string_properties = sprops ? json_deep_copy(sprops) : json_object();
-    t->numeric_properties = nprops ? json_deep_copy(nprops) : json_object();
-    t->presences = tomo_xmalloc((n ? n : 1) * sizeof(*t->presences));
-    for (size_t i = 0; i < n; i++) {
-        t->presences[i] = ps[i];
-        t->presences[i].username = tomo_xstrdup(ps[i].username ? ps[i].username : "");
-    }
-    t->npresences = n;
-    t->_q = q;
-    t->_seq = mm->seq++;
-    t->_active = 1;
-
-    /* The document: properties under properties.*, a key in both maps
-     * numeric; and the ticket's own fields. */
-    tomo_qdoc_init(&t->_doc);
-    char field[512];
-    const char *k;
-    json_t *v;
-    json_object_foreach(t->string_properties, k, v)
-    {
-        if (!json_is_string(v) || json_object_get(t->numeric_properties, k))
-            continue;
-        snprintf(field, sizeof(field), "properties.%s", k);
-        tomo_qdoc_add_string(&t->_doc, field, json_string_value(v));
-    }
-    json_object_foreach(t->numeric_properties, k, v)
-    {
-        if (!json_is_number(v))
-            continue;
-        snprintf(field, sizeof(field), "properties.%s", k);
-        tomo_qdoc_add_number(&t->_doc, field, json_number_value(v));
-    }
-    tomo_qdoc_add_keyword(&t->_doc, "ticket", t->id);
-    if (t->party_id)
-        tomo_qdoc_add_keyword(&t->_doc, "party_id", t->party_id);
-    tomo_qdoc_add_number(&t->_doc, "min_count", min_count);
-    tomo_qdoc_add_number(&t->_doc, "max_count", max_count);
-    tomo_qdoc_add_number(&t->_doc, "created_at", (double)t->created_ns);
-
-    /* A slot. */
+    if (!created_ns)
+        created_ns = now_ns();
+    /* A slot (its number is part of the id). */
     uint32_t slot;
     if (mm->nfree) {
         slot = mm->freeslots[--mm->nfree];
@@ -340,23 +519,141 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         slot = (uint32_t)mm->tabn++;
         mm->gens[slot] = 0;
     }
+    char id[37];
+    make_id(id, slot, mm->gens[slot] + 1);
+
+    /* The document, built in scratch space first: properties under
+     * properties.*, a key in both maps numeric; the ticket's own fields. */
+    tomo_qdoc *d = &mm->scratch;
+    d->n = 0;
+    d->blen = 0;
+    char field[512];
+    const char *k;
+    json_t *v;
+    size_t ns = 0, nn = 0, strbytes = party_id ? strlen(party_id) + 1 : 0;
+    json_object_foreach((json_t *)sprops, k, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        ns++;
+        strbytes += strlen(k) + strlen(json_string_value(v)) + 2;
+        if (json_is_number(json_object_get(nprops, k)))
+            continue;
+        snprintf(field, sizeof(field), "properties.%s", k);
+        tomo_qdoc_add_string(d, field, json_string_value(v));
+    }
+    json_object_foreach((json_t *)nprops, k, v)
+    {
+        if (!json_is_number(v))
+            continue;
+        nn++;
+        strbytes += strlen(k) + 1;
+        snprintf(field, sizeof(field), "properties.%s", k);
+        tomo_qdoc_add_number(d, field, json_number_value(v));
+    }
+    tomo_qdoc_add_keyword(d, "ticket", id);
+    if (party_id)
+        tomo_qdoc_add_keyword(d, "party_id", party_id);
+    tomo_qdoc_add_number(d, "min_count", min_count);
+    tomo_qdoc_add_number(d, "max_count", max_count);
+    tomo_qdoc_add_number(d, "created_at", (double)created_ns);
+    size_t nkw = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nkw += indexed(d, &d->v[i]);
+    size_t npairs = nkw <= PAIR_MAX ? nkw * (nkw - (nkw > 0)) / 2 : 0;
+    size_t nlinks = nkw + npairs + unique_sessions(ps, n) + (party_id != NULL);
+    for (size_t i = 0; i < n; i++)
+        strbytes += strlen(ps[i].username ? ps[i].username : "") + 1;
+
+    /* One block: the struct, presences, properties, document values,
+     * links, then the strings and the document's buffer. */
+    size_t size = sizeof(tomo_mm_ticket) + n * sizeof(tomo_mm_presence) +
+                  ns * sizeof(tomo_mm_sprop) + nn * sizeof(tomo_mm_nprop) +
+                  d->n * sizeof(tomo_qval) + nlinks * sizeof(struct tomo_mm_link) + strbytes +
+                  d->blen;
+    uint32_t cls;
+    tomo_mm_ticket *t = block_alloc(mm, size, &cls);
+    memset(t, 0, sizeof(*t));
+    t->_cls = cls;
+    t->_mm = mm;
+    /* Searched data first: document values, then presences (session
+     * clashes), the rest, then strings with the document's buffer first. */
+    t->_doc.v = (tomo_qval *)(t + 1);
+    t->presences = (tomo_mm_presence *)(t->_doc.v + d->n);
+    t->sprops = (tomo_mm_sprop *)(t->presences + n);
+    t->nprops = (tomo_mm_nprop *)(t->sprops + ns);
+    t->_links = (struct tomo_mm_link *)(t->nprops + nn);
+    char *arena = (char *)(t->_links + nlinks);
+    t->_doc.buf = arena;
+    memcpy(arena, d->buf, d->blen);
+    arena += d->blen;
+    memcpy(t->id, id, 37);
+    t->party_id = party_id ? put(&arena, party_id) : NULL;
+    t->min_count = min_count;
+    t->max_count = max_count;
+    t->count_multiple = count_multiple > 0 ? count_multiple : 1;
+    t->created_ns = created_ns;
+    for (size_t i = 0; i < n; i++) {
+        t->presences[i] = ps[i];
+        t->presences[i].username = put(&arena, ps[i].username ? ps[i].username : "");
+    }
+    t->npresences = n;
+    json_object_foreach((json_t *)sprops, k, v) if (json_is_string(v))
+    {
+        t->sprops[t->nsprops].key = put(&arena, k);
+        t->sprops[t->nsprops++].value = put(&arena, json_string_value(v));
+    }
+    json_object_foreach((json_t *)nprops, k, v) if (json_is_number(v))
+    {
+        t->nprops[t->nnprops].key = put(&arena, k);
+        t->nprops[t->nnprops++].value = json_number_value(v);
+    }
+    memcpy(t->_doc.v, d->v, d->n * sizeof(tomo_qval));
+    for (size_t i = 0; i < d->n; i++)
+        t->_doc.v[i].fhash = field_id(mm, d->buf + d->v[i].field);
+    t->_doc.interned = 1;
+    t->_doc.n = t->_doc.cap = d->n;
+    t->_doc.blen = t->_doc.bcap = d->blen;
+    t->_qe = qe;
+    t->_seq = mm->seq++;
+    t->_active = 1;
+
     t->_slot = slot;
     t->_gen = ++mm->gens[slot];
     mm->tab[slot] = t;
     ref r = {slot, t->_gen};
 
-    tomo_hmap_put(&mm->ids, t->id, t);
     rl_push(&mm->order, r);
-    for (size_t i = 0; i < t->_doc.n; i++) {
-        const tomo_qval *qv = &t->_doc.v[i];
-        if (qv->kind != TOMO_QV_KEYWORD || !strcmp(tomo_qval_field(&t->_doc, qv), "ticket"))
-            continue; /* ticket ids are found through mm->ids */
+    const tomo_qdoc *td = &t->_doc;
+    const tomo_qval *kw[PAIR_MAX];
+    size_t nk = 0;
+    for (size_t i = 0; i < td->n; i++) {
+        const tomo_qval *qv = &td->v[i];
+        if (!indexed(td, qv))
+            continue;
         kbuf b;
-        keyed *p = keyed_get(&mm->postings,
-                             index_key(&b, tomo_qval_field(&t->_doc, qv), tomo_qval_str(&t->_doc, qv)),
-                             1);
+        link_to(t, &mm->postings, index_key(&b, tomo_qval_field(td, qv), tomo_qval_str(td, qv)),
+                r);
         kbuf_free(&b);
-        rl_push(&p->l, r);
+        if (nk < PAIR_MAX)
+            kw[nk] = qv;
+        nk++;
+    }
+    /* Pairs of terms: a query requiring two of them starts from their
+     * intersection, far smaller than either. */
+    if (nk > PAIR_MAX) {
+        t->_nopairs = 1;
+        mm->nopairs++;
+    } else {
+        for (size_t i = 0; i < nk; i++)
+            for (size_t j = i + 1; j < nk; j++) {
+                kbuf b;
+                link_to(t, &mm->postings,
+                        pair_key(&b, tomo_qval_field(td, kw[i]), tomo_qval_str(td, kw[i]),
+                                 tomo_qval_field(td, kw[j]), tomo_qval_str(td, kw[j])),
+                        r);
+                kbuf_free(&b);
+            }
     }
     for (size_t i = 0; i < n; i++) {
         /* A session twice in one ticket is listed once. */
@@ -364,10 +661,10 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         for (size_t j = 0; j < i; j++)
             dup |= !strcmp(ps[j].session_id, ps[i].session_id);
         if (!dup)
-            rl_push(&keyed_get(&mm->sessions, ps[i].session_id, 1)->l, r);
+            link_to(t, &mm->sessions, ps[i].session_id, r);
     }
     if (t->party_id)
-        rl_push(&keyed_get(&mm->parties, t->party_id, 1)->l, r);
+        link_to(t, &mm->parties, t->party_id, r);
     mm->count++;
     mm->active++;
     memcpy(ticket_out, t->id, 37);
@@ -377,7 +674,6 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
 /* Unlink and free a ticket. */
 static void drop(tomo_mm *mm, tomo_mm_ticket *t)
 {
-    tomo_hmap_del(&mm->ids, t->id);
     mm->tab[t->_slot] = NULL;
     if (mm->nfree == mm->freecap) {
         size_t nc = mm->freecap ? mm->freecap * 2 : 64;
@@ -392,28 +688,35 @@ static void drop(tomo_mm *mm, tomo_mm_ticket *t)
     /* Now stale everywhere: count it in each list. */
     if (rl_stale(mm, &mm->order))
         rl_compact(mm, &mm->order);
-    for (size_t i = 0; i < t->_doc.n; i++) {
-        const tomo_qval *qv = &t->_doc.v[i];
-        if (qv->kind != TOMO_QV_KEYWORD || !strcmp(tomo_qval_field(&t->_doc, qv), "ticket"))
-            continue;
-        kbuf b;
-        keyed_stale(mm, &mm->postings,
-                    index_key(&b, tomo_qval_field(&t->_doc, qv), tomo_qval_str(&t->_doc, qv)));
-        kbuf_free(&b);
+    for (size_t i = 0; i < t->_nlinks; i++) {
+        keyed *k = t->_links[i].k;
+        if (rl_stale(mm, &k->l)) {
+            if (t->_links[i].m != &mm->postings) {
+                /* Session and party lists stay (empty) until the session
+                 * or party goes: tomo_mm_remove_session/_party. */
+                k->l.n = k->l.dead = k->l.head = 0;
+                continue;
+            }
+            mm->epoch++;
+            tomo_hmap_del(t->_links[i].m, k->key);
+            free(k->l.v);
+            free(k);
+        }
     }
-    for (size_t i = 0; i < t->npresences; i++) {
-        int dup = 0;
-        for (size_t j = 0; j < i; j++)
-            dup |= !strcmp(t->presences[j].session_id, t->presences[i].session_id);
-        if (!dup)
-            keyed_stale(mm, &mm->sessions, t->presences[i].session_id);
-    }
-    if (t->party_id)
-        keyed_stale(mm, &mm->parties, t->party_id);
     mm->count--;
     if (t->_active)
         mm->active--;
-    ticket_free(t);
+    mm->nopairs -= t->_nopairs;
+    ticket_free(mm, t);
+    if (mm->count == 0 && mm->nfields) {
+        /* No ticket and so no query refers to an interned id any more. */
+        const char *fk;
+        void *fv;
+        for (size_t i = 0; (i = tomo_hmap_next(&mm->fields, i, &fk, &fv)) != 0;)
+            free((char *)fk);
+        tomo_hmap_free(&mm->fields);
+        mm->nfields = 0;
+    }
 }
 
 int tomo_mm_remove(tomo_mm *mm, const char *ticket)
@@ -441,6 +744,10 @@ static size_t remove_owned(tomo_mm *mm, tomo_hmap *m, const char *key)
     for (size_t i = 0; i < n; i++)
         drop(mm, ts[i]);
     free(ts);
+    /* The owner is gone: its (now empty) list too. */
+    tomo_hmap_del(m, k->key);
+    free(k->l.v);
+    free(k);
     return n;
 }
 
@@ -472,7 +779,7 @@ static int rev_active(const tomo_mm *mm)
 
 static int mutual(const tomo_mm_ticket *a, const tomo_mm_ticket *b)
 {
-    return tomo_query_match(a->_q, &b->_doc, NULL) && tomo_query_match(b->_q, &a->_doc, NULL);
+    return tomo_query_match(a->_qe->q, &b->_doc, NULL) && tomo_query_match(b->_qe->q, &a->_doc, NULL);
 }
 
 static void combo_add(combo *c, tomo_mm_ticket *t)
@@ -605,10 +912,10 @@ static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const tomo_mm_ticket 
         return 0;
     if (x->party_id && t->party_id && !strcmp(x->party_id, t->party_id))
         return 0;
-    if (!tomo_query_match(x->_q, &t->_doc, score) || clash(x, t))
+    if (!tomo_query_match(x->_qe->q, &t->_doc, score) || clash(x, t))
         return 0;
     (void)mm;
-    return !rev || tomo_query_match(t->_q, &x->_doc, NULL);
+    return !rev || tomo_query_match(t->_qe->q, &x->_doc, NULL);
 }
 
 /* Search and pack for x; on a match, report it and drop the tickets.
@@ -620,44 +927,99 @@ static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const tomo_mm_ticket 
  * `hits` and are sorted and packed only if the best ones formed nothing. */
 static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matched_fn fn, void *ud)
 {
-    const tomo_query *q = x->_q;
+    const tomo_query *q = x->_qe->q;
     if ((int)x->npresences + 1 > x->max_count)
         return; /* no hit can ever fit beside it */
     reflist *cands = &mm->order;
     ref one;
     reflist single = {&one, 0, 1, 0, 0};
-    size_t best = SIZE_MAX;
+    struct tomo_mm_qent *qe = x->_qe;
     double top = 0; /* the best score a hit can reach */
     for (size_t i = 0; i < q->n; i++) {
         const tomo_qclause *c = &q->c[i];
-        if (c->occur == TOMO_Q_MUST)
+        if (c->occur == TOMO_Q_MUST || (c->occur == TOMO_Q_SHOULD && c->boost > 0))
             top += c->boost;
-        else if (c->occur == TOMO_Q_SHOULD && c->boost > 0)
-            top += c->boost;
-        if (c->occur != TOMO_Q_MUST)
-            continue;
-        if (!c->field && c->kind != TOMO_QC_ALL)
-            return; /* `_all`: nothing can match */
-        if (!c->field || !((c->kind == TOMO_QC_TERM && !c->is_num) || c->kind == TOMO_QC_PHRASE))
-            continue;
-        if (!strcmp(c->field, "ticket")) {
-            tomo_mm_ticket *t = tomo_mm_get(mm, c->text);
-            if (!t)
-                return;
-            one = (ref){t->_slot, t->_gen};
-            single.n = 1;
-            cands = &single;
-            best = 1;
-            continue;
+    }
+    if (qe->plan_epoch == mm->epoch) {
+        if (qe->plan_none)
+            return;
+        if (qe->plan)
+            cands = &qe->plan->l;
+    } else {
+        /* Plan: the smallest list of a required term (or pair of terms). */
+        size_t best = SIZE_MAX;
+        const tomo_qclause *terms[8];
+        size_t nterms = 0;
+        int cacheable = 1;
+        keyed *plan = NULL;
+        for (size_t i = 0; i < q->n; i++) {
+            const tomo_qclause *c = &q->c[i];
+            if (c->occur != TOMO_Q_MUST)
+                continue;
+            if (!c->field && c->kind != TOMO_QC_ALL)
+                goto none; /* `_all`: nothing can match */
+            if (!c->field ||
+                !((c->kind == TOMO_QC_TERM && !c->is_num) || c->kind == TOMO_QC_PHRASE))
+                continue;
+            if (!strcmp(c->field, "ticket")) {
+                tomo_mm_ticket *t = tomo_mm_get(mm, c->text);
+                if (!t)
+                    return;
+                one = (ref){t->_slot, t->_gen};
+                single.n = 1;
+                cands = &single;
+                best = 1;
+                cacheable = 0;
+                continue;
+            }
+            if (!strcmp(c->field, "party_id")) {
+                keyed *p = tomo_hmap_get(&mm->parties, c->text);
+                if (!p)
+                    return;
+                if (p->l.n - p->l.dead < best) {
+                    best = p->l.n - p->l.dead;
+                    cands = &p->l;
+                }
+                cacheable = 0;
+                continue;
+            }
+            kbuf b;
+            keyed *p = tomo_hmap_get(&mm->postings, index_key(&b, c->field, c->text));
+            kbuf_free(&b);
+            if (!p)
+                goto none; /* no ticket has the required term */
+            if (p->l.n - p->l.dead < best) {
+                best = p->l.n - p->l.dead;
+                cands = &p->l;
+                plan = p;
+            }
+            if (nterms < 8)
+                terms[nterms++] = c;
         }
-        kbuf b;
-        keyed *p = tomo_hmap_get(&mm->postings, index_key(&b, c->field, c->text));
-        kbuf_free(&b);
-        if (!p)
-            return; /* no ticket has the required term */
-        if (p->l.n - p->l.dead < best) {
-            best = p->l.n - p->l.dead;
-            cands = &p->l;
+        /* Two required terms: their pair list, when it is smaller (pair
+         * lists are complete only while no ticket has more than PAIR_MAX
+         * keywords). */
+        for (size_t i = 0; i < nterms && best > 1 && mm->nopairs == 0; i++)
+            for (size_t j = i + 1; j < nterms; j++) {
+                if (!strcmp(terms[i]->field, terms[j]->field))
+                    continue;
+                kbuf b;
+                keyed *p = tomo_hmap_get(&mm->postings, pair_key(&b, terms[i]->field,
+                                                                 terms[i]->text, terms[j]->field,
+                                                                 terms[j]->text));
+                kbuf_free(&b);
+                if (!p)
+                    goto none; /* every ticket holding both terms is in their pair list */
+                if (p->l.n - p->l.dead < best) {
+                    best = p->l.n - p->l.dead;
+                    cands = &p->l;
+                    plan = p;
+                }
+            }
+        if (cacheable) {
+            qe->plan_epoch = mm->epoch;
+            qe->plan = plan;
+            qe->plan_none = 0;
         }
     }
     int rev = rev_active(mm);
@@ -669,14 +1031,25 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     size_t nout = 0;
     if ((size_t)x->max_count + 1 > 32)
         out = tomo_xmalloc(((size_t)x->max_count + 1) * sizeof(*out));
-    /* Skip the stale prefix once for everyone. */
+    /* Walk the candidates, compacting stale refs out of the walked part
+     * as we go (matched tickets leave holes that every later search would
+     * otherwise step over again). */
     while (cands->head < cands->n && !deref(mm, cands->v[cands->head]))
         cands->head++;
-    for (size_t i = cands->head; i < cands->n && !formed; i++) {
-        tomo_mm_ticket *t = deref(mm, cands->v[i]);
-        double score = 0;
-        if (!t || !candidate(mm, x, t, rev, &score))
+    size_t ci = cands->head, w = cands->head, removed = 0;
+    for (; ci < cands->n && !formed; ci++) {
+        ref r = cands->v[ci];
+        tomo_mm_ticket *t = deref(mm, r);
+        if (!t) {
+            removed++;
             continue;
+        }
+        cands->v[w++] = r;
+        mm->st.candidates++;
+        double score = 0;
+        if (!candidate(mm, x, t, rev, &score))
+            continue;
+        mm->st.hits++;
         if (score < top) {
             if (mm->nhits == mm->hitcap) {
                 size_t nc = mm->hitcap ? mm->hitcap * 2 : 64;
@@ -696,6 +1069,13 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
             continue;
         if (c->count + (int)x->npresences == x->max_count && form(x, c, out, &nout))
             formed = c;
+    }
+    mm->st.stale += removed;
+    mm->st.searches++;
+    if (removed) {
+        memmove(&cands->v[w], &cands->v[ci], (cands->n - ci) * sizeof(ref));
+        cands->n -= removed;
+        cands->dead -= removed;
     }
     if (!formed && mm->nhits) {
         qsort(mm->hits, mm->nhits, sizeof(*mm->hits), by_score);
@@ -723,6 +1103,12 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     }
     if (out != stackv)
         free(out);
+    return;
+none:
+    /* Cached too: the next ticket with this query skips the lookups. */
+    qe->plan_epoch = mm->epoch;
+    qe->plan = NULL;
+    qe->plan_none = 1;
 }
 
 int tomo_mm_interval_begin(tomo_mm *mm)

@@ -41,21 +41,45 @@ typedef struct tomo_mm_presence {
     char *username; /* heap */
 } tomo_mm_presence;
 
+typedef struct tomo_mm_sprop {
+    const char *key, *value;
+} tomo_mm_sprop;
+
+typedef struct tomo_mm_nprop {
+    const char *key;
+    double value;
+} tomo_mm_nprop;
+
+struct tomo_mm_qent;
+struct tomo_mm_link;
+struct tomo_mm;
+
+/* A ticket: one allocation holding the struct, its presences, properties
+ * and their strings. */
 typedef struct tomo_mm_ticket {
-    char id[37];
-    char *party_id; /* NULL for a solo ticket */
-    int min_count, max_count, count_multiple;
-    int64_t created_ns;
-    json_t *string_properties, *numeric_properties; /* objects, owned */
-    tomo_mm_presence *presences;
-    size_t npresences;
-    /* private */
-    tomo_query *_q;
+    /* private, hot: what a search reads first (one cache line) */
+    uint32_t _gen, _slot;
     tomo_qdoc _doc;
+    struct tomo_mm_qent *_qe; /* the parsed query, shared by tickets with the same text */
+    uint64_t _seq;            /* insertion order */
+    /* public */
+    int min_count, max_count, count_multiple;
+    size_t npresences;
+    tomo_mm_presence *presences;
+    char *party_id; /* NULL for a solo ticket */
+    int64_t created_ns;
+    tomo_mm_sprop *sprops; /* string properties, as given */
+    size_t nsprops;
+    tomo_mm_nprop *nprops; /* numeric properties */
+    size_t nnprops;
+    char id[37];
+    /* private */
+    uint8_t _active, _matched, _nopairs;
+    uint32_t _cls;
     int _intervals;
-    uint64_t _seq; /* insertion order */
-    uint32_t _slot, _gen;
-    uint8_t _active, _matched;
+    struct tomo_mm *_mm;
+    struct tomo_mm_link *_links; /* the lists this ticket is in */
+    size_t _nlinks;
 } tomo_mm_ticket;
 
 typedef struct tomo_mm_config {
@@ -105,6 +129,11 @@ int tomo_mm_interval_begin(tomo_mm *mm);
 int tomo_mm_interval_step(tomo_mm *mm, size_t budget, tomo_mm_matched_fn fn, void *ud);
 
 size_t tomo_mm_count(const tomo_mm *mm);  /* tickets */
+/* Work counters since tomo_mm_new (benchmarks, tuning). */
+typedef struct tomo_mm_stats {
+    uint64_t searches, candidates, hits, stale;
+} tomo_mm_stats;
+void tomo_mm_get_stats(const tomo_mm *mm, tomo_mm_stats *out);
 size_t tomo_mm_active(const tomo_mm *mm); /* tickets still searching */
 
 /* ---- the server's matchmaker (rt/matchmaker_rt.c) ---- */

@@ -71,10 +71,18 @@ static json_t *user_entry(const tomo_mm_ticket *t, const tomo_mm_presence *p)
     json_object_set_new(u, "presence", pr);
     if (t->party_id)
         json_object_set_new(u, "party_id", json_string(t->party_id));
-    if (json_object_size(t->string_properties))
-        json_object_set(u, "string_properties", t->string_properties);
-    if (json_object_size(t->numeric_properties))
-        json_object_set(u, "numeric_properties", t->numeric_properties);
+    if (t->nsprops) {
+        json_t *sp = json_object();
+        for (size_t i = 0; i < t->nsprops; i++)
+            json_object_set_new(sp, t->sprops[i].key, json_string(t->sprops[i].value));
+        json_object_set_new(u, "string_properties", sp);
+    }
+    if (t->nnprops) {
+        json_t *np = json_object();
+        for (size_t i = 0; i < t->nnprops; i++)
+            json_object_set_new(np, t->nprops[i].key, json_real(t->nprops[i].value));
+        json_object_set_new(u, "numeric_properties", np);
+    }
     return u;
 }
 
