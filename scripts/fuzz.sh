@@ -6,8 +6,8 @@
 #   bash scripts/fuzz.sh 120 http ws  # some targets
 # Targets: http ws envelope protobuf config jwt. Each starts from the seed
 # corpus in tests/fuzz/corpus/<target> (read only); what it finds goes to
-# build-fuzz/corpus/<target> (kept between runs). A crash, leak or sanitizer
-# report stops the script with exit 1 and leaves the input in
+# build-fuzz/corpus/<target> (kept between runs; FUZZ_BUILD=DIR builds in
+# another directory). A crash, leak or sanitizer report stops the script with exit 1 and leaves the input in
 # build-fuzz/crashes/<target>/ (reproduce: build-fuzz/tests/fuzz/fuzz_<target>
 # <file>). The last line of each run (coverage, corpus size, executions) is
 # printed as a summary table.
@@ -17,8 +17,8 @@ SECS=${1:-600}
 shift || true
 TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(http ws envelope protobuf config jwt)
-B=build-fuzz
-CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOMO_FUZZ=ON -DTOMO_ASAN=ON \
+B=${FUZZ_BUILD:-build-fuzz}
+CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOMO_FUZZ=ON -DTOMO_WERROR=ON -DTOMO_ASAN=ON \
   -DTOMO_UBSAN=ON >/dev/null
 cmake --build "$B" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >/dev/null
 summary=()

@@ -23,6 +23,7 @@
 #include "net/ws.h"
 
 static tomo_loop *g_loop;
+static tomo_ws_loop *g_wsl;
 static tomo_http_server *g_srv;
 static tomo_router *g_router;
 static int g_port;
@@ -71,7 +72,7 @@ static void upgrade(tomo_http_req *req)
     if (tomo_http_upgrade(req, head, &tcp, &left, &nleft) < 0)
         return;
     tomo_ws_config wc = {.max_message_bytes = 4096, .max_queued_writes = 64, .close_wait_ms = 50};
-    tomo_ws *ws = tomo_ws_new(g_loop, tcp, &wc, &g_ws_cb, NULL);
+    tomo_ws *ws = tomo_ws_new(g_wsl, tcp, &wc, &g_ws_cb, NULL);
     g_open_ws++;
     tomo_ws_start(ws, left, nleft);
     free(left);
@@ -112,6 +113,7 @@ void fuzz_net_init(void)
     if (g_srv)
         return;
     g_loop = tomo_loop_new();
+    g_wsl = tomo_ws_loop_new(g_loop);
     g_router = tomo_router_new();
     tomo_router_add(g_router, TOMO_HTTP_GET, "/healthcheck", 1);
     tomo_router_add(g_router, TOMO_HTTP_POST, "/v2/account/authenticate/device", 2);
