@@ -6,18 +6,6 @@
 
 #include "../core/common.h"
 #include "../svc/friend.h"
-#include "account.h"
-
-/* Mark users online: the User object at key `user` of every item. */
-static void fill_online(tomo_api_ctx *ctx, json_t *items)
-{
-    json_t *users = json_array();
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) json_array_append(users, json_object_get(it, "user"));
-    tomo_account_fill_online(ctx->srv, users);
-    json_decref(users);
-}
 
 typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
                          const char *, const tomo_svc_friend_targets *, tomo_err *);
@@ -77,7 +65,6 @@ int tomo_api_friend_list(tomo_api_ctx *ctx)
     if (tomo_svc_friend_list(&ctx->srv->svc, db, &caller, NULL, (int)limit, (int)state,
                              tomo_api_query(ctx, "cursor"), &ctx->out, &err) < 0)
         return tomo_api_svc_error(ctx, &err);
-    fill_online(ctx, json_object_get(ctx->out, "friends"));
     return 0;
 }
 
@@ -96,6 +83,5 @@ int tomo_api_friend_list_fof(tomo_api_ctx *ctx)
     if (tomo_svc_friend_list_fof(&ctx->srv->svc, db, &caller, NULL, (int)limit,
                                  tomo_api_query(ctx, "cursor"), &ctx->out, &err) < 0)
         return tomo_api_svc_error(ctx, &err);
-    fill_online(ctx, json_object_get(ctx->out, "friends_of_friends"));
     return 0;
 }

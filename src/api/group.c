@@ -7,7 +7,6 @@
 
 #include "../core/common.h"
 #include "../svc/group.h"
-#include "account.h"
 #include "auth.h"
 
 static int svc_fail(tomo_api_ctx *ctx, const tomo_err *err)
@@ -198,13 +197,6 @@ int tomo_api_group_users_list(tomo_api_ctx *ctx)
                                   limit, state, tomo_api_query(ctx, "cursor"), &ctx->out,
                                   &err) < 0)
         return svc_fail(ctx, &err);
-    json_t *users = json_array();
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(ctx->out, "group_users"), i, it)
-        json_array_append(users, json_object_get(it, "user"));
-    tomo_account_fill_online(ctx->srv, users);
-    json_decref(users);
     return 0;
 }
 

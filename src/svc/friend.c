@@ -13,6 +13,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "social.h"
+#include "users.h"
 
 enum { OP_ADD, OP_DELETE, OP_BLOCK };
 
@@ -355,7 +356,6 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
                          const char *user_id, int limit, int state, const char *cursor,
                          json_t **out, tomo_err *err)
 {
-    (void)svc;
     char me[37], myname[129];
     int64_t cs = 0, cp = 0;
     int has_cursor = cursor && *cursor;
@@ -403,7 +403,7 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
             break;
         }
         json_t *f = json_object();
-        json_t *u = tomo_social_user_json(r, i, 3);
+        json_t *u = tomo_users_user_json(r, i, 3);
         json_object_del(u, "edge_count"); /* Nakama leaves it unset here */
         json_object_set_new(f, "user", u);
         json_object_set_new(f, "state", json_integer(tomo_dbres_int(r, i, 0)));
@@ -412,6 +412,7 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
         json_object_set_new(f, "update_time", json_string(ts));
         json_array_append_new(list, f);
     }
+    tomo_social_fill_online(svc, list, "user");
     *out = json_object();
     json_object_set_new(*out, "friends", list);
     if (next)
@@ -456,7 +457,6 @@ int tomo_svc_friend_list_fof(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *
                              const char *user_id, int limit, const char *cursor, json_t **out,
                              tomo_err *err)
 {
-    (void)svc;
     char me[37], myname[129], csrc[37] = "", cdst[37] = "";
     tomo_dbres *friends = NULL, *r = NULL;
     json_t *items = json_array();
@@ -511,13 +511,14 @@ int tomo_svc_friend_list_fof(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *
             }
             json_t *it = json_object();
             json_object_set_new(it, "referrer", json_string(fid));
-            json_object_set_new(it, "user", tomo_social_user_json(r, i, 1));
+            json_object_set_new(it, "user", tomo_users_user_json(r, i, 1));
             json_array_append_new(items, it);
             got++;
         }
         tomo_dbres_free(r);
         r = NULL;
     }
+    tomo_social_fill_online(svc, items, "user");
     *out = json_object();
     json_object_set_new(*out, "friends_of_friends", items);
     items = NULL;

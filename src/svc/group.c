@@ -11,6 +11,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "social.h"
+#include "users.h"
 
 #define GROUP_COLS                                                                             \
     "g.id, g.creator_id, g.name, g.description, g.lang_tag, g.metadata, g.avatar_url, "         \
@@ -803,7 +804,7 @@ int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller 
                               const char *group_id, int limit, int state, const char *cursor,
                               json_t **out, tomo_err *err)
 {
-    (void)svc, (void)caller;
+    (void)caller;
     char gid[37];
     tomo_dbres *r = NULL;
     *out = NULL;
@@ -826,9 +827,10 @@ int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller 
             free(c);
             break;
         }
-        json_array_append_new(list, json_pack("{s:o,s:I}", "user", tomo_social_user_json(r, i, 2),
+        json_array_append_new(list, json_pack("{s:o,s:I}", "user", tomo_users_user_json(r, i, 2),
                                               "state", (json_int_t)tomo_dbres_int(r, i, 0)));
     }
+    tomo_social_fill_online(svc, list, "user");
     json_object_set_new(*out, "group_users", list);
     tomo_dbres_free(r);
     return 0;

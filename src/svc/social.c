@@ -13,6 +13,7 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
+#include "users.h"
 
 int64_t tomo_social_position(void)
 {
@@ -154,35 +155,12 @@ int tomo_social_username(tomo_dbconn *db, const char *user_id, char out[129])
     return rc;
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
+void tomo_social_fill_online(tomo_svc *svc, json_t *items, const char *key)
 {
-    if (v && *v)
-        json_object_set_new(o, k, json_string(v));
-}
-
-static void set_time(json_t *o, const char *k, int64_t ms)
-{
-    if (ms) {
-        char ts[32];
-        tomo_rfc3339(ms / 1000, ts);
-        json_object_set_new(o, k, json_string(ts));
-    }
-}
-
-json_t *tomo_social_user_json(const tomo_dbres *r, size_t row, size_t c)
-{
-    static const char *const names[] = {"id",        "username",      "display_name", "avatar_url",
-                                        "lang_tag",  "location",      "timezone",     "metadata",
-                                        "facebook_id", "google_id",   "gamecenter_id", "steam_id"};
-    json_t *u = json_object();
-    for (size_t i = 0; i < TOMO_ARRAY_LEN(names); i++)
-        set_str(u, names[i], tomo_dbres_text(r, row, c + i));
-    int64_t edges = tomo_dbres_int(r, row, c + 12);
-    if (edges)
-        json_object_set_new(u, "edge_count", json_integer(edges));
-    set_time(u, "create_time", tomo_dbres_int(r, row, c + 13));
-    set_time(u, "update_time", tomo_dbres_int(r, row, c + 14));
-    set_str(u, "facebook_instant_game_id", tomo_dbres_text(r, row, c + 15));
-    set_str(u, "apple_id", tomo_dbres_text(r, row, c + 16));
-    return u;
+    json_t *users = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) json_array_append(users, json_object_get(it, key));
+    tomo_svc_users_fill_online(svc, users);
+    json_decref(users);
 }

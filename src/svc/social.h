@@ -51,16 +51,15 @@ void tomo_social_notes_free(tomo_social_notes *q);
 char *tomo_social_content_username(const char *username);
 char *tomo_social_content_group(const char *group_id, const char *key, const char *value);
 
-/* User objects from the users table, qualified by the alias u (the same
- * columns and protojson shape as GET /v2/user; until the users domain sits
- * in svc this is the svc-side copy). */
+/* svc/users.h's TOMO_USERS_COLS qualified by the alias u, for joins; rows
+ * render with tomo_users_user_json. */
 #define TOMO_SOCIAL_USER_COLS_U                                                               \
     "u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone, "   \
     "u.metadata, u.facebook_id, u.google_id, u.gamecenter_id, u.steam_id, u.edge_count, "    \
     "u.create_time, u.update_time, u.facebook_instant_game_id, u.apple_id"
-#define TOMO_SOCIAL_USER_NCOLS 17
-/* A User (new reference) from the TOMO_SOCIAL_USER_COLS_U at column c. */
-json_t *tomo_social_user_json(const tomo_dbres *r, size_t row, size_t c);
+
+/* Set online on the User at `key` of every item of items (svc/users.h). */
+void tomo_social_fill_online(tomo_svc *svc, json_t *items, const char *key);
 
 /* TOMO_DBTEXT for a char array (the macro's NULL test warns on arrays). */
 static inline tomo_dbval tomo_social_text(const char *s)
