@@ -23,6 +23,7 @@
 static const lg_scenario *const scenarios[] = {
     &lg_sc_idle,    &lg_sc_relay, &lg_sc_auth,     &lg_sc_chat,
     &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest, &lg_sc_leaderboard, &lg_sc_social,
+    &lg_sc_matchmaker,
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -515,7 +516,9 @@ static void usage(FILE *f)
             "storage: --write-ratio F (0.5) --users N (= --conns) --keys N (8)\n"
             "leaderboard: --board ID (bench) --lb-op write|around|top (write) --users N\n"
             "http:    --path P (/healthcheck) --body JSON (POST it instead of GET; e.g. an RPC)\n"
-            "social:  --mode friends|groups --users N (friends of the hub / group members)\n");
+            "social:  --mode friends|groups --users N (friends of the hub / group members)\n"
+            "matchmaker: --sessions N --players K (2; min = max count); server with\n"
+            "         --matchmaker.interval_sec 1\n");
 }
 
 static void opts_defaults(lg_opts *o)

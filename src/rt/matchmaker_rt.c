@@ -206,8 +206,12 @@ static void step_cb(uv_timer_t *t) { run_step(t->data); }
 static void interval_cb(uv_timer_t *t)
 {
     mm_rt *m = t->data;
-    if (!tomo_mm_interval_begin(m->mm))
-        return; /* the previous interval is still being processed */
+    if (!tomo_mm_interval_begin(m->mm)) {
+        TOMO_LOGD(TOMO_RT, "matchmaker interval skipped: the previous one is still running");
+        return;
+    }
+    TOMO_LOGD(TOMO_RT, "matchmaker interval start tickets=%zu active=%zu", tomo_mm_count(m->mm),
+              tomo_mm_active(m->mm));
     m->run_started_ns = mono_ns();
     run_step(m);
 }
