@@ -15,6 +15,8 @@
 #include "rt/rt.h"
 #include "svc/leaderboard.h"
 #include "svc/revoke.h"
+#include "runtime/bridge.h"
+#include "runtime/runtime.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -374,6 +376,15 @@ int tomo_serve(tomo_config *cfg)
     tomo_api_init(srv);
     tomo_rt_init(srv);
     tomo_rt_svc_push_fill(srv, &srv->svc.push);
+    tomo_runtime_deps rdeps = {.cfg = cfg, .svc = &srv->svc, .srv = srv};
+    if (tomo_runtime_new(&rdeps, &srv->runtime, err, sizeof(err)) < 0) {
+        TOMO_LOGE(TOMO_MAIN, "cannot load the runtime modules: %s", err);
+        fprintf(stderr, "runtime: %s\n", err);
+        return 1;
+    }
+    tomo_runtime_bridge_install(srv->runtime, srv);
+    TOMO_LOGI(TOMO_MAIN, "runtime loaded path=%s modules=%zu rpcs=%zu", cfg->runtime.path,
+              tomo_runtime_module_count(srv->runtime), tomo_runtime_rpc_count(srv->runtime));
 
     tomo_http_limits lim = {
         .max_body_bytes = (size_t)cfg->socket.max_request_size_bytes,
@@ -420,6 +431,7 @@ int tomo_serve(tomo_config *cfg)
     tomo_http_server_free(srv->metrics_http);
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
+    tomo_runtime_free(srv->runtime);
     tomo_api_free(srv);
     tomo_svc_leaderboard_stop(&srv->svc);
     tomo_db_close(srv->db);

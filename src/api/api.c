@@ -326,6 +326,27 @@ static int check_rpc(tomo_api_ctx *ctx)
         ctx->http_key_auth = 1;
         return 0;
     }
+    /* Nakama also takes the http key as Basic auth ("key:") */
+    const char *h = tomo_http_header_get(ctx->http, "authorization");
+    if (h && !strncasecmp(h, "Basic ", 6)) {
+        uint8_t *dec = NULL;
+        size_t dl = 0;
+        const char *b = h + 6;
+        while (*b == ' ')
+            b++;
+        int ok = 0;
+        if (tomo_b64_decode(b, strlen(b), &dec, &dl) == 0) {
+            const char *colon = memchr(dec, ':', dl);
+            size_t ul = colon ? (size_t)(colon - (const char *)dec) : dl;
+            const char *want = ctx->srv->cfg->runtime.http_key;
+            ok = tomo_ct_equal(dec, ul, want, strlen(want));
+        }
+        free(dec);
+        if (!ok)
+            return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "HTTP key invalid");
+        ctx->http_key_auth = 1;
+        return 0;
+    }
     int rc = check_bearer(ctx, 0);
     if (rc == 1)
         return tomo_api_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Auth token or HTTP key required");
@@ -477,7 +498,9 @@ static void run_handler(job *j)
             body = inflated;
         }
     }
-    if (rc == 0 && body_len && rt->fn) {
+    ctx->raw_body = body;
+    ctx->raw_body_len = body_len;
+    if (rc == 0 && body_len && rt->fn && !(rt->flags & TOMO_ROUTE_RAWBODY)) {
         json_error_t jerr;
         ctx->body = json_loadb(body, body_len, JSON_DECODE_ANY, &jerr);
         if (!ctx->body)
@@ -487,11 +510,15 @@ static void run_handler(job *j)
     if (rc == 0) {
         if (!rt->fn)
             rc = tomo_api_error(ctx, TOMO_GRPC_UNIMPLEMENTED, "Not implemented");
+        else if (ctx->srv->runtime && tomo_api_hooked(ctx, 0))
+            rc = tomo_api_hook_run(ctx);
         else
             rc = rt->fn(ctx);
         if (rc < 0 && !ctx->err_msg)
             tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
     }
+    ctx->raw_body = NULL;
+    ctx->raw_body_len = 0;
     free(inflated);
     tomo_db_release(ctx->db);
     ctx->db = NULL;

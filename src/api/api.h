@@ -16,7 +16,8 @@
 #include "server.h"
 
 enum { TOMO_AUTH_NONE, TOMO_AUTH_BASIC, TOMO_AUTH_BEARER, TOMO_AUTH_RPC };
-enum { TOMO_ROUTE_WORKER = 0, TOMO_ROUTE_LOOP = 1, TOMO_ROUTE_RAW = 2 };
+/* TOMO_ROUTE_RAWBODY: the handler reads ctx->raw_body itself (no JSON parse). */
+enum { TOMO_ROUTE_WORKER = 0, TOMO_ROUTE_LOOP = 1, TOMO_ROUTE_RAW = 2, TOMO_ROUTE_RAWBODY = 4 };
 
 typedef struct tomo_api_ctx tomo_api_ctx;
 /* Returns 0 (response in ctx->out, NULL means "{}") or a negative value
@@ -48,12 +49,15 @@ struct tomo_api_ctx {
     const tomo_api_route *route;
     tomo_route_match match;       /* path parameters */
     json_t *body;                 /* parsed JSON body or NULL when empty */
+    const char *raw_body;         /* the body (inflated), for TOMO_ROUTE_RAWBODY */
+    size_t raw_body_len;
     json_t *query;                /* object: name -> array of strings */
     /* authentication (Bearer routes, or RPC with a token) */
     int authenticated;
     tomo_session_claims session;
     const char *token;            /* the raw bearer token */
     int http_key_auth;            /* RPC called with runtime.http_key */
+    char client_ip[64];           /* for the runtime ctx (api/hooks.c) */
     /* result */
     json_t *out;                  /* response object (owned) */
     char *raw_out;                /* raw response body instead of JSON */
@@ -107,5 +111,17 @@ int tomo_api_svc_error(tomo_api_ctx *ctx, const tomo_err *err);
 tomo_caller tomo_api_caller(const tomo_api_ctx *ctx);
 
 /* JSON helpers (tomo_json_str, tomo_json_set_*): svc/svc.h. */
+
+/* api/hooks.c: runtime request hooks (register_req_before/after) around a
+ * route's handler, and the ctx the runtime sees for an HTTP request. */
+struct tomo_runtime_call;
+int tomo_api_hooked(tomo_api_ctx *ctx, int after);
+/* Before hook (may replace or reject the request), handler, after hook. */
+int tomo_api_hook_run(tomo_api_ctx *ctx);
+/* Fill *c from the request (user, headers, query without http_key, client
+ * address); strings stay owned by ctx, c->headers and c->query are new
+ * references released by tomo_api_runtime_call_clear. */
+void tomo_api_runtime_call(tomo_api_ctx *ctx, int mode, struct tomo_runtime_call *c);
+void tomo_api_runtime_call_clear(struct tomo_runtime_call *c);
 
 #endif

@@ -94,6 +94,8 @@ int tomo_api_group_users_list(tomo_api_ctx *ctx);
 int tomo_api_user_groups_list(tomo_api_ctx *ctx);
 int tomo_api_group_list(tomo_api_ctx *ctx);
 
-/* rpc.c */
+/* rpc.c: GET/POST /v2/rpc/{id} into the Lua runtime (session or http_key,
+ * ?unwrap for a raw body in and out). */
+int tomo_api_rpc(tomo_api_ctx *ctx);
 
 #endif

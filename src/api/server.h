@@ -36,6 +36,7 @@ struct tomo_server {
      * any thread). Made by tomo_api_init, freed by tomo_api_free. */
     struct tomo_ratelimit *ratelimit;
     struct tomo_ipset *trusted_proxies;
+    struct tomo_runtime *runtime; /* Lua runtime (runtime/runtime.h) or NULL */
     /* Session token verification (tomo_svc_session_verify on srv->svc), for rt:
      * 0 or TOMO_EAUTH; any thread. */
     int (*verify_token)(tomo_server *srv, const char *token, tomo_session_claims *out);

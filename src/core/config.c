@@ -98,6 +98,15 @@ static const key_def keys[] = {
     I("runtime.lua_registry_size", runtime.lua_registry_size, "512", 1, BIG),
     I("runtime.event_queue_size", runtime.event_queue_size, "65536", 1, BIG),
     I("runtime.event_queue_workers", runtime.event_queue_workers, "8", 1, 1024),
+    /* tomo: instructions a Lua call may run before it is stopped (0 = no
+     * limit), memory per Lua state, development reload */
+    I("runtime.lua_max_instructions", runtime.lua_max_instructions, "100000000", 0, BIG),
+    I("runtime.lua_max_memory_mb", runtime.lua_max_memory_mb, "64", 1, 65536),
+    B("runtime.reload", runtime.reload, "false"),
+    /* tomo: trust and identity for nk.http_request (PEM files) */
+    S("runtime.http_ca_file", runtime.http_ca_file, ""),
+    S("runtime.http_cert_file", runtime.http_cert_file, ""),
+    S("runtime.http_key_file", runtime.http_key_file, ""),
     I("console.port", console.port, "7351", 0, 65535),
     S("console.address", console.address, "127.0.0.1"),
     B("console.allow_non_loopback", console.allow_non_loopback, "false"),

@@ -52,6 +52,8 @@ typedef struct tomo_config {
         tomo_strlist env;
         int lua_min_count, lua_max_count, lua_call_stack_size, lua_registry_size;
         int event_queue_size, event_queue_workers;
+        int lua_max_instructions, lua_max_memory_mb, reload;
+        char *http_ca_file, *http_cert_file, *http_key_file;
     } runtime;
     struct {
         int port, max_message_size_bytes, read_timeout_ms, write_timeout_ms, idle_timeout_ms,

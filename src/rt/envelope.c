@@ -86,6 +86,8 @@ int tomo_rt_reply(tomo_rt_req *req, const char *type, json_t *payload)
         json_object_set_new(env, type, payload ? payload : json_object());
     else
         json_decref(payload);
+    if (req->after_hook && !req->reply_env)
+        req->reply_env = json_incref(env);
     if (tomo_rt_session_alive(req->session))
         tomo_rt_session_send(req->session, env);
     json_decref(env);
@@ -109,7 +111,7 @@ int tomo_rt_reply_error(tomo_rt_req *req, int code, const char *fmt, ...)
 
 /* ---- requests ---- */
 
-static tomo_rt_req *req_new(tomo_rt_session *s, json_t *env, const char *type)
+tomo_rt_req *tomo_rt_req_new(tomo_rt_session *s, json_t *env, const char *type)
 {
     tomo_rt_req *r = tomo_xcalloc(1, sizeof(*r));
     r->srv = s->srv;
@@ -126,6 +128,7 @@ static tomo_rt_req *req_new(tomo_rt_session *s, json_t *env, const char *type)
 static void req_free(tomo_rt_req *r)
 {
     free(r->cid);
+    json_decref(r->reply_env);
     json_decref(r->env);
     tomo_rt_session_release(r->session);
     free(r);
@@ -135,6 +138,8 @@ static void after_handler(tomo_rt_req *r, int rc)
 {
     if (rc < 0 && !r->replied)
         tomo_rt_reply_error(r, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Internal error");
+    if (r->after_hook && r->reply_env && rc >= 0)
+        tomo_rt_hooks_after(r);
     tomo_rt *rt = tomo_rt_of(r->srv);
     req_free(r);
     /* Replies first, then the presence events they caused. */
@@ -202,24 +207,35 @@ void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
         return;
     }
     h->count++;
-    tomo_rt_req *r = req_new(s, env, h->type);
     const tomo_config *cfg = s->srv->cfg;
     int64_t wait = 0;
-    int rc;
     if (s->srv->ratelimit && strcmp(h->type, "ping") && strcmp(h->type, "pong") &&
         tomo_ratelimit_take(s->srv->ratelimit, TOMO_RL_SOCKET, s->user_id, strlen(s->user_id),
                             cfg->rate_limit.socket_per_sec, cfg->rate_limit.socket_burst,
                             (int64_t)(tomo_mono_ns() / 1000000), &wait) < 0) {
+        tomo_rt_req *r = tomo_rt_req_new(s, env, h->type);
         tomo_rt_reply_error(r, TOMO_RT_ERR_BAD_INPUT,
                             "Rate limit exceeded: retry in %lld ms (rate_limit.socket_per_sec)",
                             (long long)wait);
         after_handler(r, 0);
         return;
     }
-    rc = h->fn(r);
+    tomo_rt_dispatch_handler(s, env, h->type, h->fn, 0);
+}
+
+void tomo_rt_dispatch_handler(tomo_rt_session *s, json_t *env, const char *type,
+                              tomo_rt_handler fn, int hooked)
+{
+    if (!hooked && tomo_rt_hooks_before(s, env, type, fn))
+        return;
+    tomo_rt_req *r = tomo_rt_req_new(s, env, type);
+    r->after_hook = tomo_rt_hooks_has_after(s->srv, type);
+    int rc = fn(r);
     if (rc == TOMO_RT_ASYNC)
         return;
     if (rc == TOMO_EAGAIN && r->replied)
         rc = 0; /* tomo_rt_async already told the client */
     after_handler(r, rc);
 }
+
+void tomo_rt_req_finish(tomo_rt_req *r, int rc) { after_handler(r, rc); }

@@ -49,6 +49,8 @@ typedef struct tomo_rt_req {
     json_t *body;             /* the payload object, e.g. {"match_id":"..."} */
     json_t *env;              /* the whole envelope */
     int replied;
+    int after_hook;           /* a runtime after hook wants the reply */
+    json_t *reply_env;        /* the reply kept for it */
 } tomo_rt_req;
 
 typedef int (*tomo_rt_handler)(tomo_rt_req *req);
@@ -83,5 +85,19 @@ int tomo_rt_async(tomo_rt_req *req, void (*work)(tomo_rt_req *req, void *arg),
 /* Handle one inbound envelope (canonical JSON, borrowed) for a session.
  * Used by the socket layer; tests may call it directly. */
 void tomo_rt_dispatch(tomo_rt_session *s, json_t *env);
+/* Run fn on env as a request of `type` (after any before hook when
+ * hooked is set); used by rt/hooks.c to resume after a before hook. */
+void tomo_rt_dispatch_handler(tomo_rt_session *s, json_t *env, const char *type,
+                              tomo_rt_handler fn, int hooked);
+/* A request for a handler-less step (rt/hooks.c) and its end (rc < 0 with
+ * no reply sends "Internal error"). */
+tomo_rt_req *tomo_rt_req_new(tomo_rt_session *s, json_t *env, const char *type);
+void tomo_rt_req_finish(tomo_rt_req *r, int rc);
+
+/* rt/hooks.c: 1 if a before hook took the envelope (it resumes later). */
+int tomo_rt_hooks_before(tomo_rt_session *s, json_t *env, const char *type, tomo_rt_handler fn);
+int tomo_rt_hooks_has_after(tomo_server *srv, const char *type);
+/* Queue the after hook for a finished request with a kept reply. */
+void tomo_rt_hooks_after(tomo_rt_req *r);
 
 #endif

@@ -13,4 +13,5 @@ void tomo_rt_modules_init(tomo_server *srv)
     tomo_rt_channel_init(srv); /* chat channels (rt/channel.c) */
     tomo_rt_matchmaker_init(srv); /* matchmaker (rt/matchmaker_rt.c) */
     tomo_rt_party_init(srv);      /* parties (rt/party.c) */
+    tomo_rt_hooks_init(srv);  /* rpc through the runtime seam (rt/hooks.c) */
 }

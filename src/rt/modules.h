@@ -12,5 +12,6 @@ void tomo_rt_core_init(tomo_server *srv);
 void tomo_rt_status_init(tomo_server *srv);
 void tomo_rt_match_init(tomo_server *srv);
 void tomo_rt_channel_init(tomo_server *srv); /* rt/channel.h */
+void tomo_rt_hooks_init(tomo_server *srv);   /* rt/hooks.h */
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "../core/metrics.h"
 #include "../core/hmap.h"
+#include "hooks.h"
 #include "session.h"
 #include "tracker.h"
 
@@ -26,6 +27,7 @@ typedef struct tomo_rt {
     int64_t last_malloc_trim_ms;
     void *mm;    /* matchmaker (rt/matchmaker_rt.c) */
     void *party; /* parties (rt/party.c) */
+    tomo_rt_runtime runtime; /* the runtime seam (rt/hooks.h) */
 } tomo_rt;
 
 typedef struct tomo_rt_metrics {

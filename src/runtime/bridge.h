@@ -1,0 +1,11 @@
+/* runtime/bridge.h: connects the runtime to the realtime layer's seam
+ * (rt/hooks.h) so socket RPCs and realtime hooks run Lua.
+ * Threads: install on the main thread after tomo_rt_init. */
+#ifndef TOMO_RUNTIME_BRIDGE_H
+#define TOMO_RUNTIME_BRIDGE_H
+
+#include "runtime.h"
+
+void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_server *srv);
+
+#endif

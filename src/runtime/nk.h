@@ -1,0 +1,71 @@
+/* runtime/nk.h: what an nk_<domain>.c file needs (see runtime/runtime.h for
+ * the pattern): registration into the nk table, argument helpers with
+ * Nakama's rules, Lua <-> JSON conversion (NAKAMA_RUNTIME rules: a table with
+ * a sequence part is an array, anything else an object, integral numbers as
+ * integers), raising errors, and the dependencies of the calling state.
+ * Threads: the worker that borrowed the state. */
+#ifndef TOMO_RUNTIME_NK_H
+#define TOMO_RUNTIME_NK_H
+
+#include <jansson.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "runtime.h"
+
+/* Register fns (NULL-terminated) into the table at stack index nk. */
+void tomo_nk_register(lua_State *L, int nk, const luaL_Reg *fns);
+
+/* Domain open functions (runtime/nk_domains.c lists them). */
+void tomo_nk_register_open(lua_State *L, int nk); /* register_*, run_once, get_context */
+void tomo_nk_util_open(lua_State *L, int nk);     /* json, base64, hashes, uuid, time, logger */
+void tomo_nk_http_open(lua_State *L, int nk);     /* http_request */
+void tomo_nk_sql_open(lua_State *L, int nk);      /* sql_exec, sql_query */
+/* The domain open functions in order, then the names not implemented. */
+void tomo_nk_open_all(lua_State *L, int nk);
+
+/* Dependencies of the state L runs on (any may be NULL in unit tests). */
+const tomo_config *tomo_nk_cfg(lua_State *L);
+tomo_svc *tomo_nk_svc(lua_State *L);
+tomo_server *tomo_nk_server(lua_State *L);
+tomo_runtime *tomo_nk_runtime(lua_State *L);
+/* The call the state is serving (NULL during module load). */
+const tomo_runtime_call *tomo_nk_call(lua_State *L);
+/* Push the ctx table of a call (or of a run_once/system call for NULL). */
+void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *call);
+
+/* Raise "<msg>" (never returns). */
+int tomo_nk_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Raise err's message as Nakama does for a backend failure:
+ * "<prefix>: <message>" (prefix may be NULL). */
+int tomo_nk_raise_err(lua_State *L, const char *prefix, const tomo_err *err);
+
+/* Arguments. A required string coerces numbers and rejects "" when
+ * nonempty is set; an optional string (nil/none -> def) rejects numbers. */
+const char *tomo_nk_checkstr(lua_State *L, int i, int nonempty, size_t *len);
+const char *tomo_nk_optstr(lua_State *L, int i, const char *def, size_t *len);
+int tomo_nk_optbool(lua_State *L, int i, int def);
+lua_Integer tomo_nk_optint(lua_State *L, int i, lua_Integer def);
+/* A UUID string argument (lower-cased into out[37]); raises when invalid.
+ * Optional variant: nil/none or "" leaves out = "" and returns 0. */
+void tomo_nk_checkuuid(lua_State *L, int i, char out[37]);
+int tomo_nk_optuuid(lua_State *L, int i, char out[37]);
+
+/* Lua value at index i -> JSON (new reference; nil -> json null). Raises on
+ * NaN/inf or nesting deeper than 64. */
+json_t *tomo_nk_to_json(lua_State *L, int i);
+/* Push a JSON value as Lua (NULL or null -> nil). */
+void tomo_nk_push_json(lua_State *L, const json_t *v);
+/* json_dumps with Nakama's escaping of < > & (malloc'd). */
+char *tomo_nk_json_dump(const json_t *v);
+
+/* Push the string as a Lua string (n bytes). */
+static inline void tomo_nk_pushstr(lua_State *L, const char *s)
+{
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+#endif
