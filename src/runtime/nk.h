@@ -21,6 +21,9 @@ void tomo_nk_register_open(lua_State *L, int nk); /* register_*, run_once, get_c
 void tomo_nk_util_open(lua_State *L, int nk);     /* json, base64, hashes, uuid, time, logger */
 void tomo_nk_http_open(lua_State *L, int nk);     /* http_request */
 void tomo_nk_sql_open(lua_State *L, int nk);      /* sql_exec, sql_query */
+void tomo_nk_stream_open(lua_State *L, int nk);   /* stream_*, session_disconnect */
+void tomo_nk_notify_open(lua_State *L, int nk);   /* notification(s)_send */
+void tomo_nk_chat_open(lua_State *L, int nk);     /* channel_id_build */
 /* The domain open functions in order, then the names not implemented. */
 void tomo_nk_open_all(lua_State *L, int nk);
 

@@ -76,6 +76,9 @@ static const domain_open domains[] = {
     tomo_nk_util_open,
     tomo_nk_http_open,
     tomo_nk_sql_open,
+    tomo_nk_stream_open,
+    tomo_nk_notify_open,
+    tomo_nk_chat_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)
