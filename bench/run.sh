@@ -5,8 +5,8 @@
 # and print every table. Exit status: 0 if every scenario that ran passed.
 #
 # Usage: bench/run.sh [scenario ...]
-#   scenarios: http rpc auth auth-new storage friends groups relay chat idle
-#   (default: http rpc auth storage relay chat idle)
+#   scenarios: http rpc rpc-unwrap auth auth-new storage friends groups relay chat idle
+#   (default: http rpc rpc-unwrap auth storage relay chat idle)
 # Environment (all optional):
 #   TOMO_BIN         tomo binary (default: <repo>/build/tomo, built if missing)
 #   TOMO_BENCH_BIN   tomo-bench binary (default: <repo>/build/bench/tomo-bench,
@@ -29,7 +29,7 @@ repo=$(cd "$here/.." && pwd)
 tmp=${TMPDIR:-/tmp}
 
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(http rpc auth storage relay chat idle)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(http rpc rpc-unwrap auth storage relay chat idle)
 duration=${BENCH_DURATION:-10}
 if [ -z "${BENCH_OUT+set}" ]; then
     mkdir -p "$here/results"
@@ -162,6 +162,8 @@ for sc in "${scenarios[@]}"; do
     http) cmd=(http --duration "$duration" --conns 16) ;;
     rpc) need=$has_rpc; cmd=(http --duration "$duration" --conns 16
         --path '/v2/rpc/echo?http_key=defaulthttpkey' --body '"{\"hello\":\"world\"}"') ;;
+    rpc-unwrap) need=$has_rpc; cmd=(http --duration "$duration" --conns 16
+        --path '/v2/rpc/echo?http_key=defaulthttpkey&unwrap' --body '{"hello":"world"}') ;;
     auth) need=$has_auth; cmd=(auth --mode existing --duration "$duration" --conns 32 --pool 1000) ;;
     auth-new) need=$has_auth; cmd=(auth --mode new --duration "$duration" --conns 32) ;;
     storage) need=$has_storage; cmd=(storage --duration "$duration" --conns 32 --write-ratio 0.5) ;;

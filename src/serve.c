@@ -383,7 +383,8 @@ int tomo_serve(tomo_config *cfg)
         return 1;
     }
     tomo_runtime_bridge_install(srv->runtime, srv);
-    TOMO_LOGI(TOMO_MAIN, "runtime loaded path=%s modules=%zu rpcs=%zu", cfg->runtime.path,
+    TOMO_LOGI(TOMO_MAIN, "runtime loaded path=%s modules=%zu rpcs=%zu",
+              tomo_runtime_path(srv->runtime),
               tomo_runtime_module_count(srv->runtime), tomo_runtime_rpc_count(srv->runtime));
 
     tomo_http_limits lim = {

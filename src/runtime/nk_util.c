@@ -455,7 +455,7 @@ static int l_localcache_clear(lua_State *L)
 static int l_file_read(lua_State *L)
 {
     const char *rel = tomo_nk_checkstr(L, 1, 1, NULL);
-    const char *root = tomo_nk_cfg(L)->runtime.path;
+    const char *root = tomo_runtime_path(tomo_nk_runtime(L));
     if (!root || !*root)
         return tomo_nk_error(L, "failed to read file: runtime.path is not set");
     char *path = tomo_xasprintf("%s/%s", root, rel);

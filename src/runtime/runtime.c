@@ -679,7 +679,7 @@ static void give_back(tomo_runtime *rt, lstate *ls)
 static void *watch_main(void *arg)
 {
     tomo_runtime *rt = arg;
-    const char *path = rt->deps.cfg->runtime.path;
+    const char *path = rt->path;
     pthread_mutex_lock(&rt->mu);
     while (!rt->stop) {
         struct timespec ts;
@@ -750,6 +750,13 @@ int tomo_runtime_new(const tomo_runtime_deps *deps, tomo_runtime **out, char *er
     }
     tomo_runtime *rt = tomo_xcalloc(1, sizeof(*rt));
     rt->deps = *deps;
+    if (cfg->runtime.path && *cfg->runtime.path) {
+        rt->path = tomo_xstrdup(cfg->runtime.path);
+    } else if (cfg->data_dir && *cfg->data_dir) {
+        /* Nakama's default: <data_dir>/modules, created if missing */
+        rt->path = tomo_xasprintf("%s/modules", cfg->data_dir);
+        mkdir(rt->path, 0755);
+    }
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
     pthread_cond_init(&rt->wcv, NULL);
@@ -765,7 +772,7 @@ int tomo_runtime_new(const tomo_runtime_deps *deps, tomo_runtime **out, char *er
                                            "rpc_id", NULL, 0);
     prog *p = NULL;
     lstate *first = NULL;
-    int rc = prog_read(cfg->runtime.path, &p, &rt->sig, err, errlen);
+    int rc = prog_read(rt->path, &p, &rt->sig, err, errlen);
     if (rc < 0)
         goto fail;
     rt->cur = p;
@@ -813,6 +820,7 @@ void tomo_runtime_free(tomo_runtime *rt)
     prog_free(rt->cur);
     free(rt->sig);
     free(rt->bad_sig);
+    free(rt->path);
     json_decref(rt->cache);
     pthread_mutex_destroy(&rt->mu);
     pthread_cond_destroy(&rt->cv);
@@ -822,6 +830,7 @@ void tomo_runtime_free(tomo_runtime *rt)
 }
 
 size_t tomo_runtime_module_count(const tomo_runtime *rt) { return rt->cur->nmods; }
+const char *tomo_runtime_path(const tomo_runtime *rt) { return rt->path ? rt->path : ""; }
 size_t tomo_runtime_rpc_count(const tomo_runtime *rt) { return json_object_size(rt->cur->rpcs); }
 
 /* ---- lookups ---- */

@@ -99,6 +99,8 @@ void tomo_runtime_free(tomo_runtime *rt);
 /* Number of modules loaded and of RPCs registered (for the start-up log). */
 size_t tomo_runtime_module_count(const tomo_runtime *rt);
 size_t tomo_runtime_rpc_count(const tomo_runtime *rt);
+/* The module directory in use (runtime.path or <data_dir>/modules). */
+const char *tomo_runtime_path(const tomo_runtime *rt);
 
 /* 1 if an RPC with that id (case-blind) is registered. */
 int tomo_runtime_has_rpc(tomo_runtime *rt, const char *id);

@@ -47,6 +47,7 @@ typedef struct lstate {
 
 struct tomo_runtime {
     tomo_runtime_deps deps;
+    char *path; /* runtime.path, default <data_dir>/modules */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     prog *cur;
