@@ -25,10 +25,10 @@ log() { echo "lb_run: $*" >&2; }
 port_busy() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
 for _ in $(seq 1 50); do
     b=$((20000 + RANDOM % 30000)); ok=1
-    for p in $b $((b + 1)) $((b + 2)) $((b + 3)); do port_busy "$p" && ok=0; done
+    for p in $b $((b + 1)) $((b + 2)) $((b + 3)) $((b + 4)); do port_busy "$p" && ok=0; done
     [ $ok = 1 ] && break
 done
-api=$((b + 1)) ws=$((b + 2)) console=$((b + 3))
+api=$((b + 1)) ws=$((b + 2)) console=$((b + 3)) metrics=$((b + 4))
 data=$(mktemp -d "${TMPDIR:-/tmp}/tomo-lb-bench.XXXXXX")
 srv_pid=
 cleanup() {
@@ -37,7 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 args=(--data_dir "$data" --socket.address 127.0.0.1 --socket.port "$api" --socket.ws_port "$ws"
-    --console.port "$console" --session.token_expiry_sec 7200 --logger.level info)
+    --console.port "$console" --metrics.prometheus_port "$metrics" --session.token_expiry_sec 7200
+    --logger.level info)
 [ -n "${TOMO_BENCH_PG:-}" ] && args+=(--database.address "$TOMO_BENCH_PG")
 "$tomo" migrate up "${args[@]}" >"$data/migrate.log" 2>&1 || {
     log "migrate failed"; cat "$data/migrate.log" >&2; exit 2; }
