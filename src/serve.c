@@ -16,6 +16,7 @@
 #include "svc/leaderboard.h"
 #include "svc/revoke.h"
 #include "runtime/bridge.h"
+#include "runtime/nk_leaderboard.h"
 #include "runtime/runtime.h"
 
 #include <dirent.h>
@@ -383,6 +384,7 @@ int tomo_serve(tomo_config *cfg)
         return 1;
     }
     tomo_runtime_bridge_install(srv->runtime, srv);
+    tomo_nk_leaderboard_install_hooks(srv->runtime, &srv->svc);
     TOMO_LOGI(TOMO_MAIN, "runtime loaded path=%s modules=%zu rpcs=%zu",
               tomo_runtime_path(srv->runtime),
               tomo_runtime_module_count(srv->runtime), tomo_runtime_rpc_count(srv->runtime));
@@ -432,9 +434,10 @@ int tomo_serve(tomo_config *cfg)
     tomo_http_server_free(srv->metrics_http);
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
+    /* the scheduler calls reset hooks into the runtime: stop it first */
+    tomo_svc_leaderboard_stop(&srv->svc);
     tomo_runtime_free(srv->runtime);
     tomo_api_free(srv);
-    tomo_svc_leaderboard_stop(&srv->svc);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);
     tomo_metrics_reset();

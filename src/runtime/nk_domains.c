@@ -3,6 +3,7 @@
  * then each domain's open function, which replaces the names it implements.
  * A new domain (nk_social.c, nk_leaderboard.c, nk_match.c, ...) adds its
  * open function to `domains` below and nothing else. */
+#include "nk_leaderboard.h"
 #include "runtime_int.h"
 
 static const char *const unimplemented[] = {
@@ -79,6 +80,7 @@ static const domain_open domains[] = {
     tomo_nk_stream_open,
     tomo_nk_notify_open,
     tomo_nk_chat_open,
+    tomo_nk_leaderboard_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)
