@@ -108,7 +108,7 @@ test('rpc errors: unknown id, error codes, runtime errors, bad return', async ()
   r = await post('unimplemented', '""');
   const u = JSON.parse(r.json.payload);
   assert.equal(u.ok, false);
-  assert.match(u.err, /leaderboard_create is not implemented/);
+  assert.match(u.err, /purchase_validate_huawei is not implemented/);
 });
 
 test('sandbox: no io, os.execute, loadlib, dofile, ffi, debug or bytecode; bit32 exists', async () => {
