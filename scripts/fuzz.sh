@@ -27,7 +27,7 @@ for t in "${TARGETS[@]}"; do
   log="$B/fuzz_$t.log"
   echo "== fuzz $t: ${SECS}s"
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      "$B/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+      "$B/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -max_len=8192 -timeout=60 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$B/crashes/$t/" \
       "$B/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -20 || true
