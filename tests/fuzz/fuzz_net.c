@@ -148,13 +148,31 @@ static uint64_t now_ms(void)
 void fuzz_net_exchange(const char *prefix, size_t plen, const uint8_t *data, size_t len)
 {
     uv_loop_t *uv = tomo_loop_uv(g_loop);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)g_port);
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+    int fd = -1;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            break;
+        /* a shared box can run out of ephemeral ports for a moment */
+        int e = errno;
+        close(fd);
+        fd = -1;
+        errno = e;
+        if (e != EADDRNOTAVAIL && e != EAGAIN && e != ECONNREFUSED)
+            break;
+        uv_run(uv, UV_RUN_NOWAIT);
+        usleep(20000);
+    }
+    if (fd < 0) {
+        /* EMFILE here means the server leaks connections (same process) */
+        fprintf(stderr, "fuzz: connect failed: %s (server connections %zu, open ws %d)\n",
+                strerror(errno), tomo_http_server_connections(g_srv), g_open_ws);
         abort();
+    }
     fcntl(fd, F_SETFL, O_NONBLOCK);
     char *buf = tomo_xmalloc(plen + len + 1);
     memcpy(buf, prefix, plen);

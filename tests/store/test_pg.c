@@ -415,6 +415,7 @@ static void test_many_params(void)
     TT_TRUE(tomo_db_exec(c, "SELECT $99999999999999999999", &one, 1, NULL) < 0);
     tomo_db_release(c);
     tomo_db_close(db);
+    tomo_config_free(&cfg);
     free(url);
 }
 
