@@ -144,9 +144,10 @@ int main(int argc, char **argv)
     double tadd = now_ms() - t0, cadd = cpu_ms() - c0;
     printf("matcher benchmark: %zu tickets, max_intervals 2, rev_precision off%s\n", n,
            refill ? ", refilled before each interval" : "");
-    printf("add: %.0f ms wall, %.0f ms CPU (%.0f tickets/s of CPU), RSS +%ld KiB (%.0f B/ticket)\n\n",
-           tadd, cadd, (double)n / (cadd / 1e3), rss_kb() - rss0,
-           (double)(rss_kb() - rss0) * 1024.0 / (double)n);
+    printf(
+        "add: %.0f ms wall, %.0f ms CPU (%.0f tickets/s of CPU), RSS +%ld KiB (%.0f B/ticket)\n\n",
+        tadd, cadd, (double)n / (cadd / 1e3), rss_kb() - rss0,
+        (double)(rss_kb() - rss0) * 1024.0 / (double)n);
     printf("| interval | tickets before | active before | wall ms | CPU ms | matches | "
            "matched tickets | matched players | tickets after |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

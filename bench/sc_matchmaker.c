@@ -145,8 +145,7 @@ static int run(lg_ctx *ctx)
                  lg_fmt("%llu", (unsigned long long)lg_sum(ctx, LG_C_SENT)), NULL);
     lg_table_row(&t, "matched tickets/s", lg_fmt("%.0f", (double)lg_sum(ctx, LG_C_RECV_WIN) / win),
                  NULL);
-    lg_table_row(&t, "matchmaker_matched received", lg_fmt("%llu", (unsigned long long)recv),
-                 NULL);
+    lg_table_row(&t, "matchmaker_matched received", lg_fmt("%llu", (unsigned long long)recv), NULL);
     lg_table_row(&t, "intervals seen", lg_fmt("%llu", (unsigned long long)bursts), NULL);
     lg_table_latency(&t, "delay after the interval's first delivery", &h);
     lg_table_row(&t, "sockets lost", lg_fmt("%llu", (unsigned long long)lost_sockets), NULL);

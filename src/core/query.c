@@ -187,8 +187,7 @@ static void add_json(tomo_qdoc *d, char **path, size_t *plen, size_t *pcap, cons
         const char *k;
         json_t *x;
         size_t base = *plen;
-        json_object_foreach((json_t *)v, k, x)
-        {
+        json_object_foreach ((json_t *)v, k, x) {
             size_t kl = strlen(k);
             if (base + 1 + kl + 1 > *pcap) {
                 *pcap = (base + kl + 2) * 2;
@@ -210,24 +209,16 @@ static void add_json(tomo_qdoc *d, char **path, size_t *plen, size_t *pcap, cons
     case JSON_ARRAY: {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) add_json(d, path, plen, pcap, x);
+        json_array_foreach (v, i, x)
+            add_json(d, path, plen, pcap, x);
         break;
     }
-    case JSON_STRING:
-        tomo_qdoc_add_string(d, *path, json_string_value(v));
-        break;
+    case JSON_STRING: tomo_qdoc_add_string(d, *path, json_string_value(v)); break;
     case JSON_INTEGER:
-    case JSON_REAL:
-        tomo_qdoc_add_number(d, *path, json_number_value(v));
-        break;
-    case JSON_TRUE:
-        tomo_qdoc_add_keyword(d, *path, "T");
-        break;
-    case JSON_FALSE:
-        tomo_qdoc_add_keyword(d, *path, "F");
-        break;
-    default:
-        break;
+    case JSON_REAL: tomo_qdoc_add_number(d, *path, json_number_value(v)); break;
+    case JSON_TRUE: tomo_qdoc_add_keyword(d, *path, "T"); break;
+    case JSON_FALSE: tomo_qdoc_add_keyword(d, *path, "F"); break;
+    default: break;
     }
 }
 
@@ -460,8 +451,7 @@ static int string_clause(tomo_qclause *c, const char *s, char *err, size_t errle
 }
 
 /* One part: prefix? base boost?. *i is the next token. */
-static int parse_part(const tok *t, size_t nt, size_t *i, tomo_qclause *c, char *err,
-                      size_t errlen)
+static int parse_part(const tok *t, size_t nt, size_t *i, tomo_qclause *c, char *err, size_t errlen)
 {
     size_t k = *i;
     c->occur = TOMO_Q_SHOULD;
@@ -669,10 +659,8 @@ static int value_match(const tomo_qclause *c, const tomo_qdoc *d, const tomo_qva
         if (v->kind == TOMO_QV_KEYWORD)
             return !strcmp(d->buf + v->str, c->text);
         return v->kind == TOMO_QV_NUMBER && c->is_num && v->num == c->num;
-    case TOMO_QC_PHRASE:
-        return v->kind == TOMO_QV_KEYWORD && !strcmp(d->buf + v->str, c->text);
-    case TOMO_QC_WILDCARD:
-        return v->kind == TOMO_QV_KEYWORD && glob(c->text, d->buf + v->str);
+    case TOMO_QC_PHRASE: return v->kind == TOMO_QV_KEYWORD && !strcmp(d->buf + v->str, c->text);
+    case TOMO_QC_WILDCARD: return v->kind == TOMO_QV_KEYWORD && glob(c->text, d->buf + v->str);
     case TOMO_QC_REGEXP:
         return v->kind == TOMO_QV_KEYWORD && regexec(c->_re, d->buf + v->str, 0, NULL, 0) == 0;
     case TOMO_QC_FUZZY:
@@ -701,8 +689,7 @@ static int value_match(const tomo_qclause *c, const tomo_qdoc *d, const tomo_qva
         default: return x <= b;
         }
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -35,12 +35,12 @@
 enum { TOMO_QV_KEYWORD = 0, TOMO_QV_NUMBER = 1, TOMO_QV_TIME = 2 };
 
 typedef struct tomo_qval {
-    uint32_t fhash;   /* tomo_query_hash(field) */
-    uint32_t field;   /* offset of the field name in the doc buffer */
-    uint32_t str;     /* keyword: offset of the value */
-    uint8_t kind;     /* TOMO_QV_* */
-    double num;       /* number */
-    int64_t time_ns;  /* datetime, ns since the epoch (UTC) */
+    uint32_t fhash;  /* tomo_query_hash(field) */
+    uint32_t field;  /* offset of the field name in the doc buffer */
+    uint32_t str;    /* keyword: offset of the value */
+    uint8_t kind;    /* TOMO_QV_* */
+    double num;      /* number */
+    int64_t time_ns; /* datetime, ns since the epoch (UTC) */
 } tomo_qval;
 
 typedef struct tomo_qdoc {
@@ -94,19 +94,19 @@ enum {
 enum { TOMO_QR_GT = 0, TOMO_QR_GE, TOMO_QR_LT, TOMO_QR_LE };
 
 typedef struct tomo_qclause {
-    uint8_t occur;  /* TOMO_Q_* */
-    uint8_t kind;   /* TOMO_QC_* */
-    uint8_t is_num; /* TERM: the text is also a number (num) */
-    uint8_t op;     /* RANGE: TOMO_QR_* */
+    uint8_t occur;   /* TOMO_Q_* */
+    uint8_t kind;    /* TOMO_QC_* */
+    uint8_t is_num;  /* TERM: the text is also a number (num) */
+    uint8_t op;      /* RANGE: TOMO_QR_* */
     uint8_t is_time; /* RANGE: bound is time_ns, else num */
-    int fuzz;       /* FUZZY */
-    char *field;    /* NULL: `_all` (never matches) */
+    int fuzz;        /* FUZZY */
+    char *field;     /* NULL: `_all` (never matches) */
     uint32_t fhash;
-    char *text;     /* TERM, PHRASE, WILDCARD, REGEXP, FUZZY */
-    double num;     /* TERM with is_num, numeric RANGE */
+    char *text; /* TERM, PHRASE, WILDCARD, REGEXP, FUZZY */
+    double num; /* TERM with is_num, numeric RANGE */
     int64_t time_ns;
-    double boost;   /* 1 unless `^n` */
-    void *_re;      /* compiled regexp (REGEXP) */
+    double boost; /* 1 unless `^n` */
+    void *_re;    /* compiled regexp (REGEXP) */
 } tomo_qclause;
 
 typedef struct tomo_query {

@@ -70,7 +70,7 @@ struct tomo_mm {
     uint32_t nfields;
     void *pool[POOL_CLASSES]; /* free ticket blocks by size class (a singly linked list) */
     tomo_mm_stats st;
-    reflist order;      /* every ticket, oldest first */
+    reflist order; /* every ticket, oldest first */
     size_t count, active;
     uint64_t seq;
     /* the running interval */
@@ -223,8 +223,7 @@ static const char *index_key(kbuf *b, const char *field, const char *value)
 }
 
 /* "fa\x1fva\x1efb\x1fvb" with fa <= fb: a pair of terms, both required. */
-static const char *pair_key(kbuf *b, const char *fa, const char *va, const char *fb,
-                            const char *vb)
+static const char *pair_key(kbuf *b, const char *fa, const char *va, const char *fb, const char *vb)
 {
     if (strcmp(fa, fb) > 0) {
         const char *t = fa;
@@ -475,8 +474,8 @@ static size_t unique_sessions(const tomo_mm_presence *ps, size_t n)
 
 int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *party_id,
                 const char *query, int min_count, int max_count, int count_multiple,
-                const json_t *sprops, const json_t *nprops, int64_t created_ns,
-                char ticket_out[37], char *err, size_t errlen)
+                const json_t *sprops, const json_t *nprops, int64_t created_ns, char ticket_out[37],
+                char *err, size_t errlen)
 {
     size_t limit = mm->cfg.max_tickets > 0 ? (size_t)mm->cfg.max_tickets : SIZE_MAX;
     if (party_id && live_count(mm, tomo_hmap_get(&mm->parties, party_id)) >= limit) {
@@ -531,8 +530,7 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     const char *k;
     json_t *v;
     size_t ns = 0, nn = 0, strbytes = party_id ? strlen(party_id) + 1 : 0;
-    json_object_foreach((json_t *)sprops, k, v)
-    {
+    json_object_foreach ((json_t *)sprops, k, v) {
         if (!json_is_string(v))
             continue;
         ns++;
@@ -542,8 +540,7 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         snprintf(field, sizeof(field), "properties.%s", k);
         tomo_qdoc_add_string(d, field, json_string_value(v));
     }
-    json_object_foreach((json_t *)nprops, k, v)
-    {
+    json_object_foreach ((json_t *)nprops, k, v) {
         if (!json_is_number(v))
             continue;
         nn++;
@@ -598,16 +595,16 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         t->presences[i].username = put(&arena, ps[i].username ? ps[i].username : "");
     }
     t->npresences = n;
-    json_object_foreach((json_t *)sprops, k, v) if (json_is_string(v))
-    {
-        t->sprops[t->nsprops].key = put(&arena, k);
-        t->sprops[t->nsprops++].value = put(&arena, json_string_value(v));
-    }
-    json_object_foreach((json_t *)nprops, k, v) if (json_is_number(v))
-    {
-        t->nprops[t->nnprops].key = put(&arena, k);
-        t->nprops[t->nnprops++].value = json_number_value(v);
-    }
+    json_object_foreach ((json_t *)sprops, k, v)
+        if (json_is_string(v)) {
+            t->sprops[t->nsprops].key = put(&arena, k);
+            t->sprops[t->nsprops++].value = put(&arena, json_string_value(v));
+        }
+    json_object_foreach ((json_t *)nprops, k, v)
+        if (json_is_number(v)) {
+            t->nprops[t->nnprops].key = put(&arena, k);
+            t->nprops[t->nnprops++].value = json_number_value(v);
+        }
     memcpy(t->_doc.v, d->v, d->n * sizeof(tomo_qval));
     for (size_t i = 0; i < d->n; i++)
         t->_doc.v[i].fhash = field_id(mm, d->buf + d->v[i].field);
@@ -632,8 +629,7 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         if (!indexed(td, qv))
             continue;
         kbuf b;
-        link_to(t, &mm->postings, index_key(&b, tomo_qval_field(td, qv), tomo_qval_str(td, qv)),
-                r);
+        link_to(t, &mm->postings, index_key(&b, tomo_qval_field(td, qv), tomo_qval_str(td, qv)), r);
         kbuf_free(&b);
         if (nk < PAIR_MAX)
             kw[nk] = qv;
@@ -779,7 +775,8 @@ static int rev_active(const tomo_mm *mm)
 
 static int mutual(const tomo_mm_ticket *a, const tomo_mm_ticket *b)
 {
-    return tomo_query_match(a->_qe->q, &b->_doc, NULL) && tomo_query_match(b->_qe->q, &a->_doc, NULL);
+    return tomo_query_match(a->_qe->q, &b->_doc, NULL) &&
+           tomo_query_match(b->_qe->q, &a->_doc, NULL);
 }
 
 static void combo_add(combo *c, tomo_mm_ticket *t)
@@ -1004,9 +1001,9 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
                 if (!strcmp(terms[i]->field, terms[j]->field))
                     continue;
                 kbuf b;
-                keyed *p = tomo_hmap_get(&mm->postings, pair_key(&b, terms[i]->field,
-                                                                 terms[i]->text, terms[j]->field,
-                                                                 terms[j]->text));
+                keyed *p = tomo_hmap_get(&mm->postings,
+                                         pair_key(&b, terms[i]->field, terms[i]->text,
+                                                  terms[j]->field, terms[j]->text));
                 kbuf_free(&b);
                 if (!p)
                     goto none; /* every ticket holding both terms is in their pair list */

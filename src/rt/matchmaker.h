@@ -83,9 +83,9 @@ typedef struct tomo_mm_ticket {
 } tomo_mm_ticket;
 
 typedef struct tomo_mm_config {
-    int max_tickets;    /* per session and per party */
+    int max_tickets; /* per session and per party */
     int max_intervals;
-    int rev_precision;  /* both sides' queries must match */
+    int rev_precision;     /* both sides' queries must match */
     int64_t rev_budget_ms; /* interval_sec * rev_threshold: reverse checks stop after it */
 } tomo_mm_config;
 
@@ -107,8 +107,8 @@ void tomo_mm_free(tomo_mm *mm);
  * already holds max_tickets tickets. Bounds are validated by the caller. */
 int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *party_id,
                 const char *query, int min_count, int max_count, int count_multiple,
-                const json_t *sprops, const json_t *nprops, int64_t created_ns,
-                char ticket_out[37], char *err, size_t errlen);
+                const json_t *sprops, const json_t *nprops, int64_t created_ns, char ticket_out[37],
+                char *err, size_t errlen);
 /* The ticket with this id, or NULL. */
 tomo_mm_ticket *tomo_mm_get(tomo_mm *mm, const char *ticket);
 /* Remove one ticket. Returns 0 or TOMO_ENOTFOUND. */
@@ -128,7 +128,7 @@ size_t tomo_mm_session_tickets(tomo_mm *mm, const char *session_id);
 int tomo_mm_interval_begin(tomo_mm *mm);
 int tomo_mm_interval_step(tomo_mm *mm, size_t budget, tomo_mm_matched_fn fn, void *ud);
 
-size_t tomo_mm_count(const tomo_mm *mm);  /* tickets */
+size_t tomo_mm_count(const tomo_mm *mm); /* tickets */
 /* Work counters since tomo_mm_new (benchmarks, tuning). */
 typedef struct tomo_mm_stats {
     uint64_t searches, candidates, hits, stale;

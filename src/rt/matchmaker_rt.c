@@ -110,17 +110,17 @@ static void deliver(matched *x)
         char uuid[37], mid[40];
         tomo_uuid_v4(uuid);
         snprintf(mid, sizeof(mid), "%s.", uuid);
-        json_t *claims = json_pack("{s:s,s:I}", "mid", mid, "exp", (json_int_t)(tomo_now_sec() + 30));
+        json_t *claims = json_pack("{s:s,s:I}", "mid", mid, "exp",
+                                   (json_int_t)(tomo_now_sec() + 30));
         const char *key = srv->cfg->session.encryption_key;
         token = tomo_jwt_sign(claims, key, strlen(key));
         json_decref(claims);
     }
     size_t i;
     json_t *u;
-    json_array_foreach(x->users, i, u)
-    {
-        const char *sid =
-            json_string_value(json_object_get(json_object_get(u, "presence"), "session_id"));
+    json_array_foreach (x->users, i, u) {
+        const char *sid = json_string_value(
+            json_object_get(json_object_get(u, "presence"), "session_id"));
         tomo_rt_session *s = sid ? tomo_rt_session_find(srv, sid) : NULL;
         if (!s)
             continue; /* gone meanwhile */
@@ -200,7 +200,6 @@ static void run_step(mm_rt *m)
     gauges(m);
 }
 
-
 static void step_cb(uv_timer_t *t) { run_step(t->data); }
 
 static void interval_cb(uv_timer_t *t)
@@ -226,14 +225,12 @@ int tomo_rt_mm_add(tomo_server *srv, const tomo_mm_presence *ps, size_t n, const
         return TOMO_EUNAVAIL;
     json_t *mult = json_object_get(body, "count_multiple");
     char err[128];
-    int rc = tomo_mm_add(m->mm, ps, n, party_id,
-                         json_string_value(json_object_get(body, "query")),
+    int rc = tomo_mm_add(m->mm, ps, n, party_id, json_string_value(json_object_get(body, "query")),
                          (int)json_integer_value(json_object_get(body, "min_count")),
                          (int)json_integer_value(json_object_get(body, "max_count")),
                          mult ? (int)json_integer_value(mult) : 1,
                          json_object_get(body, "string_properties"),
-                         json_object_get(body, "numeric_properties"), 0, ticket, err,
-                         sizeof(err));
+                         json_object_get(body, "numeric_properties"), 0, ticket, err, sizeof(err));
     if (rc < 0)
         TOMO_LOGD(TOMO_RT, "matchmaker add refused error=%s", err);
     gauges(m);
@@ -348,21 +345,22 @@ void tomo_rt_matchmaker_init(tomo_server *srv)
         .max_tickets = cfg->matchmaker.max_tickets,
         .max_intervals = cfg->matchmaker.max_intervals,
         .rev_precision = cfg->matchmaker.rev_precision,
-        .rev_budget_ms =
-            (int64_t)cfg->matchmaker.interval_sec * cfg->matchmaker.rev_threshold * 1000,
+        .rev_budget_ms = (int64_t)cfg->matchmaker.interval_sec * cfg->matchmaker.rev_threshold *
+                         1000,
     };
     m->mm = tomo_mm_new(&mc);
     m->m_tickets = tomo_metrics_gauge("matchmaker_tickets", "Matchmaker tickets", NULL);
     m->m_active = tomo_metrics_gauge("matchmaker_active_tickets",
                                      "Matchmaker tickets still searching", NULL);
     m->m_time = tomo_metrics_histogram("matchmaker_process_time",
-                                       "Milliseconds to process one matchmaker interval", NULL, NULL, 0);
+                                       "Milliseconds to process one matchmaker interval", NULL,
+                                       NULL, 0);
     rt->mm = m;
     gauges(m);
     if (srv->loop) {
         uv_loop_t *uv = tomo_loop_uv(srv->loop);
-        uint64_t ms = (uint64_t)(cfg->matchmaker.interval_sec > 0 ? cfg->matchmaker.interval_sec : 15) *
-                      1000;
+        uint64_t ms =
+            (uint64_t)(cfg->matchmaker.interval_sec > 0 ? cfg->matchmaker.interval_sec : 15) * 1000;
         uv_timer_init(uv, &m->interval);
         uv_timer_init(uv, &m->step);
         m->interval.data = m->step.data = m;

@@ -30,7 +30,7 @@ typedef struct party {
     char uuid[37];
     int open, max_size;
     char leader_sid[37];
-    json_t *leader;   /* UserPresence {user_id, session_id, username} */
+    json_t *leader;       /* UserPresence {user_id, session_id, username} */
     char initial_sid[37]; /* the creator: gets no `party` message on its join */
     req_presence *reqs;
     size_t nreqs, reqcap;
@@ -134,7 +134,10 @@ static tomo_presence *find_member(tomo_server *srv, party *p, json_t *who)
     return NULL;
 }
 
-static int is_leader(const party *p, const tomo_rt_session *s) { return !strcmp(p->leader_sid, s->id); }
+static int is_leader(const party *p, const tomo_rt_session *s)
+{
+    return !strcmp(p->leader_sid, s->id);
+}
 
 static size_t member_count(tomo_server *srv, const party *p)
 {
@@ -179,14 +182,13 @@ static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *join
         json_t *all = tomo_tracker_list_json(t, st, 1);
         size_t i;
         json_t *j;
-        json_array_foreach(joins, i, j)
-        {
+        json_array_foreach (joins, i, j) {
             const char *sid = json_string_value(json_object_get(j, "session_id"));
             if (!sid || !strcmp(sid, p->initial_sid))
                 continue;
-            json_t *msg = json_pack("{s:s,s:b,s:i,s:O,s:O,s:O}", "party_id", p->id, "open",
-                                    p->open, "max_size", p->max_size, "self", j, "leader",
-                                    p->leader, "presences", all);
+            json_t *msg = json_pack("{s:s,s:b,s:i,s:O,s:O,s:O}", "party_id", p->id, "open", p->open,
+                                    "max_size", p->max_size, "self", j, "leader", p->leader,
+                                    "presences", all);
             json_t *env = json_pack("{s:o}", "party", msg);
             send_to(srv, sid, env);
             json_decref(env);
@@ -207,8 +209,7 @@ static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *join
         size_t i;
         json_t *l;
         int leader_left = 0;
-        json_array_foreach(leaves, i, l)
-        {
+        json_array_foreach (leaves, i, l) {
             const char *sid = json_string_value(json_object_get(l, "session_id"));
             if (sid && !strcmp(sid, p->leader_sid))
                 leader_left = 1;
@@ -261,7 +262,8 @@ static int h_party_join(tomo_rt_req *req)
     if (lookup(req, party_id_of(req), &p) < 0)
         return TOMO_EINVAL;
     if (!p)
-        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error joining party: party not found");
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
+                                   "Error joining party: party not found");
     tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
     tomo_stream st = party_stream(req->srv, p->uuid);
     tomo_rt_session *s = req->session;
@@ -296,8 +298,8 @@ static int h_party_join(tomo_rt_req *req)
     r->username = tomo_xstrdup(s->username ? s->username : "");
     int rc = tomo_rt_reply(req, NULL, NULL);
     /* The leader hears of the request. */
-    json_t *env = json_pack("{s:{s:s,s:[o]}}", "party_join_request", "party_id", p->id,
-                            "presences", tomo_rt_session_presence_json(s));
+    json_t *env = json_pack("{s:{s:s,s:[o]}}", "party_join_request", "party_id", p->id, "presences",
+                            tomo_rt_session_presence_json(s));
     send_to(req->srv, p->leader_sid, env);
     json_decref(env);
     return rc;

@@ -48,7 +48,7 @@ static const mcase match_cases[] = {
     {"*", 1, 1},
     {"+* -properties.mode:casual", 1, 1},
     {"properties.missing:x", 0, 0},
-    {"eu-west", 0, 0},         /* no field: _all, never indexed */
+    {"eu-west", 0, 0}, /* no field: _all, never indexed */
     {"+eu-west *", 0, 0},
     {"ticket:t-1", 1, 1},
     /* numbers */
@@ -123,16 +123,16 @@ static void test_match_table(void)
 }
 
 static const char *bad_queries[] = {
-    "properties.region:",          /* no value */
-    "properties.name:\"open",      /* unterminated quote */
-    "properties.skill:>abc",       /* range needs a number or a time */
-    "properties.skill:>=",         /* likewise */
+    "properties.region:",              /* no value */
+    "properties.name:\"open",          /* unterminated quote */
+    "properties.skill:>abc",           /* range needs a number or a time */
+    "properties.skill:>=",             /* likewise */
     "properties.since:>\"yesterday\"", /* not a time */
-    "properties.mode:ranked^x",    /* bad boost */
-    "properties.mode:ranked~x",    /* bad fuzziness */
-    "+",                           /* dangling prefix */
-    ":x",                          /* no field */
-    "properties.region:/[/",       /* bad regexp */
+    "properties.mode:ranked^x",        /* bad boost */
+    "properties.mode:ranked~x",        /* bad fuzziness */
+    "+",                               /* dangling prefix */
+    ":x",                              /* no field */
+    "properties.region:/[/",           /* bad regexp */
     "^2",
 };
 
@@ -175,10 +175,11 @@ static void test_clauses(void)
 
 static void test_json_labels(void)
 {
-    json_t *label = json_loads("{\"mode\":\"duel\",\"open\":true,\"players\":3,"
-                               "\"map\":{\"name\":\"dust\",\"size\":2},\"tags\":[\"eu\",\"fast\",7],"
-                               "\"started\":\"2024-05-01 12:00:00\",\"none\":null}",
-                               0, NULL);
+    json_t *label =
+        json_loads("{\"mode\":\"duel\",\"open\":true,\"players\":3,"
+                   "\"map\":{\"name\":\"dust\",\"size\":2},\"tags\":[\"eu\",\"fast\",7],"
+                   "\"started\":\"2024-05-01 12:00:00\",\"none\":null}",
+                   0, NULL);
     tomo_qdoc d;
     tomo_qdoc_init(&d);
     tomo_qdoc_add_json(&d, "label", label);

@@ -20,7 +20,9 @@ static tomo_mm_presence pres(int n)
 
 static tomo_mm *mm_new(int rev)
 {
-    tomo_mm_config c = {.max_tickets = 3, .max_intervals = 2, .rev_precision = rev,
+    tomo_mm_config c = {.max_tickets = 3,
+                        .max_intervals = 2,
+                        .rev_precision = rev,
                         .rev_budget_ms = 100000};
     return tomo_mm_new(&c);
 }
@@ -78,8 +80,8 @@ static void test_basic_match(void)
     char a[37], b[37], c[37];
     TT_OK(add(mm, 1, NULL, "+properties.mode:duel", 2, 2, 1, "mode=duel", 10, a));
     TT_OK(add(mm, 2, NULL, "+properties.mode:ffa", 2, 2, 1, "mode=ffa", 10, c));
-    TT_OK(add(mm, 3, NULL, "+properties.mode:duel +properties.skill:>=5", 2, 2, 1, "mode=duel",
-              20, b));
+    TT_OK(add(mm, 3, NULL, "+properties.mode:duel +properties.skill:>=5", 2, 2, 1, "mode=duel", 20,
+              b));
     TT_EQ(tomo_mm_count(mm), 3);
     got g = {0};
     interval(mm, &g);
@@ -196,8 +198,8 @@ static void test_scores(void)
 {
     tomo_mm *mm = mm_new(0);
     char x[37], older[37], better[37];
-    TT_OK(add(mm, 1, NULL, "+properties.mode:duel properties.region:eu^5", 2, 2, 1, "mode=duel",
-              0, x));
+    TT_OK(add(mm, 1, NULL, "+properties.mode:duel properties.region:eu^5", 2, 2, 1, "mode=duel", 0,
+              x));
     TT_OK(add(mm, 2, NULL, "+properties.mode:none", 2, 2, 1, "mode=duel,region=us", 0, older));
     TT_OK(add(mm, 3, NULL, "+properties.mode:none", 2, 2, 1, "mode=duel,region=eu", 0, better));
     got g = {0};
