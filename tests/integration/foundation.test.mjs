@@ -123,7 +123,9 @@ test('SIGTERM: an in-flight request finishes and is answered, then exit 0', asyn
     headers: { Authorization: basicAuth(), 'Content-Type': 'application/json' },
     body: JSON.stringify({ email: `shutdown-${Date.now()}@example.com`, password: 'password123' }),
   });
-  await sleep(15);
+  // Long enough for the request to reach the server on a loaded box, far
+  // shorter than the bcrypt hash it starts.
+  await sleep(50);
   srv.child.kill('SIGTERM');
   const r = await inflight;
   assert.equal(r.status, 200);
