@@ -265,11 +265,14 @@ static int l_leaderboard_create(lua_State *L)
     in.reset_schedule = tomo_nk_optstr(L, 5, "", NULL);
     char *md = opt_metadata(L, 6);
     in.metadata = md;
-    tomo_dbconn *db;
-    acquire(L, svc, &db, "leaderboard_create");
+    tomo_dbconn *db = NULL;
     tomo_err err = {0};
     int created;
-    int rc = tomo_svc_leaderboard_create(svc, db, &in, &created, &err);
+    int rc = tomo_db_acquire(svc->db, &db);
+    if (rc == 0)
+        rc = tomo_svc_leaderboard_create(svc, db, &in, &created, &err);
+    else
+        tomo_err_set(&err, TOMO_GRPC_UNAVAILABLE, "database unavailable");
     tomo_db_release(db);
     free(md);
     if (rc < 0)
