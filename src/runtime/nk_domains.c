@@ -81,6 +81,8 @@ static const domain_open domains[] = {
     tomo_nk_notify_open,
     tomo_nk_chat_open,
     tomo_nk_leaderboard_open,
+    tomo_nk_storage_open,
+    tomo_nk_wallet_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)

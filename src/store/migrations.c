@@ -160,6 +160,16 @@ static const tomo_migration list[] = {
      "CREATE INDEX leaderboard_record_rank_idx ON leaderboard_record(leaderboard_id, expiry_time,"
      " score, subscore, owner_id);",
      NULL},
+    {4, "wallet ledger",
+     "CREATE TABLE wallet_ledger ("
+     " id TEXT PRIMARY KEY,"
+     " user_id TEXT NOT NULL,"
+     " changeset TEXT NOT NULL,"
+     " metadata TEXT NOT NULL DEFAULT '{}',"
+     " create_time BIGINT NOT NULL,"
+     " update_time BIGINT NOT NULL);"
+     "CREATE INDEX wallet_ledger_user_idx ON wallet_ledger(user_id, create_time, id);",
+     NULL},
 };
 
 const tomo_migration *tomo_migrations(size_t *n)

@@ -105,3 +105,41 @@ test('stream_user_join/get/list/count/send/leave and session_disconnect from a s
     await waitFor(() => s.events.disconnect.length, 3000, 'disconnect');
   } finally { closeAll(s); }
 });
+
+test('storage_write/read/list/delete as the system, version conflicts raise', async () => {
+  const u = await newUser(srv, 'sto');
+  const r = await rpc('nk_storage', { user_id: u.userId });
+  assert.equal(r.acks.length, 2);
+  assert.equal(r.acks[0].user_id, u.userId);
+  assert.equal(r.acks[1].user_id, '00000000-0000-0000-0000-000000000000');
+  assert.ok(r.acks[0].version);
+  assert.equal(r.read.length, 2);
+  const save = r.read.find((o) => o.collection === 'saves');
+  assert.deepEqual(save.value, { level: 3 });
+  assert.equal(save.permission_read, 2);
+  assert.equal(typeof save.create_time, 'number');
+  assert.equal(r.list.length, 1);
+  assert.equal(r.cursor_nil, true);
+  assert.match(r.conflict, /failed to write storage objects/);
+  assert.equal(r.after_delete, 0);
+  // the user sees the object written by the module through the client
+  const objs = await u.client.readStorageObjects(u.session, { object_ids: [{ collection: 'saves', key: 'slot1', user_id: u.userId }] });
+  assert.deepEqual(objs.objects[0].value, { level: 3 });
+});
+
+test('wallet_update / wallets_update / wallet_ledger_list', async () => {
+  const u = await newUser(srv, 'wal');
+  const r = await rpc('nk_wallet', { user_id: u.userId });
+  assert.deepEqual(r.updated, { coins: 10, gems: 2 });
+  assert.deepEqual(r.previous, {});
+  assert.equal(r.coins, 7);
+  assert.match(r.negative, /wallet update rejected negative value at path 'coins'/);
+  assert.match(r.unknown, /user not found/);
+  assert.equal(r.many, 3);
+  assert.equal(r.ledger1.length, 1);
+  assert.deepEqual(r.ledger1[0].changeset, { coins: -3 });
+  assert.equal(r.ledger2, 1);
+  assert.equal(r.ledger_end, '');
+  const acct = await u.client.getAccount(u.session);
+  assert.deepEqual(JSON.parse(acct.wallet), { coins: 7, gems: 3 });
+});
