@@ -112,7 +112,8 @@ static int scan_dir(scan *s, const char *root, const char *rel, char *err, size_
         names[nn++] = tomo_xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, nn, sizeof(*names), (int (*)(const void *, const void *))strcmp);
+    if (nn > 1) /* qsort(NULL, 0) is undefined (UBSan) */
+        qsort(names, nn, sizeof(*names), (int (*)(const void *, const void *))strcmp);
     int rc = 0;
     for (size_t i = 0; i < nn; i++) {
         char *r = *rel ? tomo_xasprintf("%s/%s", rel, names[i]) : tomo_xstrdup(names[i]);
@@ -185,7 +186,8 @@ static int prog_read(const char *path, prog **out, char **sig, char *err, size_t
         free(s.sig);
         return rc;
     }
-    qsort(p->mods, p->nmods, sizeof(*p->mods), cmp_mod);
+    if (p->nmods > 1)
+        qsort(p->mods, p->nmods, sizeof(*p->mods), cmp_mod);
     *out = p;
     *sig = s.sig ? s.sig : tomo_xstrdup("");
     return 0;
