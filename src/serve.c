@@ -184,7 +184,7 @@ static void finish_shutdown(void)
         tomo_http_server_shutdown(srv->metrics_http);
         tomo_http_server_close_all(srv->metrics_http);
     }
-    tomo_rt_close_all(srv);
+    tomo_rt_close_all(srv->rt);
     uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
     uv_close((uv_handle_t *)&g_sigint, on_handle_close);
     tomo_loop_close(srv->loop);
@@ -220,7 +220,7 @@ static void on_signal(uv_signal_t *s, int signum)
     tomo_http_server_shutdown(srv->api_http);
     if (srv->ws_http)
         tomo_http_server_shutdown(srv->ws_http);
-    tomo_rt_shutdown(srv);
+    tomo_rt_shutdown(srv->rt);
     /* Even with a zero grace period, requests already being handled get a
      * short moment to finish so their answers are not lost. */
     int grace_ms = srv->cfg->shutdown_grace_sec * 1000;
@@ -375,8 +375,10 @@ int tomo_serve(tomo_config *cfg)
     srv->pool = tomo_pool_new(srv->loop, workers, 65536);
     register_metrics(srv);
     tomo_api_init(srv);
-    tomo_rt_init(srv);
-    tomo_rt_svc_push_fill(srv, &srv->svc.push);
+    /* The realtime context of the (one) loop gets only what it needs. */
+    tomo_rt_deps rt_deps = {cfg, srv->loop, srv->pool, srv->db, &srv->svc, srv->ratelimit};
+    srv->rt = tomo_rt_new(&rt_deps);
+    tomo_rt_svc_push_fill(srv->rt, &srv->svc.push);
     tomo_runtime_deps rdeps = {.cfg = cfg, .svc = &srv->svc, .srv = srv};
     if (tomo_runtime_new(&rdeps, &srv->runtime, err, sizeof(err)) < 0) {
         TOMO_LOGE(TOMO_MAIN, "cannot load the runtime modules: %s", err);
@@ -403,7 +405,7 @@ int tomo_serve(tomo_config *cfg)
     if (listen_or_log(srv->api_http, cfg->socket.address, cfg->socket.port, "api") < 0)
         return 1;
     if (cfg->socket.ws_port > 0 && cfg->socket.ws_port != cfg->socket.port) {
-        srv->ws_http = tomo_http_server_new(srv->loop, &lim, tomo_rt_handle_ws_port, srv, "ws");
+        srv->ws_http = tomo_http_server_new(srv->loop, &lim, tomo_rt_handle_ws_port, srv->rt, "ws");
         if (listen_or_log(srv->ws_http, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
             return 1;
     }
@@ -428,7 +430,8 @@ int tomo_serve(tomo_config *cfg)
     tomo_pool_stop(srv->pool);
     /* done callbacks posted by the last jobs */
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
-    tomo_rt_free(srv);
+    tomo_rt_free(srv->rt);
+    srv->rt = NULL;
     tomo_http_server_free(srv->api_http);
     tomo_http_server_free(srv->ws_http);
     tomo_http_server_free(srv->metrics_http);

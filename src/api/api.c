@@ -18,18 +18,11 @@
 
 static tomo_metric *m_requests, *m_latency, *m_rejected;
 
-/* srv->verify_token for the realtime layer until it holds the svc itself. */
-static int verify_token(tomo_server *srv, const char *token, tomo_session_claims *out)
-{
-    return tomo_svc_session_verify(&srv->svc, token, out);
-}
-
 void tomo_api_init(tomo_server *srv)
 {
     size_t n;
     const tomo_api_route *r = tomo_api_routes(&n);
     srv->router = tomo_router_new();
-    srv->verify_token = verify_token;
     for (size_t i = 0; i < n; i++)
         tomo_router_add(srv->router, r[i].method, r[i].path, (int)i);
     m_requests = tomo_metrics_counter("http_requests_total", "HTTP API requests by route and status",

@@ -45,7 +45,7 @@ int tomo_api_match_list(tomo_api_ctx *ctx)
      * filters (those search authoritative match labels) and unless
      * authoritative=true. */
     if (!(auth_set && authoritative) && !query && !label)
-        tomo_rt_match_list(ctx->srv, (int)limit, has_min ? (int)min : -1, has_max ? (int)max : -1,
+        tomo_rt_match_list(ctx->srv->rt, (int)limit, has_min ? (int)min : -1, has_max ? (int)max : -1,
                            NULL, matches);
     ctx->out = json_object();
     if (json_array_size(matches))

@@ -21,15 +21,18 @@
 #define EMPTY "google.protobuf.Empty"
 #define NOGRPC NULL, NULL
 
+/* The /ws upgrade belongs to the realtime layer (rt/rt.h). */
+static void ws_upgrade(tomo_server *srv, tomo_http_req *req) { tomo_rt_handle_upgrade(srv->rt, req); }
+
 static const tomo_api_route table[] = {
     /* health */
     {G, "/healthcheck", "Healthcheck", N, TOMO_ROUTE_LOOP, tomo_api_healthcheck, NULL, GRPC("Healthcheck", EMPTY)},
     {G, "/readyz", "Readyz", N, W, tomo_api_readyz, NULL, NOGRPC},
     /* realtime socket; other verbs reach the upgrade too, which answers 400 */
-    {G, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade, NOGRPC},
-    {P, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade, NOGRPC},
-    {U, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade, NOGRPC},
-    {D, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, tomo_rt_handle_upgrade, NOGRPC},
+    {G, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, ws_upgrade, NOGRPC},
+    {P, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, ws_upgrade, NOGRPC},
+    {U, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, ws_upgrade, NOGRPC},
+    {D, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, ws_upgrade, NOGRPC},
 
     /* authenticate and session */
     {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL, GRPC("AuthenticateApple", API("AuthenticateAppleRequest"))},

@@ -30,16 +30,13 @@ struct tomo_server {
     int64_t start_time_ms;
     atomic_int schema_current;   /* set at start-up and by the readiness check (worker) */
     atomic_int shutting_down;    /* set on the loop thread; any thread may read it */
-    void *rt;                    /* realtime state (rt/), loop thread only */
+    struct tomo_rt *rt;          /* the loop's realtime context (rt/rt.h), loop thread only */
     tomo_svc svc;                /* the service layer's dependencies (serve.c fills it) */
     /* rate_limit.*: NULL when rate_limit.enabled is false (core/ratelimit.h;
      * any thread). Made by tomo_api_init, freed by tomo_api_free. */
     struct tomo_ratelimit *ratelimit;
     struct tomo_ipset *trusted_proxies;
     struct tomo_runtime *runtime; /* Lua runtime (runtime/runtime.h) or NULL */
-    /* Session token verification (tomo_svc_session_verify on srv->svc), for rt:
-     * 0 or TOMO_EAUTH; any thread. */
-    int (*verify_token)(tomo_server *srv, const char *token, tomo_session_claims *out);
 };
 
 #endif

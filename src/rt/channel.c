@@ -46,7 +46,6 @@ typedef struct chat_sess {
     msg_job *held;        /* finished writes waiting for their turn, by seq */
 } chat_sess;
 
-static tomo_hmap sessions;
 
 static tomo_metric *m_sent(void)
 {
@@ -54,14 +53,14 @@ static tomo_metric *m_sent(void)
                                 "Chat messages sent on channels, by persistence", "persistent");
 }
 
-static void sweep_sessions(tomo_server *srv)
+static void sweep_sessions(tomo_rt *rt)
 {
     const char *k;
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&sessions, i, &k, &v)) != 0;) {
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->chat_sessions, i, &k, &v)) != 0;) {
         chat_sess *cs = v;
-        if (cs->next_seq == cs->deliver_seq && !tomo_rt_session_find(srv, k)) {
-            tomo_hmap_del(&sessions, k);
+        if (cs->next_seq == cs->deliver_seq && !tomo_rt_session_find(rt, k)) {
+            tomo_hmap_del(&rt->chat_sessions, k);
             free(cs);
         }
     }
@@ -69,15 +68,16 @@ static void sweep_sessions(tomo_server *srv)
 
 static chat_sess *sess_of(tomo_rt_session *s)
 {
-    chat_sess *cs = tomo_hmap_get(&sessions, s->id);
+    tomo_hmap *m = &s->rt->chat_sessions;
+    chat_sess *cs = tomo_hmap_get(m, s->id);
     if (!cs) {
-        if (sessions.count >= 64 && sessions.count > 2 * tomo_rt_session_count(s->srv))
-            sweep_sessions(s->srv);
+        if (m->count >= 64 && m->count > 2 * tomo_rt_session_count(s->rt))
+            sweep_sessions(s->rt);
         cs = tomo_xcalloc(1, sizeof(*cs));
         memcpy(cs->sid, s->id, sizeof(cs->sid));
-        tomo_bucket_init(&cs->bucket, s->srv->cfg->chat.burst,
+        tomo_bucket_init(&cs->bucket, s->rt->cfg->chat.burst,
                          (int64_t)(tomo_mono_ns() / 1000000));
-        tomo_hmap_put(&sessions, cs->sid, cs);
+        tomo_hmap_put(m, cs->sid, cs);
     }
     return cs;
 }
@@ -101,17 +101,17 @@ static tomo_stream stream_of(const tomo_chat_channel *c)
     return st;
 }
 
-static tomo_tracker *tracker(tomo_server *srv) { return tomo_rt_of(srv)->tracker; }
+static tomo_tracker *tracker(tomo_rt *rt) { return (rt)->tracker; }
 
 /* The channel payload of a join reply. */
-static json_t *channel_json(tomo_server *srv, const tomo_chat_channel *c, tomo_rt_session *self,
+static json_t *channel_json(tomo_rt *rt, const tomo_chat_channel *c, tomo_rt_session *self,
                             const tomo_presence *mine)
 {
     char id[TOMO_CHAT_ID_MAX];
     tomo_chat_id_format(c, id);
     tomo_stream st = stream_of(c);
     json_t *others = json_array();
-    for (tomo_presence *p = tomo_tracker_first(tracker(srv), &st); p; p = tomo_presence_next(p))
+    for (tomo_presence *p = tomo_tracker_first(tracker(rt), &st); p; p = tomo_presence_next(p))
         if (p->session != self && !p->hidden)
             json_array_append_new(others, tomo_presence_json(p));
     json_t *ch = json_pack("{s:s}", "id", id);
@@ -127,7 +127,7 @@ static json_t *channel_json(tomo_server *srv, const tomo_chat_channel *c, tomo_r
 }
 
 /* channel_presence_event to every session on a channel stream. */
-static void on_channel_event(tomo_server *srv, const tomo_stream *st, json_t *joins,
+static void on_channel_event(tomo_rt *rt, const tomo_stream *st, json_t *joins,
                              json_t *leaves, void *ud)
 {
     (void)ud;
@@ -145,7 +145,7 @@ static void on_channel_event(tomo_server *srv, const tomo_stream *st, json_t *jo
     if (json_array_size(leaves))
         json_object_set(ev, "leaves", leaves);
     tomo_chat_set_target(&c, ev);
-    tomo_tracker_broadcast(tracker(srv), st, json_pack("{s:o}", "channel_presence_event", ev),
+    tomo_tracker_broadcast(tracker(rt), st, json_pack("{s:o}", "channel_presence_event", ev),
                            NULL);
 }
 
@@ -172,9 +172,9 @@ typedef struct join_job {
 static int join_finish(tomo_rt_req *req, const tomo_chat_channel *c, int persistence, int hidden)
 {
     tomo_stream st = stream_of(c);
-    tomo_tracker_track(tracker(req->srv), req->session, &st, persistence, hidden, NULL);
-    const tomo_presence *mine = tomo_tracker_get(tracker(req->srv), req->session, &st);
-    return tomo_rt_reply(req, "channel", channel_json(req->srv, c, req->session, mine));
+    tomo_tracker_track(tracker(req->rt), req->session, &st, persistence, hidden, NULL);
+    const tomo_presence *mine = tomo_tracker_get(tracker(req->rt), req->session, &st);
+    return tomo_rt_reply(req, "channel", channel_json(req->rt, c, req->session, mine));
 }
 
 /* Worker: a group channel needs membership; a DM's target must exist and
@@ -185,7 +185,7 @@ static void join_check_work(tomo_rt_req *req, void *arg)
     join_job *j = arg;
     tomo_dbconn *conn = NULL;
     tomo_dbres *r = NULL;
-    j->rc = tomo_db_acquire(req->srv->db, &conn);
+    j->rc = tomo_db_acquire(req->rt->db, &conn);
     if (j->rc < 0)
         goto out;
     if (j->ch.mode == TOMO_CHAT_GROUP) {
@@ -227,7 +227,7 @@ static void join_check_done(tomo_rt_req *req, void *arg)
     join_job *j = arg;
     int group = j->ch.mode == TOMO_CHAT_GROUP;
     if (j->notification)
-        tomo_notify_push(req->srv, j->peer_id, j->notification);
+        tomo_notify_push(req->rt, j->peer_id, j->notification);
     if (j->rc == TOMO_ENOTFOUND)
         tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s not found: Invalid channel target",
                             group ? "Group" : "User ID");
@@ -290,9 +290,9 @@ static int h_channel_join(tomo_rt_req *req)
          * are. */
         tomo_stream st = stream_of(&j->ch);
         if (strcmp(j->peer_id, j->user_id) != 0 &&
-            !tomo_tracker_get(tracker(req->srv), req->session, &st)) {
+            !tomo_tracker_get(tracker(req->rt), req->session, &st)) {
             j->notify = 1;
-            for (tomo_presence *p = tomo_tracker_first(tracker(req->srv), &st); p;
+            for (tomo_presence *p = tomo_tracker_first(tracker(req->rt), &st); p;
                  p = tomo_presence_next(p))
                 if (!strcmp(p->session->user_id, j->peer_id))
                     j->notify = 0;
@@ -327,7 +327,7 @@ static int h_channel_leave(tomo_rt_req *req)
     if (tomo_chat_id_parse(id, &c) < 0)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid channel identifier");
     tomo_stream st = stream_of(&c);
-    tomo_tracker_untrack(tracker(req->srv), req->session, &st);
+    tomo_tracker_untrack(tracker(req->rt), req->session, &st);
     return tomo_rt_reply(req, NULL, NULL);
 }
 
@@ -390,7 +390,7 @@ static void reply_error(msg_job *j, tomo_rt_req *req, int code, const char *msg)
 
 /* Deliver one finished write: push the message to the channel, then ack
  * the writer; or tell the writer why it failed. */
-static void msg_deliver(tomo_server *srv, msg_job *j, tomo_rt_req *req)
+static void msg_deliver(tomo_rt *rt, msg_job *j, tomo_rt_req *req)
 {
     static const char *const verb[] = {"", "update", "remove"};
     char err[128];
@@ -410,7 +410,7 @@ static void msg_deliver(tomo_server *srv, msg_job *j, tomo_rt_req *req)
                                        j->username, j->content, j->create_ms, j->update_ms,
                                        j->persist);
     tomo_stream st = stream_of(&j->ch);
-    tomo_tracker_broadcast(tracker(srv), &st, json_pack("{s:o}", "channel_message", m), NULL);
+    tomo_tracker_broadcast(tracker(rt), &st, json_pack("{s:o}", "channel_message", m), NULL);
     if (j->code == TOMO_CHAT_CODE_CHAT)
         tomo_metric_add(m_sent(), (const char *[]){j->persist ? "true" : "false"}, 1);
     json_t *ack = json_object();
@@ -431,9 +431,9 @@ static void msg_deliver(tomo_server *srv, msg_job *j, tomo_rt_req *req)
 
 /* A write finished (req is its live request). Deliver it if it is its
  * session's turn, then any held successors; otherwise hold it. */
-static void msg_finish(tomo_server *srv, msg_job *j, tomo_rt_req *req)
+static void msg_finish(tomo_rt *rt, msg_job *j, tomo_rt_req *req)
 {
-    chat_sess *cs = tomo_hmap_get(&sessions, j->sid);
+    chat_sess *cs = tomo_hmap_get(&rt->chat_sessions, j->sid);
     if (cs && j->seq != cs->deliver_seq) {
         j->cid = req->cid ? tomo_xstrdup(req->cid) : NULL;
         j->session = req->session;
@@ -446,7 +446,7 @@ static void msg_finish(tomo_server *srv, msg_job *j, tomo_rt_req *req)
         *pp = j;
         return;
     }
-    msg_deliver(srv, j, req);
+    msg_deliver(rt, j, req);
     msg_job_free(j);
     if (!cs)
         return;
@@ -454,7 +454,7 @@ static void msg_finish(tomo_server *srv, msg_job *j, tomo_rt_req *req)
     while (cs->held && cs->held->seq == cs->deliver_seq) {
         msg_job *h = cs->held;
         cs->held = h->next;
-        msg_deliver(srv, h, NULL);
+        msg_deliver(rt, h, NULL);
         msg_job_free(h);
         cs->deliver_seq++;
     }
@@ -464,7 +464,7 @@ static void msg_work(tomo_rt_req *req, void *arg)
 {
     msg_job *j = arg;
     tomo_dbconn *conn = NULL;
-    j->rc = tomo_db_acquire(req->srv->db, &conn);
+    j->rc = tomo_db_acquire(req->rt->db, &conn);
     if (j->rc < 0)
         goto out;
     switch (j->code) {
@@ -485,14 +485,14 @@ out:
     tomo_db_release(conn);
 }
 
-static void msg_done(tomo_rt_req *req, void *arg) { msg_finish(req->srv, arg, req); }
+static void msg_done(tomo_rt_req *req, void *arg) { msg_finish(req->rt, arg, req); }
 
 /* Shared checks and dispatch of send (code 0), update (1) and remove (2). */
 static int handle_message(tomo_rt_req *req, int code)
 {
     static const char *const verb[] = {"sending", "updating", "removing"};
     tomo_rt_session *s = req->session;
-    const tomo_config *cfg = req->srv->cfg;
+    const tomo_config *cfg = req->rt->cfg;
     const char *channel_id = json_string_value(json_object_get(req->body, "channel_id"));
     const char *message_id = json_string_value(json_object_get(req->body, "message_id"));
     const char *content = json_string_value(json_object_get(req->body, "content"));
@@ -515,7 +515,7 @@ static int handle_message(tomo_rt_req *req, int code)
                                        "Message content must be a valid JSON object");
     }
     tomo_stream st = stream_of(&c);
-    const tomo_presence *mine = tomo_tracker_get(tracker(req->srv), s, &st);
+    const tomo_presence *mine = tomo_tracker_get(tracker(req->rt), s, &st);
     if (!mine)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Must join channel before %s messages", verb[code]);
@@ -548,7 +548,7 @@ static int handle_message(tomo_rt_req *req, int code)
     j->seq = cs->next_seq++;
     if (!j->persist) {
         /* Not kept: nothing to store or check (Nakama does the same). */
-        msg_finish(req->srv, j, req);
+        msg_finish(req->rt, j, req);
         return 0;
     }
     int rc = tomo_rt_async(req, msg_work, msg_done, j);
@@ -566,16 +566,24 @@ static int h_message_send(tomo_rt_req *req) { return handle_message(req, TOMO_CH
 static int h_message_update(tomo_rt_req *req) { return handle_message(req, TOMO_CHAT_CODE_UPDATE); }
 static int h_message_remove(tomo_rt_req *req) { return handle_message(req, TOMO_CHAT_CODE_REMOVE); }
 
-void tomo_rt_channel_init(tomo_server *srv)
+void tomo_rt_channel_free(tomo_rt *rt)
 {
-    tomo_tracker *t = tracker(srv);
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->chat_sessions, i, NULL, &v)) != 0;)
+        free(v);
+    tomo_hmap_free(&rt->chat_sessions);
+}
+
+void tomo_rt_channel_init(tomo_rt *rt)
+{
+    tomo_tracker *t = tracker(rt);
     tomo_tracker_listen(t, TOMO_STREAM_CHANNEL, on_channel_event, NULL);
     tomo_tracker_listen(t, TOMO_STREAM_GROUP, on_channel_event, NULL);
     tomo_tracker_listen(t, TOMO_STREAM_DM, on_channel_event, NULL);
-    tomo_rt_register("channel_join", h_channel_join);
-    tomo_rt_register("channel_leave", h_channel_leave);
-    tomo_rt_register("channel_message_send", h_message_send);
-    tomo_rt_register("channel_message_update", h_message_update);
-    tomo_rt_register("channel_message_remove", h_message_remove);
+    tomo_rt_register(rt, "channel_join", h_channel_join);
+    tomo_rt_register(rt, "channel_leave", h_channel_leave);
+    tomo_rt_register(rt, "channel_message_send", h_message_send);
+    tomo_rt_register(rt, "channel_message_update", h_message_update);
+    tomo_rt_register(rt, "channel_message_remove", h_message_remove);
     m_sent();
 }

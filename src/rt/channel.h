@@ -14,9 +14,9 @@
 #ifndef TOMO_RT_CHANNEL_H
 #define TOMO_RT_CHANNEL_H
 
-#include "../api/server.h"
+#include "rt.h"
 
 /* Register the handlers and listeners (start-up, from rt/modules.c). */
-void tomo_rt_channel_init(tomo_server *srv);
+void tomo_rt_channel_init(tomo_rt *rt);
 
 #endif

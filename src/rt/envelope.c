@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static tomo_hmap g_handlers; /* type -> tomo_rt_handler (wrapped) */
 
 typedef struct handler_entry {
     const char *type;
@@ -20,29 +19,32 @@ typedef struct handler_entry {
     uint64_t count, reported; /* envelopes received; pushed to metrics in batches */
 } handler_entry;
 
-void tomo_rt_register(const char *type, tomo_rt_handler fn)
+void tomo_rt_register(tomo_rt *rt, const char *type, tomo_rt_handler fn)
 {
-    handler_entry *e = tomo_hmap_get(&g_handlers, type);
+    handler_entry *e = tomo_hmap_get(&rt->handlers, type);
     if (!e) {
         e = tomo_xcalloc(1, sizeof(*e));
         e->type = type;
-        tomo_hmap_put(&g_handlers, e->type, e);
+        tomo_hmap_put(&rt->handlers, e->type, e);
     }
     e->fn = fn;
 }
 
-static handler_entry *entry_of(const char *type) { return tomo_hmap_get(&g_handlers, type); }
-
-tomo_rt_handler tomo_rt_handler_of(const char *type)
+static handler_entry *entry_of(tomo_rt *rt, const char *type)
 {
-    handler_entry *e = entry_of(type);
+    return tomo_hmap_get(&rt->handlers, type);
+}
+
+tomo_rt_handler tomo_rt_handler_of(tomo_rt *rt, const char *type)
+{
+    handler_entry *e = entry_of(rt, type);
     return e ? e->fn : NULL;
 }
 
-void tomo_rt_handlers_flush_metrics(void)
+void tomo_rt_handlers_flush_metrics(tomo_rt *rt)
 {
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&g_handlers, i, NULL, &v)) != 0;) {
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->handlers, i, NULL, &v)) != 0;) {
         handler_entry *e = v;
         if (e->count != e->reported) {
             tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){e->type},
@@ -52,12 +54,12 @@ void tomo_rt_handlers_flush_metrics(void)
     }
 }
 
-void tomo_rt_handlers_reset(void)
+void tomo_rt_handlers_reset(tomo_rt *rt)
 {
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&g_handlers, i, NULL, &v)) != 0;)
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->handlers, i, NULL, &v)) != 0;)
         free(v);
-    tomo_hmap_free(&g_handlers);
+    tomo_hmap_free(&rt->handlers);
 }
 
 /* ---- replies ---- */
@@ -114,7 +116,7 @@ int tomo_rt_reply_error(tomo_rt_req *req, int code, const char *fmt, ...)
 tomo_rt_req *tomo_rt_req_new(tomo_rt_session *s, json_t *env, const char *type)
 {
     tomo_rt_req *r = tomo_xcalloc(1, sizeof(*r));
-    r->srv = s->srv;
+    r->rt = s->rt;
     r->session = s;
     tomo_rt_session_hold(s);
     const char *cid = json_string_value(json_object_get(env, "cid"));
@@ -140,11 +142,11 @@ static void after_handler(tomo_rt_req *r, int rc)
         tomo_rt_reply_error(r, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Internal error");
     if (r->after_hook && r->reply_env && rc >= 0)
         tomo_rt_hooks_after(r);
-    tomo_rt *rt = tomo_rt_of(r->srv);
+    tomo_rt *rt = r->rt;
     req_free(r);
     /* Replies first, then the presence events they caused. */
     if (rt)
-        tomo_tracker_flush(rt->tracker, rt->srv);
+        tomo_tracker_flush(rt->tracker, rt);
 }
 
 typedef struct job {
@@ -176,7 +178,7 @@ int tomo_rt_async(tomo_rt_req *req, void (*work)(tomo_rt_req *req, void *arg),
     j->work = work;
     j->done = done;
     j->arg = arg;
-    if (tomo_pool_submit(req->srv->pool, job_work, job_done, j) < 0) {
+    if (tomo_pool_submit(req->rt->pool, job_work, job_done, j) < 0) {
         free(j);
         tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Server busy, try again.");
         return TOMO_EAGAIN;
@@ -197,7 +199,7 @@ void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
         json_decref(e);
         return;
     }
-    handler_entry *h = entry_of(type);
+    handler_entry *h = entry_of(s->rt, type);
     if (!h || !h->fn) {
         tomo_metric_add(tomo_rt_m.msgs_in, (const char *[]){"unrecognized"}, 1);
         json_t *e =
@@ -207,10 +209,10 @@ void tomo_rt_dispatch(tomo_rt_session *s, json_t *env)
         return;
     }
     h->count++;
-    const tomo_config *cfg = s->srv->cfg;
+    const tomo_config *cfg = s->rt->cfg;
     int64_t wait = 0;
-    if (s->srv->ratelimit && strcmp(h->type, "ping") && strcmp(h->type, "pong") &&
-        tomo_ratelimit_take(s->srv->ratelimit, TOMO_RL_SOCKET, s->user_id, strlen(s->user_id),
+    if (s->rt->ratelimit && strcmp(h->type, "ping") && strcmp(h->type, "pong") &&
+        tomo_ratelimit_take(s->rt->ratelimit, TOMO_RL_SOCKET, s->user_id, strlen(s->user_id),
                             cfg->rate_limit.socket_per_sec, cfg->rate_limit.socket_burst,
                             (int64_t)(tomo_mono_ns() / 1000000), &wait) < 0) {
         tomo_rt_req *r = tomo_rt_req_new(s, env, h->type);
@@ -229,7 +231,7 @@ void tomo_rt_dispatch_handler(tomo_rt_session *s, json_t *env, const char *type,
     if (!hooked && tomo_rt_hooks_before(s, env, type, fn))
         return;
     tomo_rt_req *r = tomo_rt_req_new(s, env, type);
-    r->after_hook = tomo_rt_hooks_has_after(s->srv, type);
+    r->after_hook = tomo_rt_hooks_has_after(s->rt, type);
     int rc = fn(r);
     if (rc == TOMO_RT_ASYNC)
         return;

@@ -10,7 +10,7 @@
  * A feature module registers its handlers at start-up from its init
  * function, listed in rt/modules.c:
  *     static int channel_join(tomo_rt_req *req) { ...; return tomo_rt_reply(req, "channel", ch); }
- *     void tomo_rt_channel_init(tomo_server *srv) { tomo_rt_register("channel_join", channel_join); }
+ *     void tomo_rt_channel_init(tomo_rt *rt) { tomo_rt_register(rt, "channel_join", channel_join); }
  *
  * Every request is canonical protojson whatever the socket format: protobuf
  * frames are transcoded before dispatch and replies are encoded per session.
@@ -42,7 +42,7 @@ enum {
 #define TOMO_RT_ASYNC 1
 
 typedef struct tomo_rt_req {
-    tomo_server *srv;
+    tomo_rt *rt;
     tomo_rt_session *session; /* held while the request lives */
     char *cid;                /* NULL when the request had none */
     const char *type;         /* registered type name (static) */
@@ -55,11 +55,13 @@ typedef struct tomo_rt_req {
 
 typedef int (*tomo_rt_handler)(tomo_rt_req *req);
 
-/* Register the handler of an envelope type (start-up, loop thread). A type
- * registered twice keeps the last handler. type must be static. */
-void tomo_rt_register(const char *type, tomo_rt_handler fn);
+/* Register the handler of an envelope type on a loop's dispatch table
+ * (start-up, from the module's init in rt/modules.c, which runs once per
+ * loop context). A type registered twice keeps the last handler. type must
+ * be static. */
+void tomo_rt_register(tomo_rt *rt, const char *type, tomo_rt_handler fn);
 /* Handler of a type, or NULL. */
-tomo_rt_handler tomo_rt_handler_of(const char *type);
+tomo_rt_handler tomo_rt_handler_of(tomo_rt *rt, const char *type);
 
 /* Reply {cid, <type>: payload}. payload is stolen (NULL means {}); type NULL
  * sends an empty ack {"cid": ...}. Sent only if the session is still open.
@@ -96,7 +98,7 @@ void tomo_rt_req_finish(tomo_rt_req *r, int rc);
 
 /* rt/hooks.c: 1 if a before hook took the envelope (it resumes later). */
 int tomo_rt_hooks_before(tomo_rt_session *s, json_t *env, const char *type, tomo_rt_handler fn);
-int tomo_rt_hooks_has_after(tomo_server *srv, const char *type);
+int tomo_rt_hooks_has_after(tomo_rt *rt, const char *type);
 /* Queue the after hook for a finished request with a kept reply. */
 void tomo_rt_hooks_after(tomo_rt_req *r);
 

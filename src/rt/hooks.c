@@ -15,15 +15,13 @@
 
 static const tomo_rt_runtime no_runtime;
 
-void tomo_rt_set_runtime(tomo_server *srv, const tomo_rt_runtime *seam)
+void tomo_rt_set_runtime(tomo_rt *rt, const tomo_rt_runtime *seam)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     rt->runtime = seam ? *seam : no_runtime;
 }
 
-const tomo_rt_runtime *tomo_rt_runtime_of(tomo_server *srv)
+const tomo_rt_runtime *tomo_rt_runtime_of(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? &rt->runtime : &no_runtime;
 }
 
@@ -40,7 +38,7 @@ typedef struct rpc_job {
 static void rpc_work(tomo_rt_req *req, void *arg)
 {
     rpc_job *j = arg;
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->rt);
     json_t *p = json_object_get(req->body, "payload");
     const char *payload = json_string_value(p);
     j->rc = seam->rpc(seam->ctx, req->session, j->id, payload ? payload : "",
@@ -77,7 +75,7 @@ static int h_rpc(tomo_rt_req *req)
     const char *id = json_string_value(json_object_get(req->body, "id"));
     if (!id || !*id)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "RPC ID must be set");
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->rt);
     if (!seam->rpc)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_FUNCTION_NOT_FOUND,
                                    "RPC function not found");
@@ -91,10 +89,10 @@ static int h_rpc(tomo_rt_req *req)
     return rc;
 }
 
-void tomo_rt_hooks_init(tomo_server *srv)
+void tomo_rt_hooks_init(tomo_rt *rt)
 {
-    (void)srv;
-    tomo_rt_register("rpc", h_rpc); /* replaces the core "not found" handler */
+    (void)rt;
+    tomo_rt_register(rt, "rpc", h_rpc); /* replaces the core "not found" handler */
 }
 
 /* ---- before hooks ---- */
@@ -110,7 +108,7 @@ typedef struct before_job {
 static void before_work(tomo_rt_req *req, void *arg)
 {
     before_job *j = arg;
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(req->rt);
     j->rc = seam->before(seam->ctx, req->session, j->type, req->env, &j->out, j->msg,
                          sizeof(j->msg));
 }
@@ -146,7 +144,7 @@ static void before_done(tomo_rt_req *req, void *arg)
 
 int tomo_rt_hooks_before(tomo_rt_session *s, json_t *env, const char *type, tomo_rt_handler fn)
 {
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(s->srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(s->rt);
     if (!seam->has_hook || !seam->before || !strcmp(type, "rpc") ||
         !seam->has_hook(seam->ctx, 0, type))
         return 0;
@@ -163,14 +161,14 @@ int tomo_rt_hooks_before(tomo_rt_session *s, json_t *env, const char *type, tomo
 
 /* ---- after hooks ---- */
 
-int tomo_rt_hooks_has_after(tomo_server *srv, const char *type)
+int tomo_rt_hooks_has_after(tomo_rt *rt, const char *type)
 {
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(rt);
     return seam->has_hook && seam->after && strcmp(type, "rpc") && seam->has_hook(seam->ctx, 1, type);
 }
 
 typedef struct after_job {
-    tomo_server *srv;
+    tomo_rt *rt;
     tomo_rt_session *s;
     const char *type;
     json_t *out, *in;
@@ -179,7 +177,7 @@ typedef struct after_job {
 static void after_work(void *arg)
 {
     after_job *j = arg;
-    const tomo_rt_runtime *seam = tomo_rt_runtime_of(j->srv);
+    const tomo_rt_runtime *seam = tomo_rt_runtime_of(j->rt);
     seam->after(seam->ctx, j->s, j->type, j->out, j->in);
 }
 
@@ -195,13 +193,13 @@ static void after_done(void *arg)
 void tomo_rt_hooks_after(tomo_rt_req *r)
 {
     after_job *j = tomo_xcalloc(1, sizeof(*j));
-    j->srv = r->srv;
+    j->rt = r->rt;
     j->s = r->session;
     tomo_rt_session_hold(j->s);
     j->type = r->type;
     j->out = json_incref(r->reply_env);
     j->in = json_incref(r->env);
-    if (tomo_pool_submit(r->srv->pool, after_work, after_done, j) < 0) {
+    if (tomo_pool_submit(r->rt->pool, after_work, after_done, j) < 0) {
         TOMO_LOGW(TOMO_RT, "after hook skipped, worker queue full type=%s", r->type);
         after_done(j);
     }

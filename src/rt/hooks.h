@@ -34,8 +34,8 @@ typedef struct tomo_rt_runtime {
 } tomo_rt_runtime;
 
 /* Install the seam (start-up, before serving). NULL members are absent. */
-void tomo_rt_set_runtime(tomo_server *srv, const tomo_rt_runtime *seam);
+void tomo_rt_set_runtime(tomo_rt *rt, const tomo_rt_runtime *seam);
 /* The installed seam (never NULL; members may be NULL). */
-const tomo_rt_runtime *tomo_rt_runtime_of(tomo_server *srv);
+const tomo_rt_runtime *tomo_rt_runtime_of(tomo_rt *rt);
 
 #endif

@@ -69,14 +69,14 @@ static json_t *match_obj(const char *match_id, size_t size, json_t *presences,
 
 static void single_match(tomo_rt_req *req, const tomo_stream *keep)
 {
-    if (req->srv->cfg->session.single_match)
-        tomo_tracker_untrack_mode(tomo_rt_of(req->srv)->tracker, req->session,
+    if (req->rt->cfg->session.single_match)
+        tomo_tracker_untrack_mode((req->rt)->tracker, req->session,
                                   TOMO_STREAM_MATCH_RELAYED, keep);
 }
 
 static int h_match_create(tomo_rt_req *req)
 {
-    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    tomo_tracker *t = (req->rt)->tracker;
     const char *name = json_string_value(json_object_get(req->body, "name"));
     char uuid[37];
     if (name && *name)
@@ -99,7 +99,7 @@ static int h_match_create(tomo_rt_req *req)
 
 static int h_match_join(tomo_rt_req *req)
 {
-    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    tomo_tracker *t = (req->rt)->tracker;
     json_t *jid = json_object_get(req->body, "match_id");
     json_t *jtok = json_object_get(req->body, "token");
     char uuid[37];
@@ -108,7 +108,7 @@ static int h_match_join(tomo_rt_req *req)
     json_t *claims = NULL;
     int allow_empty = 0, rc;
     if (jtok) {
-        const char *key = req->srv->cfg->session.encryption_key;
+        const char *key = req->rt->cfg->session.encryption_key;
         const char *tok = json_string_value(jtok);
         if (!tok || tomo_jwt_verify(tok, key, strlen(key), tomo_now_sec(), &claims) < 0 ||
             !(id_str = json_string_value(json_object_get(claims, "mid"))) ||
@@ -159,7 +159,7 @@ static int h_match_leave(tomo_rt_req *req)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
     if (!*node) {
         tomo_stream st = relayed(uuid);
-        tomo_tracker_untrack(tomo_rt_of(req->srv)->tracker, req->session, &st);
+        tomo_tracker_untrack((req->rt)->tracker, req->session, &st);
     }
     return tomo_rt_reply(req, NULL, NULL);
 }
@@ -281,7 +281,7 @@ static void md_json(sbuf *b, const md_ctx *c)
 
 static int h_match_data_send(tomo_rt_req *req)
 {
-    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
+    tomo_tracker *t = (req->rt)->tracker;
     tomo_rt_session *self = req->session;
     /* No reply, and errors carry no cid (nakama-js does not wait). */
     free(req->cid);
@@ -352,7 +352,7 @@ static int h_match_data_send(tomo_rt_req *req)
 }
 
 /* match_presence_event to everyone on the match stream. */
-static void on_match_event(tomo_server *srv, const tomo_stream *st, json_t *joins, json_t *leaves,
+static void on_match_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_t *leaves,
                            void *ud)
 {
     (void)ud;
@@ -363,7 +363,7 @@ static void on_match_event(tomo_server *srv, const tomo_stream *st, json_t *join
         json_object_set(ev, "joins", joins);
     if (json_array_size(leaves))
         json_object_set(ev, "leaves", leaves);
-    tomo_tracker_broadcast(tomo_rt_of(srv)->tracker, st,
+    tomo_tracker_broadcast((rt)->tracker, st,
                            json_pack("{s:o}", "match_presence_event", ev), NULL);
 }
 
@@ -388,21 +388,20 @@ static int list_one(const tomo_stream *st, size_t count, void *ud)
     return json_array_size(c->out) >= (size_t)c->limit;
 }
 
-void tomo_rt_match_list(tomo_server *srv, int limit, int min_size, int max_size,
+void tomo_rt_match_list(tomo_rt *rt, int limit, int min_size, int max_size,
                         const char *label, struct json_t *out)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     if (!rt || json_array_size(out) >= (size_t)limit)
         return;
     list_ctx c = {limit, min_size, max_size, label, out};
     tomo_tracker_each_stream(rt->tracker, TOMO_STREAM_MATCH_RELAYED, list_one, &c);
 }
 
-void tomo_rt_match_init(tomo_server *srv)
+void tomo_rt_match_init(tomo_rt *rt)
 {
-    tomo_tracker_listen(tomo_rt_of(srv)->tracker, TOMO_STREAM_MATCH_RELAYED, on_match_event, NULL);
-    tomo_rt_register("match_create", h_match_create);
-    tomo_rt_register("match_join", h_match_join);
-    tomo_rt_register("match_leave", h_match_leave);
-    tomo_rt_register("match_data_send", h_match_data_send);
+    tomo_tracker_listen((rt)->tracker, TOMO_STREAM_MATCH_RELAYED, on_match_event, NULL);
+    tomo_rt_register(rt, "match_create", h_match_create);
+    tomo_rt_register(rt, "match_join", h_match_join);
+    tomo_rt_register(rt, "match_leave", h_match_leave);
+    tomo_rt_register(rt, "match_data_send", h_match_data_send);
 }

@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #include "../core/query.h"
-#include "../api/server.h"
+#include "rt.h"
 
 typedef struct tomo_mm_presence {
     char user_id[37];
@@ -146,8 +146,8 @@ size_t tomo_mm_active(const tomo_mm *mm); /* tickets still searching */
  * back to a relayed-match token. */
 typedef int (*tomo_rt_mm_hook)(void *ud, const json_t *entries, char **match_id);
 /* Install the hook (start-up, loop thread). fn NULL removes it. */
-void tomo_rt_matchmaker_set_hook(tomo_server *srv, tomo_rt_mm_hook fn, void *ud);
+void tomo_rt_matchmaker_set_hook(tomo_rt *rt, tomo_rt_mm_hook fn, void *ud);
 /* The server's matcher (tests, runtime `nk.matchmaker_*`), or NULL. */
-tomo_mm *tomo_rt_matchmaker(tomo_server *srv);
+tomo_mm *tomo_rt_matchmaker(tomo_rt *rt);
 
 #endif

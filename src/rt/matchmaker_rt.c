@@ -23,7 +23,7 @@
 #define MM_STEP_BUDGET 8192
 
 typedef struct mm_rt {
-    tomo_server *srv;
+    tomo_rt *rt;
     tomo_mm *mm;
     uv_timer_t interval, step;
     int timers;
@@ -33,21 +33,20 @@ typedef struct mm_rt {
     tomo_metric *m_tickets, *m_active, *m_time;
 } mm_rt;
 
-static mm_rt *mm_of(tomo_server *srv)
+static mm_rt *mm_of(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? rt->mm : NULL;
 }
 
-tomo_mm *tomo_rt_matchmaker(tomo_server *srv)
+tomo_mm *tomo_rt_matchmaker(tomo_rt *rt)
 {
-    mm_rt *m = mm_of(srv);
+    mm_rt *m = mm_of(rt);
     return m ? m->mm : NULL;
 }
 
-void tomo_rt_matchmaker_set_hook(tomo_server *srv, tomo_rt_mm_hook fn, void *ud)
+void tomo_rt_matchmaker_set_hook(tomo_rt *rt, tomo_rt_mm_hook fn, void *ud)
 {
-    mm_rt *m = mm_of(srv);
+    mm_rt *m = mm_of(rt);
     if (m) {
         m->hook = fn;
         m->hook_ud = ud;
@@ -88,7 +87,7 @@ static json_t *user_entry(const tomo_mm_ticket *t, const tomo_mm_presence *p)
 
 /* One formed match, as data that outlives the tickets. */
 typedef struct matched {
-    tomo_server *srv;
+    tomo_rt *rt;
     json_t *users;   /* [MatchmakerUser] */
     json_t *tickets; /* parallel: each user's ticket id */
     char *match_id;  /* from the hook, or NULL */
@@ -104,7 +103,7 @@ static void matched_free(matched *x)
 
 static void deliver(matched *x)
 {
-    tomo_server *srv = x->srv;
+    tomo_rt *rt = x->rt;
     char *token = NULL;
     if (!x->match_id || !*x->match_id) {
         char uuid[37], mid[40];
@@ -112,7 +111,7 @@ static void deliver(matched *x)
         snprintf(mid, sizeof(mid), "%s.", uuid);
         json_t *claims = json_pack("{s:s,s:I}", "mid", mid, "exp",
                                    (json_int_t)(tomo_now_sec() + 30));
-        const char *key = srv->cfg->session.encryption_key;
+        const char *key = rt->cfg->session.encryption_key;
         token = tomo_jwt_sign(claims, key, strlen(key));
         json_decref(claims);
     }
@@ -121,7 +120,7 @@ static void deliver(matched *x)
     json_array_foreach (x->users, i, u) {
         const char *sid = json_string_value(
             json_object_get(json_object_get(u, "presence"), "session_id"));
-        tomo_rt_session *s = sid ? tomo_rt_session_find(srv, sid) : NULL;
+        tomo_rt_session *s = sid ? tomo_rt_session_find(rt, sid) : NULL;
         if (!s)
             continue; /* gone meanwhile */
         json_t *mm = json_object();
@@ -142,7 +141,7 @@ static void deliver(matched *x)
 static void hook_work(void *arg)
 {
     matched *x = arg;
-    mm_rt *m = mm_of(x->srv);
+    mm_rt *m = mm_of(x->rt);
     char *mid = NULL;
     if (m && m->hook && m->hook(m->hook_ud, x->users, &mid) == 0)
         x->match_id = mid;
@@ -153,7 +152,7 @@ static void hook_work(void *arg)
 static void hook_done(void *arg)
 {
     matched *x = arg;
-    if (tomo_rt_of(x->srv))
+    if ((x->rt))
         deliver(x);
     matched_free(x);
 }
@@ -162,7 +161,7 @@ static void on_matched(void *ud, tomo_mm_ticket *const *tickets, size_t n)
 {
     mm_rt *m = ud;
     matched *x = tomo_xcalloc(1, sizeof(*x));
-    x->srv = m->srv;
+    x->rt = m->rt;
     x->users = json_array();
     x->tickets = json_array();
     for (size_t i = 0; i < n; i++)
@@ -170,7 +169,7 @@ static void on_matched(void *ud, tomo_mm_ticket *const *tickets, size_t n)
             json_array_append_new(x->users, user_entry(tickets[i], &tickets[i]->presences[j]));
             json_array_append_new(x->tickets, json_string(tickets[i]->id));
         }
-    if (m->hook && m->srv->pool && tomo_pool_submit(m->srv->pool, hook_work, hook_done, x) == 0)
+    if (m->hook && m->rt->pool && tomo_pool_submit(m->rt->pool, hook_work, hook_done, x) == 0)
         return;
     deliver(x);
     matched_free(x);
@@ -217,10 +216,10 @@ static void interval_cb(uv_timer_t *t)
 
 /* ---- ticket management shared with parties ---- */
 
-int tomo_rt_mm_add(tomo_server *srv, const tomo_mm_presence *ps, size_t n, const char *party_id,
+int tomo_rt_mm_add(tomo_rt *rt, const tomo_mm_presence *ps, size_t n, const char *party_id,
                    json_t *body, char ticket[37])
 {
-    mm_rt *m = mm_of(srv);
+    mm_rt *m = mm_of(rt);
     if (!m)
         return TOMO_EUNAVAIL;
     json_t *mult = json_object_get(body, "count_multiple");
@@ -263,9 +262,9 @@ void tomo_rt_mm_presence(const tomo_rt_session *s, tomo_mm_presence *p)
     p->username = s->username;
 }
 
-size_t tomo_rt_mm_remove_party(tomo_server *srv, const char *party_id)
+size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id)
 {
-    mm_rt *m = mm_of(srv);
+    mm_rt *m = mm_of(rt);
     size_t n = m ? tomo_mm_remove_party(m->mm, party_id) : 0;
     if (n)
         gauges(m);
@@ -274,7 +273,7 @@ size_t tomo_rt_mm_remove_party(tomo_server *srv, const char *party_id)
 
 void tomo_rt_matchmaker_session_gone(tomo_rt_session *s)
 {
-    mm_rt *m = mm_of(s->srv);
+    mm_rt *m = mm_of(s->rt);
     if (m && tomo_mm_remove_session(m->mm, s->id))
         gauges(m);
 }
@@ -289,7 +288,7 @@ static int h_matchmaker_add(tomo_rt_req *req)
     tomo_mm_presence p;
     tomo_rt_mm_presence(req->session, &p);
     char ticket[37];
-    if (tomo_rt_mm_add(req->srv, &p, 1, NULL, req->body, ticket) < 0)
+    if (tomo_rt_mm_add(req->rt, &p, 1, NULL, req->body, ticket) < 0)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_RUNTIME_EXCEPTION,
                                    "Error adding to matchmaker");
     return tomo_rt_reply(req, "matchmaker_ticket", json_pack("{s:s}", "ticket", ticket));
@@ -300,7 +299,7 @@ static int h_matchmaker_remove(tomo_rt_req *req)
     const char *ticket = json_string_value(json_object_get(req->body, "ticket"));
     if (!ticket || !*ticket)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid matchmaker ticket");
-    mm_rt *m = mm_of(req->srv);
+    mm_rt *m = mm_of(req->rt);
     tomo_mm_ticket *t = tomo_mm_get(m->mm, ticket);
     /* Only this session's own solo tickets. */
     if (!t || t->party_id || t->npresences != 1 ||
@@ -335,12 +334,11 @@ void tomo_rt_matchmaker_free(tomo_rt *rt)
     rt->mm = NULL;
 }
 
-void tomo_rt_matchmaker_init(tomo_server *srv)
+void tomo_rt_matchmaker_init(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
-    const tomo_config *cfg = srv->cfg;
+    const tomo_config *cfg = rt->cfg;
     mm_rt *m = tomo_xcalloc(1, sizeof(*m));
-    m->srv = srv;
+    m->rt = rt;
     tomo_mm_config mc = {
         .max_tickets = cfg->matchmaker.max_tickets,
         .max_intervals = cfg->matchmaker.max_intervals,
@@ -357,8 +355,8 @@ void tomo_rt_matchmaker_init(tomo_server *srv)
                                        NULL, 0);
     rt->mm = m;
     gauges(m);
-    if (srv->loop) {
-        uv_loop_t *uv = tomo_loop_uv(srv->loop);
+    if (rt->loop) {
+        uv_loop_t *uv = tomo_loop_uv(rt->loop);
         uint64_t ms =
             (uint64_t)(cfg->matchmaker.interval_sec > 0 ? cfg->matchmaker.interval_sec : 15) * 1000;
         uv_timer_init(uv, &m->interval);
@@ -369,6 +367,6 @@ void tomo_rt_matchmaker_init(tomo_server *srv)
         uv_unref((uv_handle_t *)&m->step);
         m->timers = 1;
     }
-    tomo_rt_register("matchmaker_add", h_matchmaker_add);
-    tomo_rt_register("matchmaker_remove", h_matchmaker_remove);
+    tomo_rt_register(rt, "matchmaker_add", h_matchmaker_add);
+    tomo_rt_register(rt, "matchmaker_remove", h_matchmaker_remove);
 }

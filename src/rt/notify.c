@@ -11,6 +11,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "rt.h"
+#include "rt_int.h"
 
 /* Registering an existing family returns it, so looking the handle up per
  * call stays correct across tomo_metrics_reset (tests) at the cost of one
@@ -98,7 +99,7 @@ out:
 }
 
 typedef struct push_job {
-    tomo_server *srv;
+    tomo_rt *rt;
     char user_id[37];
     json_t *env;
 } push_job;
@@ -108,14 +109,14 @@ typedef struct push_job {
 static void push_on_loop(void *arg)
 {
     push_job *j = arg;
-    tomo_rt_send_to_user(j->srv, j->user_id, j->env);
+    tomo_rt_send_to_user(j->rt, j->user_id, j->env);
     json_decref(j->env);
     free(j);
 }
 
-void tomo_notify_push(tomo_server *srv, const char *user_id, json_t *notifications)
+void tomo_notify_push(tomo_rt *rt, const char *user_id, json_t *notifications)
 {
-    if (!srv || !user_id || !notifications)
+    if (!rt || !user_id || !notifications)
         return;
     json_t *list;
     if (json_is_array(notifications))
@@ -131,15 +132,15 @@ void tomo_notify_push(tomo_server *srv, const char *user_id, json_t *notificatio
     }
     tomo_metric_add(m_sent(), NULL, (double)n);
     push_job *j = tomo_xcalloc(1, sizeof(*j));
-    j->srv = srv;
+    j->rt = rt;
     snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
     /* A deep copy: the envelope crosses to the loop thread, and jansson
      * reference counts are not atomic. */
     j->env = json_pack("{s:{s:o}}", "notifications", "notifications", list);
-    tomo_loop_post(srv->loop, push_on_loop, j);
+    tomo_loop_post(rt->loop, push_on_loop, j);
 }
 
-int tomo_notify_send(tomo_server *srv, tomo_dbconn *conn, const char *user_id,
+int tomo_notify_send(tomo_rt *rt, tomo_dbconn *conn, const char *user_id,
                      const char *subject, const char *content_json, int code,
                      const char *sender_id, int persistent, json_t **out)
 {
@@ -147,7 +148,7 @@ int tomo_notify_send(tomo_server *srv, tomo_dbconn *conn, const char *user_id,
     int rc = tomo_notify_store(conn, user_id, subject, content_json, code, sender_id, persistent,
                                &n);
     if (rc == 0)
-        tomo_notify_push(srv, user_id, n);
+        tomo_notify_push(rt, user_id, n);
     if (out)
         *out = n;
     else

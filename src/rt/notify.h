@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "../api/server.h"
+#include "rt.h"
 
 /* Nakama's system notification codes (reserved, negative). */
 enum {
@@ -50,13 +50,13 @@ int tomo_notify_store(tomo_dbconn *conn, const char *user_id, const char *subjec
  * tomo_rt_send_to_user delivers it. Any thread. Call it after the transaction
  * that stored them committed, so nobody sees a notification that was rolled
  * back. */
-void tomo_notify_push(tomo_server *srv, const char *user_id, json_t *notifications);
+void tomo_notify_push(tomo_rt *rt, const char *user_id, json_t *notifications);
 
 /* tomo_notify_store then tomo_notify_push, for callers without a
  * transaction of their own. conn must not be inside an open transaction.
  * *out as for tomo_notify_store (may be NULL). Returns as tomo_notify_store;
  * nothing is pushed on failure. */
-int tomo_notify_send(tomo_server *srv, tomo_dbconn *conn, const char *user_id,
+int tomo_notify_send(tomo_rt *rt, tomo_dbconn *conn, const char *user_id,
                      const char *subject, const char *content_json, int code,
                      const char *sender_id, int persistent, json_t **out);
 

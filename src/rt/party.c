@@ -40,16 +40,16 @@ typedef struct parties {
     tomo_hmap byid;
 } parties;
 
-static parties *parties_of(tomo_server *srv) { return tomo_rt_of(srv)->party; }
+static parties *parties_of(tomo_rt *rt) { return (rt)->party; }
 
-static const char *node_name(tomo_server *srv)
+static const char *node_name(tomo_rt *rt)
 {
-    return srv->cfg->name && *srv->cfg->name ? srv->cfg->name : "nakama";
+    return rt->cfg->name && *rt->cfg->name ? rt->cfg->name : "nakama";
 }
 
-static tomo_stream party_stream(tomo_server *srv, const char *uuid)
+static tomo_stream party_stream(tomo_rt *rt, const char *uuid)
 {
-    tomo_stream st = {TOMO_STREAM_PARTY, uuid, NULL, node_name(srv)};
+    tomo_stream st = {TOMO_STREAM_PARTY, uuid, NULL, node_name(rt)};
     return st;
 }
 
@@ -62,10 +62,10 @@ static void party_free(party *p)
     free(p);
 }
 
-static void party_destroy(tomo_server *srv, party *p)
+static void party_destroy(tomo_rt *rt, party *p)
 {
-    tomo_hmap_del(&parties_of(srv)->byid, p->id);
-    tomo_rt_mm_remove_party(srv, p->id);
+    tomo_hmap_del(&parties_of(rt)->byid, p->id);
+    tomo_rt_mm_remove_party(rt, p->id);
     party_free(p);
 }
 
@@ -89,11 +89,11 @@ static int lookup(tomo_rt_req *req, const char *id, party **out)
     for (int i = 0; i < 36; i++)
         if (uuid[i] >= 'A' && uuid[i] <= 'F')
             uuid[i] = (char)(uuid[i] + 32);
-    if (strcmp(dot + 1, node_name(req->srv)))
+    if (strcmp(dot + 1, node_name(req->rt)))
         return 0;
     char key[128];
     snprintf(key, sizeof(key), "%s.%s", uuid, dot + 1);
-    *out = tomo_hmap_get(&parties_of(req->srv)->byid, key);
+    *out = tomo_hmap_get(&parties_of(req->rt)->byid, key);
     return 0;
 }
 
@@ -122,10 +122,10 @@ static int same_presence(json_t *a, const char *uid, const char *sid, const char
 }
 
 /* A member matching user id, session id and username, or NULL. */
-static tomo_presence *find_member(tomo_server *srv, party *p, json_t *who)
+static tomo_presence *find_member(tomo_rt *rt, party *p, json_t *who)
 {
-    tomo_stream st = party_stream(srv, p->uuid);
-    for (tomo_presence *m = tomo_tracker_first(tomo_rt_of(srv)->tracker, &st); m;
+    tomo_stream st = party_stream(rt, p->uuid);
+    for (tomo_presence *m = tomo_tracker_first((rt)->tracker, &st); m;
          m = tomo_presence_next(m)) {
         tomo_rt_session *s = m->session;
         if (same_presence(who, s->user_id, s->id, s->username ? s->username : ""))
@@ -139,10 +139,10 @@ static int is_leader(const party *p, const tomo_rt_session *s)
     return !strcmp(p->leader_sid, s->id);
 }
 
-static size_t member_count(tomo_server *srv, const party *p)
+static size_t member_count(tomo_rt *rt, const party *p)
 {
-    tomo_stream st = party_stream(srv, p->uuid);
-    return tomo_tracker_count(tomo_rt_of(srv)->tracker, &st);
+    tomo_stream st = party_stream(rt, p->uuid);
+    return tomo_tracker_count((rt)->tracker, &st);
 }
 
 static void set_leader(party *p, const tomo_rt_session *s)
@@ -155,28 +155,28 @@ static void set_leader(party *p, const tomo_rt_session *s)
 /* single_party: leave every other party first. */
 static void single_party(tomo_rt_req *req, const tomo_stream *keep)
 {
-    if (req->srv->cfg->session.single_party)
-        tomo_tracker_untrack_mode(tomo_rt_of(req->srv)->tracker, req->session, TOMO_STREAM_PARTY,
+    if (req->rt->cfg->session.single_party)
+        tomo_tracker_untrack_mode((req->rt)->tracker, req->session, TOMO_STREAM_PARTY,
                                   keep);
 }
 
-static void send_to(tomo_server *srv, const char *session_id, json_t *env)
+static void send_to(tomo_rt *rt, const char *session_id, json_t *env)
 {
-    tomo_rt_session *s = tomo_rt_session_find(srv, session_id);
+    tomo_rt_session *s = tomo_rt_session_find(rt, session_id);
     if (s)
         tomo_rt_session_send(s, env);
 }
 
 /* ---- stream events ---- */
 
-static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *joins, json_t *leaves,
+static void on_party_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_t *leaves,
                            void *ud)
 {
     (void)ud;
-    tomo_tracker *t = tomo_rt_of(srv)->tracker;
+    tomo_tracker *t = (rt)->tracker;
     char id[128];
     snprintf(id, sizeof(id), "%s.%s", st->subject, st->label);
-    party *p = tomo_hmap_get(&parties_of(srv)->byid, id);
+    party *p = tomo_hmap_get(&parties_of(rt)->byid, id);
     if (p && json_array_size(joins)) {
         /* Each joiner but the creator gets the party, all members listed. */
         json_t *all = tomo_tracker_list_json(t, st, 1);
@@ -190,7 +190,7 @@ static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *join
                                     "max_size", p->max_size, "self", j, "leader", p->leader,
                                     "presences", all);
             json_t *env = json_pack("{s:o}", "party", msg);
-            send_to(srv, sid, env);
+            send_to(rt, sid, env);
             json_decref(env);
         }
         json_decref(all);
@@ -216,7 +216,7 @@ static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *join
         }
         tomo_presence *oldest = tomo_tracker_first(t, st);
         if (!oldest) {
-            party_destroy(srv, p); /* the last member left */
+            party_destroy(rt, p); /* the last member left */
             return;
         }
         if (leader_left) {
@@ -226,7 +226,7 @@ static void on_party_event(tomo_server *srv, const tomo_stream *st, json_t *join
         }
     }
     /* Membership changed: the party's tickets no longer describe it. */
-    tomo_rt_mm_remove_party(srv, p->id);
+    tomo_rt_mm_remove_party(rt, p->id);
 }
 
 /* ---- handlers ---- */
@@ -239,15 +239,15 @@ static int h_party_create(tomo_rt_req *req)
                                    "Invalid party max size, must be 1-256");
     party *p = tomo_xcalloc(1, sizeof(*p));
     tomo_uuid_v4(p->uuid);
-    snprintf(p->id, sizeof(p->id), "%s.%s", p->uuid, node_name(req->srv));
+    snprintf(p->id, sizeof(p->id), "%s.%s", p->uuid, node_name(req->rt));
     p->open = json_is_true(json_object_get(req->body, "open"));
     p->max_size = (int)max;
     set_leader(p, req->session);
     memcpy(p->initial_sid, req->session->id, 37);
-    tomo_hmap_put(&parties_of(req->srv)->byid, p->id, p);
-    tomo_stream st = party_stream(req->srv, p->uuid);
+    tomo_hmap_put(&parties_of(req->rt)->byid, p->id, p);
+    tomo_stream st = party_stream(req->rt, p->uuid);
     single_party(req, NULL);
-    tomo_tracker_track(tomo_rt_of(req->srv)->tracker, req->session, &st, 0, 0, NULL);
+    tomo_tracker_track((req->rt)->tracker, req->session, &st, 0, 0, NULL);
     json_t *self = tomo_rt_session_presence_json(req->session);
     json_t *msg = json_pack("{s:s,s:b,s:i,s:O,s:O,s:[O]}", "party_id", p->id, "open", p->open,
                             "max_size", p->max_size, "self", self, "leader", self, "presences",
@@ -264,8 +264,8 @@ static int h_party_join(tomo_rt_req *req)
     if (!p)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Error joining party: party not found");
-    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
-    tomo_stream st = party_stream(req->srv, p->uuid);
+    tomo_tracker *t = (req->rt)->tracker;
+    tomo_stream st = party_stream(req->rt, p->uuid);
     tomo_rt_session *s = req->session;
     if (tomo_tracker_get(t, s, &st))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
@@ -274,7 +274,7 @@ static int h_party_join(tomo_rt_req *req)
         if (!strcmp(p->reqs[i].session_id, s->id))
             return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                        "Error joining party: party join request duplicate");
-    if (member_count(req->srv, p) >= (size_t)p->max_size)
+    if (member_count(req->rt, p) >= (size_t)p->max_size)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error joining party: party full");
     if (p->open) {
         single_party(req, &st);
@@ -300,7 +300,7 @@ static int h_party_join(tomo_rt_req *req)
     /* The leader hears of the request. */
     json_t *env = json_pack("{s:{s:s,s:[o]}}", "party_join_request", "party_id", p->id, "presences",
                             tomo_rt_session_presence_json(s));
-    send_to(req->srv, p->leader_sid, env);
+    send_to(req->rt, p->leader_sid, env);
     json_decref(env);
     return rc;
 }
@@ -311,8 +311,8 @@ static int h_party_leave(tomo_rt_req *req)
     if (lookup(req, party_id_of(req), &p) < 0)
         return TOMO_EINVAL;
     if (p) {
-        tomo_stream st = party_stream(req->srv, p->uuid);
-        tomo_tracker_untrack(tomo_rt_of(req->srv)->tracker, req->session, &st);
+        tomo_stream st = party_stream(req->rt, p->uuid);
+        tomo_tracker_untrack((req->rt)->tracker, req->session, &st);
     }
     return tomo_rt_reply(req, NULL, NULL);
 }
@@ -345,14 +345,14 @@ static int h_party_promote(tomo_rt_req *req)
     json_t *who = NULL;
     if (leader_op(req, pfx, 1, &p, &who) < 0)
         return TOMO_EINVAL;
-    tomo_presence *m = find_member(req->srv, p, who);
+    tomo_presence *m = find_member(req->rt, p, who);
     if (!m)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party member not found", pfx);
     set_leader(p, m->session);
     int rc = tomo_rt_reply(req, NULL, NULL);
-    tomo_stream st = party_stream(req->srv, p->uuid);
+    tomo_stream st = party_stream(req->rt, p->uuid);
     json_t *pl = json_pack("{s:s,s:O}", "party_id", p->id, "presence", p->leader);
-    tomo_tracker_broadcast(tomo_rt_of(req->srv)->tracker, &st,
+    tomo_tracker_broadcast((req->rt)->tracker, &st,
                            json_pack("{s:o}", "party_leader", pl), NULL);
     return rc;
 }
@@ -364,7 +364,7 @@ static int h_party_accept(tomo_rt_req *req)
     json_t *who = NULL;
     if (leader_op(req, pfx, 1, &p, &who) < 0)
         return TOMO_EINVAL;
-    if (member_count(req->srv, p) >= (size_t)p->max_size)
+    if (member_count(req->rt, p) >= (size_t)p->max_size)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party full", pfx);
     size_t i;
     for (i = 0; i < p->nreqs; i++)
@@ -373,17 +373,17 @@ static int h_party_accept(tomo_rt_req *req)
     if (i == p->nreqs)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party join request not found",
                                    pfx);
-    tomo_rt_session *s = tomo_rt_session_find(req->srv, p->reqs[i].session_id);
+    tomo_rt_session *s = tomo_rt_session_find(req->rt, p->reqs[i].session_id);
     free(p->reqs[i].username);
     memmove(&p->reqs[i], &p->reqs[i + 1], (p->nreqs - i - 1) * sizeof(*p->reqs));
     p->nreqs--;
     if (!s)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party could not accept request",
                                    pfx);
-    tomo_stream st = party_stream(req->srv, p->uuid);
-    if (req->srv->cfg->session.single_party)
-        tomo_tracker_untrack_mode(tomo_rt_of(req->srv)->tracker, s, TOMO_STREAM_PARTY, &st);
-    tomo_tracker_track(tomo_rt_of(req->srv)->tracker, s, &st, 0, 0, NULL);
+    tomo_stream st = party_stream(req->rt, p->uuid);
+    if (req->rt->cfg->session.single_party)
+        tomo_tracker_untrack_mode((req->rt)->tracker, s, TOMO_STREAM_PARTY, &st);
+    tomo_tracker_track((req->rt)->tracker, s, &st, 0, 0, NULL);
     return tomo_rt_reply(req, NULL, NULL);
 }
 
@@ -397,7 +397,7 @@ static int h_party_remove(tomo_rt_req *req)
     if (same_presence(who, req->session->user_id, req->session->id,
                       req->session->username ? req->session->username : ""))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party cannot remove self", pfx);
-    tomo_presence *m = find_member(req->srv, p, who);
+    tomo_presence *m = find_member(req->rt, p, who);
     if (!m) {
         for (size_t i = 0; i < p->nreqs; i++)
             if (same_presence(who, p->reqs[i].user_id, p->reqs[i].session_id,
@@ -412,8 +412,8 @@ static int h_party_remove(tomo_rt_req *req)
     }
     tomo_rt_session *s = m->session;
     tomo_rt_session_hold(s);
-    tomo_stream st = party_stream(req->srv, p->uuid);
-    tomo_tracker_untrack(tomo_rt_of(req->srv)->tracker, s, &st);
+    tomo_stream st = party_stream(req->rt, p->uuid);
+    tomo_tracker_untrack((req->rt)->tracker, s, &st);
     int rc = tomo_rt_reply(req, NULL, NULL);
     json_t *env = json_pack("{s:{s:s}}", "party_close", "party_id", p->id);
     if (tomo_rt_session_alive(s))
@@ -428,16 +428,16 @@ static int h_party_close(tomo_rt_req *req)
     party *p;
     if (leader_op(req, "Error closing party", 0, &p, NULL) < 0)
         return TOMO_EINVAL;
-    tomo_server *srv = req->srv;
-    tomo_tracker *t = tomo_rt_of(srv)->tracker;
-    tomo_stream st = party_stream(srv, p->uuid);
+    tomo_rt *rt = req->rt;
+    tomo_tracker *t = (rt)->tracker;
+    tomo_stream st = party_stream(rt, p->uuid);
     int rc = tomo_rt_reply(req, NULL, NULL);
     tomo_tracker_broadcast(t, &st, json_pack("{s:{s:s}}", "party_close", "party_id", p->id), NULL);
     /* Drop the party first: the members' leaves then find no party. */
     char uuid[37];
     memcpy(uuid, p->uuid, 37);
-    party_destroy(srv, p);
-    st = party_stream(srv, uuid);
+    party_destroy(rt, p);
+    st = party_stream(rt, uuid);
     tomo_presence *m;
     while ((m = tomo_tracker_first(t, &st)) != NULL)
         tomo_tracker_untrack(t, m->session, &st);
@@ -473,15 +473,15 @@ static int h_party_matchmaker_add(tomo_rt_req *req)
     party *p;
     if (leader_op(req, pfx, 0, &p, NULL) < 0)
         return TOMO_EINVAL;
-    tomo_server *srv = req->srv;
-    tomo_tracker *t = tomo_rt_of(srv)->tracker;
-    tomo_stream st = party_stream(srv, p->uuid);
+    tomo_rt *rt = req->rt;
+    tomo_tracker *t = (rt)->tracker;
+    tomo_stream st = party_stream(rt, p->uuid);
     size_t n = tomo_tracker_count(t, &st), k = 0;
     tomo_mm_presence *ps = tomo_xmalloc((n ? n : 1) * sizeof(*ps));
     for (tomo_presence *m = tomo_tracker_first(t, &st); m; m = tomo_presence_next(m))
         tomo_rt_mm_presence(m->session, &ps[k++]);
     char ticket[37];
-    int rc = tomo_rt_mm_add(srv, ps, k, p->id, req->body, ticket);
+    int rc = tomo_rt_mm_add(rt, ps, k, p->id, req->body, ticket);
     free(ps);
     if (rc < 0)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: %s", pfx,
@@ -505,7 +505,7 @@ static int h_party_matchmaker_remove(tomo_rt_req *req)
     /* Nakama's text says "closing" here. */
     if (leader_op(req, "Error closing party", 0, &p, NULL) < 0)
         return TOMO_EINVAL;
-    tomo_mm *mm = tomo_rt_matchmaker(req->srv);
+    tomo_mm *mm = tomo_rt_matchmaker(req->rt);
     tomo_mm_ticket *tk = mm ? tomo_mm_get(mm, ticket) : NULL;
     if (!tk || !tk->party_id || strcmp(tk->party_id, p->id))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
@@ -522,8 +522,8 @@ static int h_party_data_send(tomo_rt_req *req)
     if (!p)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Error sending party data: party not found");
-    tomo_tracker *t = tomo_rt_of(req->srv)->tracker;
-    tomo_stream st = party_stream(req->srv, p->uuid);
+    tomo_tracker *t = (req->rt)->tracker;
+    tomo_stream st = party_stream(req->rt, p->uuid);
     if (!tomo_tracker_get(t, req->session, &st))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
                                    "Error sending party data: party member not found");
@@ -553,22 +553,21 @@ void tomo_rt_party_free(tomo_rt *rt)
     rt->party = NULL;
 }
 
-void tomo_rt_party_init(tomo_server *srv)
+void tomo_rt_party_init(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     parties *ps = tomo_xcalloc(1, sizeof(*ps));
     tomo_hmap_init(&ps->byid);
     rt->party = ps;
     tomo_tracker_listen(rt->tracker, TOMO_STREAM_PARTY, on_party_event, NULL);
-    tomo_rt_register("party_create", h_party_create);
-    tomo_rt_register("party_join", h_party_join);
-    tomo_rt_register("party_leave", h_party_leave);
-    tomo_rt_register("party_promote", h_party_promote);
-    tomo_rt_register("party_accept", h_party_accept);
-    tomo_rt_register("party_remove", h_party_remove);
-    tomo_rt_register("party_close", h_party_close);
-    tomo_rt_register("party_join_request_list", h_party_join_request_list);
-    tomo_rt_register("party_matchmaker_add", h_party_matchmaker_add);
-    tomo_rt_register("party_matchmaker_remove", h_party_matchmaker_remove);
-    tomo_rt_register("party_data_send", h_party_data_send);
+    tomo_rt_register(rt, "party_create", h_party_create);
+    tomo_rt_register(rt, "party_join", h_party_join);
+    tomo_rt_register(rt, "party_leave", h_party_leave);
+    tomo_rt_register(rt, "party_promote", h_party_promote);
+    tomo_rt_register(rt, "party_accept", h_party_accept);
+    tomo_rt_register(rt, "party_remove", h_party_remove);
+    tomo_rt_register(rt, "party_close", h_party_close);
+    tomo_rt_register(rt, "party_join_request_list", h_party_join_request_list);
+    tomo_rt_register(rt, "party_matchmaker_add", h_party_matchmaker_add);
+    tomo_rt_register(rt, "party_matchmaker_remove", h_party_matchmaker_remove);
+    tomo_rt_register(rt, "party_data_send", h_party_data_send);
 }

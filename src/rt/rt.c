@@ -8,12 +8,14 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../svc/session.h"
 #include "envelope.h"
 #include "modules.h"
 #include "rt_int.h"
 
 #include <ctype.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@ static void ws_activity(tomo_ws *ws, void *ud)
 {
     (void)ws;
     tomo_rt_session *s = ud;
-    s->_last_in_ms = (int64_t)uv_now(tomo_loop_uv(s->srv->loop));
+    s->_last_in_ms = (int64_t)uv_now(tomo_loop_uv(s->rt->loop));
 }
 
 static void close_malformed(tomo_rt_session *s, int code, const char *why)
@@ -40,12 +42,12 @@ static void ws_message(tomo_ws *ws, int opcode, const uint8_t *data, size_t len,
     tomo_rt_session *s = ud;
     if (!tomo_rt_session_alive(s))
         return;
-    tomo_rt_bytes_in += len;
-    int threshold = s->srv->cfg->socket.ping_backoff_threshold;
+    s->rt->bytes_in += len;
+    int threshold = s->rt->cfg->socket.ping_backoff_threshold;
     if (threshold > 0 && ++s->_msgs_since_ping >= (uint32_t)threshold) {
         /* A chatty client proves it is alive: push the next ping back. */
         s->_msgs_since_ping = 0;
-        s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(s->srv->loop));
+        s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(s->rt->loop));
     }
     json_t *env = NULL;
     if (s->format == TOMO_RT_FORMAT_JSON) {
@@ -81,14 +83,13 @@ static void ws_closed(tomo_ws *ws, int code, void *ud)
 {
     (void)ws;
     tomo_rt_session *s = ud;
-    tomo_server *srv = s->srv;
+    tomo_rt *rt = s->rt;
     TOMO_LOGD(TOMO_RT, "socket closed session=%s user=%s code=%d", s->id, s->user_id, code);
     tomo_metric_add(tomo_rt_m.ws_closed, NULL, 1);
     tomo_metric_add(tomo_rt_m.conns_active, NULL, -1);
     tomo_rt_session_on_closed(s);
-    tomo_rt *rt = tomo_rt_of(srv);
     if (rt)
-        tomo_tracker_flush(rt->tracker, srv);
+        tomo_tracker_flush(rt->tracker, rt);
 }
 
 static const tomo_ws_callbacks g_ws_cb = {ws_message, ws_activity, ws_closed};
@@ -106,7 +107,7 @@ static void respond_text(tomo_http_req *req, int status, const char *msg)
 }
 
 typedef struct upgrade_job {
-    tomo_server *srv;
+    tomo_rt *rt;
     tomo_http_req *req;
     char *token;
     char *lang;
@@ -118,7 +119,7 @@ typedef struct upgrade_job {
 /* single_socket: older sockets of the user are told why, then closed. */
 static void kick_older(tomo_rt_session *keep)
 {
-    tomo_rt_session *s = tomo_rt_session_first_of_user(keep->srv, keep->user_id);
+    tomo_rt_session *s = tomo_rt_session_first_of_user(keep->rt, keep->user_id);
     while (s) {
         tomo_rt_session *next = tomo_rt_session_next_of_user(s);
         if (s != keep) {
@@ -137,10 +138,9 @@ static void kick_older(tomo_rt_session *keep)
 
 static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, size_t nleft)
 {
-    tomo_server *srv = j->srv;
-    tomo_rt *rt = tomo_rt_of(srv);
-    const tomo_config *cfg = srv->cfg;
-    tomo_rt_session *s = tomo_rt_session_new(srv, &j->claims, j->format, j->lang);
+    tomo_rt *rt = j->rt;
+    const tomo_config *cfg = rt->cfg;
+    tomo_rt_session *s = tomo_rt_session_new(rt, &j->claims, j->format, j->lang);
     tomo_ws_config wc = {
         .max_message_bytes = (size_t)cfg->socket.max_message_size_bytes,
         .max_queued_writes = (size_t)cfg->socket.outgoing_queue_size,
@@ -164,7 +164,7 @@ static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, s
     tomo_rt_session_attach(s, ws);
     if (cfg->session.single_socket)
         kick_older(s);
-    tomo_tracker_flush(rt->tracker, srv);
+    tomo_tracker_flush(rt->tracker, rt);
     /* Envelopes sent right behind the handshake are handled only now that
      * the session can answer. */
     tomo_ws_start(ws, leftover, nleft);
@@ -173,14 +173,14 @@ static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, s
 static void upgrade_work(void *a)
 {
     upgrade_job *j = a;
-    j->ok = j->srv->verify_token(j->srv, j->token, &j->claims) == 0;
+    j->ok = tomo_svc_session_verify(j->rt->svc, j->token, &j->claims) == 0;
 }
 
 static void upgrade_done(void *a)
 {
     upgrade_job *j = a;
     tomo_http_req *req = j->req;
-    tomo_rt *rt = tomo_rt_of(j->srv);
+    tomo_rt *rt = (j->rt);
     if (!j->ok) {
         respond_text(req, 401, "Missing or invalid token");
         goto out;
@@ -204,13 +204,13 @@ static void upgrade_done(void *a)
     start_session(j, tcp, leftover, nleft);
     free(leftover);
 out:
-    json_decref(j->claims.vars); /* api's tomo_session_claims_clear, not linkable here */
+    tomo_session_claims_clear(&j->claims);
     free(j->token);
     free(j->lang);
     free(j);
 }
 
-void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
+void tomo_rt_handle_upgrade(tomo_rt *rt, tomo_http_req *req)
 {
     char *fmt = tomo_query_get(req->query, "format");
     int format = TOMO_RT_FORMAT_JSON;
@@ -244,7 +244,7 @@ void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
         return;
     }
     upgrade_job *j = tomo_xcalloc(1, sizeof(*j));
-    j->srv = srv;
+    j->rt = rt;
     j->req = req;
     j->token = token;
     j->format = format;
@@ -253,7 +253,7 @@ void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
     free(st);
     j->lang = tomo_query_get(req->query, "lang");
     /* Token checks may consult the revocation store: never on the loop. */
-    if (tomo_pool_submit(srv->pool, upgrade_work, upgrade_done, j) < 0) {
+    if (tomo_pool_submit(rt->pool, upgrade_work, upgrade_done, j) < 0) {
         free(j->token);
         free(j->lang);
         free(j);
@@ -263,9 +263,9 @@ void tomo_rt_handle_upgrade(tomo_server *srv, tomo_http_req *req)
 
 void tomo_rt_handle_ws_port(tomo_http_req *req, void *ud)
 {
-    tomo_server *srv = ud;
+    tomo_rt *rt = ud;
     if (!strcmp(req->path, "/ws")) {
-        tomo_rt_handle_upgrade(srv, req);
+        tomo_rt_handle_upgrade(rt, req);
         return;
     }
     if (!strcmp(req->path, "/healthcheck")) {
@@ -281,8 +281,8 @@ void tomo_rt_handle_ws_port(tomo_http_req *req, void *ud)
 static void scan_tick(uv_timer_t *t)
 {
     tomo_rt *rt = t->data;
-    const tomo_config *cfg = rt->srv->cfg;
-    int64_t now = (int64_t)uv_now(tomo_loop_uv(rt->srv->loop));
+    const tomo_config *cfg = rt->cfg;
+    int64_t now = (int64_t)uv_now(tomo_loop_uv(rt->loop));
     /* Visit a quarter of the sessions (plus a few) per tick: a full pass
      * takes at most four ticks, and no tick does unbounded work. */
     size_t batch = rt->nsessions / 4 + 64;
@@ -310,16 +310,16 @@ static void scan_tick(uv_timer_t *t)
         rt->trimmed = 0;
         rt->last_malloc_trim_ms = now;
     }
-    tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
-    tomo_rt_metrics_flush();
-    tomo_tracker_flush(rt->tracker, rt->srv);
+    tomo_rt_presences_gauge(rt);
+    tomo_rt_metrics_flush(rt);
+    tomo_tracker_flush(rt->tracker, rt);
 }
 
 static void flush_check(uv_check_t *c)
 {
     tomo_rt *rt = c->data;
     if (tomo_tracker_pending(rt->tracker))
-        tomo_tracker_flush(rt->tracker, rt->srv);
+        tomo_tracker_flush(rt->tracker, rt);
 }
 
 /* ---- core envelopes ---- */
@@ -341,27 +341,19 @@ static int h_rpc(tomo_rt_req *req)
                                "RPC function not found");
 }
 
-void tomo_rt_core_init(tomo_server *srv)
+void tomo_rt_core_init(tomo_rt *rt)
 {
-    (void)srv;
-    tomo_rt_register("ping", h_ping);
-    tomo_rt_register("pong", h_pong);
-    tomo_rt_register("rpc", h_rpc);
+    tomo_rt_register(rt, "ping", h_ping);
+    tomo_rt_register(rt, "pong", h_pong);
+    tomo_rt_register(rt, "rpc", h_rpc);
 }
 
 /* ---- lifecycle ---- */
 
-void tomo_rt_init(tomo_server *srv)
-{
-    tomo_rt *rt = tomo_xcalloc(1, sizeof(*rt));
-    rt->srv = srv;
-    rt->tracker = tomo_tracker_new();
-    rt->ws = tomo_ws_loop_new(srv->loop);
-    tomo_hmap_init(&rt->sessions);
-    tomo_hmap_init(&rt->users);
-    tomo_hmap_init(&rt->followers);
-    srv->rt = rt;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
+static void metrics_register_once(void)
+{
     tomo_rt_m.conns_active =
         tomo_metrics_gauge("socket_connections_active", "Open WebSocket connections", NULL);
     tomo_rt_m.sessions_active =
@@ -382,11 +374,33 @@ void tomo_rt_init(tomo_server *srv)
     tomo_rt_m.presences = tomo_metrics_gauge("presences", "Tracked presences", NULL);
     tomo_metric_set(tomo_rt_m.conns_active, NULL, 0);
     tomo_metric_set(tomo_rt_m.sessions_active, NULL, 0);
+}
 
-    tomo_rt_modules_init(srv);
+void tomo_rt_metrics_register(void) { pthread_once(&metrics_once, metrics_register_once); }
 
-    uv_loop_t *uv = tomo_loop_uv(srv->loop);
-    int period = srv->cfg->socket.ping_period_ms, wait = srv->cfg->socket.pong_wait_ms;
+tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
+{
+    tomo_rt *rt = tomo_xcalloc(1, sizeof(*rt));
+    rt->cfg = deps->cfg;
+    rt->loop = deps->loop;
+    rt->pool = deps->pool;
+    rt->db = deps->db;
+    rt->svc = deps->svc;
+    rt->ratelimit = deps->ratelimit;
+    rt->tracker = tomo_tracker_new();
+    rt->ws = tomo_ws_loop_new(rt->loop);
+    tomo_hmap_init(&rt->sessions);
+    tomo_hmap_init(&rt->users);
+    tomo_hmap_init(&rt->followers);
+    tomo_hmap_init(&rt->handlers);
+    tomo_hmap_init(&rt->out_types);
+    tomo_hmap_init(&rt->chat_sessions);
+    tomo_rt_metrics_register();
+
+    tomo_rt_modules_init(rt);
+
+    uv_loop_t *uv = tomo_loop_uv(rt->loop);
+    int period = rt->cfg->socket.ping_period_ms, wait = rt->cfg->socket.pong_wait_ms;
     int tick = (period < wait ? period : wait) / 8;
     if (tick < 20)
         tick = 20;
@@ -400,24 +414,23 @@ void tomo_rt_init(tomo_server *srv)
     rt->flush_check.data = rt;
     uv_check_start(&rt->flush_check, flush_check);
     uv_unref((uv_handle_t *)&rt->flush_check);
+    return rt;
 }
 
-void tomo_rt_shutdown(tomo_server *srv)
+void tomo_rt_shutdown(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     if (!rt)
         return;
     rt->stopping = 1;
     while (rt->all)
         tomo_rt_session_close(rt->all, NULL, TOMO_WS_CLOSE_GOING_AWAY, "Server shutting down");
-    tomo_tracker_flush(rt->tracker, srv);
+    tomo_tracker_flush(rt->tracker, rt);
 }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
-void tomo_rt_close_all(tomo_server *srv)
+void tomo_rt_close_all(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     if (!rt)
         return;
     rt->stopping = 1;
@@ -428,8 +441,8 @@ void tomo_rt_close_all(tomo_server *srv)
             tomo_ws_abort(s->_ws);
     }
     tomo_ws_loop_abort_closing(rt->ws);
-    tomo_tracker_flush(rt->tracker, srv);
-    tomo_rt_metrics_flush();
+    tomo_tracker_flush(rt->tracker, rt);
+    tomo_rt_metrics_flush(rt);
     if (!uv_is_closing((uv_handle_t *)&rt->scan_timer)) {
         uv_timer_stop(&rt->scan_timer);
         uv_close((uv_handle_t *)&rt->scan_timer, on_handle_closed);
@@ -440,9 +453,8 @@ void tomo_rt_close_all(tomo_server *srv)
     tomo_ws_loop_close(rt->ws);
 }
 
-void tomo_rt_free(tomo_server *srv)
+void tomo_rt_free(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     if (!rt)
         return;
     tomo_rt_status_free(rt);
@@ -453,28 +465,56 @@ void tomo_rt_free(tomo_server *srv)
     tomo_hmap_free(&rt->sessions);
     tomo_hmap_free(&rt->users);
     tomo_hmap_free(&rt->followers);
-    tomo_rt_handlers_reset();
-    tomo_rt_metrics_reset();
+    tomo_rt_channel_free(rt);
+    tomo_rt_handlers_reset(rt);
+    tomo_rt_metrics_reset(rt);
     free(rt);
-    srv->rt = NULL;
 }
 
-struct tomo_tracker *tomo_rt_tracker(tomo_server *srv)
+struct tomo_tracker *tomo_rt_tracker(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? rt->tracker : NULL;
 }
 
 /* ---- services for the API layer ---- */
 
-int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *envelope)
+/* ---- routing (rt/route.h) ---- */
+
+void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing)
 {
-    if (!tomo_rt_of(srv))
+    if (routing)
+        rt->routing = *routing;
+    else
+        memset(&rt->routing, 0, sizeof(rt->routing));
+}
+
+size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,
+                                  const char *skip_session_id)
+{
+    const tomo_rt_session *skip =
+        skip_session_id ? tomo_rt_session_find(rt, skip_session_id) : NULL;
+    return tomo_tracker_broadcast(rt->tracker, st, json_incref(env), skip);
+}
+
+size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
+                            const tomo_rt_session *skip)
+{
+    size_t n = tomo_tracker_broadcast(rt->tracker, st, json_incref(env), skip);
+    if (rt->routing.to_stream)
+        rt->routing.to_stream(rt->routing.ctx, rt, st, env, skip ? skip->id : NULL);
+    return n;
+}
+
+/* ---- services for the layers above ---- */
+
+int tomo_rt_send_to_user_local(tomo_rt *rt, const char *user_id, struct json_t *envelope)
+{
+    if (!rt)
         return 0;
     tomo_rt_out o;
     tomo_rt_out_init(&o, json_incref(envelope));
     int n = 0;
-    tomo_rt_session *s = tomo_rt_session_first_of_user(srv, user_id);
+    tomo_rt_session *s = tomo_rt_session_first_of_user(rt, user_id);
     while (s) {
         tomo_rt_session *next = tomo_rt_session_next_of_user(s);
         tomo_rt_session_hold(s);
@@ -487,21 +527,35 @@ int tomo_rt_send_to_user(tomo_server *srv, const char *user_id, struct json_t *e
     return n;
 }
 
-void tomo_rt_disconnect_user(tomo_server *srv, const char *user_id)
+int tomo_rt_send_to_user(tomo_rt *rt, const char *user_id, struct json_t *envelope)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
+    int n = tomo_rt_send_to_user_local(rt, user_id, envelope);
+    if (rt && rt->routing.to_user)
+        rt->routing.to_user(rt->routing.ctx, rt, user_id, envelope);
+    return n;
+}
+
+void tomo_rt_disconnect_user_local(tomo_rt *rt, const char *user_id)
+{
     if (!rt)
         return;
     tomo_rt_session *s;
-    while ((s = tomo_rt_session_first_of_user(srv, user_id)))
+    while ((s = tomo_rt_session_first_of_user(rt, user_id)))
         tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "server-side session disconnect");
-    tomo_tracker_flush(rt->tracker, srv);
+    tomo_tracker_flush(rt->tracker, rt);
 }
 
-int tomo_rt_user_online(tomo_server *srv, const char *user_id)
+void tomo_rt_disconnect_user(tomo_rt *rt, const char *user_id)
+{
+    tomo_rt_disconnect_user_local(rt, user_id);
+    if (rt && rt->routing.disconnect_user)
+        rt->routing.disconnect_user(rt->routing.ctx, rt, user_id);
+}
+
+int tomo_rt_user_online(tomo_rt *rt, const char *user_id)
 {
     int n = 0;
-    for (tomo_rt_session *s = tomo_rt_session_first_of_user(srv, user_id); s;
+    for (tomo_rt_session *s = tomo_rt_session_first_of_user(rt, user_id); s;
          s = tomo_rt_session_next_of_user(s))
         n++;
     return n;

@@ -1,5 +1,5 @@
 /* rt/rt_int.h: realtime state shared by the rt/ modules (private).
- * Owns: struct tomo_rt (hung on tomo_server.rt) and the metric handles.
+ * Owns: struct tomo_rt (hung on tomo_rt.rt) and the metric handles.
  * Threads: loop thread only. */
 #ifndef TOMO_RT_RT_INT_H
 #define TOMO_RT_RT_INT_H
@@ -7,12 +7,26 @@
 #include "../core/metrics.h"
 #include "../core/hmap.h"
 #include "hooks.h"
+#include "rt.h"
+#include "route.h"
 #include "session.h"
 #include "tracker.h"
 
-typedef struct tomo_rt {
-    tomo_server *srv;
+struct tomo_rt {
+    /* dependencies (tomo_rt_deps, copied) */
+    const tomo_config *cfg;
+    tomo_loop *loop;
+    tomo_pool *pool;
+    tomo_db *db;
+    tomo_svc *svc;
+    struct tomo_ratelimit *ratelimit;
+    tomo_rt_routing routing;   /* rt/route.h; zero: this loop only */
     tomo_tracker *tracker;
+    tomo_hmap handlers;        /* envelope type -> handler entry (rt/envelope.c) */
+    tomo_hmap out_types;       /* envelope type -> sent count (rt/session.c) */
+    uint64_t bytes_in, bytes_out, bytes_in_reported, bytes_out_reported;
+    double presences_reported; /* presences gauge: this loop's share */
+    tomo_hmap chat_sessions;   /* session id -> chat state (rt/channel.c) */
     tomo_ws_loop *ws;          /* this loop's WebSocket state (net/ws.h) */
     tomo_hmap sessions;        /* session id -> session */
     tomo_hmap users;           /* user id -> newest session (chain by _user_next) */
@@ -28,7 +42,7 @@ typedef struct tomo_rt {
     void *mm;    /* matchmaker (rt/matchmaker_rt.c) */
     void *party; /* parties (rt/party.c) */
     tomo_rt_runtime runtime; /* the runtime seam (rt/hooks.h) */
-} tomo_rt;
+};
 
 typedef struct tomo_rt_metrics {
     tomo_metric *conns_active, *sessions_active, *msgs_in, *msgs_out, *bytes_in, *bytes_out,
@@ -36,20 +50,34 @@ typedef struct tomo_rt_metrics {
 } tomo_rt_metrics;
 extern tomo_rt_metrics tomo_rt_m;
 
-/* Hot-path counters, kept on the loop thread and pushed to the registry by
- * tomo_rt_metrics_flush (liveness scan, shutdown). */
-extern uint64_t tomo_rt_bytes_in;
-void tomo_rt_metrics_flush(void);
-void tomo_rt_metrics_reset(void);
+/* The metric handles are process-wide (registered once, read-only after);
+ * the counts behind them are per loop (tomo_rt) and pushed to the registry
+ * as deltas by tomo_rt_metrics_flush (liveness scan, shutdown), so several
+ * loops add up. */
+void tomo_rt_metrics_register(void);
+void tomo_rt_metrics_flush(tomo_rt *rt);
+void tomo_rt_metrics_reset(tomo_rt *rt);
 /* envelope.c: push per-type receive counts to the registry (the hot path
- * takes no metrics lock); drop the dispatch table (process end). */
-void tomo_rt_handlers_flush_metrics(void);
-void tomo_rt_handlers_reset(void);
+ * takes no metrics lock); drop the dispatch table (tomo_rt_free). */
+void tomo_rt_handlers_flush_metrics(tomo_rt *rt);
+void tomo_rt_handlers_reset(tomo_rt *rt);
 
-static inline tomo_rt *tomo_rt_of(tomo_server *srv) { return (tomo_rt *)srv->rt; }
+/* The presences gauge counts every loop's presences: add this loop's
+ * change since it last reported. */
+static inline void tomo_rt_presences_gauge(tomo_rt *rt)
+{
+    double n = (double)tomo_tracker_size(rt->tracker);
+    if (n != rt->presences_reported) {
+        tomo_metric_add(tomo_rt_m.presences, NULL, n - rt->presences_reported);
+        rt->presences_reported = n;
+    }
+}
+
+/* channel.c: drop the per-session chat state (tomo_rt_free). */
+void tomo_rt_channel_free(tomo_rt *rt);
 
 /* session.c */
-tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims *c, int format,
+tomo_rt_session *tomo_rt_session_new(tomo_rt *rt, const tomo_session_claims *c, int format,
                                      const char *lang);
 void tomo_rt_session_attach(tomo_rt_session *s, tomo_ws *ws);
 void tomo_rt_session_on_closed(tomo_rt_session *s);
@@ -64,7 +92,7 @@ void tomo_rt_status_free(tomo_rt *rt);
 /* matchmaker_rt.c */
 struct json_t;
 struct tomo_mm_presence;
-void tomo_rt_matchmaker_init(tomo_server *srv);
+void tomo_rt_matchmaker_init(tomo_rt *rt);
 void tomo_rt_matchmaker_close(tomo_rt *rt); /* stop its timers (close_all) */
 void tomo_rt_matchmaker_free(tomo_rt *rt);
 /* Drop every ticket holding the session (teardown). */
@@ -73,13 +101,13 @@ void tomo_rt_matchmaker_session_gone(tomo_rt_session *s);
  * Nakama's BAD_INPUT message. */
 const char *tomo_rt_mm_validate(struct json_t *body);
 /* Add a ticket from a (party_)matchmaker_add body; see tomo_mm_add. */
-int tomo_rt_mm_add(tomo_server *srv, const struct tomo_mm_presence *ps, size_t n,
+int tomo_rt_mm_add(tomo_rt *rt, const struct tomo_mm_presence *ps, size_t n,
                    const char *party_id, struct json_t *body, char ticket[37]);
 void tomo_rt_mm_presence(const tomo_rt_session *s, struct tomo_mm_presence *p);
-size_t tomo_rt_mm_remove_party(tomo_server *srv, const char *party_id);
+size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id);
 
 /* party.c */
-void tomo_rt_party_init(tomo_server *srv);
+void tomo_rt_party_init(tomo_rt *rt);
 void tomo_rt_party_free(tomo_rt *rt);
 
 #endif

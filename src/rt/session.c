@@ -12,34 +12,31 @@
 #include <string.h>
 
 tomo_rt_metrics tomo_rt_m;
-uint64_t tomo_rt_bytes_in;
-static uint64_t g_bytes_out, g_bytes_in_reported, g_bytes_out_reported;
 
 /* Envelopes sent per type (type names copied on first sight). */
 typedef struct out_count {
     uint64_t n, reported;
     char name[];
 } out_count;
-static tomo_hmap g_out_types;
 
-static void count_out(const char *type, size_t n, size_t bytes)
+static void count_out(tomo_rt *rt, const char *type, size_t n, size_t bytes)
 {
-    out_count *c = tomo_hmap_get(&g_out_types, type);
+    out_count *c = tomo_hmap_get(&rt->out_types, type);
     if (!c) {
         size_t l = strlen(type);
         c = tomo_xcalloc(1, sizeof(*c) + l + 1);
         memcpy(c->name, type, l + 1);
-        tomo_hmap_put(&g_out_types, c->name, c);
+        tomo_hmap_put(&rt->out_types, c->name, c);
     }
     c->n += n;
-    g_bytes_out += bytes;
+    rt->bytes_out += bytes;
 }
 
-void tomo_rt_metrics_flush(void)
+void tomo_rt_metrics_flush(tomo_rt *rt)
 {
-    tomo_rt_handlers_flush_metrics();
+    tomo_rt_handlers_flush_metrics(rt);
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&g_out_types, i, NULL, &v)) != 0;) {
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->out_types, i, NULL, &v)) != 0;) {
         out_count *c = v;
         if (c->n != c->reported) {
             tomo_metric_add(tomo_rt_m.msgs_out, (const char *[]){c->name},
@@ -47,23 +44,24 @@ void tomo_rt_metrics_flush(void)
             c->reported = c->n;
         }
     }
-    if (tomo_rt_bytes_in != g_bytes_in_reported) {
-        tomo_metric_add(tomo_rt_m.bytes_in, NULL, (double)(tomo_rt_bytes_in - g_bytes_in_reported));
-        g_bytes_in_reported = tomo_rt_bytes_in;
+    if (rt->bytes_in != rt->bytes_in_reported) {
+        tomo_metric_add(tomo_rt_m.bytes_in, NULL, (double)(rt->bytes_in - rt->bytes_in_reported));
+        rt->bytes_in_reported = rt->bytes_in;
     }
-    if (g_bytes_out != g_bytes_out_reported) {
-        tomo_metric_add(tomo_rt_m.bytes_out, NULL, (double)(g_bytes_out - g_bytes_out_reported));
-        g_bytes_out_reported = g_bytes_out;
+    if (rt->bytes_out != rt->bytes_out_reported) {
+        tomo_metric_add(tomo_rt_m.bytes_out, NULL,
+                        (double)(rt->bytes_out - rt->bytes_out_reported));
+        rt->bytes_out_reported = rt->bytes_out;
     }
 }
 
-void tomo_rt_metrics_reset(void)
+void tomo_rt_metrics_reset(tomo_rt *rt)
 {
     void *v;
-    for (size_t i = 0; (i = tomo_hmap_next(&g_out_types, i, NULL, &v)) != 0;)
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->out_types, i, NULL, &v)) != 0;)
         free(v);
-    tomo_hmap_free(&g_out_types);
-    tomo_rt_bytes_in = g_bytes_out = g_bytes_in_reported = g_bytes_out_reported = 0;
+    tomo_hmap_free(&rt->out_types);
+    rt->bytes_in = rt->bytes_out = rt->bytes_in_reported = rt->bytes_out_reported = 0;
 }
 
 const char *tomo_rt_envelope_type(json_t *env)
@@ -80,10 +78,9 @@ const char *tomo_rt_envelope_type(json_t *env)
 
 /* ---- registry ---- */
 
-tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims *c, int format,
+tomo_rt_session *tomo_rt_session_new(tomo_rt *rt, const tomo_session_claims *c, int format,
                                      const char *lang)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     tomo_rt_session *s = tomo_xcalloc(1, sizeof(*s));
     tomo_uuid_v1(s->id);
     memcpy(s->user_id, c->user_id, sizeof(s->user_id));
@@ -92,9 +89,9 @@ tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims
     s->vars = c->vars ? json_incref(c->vars) : NULL;
     s->expiry = c->exp;
     s->format = (uint8_t)format;
-    s->srv = srv;
+    s->rt = rt;
     s->_refs = 1; /* the socket's reference, dropped when it closes */
-    s->_last_in_ms = s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(srv->loop));
+    s->_last_in_ms = s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(rt->loop));
     tomo_hmap_put(&rt->sessions, s->id, s);
     tomo_rt_session *head = tomo_hmap_get(&rt->users, s->user_id);
     s->_user_next = head;
@@ -107,7 +104,7 @@ tomo_rt_session *tomo_rt_session_new(tomo_server *srv, const tomo_session_claims
     rt->all = s;
     rt->nsessions++;
     tomo_rt_online_add(s->user_id);
-    tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
+    tomo_metric_add(tomo_rt_m.sessions_active, NULL, 1);
     return s;
 }
 
@@ -115,7 +112,7 @@ void tomo_rt_session_attach(tomo_rt_session *s, tomo_ws *ws) { s->_ws = ws; }
 
 static void unregister(tomo_rt_session *s)
 {
-    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_rt *rt = (s->rt);
     tomo_hmap_del(&rt->sessions, s->id);
     if (s->_user_prev) {
         s->_user_prev->_user_next = s->_user_next;
@@ -139,26 +136,23 @@ static void unregister(tomo_rt_session *s)
     s->_all_prev = s->_all_next = NULL;
     rt->nsessions--;
     tomo_rt_online_remove(s->user_id);
-    tomo_metric_set(tomo_rt_m.sessions_active, NULL, (double)rt->nsessions);
+    tomo_metric_add(tomo_rt_m.sessions_active, NULL, -1);
 }
 
-tomo_rt_session *tomo_rt_session_find(tomo_server *srv, const char *session_id)
+tomo_rt_session *tomo_rt_session_find(tomo_rt *rt, const char *session_id)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? tomo_hmap_get(&rt->sessions, session_id) : NULL;
 }
 
-tomo_rt_session *tomo_rt_session_first_of_user(tomo_server *srv, const char *user_id)
+tomo_rt_session *tomo_rt_session_first_of_user(tomo_rt *rt, const char *user_id)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? tomo_hmap_get(&rt->users, user_id) : NULL;
 }
 
 tomo_rt_session *tomo_rt_session_next_of_user(tomo_rt_session *s) { return s->_user_next; }
 
-size_t tomo_rt_session_count(tomo_server *srv)
+size_t tomo_rt_session_count(tomo_rt *rt)
 {
-    tomo_rt *rt = tomo_rt_of(srv);
     return rt ? rt->nsessions : 0;
 }
 
@@ -183,13 +177,13 @@ void tomo_rt_session_release(tomo_rt_session *s)
 /* Leave everything now: registry, presences, follows. */
 static void teardown(tomo_rt_session *s)
 {
-    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_rt *rt = (s->rt);
     s->_closing = 1;
     unregister(s);
     tomo_tracker_untrack_all(rt->tracker, s);
     tomo_rt_status_unfollow_all(s);
     tomo_rt_matchmaker_session_gone(s);
-    tomo_metric_set(tomo_rt_m.presences, NULL, (double)tomo_tracker_size(rt->tracker));
+    tomo_rt_presences_gauge(rt);
 }
 
 void tomo_rt_session_close(tomo_rt_session *s, json_t *final_envelope, int ws_code,
@@ -290,6 +284,7 @@ int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s)
     }
     int rc = send_frame(s, o->frame[fmt]);
     if (rc == 0) {
+        o->rt = s->rt;
         o->sent++;
         o->bytes += o->frame[fmt]->len;
     }
@@ -300,7 +295,7 @@ void tomo_rt_out_clear(tomo_rt_out *o)
 {
     if (o->sent) {
         const char *type = o->type ? o->type : o->env ? tomo_rt_envelope_type(o->env) : NULL;
-        count_out(type ? type : "ack", o->sent, o->bytes);
+        count_out(o->rt, type ? type : "ack", o->sent, o->bytes);
     }
     tomo_frame_unref(o->frame[0]);
     tomo_frame_unref(o->frame[1]);

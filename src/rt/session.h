@@ -21,11 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../api/server.h"
 #include "../net/ws.h"
+#include "../svc/session.h"
 
 enum { TOMO_RT_FORMAT_JSON = 0, TOMO_RT_FORMAT_PROTOBUF = 1 };
 
+typedef struct tomo_rt tomo_rt; /* rt/rt.h */
 typedef struct tomo_presence tomo_presence;
 typedef struct tomo_rt_session tomo_rt_session;
 
@@ -37,7 +38,7 @@ struct tomo_rt_session {
     json_t *vars;       /* session vars from the token (object) or NULL */
     int64_t expiry;     /* token exp, unix seconds */
     uint8_t format;     /* TOMO_RT_FORMAT_* */
-    tomo_server *srv;
+    tomo_rt *rt;
     /* private (rt/session.c, rt/tracker.c) */
     tomo_ws *_ws;
     tomo_presence *_presences;      /* this session's presences (tracker) */
@@ -52,13 +53,13 @@ struct tomo_rt_session {
 };
 
 /* Session by id, or NULL (also NULL once closing). */
-tomo_rt_session *tomo_rt_session_find(tomo_server *srv, const char *session_id);
+tomo_rt_session *tomo_rt_session_find(tomo_rt *rt, const char *session_id);
 /* First live session of a user (NULL if none); walk the rest with
  * tomo_rt_session_next_of_user. Order: newest first. */
-tomo_rt_session *tomo_rt_session_first_of_user(tomo_server *srv, const char *user_id);
+tomo_rt_session *tomo_rt_session_first_of_user(tomo_rt *rt, const char *user_id);
 tomo_rt_session *tomo_rt_session_next_of_user(tomo_rt_session *s);
 /* Live sessions in this process. */
-size_t tomo_rt_session_count(tomo_server *srv);
+size_t tomo_rt_session_count(tomo_rt *rt);
 
 /* 1 if the session is open (not closing, not closed). */
 int tomo_rt_session_alive(const tomo_rt_session *s);
@@ -89,6 +90,7 @@ typedef struct tomo_rt_out {
     json_t *env;
     tomo_frame *frame[2];
     int bad;
+    tomo_rt *rt;  /* the loop of the recipients (set by the first send) */
     size_t sent;  /* recipients reached (metrics, counted once at clear) */
     size_t bytes; /* payload bytes written, likewise */
     const char *type;                    /* envelope type when env is built lazily */

@@ -35,7 +35,7 @@ static void follow_add(tomo_rt_session *s, const char *uid)
 {
     if (following(s, uid))
         return;
-    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_rt *rt = (s->rt);
     follow *f = tomo_xcalloc(1, sizeof(*f));
     f->s = s;
     snprintf(f->user_id, sizeof(f->user_id), "%s", uid);
@@ -63,7 +63,7 @@ static void follow_unlink(tomo_rt *rt, follow *f)
 
 static void follow_del(tomo_rt_session *s, const char *uid)
 {
-    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_rt *rt = (s->rt);
     follow **pp = (follow **)&s->_follows;
     while (*pp) {
         follow *f = *pp;
@@ -79,7 +79,7 @@ static void follow_del(tomo_rt_session *s, const char *uid)
 
 void tomo_rt_status_unfollow_all(tomo_rt_session *s)
 {
-    tomo_rt *rt = tomo_rt_of(s->srv);
+    tomo_rt *rt = (s->rt);
     follow *f = s->_follows;
     while (f) {
         follow *n = f->next_of_session;
@@ -99,11 +99,10 @@ void tomo_rt_status_free(tomo_rt *rt)
 }
 
 /* Status stream events go to the followers of the stream's user. */
-static void on_status_event(tomo_server *srv, const tomo_stream *st, json_t *joins, json_t *leaves,
+static void on_status_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_t *leaves,
                             void *ud)
 {
     (void)ud;
-    tomo_rt *rt = tomo_rt_of(srv);
     follow *f = tomo_hmap_get(&rt->followers, st->subject);
     if (!f)
         return;
@@ -170,7 +169,7 @@ static void follow_work(tomo_rt_req *req, void *arg)
         free(sql);
         sql = s2;
     }
-    if (tomo_db_acquire(req->srv->db, &c) < 0 || tomo_db_exec(c, sql, params, n, &res) < 0) {
+    if (tomo_db_acquire(req->rt->db, &c) < 0 || tomo_db_exec(c, sql, params, n, &res) < 0) {
         TOMO_LOGE(TOMO_RT, "status follow user lookup failed error=%s",
                   c ? tomo_db_errmsg(c) : "database unavailable");
         j->failed = 1;
@@ -190,7 +189,7 @@ out:
 
 static void follow_reply(tomo_rt_req *req, json_t *user_ids)
 {
-    tomo_rt *rt = tomo_rt_of(req->srv);
+    tomo_rt *rt = (req->rt);
     tomo_rt_session *s = req->session;
     json_t *presences = json_array();
     size_t i;
@@ -313,7 +312,7 @@ static int h_status_unfollow(tomo_rt_req *req)
 
 static int h_status_update(tomo_rt_req *req)
 {
-    tomo_rt *rt = tomo_rt_of(req->srv);
+    tomo_rt *rt = (req->rt);
     tomo_rt_session *s = req->session;
     tomo_stream st = {TOMO_STREAM_STATUS, s->user_id, NULL, NULL};
     json_t *status = json_object_get(req->body, "status");
@@ -329,10 +328,10 @@ static int h_status_update(tomo_rt_req *req)
     return tomo_rt_reply(req, NULL, NULL);
 }
 
-void tomo_rt_status_init(tomo_server *srv)
+void tomo_rt_status_init(tomo_rt *rt)
 {
-    tomo_tracker_listen(tomo_rt_of(srv)->tracker, TOMO_STREAM_STATUS, on_status_event, NULL);
-    tomo_rt_register("status_follow", h_status_follow);
-    tomo_rt_register("status_unfollow", h_status_unfollow);
-    tomo_rt_register("status_update", h_status_update);
+    tomo_tracker_listen((rt)->tracker, TOMO_STREAM_STATUS, on_status_event, NULL);
+    tomo_rt_register(rt, "status_follow", h_status_follow);
+    tomo_rt_register(rt, "status_unfollow", h_status_unfollow);
+    tomo_rt_register(rt, "status_update", h_status_update);
 }

@@ -15,7 +15,7 @@
 #include "rt_int.h"
 
 typedef struct push_job {
-    tomo_server *srv;
+    tomo_rt *rt;
     int kind, mode;
     char user_id[37];
     char subject[37];
@@ -27,20 +27,19 @@ enum { JOB_TO_USER, JOB_DISCONNECT, JOB_STREAM_LEAVE, JOB_TO_STREAM };
 static void on_loop(void *arg)
 {
     push_job *j = arg;
-    tomo_rt *rt = tomo_rt_of(j->srv);
+    tomo_rt *rt = (j->rt);
     if (!rt || rt->stopping)
         goto out;
     if (j->kind == JOB_TO_USER) {
-        tomo_rt_send_to_user(j->srv, j->user_id, j->env);
+        tomo_rt_send_to_user(j->rt, j->user_id, j->env);
     } else if (j->kind == JOB_DISCONNECT) {
-        tomo_rt_disconnect_user(j->srv, j->user_id);
+        tomo_rt_disconnect_user(j->rt, j->user_id);
     } else if (j->kind == JOB_TO_STREAM) {
         tomo_stream st = {j->mode, j->subject, "", ""};
-        tomo_tracker_broadcast(rt->tracker, &st, j->env, NULL);
-        j->env = NULL; /* stolen */
+        tomo_rt_route_stream(rt, &st, j->env, NULL);
     } else {
         tomo_stream st = {j->mode, j->subject, "", ""};
-        for (tomo_rt_session *s = tomo_rt_session_first_of_user(j->srv, j->user_id); s;
+        for (tomo_rt_session *s = tomo_rt_session_first_of_user(j->rt, j->user_id); s;
              s = tomo_rt_session_next_of_user(s))
             tomo_tracker_untrack(rt->tracker, s, &st);
     }
@@ -49,20 +48,20 @@ out:
     free(j);
 }
 
-static void post(tomo_server *srv, int kind, int mode, const char *subject, const char *user_id,
+static void post(tomo_rt *rt, int kind, int mode, const char *subject, const char *user_id,
                  json_t *env)
 {
-    if (!srv || !srv->loop || !user_id)
+    if (!rt || !rt->loop || !user_id)
         return;
     push_job *j = tomo_xcalloc(1, sizeof(*j));
-    j->srv = srv;
+    j->rt = rt;
     j->kind = kind;
     j->mode = mode;
     snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
     snprintf(j->subject, sizeof(j->subject), "%s", subject ? subject : "");
     /* A deep copy: jansson reference counts are not atomic. */
     j->env = env ? json_deep_copy(env) : NULL;
-    tomo_loop_post(srv->loop, on_loop, j);
+    tomo_loop_post(rt->loop, on_loop, j);
 }
 
 static void to_user(void *ctx, const char *user_id, json_t *envelope)
@@ -103,9 +102,9 @@ static int user_online(void *ctx, const char *user_id)
     return tomo_rt_online_count(user_id);
 }
 
-void tomo_rt_svc_push_fill(tomo_server *srv, tomo_svc_push *out)
+void tomo_rt_svc_push_fill(tomo_rt *rt, tomo_svc_push *out)
 {
-    out->ctx = srv;
+    out->ctx = rt;
     out->to_user = to_user;
     out->disconnect_user = disconnect_user;
     out->stream_user_leave = stream_user_leave;

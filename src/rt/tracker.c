@@ -195,11 +195,11 @@ static void queue_event(tomo_tracker *t, const tomo_tstream *ts, const tomo_pres
     json_array_append_new(join ? e->joins : e->leaves, tomo_presence_json(p));
 }
 
-static void default_listener(tomo_server *srv, const tomo_stream *st, json_t *joins,
+static void default_listener(tomo_rt *rt, const tomo_stream *st, json_t *joins,
                              json_t *leaves, void *ud)
 {
     tomo_tracker *t = ud;
-    (void)srv;
+    (void)rt;
     json_t *stream = json_object();
     if (st->mode)
         json_object_set_new(stream, "mode", json_integer(st->mode));
@@ -225,7 +225,7 @@ void tomo_tracker_listen(tomo_tracker *t, int mode, tomo_tracker_event_fn fn, vo
     t->listeners[mode].ud = ud;
 }
 
-void tomo_tracker_flush(tomo_tracker *t, tomo_server *srv)
+void tomo_tracker_flush(tomo_tracker *t, tomo_rt *rt)
 {
     if (t->flushing)
         return; /* events queued by listeners go out in the loop below */
@@ -240,9 +240,9 @@ void tomo_tracker_flush(tomo_tracker *t, tomo_server *srv)
             event *next = e->next;
             listener *l = &t->listeners[e->st.mode];
             if (l->fn)
-                l->fn(srv, &e->st, e->joins, e->leaves, l->ud);
+                l->fn(rt, &e->st, e->joins, e->leaves, l->ud);
             else
-                default_listener(srv, &e->st, e->joins, e->leaves, t);
+                default_listener(rt, &e->st, e->joins, e->leaves, t);
             event_free(e);
             e = next;
         }

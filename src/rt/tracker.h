@@ -110,11 +110,11 @@ void tomo_tracker_each_stream(tomo_tracker *t, int mode,
  * UserPresence (borrowed; either may be empty, not both). The stream's
  * strings are valid during the call. One listener per mode; a later call
  * replaces it. */
-typedef void (*tomo_tracker_event_fn)(tomo_server *srv, const tomo_stream *st, json_t *joins,
+typedef void (*tomo_tracker_event_fn)(tomo_rt *rt, const tomo_stream *st, json_t *joins,
                                       json_t *leaves, void *ud);
 void tomo_tracker_listen(tomo_tracker *t, int mode, tomo_tracker_event_fn fn, void *ud);
-/* Deliver queued events (see above). srv is passed to listeners. */
-void tomo_tracker_flush(tomo_tracker *t, tomo_server *srv);
+/* Deliver queued events (see above). rt is passed to listeners. */
+void tomo_tracker_flush(tomo_tracker *t, tomo_rt *rt);
 /* Events waiting for a flush. */
 size_t tomo_tracker_pending(const tomo_tracker *t);
 /* Total presences tracked. */

@@ -90,7 +90,7 @@ static int send_all(lua_State *L, note *ns, size_t n)
     }
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
-            tomo_notify_push(srv, ns[i].user_id, objs[i]);
+            tomo_notify_push(srv->rt, ns[i].user_id, objs[i]);
 out:
     tomo_db_release(c);
     for (size_t i = 0; i < n; i++) {

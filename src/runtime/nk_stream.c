@@ -59,7 +59,7 @@ static void lc_unref(loopcall *lc)
 
 static tomo_rt_session *find_session(loopcall *lc)
 {
-    tomo_rt_session *s = tomo_rt_session_find(lc->srv, lc->session_id);
+    tomo_rt_session *s = tomo_rt_session_find(lc->srv->rt, lc->session_id);
     if (!s || (lc->user_id[0] && strcmp(s->user_id, lc->user_id))) {
         lc->rc = TOMO_ENOTFOUND;
         snprintf(lc->msg, sizeof(lc->msg), "session not found");
@@ -94,7 +94,7 @@ static int wanted(const loopcall *lc, const char *sid)
 static void on_loop(void *arg)
 {
     loopcall *lc = arg;
-    tomo_tracker *t = lc->srv->rt ? tomo_rt_tracker(lc->srv) : NULL;
+    tomo_tracker *t = lc->srv->rt ? tomo_rt_tracker(lc->srv->rt) : NULL;
     tomo_stream st = {lc->mode, lc->subject, lc->subcontext, lc->label};
     tomo_rt_session *s;
     if (!t) {
@@ -184,7 +184,7 @@ static void on_loop(void *arg)
         break;
     }
     case OP_DISCONNECT:
-        s = tomo_rt_session_find(lc->srv, lc->session_id);
+        s = tomo_rt_session_find(lc->srv->rt, lc->session_id);
         if (s)
             tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "");
         break;

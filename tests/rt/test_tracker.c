@@ -24,7 +24,7 @@ typedef struct ev {
     char last_join_status[64];
 } ev;
 
-static void on_ev(tomo_server *srv, const tomo_stream *st, json_t *joins, json_t *leaves, void *ud)
+static void on_ev(tomo_rt *srv, const tomo_stream *st, json_t *joins, json_t *leaves, void *ud)
 {
     (void)srv;
     ev *e = ud;

@@ -1,0 +1,109 @@
+/* rt/match_handler.h: the match-handler seam: the interface an
+ * authoritative match's logic implements (the Lua runtime, a C plugin), and
+ * the dispatcher rt gives it to act on the match. Interface only: rt does
+ * not run authoritative matches yet (match_create with a module and
+ * match_join on an authoritative id answer as not found / unimplemented
+ * until the runtime lands).
+ * Owns: the two tables below; nothing is allocated here.
+ * Threads: every handler function of one match runs on that match's own
+ *          thread (a match worker), one call at a time, never on a loop
+ *          thread; the dispatcher's functions may be called only from inside
+ *          those calls and post their effects to the loops that own the
+ *          sockets (through the routing seam, rt/route.h), so a handler
+ *          never touches realtime state directly.
+ *
+ * The calls follow Nakama's match handler (MatchInit, MatchJoinAttempt,
+ * MatchJoin, MatchLeave, MatchLoop, MatchSignal, MatchTerminate):
+ *   init           once, with the create parameters; sets the tick rate
+ *                  (1..60 per second) and the label; returns the state.
+ *   join_attempt   per join request; accept or refuse with a reason.
+ *   join / leave   presences that joined / left since the last tick.
+ *   loop           once per tick with the messages received since the last
+ *                  one (in arrival order); a NULL state ends the match.
+ *   signal         match_signal from the runtime; returns a result string.
+ *   terminate      the server is stopping: grace_seconds to wrap up.
+ * A handler owns its state (an opaque pointer: a Lua registry ref, a C
+ * struct) and frees it when terminate or loop returns NULL. Presences and
+ * messages are borrowed for the call. Errors: a handler returns a negative
+ * TOMO_E* value and the match ends with a logged error (Nakama: the match
+ * stops when a handler raises). */
+#ifndef TOMO_RT_MATCH_HANDLER_H
+#define TOMO_RT_MATCH_HANDLER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A presence in a match (UserPresence fields). */
+typedef struct tomo_match_presence {
+    const char *user_id, *session_id, *username, *node;
+} tomo_match_presence;
+
+/* A message sent to the match (MatchDataSend from a client). */
+typedef struct tomo_match_message {
+    tomo_match_presence sender;
+    int64_t op_code;
+    const uint8_t *data;
+    size_t len;
+    int reliable;
+    int64_t receive_time_ms;
+} tomo_match_message;
+
+/* What rt lets a handler do to its match (Nakama's dispatcher). Every
+ * function may be called only from the handler's own calls. presences NULL
+ * (n 0) means every presence of the match; sender may be NULL. */
+typedef struct tomo_match_dispatcher {
+    void *ctx; /* rt's: pass it back */
+    int (*broadcast)(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
+                     const tomo_match_presence *presences, size_t n,
+                     const tomo_match_presence *sender, int reliable);
+    /* Deferred: sent together at the end of the current tick. */
+    int (*broadcast_deferred)(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
+                              const tomo_match_presence *presences, size_t n,
+                              const tomo_match_presence *sender, int reliable);
+    int (*kick)(void *ctx, const tomo_match_presence *presences, size_t n);
+    int (*label_update)(void *ctx, const char *label);
+} tomo_match_dispatcher;
+
+/* The match's identity and context for every call. */
+typedef struct tomo_match_ctx {
+    const char *match_id; /* "<uuid>.<node>" */
+    const char *node;
+    int64_t tick;         /* current tick number (0 during init) */
+    const tomo_match_dispatcher *dispatcher;
+} tomo_match_ctx;
+
+/* One authoritative match's logic (implemented by the runtime). */
+typedef struct tomo_match_handler {
+    void *ud; /* the implementation's (a Lua module, a plugin instance) */
+    /* params: the create parameters (object or NULL). Set *tick_rate and
+     * copy the label into label[0..label_len). */
+    int (*init)(void *ud, const tomo_match_ctx *mc, json_t *params, void **state, int *tick_rate,
+                char *label, size_t label_len);
+    /* *accept = 1 or 0; a refusal may set reason (copied, may stay ""). */
+    int (*join_attempt)(void *ud, const tomo_match_ctx *mc, void **state,
+                        const tomo_match_presence *p, json_t *metadata, int *accept,
+                        char *reason, size_t reason_len);
+    int (*join)(void *ud, const tomo_match_ctx *mc, void **state, const tomo_match_presence *ps,
+                size_t n);
+    int (*leave)(void *ud, const tomo_match_ctx *mc, void **state, const tomo_match_presence *ps,
+                 size_t n);
+    int (*loop)(void *ud, const tomo_match_ctx *mc, void **state, const tomo_match_message *msgs,
+                size_t n);
+    /* *result: a heap string the caller frees, or NULL. */
+    int (*signal)(void *ud, const tomo_match_ctx *mc, void **state, const char *data,
+                  char **result);
+    int (*terminate)(void *ud, const tomo_match_ctx *mc, void **state, int grace_seconds);
+    /* The handler is no longer used: release ud. */
+    void (*release)(void *ud);
+} tomo_match_handler;
+
+/* How rt finds the handler for a module name (match_create(module) from
+ * the runtime, the matchmaker's matched hook): filled in by the runtime at
+ * start-up. Returns 0 with *out filled, or TOMO_ENOTFOUND. */
+typedef struct tomo_match_handler_registry {
+    void *ctx;
+    int (*lookup)(void *ctx, const char *module, tomo_match_handler *out);
+} tomo_match_handler_registry;
+
+#endif

@@ -1,0 +1,58 @@
+/* rt/route.h: the routing seam: where a message for a stream or a user goes
+ * when some of its recipients are not on this loop.
+ * Owns: tomo_rt_routing (the interface) and the delivery entry points every
+ *       rt module uses for streams and users (tomo_rt_route_*).
+ * Borrows: the loop context (tomo_rt), the tracker.
+ * Threads: the tomo_rt_route_* functions run on the calling loop's thread;
+ *          the routing implementation's functions are called there too and
+ *          must copy what they need and return at once.
+ *
+ * Today every session lives on the one loop, so delivery is local: the
+ * tracker's members get the envelope, encoded once per format. When several
+ * loops (socket.loops) or a cluster bus exist, the composition root installs
+ * a tomo_rt_routing on each loop: after the local delivery, rt hands the
+ * same message to `to_stream` / `to_user` once, and the implementation
+ * forwards it once per other loop or node (which then delivers locally with
+ * tomo_rt_route_stream_local / tomo_rt_send_to_user on its own thread,
+ * keeping per-sender order: one queue per destination, FIFO). Nothing in rt
+ * needs to know how many loops or nodes there are.
+ *
+ * Envelopes are canonical protojson trees (borrowed). An implementation
+ * that queues one must deep-copy it (jansson counts are not atomic) or
+ * encode it (tomo_frame is atomically refcounted and may cross threads). */
+#ifndef TOMO_RT_ROUTE_H
+#define TOMO_RT_ROUTE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "tracker.h"
+
+typedef struct tomo_rt_routing {
+    void *ctx;
+    /* Members of stream st that are not on loop `from`: deliver env to
+     * them, leaving out the session skip_session_id (NULL: none). */
+    void (*to_stream)(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
+                      const char *skip_session_id);
+    /* Sessions of a user that are not on loop `from`. */
+    void (*to_user)(void *ctx, tomo_rt *from, const char *user_id, json_t *env);
+    /* Close the sessions of a user that are not on loop `from`. */
+    void (*disconnect_user)(void *ctx, tomo_rt *from, const char *user_id);
+} tomo_rt_routing;
+
+/* Install the routing of a loop (start-up, before sockets arrive; copied).
+ * NULL or unset members: this loop is the only one (local delivery only). */
+void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing);
+
+/* Send env (borrowed) to every member of a stream, wherever it lives:
+ * members on this loop now (encoded once per format), the others through
+ * the routing. skip (may be NULL) is left out. Returns the local recipients
+ * reached. */
+size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
+                            const tomo_rt_session *skip);
+/* Only this loop's members (what a routing implementation calls on the
+ * destination loop). skip_session_id may be NULL. */
+size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,
+                                  const char *skip_session_id);
+
+#endif
