@@ -4,6 +4,7 @@
  * A new domain (nk_social.c, nk_leaderboard.c, nk_match.c, ...) adds its
  * open function to `domains` below and nothing else. */
 #include "nk_leaderboard.h"
+#include "nk_social.h"
 #include "runtime_int.h"
 
 static const char *const unimplemented[] = {
@@ -83,6 +84,7 @@ static const domain_open domains[] = {
     tomo_nk_leaderboard_open,
     tomo_nk_storage_open,
     tomo_nk_wallet_open,
+    tomo_nk_social_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)
