@@ -88,6 +88,7 @@ static const key_def keys[] = {
     I("database.dns_scan_interval_sec", database.dns_scan_interval_sec, "60", 0, BIG),
     I("database.query_timeout_ms", database.query_timeout_ms, "10000", 10, BIG),
     I("database.auto_migrate", database.auto_migrate, "-1", -1, 1),
+    B("database.pgbouncer", database.pgbouncer, "false"),
     SECRET("runtime.http_key", runtime.http_key, "defaulthttpkey"),
     S("runtime.path", runtime.path, ""),
     S("runtime.js_entrypoint", runtime.js_entrypoint, ""),

@@ -76,23 +76,48 @@ int tomo_migrate_up(tomo_db *db, int *applied, char *err, size_t errlen)
         return rc;
     }
     int pg = tomo_db_kind_of(db) == TOMO_DB_POSTGRES;
+    /* Behind pgBouncer (transaction mode) a session lock would be taken on
+     * one server connection and released on another: each transaction
+     * takes a transaction-level lock instead. */
+    int xact_lock = pg && tomo_db_config(db)->database.pgbouncer;
     int locked = 0;
-    if (pg) {
+    if (xact_lock) {
+        rc = tomo_db_begin(c);
+        if (rc == 0)
+            rc = tomo_db_exec(c, "SELECT pg_advisory_xact_lock(" ADVISORY_LOCK_ID ")", NULL, 0,
+                              NULL);
+        if (rc == 0)
+            rc = tomo_db_exec(c, create_table_sql, NULL, 0, NULL);
+        if (rc == 0)
+            rc = tomo_db_commit(c);
+        else
+            tomo_db_rollback(c);
+        if (rc < 0)
+            goto fail;
+    } else if (pg) {
         /* Serialises concurrent `migrate up` runs across processes. */
         rc = tomo_db_exec(c, "SELECT pg_advisory_lock(" ADVISORY_LOCK_ID ")", NULL, 0, NULL);
         if (rc < 0)
             goto fail;
         locked = 1;
     }
-    rc = tomo_db_exec(c, create_table_sql, NULL, 0, NULL);
-    if (rc < 0)
-        goto fail;
+    if (!xact_lock) {
+        rc = tomo_db_exec(c, create_table_sql, NULL, 0, NULL);
+        if (rc < 0)
+            goto fail;
+    }
     size_t n;
     const tomo_migration *m = tomo_migrations(&n);
     for (size_t i = 0; i < n; i++) {
         rc = tomo_db_begin(c);
-        if (rc < 0)
+        if (rc == 0 && xact_lock)
+            rc = tomo_db_exec(c, "SELECT pg_advisory_xact_lock(" ADVISORY_LOCK_ID ")", NULL, 0,
+                              NULL);
+        if (rc < 0) {
+            if (xact_lock)
+                tomo_db_rollback(c);
             goto fail;
+        }
         int cur = 0;
         /* Re-read inside the transaction: another process may have applied
          * it meanwhile (SQLite's BEGIN IMMEDIATE holds the write lock). */

@@ -18,7 +18,15 @@
  * connection (PQsendPrepare) and run with PQsendQueryPrepared; parameters and
  * results travel as text. Parameter types: an INTEGER value is declared int8,
  * everything else is left for the server to infer, like a quoted literal.
- * Parameterless scripts (migrations, BEGIN/COMMIT) use the simple protocol. */
+ * Parameterless scripts (migrations, BEGIN/COMMIT) use the simple protocol.
+ *
+ * database.pgbouncer (pgBouncer in transaction mode, where consecutive
+ * transactions of one client run on different server connections): nothing
+ * is kept per server connection. Statements are unnamed (PQsendQueryParams:
+ * parse, bind and execute in one round trip), the timeout is set per
+ * transaction (BEGIN becomes "BEGIN; SET LOCAL statement_timeout = N"), and
+ * a statement outside a transaction is bounded by the client-side deadline
+ * (and the role's statement_timeout, if the operator set one). */
 #define _GNU_SOURCE
 #include "db.h"
 
@@ -57,6 +65,7 @@ typedef struct pconn {
     size_t ncache;
     uint64_t tick, next_id;
     int dead; /* the server said it is closing this connection */
+    int pgbouncer; /* database.pgbouncer: no server-side state */
 } pconn;
 
 /* ---- addresses ---- */
@@ -285,7 +294,12 @@ static int p_connect(tomo_db *db, void **out, char *err, size_t errlen)
     pconn *c = tomo_xcalloc(1, sizeof(*c));
     c->h = h;
     c->timeout_ms = cfg->database.query_timeout_ms;
+    c->pgbouncer = cfg->database.pgbouncer;
     PQsetNoticeReceiver(h, on_notice, c);
+    if (c->pgbouncer) {
+        *out = c;
+        return 0;
+    }
     /* The server bounds every statement; our own deadline is a backstop. */
     char set[96];
     snprintf(set, sizeof(set), "SET statement_timeout = %lld", (long long)c->timeout_ms);
@@ -359,6 +373,16 @@ static pstmt *lookup(pconn *c, const char *sql)
             return &c->cache[i];
         }
     return NULL;
+}
+
+static void param_types(int np, const unsigned char *used, const tomo_dbval *params, Oid *types)
+{
+    for (int i = 0; i < np; i++) {
+        if (!used[i + 1])
+            types[i] = OID_TEXT; /* a gap in the numbering: any type will do */
+        else
+            types[i] = params[i].type == TOMO_DBV_INT ? OID_INT8 : 0;
+    }
 }
 
 /* Prepare sql on the server and cache it; the least recently used entry is
@@ -435,6 +459,53 @@ static int is_script(const char *sql)
            !strcmp(sql, "ROLLBACK");
 }
 
+/* Text values for the first np parameters (ints formatted into ints[]). */
+static void param_values(int np, const tomo_dbval *params, const char **vals, char (*ints)[24])
+{
+    for (int i = 0; i < np; i++) {
+        switch (params[i].type) {
+        case TOMO_DBV_INT:
+            snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)params[i].i);
+            vals[i] = ints[i];
+            break;
+        case TOMO_DBV_TEXT: vals[i] = params[i].s; break;
+        default: vals[i] = NULL; break;
+        }
+    }
+}
+
+/* pgBouncer mode: an unnamed statement, nothing left on the server. */
+static int exec_unnamed(pconn *c, const char *sql, const tomo_dbval *params, size_t n,
+                        int64_t deadline, tomo_dbres **out, char *err, size_t errlen)
+{
+    unsigned char *used = tomo_xmalloc(MAX_PARAMS + 1);
+    int np = scan_params(sql, used);
+    if (np > MAX_PARAMS || (size_t)np > n) {
+        if (np > MAX_PARAMS)
+            snprintf(err, errlen, "statement uses more than %d parameters", MAX_PARAMS);
+        else
+            snprintf(err, errlen, "statement uses $%d but only %zu parameter(s) given", np, n);
+        free(used);
+        return TOMO_EDB;
+    }
+    size_t k = (size_t)(np ? np : 1);
+    Oid *types = tomo_xmalloc(sizeof(Oid) * k);
+    const char **vals = tomo_xmalloc(sizeof(*vals) * k);
+    char(*ints)[24] = tomo_xmalloc(sizeof(*ints) * k);
+    param_types(np, used, params, types);
+    param_values(np, params, vals, ints);
+    free(used);
+    int sent = PQsendQueryParams(c->h, sql, np, np ? types : NULL, vals, NULL, NULL, 0);
+    free(types);
+    free(vals);
+    free(ints);
+    if (!sent) {
+        set_err(err, errlen, "", PQerrorMessage(c->h));
+        return TOMO_EUNAVAIL;
+    }
+    return collect(c, deadline, out, err, errlen);
+}
+
 static int p_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n, tomo_dbres **out,
                   char *err, size_t errlen)
 {
@@ -455,6 +526,12 @@ static int p_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         snprintf(err, errlen, "transaction rolled back: a statement in it failed earlier");
         return TOMO_EDB;
     }
+    char begin[96];
+    if (c->pgbouncer && !strncmp(sql, "BEGIN", 5) && !strchr(sql, ';')) {
+        snprintf(begin, sizeof(begin), "%s; SET LOCAL statement_timeout = %lld", sql,
+                 (long long)c->timeout_ms);
+        sql = begin;
+    }
     if (!n && !out && is_script(sql)) {
         if (!PQsendQuery(c->h, sql)) {
             set_err(err, errlen, "", PQerrorMessage(c->h));
@@ -462,6 +539,8 @@ static int p_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         }
         return collect(c, deadline, NULL, err, errlen);
     }
+    if (c->pgbouncer)
+        return exec_unnamed(c, sql, params, n, deadline, out, err, errlen);
     pstmt *s = lookup(c, sql);
     if (!s) {
         int rc = prepare(c, sql, params, n, deadline, &s, err, errlen);

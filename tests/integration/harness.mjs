@@ -64,6 +64,16 @@ export async function startServer(opts = {}) {
   const dbArgs = [];
   let dbUrl = opts.dbUrl || null;
   if (BACKEND === 'postgres' && !dbUrl) dbUrl = createPgDatabase();
+  // TOMO_TEST_PGBOUNCER_PORT: reach Postgres through a pgBouncer (transaction
+  // mode) on that loopback port, with database.pgbouncer on (pgbouncer.test.mjs).
+  const via = process.env.TOMO_TEST_PGBOUNCER_PORT;
+  if (dbUrl && via) {
+    const u = new URL(dbUrl);
+    u.hostname = '127.0.0.1';
+    u.port = via;
+    dbUrl = u.toString();
+    dbArgs.push('--database.pgbouncer', 'true');
+  }
   if (dbUrl) dbArgs.push('--database.address', dbUrl);
   const baseArgs = [
     '--socket.port', String(port),
