@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 #include "net/http.h"
 #include "net/loop.h"
+#include "net/tls.h"
 #include "store/db.h"
 #include "store/collation.h"
 #include "store/migrate.h"
@@ -29,7 +30,8 @@
 #include <unistd.h>
 
 static tomo_server g_srv;
-static uv_signal_t g_sigterm, g_sigint;
+static uv_signal_t g_sigterm, g_sigint, g_sighup;
+static tomo_tls *g_tls; /* socket.ssl_*: the API and WebSocket ports */
 static uv_timer_t g_shutdown_timer;
 static int64_t g_shutdown_deadline_ms;
 
@@ -187,6 +189,7 @@ static void finish_shutdown(void)
     tomo_rt_close_all(srv->rt);
     uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
     uv_close((uv_handle_t *)&g_sigint, on_handle_close);
+    uv_close((uv_handle_t *)&g_sighup, on_handle_close);
     tomo_loop_close(srv->loop);
 }
 
@@ -203,6 +206,24 @@ static void shutdown_tick(uv_timer_t *t)
                       pending);
         finish_shutdown();
     }
+}
+
+/* SIGHUP: load the certificate and key again (renewal); open connections
+ * keep the one they started with. A bad file keeps the current one. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    if (!g_tls) {
+        TOMO_LOGI(TOMO_MAIN, "SIGHUP: nothing to reload (no socket.ssl_certificate)");
+        return;
+    }
+    char err[512];
+    if (tomo_tls_reload(g_tls, err, sizeof(err)) < 0)
+        TOMO_LOGE(TOMO_MAIN, "SIGHUP: TLS certificate not reloaded, keeping the current one: %s",
+                  err);
+    else
+        TOMO_LOGI(TOMO_MAIN, "SIGHUP: TLS certificate reloaded %s", tomo_tls_describe(g_tls));
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -401,11 +422,23 @@ int tomo_serve(tomo_config *cfg)
         .max_connections = (size_t)cfg->socket.max_connections,
         .max_pipeline = 32,
     };
+    if (*cfg->socket.ssl_certificate) {
+        g_tls = tomo_tls_new(cfg->socket.ssl_certificate, cfg->socket.ssl_private_key, err,
+                             sizeof(err));
+        if (!g_tls) {
+            TOMO_LOGE(TOMO_MAIN, "cannot set up TLS: %s", err);
+            fprintf(stderr, "cannot set up TLS: %s\n", err);
+            return 1;
+        }
+        TOMO_LOGI(TOMO_MAIN, "TLS on the API and WebSocket ports %s", tomo_tls_describe(g_tls));
+    }
     srv->api_http = tomo_http_server_new(srv->loop, &lim, tomo_api_handle_http, srv, "api");
+    tomo_http_server_set_tls(srv->api_http, g_tls);
     if (listen_or_log(srv->api_http, cfg->socket.address, cfg->socket.port, "api") < 0)
         return 1;
     if (cfg->socket.ws_port > 0 && cfg->socket.ws_port != cfg->socket.port) {
         srv->ws_http = tomo_http_server_new(srv->loop, &lim, tomo_rt_handle_ws_port, srv->rt, "ws");
+        tomo_http_server_set_tls(srv->ws_http, g_tls);
         if (listen_or_log(srv->ws_http, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
             return 1;
     }
@@ -422,6 +455,8 @@ int tomo_serve(tomo_config *cfg)
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sigint);
     uv_signal_start(&g_sigterm, on_signal, SIGTERM);
     uv_signal_start(&g_sigint, on_signal, SIGINT);
+    uv_signal_init(tomo_loop_uv(srv->loop), &g_sighup);
+    uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 
     TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s", cfg->name, workers,
               cfg->data_dir);
@@ -443,6 +478,8 @@ int tomo_serve(tomo_config *cfg)
     tomo_api_free(srv);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);
+    tomo_tls_free(g_tls);
+    g_tls = NULL;
     tomo_metrics_reset();
     TOMO_LOGI(TOMO_MAIN, "stopped");
     return 0;

@@ -455,11 +455,9 @@ int tomo_config_validate(const tomo_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "config key session.single_match requires session.single_socket");
         return TOMO_EINVAL;
     }
-    if (*cfg->socket.ssl_certificate || *cfg->socket.ssl_private_key) {
-        /* Refuse rather than silently serve plain text to a client that
-         * was promised TLS. */
-        snprintf(err, errlen, "config keys socket.ssl_certificate / socket.ssl_private_key: TLS "
-                              "is not implemented yet; terminate TLS at a proxy");
+    if (!*cfg->socket.ssl_certificate != !*cfg->socket.ssl_private_key) {
+        snprintf(err, errlen, "config keys socket.ssl_certificate and socket.ssl_private_key: "
+                              "set both (PEM files) or neither");
         return TOMO_EINVAL;
     }
     tomo_ipset *tp = tomo_ipset_parse(cfg->rate_limit.trusted_proxies.v,

@@ -24,6 +24,7 @@ struct tomo_http_server {
     char *name;
     uv_tcp_t **listeners;
     size_t nlisteners;
+    tomo_tls *tls; /* borrowed; NULL = plain TCP */
     int port;
     int shutting_down;
     size_t nconns, inflight;
@@ -32,7 +33,7 @@ struct tomo_http_server {
 
 typedef struct conn {
     tomo_http_server *srv;
-    uv_tcp_t *tcp;
+    tomo_sock *tcp;               /* TCP or TLS (net/sock.h) */
     uv_timer_t timer;
     llhttp_t parser;
     char *in;
@@ -352,8 +353,8 @@ static void conn_close(conn *c)
     }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-    if (c->tcp && !uv_is_closing((uv_handle_t *)c->tcp))
-        uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
+    if (c->tcp && !tomo_sock_is_closing(c->tcp))
+        tomo_sock_close(c->tcp, on_tcp_closed);
 }
 
 /* After the client's EOF: once every complete request it sent is answered and
@@ -399,7 +400,7 @@ static void write_buf(conn *c, char *data, size_t len, int close_after)
     c->writes_pending++;
     if (!c->write_start_ns)
         c->write_start_ns = tomo_mono_ns();
-    int rc = uv_write(&wr->w, (uv_stream_t *)c->tcp, &b, 1, on_write);
+    int rc = tomo_sock_write(c->tcp, &wr->w, &b, 1, on_write);
     if (rc < 0) {
         free(data);
         free(wr);
@@ -427,7 +428,7 @@ static void flush(conn *c)
         if (close_after) {
             /* Nothing after a closing response is answered. */
             c->discard_input = 1;
-            uv_read_stop((uv_stream_t *)c->tcp);
+            tomo_sock_read_stop(c->tcp);
             c->reading = 0;
             c->stop_reading = 1;
             break;
@@ -437,7 +438,7 @@ static void flush(conn *c)
     if (!c->closing && !c->reading && !c->upgraded && !c->stop_reading && !c->peer_eof &&
         c->npipeline < c->srv->lim.max_pipeline && !c->srv->shutting_down) {
         /* resume after backpressure */
-        if (uv_read_start((uv_stream_t *)c->tcp, alloc_cb, on_read) == 0)
+        if (tomo_sock_read_start(c->tcp, alloc_cb, on_read) == 0)
             c->reading = 1;
     }
 }
@@ -537,7 +538,7 @@ static void fail_conn(conn *c, int status, const char *reason)
     c->msg_start_ns = 0;
     c->discard_input = 1;
     if (c->reading)
-        uv_read_stop((uv_stream_t *)c->tcp);
+        tomo_sock_read_stop(c->tcp);
     c->reading = 0;
     c->stop_reading = 1;
     tomo_http_req *r = tomo_xcalloc(1, sizeof(*r));
@@ -565,7 +566,7 @@ static void process(conn *c)
         if (c->npipeline >= c->srv->lim.max_pipeline) {
             /* Backpressure: stop reading until responses drain. */
             if (c->reading) {
-                uv_read_stop((uv_stream_t *)c->tcp);
+                tomo_sock_read_stop(c->tcp);
                 c->reading = 0;
             }
             break;
@@ -587,7 +588,7 @@ static void process(conn *c)
                 memmove(c->in, c->in + off, c->in_len - off);
                 c->in_len -= off;
                 off = 0;
-                uv_read_stop((uv_stream_t *)c->tcp);
+                tomo_sock_read_stop(c->tcp);
                 c->reading = 0;
                 c->upgraded = 2; /* pending: handler decides */
                 dispatch(c, r);
@@ -701,32 +702,23 @@ static void on_connection(uv_stream_t *ls, int status)
     tomo_http_server *s = ls->data;
     if (status < 0)
         return;
-    uv_tcp_t *tcp = tomo_xmalloc(sizeof(*tcp));
-    uv_tcp_init(tomo_loop_uv(s->loop), tcp);
-    tcp->data = NULL;
-    if (uv_accept(ls, (uv_stream_t *)tcp) != 0) {
-        uv_close((uv_handle_t *)tcp, on_tcp_closed);
+    tomo_sock *tcp = tomo_sock_new(tomo_loop_uv(s->loop), s->tls);
+    if (tomo_sock_accept(ls, tcp) != 0) {
+        tomo_sock_close(tcp, on_tcp_closed);
         return;
     }
     if (s->shutting_down || s->nconns >= s->lim.max_connections) {
-        uv_close((uv_handle_t *)tcp, on_tcp_closed);
+        tomo_sock_close(tcp, on_tcp_closed);
         return;
     }
-    uv_tcp_nodelay(tcp, 1);
+    uv_tcp_nodelay(&tcp->tcp, 1);
     conn *c = tomo_xcalloc(1, sizeof(*c));
     c->srv = s;
     c->tcp = tcp;
-    tcp->data = c;
+    tomo_sock_set_data(tcp, c);
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, c->client_ip, sizeof(c->client_ip));
-        else if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&ss, c->client_ip, sizeof(c->client_ip));
-    }
+    tomo_sock_peer_ip(tcp, c->client_ip, sizeof(c->client_ip));
     c->last_activity_ns = tomo_mono_ns();
     uv_timer_init(tomo_loop_uv(s->loop), &c->timer);
     c->timer.data = c;
@@ -737,9 +729,11 @@ static void on_connection(uv_stream_t *ls, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (uv_read_start((uv_stream_t *)tcp, alloc_cb, on_read) == 0)
+    if (tomo_sock_read_start(tcp, alloc_cb, on_read) == 0)
         c->reading = 1;
 }
+
+void tomo_http_server_set_tls(tomo_http_server *s, tomo_tls *tls) { s->tls = tls; }
 
 tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *lim,
                                        tomo_http_handler h, void *ud, const char *name)
@@ -813,7 +807,7 @@ void tomo_http_server_shutdown(tomo_http_server *s)
         if (c->npipeline == 0 && !c->msg_start_ns)
             conn_close(c);
         else if (c->reading) {
-            uv_read_stop((uv_stream_t *)c->tcp);
+            tomo_sock_read_stop(c->tcp);
             c->reading = 0;
         }
         c = n;
@@ -845,7 +839,7 @@ static void detached_write_done(uv_write_t *w, int status)
     free(wr);
 }
 
-int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **tcp_out,
+int tomo_http_upgrade(tomo_http_req *req, const char *response_head, tomo_sock **tcp_out,
                       char **leftover, size_t *leftover_len)
 {
     conn *c = req->_conn;
@@ -861,9 +855,9 @@ int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **
     /* Write the 101 head synchronously through a try_write when possible so
      * it precedes any frame the new owner sends. */
     size_t hl = strlen(response_head);
-    uv_tcp_t *tcp = c->tcp;
+    tomo_sock *tcp = c->tcp;
     uv_buf_t b = uv_buf_init((char *)response_head, (unsigned)hl);
-    int w = uv_try_write((uv_stream_t *)tcp, &b, 1);
+    int w = tomo_sock_try_write(tcp, &b, 1);
     if (w < 0)
         w = 0;
     if ((size_t)w < hl) {
@@ -873,7 +867,10 @@ int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **
         uv_buf_t b2 = uv_buf_init(wr->data, (unsigned)(hl - (size_t)w));
         wr->c = NULL;
         /* Detached write: freed in a callback that does not touch the conn. */
-        uv_write(&wr->w, (uv_stream_t *)tcp, &b2, 1, detached_write_done);
+        if (tomo_sock_write(tcp, &wr->w, &b2, 1, detached_write_done) < 0) {
+            free(wr->data);
+            free(wr);
+        }
     }
     if (c->in_len) {
         *leftover = tomo_xstrndup(c->in, c->in_len);
@@ -887,7 +884,7 @@ int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **
     c->live_reqs--;
     req_free(req);
     c->tcp = NULL;
-    tcp->data = NULL;
+    tomo_sock_set_data(tcp, NULL);
     c->upgraded = 1;
     c->closed = 1;
     c->closing = 1;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "loop.h"
+#include "sock.h"
 
 typedef struct tomo_http_server tomo_http_server;
 
@@ -59,6 +60,9 @@ typedef struct tomo_http_limits {
 
 tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *lim,
                                        tomo_http_handler h, void *ud, const char *name);
+/* Serve TLS on this server's listeners (tls borrowed, outlives the server;
+ * NULL: plain TCP). Call before listening. */
+void tomo_http_server_set_tls(tomo_http_server *s, tomo_tls *tls);
 /* Bind and listen on host:port ("" = all interfaces). Can be called several
  * times for several ports. Returns 0 or TOMO_EIO with a message in err. */
 int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, char *err,
@@ -95,7 +99,7 @@ void tomo_http_respond_raw(tomo_http_req *req, int status, const char *extra_hea
  * arrived after the request are returned in *leftover (heap, may be NULL).
  * Fails with TOMO_EINVAL if earlier pipelined requests are still pending; the
  * request is then answered 400. */
-int tomo_http_upgrade(tomo_http_req *req, const char *response_head, uv_tcp_t **tcp_out,
+int tomo_http_upgrade(tomo_http_req *req, const char *response_head, tomo_sock **tcp_out,
                       char **leftover, size_t *leftover_len);
 
 /* Reason phrase for a status code. */

@@ -16,7 +16,7 @@
 
 struct tomo_ws {
     tomo_ws_loop *wl;
-    uv_tcp_t *tcp;
+    tomo_sock *tcp; /* TCP or TLS (net/sock.h) */
     wslay_event_context_ptr ctx;
     const tomo_ws_callbacks *cb;
     void *ud;
@@ -229,7 +229,7 @@ static int write_bufs(tomo_ws *ws, uv_buf_t *bufs, tomo_frame **frames, size_t n
         total += bufs[i].len;
     ws->wl->stats.bytes_out += total;
     if (ws->queued == 0) {
-        int w = uv_try_write((uv_stream_t *)ws->tcp, bufs, (unsigned)n);
+        int w = tomo_sock_try_write(ws->tcp, bufs, (unsigned)n);
         if (w < 0 && w != UV_EAGAIN)
             goto fail;
         if (w > 0)
@@ -272,7 +272,7 @@ static int write_bufs(tomo_ws *ws, uv_buf_t *bufs, tomo_frame **frames, size_t n
             cp += bufs[i].len;
         }
     }
-    if (uv_write(&r->w, (uv_stream_t *)ws->tcp, bufs + first, (unsigned)rest, on_write) < 0) {
+    if (tomo_sock_write(ws->tcp, &r->w, bufs + first, (unsigned)rest, on_write) < 0) {
         for (uint32_t i = 0; i < r->nframes; i++)
             tomo_frame_unref(r->frames[i]);
         free(r);
@@ -674,7 +674,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     free(req);
     if (!ws->closed) {
         ws->closed = 1;
-        uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+        tomo_sock_close(ws->tcp, on_tcp_closed);
     }
 }
 
@@ -687,13 +687,13 @@ static void finish(tomo_ws *ws)
     flush_pending(ws);
     if (ws->closed)
         return;
-    uv_read_stop((uv_stream_t *)ws->tcp);
+    tomo_sock_read_stop(ws->tcp);
     uv_shutdown_t *req = tomo_xmalloc(sizeof(*req));
     req->data = ws;
-    if (uv_shutdown(req, (uv_stream_t *)ws->tcp, on_shutdown) < 0) {
+    if (tomo_sock_shutdown(ws->tcp, req, on_shutdown) < 0) {
         free(req);
         ws->closed = 1;
-        uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+        tomo_sock_close(ws->tcp, on_tcp_closed);
     }
 }
 
@@ -705,7 +705,7 @@ void tomo_ws_abort(tomo_ws *ws)
     ws->closed = 1;
     if (!ws->close_code)
         ws->close_code = 1006;
-    uv_close((uv_handle_t *)ws->tcp, on_tcp_closed);
+    tomo_sock_close(ws->tcp, on_tcp_closed);
 }
 
 void tomo_ws_close(tomo_ws *ws, int code, const char *reason)
@@ -741,15 +741,9 @@ size_t tomo_ws_queued(const tomo_ws *ws) { return ws->queued; }
 const char *tomo_ws_peer(const tomo_ws *ws)
 {
     static __thread char buf[64]; /* one per loop thread */
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
     buf[0] = '\0';
-    if (ws->tcp && uv_tcp_getpeername(ws->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&ss, buf, sizeof(buf));
-        else
-            uv_ip4_name((struct sockaddr_in *)&ss, buf, sizeof(buf));
-    }
+    if (ws->tcp)
+        tomo_sock_peer_ip(ws->tcp, buf, sizeof(buf));
     return buf;
 }
 
@@ -759,7 +753,7 @@ static const struct wslay_event_callbacks g_wslay_cb = {
     recv_cb, send_cb, NULL, frame_start_cb, NULL, NULL, msg_cb,
 };
 
-tomo_ws *tomo_ws_new(tomo_ws_loop *wl, uv_tcp_t *tcp, const tomo_ws_config *cfg,
+tomo_ws *tomo_ws_new(tomo_ws_loop *wl, tomo_sock *tcp, const tomo_ws_config *cfg,
                      const tomo_ws_callbacks *cb, void *ud)
 {
     tomo_ws *ws = tomo_xcalloc(1, sizeof(*ws));
@@ -771,13 +765,13 @@ tomo_ws *tomo_ws_new(tomo_ws_loop *wl, uv_tcp_t *tcp, const tomo_ws_config *cfg,
                                                       : (uint32_t)cfg->max_message_bytes;
     ws->max_queued = cfg->max_queued_writes ? (uint32_t)cfg->max_queued_writes : 64;
     ws->close_wait_ms = cfg->close_wait_ms ? cfg->close_wait_ms : 2000;
-    tcp->data = ws;
+    tomo_sock_set_data(tcp, ws);
     return ws;
 }
 
 void tomo_ws_start(tomo_ws *ws, const char *leftover, size_t leftover_len)
 {
-    if (uv_read_start((uv_stream_t *)ws->tcp, alloc_cb, on_read) < 0) {
+    if (tomo_sock_read_start(ws->tcp, alloc_cb, on_read) < 0) {
         tomo_ws_abort(ws);
         return;
     }

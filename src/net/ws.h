@@ -9,7 +9,7 @@
  *       read buffer, the closing list and its timer, the batch of
  *       connections to flush before the loop polls, byte counters): no
  *       process globals, so several loops can each have one.
- * Borrows: the loop (net/loop.h); the uv_tcp_t handed over by
+ * Borrows: the loop (net/loop.h); the stream (net/sock.h) handed over by
  *          tomo_http_upgrade (owned from then on, freed when closed).
  * Threads: a tomo_ws and its tomo_ws_loop belong to one loop thread. Frames
  *          (tomo_frame) may be built, referenced and released on any thread
@@ -107,10 +107,10 @@ typedef struct tomo_ws_config {
     uint64_t close_wait_ms;     /* after sending close, wait this long for the peer */
 } tomo_ws_config;
 
-/* Take over tcp (from tomo_http_upgrade; a socket of wl's loop). cfg is
- * copied; cb must outlive the connection. Nothing is read until
- * tomo_ws_start. */
-tomo_ws *tomo_ws_new(tomo_ws_loop *wl, uv_tcp_t *tcp, const tomo_ws_config *cfg,
+/* Take over tcp (a TCP or TLS stream, from tomo_http_upgrade; a socket of
+ * wl's loop). cfg is copied; cb must outlive the connection. Nothing is read
+ * until tomo_ws_start. */
+tomo_ws *tomo_ws_new(tomo_ws_loop *wl, tomo_sock *tcp, const tomo_ws_config *cfg,
                      const tomo_ws_callbacks *cb, void *ud);
 /* Start reading, first parsing leftover (bytes that arrived with the
  * handshake; may be NULL): call once the owner is ready for callbacks. */

@@ -136,7 +136,7 @@ static void kick_older(tomo_rt_session *keep)
     }
 }
 
-static void start_session(upgrade_job *j, uv_tcp_t *tcp, const char *leftover, size_t nleft)
+static void start_session(upgrade_job *j, tomo_sock *tcp, const char *leftover, size_t nleft)
 {
     tomo_rt *rt = j->rt;
     const tomo_config *cfg = rt->cfg;
@@ -196,7 +196,7 @@ static void upgrade_done(void *a)
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\n\r\n",
              accept);
-    uv_tcp_t *tcp = NULL;
+    tomo_sock *tcp = NULL;
     char *leftover = NULL;
     size_t nleft = 0;
     if (tomo_http_upgrade(req, head, &tcp, &leftover, &nleft) < 0)

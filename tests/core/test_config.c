@@ -115,7 +115,9 @@ static void test_validate(void)
     tomo_config_defaults(&c);
     TT_OK(tomo_config_set(&c, "socket.ssl_certificate", "/etc/cert.pem", err, sizeof(err)));
     TT_EQ(tomo_config_validate(&c, err, sizeof(err)), TOMO_EINVAL);
-    TT_CONTAINS(err, "TLS is not implemented yet");
+    TT_CONTAINS(err, "set both (PEM files) or neither");
+    TT_OK(tomo_config_set(&c, "socket.ssl_private_key", "/etc/key.pem", err, sizeof(err)));
+    TT_OK(tomo_config_validate(&c, err, sizeof(err)));
     tomo_config_free(&c);
 }
 

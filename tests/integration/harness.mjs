@@ -9,6 +9,7 @@
 //                       one database per server started
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,8 +102,14 @@ export async function startServer(opts = {}) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthcheck`);
-      if (r.status === 200) { ready = true; break; }
+      // opts.ca: the server speaks TLS (socket.ssl_*); check it with that CA
+      const status = opts.ca
+        ? await new Promise((resolve, reject) => {
+          https.get({ host: '127.0.0.1', port, path: '/healthcheck', ca: opts.ca, servername: 'localhost' },
+            (res) => { res.resume(); resolve(res.statusCode); }).on('error', reject);
+        })
+        : (await fetch(`http://127.0.0.1:${port}/healthcheck`)).status;
+      if (status === 200) { ready = true; break; }
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 25));
   }

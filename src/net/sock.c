@@ -1,0 +1,76 @@
+/* net/sock.c: the plain TCP stream type, stream creation and accept. */
+#include "sock.h"
+
+#include "../core/common.h"
+
+#include <string.h>
+
+static int t_read_start(tomo_sock *s, uv_alloc_cb a, uv_read_cb cb)
+{
+    return uv_read_start((uv_stream_t *)&s->tcp, a, cb);
+}
+
+static int t_read_stop(tomo_sock *s) { return uv_read_stop((uv_stream_t *)&s->tcp); }
+
+static int t_write(tomo_sock *s, uv_write_t *req, const uv_buf_t *bufs, unsigned n,
+                   uv_write_cb cb)
+{
+    return uv_write(req, (uv_stream_t *)&s->tcp, bufs, n, cb);
+}
+
+static int t_try_write(tomo_sock *s, const uv_buf_t *bufs, unsigned n)
+{
+    return uv_try_write((uv_stream_t *)&s->tcp, bufs, n);
+}
+
+static int t_shutdown(tomo_sock *s, uv_shutdown_t *req, uv_shutdown_cb cb)
+{
+    return uv_shutdown(req, (uv_stream_t *)&s->tcp, cb);
+}
+
+static void t_close(tomo_sock *s, uv_close_cb cb)
+{
+    if (!uv_is_closing((uv_handle_t *)&s->tcp))
+        uv_close((uv_handle_t *)&s->tcp, cb);
+}
+
+const tomo_sock_type tomo_sock_tcp = {
+    .name = "tcp",
+    .read_start = t_read_start,
+    .read_stop = t_read_stop,
+    .write = t_write,
+    .try_write = t_try_write,
+    .shutdown = t_shutdown,
+    .close = t_close,
+};
+
+/* net/tls.c */
+void tomo_tls_stream_attach(tomo_sock *s, tomo_tls *tls);
+
+tomo_sock *tomo_sock_new(uv_loop_t *loop, tomo_tls *tls)
+{
+    tomo_sock *s = tomo_xcalloc(1, sizeof(*s));
+    uv_tcp_init(loop, &s->tcp);
+    s->type = &tomo_sock_tcp;
+    if (tls)
+        tomo_tls_stream_attach(s, tls);
+    return s;
+}
+
+int tomo_sock_accept(uv_stream_t *listener, tomo_sock *s)
+{
+    return uv_accept(listener, (uv_stream_t *)&s->tcp);
+}
+
+void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    buf[0] = '\0';
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, buf, len);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, buf, len);
+}
