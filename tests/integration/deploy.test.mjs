@@ -20,8 +20,6 @@ const DEPLOY = path.join(ROOT, 'deploy');
 // Series the dashboard/alerts use that a feature still in progress will
 // export; everything else must be on /metrics today.
 const PENDING = {
-  api_rpc_calls_total: 'Lua runtime RPCs',
-  api_rpc_latency_ms_bucket: 'Lua runtime RPCs',
   authoritative_match_count: 'authoritative matches',
 };
 const PROMETHEUS_OWN = new Set(['up']);
