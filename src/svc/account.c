@@ -4,6 +4,7 @@
 
 #include "friend.h"
 #include "group.h"
+#include "leaderboard.h"
 #include "revoke.h"
 #include "users.h"
 
@@ -173,6 +174,8 @@ int tomo_svc_account_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
         rc = tomo_svc_friend_remove_user(db, id);
     if (rc == 0)
         rc = tomo_svc_group_remove_user(db, id);
+    if (rc == 0)
+        rc = tomo_svc_leaderboard_owner_delete(svc, db, id);
     for (size_t i = 0; rc == 0 && i < TOMO_ARRAY_LEN(sqls); i++)
         rc = tomo_db_exec(db, sqls[i], p, 1, NULL);
     /* Inside the transaction: the account never disappears while its
@@ -185,6 +188,7 @@ int tomo_svc_account_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
         tomo_db_rollback(db);
         return tomo_err_db_conn(err, db, rc, "delete account");
     }
+    tomo_svc_leaderboard_owner_forget(svc, id); /* ranks, after the commit */
     TOMO_LOGI(TOMO_SVC, "account deleted user=%s", id);
     if (svc->push.disconnect_user)
         svc->push.disconnect_user(svc->push.ctx, id);
