@@ -66,7 +66,7 @@ static void upgrade(tomo_http_req *req)
              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\n\r\n",
              accept);
-    uv_tcp_t *tcp = NULL;
+    tomo_sock *tcp = NULL;
     char *left = NULL;
     size_t nleft = 0;
     if (tomo_http_upgrade(req, head, &tcp, &left, &nleft) < 0)
