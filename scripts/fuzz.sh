@@ -10,7 +10,9 @@
 # another directory). A crash, leak or sanitizer report stops the script with exit 1 and leaves the input in
 # build-fuzz/crashes/<target>/ (reproduce: build-fuzz/tests/fuzz/fuzz_<target>
 # <file>). The last line of each run (coverage, corpus size, executions) is
-# printed as a summary table.
+# printed as a summary table. FUZZ_SEED=N fixes libFuzzer's seed (the test
+# suite uses 1, so a CI run explores the same inputs every time; unset, each
+# run picks a new seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}
@@ -28,7 +30,7 @@ for t in "${TARGETS[@]}"; do
   echo "== fuzz $t: ${SECS}s"
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       "$B/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -max_len=8192 -timeout=60 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$B/crashes/$t/" \
+      -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -artifact_prefix="$B/crashes/$t/" \
       "$B/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -20 || true
     echo "fuzz $t FAILED: full log $log, input in $B/crashes/$t/"

@@ -26,7 +26,7 @@ echo "== unit tests (sanitizers)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
 
 echo "== fuzzing: 30 s per libFuzzer target (clang, ASan + UBSan; scripts/fuzz.sh)"
-bash scripts/fuzz.sh 30
+FUZZ_SEED=1 bash scripts/fuzz.sh 30
 
 echo "== acceptance test dependencies (npm)"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)

@@ -4,6 +4,7 @@
 #include "codec_util.h"
 #include "common.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
@@ -87,7 +88,19 @@ int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long
         json_decref(claims);
         return TOMO_EINVAL;
     }
-    long long e = json_is_integer(exp) ? json_integer_value(exp) : (long long)json_real_value(exp);
+    long long e;
+    if (json_is_integer(exp)) {
+        e = json_integer_value(exp);
+    } else {
+        /* A real outside long long's range (or NaN) would be undefined to
+         * convert; anything that large is far future, NaN never valid. */
+        double r = json_real_value(exp);
+        if (r != r) {
+            json_decref(claims);
+            return TOMO_EINVAL;
+        }
+        e = r >= 9.2e18 ? LLONG_MAX : r <= -9.2e18 ? LLONG_MIN : (long long)r;
+    }
     if (e <= now_sec) {
         json_decref(claims);
         return TOMO_ETIMEOUT;

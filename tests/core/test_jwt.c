@@ -57,6 +57,22 @@ static void test_malformed(void)
     }
 }
 
+static void test_real_exp(void)
+{
+    /* exp as a JSON real: in range it counts as seconds; far beyond long
+     * long's range it is far future (not undefined behaviour); NaN-like
+     * values cannot be written in JSON, so only the ranges are tested. */
+    const char *payloads[] = {"{\"exp\":4000000000.5}", "{\"exp\":1e25}", "{\"exp\":-1e25}"};
+    int want[] = {0, 0, TOMO_ETIMEOUT};
+    for (size_t i = 0; i < 3; i++) {
+        char *tok = tomo_jwt_sign_payload(payloads[i], strlen(payloads[i]), "k", 1);
+        json_t *out = NULL;
+        TT_EQ(tomo_jwt_verify(tok, "k", 1, 1000, &out), want[i]);
+        json_decref(out);
+        free(tok);
+    }
+}
+
 static void test_b64(void)
 {
     char *e = tomo_b64_encode("hello?", 6, 0);
@@ -84,6 +100,7 @@ int main(void)
     TT_RUN(test_roundtrip);
     TT_RUN(test_known_vector);
     TT_RUN(test_malformed);
+    TT_RUN(test_real_exp);
     TT_RUN(test_b64);
     return tt_finish();
 }
