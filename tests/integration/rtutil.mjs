@@ -49,7 +49,9 @@ export async function connect(srv, u, opts = {}) {
 export async function waitFor(fn, ms = 3000, what = 'condition') {
   const end = Date.now() + ms;
   for (;;) {
-    const v = fn();
+    // An async fn returns a promise, which is always truthy: await it, so the
+    // wait is on the value the promise resolves to.
+    const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
