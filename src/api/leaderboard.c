@@ -180,7 +180,9 @@ static int query_expiry(tomo_api_ctx *ctx, int64_t *expiry)
 
 /* ---- leaderboards ---- */
 
-int tomo_api_leaderboard_write(tomo_api_ctx *ctx)
+/* Write or delete the caller's record: the same shape for both kinds, the
+ * svc call differs. */
+static int write_common(tomo_api_ctx *ctx, int tournament)
 {
     tomo_lb_write w;
     tomo_lb_record r;
@@ -189,26 +191,40 @@ int tomo_api_leaderboard_write(tomo_api_ctx *ctx)
     if (parse_write(ctx, &w) < 0 || tomo_api_db(ctx, &db) < 0)
         return -1;
     tomo_caller caller = tomo_api_caller(ctx);
-    if (tomo_svc_leaderboard_record_write(&ctx->srv->svc, db, &caller,
-                                          tomo_api_param(ctx, "leaderboard_id"), &w, &r, &err) < 0)
+    const char *id = tomo_api_param(ctx, tournament ? "tournament_id" : "leaderboard_id");
+    int rc = tournament
+                 ? tomo_svc_tournament_record_write(&ctx->srv->svc, db, &caller, id, &w, &r, &err)
+                 : tomo_svc_leaderboard_record_write(&ctx->srv->svc, db, &caller, id, &w, &r, &err);
+    if (rc < 0)
         return tomo_api_svc_error(ctx, &err);
     ctx->out = record_json(&r);
     tomo_lb_record_clear(&r);
     return 0;
 }
 
-int tomo_api_leaderboard_delete(tomo_api_ctx *ctx)
+static int delete_common(tomo_api_ctx *ctx, int tournament)
 {
     tomo_err err = {0};
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
     tomo_caller caller = tomo_api_caller(ctx);
-    if (tomo_svc_leaderboard_record_delete(&ctx->srv->svc, db, &caller,
-                                           tomo_api_param(ctx, "leaderboard_id"),
-                                           ctx->session.user_id, &err) < 0)
-        return tomo_api_svc_error(ctx, &err);
-    return 0;
+    const char *id = tomo_api_param(ctx, tournament ? "tournament_id" : "leaderboard_id");
+    int rc = tournament ? tomo_svc_tournament_record_delete(&ctx->srv->svc, db, &caller, id,
+                                                            ctx->session.user_id, &err)
+                        : tomo_svc_leaderboard_record_delete(&ctx->srv->svc, db, &caller, id,
+                                                             ctx->session.user_id, &err);
+    return rc < 0 ? tomo_api_svc_error(ctx, &err) : 0;
+}
+
+int tomo_api_leaderboard_write(tomo_api_ctx *ctx)
+{
+    return write_common(ctx, 0);
+}
+
+int tomo_api_leaderboard_delete(tomo_api_ctx *ctx)
+{
+    return delete_common(ctx, 0);
 }
 
 /* owner_ids, limit (default `def`; `owners_only` says when an absent limit
@@ -305,33 +321,12 @@ int tomo_api_tournament_around_owner(tomo_api_ctx *ctx)
 
 int tomo_api_tournament_write(tomo_api_ctx *ctx)
 {
-    tomo_lb_write w;
-    tomo_lb_record r;
-    tomo_err err = {0};
-    tomo_dbconn *db;
-    if (parse_write(ctx, &w) < 0 || tomo_api_db(ctx, &db) < 0)
-        return -1;
-    tomo_caller caller = tomo_api_caller(ctx);
-    if (tomo_svc_tournament_record_write(&ctx->srv->svc, db, &caller,
-                                         tomo_api_param(ctx, "tournament_id"), &w, &r, &err) < 0)
-        return tomo_api_svc_error(ctx, &err);
-    ctx->out = record_json(&r);
-    tomo_lb_record_clear(&r);
-    return 0;
+    return write_common(ctx, 1);
 }
 
 int tomo_api_tournament_delete(tomo_api_ctx *ctx)
 {
-    tomo_err err = {0};
-    tomo_dbconn *db;
-    if (tomo_api_db(ctx, &db) < 0)
-        return -1;
-    tomo_caller caller = tomo_api_caller(ctx);
-    if (tomo_svc_tournament_record_delete(&ctx->srv->svc, db, &caller,
-                                          tomo_api_param(ctx, "tournament_id"),
-                                          ctx->session.user_id, &err) < 0)
-        return tomo_api_svc_error(ctx, &err);
-    return 0;
+    return delete_common(ctx, 1);
 }
 
 int tomo_api_tournament_join(tomo_api_ctx *ctx)

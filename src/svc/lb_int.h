@@ -63,6 +63,9 @@ int tomo_lbi_metadata_ok(const char *metadata);
  * done by the caller. */
 int tomo_lbi_list(tomo_svc *svc, tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry,
                   const tomo_lb_list *req, tomo_lb_record_list *out, tomo_err *err);
+/* The owner of a haystack query: given and a UUID, else INVALID_ARGUMENT
+ * with Nakama's message (0 or -1 with err set). */
+int tomo_lbi_check_haystack_owner(const char *owner_id, tomo_err *err);
 /* The haystack of one period. */
 int tomo_lbi_around(tomo_svc *svc, tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry,
                     const char *owner_id, int limit, tomo_lb_record_list *out, tomo_err *err);

@@ -1466,6 +1466,16 @@ int tomo_svc_leaderboard_records_list(tomo_svc *svc, tomo_dbconn *db, const char
     return rc;
 }
 
+int tomo_lbi_check_haystack_owner(const char *owner_id, tomo_err *err)
+{
+    if (!owner_id || !*owner_id)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Owner ID must be provided for a haystack query.");
+    if (!tomo_uuid_valid(owner_id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid owner ID provided.");
+    return 0;
+}
+
 int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, const char *id,
                                               const char *owner_id, int limit, const char *cursor,
                                               int64_t expiry, tomo_lb_record_list *out,
@@ -1475,11 +1485,8 @@ int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, co
     memset(out, 0, sizeof(*out));
     if (!id || !*id)
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid leaderboard ID.");
-    if (!owner_id || !*owner_id)
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
-                            "Owner ID must be provided for a haystack query.");
-    if (!tomo_uuid_valid(owner_id))
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid owner ID provided.");
+    if (tomo_lbi_check_haystack_owner(owner_id, err) < 0)
+        return -1;
     int rc = tomo_svc_leaderboard_get(svc, db, id, &b);
     if (rc == TOMO_ENOTFOUND)
         return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Leaderboard not found.");

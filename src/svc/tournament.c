@@ -613,11 +613,8 @@ int tomo_svc_tournament_records_around_owner(tomo_svc *svc, tomo_dbconn *db, con
     memset(out, 0, sizeof(*out));
     if (!id || !*id)
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Tournament ID must be provided");
-    if (!owner_id || !*owner_id)
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
-                            "Owner ID must be provided for a haystack query.");
-    if (!tomo_uuid_valid(owner_id))
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid owner ID provided.");
+    if (tomo_lbi_check_haystack_owner(owner_id, err) < 0)
+        return -1;
     int rc = get_tournament(svc, db, id, &b, err);
     if (rc < 0)
         return rc;
