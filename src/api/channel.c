@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../core/common.h"
-#include "../rt/chat.h"
+#include "../svc/chat.h"
 
 int tomo_api_channel_messages_list(tomo_api_ctx *ctx)
 {

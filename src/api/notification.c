@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../core/common.h"
-#include "../rt/notify.h"
+#include "../svc/notification.h"
 
 int tomo_api_notification_list(tomo_api_ctx *ctx)
 {

@@ -19,10 +19,10 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "../core/ratelimit.h"
-#include "chat.h"
+#include "../svc/chat.h"
 #include "envelope.h"
 #include "../core/hmap.h"
-#include "notify.h"
+#include "../svc/notification.h"
 #include "rt.h"
 #include "rt_int.h"
 #include "tracker.h"
@@ -227,7 +227,7 @@ static void join_check_done(tomo_rt_req *req, void *arg)
     join_job *j = arg;
     int group = j->ch.mode == TOMO_CHAT_GROUP;
     if (j->notification)
-        tomo_notify_push(req->rt, j->peer_id, j->notification);
+        tomo_notify_push(req->rt->svc, j->peer_id, j->notification);
     if (j->rc == TOMO_ENOTFOUND)
         tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s not found: Invalid channel target",
                             group ? "Group" : "User ID");

@@ -7,8 +7,8 @@
  *       session's writes in the order sent), the content size limit
  *       (chat.max_message_bytes), and the chat_messages_sent_total metric.
  * Borrows: the tracker (presences on channel streams), sessions, the worker
- *          pool (DM target lookups, message history writes: rt/chat.h) and
- *          the notification API (the DM request, rt/notify.h).
+ *          pool (DM target lookups, message history writes: svc/chat.h) and
+ *          the notification API (the DM request, svc/notification.h).
  * Threads: loop thread; database work runs in tomo_rt_async jobs whose
  *          worker half touches only the copies it was given. */
 #ifndef TOMO_RT_CHANNEL_H

@@ -10,7 +10,7 @@
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
-#include "chat.h"
+#include "../svc/chat.h"
 #include "online.h"
 #include "rt_int.h"
 

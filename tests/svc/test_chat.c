@@ -1,11 +1,11 @@
-/* tests/rt/test_chat.c: channel ids, room names, message ids, and the
+/* tests/svc/test_chat.c: channel ids, room names, message ids, and the
  * message history store (paging both ways, cursors, update/remove) on
  * SQLite. */
 #define _GNU_SOURCE
 #include "core/codec_util.h"
 #include "core/common.h"
 #include "core/config.h"
-#include "rt/chat.h"
+#include "svc/chat.h"
 #include "store/db.h"
 #include "store/migrate.h"
 #include "tt.h"

@@ -1,10 +1,10 @@
-/* rt/notify.h: in-app notifications, the server-side sending API.
+/* svc/notification.h: in-app notifications, the server-side sending API.
  * Owns: the `notification` table (store, list with a cacheable cursor,
  *       delete) and the live push of notifications to a user's sockets
  *       (envelope {"notifications":{"notifications":[Notification]}}), and the
  *       notifications_sent_total metric.
- * Borrows: the database connection of the caller, the loop (the push is
- *          posted to it), tomo_rt_send_to_user (rt/rt.h).
+ * Borrows: the database connection of the caller, the push seam
+ *          (svc->push.to_user, which posts the delivery to the loop).
  * Threads: every function here runs on a WORKER thread (it may block on the
  *          database); the push itself runs later on the loop thread.
  *
@@ -12,12 +12,12 @@
  * sender_id, create_time (RFC 3339), persistent}, protojson style: zero
  * values omitted. Persistent notifications are stored (id: a time-ordered
  * UUID, tomo_uuid_v7; create_time unix ms) and listed oldest first. */
-#ifndef TOMO_RT_NOTIFY_H
-#define TOMO_RT_NOTIFY_H
+#ifndef TOMO_SVC_NOTIFICATION_H
+#define TOMO_SVC_NOTIFICATION_H
 
 #include <jansson.h>
 
-#include "rt.h"
+#include "svc.h"
 
 /* Nakama's system notification codes (reserved, negative). */
 enum {
@@ -46,17 +46,17 @@ int tomo_notify_store(tomo_dbconn *conn, const char *user_id, const char *subjec
                       json_t **out);
 
 /* Push notification objects (an array, or a single object; borrowed) live to
- * every socket of user_id: posts the work to the loop thread, where
- * tomo_rt_send_to_user delivers it. Any thread. Call it after the transaction
+ * every socket of user_id through the push seam (delivered later on the
+ * loop thread). Any thread. Call it after the transaction
  * that stored them committed, so nobody sees a notification that was rolled
  * back. */
-void tomo_notify_push(tomo_rt *rt, const char *user_id, json_t *notifications);
+void tomo_notify_push(tomo_svc *svc, const char *user_id, json_t *notifications);
 
 /* tomo_notify_store then tomo_notify_push, for callers without a
  * transaction of their own. conn must not be inside an open transaction.
  * *out as for tomo_notify_store (may be NULL). Returns as tomo_notify_store;
  * nothing is pushed on failure. */
-int tomo_notify_send(tomo_rt *rt, tomo_dbconn *conn, const char *user_id,
+int tomo_notify_send(tomo_svc *svc, tomo_dbconn *conn, const char *user_id,
                      const char *subject, const char *content_json, int code,
                      const char *sender_id, int persistent, json_t **out);
 

@@ -1,4 +1,4 @@
-/* rt/chat.h: chat channel identity and message history.
+/* svc/chat.h: chat channel identity and message history.
  * Owns: channel ids ("<mode>.<subject>.<subcontext>.<label>": room
  *       `2...<name>`, group `3.<group_id>..`, DM `4.<uidA>.<uidB>.`), room
  *       name rules, the ChannelMessage JSON shape,
@@ -11,8 +11,8 @@
  * A channel maps onto the message table's stream columns: stream_mode =
  * mode, stream_subject = subject, stream_descriptor = subcontext,
  * stream_label = label. UUIDs are kept lower-case. */
-#ifndef TOMO_RT_CHAT_H
-#define TOMO_RT_CHAT_H
+#ifndef TOMO_SVC_CHAT_H
+#define TOMO_SVC_CHAT_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
-/* rt/chat.c: chat channel identity and message history (see chat.h). */
+/* svc/chat.c: chat channel identity and message history (see chat.h). */
 #include "chat.h"
 
-#include "../svc/group.h"
+#include "group.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
-/* rt/notify.c: in-app notifications (see notify.h). */
-#include "notify.h"
+/* svc/notification.c: in-app notifications (see notification.h). */
+#include "notification.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,8 +10,6 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
-#include "rt.h"
-#include "rt_int.h"
 
 /* Registering an existing family returns it, so looking the handle up per
  * call stays correct across tomo_metrics_reset (tests) at the cost of one
@@ -98,32 +96,16 @@ out:
     return rc;
 }
 
-typedef struct push_job {
-    tomo_rt *rt;
-    char user_id[37];
-    json_t *env;
-} push_job;
-
-/* Loop thread: deliver to whatever sockets the user has right now. A user
- * with none simply finds stored ones in the list later. */
-static void push_on_loop(void *arg)
+void tomo_notify_push(tomo_svc *svc, const char *user_id, json_t *notifications)
 {
-    push_job *j = arg;
-    tomo_rt_send_to_user(j->rt, j->user_id, j->env);
-    json_decref(j->env);
-    free(j);
-}
-
-void tomo_notify_push(tomo_rt *rt, const char *user_id, json_t *notifications)
-{
-    if (!rt || !user_id || !notifications)
+    if (!svc || !svc->push.to_user || !user_id || !notifications)
         return;
     json_t *list;
     if (json_is_array(notifications))
-        list = json_deep_copy(notifications);
+        list = json_incref(notifications);
     else {
         list = json_array();
-        json_array_append_new(list, json_deep_copy(notifications));
+        json_array_append(list, notifications);
     }
     size_t n = json_array_size(list);
     if (!n) {
@@ -131,16 +113,15 @@ void tomo_notify_push(tomo_rt *rt, const char *user_id, json_t *notifications)
         return;
     }
     tomo_metric_add(m_sent(), NULL, (double)n);
-    push_job *j = tomo_xcalloc(1, sizeof(*j));
-    j->rt = rt;
-    snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
-    /* A deep copy: the envelope crosses to the loop thread, and jansson
-     * reference counts are not atomic. */
-    j->env = json_pack("{s:{s:o}}", "notifications", "notifications", list);
-    tomo_loop_post(rt->loop, push_on_loop, j);
+    /* The seam copies what crosses to the loop thread (jansson reference
+     * counts are not atomic). */
+    json_t *env = json_pack("{s:{s:O}}", "notifications", "notifications", list);
+    svc->push.to_user(svc->push.ctx, user_id, env);
+    json_decref(env);
+    json_decref(list);
 }
 
-int tomo_notify_send(tomo_rt *rt, tomo_dbconn *conn, const char *user_id,
+int tomo_notify_send(tomo_svc *svc, tomo_dbconn *conn, const char *user_id,
                      const char *subject, const char *content_json, int code,
                      const char *sender_id, int persistent, json_t **out)
 {
@@ -148,7 +129,7 @@ int tomo_notify_send(tomo_rt *rt, tomo_dbconn *conn, const char *user_id,
     int rc = tomo_notify_store(conn, user_id, subject, content_json, code, sender_id, persistent,
                                &n);
     if (rc == 0)
-        tomo_notify_push(rt, user_id, n);
+        tomo_notify_push(svc, user_id, n);
     if (out)
         *out = n;
     else

@@ -1,11 +1,11 @@
-/* tests/rt/test_notify.c: the notification store on SQLite: persistent vs
+/* tests/svc/test_notification.c: the notification store on SQLite: persistent vs
  * live-only, listing order and the cacheable cursor, delete scoped to the
  * owner, input checks. */
 #define _GNU_SOURCE
 #include "core/codec_util.h"
 #include "core/common.h"
 #include "core/config.h"
-#include "rt/notify.h"
+#include "svc/notification.h"
 #include "store/db.h"
 #include "store/migrate.h"
 #include "tt.h"
@@ -137,8 +137,55 @@ static void test_store_and_list_on(testdb *t)
 
 static void test_store_and_list(void) { testdb_each("notify", test_store_and_list_on); }
 
+/* ---- send: stored, then pushed through the seam ---- */
+
+static char g_pushed_to[37];
+static json_t *g_pushed;
+
+static void fake_to_user(void *ctx, const char *user_id, json_t *env)
+{
+    (void)ctx;
+    snprintf(g_pushed_to, sizeof(g_pushed_to), "%s", user_id);
+    json_decref(g_pushed);
+    g_pushed = json_deep_copy(env);
+}
+
+static void test_send_on(testdb *t)
+{
+    tomo_svc svc;
+    memset(&svc, 0, sizeof(svc));
+    svc.cfg = &t->cfg;
+    svc.db = t->db;
+    svc.push.to_user = fake_to_user;
+    tomo_dbconn *c = NULL;
+    TT_OK(tomo_db_acquire(t->db, &c));
+    json_t *n = NULL;
+    TT_OK(tomo_notify_send(&svc, c, U1, "hello", "{\"a\":1}", 9, NULL, 1, &n));
+    TT_STR_EQ(g_pushed_to, U1);
+    json_t *pushed = json_array_get(
+        json_object_get(json_object_get(g_pushed, "notifications"), "notifications"), 0);
+    TT_STR_EQ(json_string_value(json_object_get(pushed, "subject")), "hello");
+    TT_STR_EQ(json_string_value(json_object_get(pushed, "id")),
+              json_string_value(json_object_get(n, "id")));
+    json_decref(n);
+    json_t *page = NULL;
+    TT_OK(tomo_notify_list(c, U1, 10, NULL, &page));
+    TT_EQ(json_array_size(json_object_get(page, "notifications")), 1);
+    json_decref(page);
+    /* nothing is pushed when the store refuses it */
+    g_pushed_to[0] = '\0';
+    TT_EQ(tomo_notify_send(&svc, c, U1, "", "{}", 1, NULL, 1, NULL), TOMO_EINVAL);
+    TT_STR_EQ(g_pushed_to, "");
+    json_decref(g_pushed);
+    g_pushed = NULL;
+    tomo_db_release(c);
+}
+
+static void test_send(void) { testdb_each("notify_send", test_send_on); }
+
 int main(void)
 {
     TT_RUN(test_store_and_list);
+    TT_RUN(test_send);
     return tt_finish();
 }
