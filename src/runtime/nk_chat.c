@@ -1,9 +1,9 @@
 /* runtime/nk_chat.c: nk.channel_id_build (the channel id a client gets for
- * a room, a DM or a group, as rt/chat.h formats it). */
+ * a room, a DM or a group, as svc/chat.h formats it). */
 #define _GNU_SOURCE
 #include "runtime_int.h"
 
-#include "../rt/chat.h"
+#include "../svc/chat.h"
 
 #include <string.h>
 

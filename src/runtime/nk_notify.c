@@ -1,11 +1,11 @@
 /* runtime/nk_notify.c: nk.notification_send / nk.notifications_send over
- * the notification service (rt/notify.h: stored when persistent, pushed to
+ * the notification service (svc/notification.h: stored when persistent, pushed to
  * live sockets after commit). The system sends: any user, any sender. */
 #define _GNU_SOURCE
 #include "runtime_int.h"
 
 #include "../core/common.h"
-#include "../rt/notify.h"
+#include "../svc/notification.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +90,7 @@ static int send_all(lua_State *L, note *ns, size_t n)
     }
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
-            tomo_notify_push(srv->rt, ns[i].user_id, objs[i]);
+            tomo_notify_push(&srv->svc, ns[i].user_id, objs[i]);
 out:
     tomo_db_release(c);
     for (size_t i = 0; i < n; i++) {
