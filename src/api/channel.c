@@ -1,5 +1,5 @@
 /* api/channel.c: GET /v2/channel/{channel_id}, chat history over REST
- * (store side in rt/chat.h). Threads: worker. */
+ * (store side in svc/chat.h). Threads: worker. */
 #include "handlers.h"
 
 #include <string.h>

@@ -1,5 +1,5 @@
 /* api/notification.c: GET and DELETE /v2/notification, the REST face of
- * the notification store (rt/notify.h). Threads: worker. */
+ * the notification store (svc/notification.h). Threads: worker. */
 #include "handlers.h"
 
 #include <stdlib.h>

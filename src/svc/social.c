@@ -13,6 +13,7 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
+#include "notification.h"
 #include "users.h"
 
 int64_t tomo_social_position(void)
@@ -57,34 +58,12 @@ int tomo_social_cursor_decode(char tag, const char *cursor, int64_t *state, int6
     return rc;
 }
 
-/* Until the notification domain sits in svc, the stored row and the
- * Notification object are made here, as rt/notify.c does. */
-static json_t *note_json(const char *id, const char *subject, const char *content, int code,
-                         const char *sender_id, int64_t create_ms)
-{
-    char ts[32];
-    tomo_rfc3339(create_ms / 1000, ts);
-    json_t *n = json_pack("{s:s,s:s,s:s,s:i,s:s,s:b}", "id", id, "subject", subject, "content",
-                          content, "code", code, "create_time", ts, "persistent", 1);
-    if (sender_id && *sender_id && strcmp(sender_id, TOMO_SYSTEM_USER_ID) != 0)
-        json_object_set_new(n, "sender_id", json_string(sender_id));
-    return n;
-}
-
 int tomo_social_note_add(tomo_social_notes *q, tomo_dbconn *db, const char *user_id,
                          const char *subject, const char *content, int code,
                          const char *sender_id)
 {
-    char id[37];
-    int64_t now = tomo_uuid_v7(id);
-    const char *idp = id;
-    tomo_dbval p[] = {TOMO_DBTEXT(idp),     TOMO_DBTEXT(user_id), TOMO_DBTEXT(subject),
-                      TOMO_DBTEXT(content), TOMO_DBINT(code),     TOMO_DBTEXT(sender_id),
-                      TOMO_DBINT(now)};
-    int rc = tomo_db_exec(db,
-                          "INSERT INTO notification (id, user_id, subject, content, code, "
-                          "sender_id, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                          p, TOMO_ARRAY_LEN(p), NULL);
+    json_t *obj = NULL;
+    int rc = tomo_notify_store(db, user_id, subject, content, code, sender_id, 1, &obj);
     if (rc < 0)
         return rc;
     if (q->n == q->cap) {
@@ -92,18 +71,15 @@ int tomo_social_note_add(tomo_social_notes *q, tomo_dbconn *db, const char *user
         q->v = tomo_xrealloc(q->v, q->cap * sizeof(*q->v));
     }
     snprintf(q->v[q->n].user_id, sizeof(q->v[q->n].user_id), "%s", user_id);
-    q->v[q->n].obj = note_json(id, subject, content, code, sender_id, now);
+    q->v[q->n].obj = obj;
     q->n++;
     return 0;
 }
 
 void tomo_social_notes_push(tomo_svc *svc, tomo_social_notes *q)
 {
-    for (size_t i = 0; svc && svc->push.to_user && i < q->n; i++) {
-        json_t *env = json_pack("{s:{s:[O]}}", "notifications", "notifications", q->v[i].obj);
-        svc->push.to_user(svc->push.ctx, q->v[i].user_id, env);
-        json_decref(env);
-    }
+    for (size_t i = 0; i < q->n; i++)
+        tomo_notify_push(svc, q->v[i].user_id, q->v[i].obj);
     tomo_social_notes_free(q);
 }
 

@@ -35,7 +35,8 @@ typedef struct tomo_social_notes {
 } tomo_social_notes;
 
 /* Store a persistent notification with db (inside the caller's
- * transaction) and queue it. content is compact JSON text with sorted keys.
+ * transaction, svc/notification.h) and queue it. content is compact JSON
+ * text with sorted keys.
  * Returns 0 or a store error. */
 int tomo_social_note_add(tomo_social_notes *q, tomo_dbconn *db, const char *user_id,
                          const char *subject, const char *content, int code,
