@@ -288,7 +288,10 @@ static void test_pool(void)
     TT_EQ(st.open, 0);
     TT_TRUE(st.errors_unavailable >= 1);
     /* the server is fine: callers arriving together wait for the one probe
-     * connection instead of failing */
+     * connection instead of failing. The pool reads its config live: give
+     * the waiters a deadline a loaded CI box's connect fits in (200 ms was
+     * for the acquire-timeout check above). */
+    cfg.database.query_timeout_ms = 10000;
     pthread_t th[2];
     int results[2] = {-1, -1};
     acq_arg args[2] = {{db, &results[0]}, {db, &results[1]}};
