@@ -16,6 +16,7 @@
 #include "rt/rt.h"
 #include "svc/leaderboard.h"
 #include "svc/revoke.h"
+#include "rt/amatch.h"
 #include "runtime/bridge.h"
 #include "runtime/nk_leaderboard.h"
 #include "runtime/runtime.h"
@@ -226,6 +227,35 @@ static void on_sighup(uv_signal_t *s, int signum)
         TOMO_LOGI(TOMO_MAIN, "SIGHUP: TLS certificate reloaded %s", tomo_tls_describe(g_tls));
 }
 
+/* The sockets and HTTP servers stop; requests in flight get the grace
+ * period (at least 2 s) to finish. */
+static void begin_shutdown(tomo_server *srv)
+{
+    tomo_http_server_shutdown(srv->api_http);
+    if (srv->ws_http)
+        tomo_http_server_shutdown(srv->ws_http);
+    tomo_rt_shutdown(srv->rt);
+    /* Even with a zero grace period, requests already being handled get a
+     * short moment to finish so their answers are not lost. */
+    int grace_ms = srv->cfg->shutdown_grace_sec * 1000;
+    if (grace_ms < 2000)
+        grace_ms = 2000;
+    g_shutdown_deadline_ms = tomo_now_ms() + grace_ms;
+    uv_timer_start(&g_shutdown_timer, shutdown_tick, 0, 20);
+}
+
+/* shutdown_grace_sec > 0 with authoritative matches: each got
+ * match_terminate and keeps ticking, with its players still connected,
+ * until it ends or the grace period is over; then the rest stops. */
+static void match_grace_tick(uv_timer_t *t)
+{
+    tomo_server *srv = &g_srv;
+    if (tomo_rt_amatch_count(srv->rt) && tomo_now_ms() < g_shutdown_deadline_ms)
+        return;
+    uv_timer_stop(t);
+    begin_shutdown(srv);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
@@ -238,18 +268,15 @@ static void on_signal(uv_signal_t *s, int signum)
     atomic_store(&srv->shutting_down, 1);
     TOMO_LOGI(TOMO_MAIN, "shutting down signal=%s grace_sec=%d",
               signum == SIGTERM ? "SIGTERM" : "SIGINT", srv->cfg->shutdown_grace_sec);
-    tomo_http_server_shutdown(srv->api_http);
-    if (srv->ws_http)
-        tomo_http_server_shutdown(srv->ws_http);
-    tomo_rt_shutdown(srv->rt);
-    /* Even with a zero grace period, requests already being handled get a
-     * short moment to finish so their answers are not lost. */
-    int grace_ms = srv->cfg->shutdown_grace_sec * 1000;
-    if (grace_ms < 2000)
-        grace_ms = 2000;
-    g_shutdown_deadline_ms = tomo_now_ms() + grace_ms;
     uv_timer_init(tomo_loop_uv(srv->loop), &g_shutdown_timer);
-    uv_timer_start(&g_shutdown_timer, shutdown_tick, 0, 20);
+    int grace = srv->cfg->shutdown_grace_sec;
+    if (grace > 0 && tomo_rt_amatch_count(srv->rt)) {
+        tomo_rt_amatch_terminate_all(srv->rt, grace);
+        g_shutdown_deadline_ms = tomo_now_ms() + (int64_t)grace * 1000;
+        uv_timer_start(&g_shutdown_timer, match_grace_tick, 20, 20);
+        return;
+    }
+    begin_shutdown(srv);
 }
 
 /* ---- start-up ---- */

@@ -1,9 +1,9 @@
-/* api/match.c: GET /v2/match, the match listing. Runs on the loop thread
- * (TOMO_ROUTE_LOOP) because it reads realtime state. Only relayed matches
- * exist until the runtime hosts authoritative ones. */
+/* api/match.c: GET /v2/match, the match listing (authoritative matches by
+ * label or query, relayed ones: rt/amatch.h). Runs on the loop thread
+ * (TOMO_ROUTE_LOOP) because relayed matches are realtime state. */
 #include "handlers.h"
 
-#include "../rt/rt.h"
+#include "../rt/amatch.h"
 
 #include <string.h>
 
@@ -41,12 +41,16 @@ int tomo_api_match_list(tomo_api_ctx *ctx)
                               "Maximum size must be greater than or equal to minimum size when "
                               "both are specified.");
     json_t *matches = json_array();
-    /* Nakama 3.15 lists relayed matches only without label and query
-     * filters (those search authoritative match labels) and unless
-     * authoritative=true. */
-    if (!(auth_set && authoritative) && !query && !label)
-        tomo_rt_match_list(ctx->srv->rt, (int)limit, has_min ? (int)min : -1, has_max ? (int)max : -1,
-                           NULL, matches);
+    tomo_match_query q = {.limit = (int)limit,
+                          .authoritative = auth_set ? authoritative : -1,
+                          .label = label,
+                          .min_size = has_min ? (int)min : -1,
+                          .max_size = has_max ? (int)max : -1,
+                          .query = query};
+    if (tomo_rt_match_list_all(ctx->srv->rt, &q, matches) < 0) {
+        json_decref(matches);
+        return tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Error listing matches.");
+    }
     ctx->out = json_object();
     if (json_array_size(matches))
         json_object_set(ctx->out, "matches", matches);

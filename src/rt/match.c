@@ -1,9 +1,11 @@
-/* rt/match.c: relayed matches (client-relayed, no server logic).
+/* rt/match.c: relayed matches (client-relayed, no server logic) and the
+ * envelope handlers shared with authoritative ones (rt/amatch.c).
  * Owns: nothing beyond tracker streams of mode 5 (subject = match uuid): a
  *       relayed match exists while someone is on its stream. Handles
  *       match_create, match_join (by id or by matchmaker token), match_leave
- *       and match_data_send, routes match_presence_event, and lists relayed
- *       matches for GET /v2/match.
+ *       and match_data_send (authoritative ids go to rt/amatch.c), routes
+ *       match_presence_event, lists relayed matches for GET /v2/match, and
+ *       formats match_data frames for both kinds (match_int.h).
  * Borrows: the tracker, sessions.
  * Threads: loop thread only. */
 #define _GNU_SOURCE
@@ -11,7 +13,9 @@
 #include "../core/common.h"
 #include "../core/jwt.h"
 #include "../core/log.h"
+#include "amatch.h"
 #include "envelope.h"
+#include "match_int.h"
 #include "rt.h"
 #include "rt_int.h"
 
@@ -20,7 +24,7 @@
 
 /* Split "<uuid>.<node>" into a lower-case uuid and the node part.
  * Returns 0 or TOMO_EINVAL. */
-static int parse_match_id(const char *id, char uuid[37], const char **node)
+int tomo_rt_match_parse_id(const char *id, char uuid[37], const char **node)
 {
     const char *dot = id ? strchr(id, '.') : NULL;
     if (!dot || dot - id != 36)
@@ -42,9 +46,8 @@ static tomo_stream relayed(const char *uuid)
     return st;
 }
 
-/* Presences other than the caller (all of them when include_self). */
-static json_t *others(tomo_tracker *t, const tomo_stream *st, const tomo_rt_session *self,
-                      int include_self)
+json_t *tomo_rt_match_others(tomo_tracker *t, const tomo_stream *st,
+                             const tomo_rt_session *self, int include_self)
 {
     json_t *arr = json_array();
     for (tomo_presence *p = tomo_tracker_first(t, st); p; p = tomo_presence_next(p))
@@ -53,11 +56,15 @@ static json_t *others(tomo_tracker *t, const tomo_stream *st, const tomo_rt_sess
     return arr;
 }
 
-static json_t *match_obj(const char *match_id, size_t size, json_t *presences,
-                         const tomo_rt_session *self)
+json_t *tomo_rt_match_obj(const char *match_id, const char *label, size_t size,
+                          json_t *presences, const tomo_rt_session *self)
 {
     json_t *m = json_object();
     json_object_set_new(m, "match_id", json_string(match_id));
+    if (label) {
+        json_object_set_new(m, "authoritative", json_true());
+        json_object_set_new(m, "label", json_string(label));
+    }
     if (size)
         json_object_set_new(m, "size", json_integer((json_int_t)size));
     if (json_array_size(presences))
@@ -67,11 +74,17 @@ static json_t *match_obj(const char *match_id, size_t size, json_t *presences,
     return m;
 }
 
+void tomo_rt_match_single(tomo_rt *rt, tomo_rt_session *s, const tomo_stream *keep)
+{
+    if (!rt->cfg->session.single_match)
+        return;
+    tomo_tracker_untrack_mode(rt->tracker, s, TOMO_STREAM_MATCH_RELAYED, keep);
+    tomo_tracker_untrack_mode(rt->tracker, s, TOMO_STREAM_MATCH_AUTHORITATIVE, keep);
+}
+
 static void single_match(tomo_rt_req *req, const tomo_stream *keep)
 {
-    if (req->rt->cfg->session.single_match)
-        tomo_tracker_untrack_mode((req->rt)->tracker, req->session,
-                                  TOMO_STREAM_MATCH_RELAYED, keep);
+    tomo_rt_match_single(req->rt, req->session, keep);
 }
 
 static int h_match_create(tomo_rt_req *req)
@@ -92,9 +105,9 @@ static int h_match_create(tomo_rt_req *req)
     json_t *presences = NULL;
     if (name && *name) {
         size = tomo_tracker_count(t, &st);
-        presences = others(t, &st, req->session, !isnew);
+        presences = tomo_rt_match_others(t, &st, req->session, !isnew);
     }
-    return tomo_rt_reply(req, "match", match_obj(id, size, presences, req->session));
+    return tomo_rt_reply(req, "match", tomo_rt_match_obj(id, NULL, size, presences, req->session));
 }
 
 static int h_match_join(tomo_rt_req *req)
@@ -112,14 +125,14 @@ static int h_match_join(tomo_rt_req *req)
         const char *tok = json_string_value(jtok);
         if (!tok || tomo_jwt_verify(tok, key, strlen(key), tomo_now_sec(), &claims) < 0 ||
             !(id_str = json_string_value(json_object_get(claims, "mid"))) ||
-            parse_match_id(id_str, uuid, &node) < 0) {
+            tomo_rt_match_parse_id(id_str, uuid, &node) < 0) {
             rc = tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match token");
             goto out;
         }
         allow_empty = 1;
     } else if (jid) {
         id_str = json_string_value(jid);
-        if (!id_str || parse_match_id(id_str, uuid, &node) < 0) {
+        if (!id_str || tomo_rt_match_parse_id(id_str, uuid, &node) < 0) {
             rc = tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
             goto out;
         }
@@ -128,8 +141,7 @@ static int h_match_join(tomo_rt_req *req)
         goto out;
     }
     if (*node) {
-        /* Authoritative matches need the runtime's match handlers. */
-        rc = tomo_rt_reply_error(req, TOMO_RT_ERR_MATCH_NOT_FOUND, "Match not found");
+        rc = tomo_rt_amatch_join(req, uuid, node, id_str, json_object_get(req->body, "metadata"));
         goto out;
     }
     tomo_stream st = relayed(uuid);
@@ -142,9 +154,9 @@ static int h_match_join(tomo_rt_req *req)
         tomo_tracker_track(t, req->session, &st, 0, 0, NULL);
         single_match(req, &st);
     }
-    json_t *presences = others(t, &st, req->session, !isnew);
+    json_t *presences = tomo_rt_match_others(t, &st, req->session, !isnew);
     size_t size = json_array_size(presences);
-    rc = tomo_rt_reply(req, "match", match_obj(id_str, size, presences, req->session));
+    rc = tomo_rt_reply(req, "match", tomo_rt_match_obj(id_str, NULL, size, presences, req->session));
 out:
     json_decref(claims);
     return rc;
@@ -155,38 +167,37 @@ static int h_match_leave(tomo_rt_req *req)
     const char *id = json_string_value(json_object_get(req->body, "match_id"));
     char uuid[37];
     const char *node;
-    if (!id || parse_match_id(id, uuid, &node) < 0)
+    if (!id || tomo_rt_match_parse_id(id, uuid, &node) < 0)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
-    if (!*node) {
-        tomo_stream st = relayed(uuid);
-        tomo_tracker_untrack((req->rt)->tracker, req->session, &st);
-    }
+    tomo_stream st = {*node ? TOMO_STREAM_MATCH_AUTHORITATIVE : TOMO_STREAM_MATCH_RELAYED, uuid,
+                      NULL, node};
+    tomo_tracker_untrack((req->rt)->tracker, req->session, &st);
     return tomo_rt_reply(req, NULL, NULL);
 }
 
 /* ---- match_data encoding ---- */
 
-typedef struct md_ctx {
-    json_t *body;                /* the match_data_send payload (canonical) */
-    const tomo_rt_session *self; /* sender */
-    const char *match_id;
-} md_ctx;
-
 /* The envelope as a tree (protobuf recipients). */
-static json_t *md_tree(void *arg)
+json_t *tomo_rt_md_tree(const tomo_md_fields *f)
 {
-    md_ctx *c = arg;
     json_t *md = json_object();
-    json_object_set_new(md, "match_id", json_string(c->match_id));
-    json_object_set_new(md, "presence", tomo_rt_session_presence_json(c->self));
-    const char *fields[] = {"op_code", "data", "reliable"};
-    for (size_t f = 0; f < 3; f++) {
-        json_t *x = json_object_get(c->body, fields[f]);
-        if (x)
-            json_object_set(md, fields[f], x);
+    json_object_set_new(md, "match_id", json_string(f->match_id));
+    if (f->user_id) {
+        json_t *p = json_pack("{s:s,s:s}", "user_id", f->user_id, "session_id", f->session_id);
+        if (f->username && *f->username)
+            json_object_set_new(p, "username", json_string(f->username));
+        json_object_set_new(md, "presence", p);
     }
+    if (f->op_code && *f->op_code)
+        json_object_set_new(md, "op_code", json_string(f->op_code));
+    if (f->data && *f->data)
+        json_object_set_new(md, "data", json_string(f->data));
+    if (f->reliable)
+        json_object_set_new(md, "reliable", json_true());
     return json_pack("{s:o}", "match_data", md);
 }
+
+static json_t *md_tree_cb(void *arg) { return tomo_rt_md_tree(arg); }
 
 typedef struct sbuf {
     char *p;
@@ -224,8 +235,8 @@ static void sb_free(sbuf *b)
         free(b->p);
 }
 
-/* A JSON string literal (input is valid UTF-8: it came through the codec or
- * a verified token). */
+/* A JSON string literal (input is valid UTF-8: it came through the codec, a
+ * verified token or a checked runtime string). */
 static void sb_str(sbuf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -249,34 +260,53 @@ static void sb_str(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
-/* The JSON encoding of md_tree(c) (key order and zero-value omission as the
- * codec renders it; control characters escaped as \\u00XX). */
-static void md_json(sbuf *b, const md_ctx *c)
+/* The JSON encoding of tomo_rt_md_tree(f) (key order and zero-value
+ * omission as the codec renders it; control characters escaped as
+ * \\u00XX). */
+static void md_json(sbuf *b, const tomo_md_fields *f)
 {
     sb_lit(b, "{\"match_data\":{\"match_id\":");
-    sb_str(b, c->match_id);
-    sb_lit(b, ",\"presence\":{\"user_id\":");
-    sb_str(b, c->self->user_id);
-    sb_lit(b, ",\"session_id\":");
-    sb_str(b, c->self->id);
-    if (c->self->username && *c->self->username) {
-        sb_lit(b, ",\"username\":");
-        sb_str(b, c->self->username);
+    sb_str(b, f->match_id);
+    if (f->user_id) {
+        sb_lit(b, ",\"presence\":{\"user_id\":");
+        sb_str(b, f->user_id);
+        sb_lit(b, ",\"session_id\":");
+        sb_str(b, f->session_id);
+        if (f->username && *f->username) {
+            sb_lit(b, ",\"username\":");
+            sb_str(b, f->username);
+        }
+        sb_lit(b, "}");
     }
-    sb_lit(b, "}");
-    const char *op = json_string_value(json_object_get(c->body, "op_code"));
-    if (op) {
+    if (f->op_code && *f->op_code) {
         sb_lit(b, ",\"op_code\":");
-        sb_str(b, op);
+        sb_str(b, f->op_code);
     }
-    const char *data = json_string_value(json_object_get(c->body, "data"));
-    if (data) {
+    if (f->data && *f->data) {
         sb_lit(b, ",\"data\":");
-        sb_str(b, data);
+        sb_str(b, f->data);
     }
-    if (json_is_true(json_object_get(c->body, "reliable")))
+    if (f->reliable)
         sb_lit(b, ",\"reliable\":true");
     sb_lit(b, "}}");
+}
+
+char *tomo_rt_md_json(const tomo_md_fields *f, size_t *len)
+{
+    sbuf b;
+    sb_init(&b);
+    md_json(&b, f);
+    char *out = tomo_xmalloc(b.n + 1);
+    memcpy(out, b.p, b.n);
+    out[b.n] = '\0';
+    *len = b.n;
+    sb_free(&b);
+    return out;
+}
+
+void tomo_rt_md_out(tomo_rt_out *o, const char *json, size_t len, tomo_md_fields *f)
+{
+    tomo_rt_out_init_json(o, "match_data", json, len, md_tree_cb, f);
 }
 
 static int h_match_data_send(tomo_rt_req *req)
@@ -290,10 +320,14 @@ static int h_match_data_send(tomo_rt_req *req)
     const char *id = json_string_value(json_object_get(req->body, "match_id"));
     char uuid[37];
     const char *node;
-    if (!id || parse_match_id(id, uuid, &node) < 0)
+    if (!id || tomo_rt_match_parse_id(id, uuid, &node) < 0)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid match ID");
-    if (*node)
-        return 0; /* authoritative: the sender cannot have joined */
+    if (*node) {
+        tomo_stream ast = {TOMO_STREAM_MATCH_AUTHORITATIVE, uuid, NULL, node};
+        if (tomo_tracker_get(t, self, &ast))
+            tomo_rt_amatch_data(req->rt, uuid, node, self, req->body);
+        return 0; /* not joined: ignored */
+    }
     json_t *filters = json_object_get(req->body, "presences");
     size_t i;
     json_t *v;
@@ -333,12 +367,18 @@ static int h_match_data_send(tomo_rt_req *req)
     if (k) {
         /* The hot path: the JSON text is formatted directly, the tree only
          * built if a protobuf recipient needs it. */
-        md_ctx mc = {req->body, self, id};
+        tomo_md_fields f = {id,
+                            self->user_id,
+                            self->id,
+                            self->username,
+                            json_string_value(json_object_get(req->body, "op_code")),
+                            json_string_value(json_object_get(req->body, "data")),
+                            json_is_true(json_object_get(req->body, "reliable"))};
         sbuf b;
         sb_init(&b);
-        md_json(&b, &mc);
+        md_json(&b, &f);
         tomo_rt_out o;
-        tomo_rt_out_init_json(&o, "match_data", b.p, b.n, md_tree, &mc);
+        tomo_rt_md_out(&o, b.p, b.n, &f);
         sb_free(&b);
         for (size_t r = 0; r < k; r++)
             tomo_rt_out_send(&o, to[r]);
@@ -351,11 +391,9 @@ static int h_match_data_send(tomo_rt_req *req)
     return 0;
 }
 
-/* match_presence_event to everyone on the match stream. */
-static void on_match_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_t *leaves,
-                           void *ud)
+void tomo_rt_match_presence_event(tomo_rt *rt, const tomo_stream *st, json_t *joins,
+                                  json_t *leaves)
 {
-    (void)ud;
     char id[128];
     snprintf(id, sizeof(id), "%s.%s", st->subject, st->label);
     json_t *ev = json_pack("{s:s}", "match_id", id);
@@ -365,6 +403,13 @@ static void on_match_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, js
         json_object_set(ev, "leaves", leaves);
     tomo_tracker_broadcast((rt)->tracker, st,
                            json_pack("{s:o}", "match_presence_event", ev), NULL);
+}
+
+static void on_match_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_t *leaves,
+                           void *ud)
+{
+    (void)ud;
+    tomo_rt_match_presence_event(rt, st, joins, leaves);
 }
 
 typedef struct list_ctx {
@@ -404,4 +449,5 @@ void tomo_rt_match_init(tomo_rt *rt)
     tomo_rt_register(rt, "match_join", h_match_join);
     tomo_rt_register(rt, "match_leave", h_match_leave);
     tomo_rt_register(rt, "match_data_send", h_match_data_send);
+    tomo_rt_amatch_init(rt);
 }

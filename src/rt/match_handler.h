@@ -1,10 +1,8 @@
 /* rt/match_handler.h: the match-handler seam: the interface an
  * authoritative match's logic implements (the Lua runtime, a C plugin), and
- * the dispatcher rt gives it to act on the match. Interface only: rt does
- * not run authoritative matches yet (match_create with a module and
- * match_join on an authoritative id answer as not found / unimplemented
- * until the runtime lands).
- * Owns: the two tables below; nothing is allocated here.
+ * the dispatcher rt gives it to act on the match. rt/amatch.c hosts the
+ * matches (registry, match threads, joins, listing).
+ * Owns: the tables below; nothing is allocated here.
  * Threads: every handler function of one match runs on that match's own
  *          thread (a match worker), one call at a time, never on a loop
  *          thread; the dispatcher's functions may be called only from inside
@@ -23,8 +21,9 @@
  *   signal         match_signal from the runtime; returns a result string.
  *   terminate      the server is stopping: grace_seconds to wrap up.
  * A handler owns its state (an opaque pointer: a Lua registry ref, a C
- * struct) and frees it when terminate or loop returns NULL. Presences and
- * messages are borrowed for the call. Errors: a handler returns a negative
+ * struct) and frees it when terminate or loop returns NULL. Setting *state
+ * to NULL from any call ends the match (join_attempt: the join is
+ * refused). Presences and messages are borrowed for the call. Errors: a handler returns a negative
  * TOMO_E* value and the match ends with a logged error (Nakama: the match
  * stops when a handler raises). */
 #ifndef TOMO_RT_MATCH_HANDLER_H
@@ -37,6 +36,9 @@
 /* A presence in a match (UserPresence fields). */
 typedef struct tomo_match_presence {
     const char *user_id, *session_id, *username, *node;
+    /* join / leave only: 0 unknown, 1 join, 2 update, 3 leave, 4 disconnect
+     * (Nakama's presence reason); 0 elsewhere. */
+    int reason;
 } tomo_match_presence;
 
 /* A message sent to the match (MatchDataSend from a client). */
@@ -51,7 +53,10 @@ typedef struct tomo_match_message {
 
 /* What rt lets a handler do to its match (Nakama's dispatcher). Every
  * function may be called only from the handler's own calls. presences NULL
- * (n 0) means every presence of the match; sender may be NULL. */
+ * means every presence of the match; a non-NULL list (n may be 0: nobody)
+ * reaches those of them still in the match; sender may be NULL. Each
+ * returns 0, TOMO_ETOOBIG (deferred queue full: match.deferred_queue_size;
+ * label over 2048 bytes) or TOMO_EINVAL (the match has stopped). */
 typedef struct tomo_match_dispatcher {
     void *ctx; /* rt's: pass it back */
     int (*broadcast)(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
@@ -71,6 +76,13 @@ typedef struct tomo_match_ctx {
     const char *node;
     int64_t tick;         /* current tick number (0 during init) */
     const tomo_match_dispatcher *dispatcher;
+    /* Appended (session 3): */
+    const char *label;    /* the current label ("" during init) */
+    int tick_rate;        /* 0 during init */
+    /* join_attempt only (else NULL / 0): the joining session's token vars
+     * (object) and expiry (unix seconds). */
+    json_t *vars;
+    int64_t session_exp;
 } tomo_match_ctx;
 
 /* One authoritative match's logic (implemented by the runtime). */
@@ -96,11 +108,20 @@ typedef struct tomo_match_handler {
     int (*terminate)(void *ud, const tomo_match_ctx *mc, void **state, int grace_seconds);
     /* The handler is no longer used: release ud. */
     void (*release)(void *ud);
+    /* Appended (session 3), may be NULL: the message of the last failed
+     * call (valid until the next call), e.g. what init raised, which
+     * match_create reports as "error creating match: <message>". */
+    const char *(*error)(void *ud);
 } tomo_match_handler;
 
 /* How rt finds the handler for a module name (match_create(module) from
  * the runtime, the matchmaker's matched hook): filled in by the runtime at
- * start-up. Returns 0 with *out filled, or TOMO_ENOTFOUND. */
+ * start-up. Every lookup makes a fresh instance for one match (out->ud is
+ * that match's: a Lua state of its own, a plugin instance); rt calls
+ * out->release once the match is over (also when init fails). Returns 0
+ * with *out filled, TOMO_ENOTFOUND, or another negative value (the module
+ * failed to load: logged by the implementation). Any thread; it may block
+ * (it loads code). */
 typedef struct tomo_match_handler_registry {
     void *ctx;
     int (*lookup)(void *ctx, const char *module, tomo_match_handler *out);

@@ -11,6 +11,7 @@
 #include "../svc/session.h"
 #include "envelope.h"
 #include "modules.h"
+#include "amatch.h"
 #include "rt_int.h"
 
 #include <ctype.h>
@@ -450,6 +451,7 @@ void tomo_rt_close_all(tomo_rt *rt)
         uv_close((uv_handle_t *)&rt->flush_check, on_handle_closed);
     }
     tomo_rt_matchmaker_close(rt);
+    tomo_rt_amatch_stop_all(rt);
     tomo_ws_loop_close(rt->ws);
 }
 
@@ -457,6 +459,7 @@ void tomo_rt_free(tomo_rt *rt)
 {
     if (!rt)
         return;
+    tomo_rt_amatch_free(rt);
     tomo_rt_status_free(rt);
     tomo_rt_party_free(rt);
     tomo_rt_matchmaker_free(rt);

@@ -41,6 +41,7 @@ struct tomo_rt {
     int64_t last_malloc_trim_ms;
     void *mm;    /* matchmaker (rt/matchmaker_rt.c) */
     void *party; /* parties (rt/party.c) */
+    void *amatch; /* authoritative matches (rt/amatch.c) */
     tomo_rt_runtime runtime; /* the runtime seam (rt/hooks.h) */
 };
 

@@ -2,6 +2,7 @@
  * RPCs and realtime hooks with the session's context. Worker threads. */
 #define _GNU_SOURCE
 #include "bridge.h"
+#include "runtime_int.h"
 
 #include "../core/common.h"
 #include "../core/log.h"
@@ -112,4 +113,5 @@ void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_server *srv)
     tomo_rt_runtime seam = {
         .ctx = rt, .rpc = b_rpc, .has_hook = b_has_hook, .before = b_before, .after = b_after};
     tomo_rt_set_runtime(srv->rt, &seam);
+    tomo_runtime_match_install(rt, srv->rt);
 }

@@ -85,6 +85,7 @@ static const domain_open domains[] = {
     tomo_nk_storage_open,
     tomo_nk_wallet_open,
     tomo_nk_social_open,
+    tomo_nk_match_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)

@@ -532,9 +532,13 @@ static void lstate_free(lstate *ls)
 }
 
 static int pcall_sandbox(lua_State *L) { return sandbox(L); }
+static int pcall_nothing(lua_State *L) { (void)L; return 0; }
 
-/* Build a state for prog p (a ref is taken on success). */
-static int lstate_new(tomo_runtime *rt, prog *p, int record, lstate **out, char *err, size_t errlen)
+
+/* Build a state for prog p (a ref is taken on success); boot 0: the
+ * sandbox only, no module run (match states). */
+static int lstate_make(tomo_runtime *rt, prog *p, int record, int boot, lstate **out, char *err,
+                       size_t errlen)
 {
     lstate *ls = tomo_xcalloc(1, sizeof(*ls));
     ls->rt = rt;
@@ -560,7 +564,7 @@ static int lstate_new(tomo_runtime *rt, prog *p, int record, lstate **out, char 
         goto out;
     }
     ls->budget = rt->max_instructions;
-    lua_pushcfunction(L, l_boot);
+    lua_pushcfunction(L, boot ? l_boot : pcall_nothing);
     int r = lua_pcall(L, 0, 0, h);
     if (r != 0) {
         const char *m = lua_tostring(L, -1);
@@ -583,6 +587,11 @@ out:
     pthread_mutex_unlock(&rt->mu);
     *out = ls;
     return 0;
+}
+
+static int lstate_new(tomo_runtime *rt, prog *p, int record, lstate **out, char *err, size_t errlen)
+{
+    return lstate_make(rt, p, record, 1, out, err, errlen);
 }
 
 /* Drop a state: its prog ref (freeing an old prog when it was the last). */
@@ -1145,4 +1154,31 @@ int tomo_runtime_callback(tomo_runtime *rt, int which, const tomo_runtime_call *
     else
         json_decref(cs.jout);
     return rc;
+}
+
+/* ---- match states (runtime/match_lua.c) ---- */
+
+int tomo_runtime_match_state(tomo_runtime *rt, const char *module, lstate **out, char *err,
+                             size_t errlen)
+{
+    pthread_mutex_lock(&rt->mu);
+    prog *p = rt->cur;
+    p->refs++; /* keep it while building */
+    pthread_mutex_unlock(&rt->mu);
+    int rc = find_mod(p, module) ? lstate_make(rt, p, 0, 0, out, err, errlen) : TOMO_ENOTFOUND;
+    pthread_mutex_lock(&rt->mu);
+    int last = --p->refs == 0 && p != rt->cur;
+    pthread_mutex_unlock(&rt->mu);
+    if (last)
+        prog_free(p);
+    return rc;
+}
+
+void tomo_runtime_match_state_free(lstate *ls) { lstate_drop(ls->rt, ls); }
+
+int tomo_runtime_msgh(lua_State *L) { return msgh(L); }
+
+void tomo_runtime_failure(lstate *ls, int r, const char *src, const char *what, tomo_err *err)
+{
+    lua_failure(ls, r, src, what, err);
 }

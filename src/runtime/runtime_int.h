@@ -84,4 +84,19 @@ static inline lstate *tomo_lstate_of(lua_State *L)
  * "channel_join". Returns the length written (0 if too long). */
 size_t tomo_runtime_hook_key(int kind, const char *name, char *out, size_t outlen);
 
+/* runtime.c, for match states (runtime/match_lua.c): a fresh sandboxed
+ * state of the current modules that has run none of them (TOMO_ENOTFOUND
+ * when no module has that name); its release; the message handler every
+ * pcall uses; an error at the top of the stack turned into *err (Nakama's
+ * mapping, logged). */
+int tomo_runtime_match_state(tomo_runtime *rt, const char *module, lstate **out, char *err,
+                             size_t errlen);
+void tomo_runtime_match_state_free(lstate *ls);
+int tomo_runtime_msgh(lua_State *L);
+void tomo_runtime_failure(lstate *ls, int r, const char *src, const char *what, tomo_err *err);
+
+/* match_lua.c: the runtime's match-handler registry (rt/match_handler.h). */
+struct tomo_rt;
+void tomo_runtime_match_install(tomo_runtime *rt, struct tomo_rt *rtx);
+
 #endif
