@@ -15,34 +15,13 @@
 
 /* ---- rendering ---- */
 
-static json_t *record_json(const tomo_lb_record *r)
-{
-    json_t *o = json_object();
-    tomo_json_set_str(o, "leaderboard_id", r->leaderboard_id);
-    tomo_json_set_str(o, "owner_id", r->owner_id);
-    if (r->username)
-        json_object_set_new(o, "username", json_string(r->username));
-    tomo_json_set_i64(o, "score", r->score);
-    tomo_json_set_i64(o, "subscore", r->subscore);
-    if (r->num_score)
-        json_object_set_new(o, "num_score", json_integer(r->num_score));
-    tomo_json_set_str(o, "metadata", r->metadata);
-    tomo_json_set_time(o, "create_time", r->create_time);
-    tomo_json_set_time(o, "update_time", r->update_time);
-    tomo_json_set_time(o, "expiry_time", r->expiry_time * 1000);
-    tomo_json_set_i64(o, "rank", r->rank);
-    if (r->max_num_score)
-        json_object_set_new(o, "max_num_score", json_integer(r->max_num_score));
-    return o;
-}
-
 static json_t *list_json(const tomo_lb_record_list *l)
 {
     json_t *o = json_object(), *recs = json_array(), *owners = json_array();
     for (size_t i = 0; i < l->n; i++)
-        json_array_append_new(recs, record_json(&l->records[i]));
+        json_array_append_new(recs, tomo_lb_record_json(&l->records[i]));
     for (size_t i = 0; i < l->n_owner; i++)
-        json_array_append_new(owners, record_json(&l->owner_records[i]));
+        json_array_append_new(owners, tomo_lb_record_json(&l->owner_records[i]));
     if (json_array_size(recs))
         json_object_set(o, "records", recs);
     if (json_array_size(owners))
@@ -197,7 +176,7 @@ static int write_common(tomo_api_ctx *ctx, int tournament)
                  : tomo_svc_leaderboard_record_write(&ctx->srv->svc, db, &caller, id, &w, &r, &err);
     if (rc < 0)
         return tomo_api_svc_error(ctx, &err);
-    ctx->out = record_json(&r);
+    ctx->out = tomo_lb_record_json(&r);
     tomo_lb_record_clear(&r);
     return 0;
 }

@@ -332,13 +332,18 @@ static void set_str(lua_State *L, const char *k, const char *v)
     }
 }
 
-void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
+const char *tomo_runtime_mode_name(int mode)
 {
     static const char *const modes[] = {"run_once",        "rpc",
                                         "before",          "after",
                                         "matchmaker",      "match",
                                         "tournament_end",  "tournament_reset",
                                         "leaderboard_reset", "shutdown"};
+    return mode >= 0 && mode <= TOMO_RUNTIME_MODE_SHUTDOWN ? modes[mode] : "rpc";
+}
+
+void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
+{
     const tomo_config *cfg = tomo_nk_cfg(L);
     lua_createtable(L, 0, 16);
     /* env: built once per state */
@@ -360,7 +365,7 @@ void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
     }
     lua_setfield(L, -2, "env");
     int mode = c ? c->mode : TOMO_RUNTIME_MODE_RUN_ONCE;
-    lua_pushstring(L, mode >= 0 && mode <= TOMO_RUNTIME_MODE_SHUTDOWN ? modes[mode] : "rpc");
+    lua_pushstring(L, tomo_runtime_mode_name(mode));
     lua_setfield(L, -2, "execution_mode");
     lua_pushstring(L, cfg->name);
     lua_setfield(L, -2, "node");

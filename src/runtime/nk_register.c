@@ -9,6 +9,7 @@
 #include "../core/log.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t tomo_runtime_hook_key(int kind, const char *name, char *out, size_t outlen)
@@ -30,6 +31,38 @@ size_t tomo_runtime_hook_key(int kind, const char *name, char *out, size_t outle
     return o;
 }
 
+/* The file of the Lua function calling register_* ("lib/util.lua"). */
+static void caller_module(lua_State *L, char *out, size_t outlen)
+{
+    lua_Debug ar;
+    const char *src = NULL;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "S", &ar))
+        src = ar.source;
+    snprintf(out, outlen, "%s", src && src[0] == '@' ? src + 1 : "?");
+}
+
+/* During the reference load: record the registration in the program's
+ * registry, refusing an id another module (Lua or plugin) already holds. */
+static void record(lua_State *L, int t, const char *key, const char *what)
+{
+    lstate *ls = tomo_lstate_of(L);
+    if (!ls->record)
+        return;
+    char mod[256], msg[640];
+    caller_module(L, mod, sizeof(mod));
+    if (tomo_registry_check(&ls->rt->plugin_reg, t, key, mod, what, msg, sizeof(msg)) < 0 ||
+        tomo_registry_add(&ls->prog->reg, t, key, TOMO_IMPL_LUA, mod, NULL, NULL, NULL, what, msg,
+                          sizeof(msg)) < 0)
+        luaL_error(L, "%s", msg);
+}
+
+void tomo_runtime_hook_what(int kind, const char *name, char *out, size_t outlen)
+{
+    static const char *const kinds[] = {"before hook", "after hook", "realtime before hook",
+                                        "realtime after hook"};
+    snprintf(out, outlen, "%s \"%s\"", kind >= 0 && kind < 4 ? kinds[kind] : "hook", name);
+}
+
 static void store(lua_State *L, const char *reg, const char *key, int fn)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, reg);
@@ -48,10 +81,10 @@ static int l_register_rpc(lua_State *L)
         return luaL_argerror(L, 2, "RPC id is too long");
     for (size_t i = 0; i <= n; i++)
         key[i] = (char)tolower((unsigned char)id[i]);
+    char what[300];
+    snprintf(what, sizeof(what), "RPC id \"%s\"", id);
+    record(L, TOMO_REG_T_RPC, key, what);
     store(L, TOMO_REG_RPC, key, 1);
-    lstate *ls = tomo_lstate_of(L);
-    if (ls->record)
-        json_object_set_new(ls->prog->rpcs, key, json_true());
     return 0;
 }
 
@@ -62,10 +95,10 @@ static int reg_hook(lua_State *L, int kind)
     char key[256];
     if (!tomo_runtime_hook_key(kind, name, key, sizeof(key)))
         return luaL_argerror(L, 2, "hook name is too long");
+    char what[300];
+    tomo_runtime_hook_what(kind, name, what, sizeof(what));
+    record(L, TOMO_REG_T_HOOK, key, what);
     store(L, TOMO_REG_HOOK, key, 1);
-    lstate *ls = tomo_lstate_of(L);
-    if (ls->record)
-        json_object_set_new(ls->prog->hooks, key, json_true());
     return 0;
 }
 

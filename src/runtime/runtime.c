@@ -164,8 +164,7 @@ static void prog_free(prog *p)
         free(p->mods[i].src);
     }
     free(p->mods);
-    json_decref(p->rpcs);
-    json_decref(p->hooks);
+    tomo_registry_free(&p->reg);
     free(p);
 }
 
@@ -179,8 +178,7 @@ static int prog_read(const char *path, prog **out, char **sig, char *err, size_t
     prog *p = tomo_xcalloc(1, sizeof(*p));
     p->mods = s.mods;
     p->nmods = s.n;
-    p->rpcs = json_object();
-    p->hooks = json_object();
+    tomo_registry_init(&p->reg);
     if (rc < 0) {
         prog_free(p);
         free(s.sig);
@@ -743,7 +741,7 @@ static void *watch_main(void *arg)
         if (free_old)
             prog_free(old);
         TOMO_LOGI(TOMO_RUNTIME_LOG, "modules reloaded modules=%zu rpcs=%zu", p->nmods,
-                  json_object_size(p->rpcs));
+                  tomo_registry_count(&p->reg, TOMO_REG_T_RPC));
         pthread_mutex_lock(&rt->mu);
     }
     pthread_mutex_unlock(&rt->mu);
@@ -781,9 +779,14 @@ int tomo_runtime_new(const tomo_runtime_deps *deps, tomo_runtime **out, char *er
     rt->m_latency = tomo_metrics_histogram("api_rpc_latency_ms",
                                            "Runtime RPC latency in milliseconds by rpc id",
                                            "rpc_id", NULL, 0);
+    tomo_registry_init(&rt->plugin_reg);
     prog *p = NULL;
     lstate *first = NULL;
-    int rc = prog_read(rt->path, &p, &rt->sig, err, errlen);
+    /* plugins first: the Lua modules' registrations are checked against theirs */
+    int rc = tomo_plugins_load(rt, err, errlen);
+    if (rc < 0)
+        goto fail;
+    rc = prog_read(rt->path, &p, &rt->sig, err, errlen);
     if (rc < 0)
         goto fail;
     rt->cur = p;
@@ -829,6 +832,8 @@ void tomo_runtime_free(tomo_runtime *rt)
         rt->idle = n;
     }
     prog_free(rt->cur);
+    tomo_plugins_free(rt);
+    tomo_registry_free(&rt->plugin_reg);
     free(rt->sig);
     free(rt->bad_sig);
     free(rt->path);
@@ -840,9 +845,13 @@ void tomo_runtime_free(tomo_runtime *rt)
     free(rt);
 }
 
-size_t tomo_runtime_module_count(const tomo_runtime *rt) { return rt->cur->nmods; }
+size_t tomo_runtime_module_count(const tomo_runtime *rt) { return rt->cur->nmods + rt->nplugins; }
 const char *tomo_runtime_path(const tomo_runtime *rt) { return rt->path ? rt->path : ""; }
-size_t tomo_runtime_rpc_count(const tomo_runtime *rt) { return json_object_size(rt->cur->rpcs); }
+size_t tomo_runtime_rpc_count(const tomo_runtime *rt)
+{
+    return tomo_registry_count(&rt->cur->reg, TOMO_REG_T_RPC) +
+           tomo_registry_count(&rt->plugin_reg, TOMO_REG_T_RPC);
+}
 
 /* ---- lookups ---- */
 
@@ -860,8 +869,10 @@ int tomo_runtime_has_rpc(tomo_runtime *rt, const char *id)
     if (strlen(id) >= sizeof(key))
         return 0;
     lower_into(id, key, sizeof(key));
+    if (tomo_registry_get(&rt->plugin_reg, TOMO_REG_T_RPC, key))
+        return 1;
     pthread_mutex_lock(&rt->mu);
-    int has = json_object_get(rt->cur->rpcs, key) != NULL;
+    int has = tomo_registry_get(&rt->cur->reg, TOMO_REG_T_RPC, key) != NULL;
     pthread_mutex_unlock(&rt->mu);
     return has;
 }
@@ -871,8 +882,10 @@ int tomo_runtime_has_hook(tomo_runtime *rt, int kind, const char *name)
     char key[256];
     if (!tomo_runtime_hook_key(kind, name, key, sizeof(key)))
         return 0;
+    if (tomo_registry_get(&rt->plugin_reg, TOMO_REG_T_HOOK, key))
+        return 1;
     pthread_mutex_lock(&rt->mu);
-    int has = json_object_get(rt->cur->hooks, key) != NULL;
+    int has = tomo_registry_get(&rt->cur->reg, TOMO_REG_T_HOOK, key) != NULL;
     pthread_mutex_unlock(&rt->mu);
     return has;
 }
@@ -1083,10 +1096,13 @@ int tomo_runtime_rpc(tomo_runtime *rt, const tomo_runtime_call *call, const char
     }
     lower_into(id, key, sizeof(key));
     uint64_t t0 = tomo_mono_ns();
+    const tomo_impl *pe = tomo_registry_get(&rt->plugin_reg, TOMO_REG_T_RPC, key);
     callspec cs = {.reg = TOMO_REG_RPC, .key = key, .call = call, .payload = payload, .len = len,
                    .want = WANT_STRING};
-    int rc = run_call(rt, &cs, err);
-    if (rc == TOMO_ENOTFOUND) {
+    int rc;
+    if (pe) {
+        rc = tomo_plugin_rpc(rt, pe, call, payload, len, out, out_len, err);
+    } else if ((rc = run_call(rt, &cs, err)) == TOMO_ENOTFOUND) {
         err_set(err, TOMO_GRPC_NOT_FOUND, "RPC function not found");
     } else if (rc == 0 && cs.bad_result) {
         err_set(err, TOMO_GRPC_INTERNAL,
@@ -1111,6 +1127,9 @@ int tomo_runtime_before(tomo_runtime *rt, int kind, const char *name, const tomo
         *out = json_incref(in);
         return 0;
     }
+    const tomo_impl *pe = tomo_registry_get(&rt->plugin_reg, TOMO_REG_T_HOOK, key);
+    if (pe)
+        return tomo_plugin_before(rt, pe, call, in, out, err);
     callspec cs = {.reg = TOMO_REG_HOOK, .key = key, .call = call, .jargs = {in}, .njargs = 1,
                    .want = WANT_JSON};
     int rc = run_call(rt, &cs, err);
@@ -1134,6 +1153,11 @@ void tomo_runtime_after(tomo_runtime *rt, int kind, const char *name, const tomo
     tomo_err err;
     if (!tomo_runtime_hook_key(kind, name, key, sizeof(key)))
         return;
+    const tomo_impl *pe = tomo_registry_get(&rt->plugin_reg, TOMO_REG_T_HOOK, key);
+    if (pe) {
+        tomo_plugin_after(rt, pe, call, outv, in);
+        return;
+    }
     callspec cs = {.reg = TOMO_REG_HOOK, .key = key, .call = call, .jargs = {outv, in},
                    .njargs = 2, .want = WANT_NONE};
     if (run_call(rt, &cs, &err) == TOMO_EINVAL)

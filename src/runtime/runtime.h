@@ -53,6 +53,9 @@ enum {
     TOMO_RUNTIME_MODE_SHUTDOWN,
 };
 
+/* ctx.execution_mode's name of a TOMO_RUNTIME_MODE_* ("rpc"). */
+const char *tomo_runtime_mode_name(int mode);
+
 /* Hook kinds. Request hooks are keyed by the gRPC method name
  * ("AuthenticateDevice"), realtime hooks by the envelope field name in
  * CamelCase or snake_case ("ChannelJoin" / "channel_join"); both case-blind. */

@@ -9,6 +9,7 @@
 
 #include "../core/metrics.h"
 #include "nk.h"
+#include "registry.h"
 
 #define TOMO_RUNTIME_LOG "runtime"
 
@@ -24,8 +25,7 @@ typedef struct module_src {
 typedef struct prog {
     module_src *mods;
     size_t nmods;
-    json_t *rpcs;  /* lower(id) -> true */
-    json_t *hooks; /* "<kind>:<lower name>" -> true */
+    tomo_registry reg; /* what its modules registered (TOMO_IMPL_LUA) */
     int cbs[TOMO_CB_COUNT];
     int refs;
 } prog;
@@ -65,6 +65,11 @@ struct tomo_runtime {
     pthread_mutex_t cache_mu;
     json_t *cache; /* localcache: key -> value */
     tomo_metric *m_calls, *m_latency;
+    /* C plugins (runtime/plugin.c): loaded once at start-up, never
+     * reloaded; read-only afterwards */
+    tomo_registry plugin_reg;
+    struct tomo_plugin **plugins;
+    size_t nplugins;
 };
 
 static inline lstate *tomo_lstate_of(lua_State *L)
@@ -83,6 +88,25 @@ static inline lstate *tomo_lstate_of(lua_State *L)
  * with realtime names taken without '_' so "ChannelJoin" matches
  * "channel_join". Returns the length written (0 if too long). */
 size_t tomo_runtime_hook_key(int kind, const char *name, char *out, size_t outlen);
+/* How errors name a hook: "before hook \"AuthenticateDevice\"". */
+void tomo_runtime_hook_what(int kind, const char *name, char *out, size_t outlen);
+
+/* ---- C plugins (runtime/plugin.c) ---- */
+
+/* dlopen every *.so under rt->path (sorted), check its ABI, run its init;
+ * registrations go to rt->plugin_reg. A plugin that cannot load fails
+ * start-up with the reason in err. */
+int tomo_plugins_load(tomo_runtime *rt, char *err, size_t errlen);
+/* Forget the plugins (they stay mapped: no dlclose). */
+void tomo_plugins_free(tomo_runtime *rt);
+/* Calls into a plugin's registered function (e from rt->plugin_reg), with
+ * the contracts of tomo_runtime_rpc / _before / _after. Worker threads. */
+int tomo_plugin_rpc(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_call *call,
+                    const char *payload, size_t len, char **out, size_t *out_len, tomo_err *err);
+int tomo_plugin_before(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_call *call,
+                       json_t *in, json_t **out, tomo_err *err);
+void tomo_plugin_after(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_call *call,
+                       json_t *out, json_t *in);
 
 /* runtime.c, for match states (runtime/match_lua.c): a fresh sandboxed
  * state of the current modules that has run none of them (TOMO_ENOTFOUND

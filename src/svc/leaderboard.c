@@ -1505,3 +1505,24 @@ int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, co
     tomo_lb_board_clear(&b);
     return rc;
 }
+
+json_t *tomo_lb_record_json(const tomo_lb_record *r)
+{
+    json_t *o = json_object();
+    tomo_json_set_str(o, "leaderboard_id", r->leaderboard_id);
+    tomo_json_set_str(o, "owner_id", r->owner_id);
+    if (r->username)
+        json_object_set_new(o, "username", json_string(r->username));
+    tomo_json_set_i64(o, "score", r->score);
+    tomo_json_set_i64(o, "subscore", r->subscore);
+    if (r->num_score)
+        json_object_set_new(o, "num_score", json_integer(r->num_score));
+    tomo_json_set_str(o, "metadata", r->metadata);
+    tomo_json_set_time(o, "create_time", r->create_time);
+    tomo_json_set_time(o, "update_time", r->update_time);
+    tomo_json_set_time(o, "expiry_time", r->expiry_time * 1000);
+    tomo_json_set_i64(o, "rank", r->rank);
+    if (r->max_num_score)
+        json_object_set_new(o, "max_num_score", json_integer(r->max_num_score));
+    return o;
+}

@@ -74,6 +74,8 @@ typedef struct tomo_lb_record {
 } tomo_lb_record;
 
 void tomo_lb_record_clear(tomo_lb_record *r);
+/* The LeaderboardRecord message (protojson, new reference) of r. */
+struct json_t *tomo_lb_record_json(const tomo_lb_record *r);
 
 typedef struct tomo_lb_record_list {
     tomo_lb_record *records;

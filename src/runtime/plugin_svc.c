@@ -1,0 +1,501 @@
+/* runtime/plugin_svc.c: the plugin host's json helpers (over jansson) and
+ * services: thin adapters that decode the plugin's JSON text, call the same
+ * svc functions the nk functions call (as the system caller), and hand the
+ * canonical protojson result back as text. Worker or match threads. */
+#define _GNU_SOURCE
+#include "plugin_int.h"
+
+#include "../core/common.h"
+#include "../svc/account.h"
+#include "../svc/leaderboard.h"
+#include "../svc/notification.h"
+#include "../svc/storage.h"
+#include "../svc/users.h"
+#include "../svc/wallet.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OPS 1000
+
+/* ---- json helpers: tomo_json is a json_t ---- */
+
+#define J(v) ((json_t *)(v))
+#define T(v) ((tomo_json *)(v))
+
+static tomo_json *j_parse(const char *text, size_t len)
+{
+    return text ? T(json_loadb(text, len, JSON_DECODE_ANY, NULL)) : NULL;
+}
+static char *j_dump(const tomo_json *v)
+{
+    return v ? json_dumps(J(v), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+static void j_free(tomo_json *v) { json_decref(J(v)); }
+static int j_type(const tomo_json *v)
+{
+    if (!v)
+        return TOMO_JSON_INVALID;
+    switch (json_typeof(J(v))) {
+    case JSON_OBJECT: return TOMO_JSON_OBJECT;
+    case JSON_ARRAY: return TOMO_JSON_ARRAY;
+    case JSON_STRING: return TOMO_JSON_STRING;
+    case JSON_INTEGER: return TOMO_JSON_INTEGER;
+    case JSON_REAL: return TOMO_JSON_REAL;
+    case JSON_TRUE:
+    case JSON_FALSE: return TOMO_JSON_BOOL;
+    case JSON_NULL: return TOMO_JSON_NULL;
+    }
+    return TOMO_JSON_INVALID;
+}
+static tomo_json *j_get(const tomo_json *o, const char *k)
+{
+    return o && k ? T(json_object_get(J(o), k)) : NULL;
+}
+static tomo_json *j_at(const tomo_json *a, size_t i) { return a ? T(json_array_get(J(a), i)) : NULL; }
+static size_t j_size(const tomo_json *v)
+{
+    if (json_is_object(J(v)))
+        return json_object_size(J(v));
+    if (json_is_array(J(v)))
+        return json_array_size(J(v));
+    return json_is_string(J(v)) ? json_string_length(J(v)) : 0;
+}
+static const char *j_string(const tomo_json *v) { return json_string_value(J(v)); }
+static int64_t j_integer(const tomo_json *v) { return json_integer_value(J(v)); }
+static double j_number(const tomo_json *v) { return json_number_value(J(v)); }
+static int j_bool(const tomo_json *v) { return json_is_true(J(v)); }
+static tomo_json *j_object(void) { return T(json_object()); }
+static tomo_json *j_array(void) { return T(json_array()); }
+static tomo_json *j_new_string(const char *s) { return s ? T(json_string(s)) : NULL; }
+static tomo_json *j_new_integer(int64_t v) { return T(json_integer(v)); }
+static tomo_json *j_new_real(double v) { return T(json_real(v)); }
+static tomo_json *j_new_bool(int v) { return T(json_boolean(v)); }
+static tomo_json *j_null(void) { return T(json_null()); }
+static int j_set(tomo_json *o, const char *k, tomo_json *v)
+{
+    if (!o || !k || !v) {
+        json_decref(J(v));
+        return TOMO_CODE_INVALID_ARGUMENT;
+    }
+    return json_object_set_new(J(o), k, J(v)) ? TOMO_CODE_INVALID_ARGUMENT : 0;
+}
+static int j_append(tomo_json *a, tomo_json *v)
+{
+    if (!a || !v) {
+        json_decref(J(v));
+        return TOMO_CODE_INVALID_ARGUMENT;
+    }
+    return json_array_append_new(J(a), J(v)) ? TOMO_CODE_INVALID_ARGUMENT : 0;
+}
+
+/* ---- services ---- */
+
+/* Set *error (when asked for) and return the code. */
+static int fail(char **error, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char **error, int code, const char *fmt, ...)
+{
+    if (error) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(error, fmt, ap) < 0)
+            *error = NULL;
+        va_end(ap);
+    }
+    return code;
+}
+
+static int fail_err(char **error, const tomo_err *err)
+{
+    int code = err->code >= 1 && err->code <= 16 ? err->code : TOMO_CODE_INTERNAL;
+    return fail(error, code, "%s", err->msg);
+}
+
+static int acquire(const tomo_ctx *ctx, tomo_svc **svc, tomo_dbconn **c, char **error)
+{
+    *c = NULL;
+    *svc = ctx ? ctx->rt->deps.svc : NULL;
+    if (!*svc || !(*svc)->db)
+        return fail(error, TOMO_CODE_UNAVAILABLE, "no database");
+    if (tomo_db_acquire((*svc)->db, c) < 0)
+        return fail(error, TOMO_CODE_UNAVAILABLE, "database unavailable");
+    return 0;
+}
+
+/* *out = v's text (v released). */
+static int give(json_t *v, char **out)
+{
+    if (out)
+        *out = json_dumps(v ? v : json_object(), JSON_COMPACT);
+    json_decref(v);
+    return 0;
+}
+
+/* A JSON array argument of objects (at most MAX_OPS). */
+static int parse_list(const char *text, const char *what, json_t **out, char **error)
+{
+    *out = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_array(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array", what);
+    }
+    if (json_array_size(*out) > MAX_OPS) {
+        json_decref(*out);
+        *out = NULL;
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: too many objects", what);
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(*out, i, o) {
+        if (!json_is_object(o)) {
+            json_decref(*out);
+            *out = NULL;
+            return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects an array of objects",
+                        what);
+        }
+    }
+    return 0;
+}
+
+static int read_ids(const char *text, const char *what, json_t **arr, tomo_storage_id **ids,
+                    char **error)
+{
+    int rc = parse_list(text, what, arr, error);
+    if (rc)
+        return rc;
+    size_t n = json_array_size(*arr);
+    *ids = tomo_xcalloc(n ? n : 1, sizeof(**ids));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(*arr, i);
+        (*ids)[i].collection = tomo_json_str(o, "collection");
+        (*ids)[i].key = tomo_json_str(o, "key");
+        (*ids)[i].user_id = tomo_json_str(o, "user_id");
+        (*ids)[i].version = tomo_json_str(o, "version");
+        if (!(*ids)[i].collection || !*(*ids)[i].collection || !(*ids)[i].key ||
+            !*(*ids)[i].key) {
+            free(*ids);
+            *ids = NULL;
+            json_decref(*arr);
+            *arr = NULL;
+            return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                        "%s: collection and key must be non-empty strings", what);
+        }
+    }
+    return 0;
+}
+
+static int s_storage_read(const tomo_ctx *ctx, const char *text, char **out, char **error)
+{
+    json_t *arr;
+    tomo_storage_id *ids;
+    int rc = read_ids(text, "storage_read", &arr, &ids, error);
+    if (rc)
+        return rc;
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    json_t *res = NULL;
+    if ((rc = acquire(ctx, &svc, &c, error)) == 0 && json_array_size(arr)) {
+        tomo_err err = {0};
+        if (tomo_svc_storage_read(svc, c, &tomo_caller_system, ids, json_array_size(arr), &res,
+                                  &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    json_decref(arr);
+    if (rc)
+        return rc;
+    if (!res) {
+        res = json_object();
+        json_object_set_new(res, "objects", json_array());
+    }
+    return give(res, out);
+}
+
+static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, char **error)
+{
+    json_t *arr;
+    int rc = parse_list(text, "storage_write", &arr, error);
+    if (rc)
+        return rc;
+    size_t n = json_array_size(arr);
+    tomo_storage_write_op *ops = tomo_xcalloc(n ? n : 1, sizeof(*ops));
+    char **vals = tomo_xcalloc(n ? n : 1, sizeof(*vals));
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_t *o = json_array_get(arr, i), *v = json_object_get(o, "value");
+        ops[i].collection = tomo_json_str(o, "collection");
+        ops[i].key = tomo_json_str(o, "key");
+        ops[i].user_id = tomo_json_str(o, "user_id");
+        ops[i].version = tomo_json_str(o, "version");
+        json_t *pr = json_object_get(o, "permission_read"), *pw = json_object_get(o,
+                                                                               "permission_write");
+        ops[i].permission_read = json_is_integer(pr) ? json_integer_value(pr) : 1;
+        ops[i].permission_write = json_is_integer(pw) ? json_integer_value(pw) : 1;
+        if (json_is_object(v))
+            vals[i] = json_dumps(v, JSON_COMPACT);
+        else if (json_is_string(v))
+            vals[i] = tomo_xstrdup(json_string_value(v));
+        ops[i].value = vals[i];
+        if (!ops[i].collection || !*ops[i].collection || !ops[i].key || !*ops[i].key ||
+            !ops[i].value)
+            rc = fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                      "storage_write: collection, key and value are required");
+    }
+    tomo_svc *svc = NULL;
+    tomo_dbconn *c = NULL;
+    json_t *res = NULL;
+    if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0 && n) {
+        tomo_err err = {0};
+        if (tomo_svc_storage_write(svc, c, &tomo_caller_system, ops, n, &res, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    for (size_t i = 0; i < n; i++)
+        free(vals[i]);
+    free(vals);
+    free(ops);
+    json_decref(arr);
+    if (rc)
+        return rc;
+    if (!res) {
+        res = json_object();
+        json_object_set_new(res, "acks", json_array());
+    }
+    return give(res, out);
+}
+
+static int s_storage_delete(const tomo_ctx *ctx, const char *text, char **error)
+{
+    json_t *arr;
+    tomo_storage_id *ids;
+    int rc = read_ids(text, "storage_delete", &arr, &ids, error);
+    if (rc)
+        return rc;
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    if ((rc = acquire(ctx, &svc, &c, error)) == 0 && json_array_size(arr)) {
+        tomo_err err = {0};
+        if (tomo_svc_storage_delete(svc, c, &tomo_caller_system, ids, json_array_size(arr),
+                                    &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    json_decref(arr);
+    return rc;
+}
+
+static int s_storage_list(const tomo_ctx *ctx, const char *collection, const char *user_id,
+                          int limit, const char *cursor, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_storage_list(svc, c, &tomo_caller_system, collection, user_id, limit, cursor,
+                                  &res, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give(res, out);
+}
+
+static int s_account_get(const tomo_ctx *ctx, const char *user_id, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_account_get(svc, c, &tomo_caller_system, user_id ? user_id : "", &res,
+                                 &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give(res, out);
+}
+
+/* A JSON array of strings (NULL text = none): *v gets an array of the
+ * borrowed strings (json *arr keeps them alive). */
+static int str_list(const char *text, const char *what, json_t **arr, const char ***v, size_t *n,
+                    char **error)
+{
+    *arr = NULL;
+    *v = NULL;
+    *n = 0;
+    if (!text)
+        return 0;
+    *arr = json_loads(text, 0, NULL);
+    if (!json_is_array(*arr))
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
+                    what);
+    *n = json_array_size(*arr);
+    *v = tomo_xcalloc(*n ? *n : 1, sizeof(**v));
+    for (size_t i = 0; i < *n; i++)
+        if (!((*v)[i] = json_string_value(json_array_get(*arr, i))))
+            return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
+                        what);
+    return 0;
+}
+
+static int s_users_get(const tomo_ctx *ctx, const char *ids_text, const char *names_text,
+                       char **out, char **error)
+{
+    json_t *ja, *na;
+    const char **ids, **names;
+    size_t ni, nn;
+    int rc = str_list(ids_text, "users_get ids", &ja, &ids, &ni, error);
+    if (!rc)
+        rc = str_list(names_text, "users_get usernames", &na, &names, &nn, error);
+    else
+        na = NULL, names = NULL, nn = 0;
+    tomo_svc *svc = NULL;
+    tomo_dbconn *c = NULL;
+    json_t *res = NULL;
+    if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_users_get(svc, c, &tomo_caller_system, ids, ni, names, nn, NULL, 0, &res,
+                               &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    free(names);
+    json_decref(ja);
+    json_decref(na);
+    if (rc)
+        return rc;
+    if (!res)
+        res = json_object();
+    if (!json_object_get(res, "users"))
+        json_object_set_new(res, "users", json_array());
+    return give(res, out);
+}
+
+static int s_notification_send(const tomo_ctx *ctx, const char *user_id, const char *subject,
+                               const char *content, int code, const char *sender_id,
+                               int persistent, char **error)
+{
+    if (code <= 0)
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                    "expects code to be above 0 (codes <= 0 are reserved)");
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    if (rc == 0) {
+        int r = tomo_notify_send(svc, c, user_id, subject, content ? content : "{}", code,
+                                 sender_id && *sender_id ? sender_id : NULL, persistent, NULL);
+        if (r == TOMO_EINVAL)
+            rc = fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                      "failed to send notification: invalid notification");
+        else if (r < 0)
+            rc = fail(error, TOMO_CODE_INTERNAL, "failed to send notification: %s",
+                      tomo_db_errmsg(c));
+    }
+    tomo_db_release(c);
+    return rc;
+}
+
+static int s_wallet_update(const tomo_ctx *ctx, const char *user_id, const char *changeset,
+                           const char *metadata, int update_ledger, char **out, char **error)
+{
+    json_t *cs = changeset ? json_loads(changeset, 0, NULL) : NULL;
+    if (!json_is_object(cs)) {
+        json_decref(cs);
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "wallet_update: expects a changeset object");
+    }
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *upd = NULL, *prev = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_wallet_update(svc, c, &tomo_caller_system, user_id ? user_id : "", cs,
+                                   metadata, update_ledger, &upd, &prev, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    json_decref(cs);
+    if (rc) {
+        json_decref(upd);
+        json_decref(prev);
+        return rc;
+    }
+    json_t *res = json_object();
+    json_object_set_new(res, "updated", upd ? upd : json_object());
+    json_object_set_new(res, "previous", prev ? prev : json_object());
+    return give(res, out);
+}
+
+static int s_lb_write(const tomo_ctx *ctx, const char *id, const char *owner_id,
+                      const char *username, int64_t score, int64_t subscore, const char *metadata,
+                      const char *op, char **out, char **error)
+{
+    static const char *const ops[] = {"", "best", "set", "incr", "decr"};
+    int ov = -1;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(op ? op : "", ops[i]))
+            ov = i;
+    if (ov < 0)
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                    "expects operator to be 'best', 'set', 'decr' or 'incr'");
+    if (!id || !*id || !owner_id || !*owner_id)
+        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a leaderboard id and an owner id");
+    tomo_lb_write w = {.owner_id = owner_id, .username = username, .score = score,
+                       .subscore = subscore, .metadata = metadata, .override = ov};
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    tomo_lb_record r;
+    memset(&r, 0, sizeof(r));
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_leaderboard_record_write(svc, c, &tomo_caller_system, id, &w, &r, &err) < 0)
+            rc = fail_err(error, &err);
+        else
+            res = tomo_lb_record_json(&r);
+    }
+    tomo_db_release(c);
+    tomo_lb_record_clear(&r);
+    return rc ? rc : give(res, out);
+}
+
+void tomo_plugin_host_fill_svc(tomo_host *h)
+{
+    h->json_parse = j_parse;
+    h->json_dump = j_dump;
+    h->json_free = j_free;
+    h->json_type = j_type;
+    h->json_get = j_get;
+    h->json_at = j_at;
+    h->json_size = j_size;
+    h->json_string = j_string;
+    h->json_integer = j_integer;
+    h->json_number = j_number;
+    h->json_bool = j_bool;
+    h->json_object = j_object;
+    h->json_array = j_array;
+    h->json_new_string = j_new_string;
+    h->json_new_integer = j_new_integer;
+    h->json_new_real = j_new_real;
+    h->json_new_bool = j_new_bool;
+    h->json_null = j_null;
+    h->json_set = j_set;
+    h->json_append = j_append;
+    h->storage_read = s_storage_read;
+    h->storage_write = s_storage_write;
+    h->storage_delete = s_storage_delete;
+    h->storage_list = s_storage_list;
+    h->account_get = s_account_get;
+    h->users_get = s_users_get;
+    h->notification_send = s_notification_send;
+    h->wallet_update = s_wallet_update;
+    h->leaderboard_record_write = s_lb_write;
+}
