@@ -427,13 +427,13 @@ int tomo_serve(tomo_config *cfg)
     tomo_rt_deps rt_deps = {cfg, srv->loop, srv->pool, srv->db, &srv->svc, srv->ratelimit};
     srv->rt = tomo_rt_new(&rt_deps);
     tomo_rt_svc_push_fill(srv->rt, &srv->svc.push);
-    tomo_runtime_deps rdeps = {.cfg = cfg, .svc = &srv->svc, .srv = srv};
+    tomo_runtime_deps rdeps = {.cfg = cfg, .svc = &srv->svc, .rt = srv->rt, .loop = srv->loop};
     if (tomo_runtime_new(&rdeps, &srv->runtime, err, sizeof(err)) < 0) {
         TOMO_LOGE(TOMO_MAIN, "cannot load the runtime modules: %s", err);
         fprintf(stderr, "runtime: %s\n", err);
         return 1;
     }
-    tomo_runtime_bridge_install(srv->runtime, srv);
+    tomo_runtime_bridge_install(srv->runtime, srv->rt);
     tomo_nk_leaderboard_install_hooks(srv->runtime, &srv->svc);
     TOMO_LOGI(TOMO_MAIN, "runtime loaded path=%s modules=%zu rpcs=%zu",
               tomo_runtime_path(srv->runtime),

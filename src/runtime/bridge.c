@@ -106,12 +106,12 @@ static int b_matched(void *ud, const json_t *entries, char **match_id)
     return rc < 0 ? -1 : 0;
 }
 
-void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_server *srv)
+void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_rt *rtc)
 {
     if (tomo_runtime_has_callback(rt, TOMO_CB_MATCHMAKER_MATCHED))
-        tomo_rt_matchmaker_set_hook(srv->rt, b_matched, rt);
+        tomo_rt_matchmaker_set_hook(rtc, b_matched, rt);
     tomo_rt_runtime seam = {
         .ctx = rt, .rpc = b_rpc, .has_hook = b_has_hook, .before = b_before, .after = b_after};
-    tomo_rt_set_runtime(srv->rt, &seam);
-    tomo_runtime_match_install(rt, srv->rt);
+    tomo_rt_set_runtime(rtc, &seam);
+    tomo_runtime_match_install(rt, rtc);
 }

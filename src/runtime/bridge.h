@@ -6,6 +6,8 @@
 
 #include "runtime.h"
 
-void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_server *srv);
+/* Fill realtime's runtime seam (and the matchmaker hook when a module
+ * registered one) of rtc with rt. */
+void tomo_runtime_bridge_install(tomo_runtime *rt, tomo_rt *rtc);
 
 #endif

@@ -33,7 +33,10 @@ void tomo_nk_open_all(lua_State *L, int nk);
 /* Dependencies of the state L runs on (any may be NULL in unit tests). */
 const tomo_config *tomo_nk_cfg(lua_State *L);
 tomo_svc *tomo_nk_svc(lua_State *L);
-tomo_server *tomo_nk_server(lua_State *L);
+/* The realtime context (loop thread only: post to tomo_nk_loop) and its
+ * loop; NULL when the runtime has no realtime layer (unit tests). */
+tomo_rt *tomo_nk_rt(lua_State *L);
+tomo_loop *tomo_nk_loop(lua_State *L);
 tomo_runtime *tomo_nk_runtime(lua_State *L);
 /* The call the state is serving (NULL during module load). */
 const tomo_runtime_call *tomo_nk_call(lua_State *L);

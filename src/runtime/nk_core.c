@@ -23,7 +23,8 @@ void tomo_nk_register(lua_State *L, int nk, const luaL_Reg *fns)
 
 const tomo_config *tomo_nk_cfg(lua_State *L) { return tomo_lstate_of(L)->rt->deps.cfg; }
 tomo_svc *tomo_nk_svc(lua_State *L) { return tomo_lstate_of(L)->rt->deps.svc; }
-tomo_server *tomo_nk_server(lua_State *L) { return tomo_lstate_of(L)->rt->deps.srv; }
+tomo_rt *tomo_nk_rt(lua_State *L) { return tomo_lstate_of(L)->rt->deps.rt; }
+tomo_loop *tomo_nk_loop(lua_State *L) { return tomo_lstate_of(L)->rt->deps.loop; }
 tomo_runtime *tomo_nk_runtime(lua_State *L) { return tomo_lstate_of(L)->rt; }
 const tomo_runtime_call *tomo_nk_call(lua_State *L) { return tomo_lstate_of(L)->call; }
 

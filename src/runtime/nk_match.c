@@ -19,10 +19,10 @@
 
 static tomo_rt *rt_of(lua_State *L)
 {
-    tomo_server *srv = tomo_nk_server(L);
-    if (!srv || !srv->rt)
+    tomo_rt *rt = tomo_nk_rt(L);
+    if (!rt || !tomo_nk_loop(L))
         tomo_nk_error(L, "matches need the realtime layer (not available here)");
-    return srv->rt;
+    return rt;
 }
 
 static int l_match_create(lua_State *L)
@@ -103,9 +103,8 @@ static loopcall *lc_new(tomo_rt *rt, int op)
 /* Post to the loop and wait; raises on timeout (lc released). */
 static void lc_run(lua_State *L, loopcall *lc)
 {
-    tomo_server *srv = tomo_nk_server(L);
     atomic_fetch_add(&lc->refs, 1);
-    tomo_loop_post(srv->loop, on_loop, lc);
+    tomo_loop_post(tomo_nk_loop(L), on_loop, lc);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 5;

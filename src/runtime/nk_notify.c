@@ -54,12 +54,11 @@ static void check_note(lua_State *L, int iu, int is, int ic, int icode, int isen
 static int send_all(lua_State *L, note *ns, size_t n)
 {
     tomo_svc *svc = tomo_nk_svc(L);
-    tomo_server *srv = tomo_nk_server(L);
     char msg[256] = "";
     int rc = 0;
     json_t **objs = tomo_xcalloc(n ? n : 1, sizeof(*objs));
     tomo_dbconn *c = NULL;
-    if (!svc || !svc->db || !srv) {
+    if (!svc || !svc->db) {
         snprintf(msg, sizeof(msg), "failed to send notifications: no server");
         rc = -1;
         goto out;
@@ -90,7 +89,7 @@ static int send_all(lua_State *L, note *ns, size_t n)
     }
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
-            tomo_notify_push(&srv->svc, ns[i].user_id, objs[i]);
+            tomo_notify_push(svc, ns[i].user_id, objs[i]);
 out:
     tomo_db_release(c);
     for (size_t i = 0; i < n; i++) {

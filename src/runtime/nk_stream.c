@@ -24,7 +24,9 @@ typedef struct loopcall {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
-    tomo_server *srv;
+    tomo_rt *rt;
+    tomo_loop *loop;
+    const char *node; /* config name (presences) */
     int op;
     /* inputs (owned copies) */
     int mode;
@@ -59,7 +61,7 @@ static void lc_unref(loopcall *lc)
 
 static tomo_rt_session *find_session(loopcall *lc)
 {
-    tomo_rt_session *s = tomo_rt_session_find(lc->srv->rt, lc->session_id);
+    tomo_rt_session *s = tomo_rt_session_find(lc->rt, lc->session_id);
     if (!s || (lc->user_id[0] && strcmp(s->user_id, lc->user_id))) {
         lc->rc = TOMO_ENOTFOUND;
         snprintf(lc->msg, sizeof(lc->msg), "session not found");
@@ -94,7 +96,7 @@ static int wanted(const loopcall *lc, const char *sid)
 static void on_loop(void *arg)
 {
     loopcall *lc = arg;
-    tomo_tracker *t = lc->srv->rt ? tomo_rt_tracker(lc->srv->rt) : NULL;
+    tomo_tracker *t = tomo_rt_tracker(lc->rt);
     tomo_stream st = {lc->mode, lc->subject, lc->subcontext, lc->label};
     tomo_rt_session *s;
     if (!t) {
@@ -134,7 +136,7 @@ static void on_loop(void *arg)
         lc->out = json_array();
         for (tomo_presence *p = tomo_tracker_first(t, &st); p; p = tomo_presence_next(p))
             if ((p->hidden && lc->include_hidden) || (!p->hidden && lc->include_visible))
-                json_array_append_new(lc->out, presence_json(p, lc->srv->cfg->name));
+                json_array_append_new(lc->out, presence_json(p, lc->node));
         break;
     case OP_COUNT: lc->count = (long long)tomo_tracker_count(t, &st); break;
     case OP_CLOSE: {
@@ -184,7 +186,7 @@ static void on_loop(void *arg)
         break;
     }
     case OP_DISCONNECT:
-        s = tomo_rt_session_find(lc->srv->rt, lc->session_id);
+        s = tomo_rt_session_find(lc->rt, lc->session_id);
         if (s)
             tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "");
         break;
@@ -199,14 +201,18 @@ out:
 
 static loopcall *lc_new(lua_State *L, int op)
 {
-    tomo_server *srv = tomo_nk_server(L);
-    if (!srv || !srv->loop)
+    tomo_rt *rtc = tomo_nk_rt(L);
+    tomo_loop *loop = tomo_nk_loop(L);
+    if (!rtc || !loop)
         tomo_nk_error(L, "streams need the realtime layer (not available here)");
     loopcall *lc = tomo_xcalloc(1, sizeof(*lc));
     atomic_init(&lc->refs, 1);
     pthread_mutex_init(&lc->mu, NULL);
     pthread_cond_init(&lc->cv, NULL);
-    lc->srv = srv;
+    lc->rt = rtc;
+    lc->loop = loop;
+    const tomo_config *cfg = tomo_nk_cfg(L);
+    lc->node = cfg ? cfg->name : "";
     lc->op = op;
     return lc;
 }
@@ -215,7 +221,7 @@ static loopcall *lc_new(lua_State *L, int op)
 static void lc_run(lua_State *L, loopcall *lc)
 {
     atomic_fetch_add(&lc->refs, 1);
-    tomo_loop_post(lc->srv->loop, on_loop, lc);
+    tomo_loop_post(lc->loop, on_loop, lc);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 5;

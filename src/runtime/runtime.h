@@ -5,8 +5,8 @@
  *       realtime hooks, singleton callbacks), the per-state memory bound and
  *       the per-call instruction budget, development reload
  *       (runtime.reload), the api_rpc_* metrics.
- * Borrows: the config, the service layer (svc/svc.h) and the server
- *       (for nk functions that reach live sockets through rt).
+ * Borrows: the config, the service layer (svc/svc.h), and the realtime
+ *       context and its loop (for nk functions that reach live sockets).
  * Threads: tomo_runtime_new/free on the main thread. Every call into Lua
  *       (tomo_runtime_rpc, tomo_runtime_before, tomo_runtime_after,
  *       tomo_runtime_callback) blocks: run it on a worker thread (never a
@@ -34,7 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../api/server.h"
+#include "../net/loop.h"
+#include "../rt/rt.h"
 #include "../svc/svc.h"
 
 typedef struct tomo_runtime tomo_runtime;
@@ -74,7 +75,11 @@ enum {
 typedef struct tomo_runtime_deps {
     const tomo_config *cfg;
     tomo_svc *svc;    /* NULL (unit tests): data nk functions raise */
-    tomo_server *srv; /* NULL (unit tests): socket-reaching nk functions raise */
+    /* The realtime context and the loop that owns it (rt/rt.h: loop thread
+     * only, so nk functions post to loop). NULL (unit tests): the nk
+     * functions that reach live sockets raise. */
+    tomo_rt *rt;
+    tomo_loop *loop;
 } tomo_runtime_deps;
 
 /* Who is calling and how: becomes the ctx table. Every field is borrowed and

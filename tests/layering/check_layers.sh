@@ -24,9 +24,6 @@ rank() {
 # Temporary exceptions "from->to-header", each with its reason. Keep this
 # list empty; an entry is removed as soon as the code no longer needs it.
 exceptions=(
-    # the runtime still takes the server context from api/server.h until it
-    # gets a context of its own (rt has one: rt/rt.h).
-    "runtime->api/server.h"
 )
 
 is_exception() {
