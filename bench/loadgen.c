@@ -23,7 +23,7 @@
 static const lg_scenario *const scenarios[] = {
     &lg_sc_idle,    &lg_sc_relay, &lg_sc_auth,     &lg_sc_chat,
     &lg_sc_storage, &lg_sc_http,  &lg_sc_selftest, &lg_sc_leaderboard, &lg_sc_social,
-    &lg_sc_matchmaker,
+    &lg_sc_matchmaker, &lg_sc_amatch,
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -518,7 +518,9 @@ static void usage(FILE *f)
             "http:    --path P (/healthcheck) --body JSON (POST it instead of GET; e.g. an RPC)\n"
             "social:  --mode friends|groups --users N (friends of the hub / group members)\n"
             "matchmaker: --sessions N --players K (2; min = max count); server with\n"
-            "         --matchmaker.interval_sec 1\n");
+            "         --matchmaker.interval_sec 1\n"
+            "amatch:  --matches M --players K (4) --rate HZ (10) --payload BYTES (0); server with\n"
+            "         runtime.path bench/modules (bench/amatch_run.sh)\n");
 }
 
 static void opts_defaults(lg_opts *o)

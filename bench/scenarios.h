@@ -16,5 +16,6 @@ extern const lg_scenario lg_sc_http;
 extern const lg_scenario lg_sc_selftest;
 extern const lg_scenario lg_sc_social;
 extern const lg_scenario lg_sc_matchmaker;
+extern const lg_scenario lg_sc_amatch;
 
 #endif

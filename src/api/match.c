@@ -51,6 +51,14 @@ int tomo_api_match_list(tomo_api_ctx *ctx)
         json_decref(matches);
         return tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Error listing matches.");
     }
+    /* protojson leaves zero values out (the Lua tables keep size = 0) */
+    size_t i;
+    json_t *m;
+    json_array_foreach(matches, i, m)
+    {
+        if (json_integer_value(json_object_get(m, "size")) == 0)
+            json_object_del(m, "size");
+    }
     ctx->out = json_object();
     if (json_array_size(matches))
         json_object_set(ctx->out, "matches", matches);
