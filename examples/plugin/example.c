@@ -9,6 +9,8 @@
  *     (REST: HTTP 400 {"code":3,...}, as Nakama maps a runtime error code)
  *   - RPC "example_store": writes the payload (a JSON object) to storage
  *     collection "example", key "last", as the caller, and reads it back
+ *   - RPC "example_match_create": creates an "example_match" match (the
+ *     payload is its params) and returns {"match_id": ...}
  *   - a before hook on UpdateAccount: refuses the display name "forbidden"
  *     and prefixes any other display name with "plugin:"
  *   - match handler "example_match": an authoritative echo match (see below)
@@ -89,6 +91,25 @@ static int store(void *ud, const tomo_ctx *ctx, const char *payload, size_t len,
     *out = give(objects);
     *out_len = strlen(*out);
     H->free(objects);
+    return 0;
+}
+
+static int create_match(void *ud, const tomo_ctx *ctx, const char *payload, size_t len,
+                        char **out, size_t *out_len, char **error)
+{
+    (void)ud;
+    char *id = NULL;
+    int rc = H->match_create(ctx, "example_match", len ? payload : NULL, &id, error);
+    if (rc)
+        return rc;
+    tomo_json *o = H->json_object();
+    H->json_set(o, "match_id", H->json_new_string(id));
+    H->free(id);
+    char *text = H->json_dump(o);
+    H->json_free(o);
+    *out = give(text);
+    H->free(text);
+    *out_len = strlen(*out);
     return 0;
 }
 
@@ -226,6 +247,8 @@ int tomo_plugin_init(const tomo_host *host, tomo_plugin *self)
         rc = host->register_rpc(self, "example_fail", fail, NULL);
     if (!rc)
         rc = host->register_rpc(self, "example_store", store, NULL);
+    if (!rc)
+        rc = host->register_rpc(self, "example_match_create", create_match, NULL);
     if (!rc)
         rc = host->register_before(self, "UpdateAccount", before_update_account, NULL);
     if (!rc)

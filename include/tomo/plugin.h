@@ -16,7 +16,11 @@
  * at load with an error naming both versions (never a crash). Minor
  * versions only append members at the end of tomo_host and of the structs
  * marked "grows at the end"; each of those carries its size, so a newer
- * host reads an older plugin's struct correctly. The first members of
+ * host reads an older plugin's struct correctly (and a plugin checks a
+ * newer member with TOMO_HAS before reading it).
+ *
+ * History: 1.0 first ABI. 1.1 appends host->match_create and
+ * tomo_presence.reason. The first members of
  * tomo_host (size, abi_major, abi_minor, declare) never move in any major.
  *
  * Memory. Every pointer the host passes in (payloads, JSON text, ctx
@@ -55,7 +59,7 @@ extern "C" {
 #endif
 
 #define TOMO_PLUGIN_ABI_MAJOR 1
-#define TOMO_PLUGIN_ABI_MINOR 0
+#define TOMO_PLUGIN_ABI_MINOR 1
 
 /* gRPC status codes (Nakama's error codes). */
 enum {
@@ -106,7 +110,7 @@ typedef struct tomo_match tomo_match;   /* host-owned: a match, valid for one ca
 
 /* ---- callbacks the plugin implements ---- */
 
-/* An RPC: payload (len bytes, may be binary, borrowed). On success *out
+/* An RPC: payload (len bytes, may be binary, then a NUL; borrowed). On success *out
  * (host->alloc'd, may stay NULL for an empty result) and *out_len. */
 typedef int (*tomo_rpc_fn)(void *ud, const tomo_ctx *ctx, const char *payload, size_t len,
                            char **out, size_t *out_len, char **error);
@@ -122,10 +126,15 @@ typedef int (*tomo_before_fn)(void *ud, const tomo_ctx *ctx, const char *in, cha
  * in the request. A non-zero result is logged only. */
 typedef int (*tomo_after_fn)(void *ud, const tomo_ctx *ctx, const char *out, const char *in);
 
-/* A presence in a match (borrowed strings). Grows at the end. */
+/* A presence in a match (borrowed strings). Grows at the end: read a
+ * member past user_id..node only when size covers it
+ * (TOMO_HAS(p, tomo_presence, reason)). */
 typedef struct tomo_presence {
     size_t size; /* sizeof(tomo_presence) as the host built it */
     const char *user_id, *session_id, *username, *node;
+    /* 1.1: join/leave only: 0 unknown, 1 join, 2 update, 3 leave,
+     * 4 disconnect (Nakama's presence reason); 0 elsewhere */
+    int reason;
 } tomo_presence;
 
 /* A message received by the match (borrowed). Grows at the end. */
@@ -208,7 +217,10 @@ struct tomo_host {
      * "user_id", "username", "session_id", "lang", "client_ip",
      * "client_port", "execution_mode" ("rpc", "before", "after", "match"),
      * "node", "user_session_exp" (unix seconds), "vars.<name>",
-     * "env.<name>" (runtime.env), "match_id" (match calls). */
+     * "env.<name>" (runtime.env); in match calls "match_id",
+     * "match_label", "match_tick_rate" (and in join_attempt the joining
+     * session's "vars.<name>" and "user_session_exp"). Unknown keys give
+     * NULL, so a key added by a later tomo is simply absent on an older one. */
     const char *(*ctx_value)(const tomo_ctx *ctx, const char *key);
 
     /* JSON helpers (jansson semantics). Values are reference counted:
@@ -275,7 +287,10 @@ struct tomo_host {
                                     char **error);
 
     /* Match calls (from inside that match's handler calls only). presences
-     * NULL (n 0) = every presence in the match; sender may be NULL. */
+     * NULL = every presence in the match; a list (n may be 0: nobody)
+     * reaches those of them still in it; sender may be NULL. They return 0,
+     * TOMO_CODE_RESOURCE_EXHAUSTED (a queue or the label is too big) or
+     * TOMO_CODE_FAILED_PRECONDITION (the match has stopped). */
     int (*match_broadcast)(tomo_match *m, int64_t op_code, const void *data, size_t len,
                            const tomo_presence *const *presences, size_t n,
                            const tomo_presence *sender, int reliable);
@@ -283,7 +298,16 @@ struct tomo_host {
     int (*match_label_update)(tomo_match *m, const char *label);
     const char *(*match_id)(const tomo_match *m); /* "<uuid>.<node>", borrowed */
     int64_t (*match_tick)(const tomo_match *m);    /* 0 during init */
-    /* -- ABI 1.1 and later append here -- */
+
+    /* -- ABI 1.1 -- */
+    /* Create an authoritative match of module (a plugin's register_match
+     * name or a Lua match module) with params (object text or NULL); its
+     * init runs on the calling thread. *match_id: "<uuid>.<node>"
+     * (host->free). Errors: TOMO_CODE_NOT_FOUND (no such module), else the
+     * reason in *error. From RPCs and hooks (not from a match's own calls). */
+    int (*match_create)(const tomo_ctx *ctx, const char *module, const char *params,
+                        char **match_id, char **error);
+    /* -- later minors append here -- */
 };
 
 /* The one symbol a plugin exports. */
@@ -298,7 +322,11 @@ int tomo_plugin_init(const tomo_host *host, tomo_plugin *self);
             return tomo_declared_;                                                                \
     } while (0)
 
-/* Copy s (len bytes, NUL-terminated) into host memory, for *out / *error. */
+/* 1 when a struct that grows at the end, of the given size field, holds
+ * member (a host or plugin built for an older minor has a smaller size). */
+#define TOMO_HAS(ptr, type, member) ((ptr)->size >= offsetof(type, member) + sizeof((ptr)->member))
+
+/* Copy s (NUL-terminated) into host memory, for *out / *error. */
 static inline char *tomo_host_strdup(const tomo_host *host, const char *s)
 {
     size_t n = 0;

@@ -488,6 +488,11 @@ static const char *h_error(void *ud) { return ((mlua *)ud)->err; }
 static int h_lookup(void *ctx, const char *module, tomo_match_handler *out)
 {
     tomo_runtime *rt = ctx;
+    /* one registry for both kinds: a plugin's match module first (start-up
+     * refused a name that is both a plugin's and a Lua module's) */
+    int prc = tomo_plugin_match_lookup(rt, module, out);
+    if (prc != TOMO_ENOTFOUND)
+        return prc;
     if (strlen(module) >= sizeof(((mlua *)0)->module))
         return TOMO_ENOTFOUND;
     lstate *ls = NULL;

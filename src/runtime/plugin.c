@@ -8,6 +8,7 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../rt/match_handler.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -33,8 +34,6 @@ static void set_err(tomo_err *e, int code, const char *fmt, ...)
     vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
 }
-
-char *tomo_plugin_strdup(const char *s) { return s ? tomo_xstrdup(s) : NULL; }
 
 /* ---- the host table: declaration, memory, log, registration, ctx ---- */
 
@@ -215,6 +214,16 @@ static const char *h_ctx_value(const tomo_ctx *c, const char *key)
                 return e + kl + 1;
         }
         return NULL;
+    }
+    if (c->mc) {
+        if (!strcmp(key, "match_label"))
+            return c->mc->label ? c->mc->label : "";
+        if (!strcmp(key, "match_tick_rate"))
+            return c->tick_rate;
+        if (!strncmp(key, "vars.", 5))
+            return json_string_value(json_object_get(c->mc->vars, key + 5));
+        if (!strcmp(key, "user_session_exp"))
+            return c->exp[0] ? c->exp : NULL;
     }
     if (!call)
         return NULL;

@@ -18,11 +18,14 @@ struct tomo_plugin {
     char err[512]; /* the first registration failure */
 };
 
+struct tomo_match_ctx;
+
 struct tomo_ctx {
     tomo_runtime *rt;
-    const tomo_runtime_call *call; /* may be NULL (match calls) */
+    const tomo_runtime_call *call;   /* NULL in match calls */
+    const struct tomo_match_ctx *mc; /* match calls only */
     const char *match_id;
-    char exp[24];
+    char exp[24], tick_rate[16];
 };
 
 /* Fill a ctx for one call (borrows both). */
@@ -33,12 +36,10 @@ void tomo_plugin_host_fill_svc(tomo_host *h);
 /* plugin_match.c: the match_* calls of the host table. */
 void tomo_plugin_host_fill_match(tomo_host *h);
 
-struct tomo_match_handler;
-/* The match handler a plugin registered for module (register_match), as
- * rt's seam (rt/match_handler.h); release frees it. 0 or TOMO_ENOTFOUND. */
-int tomo_plugin_match_lookup(tomo_runtime *rt, const char *module, struct tomo_match_handler *out);
 
-/* A host->alloc'd copy of s (NULL stays NULL). */
-char *tomo_plugin_strdup(const char *s);
+/* Set *error (when not NULL) to the formatted message (malloc'd, the
+ * plugin frees it with host->free) and return code. */
+int tomo_plugin_fail(char **error, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

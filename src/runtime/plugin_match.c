@@ -7,14 +7,17 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../rt/amatch.h"
 #include "../rt/match_handler.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PLOG "plugin"
-#define MAX_PRESENCES 1024 /* per call: bounds the stack copies below */
+#define MAX_PRESENCES 1024 /* per call */
+
 
 /* What a plugin's match call sees: valid for that call only. */
 struct tomo_match {
@@ -25,6 +28,7 @@ struct tomo_match {
 typedef struct handler {
     tomo_runtime *rt;
     const tomo_impl *e; /* rt->plugin_reg entry: fn is the copied tomo_match_fns */
+    char err[128];      /* the last failure (handler->error) */
 } handler;
 
 static const tomo_match_fns *fns_of(const handler *h) { return h->e->fn; }
@@ -33,13 +37,17 @@ static void match_init(tomo_match *m, const handler *h, const tomo_match_ctx *mc
 {
     tomo_plugin_ctx_init(&m->ctx, h->rt, NULL);
     m->ctx.match_id = mc->match_id;
+    m->ctx.mc = mc;
+    snprintf(m->ctx.tick_rate, sizeof(m->ctx.tick_rate), "%d", mc->tick_rate);
+    if (mc->session_exp)
+        snprintf(m->ctx.exp, sizeof(m->ctx.exp), "%lld", (long long)mc->session_exp);
     m->mc = mc;
 }
 
 static tomo_presence presence_of(const tomo_match_presence *p)
 {
     tomo_presence o = {.size = sizeof(o), .user_id = p->user_id, .session_id = p->session_id,
-                       .username = p->username, .node = p->node};
+                       .username = p->username, .node = p->node, .reason = p->reason};
     return o;
 }
 
@@ -51,10 +59,11 @@ static tomo_match_presence presence_back(const tomo_presence *p)
 }
 
 /* A plugin result as the seam's: 0 or a logged TOMO_EINVAL. */
-static int result(const handler *h, const char *what, int r)
+static int result(handler *h, const char *what, int r)
 {
     if (r == 0)
         return 0;
+    snprintf(h->err, sizeof(h->err), "match handler %s failed with code %d", what, r);
     TOMO_LOGE(PLOG, "match handler failed plugin=%s module=%s fn=%s rc=%d", h->e->module,
               h->e->key, what, r);
     return TOMO_EINVAL;
@@ -95,7 +104,7 @@ static int a_join_attempt(void *ud, const tomo_match_ctx *mc, void **state,
 typedef int (*presence_fn)(void *ud, tomo_match *m, void **state, const tomo_presence *const *ps,
                            size_t n);
 
-static int presences_call(const handler *h, const tomo_match_ctx *mc, void **state,
+static int presences_call(handler *h, const tomo_match_ctx *mc, void **state,
                           const tomo_match_presence *ps, size_t n, presence_fn fn,
                           const char *what)
 {
@@ -178,6 +187,7 @@ static int a_terminate(void *ud, const tomo_match_ctx *mc, void **state, int gra
 }
 
 static void a_release(void *ud) { free(ud); }
+static const char *a_error(void *ud) { return ((handler *)ud)->err; }
 
 int tomo_plugin_match_lookup(tomo_runtime *rt, const char *module, tomo_match_handler *out)
 {
@@ -197,20 +207,22 @@ int tomo_plugin_match_lookup(tomo_runtime *rt, const char *module, tomo_match_ha
     out->signal = a_signal;
     out->terminate = a_terminate;
     out->release = a_release;
+    out->error = a_error;
     return 0;
 }
 
 /* ---- the host's match calls ---- */
 
-/* Copy a plugin's presence list for the dispatcher (NULL/0 = everyone). */
+/* Copy a plugin's presence list for the dispatcher (NULL = everyone; an
+ * empty list stays a list: nobody). */
 static int presences_back(const tomo_presence *const *ps, size_t n, tomo_match_presence **out)
 {
     *out = NULL;
-    if (!ps || !n)
+    if (!ps)
         return 0;
     if (n > MAX_PRESENCES)
         return TOMO_CODE_INVALID_ARGUMENT;
-    *out = tomo_xcalloc(n, sizeof(**out));
+    *out = tomo_xcalloc(n ? n : 1, sizeof(**out));
     for (size_t i = 0; i < n; i++) {
         if (!ps[i]) {
             free(*out);
@@ -222,7 +234,12 @@ static int presences_back(const tomo_presence *const *ps, size_t n, tomo_match_p
     return 0;
 }
 
-static int code_of(int rc) { return rc < 0 ? tomo_grpc_from_err(rc) : 0; }
+static int code_of(int rc)
+{
+    if (rc == TOMO_ETOOBIG)
+        return TOMO_CODE_RESOURCE_EXHAUSTED;
+    return rc < 0 ? TOMO_CODE_FAILED_PRECONDITION : 0;
+}
 
 static int h_broadcast(tomo_match *m, int64_t op_code, const void *data, size_t len,
                        const tomo_presence *const *presences, size_t n,
@@ -238,8 +255,7 @@ static int h_broadcast(tomo_match *m, int64_t op_code, const void *data, size_t 
     if (sender)
         from = presence_back(sender);
     const tomo_match_dispatcher *d = m->mc->dispatcher;
-    rc = d->broadcast(d->ctx, op_code, data, len, to, to ? n : 0, sender ? &from : NULL,
-                      reliable);
+    rc = d->broadcast(d->ctx, op_code, data, len, to, n, sender ? &from : NULL, reliable);
     free(to);
     return code_of(rc);
 }
@@ -271,8 +287,42 @@ static int h_label_update(tomo_match *m, const char *label)
 static const char *h_match_id(const tomo_match *m) { return m && m->mc ? m->mc->match_id : NULL; }
 static int64_t h_match_tick(const tomo_match *m) { return m && m->mc ? m->mc->tick : 0; }
 
+static int h_match_create(const tomo_ctx *ctx, const char *module, const char *params,
+                          char **match_id, char **error)
+{
+    tomo_rt *rtx = ctx ? ctx->rt->deps.rt : NULL;
+    if (match_id)
+        *match_id = NULL;
+    if (!rtx)
+        return tomo_plugin_fail(error, TOMO_CODE_UNAVAILABLE, "matches need the realtime layer");
+    if (ctx->mc)
+        return tomo_plugin_fail(error, TOMO_CODE_FAILED_PRECONDITION,
+                        "match_create is not allowed from a match's own calls");
+    if (!module || !*module)
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a module name");
+    json_t *p = NULL;
+    if (params && *params) {
+        p = json_loads(params, 0, NULL);
+        if (!json_is_object(p)) {
+            json_decref(p);
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "params must be a JSON object");
+        }
+    }
+    char id[TOMO_MATCH_ID_MAX], err[512] = "";
+    int rc = tomo_rt_amatch_create(rtx, module, p, id, err, sizeof(err));
+    json_decref(p);
+    if (rc == TOMO_ENOTFOUND)
+        return tomo_plugin_fail(error, TOMO_CODE_NOT_FOUND, "error creating match: %s", err);
+    if (rc < 0)
+        return tomo_plugin_fail(error, TOMO_CODE_INTERNAL, "error creating match: %s", err);
+    if (match_id)
+        *match_id = tomo_xstrdup(id);
+    return 0;
+}
+
 void tomo_plugin_host_fill_match(tomo_host *h)
 {
+    h->match_create = h_match_create;
     h->match_broadcast = h_broadcast;
     h->match_kick = h_kick;
     h->match_label_update = h_label_update;

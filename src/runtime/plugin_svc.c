@@ -93,9 +93,7 @@ static int j_append(tomo_json *a, tomo_json *v)
 
 /* ---- services ---- */
 
-/* Set *error (when asked for) and return the code. */
-static int fail(char **error, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **error, int code, const char *fmt, ...)
+int tomo_plugin_fail(char **error, int code, const char *fmt, ...)
 {
     if (error) {
         va_list ap;
@@ -110,7 +108,7 @@ static int fail(char **error, int code, const char *fmt, ...)
 static int fail_err(char **error, const tomo_err *err)
 {
     int code = err->code >= 1 && err->code <= 16 ? err->code : TOMO_CODE_INTERNAL;
-    return fail(error, code, "%s", err->msg);
+    return tomo_plugin_fail(error, code, "%s", err->msg);
 }
 
 static int acquire(const tomo_ctx *ctx, tomo_svc **svc, tomo_dbconn **c, char **error)
@@ -118,9 +116,9 @@ static int acquire(const tomo_ctx *ctx, tomo_svc **svc, tomo_dbconn **c, char **
     *c = NULL;
     *svc = ctx ? ctx->rt->deps.svc : NULL;
     if (!*svc || !(*svc)->db)
-        return fail(error, TOMO_CODE_UNAVAILABLE, "no database");
+        return tomo_plugin_fail(error, TOMO_CODE_UNAVAILABLE, "no database");
     if (tomo_db_acquire((*svc)->db, c) < 0)
-        return fail(error, TOMO_CODE_UNAVAILABLE, "database unavailable");
+        return tomo_plugin_fail(error, TOMO_CODE_UNAVAILABLE, "database unavailable");
     return 0;
 }
 
@@ -140,12 +138,12 @@ static int parse_list(const char *text, const char *what, json_t **out, char **e
     if (!json_is_array(*out)) {
         json_decref(*out);
         *out = NULL;
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array", what);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array", what);
     }
     if (json_array_size(*out) > MAX_OPS) {
         json_decref(*out);
         *out = NULL;
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: too many objects", what);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: too many objects", what);
     }
     size_t i;
     json_t *o;
@@ -153,7 +151,7 @@ static int parse_list(const char *text, const char *what, json_t **out, char **e
         if (!json_is_object(o)) {
             json_decref(*out);
             *out = NULL;
-            return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects an array of objects",
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects an array of objects",
                         what);
         }
     }
@@ -180,7 +178,7 @@ static int read_ids(const char *text, const char *what, json_t **arr, tomo_stora
             *ids = NULL;
             json_decref(*arr);
             *arr = NULL;
-            return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
                         "%s: collection and key must be non-empty strings", what);
         }
     }
@@ -241,7 +239,7 @@ static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, ch
         ops[i].value = vals[i];
         if (!ops[i].collection || !*ops[i].collection || !ops[i].key || !*ops[i].key ||
             !ops[i].value)
-            rc = fail(error, TOMO_CODE_INVALID_ARGUMENT,
+            rc = tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
                       "storage_write: collection, key and value are required");
     }
     tomo_svc *svc = NULL;
@@ -333,13 +331,13 @@ static int str_list(const char *text, const char *what, json_t **arr, const char
         return 0;
     *arr = json_loads(text, 0, NULL);
     if (!json_is_array(*arr))
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
                     what);
     *n = json_array_size(*arr);
     *v = tomo_xcalloc(*n ? *n : 1, sizeof(**v));
     for (size_t i = 0; i < *n; i++)
         if (!((*v)[i] = json_string_value(json_array_get(*arr, i))))
-            return fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
                         what);
     return 0;
 }
@@ -383,7 +381,7 @@ static int s_notification_send(const tomo_ctx *ctx, const char *user_id, const c
                                int persistent, char **error)
 {
     if (code <= 0)
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
                     "expects code to be above 0 (codes <= 0 are reserved)");
     tomo_svc *svc;
     tomo_dbconn *c;
@@ -392,10 +390,10 @@ static int s_notification_send(const tomo_ctx *ctx, const char *user_id, const c
         int r = tomo_notify_send(svc, c, user_id, subject, content ? content : "{}", code,
                                  sender_id && *sender_id ? sender_id : NULL, persistent, NULL);
         if (r == TOMO_EINVAL)
-            rc = fail(error, TOMO_CODE_INVALID_ARGUMENT,
+            rc = tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
                       "failed to send notification: invalid notification");
         else if (r < 0)
-            rc = fail(error, TOMO_CODE_INTERNAL, "failed to send notification: %s",
+            rc = tomo_plugin_fail(error, TOMO_CODE_INTERNAL, "failed to send notification: %s",
                       tomo_db_errmsg(c));
     }
     tomo_db_release(c);
@@ -408,7 +406,7 @@ static int s_wallet_update(const tomo_ctx *ctx, const char *user_id, const char 
     json_t *cs = changeset ? json_loads(changeset, 0, NULL) : NULL;
     if (!json_is_object(cs)) {
         json_decref(cs);
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "wallet_update: expects a changeset object");
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "wallet_update: expects a changeset object");
     }
     tomo_svc *svc;
     tomo_dbconn *c;
@@ -443,10 +441,10 @@ static int s_lb_write(const tomo_ctx *ctx, const char *id, const char *owner_id,
         if (!strcmp(op ? op : "", ops[i]))
             ov = i;
     if (ov < 0)
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT,
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
                     "expects operator to be 'best', 'set', 'decr' or 'incr'");
     if (!id || !*id || !owner_id || !*owner_id)
-        return fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a leaderboard id and an owner id");
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a leaderboard id and an owner id");
     tomo_lb_write w = {.owner_id = owner_id, .username = username, .score = score,
                        .subscore = subscore, .metadata = metadata, .override = ov};
     tomo_svc *svc;

@@ -750,6 +750,23 @@ static void *watch_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* A plugin's match module may not share its name with a Lua module (the
+ * name match_create takes would be ambiguous). */
+static int match_names_unique(tomo_runtime *rt, const prog *p, char *err, size_t errlen)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->plugin_reg.t[TOMO_REG_T_MATCH], i, &k, &v));) {
+        const module_src *m = find_mod(p, k);
+        if (m) {
+            snprintf(err, errlen, "match handler \"%s\" is registered twice: by %s and %s", k,
+                     ((const tomo_impl *)v)->module, m->chunkname + 1);
+            return TOMO_ECONFLICT;
+        }
+    }
+    return 0;
+}
+
 int tomo_runtime_new(const tomo_runtime_deps *deps, tomo_runtime **out, char *err, size_t errlen)
 {
     const tomo_config *cfg = deps->cfg;
@@ -789,6 +806,11 @@ int tomo_runtime_new(const tomo_runtime_deps *deps, tomo_runtime **out, char *er
     rc = prog_read(rt->path, &p, &rt->sig, err, errlen);
     if (rc < 0)
         goto fail;
+    rc = match_names_unique(rt, p, err, errlen);
+    if (rc < 0) {
+        prog_free(p);
+        goto fail;
+    }
     rt->cur = p;
     rc = lstate_new(rt, p, 1, &first, err, errlen);
     if (rc < 0)

@@ -107,6 +107,11 @@ int tomo_plugin_before(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_
                        json_t *in, json_t **out, tomo_err *err);
 void tomo_plugin_after(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_call *call,
                        json_t *out, json_t *in);
+struct tomo_match_handler;
+/* A fresh instance of the match handler a plugin registered for module
+ * (register_match) behind rt's seam (rt/match_handler.h); release frees
+ * it. 0 or TOMO_ENOTFOUND (runtime/plugin_match.c). */
+int tomo_plugin_match_lookup(tomo_runtime *rt, const char *module, struct tomo_match_handler *out);
 
 /* runtime.c, for match states (runtime/match_lua.c): a fresh sandboxed
  * state of the current modules that has run none of them (TOMO_ENOTFOUND

@@ -13,7 +13,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'nod
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer, TOMO_BIN } from './harness.mjs';
-import { newUser, connect } from './rtutil.mjs';
+import { newUser, connect, waitFor } from './rtutil.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '../..');
@@ -46,8 +46,12 @@ before(async () => {
   copyFileSync(path.join(tmp, 'example.so'), path.join(mods, 'example.so'));
   mkdirSync(path.join(mods, 'compat'));
   copyFileSync(path.join(tmp, 'old_minor.so'), path.join(mods, 'compat', 'old_minor.so'));
-  writeFileSync(path.join(mods, 'helper.lua'),
-    'require("nakama").register_rpc(function(ctx, p) return "lua:" .. p end, "lua_ping")\n');
+  writeFileSync(path.join(mods, 'helper.lua'), `local nk = require("nakama")
+nk.register_rpc(function(ctx, p) return "lua:" .. p end, "lua_ping")
+-- Lua reaches the plugin's match module through the same registry
+nk.register_rpc(function(ctx, p) return nk.match_create("example_match", {}) end, "lua_create")
+nk.register_rpc(function(ctx, p) return nk.match_signal(p, "hi") end, "lua_signal")
+`);
   srv = await startServer({ args: ['--runtime.path', mods] });
 });
 after(async () => {
@@ -134,10 +138,58 @@ test('plugin services: storage write and read through svc, visible to the client
   assert.equal(bad.status, 400);
 });
 
+const text = (d) => new TextDecoder().decode(d.data);
+const ofOp = (s, op) => s.events.matchdata.filter((d) => d.op_code === op);
+
+test('the plugin match: created by the plugin, joined and played over nakama-js', async () => {
+  const [a, b] = [await newUser(srv, 'pma'), await newUser(srv, 'pmb')];
+  const sa = await connect(srv, a);
+  const sb = await connect(srv, b, { protobuf: true });
+  try {
+    const r = await a.client.rpc(a.session, 'example_match_create', {});
+    const id = r.payload.match_id;
+    assert.match(id, /^[0-9a-f-]{36}\.nakama$/);
+    // a refused join (the plugin's join_attempt reads the metadata)
+    await assert.rejects(sb.joinMatch(id, undefined, { deny: 'yes' }),
+      (e) => /denied by the example/.test(e.message ?? JSON.stringify(e)));
+    const ma = await sa.joinMatch(id);
+    assert.equal(ma.authoritative, true);
+    assert.equal(ma.label, '{"kind":"example"}');
+    const mb = await sb.joinMatch(id);
+    assert.equal(mb.size, 1);
+    // the loop echoes to everyone with op_code + 1 and the sender
+    await sa.sendMatchState(id, 4, 'ping');
+    const [eb] = await waitFor(() => ofOp(sb, 5).length && ofOp(sb, 5), 5000, 'b gets the echo');
+    assert.equal(text(eb), 'ping');
+    assert.equal(eb.presence.user_id, a.userId);
+    await waitFor(() => ofOp(sa, 5).length, 5000, 'a gets the echo');
+    // listed as authoritative with the plugin's label
+    const list = await a.client.listMatches(a.session, 10, true, '{"kind":"example"}');
+    assert.ok(list.matches.some((m) => m.match_id === id));
+    // Lua's nk.match_signal reaches the plugin's signal
+    const sig = await fetch(`${srv.url}/v2/rpc/lua_signal?http_key=${KEY}&unwrap`,
+      { method: 'POST', body: id });
+    assert.match(await sig.text(), /^tick=\d+ players=2$/);
+    // op 99 ends the match: the next join finds nothing
+    await sb.sendMatchState(id, 99, '');
+    const c = await newUser(srv, 'pmc');
+    const sc = await connect(srv, c);
+    await waitFor(async () => (await sc.joinMatch(id).then(() => false, () => true)), 5000,
+      'the match ended');
+    sc.disconnect(false);
+    // Lua creates the plugin's match module too
+    const lc = await fetch(`${srv.url}/v2/rpc/lua_create?http_key=${KEY}&unwrap`, { method: 'POST' });
+    assert.match(await lc.text(), /^[0-9a-f-]{36}\.nakama$/);
+  } finally {
+    sa.disconnect(false);
+    sb.disconnect(false);
+  }
+});
+
 test('a plugin built against the ABI 1.0 header loads (from a subdirectory)', async () => {
   const r = await post('old_abi', JSON.stringify(''), '&unwrap');
   assert.equal(r.status, 200);
-  assert.match(r.text, /^built=1\.0 host=1\.\d$/);
+  assert.equal(r.text, 'built=1.0 host=1.1');
 });
 
 test('a plugin of another ABI major is refused at start-up, naming both versions', () => {

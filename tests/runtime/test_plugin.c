@@ -41,7 +41,8 @@ static void link_so(const char *name, const char *from)
 
 static void clear(void)
 {
-    static const char *const names[] = {"example.so", "old.so", "bad.so", "helper.lua", "dup.lua"};
+    static const char *const names[] = {"example.so", "old.so", "bad.so", "helper.lua", "dup.lua",
+                                       "example_match.lua"};
     char p[512];
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
         snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
@@ -78,7 +79,7 @@ static void test_rpc_and_hooks(void)
         tomo_config_free(&cfg);
         return;
     }
-    TT_EQ(tomo_runtime_rpc_count(rt), 5); /* 3 example + old_abi + lua_rpc */
+    TT_EQ(tomo_runtime_rpc_count(rt), 6); /* 4 example + old_abi + lua_rpc */
     TT_TRUE(tomo_runtime_has_rpc(rt, "Example_Echo"));
     TT_TRUE(tomo_runtime_has_rpc(rt, "lua_rpc"));
     tomo_runtime_call c = {.mode = TOMO_RUNTIME_MODE_RPC, .user_id = "u1", .username = "n"};
@@ -97,7 +98,7 @@ static void test_rpc_and_hooks(void)
     TT_TRUE(tomo_runtime_rpc(rt, &c, "example_store", "{}", 2, &out, &ol, &e) < 0);
     TT_EQ(e.code, 14);
     TT_OK(tomo_runtime_rpc(rt, &c, "old_abi", "", 0, &out, &ol, &e));
-    TT_STR_EQ(out, "built=1.0 host=1.0");
+    TT_STR_EQ(out, "built=1.0 host=1.1");
     free(out);
     /* before hook: change, refuse, pass unchanged */
     TT_TRUE(tomo_runtime_has_hook(rt, TOMO_HOOK_REQ_BEFORE, "updateaccount"));
@@ -130,6 +131,14 @@ static void test_refusals(void)
     TT_TRUE(start(&cfg, err, sizeof(err)) == NULL);
     TT_TRUE(strstr(err, "bad.so is built for tomo plugin ABI 2.0; this tomo implements ABI 1.") !=
             NULL);
+    tomo_config_free(&cfg);
+    /* a Lua module named like a plugin's match module */
+    clear();
+    link_so("example.so", TOMO_TEST_EXAMPLE_SO);
+    put("example_match.lua", "return {}\n");
+    TT_TRUE(start(&cfg, err, sizeof(err)) == NULL);
+    TT_TRUE(strstr(err, "match handler \"example_match\" is registered twice: by example.so and "
+                        "example_match.lua") != NULL);
     tomo_config_free(&cfg);
     clear();
     link_so("example.so", TOMO_TEST_EXAMPLE_SO);
@@ -192,7 +201,7 @@ static void test_match(void)
     TT_STR_EQ(label, "{\"kind\":\"example\"}");
     TT_TRUE(state != NULL);
     tomo_match_presence p = {.user_id = "u1", .session_id = "s1", .username = "one",
-                             .node = "nakama"};
+                             .node = "nakama", .reason = 1};
     int accept = 1;
     char reason[64] = "";
     json_t *md = json_pack("{s:s}", "deny", "yes");
