@@ -17,6 +17,10 @@ missing=()
 for p in podman runc mmdebstrap podman-compose; do
   command -v "$p" >/dev/null || missing+=("$p")
 done
+# Service names resolve inside a compose network only with the CNI dnsname
+# plugin (a Recommends of podman, so not there with --no-install-recommends).
+dpkg -s golang-github-containernetworking-plugin-dnsname >/dev/null 2>&1 \
+  || missing+=(golang-github-containernetworking-plugin-dnsname)
 if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -56,6 +60,7 @@ trap cleanup EXIT
 # mmdebstrap (apt underneath, parallel downloads) takes a fraction of
 # debootstrap's time and writes the tarball podman imports directly.
 step "mmdebstrap Debian 12 (minbase) -> docker.io/library/debian:12-slim"
+# shellcheck disable=SC2016 # $1 is the hook's argument, expanded by mmdebstrap
 mmdebstrap --variant=minbase --quiet --aptopt='Acquire::Retries "3"' \
   --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
   bookworm "$TMP/base.tar" "$MIRROR" >"$TMP/mmdebstrap.log" 2>&1 \
@@ -98,12 +103,19 @@ for _ in $(seq 60); do
 done
 step "compose: config render, migrate up (once), tomo"
 "${COMPOSE[@]}" run --rm config >>"$TMP/compose.log" 2>&1 || { cat "$TMP/compose.log"; exit 1; }
-"${COMPOSE[@]}" run --rm migrate
+"${COMPOSE[@]}" run --rm migrate >>"$TMP/compose.log" 2>&1 || { cat "$TMP/compose.log"; exit 1; }
 "${COMPOSE[@]}" up -d tomo >>"$TMP/compose.log" 2>&1 || { cat "$TMP/compose.log"; exit 1; }
+ready=0
 for _ in $(seq 60); do
-  curl -fs "http://127.0.0.1:$API/readyz" >/dev/null && break
+  curl -fs "http://127.0.0.1:$API/readyz" >/dev/null && { ready=1; break; }
   sleep 1
 done
+if ((!ready)); then
+  echo "tomo did not become ready; /readyz says:"
+  curl -s "http://127.0.0.1:$API/readyz" || true
+  echo; "${PODMAN[@]}" logs "${PROJECT}_tomo_1" 2>&1 | tail -30
+  exit 1
+fi
 "${PODMAN[@]}" exec "${PROJECT}_tomo_1" /usr/local/bin/tomo healthcheck
 "${PODMAN[@]}" inspect "${PROJECT}_tomo_1" \
   --format 'user={{.Config.User}} readonly={{.HostConfig.ReadonlyRootfs}} capdrop={{.HostConfig.CapDrop}} secopt={{.HostConfig.SecurityOpt}}'

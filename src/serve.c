@@ -119,6 +119,20 @@ static double m_db_in_use(void *a)
     return st.in_use;
 }
 
+static double m_db_commits(void *a)
+{
+    tomo_db_stats st;
+    tomo_db_stats_get(((tomo_server *)a)->db, &st);
+    return (double)st.commits;
+}
+
+static double m_db_commit_writes(void *a)
+{
+    tomo_db_stats st;
+    tomo_db_stats_get(((tomo_server *)a)->db, &st);
+    return (double)st.commit_writes;
+}
+
 static double m_pool_pending(void *a) { return tomo_pool_pending(((tomo_server *)a)->pool); }
 
 static void register_metrics(tomo_server *srv)
@@ -134,6 +148,14 @@ static void register_metrics(tomo_server *srv)
     tomo_metrics_gauge_fn("database_pool_conns_idle", "Idle database connections", m_db_idle, srv);
     tomo_metrics_gauge_fn("database_pool_conns_in_use", "Database connections in use", m_db_in_use,
                           srv);
+    if (tomo_db_kind_of(srv->db) == TOMO_DB_SQLITE) {
+        tomo_metrics_counter_fn("database_group_commits_total",
+                                "SQLite commits (each one fsync; writes share them)", m_db_commits,
+                                srv);
+        tomo_metrics_counter_fn("database_group_commit_writes_total",
+                                "SQLite writes committed (per commit: the mean batch size)",
+                                m_db_commit_writes, srv);
+    }
     tomo_metrics_gauge_fn("worker_jobs_pending", "Jobs queued or running on the worker pool",
                           m_pool_pending, srv);
 }

@@ -409,6 +409,9 @@ void tomo_db_stats_get(tomo_db *db, tomo_db_stats *out)
     out->errors_other = db->e_other;
     out->errors_conflict = db->e_conflict;
     pthread_mutex_unlock(&db->mu);
+    out->commits = out->commit_writes = 0;
+    if (db->be->write_stats)
+        db->be->write_stats(db, &out->commits, &out->commit_writes);
 }
 
 void tomo_db_close(tomo_db *db)

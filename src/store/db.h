@@ -67,6 +67,9 @@ typedef struct tomo_db_backend {
      * (connected, no transaction open, not told by the server it is being
      * closed). Run when a connection leaves and re-enters the idle list. */
     int (*check_idle)(void *conn);
+    /* Optional: transactions committed and the writes they carried (group
+     * commit: writes / commits is the mean batch size). */
+    void (*write_stats)(tomo_db *db, uint64_t *commits, uint64_t *writes);
 } tomo_db_backend;
 
 /* Open the store named by cfg->database.address: empty or "sqlite:PATH"
@@ -109,6 +112,8 @@ int tomo_db_check(tomo_db *db);
 typedef struct tomo_db_stats {
     int open, idle, in_use, max_open;
     uint64_t wait_count, errors_unavailable, errors_timeout, errors_other, errors_conflict;
+    /* group commit (SQLite; 0 on Postgres): commits, and writes in them */
+    uint64_t commits, commit_writes;
 } tomo_db_stats;
 void tomo_db_stats_get(tomo_db *db, tomo_db_stats *out);
 

@@ -1,8 +1,24 @@
 /* store/sqlite.c: the embedded SQLite backend.
- * One connection per pool slot (the pool hands one to each worker at a time),
- * WAL journal so readers never block the writer, a busy timeout equal to the
- * query timeout, synchronous=FULL so an acknowledged commit survives power
- * loss, and a per-connection prepared-statement cache. */
+ * One connection per pool slot (the pool hands one to each worker at a time)
+ * for reads, WAL journal so readers never block the writer, synchronous=FULL
+ * so an acknowledged commit survives power loss, and a per-connection
+ * prepared-statement cache.
+ *
+ * Writes: group commit. SQLite has one writer per database and each commit
+ * costs an fsync, so one commit per client write caps the write rate at the
+ * disk's fsync rate. Every write (a transaction, or a write statement
+ * outside one) runs on the database's one shared writer connection, taking
+ * turns; each turn is a SAVEPOINT inside an outer transaction that stays open
+ * while other writers are queued. The turn that finds nobody waiting (or the
+ * batch full) commits the outer transaction, and every member of the batch
+ * is answered with that commit's result: nobody is told "done" before the
+ * fsync that holds their write, a member that rolls back its savepoint
+ * leaves the others intact, and if SQLite aborts the outer transaction
+ * (disk full, I/O error) every member of the batch gets the error. Members
+ * of one batch are serialised in turn order, so a later member reads what
+ * an earlier one wrote; they commit or fail together.
+ * Threads: any worker; the writer connection is used only by the turn
+ * holder. */
 #define _GNU_SOURCE
 #include "db.h"
 
@@ -18,6 +34,7 @@
 #include <time.h>
 
 #define CACHE_SIZE 128
+#define MAX_BATCH 64 /* turns per outer commit, at most */
 
 typedef struct cached {
     char *sql;
@@ -25,38 +42,48 @@ typedef struct cached {
     uint64_t last_use;
 } cached;
 
+typedef struct wgroup wgroup;
+
 typedef struct sconn {
     sqlite3 *h;
     cached cache[CACHE_SIZE];
     size_t ncache;
     uint64_t tick;
-    uint64_t busy_since_ns; /* start of the current wait for the write lock */
+    uint64_t busy_since_ns; /* start of the current wait for the file lock */
     uint64_t busy_limit_ns;
-    int holds_writer;       /* this connection holds g_writer */
+    wgroup *g;              /* the database's writers (NULL for the writer itself) */
+    int in_tx;              /* inside BEGIN .. COMMIT/ROLLBACK: statements go to g->w */
 } sconn;
 
-/* One writer at a time, queued in-process. SQLite allows a single writer per
- * database; letting workers race for its file lock and back off (busy
- * handler) wastes time and makes the tail latency depend on sleep steps. A
- * mutex hands the write lock straight to the next waiting worker instead. The
- * busy handler below still covers other processes (e.g. `tomo migrate up`). */
-static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER;
+/* A member of the open batch, waiting for its commit. */
+typedef struct waiter {
+    struct waiter *next;
+    int done, rc;
+    char err[256];
+} waiter;
 
-static void writer_lock(sconn *c)
-{
-    if (!c->holds_writer) {
-        pthread_mutex_lock(&g_writer);
-        c->holds_writer = 1;
-    }
-}
+/* The writers of one database file: the connections to one path share it,
+ * freed with the last of them. Fields under mu. */
+struct wgroup {
+    wgroup *next;
+    char *path;
+    int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t turn;      /* a turn is free */
+    pthread_cond_t done;      /* a batch was committed */
+    int busy;                 /* a turn is held */
+    int waiting;              /* threads queued for a turn */
+    int outer_open;           /* the batch's outer transaction is open on w */
+    int lost;                 /* SQLite aborted the outer transaction */
+    int members;              /* turns released into the open batch */
+    waiter *list;             /* their waiters */
+    sconn *w;                 /* the writer connection */
+    uint64_t limit_ns;        /* how long a writer waits for its turn */
+    uint64_t commits, writes; /* outer commits done, member turns they held */
+};
 
-static void writer_unlock(sconn *c)
-{
-    if (c->holds_writer) {
-        c->holds_writer = 0;
-        pthread_mutex_unlock(&g_writer);
-    }
-}
+static pthread_mutex_t g_groups_mu = PTHREAD_MUTEX_INITIALIZER;
+static wgroup *g_groups;
 
 /* Waiting for another connection's write lock. SQLite's own busy timeout
  * sleeps in growing steps of up to 100 ms, which turned a sub-millisecond
@@ -92,9 +119,10 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-static int s_connect(tomo_db *db, void **out, char *err, size_t errlen)
+/* Open and configure one handle (a pool connection or the writer). */
+static int conn_open(const char *path, uint64_t busy_limit_ns, sconn **out, char *err,
+                     size_t errlen)
 {
-    const char *path = tomo_db_target(db);
     if (mkdirs(path) < 0) {
         snprintf(err, errlen, "cannot create directory for %s: %s", path, strerror(errno));
         return TOMO_EIO;
@@ -111,7 +139,7 @@ static int s_connect(tomo_db *db, void **out, char *err, size_t errlen)
     sqlite3_extended_result_codes(h, 1);
     sconn *c = tomo_xcalloc(1, sizeof(*c));
     c->h = h;
-    c->busy_limit_ns = (uint64_t)tomo_db_config(db)->database.query_timeout_ms * 1000000ull;
+    c->busy_limit_ns = busy_limit_ns;
     sqlite3_busy_handler(h, busy_wait, c);
     char *emsg = NULL;
     rc = sqlite3_exec(h,
@@ -129,18 +157,81 @@ static int s_connect(tomo_db *db, void **out, char *err, size_t errlen)
     return 0;
 }
 
-static void s_disconnect(void *vc)
+static void conn_close(sconn *c)
 {
-    sconn *c = vc;
-    if (!c)
-        return;
-    writer_unlock(c);
     for (size_t i = 0; i < c->ncache; i++) {
         sqlite3_finalize(c->cache[i].st);
         free(c->cache[i].sql);
     }
     sqlite3_close(c->h);
     free(c);
+}
+
+/* The group of path, created with its writer connection on first use. */
+static int group_ref(const char *path, uint64_t limit_ns, wgroup **out, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&g_groups_mu);
+    wgroup *g = g_groups;
+    while (g && strcmp(g->path, path))
+        g = g->next;
+    if (!g) {
+        sconn *w = NULL;
+        int rc = conn_open(path, limit_ns, &w, err, errlen);
+        if (rc < 0) {
+            pthread_mutex_unlock(&g_groups_mu);
+            return rc;
+        }
+        g = tomo_xcalloc(1, sizeof(*g));
+        g->path = tomo_xstrdup(path);
+        g->w = w;
+        g->limit_ns = limit_ns;
+        pthread_mutex_init(&g->mu, NULL);
+        pthread_cond_init(&g->turn, NULL);
+        pthread_cond_init(&g->done, NULL);
+        g->next = g_groups;
+        g_groups = g;
+    }
+    g->refs++;
+    pthread_mutex_unlock(&g_groups_mu);
+    *out = g;
+    return 0;
+}
+
+static void group_unref(wgroup *g)
+{
+    pthread_mutex_lock(&g_groups_mu);
+    int last = --g->refs == 0;
+    if (last)
+        for (wgroup **pp = &g_groups; *pp; pp = &(*pp)->next)
+            if (*pp == g) {
+                *pp = g->next;
+                break;
+            }
+    pthread_mutex_unlock(&g_groups_mu);
+    if (!last)
+        return;
+    conn_close(g->w);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->turn);
+    pthread_cond_destroy(&g->done);
+    free(g->path);
+    free(g);
+}
+
+static int s_connect(tomo_db *db, void **out, char *err, size_t errlen)
+{
+    const char *path = tomo_db_target(db);
+    uint64_t limit = (uint64_t)tomo_db_config(db)->database.query_timeout_ms * 1000000ull;
+    sconn *c = NULL;
+    int rc = conn_open(path, limit, &c, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = group_ref(path, limit, &c->g, err, errlen)) < 0) {
+        conn_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
 static int map_err(sqlite3 *h, int rc, char *err, size_t errlen)
@@ -186,34 +277,169 @@ static sqlite3_stmt *prepare(sconn *c, const char *sql, int *rc)
     return st;
 }
 
-static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n, tomo_dbres **out,
-                  char *err, size_t errlen)
+/* ---- turns and batches ---- */
+
+/* Raw script on a handle (transaction control, multi-statement scripts). */
+static int run_script(sconn *c, const char *sql, char *err, size_t errlen)
 {
-    sconn *c = vc;
-    int rc;
-    /* Transaction control and multi-statement scripts (migrations) bypass
-     * the cache. */
-    if (!params && !out && (strchr(sql, ';') || !strncmp(sql, "BEGIN", 5) ||
-                            !strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))) {
-        char *emsg = NULL;
-        int begin = !strncmp(sql, "BEGIN", 5);
-        if (begin || strchr(sql, ';'))
-            writer_lock(c); /* a transaction (or script) holds it until it ends */
-        rc = sqlite3_exec(c->h, sql, NULL, NULL, &emsg);
-        if (sqlite3_get_autocommit(c->h))
-            writer_unlock(c); /* COMMIT, ROLLBACK, a finished script or a failed BEGIN */
-        if (rc != SQLITE_OK) {
-            int m = map_err(c->h, sqlite3_extended_errcode(c->h), err, errlen);
-            if (emsg)
-                snprintf(err, errlen, "%s", emsg);
-            sqlite3_free(emsg);
-            return m;
-        }
+    char *emsg = NULL;
+    int rc = sqlite3_exec(c->h, sql, NULL, NULL, &emsg);
+    if (rc == SQLITE_OK)
         return 0;
+    int m = map_err(c->h, sqlite3_extended_errcode(c->h), err, errlen);
+    if (emsg)
+        snprintf(err, errlen, "%s", emsg);
+    sqlite3_free(emsg);
+    return m;
+}
+
+/* Wait for the writer's turn (up to the query timeout), then open a
+ * savepoint in the batch's outer transaction, opening that first. */
+static int turn_begin(wgroup *g, char *err, size_t errlen)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + g->limit_ns;
+    deadline.tv_sec += (time_t)(ns / 1000000000ull);
+    deadline.tv_nsec = (long)(ns % 1000000000ull);
+    pthread_mutex_lock(&g->mu);
+    g->waiting++;
+    while (g->busy)
+        if (pthread_cond_timedwait(&g->turn, &g->mu, &deadline) == ETIMEDOUT && g->busy) {
+            g->waiting--;
+            pthread_mutex_unlock(&g->mu);
+            snprintf(err, errlen, "database is locked (timed out waiting for the writer)");
+            return TOMO_ETIMEOUT;
+        }
+    g->waiting--;
+    g->busy = 1;
+    int open = g->outer_open;
+    pthread_mutex_unlock(&g->mu);
+    int rc = 0;
+    if (!open) {
+        /* IMMEDIATE: take the file's write lock now (another process, such
+         * as `tomo migrate up`, may hold it: the busy handler waits). */
+        rc = run_script(g->w, "BEGIN IMMEDIATE", err, errlen);
+        if (rc == 0) {
+            pthread_mutex_lock(&g->mu);
+            g->outer_open = 1;
+            pthread_mutex_unlock(&g->mu);
+        }
     }
-    sqlite3_stmt *st = prepare(c, sql, &rc);
-    if (!st)
-        return map_err(c->h, rc, err, errlen);
+    if (rc == 0)
+        rc = run_script(g->w, "SAVEPOINT tomo_turn", err, errlen);
+    if (rc < 0) {
+        pthread_mutex_lock(&g->mu);
+        g->busy = 0;
+        pthread_cond_signal(&g->turn);
+        pthread_mutex_unlock(&g->mu);
+    }
+    return rc;
+}
+
+/* SQLite may abort the whole transaction on some errors (disk full, I/O):
+ * then the batch is lost, and its members must hear so. */
+static void check_lost(wgroup *g)
+{
+    if (sqlite3_get_autocommit(g->w->h)) {
+        pthread_mutex_lock(&g->mu);
+        if (g->outer_open)
+            g->lost = 1;
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+/* End the turn. joined: the turn's savepoint was released into the batch,
+ * so its result is the batch commit's. Hands the batch to the next queued
+ * writer while there is one (and room), else commits it and answers every
+ * member. Returns the turn's result (joined) or 0. */
+static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
+{
+    waiter me = {0};
+    pthread_mutex_lock(&g->mu);
+    if (joined) {
+        me.next = g->list;
+        g->list = &me;
+        g->members++;
+    }
+    if (g->outer_open && !g->lost && g->waiting > 0 && g->members < MAX_BATCH) {
+        g->busy = 0;
+        pthread_cond_signal(&g->turn);
+        if (!joined) {
+            pthread_mutex_unlock(&g->mu);
+            return 0;
+        }
+        while (!me.done)
+            pthread_cond_wait(&g->done, &g->mu);
+        pthread_mutex_unlock(&g->mu);
+        if (me.rc < 0)
+            snprintf(err, errlen, "%s", me.err);
+        return me.rc;
+    }
+    /* Commit now, still holding the turn so nobody touches the writer. */
+    int open = g->outer_open, lost = g->lost;
+    pthread_mutex_unlock(&g->mu);
+    int rc = 0;
+    char cerr[256] = "";
+    if (lost) {
+        rc = TOMO_EUNAVAIL;
+        snprintf(cerr, sizeof(cerr), "the write was lost: the database aborted the transaction");
+        if (!sqlite3_get_autocommit(g->w->h))
+            run_script(g->w, "ROLLBACK", cerr + strlen(cerr), 0);
+    } else if (open) {
+        rc = run_script(g->w, "COMMIT", cerr, sizeof(cerr));
+        if (rc < 0 && !sqlite3_get_autocommit(g->w->h)) {
+            char ignored[64];
+            run_script(g->w, "ROLLBACK", ignored, sizeof(ignored));
+        }
+    }
+    pthread_mutex_lock(&g->mu);
+    if (open && rc == 0) {
+        g->commits++;
+        g->writes += (uint64_t)g->members;
+    }
+    for (waiter *x = g->list; x; x = x->next) {
+        x->rc = rc;
+        if (rc < 0)
+            snprintf(x->err, sizeof(x->err), "%s", cerr);
+        x->done = 1;
+    }
+    g->list = NULL;
+    g->members = 0;
+    g->outer_open = 0;
+    g->lost = 0;
+    g->busy = 0;
+    pthread_cond_broadcast(&g->done);
+    pthread_cond_signal(&g->turn);
+    pthread_mutex_unlock(&g->mu);
+    if (!joined)
+        return 0;
+    if (rc < 0)
+        snprintf(err, errlen, "%s", cerr);
+    return rc;
+}
+
+/* COMMIT (commit 1) or ROLLBACK (0) of a connection's transaction. */
+static int end_tx(sconn *c, int commit, char *err, size_t errlen)
+{
+    wgroup *g = c->g;
+    c->in_tx = 0;
+    int rc = commit ? run_script(g->w, "RELEASE tomo_turn", err, errlen) : -1;
+    if (rc == 0)
+        return turn_end(g, 1, err, errlen);
+    /* rolled back, or the release failed (deferred constraint): undo the
+     * turn's writes only */
+    char ignored[128];
+    if (run_script(g->w, "ROLLBACK TO tomo_turn; RELEASE tomo_turn", ignored, sizeof(ignored)) < 0)
+        check_lost(g);
+    turn_end(g, 0, ignored, sizeof(ignored));
+    return commit ? rc : 0;
+}
+
+/* One statement on handle c (a pool connection, or the writer in a turn). */
+static int run_stmt(sconn *c, sqlite3_stmt *st, const tomo_dbval *params, size_t n,
+                    tomo_dbres **out, char *err, size_t errlen)
+{
     for (size_t i = 0; i < n; i++) {
         char name[24];
         snprintf(name, sizeof(name), "$%zu", i + 1);
@@ -226,10 +452,6 @@ static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         case TOMO_DBV_TEXT: sqlite3_bind_text(st, idx, params[i].s, -1, SQLITE_STATIC); break;
         }
     }
-    /* A write outside a transaction takes the writer lock for its step. */
-    int solo_write = !c->holds_writer && !sqlite3_stmt_readonly(st);
-    if (solo_write)
-        writer_lock(c);
     tomo_dbres *res = NULL;
     int ncols = sqlite3_column_count(st);
     if (out) {
@@ -241,7 +463,7 @@ static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
     size_t lens[64];
     int ret = 0;
     for (;;) {
-        rc = sqlite3_step(st);
+        int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             if (res && ncols <= 64) {
                 for (int i = 0; i < ncols; i++) {
@@ -266,8 +488,6 @@ static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
         tomo_dbres_set_changes(res, sqlite3_changes64(c->h));
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (solo_write)
-        writer_unlock(c);
     if (ret < 0) {
         tomo_dbres_free(res);
         return ret;
@@ -275,6 +495,113 @@ static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n,
     if (out)
         *out = res;
     return 0;
+}
+
+static int s_exec(void *vc, const char *sql, const tomo_dbval *params, size_t n, tomo_dbres **out,
+                  char *err, size_t errlen)
+{
+    sconn *c = vc;
+    wgroup *g = c->g;
+    int rc;
+    /* Transaction control and multi-statement scripts (migrations) bypass
+     * the cache. */
+    if (!params && !out && (strchr(sql, ';') || !strncmp(sql, "BEGIN", 5) ||
+                            !strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))) {
+        if (!strncmp(sql, "BEGIN", 5)) {
+            if (c->in_tx) {
+                snprintf(err, errlen, "cannot start a transaction within a transaction");
+                return TOMO_EDB;
+            }
+            if ((rc = turn_begin(g, err, errlen)) == 0)
+                c->in_tx = 1;
+            return rc;
+        }
+        if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) {
+            if (!c->in_tx) {
+                if (sql[0] == 'R')
+                    return 0; /* nothing open (a failed COMMIT already ended it) */
+                snprintf(err, errlen, "cannot commit - no transaction is active");
+                return TOMO_EDB;
+            }
+            return end_tx(c, sql[0] == 'C', err, errlen);
+        }
+        if (c->in_tx) {
+            rc = run_script(g->w, sql, err, errlen);
+            if (rc < 0)
+                check_lost(g);
+            return rc;
+        }
+        /* A script outside a transaction is one turn of its own. */
+        if ((rc = turn_begin(g, err, errlen)) < 0)
+            return rc;
+        c->in_tx = 1;
+        rc = run_script(g->w, sql, err, errlen);
+        if (rc < 0) {
+            check_lost(g);
+            end_tx(c, 0, err + strlen(err), 0);
+            return rc;
+        }
+        return end_tx(c, 1, err, errlen);
+    }
+    if (c->in_tx) {
+        sqlite3_stmt *st = prepare(g->w, sql, &rc);
+        if (!st)
+            return map_err(g->w->h, rc, err, errlen);
+        rc = run_stmt(g->w, st, params, n, out, err, errlen);
+        if (rc < 0)
+            check_lost(g);
+        return rc;
+    }
+    sqlite3_stmt *st = prepare(c, sql, &rc);
+    if (!st)
+        return map_err(c->h, rc, err, errlen);
+    if (sqlite3_stmt_readonly(st))
+        return run_stmt(c, st, params, n, out, err, errlen);
+    /* A write outside a transaction: one turn on the writer, in a batch. */
+    if ((rc = turn_begin(g, err, errlen)) < 0)
+        return rc;
+    c->in_tx = 1;
+    st = prepare(g->w, sql, &rc);
+    rc = st ? run_stmt(g->w, st, params, n, out, err, errlen) : map_err(g->w->h, rc, err, errlen);
+    if (rc < 0) {
+        check_lost(g);
+        char ignored[64];
+        end_tx(c, 0, ignored, sizeof(ignored));
+        return rc;
+    }
+    rc = end_tx(c, 1, err, errlen);
+    if (rc < 0 && out) {
+        tomo_dbres_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void s_disconnect(void *vc)
+{
+    sconn *c = vc;
+    if (!c)
+        return;
+    if (c->in_tx) {
+        char ignored[64]; /* dropped mid-transaction: roll its turn back */
+        end_tx(c, 0, ignored, sizeof(ignored));
+    }
+    group_unref(c->g);
+    conn_close(c);
+}
+
+static void s_write_stats(tomo_db *db, uint64_t *commits, uint64_t *writes)
+{
+    *commits = *writes = 0;
+    pthread_mutex_lock(&g_groups_mu);
+    for (wgroup *g = g_groups; g; g = g->next)
+        if (!strcmp(g->path, tomo_db_target(db))) {
+            pthread_mutex_lock(&g->mu);
+            *commits = g->commits;
+            *writes = g->writes;
+            pthread_mutex_unlock(&g->mu);
+        }
+    pthread_mutex_unlock(&g_groups_mu);
 }
 
 static int s_ping(void *vc)
@@ -290,4 +617,5 @@ const tomo_db_backend tomo_db_sqlite_backend = {
     .disconnect = s_disconnect,
     .exec = s_exec,
     .ping = s_ping,
+    .write_stats = s_write_stats,
 };
