@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startServer, uid } from './harness.mjs';
+import { waitFor } from './rtutil.mjs';
 
 let srv;
 let client;
@@ -209,6 +210,9 @@ test('paging stays exact while other clients write and delete', async () => {
   let pages = 0;
   try {
     do {
+      // one of bob's writes between any two pages, however slow the box
+      const before = writes;
+      await waitFor(() => writes > before, 20000, "bob's next write");
       const page = await client.listStorageObjects(alice, col, undefined, 7, cursor);
       for (const o of page.objects) seen.push(`${o.key}/${o.user_id}`);
       cursor = page.cursor;
