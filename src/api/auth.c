@@ -57,24 +57,30 @@ int tomo_auth_str(tomo_api_ctx *ctx, const json_t *obj, const char *snake, const
     return 0;
 }
 
-int tomo_auth_vars(tomo_api_ctx *ctx, const json_t *obj, const json_t **out)
+int tomo_auth_string_map(tomo_api_ctx *ctx, const json_t *obj, const char *field,
+                         const json_t **out)
 {
-    const json_t *v = tomo_auth_field(obj, "vars", NULL);
+    const json_t *v = tomo_auth_field(obj, field, NULL);
     *out = NULL;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid value for field vars: expected an object of strings.");
+                              "Invalid value for field %s: expected an object of strings.", field);
     const char *k;
     const json_t *val;
     json_object_foreach((json_t *)v, k, val) {
         if (!json_is_string(val))
             return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid value for vars entry %s: expected a string.", k);
+                                  "Invalid value for %s entry %s: expected a string.", field, k);
     }
     *out = json_object_size(v) ? v : NULL;
     return 0;
+}
+
+int tomo_auth_vars(tomo_api_ctx *ctx, const json_t *obj, const json_t **out)
+{
+    return tomo_auth_string_map(ctx, obj, "vars", out);
 }
 
 /* Nakama's invalidCharsRegex: control characters or white space. */

@@ -13,7 +13,11 @@ const json_t *tomo_auth_field(const json_t *obj, const char *snake, const char *
 /* String field; "" when absent or null; 400 when not a string. */
 int tomo_auth_str(tomo_api_ctx *ctx, const json_t *obj, const char *snake, const char *camel,
                   const char **out);
-/* `vars` map: NULL when absent or empty; 400 unless an object of strings. */
+/* A map<string,string> field: NULL when absent or empty; 400 unless an
+ * object of strings. */
+int tomo_auth_string_map(tomo_api_ctx *ctx, const json_t *obj, const char *field,
+                         const json_t **out);
+/* The `vars` map (tomo_auth_string_map). */
 int tomo_auth_vars(tomo_api_ctx *ctx, const json_t *obj, const json_t **out);
 /* 1 when s has control characters or spaces (ids, emails). */
 int tomo_auth_has_space_or_cntrl(const char *s);

@@ -21,6 +21,7 @@ int tomo_api_authenticate_custom(tomo_api_ctx *ctx);
 int tomo_api_authenticate_email(tomo_api_ctx *ctx);
 int tomo_api_session_refresh(tomo_api_ctx *ctx);
 int tomo_api_session_logout(tomo_api_ctx *ctx);
+int tomo_api_event(tomo_api_ctx *ctx);
 int tomo_api_link_device(tomo_api_ctx *ctx);
 int tomo_api_link_custom(tomo_api_ctx *ctx);
 int tomo_api_link_email(tomo_api_ctx *ctx);

@@ -137,7 +137,7 @@ static const tomo_api_route table[] = {
     {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, tomo_api_channel_messages_list,
      NULL, GRPC("ListChannelMessages", API("ListChannelMessagesRequest"))},
     {G, "/v2/match", "ListMatches", T, TOMO_ROUTE_LOOP, tomo_api_match_list, NULL, GRPC("ListMatches", API("ListMatchesRequest"))},
-    {P, "/v2/event", "Event", T, W, NULL, NULL, GRPC("Event", API("Event"))},
+    {P, "/v2/event", "Event", T, W, tomo_api_event, NULL, GRPC("Event", API("Event"))},
     {G, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, TOMO_ROUTE_RAWBODY, tomo_api_rpc, NULL, GRPC("RpcFunc", API("Rpc"))},
     {P, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, TOMO_ROUTE_RAWBODY, tomo_api_rpc, NULL, GRPC("RpcFunc", API("Rpc"))},
     {G, "/v2/matchmaker/stats", "GetMatchmakerStats", T, W, NULL, NULL, GRPC("GetMatchmakerStats", EMPTY)},

@@ -252,3 +252,25 @@ test('get users in batches larger than one statement', async () => {
   assert.equal(body.users.length, 1);
   assert.equal(body.users[0].id, s.user_id);
 });
+
+test('emitEvent: accepted with {} and counted; needs a session; shape checked', async () => {
+  const c = srv.client();
+  const s = await c.authenticateDevice(dev(), true);
+  assert.equal(await c.emitEvent(s, { name: 'level_up', properties: { level: '3' } }), true);
+  assert.equal(await c.emitEvent(s, { name: 'bare' }), true);
+  const post = (body, auth = `Bearer ${s.token}`) => fetch(`${srv.url}/v2/event`, {
+    method: 'POST', headers: { Authorization: auth }, body,
+  });
+  let r = await post(JSON.stringify({ name: 'x', timestamp: '2026-12-01T00:00:00Z', external: false }));
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), {});
+  r = await post(JSON.stringify({ name: 'x', properties: { n: 1 } }));
+  assert.equal(r.status, 400);
+  assert.equal((await r.json()).code, 3);
+  r = await post('{not json');
+  assert.equal(r.status, 400);
+  r = await post(JSON.stringify({ name: 'x' }), '');
+  assert.equal(r.status, 401);
+  const m = await (await fetch(`http://127.0.0.1:${srv.metricsPort}/metrics`)).text();
+  assert.match(m, /api_events_received_total\{[^}]*\} 3\b/);
+});
