@@ -34,31 +34,25 @@ int tomo_api_account_get(tomo_api_ctx *ctx)
 int tomo_api_account_update(tomo_api_ctx *ctx)
 {
     static const struct {
-        const char *snake, *camel;
+        const char *name;
         size_t off;
     } fields[] = {
-        {"username", NULL, offsetof(tomo_account_update, username)},
-        {"display_name", "displayName", offsetof(tomo_account_update, display_name)},
-        {"avatar_url", "avatarUrl", offsetof(tomo_account_update, avatar_url)},
-        {"lang_tag", "langTag", offsetof(tomo_account_update, lang_tag)},
-        {"location", NULL, offsetof(tomo_account_update, location)},
-        {"timezone", NULL, offsetof(tomo_account_update, timezone)},
+        {"username", offsetof(tomo_account_update, username)},
+        {"display_name", offsetof(tomo_account_update, display_name)},
+        {"avatar_url", offsetof(tomo_account_update, avatar_url)},
+        {"lang_tag", offsetof(tomo_account_update, lang_tag)},
+        {"location", offsetof(tomo_account_update, location)},
+        {"timezone", offsetof(tomo_account_update, timezone)},
     };
     const json_t *body;
     tomo_account_update u = {0};
     tomo_err err;
-    if (tomo_auth_body(ctx, &body) < 0)
+    if (tomo_api_body(ctx, &body) < 0)
         return -1;
-    for (size_t i = 0; i < TOMO_ARRAY_LEN(fields); i++) {
-        const json_t *v = tomo_auth_field(body, fields[i].snake, fields[i].camel);
-        if (!v || json_is_null(v))
-            continue;
-        if (!json_is_string(v))
-            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid value for field %s: expected a string.",
-                                  fields[i].snake);
-        *(const char **)((char *)&u + fields[i].off) = json_string_value(v);
-    }
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(fields); i++)
+        if (tomo_api_field_str(ctx, body, fields[i].name, NULL,
+                               (const char **)((char *)&u + fields[i].off)) < 0)
+            return -1;
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;

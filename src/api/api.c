@@ -3,6 +3,7 @@
 #include "api.h"
 #include "handlers.h"
 
+#include "../codec/fields.h"
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
@@ -204,6 +205,57 @@ long long tomo_api_query_int(const tomo_api_ctx *ctx, const char *name, long lon
         return def;
     }
     return x;
+}
+
+/* ---- request message fields (codec/fields.h) ---- */
+
+int tomo_api_body(tomo_api_ctx *ctx, const json_t **out)
+{
+    *out = ctx->body;
+    if (ctx->body && !json_is_object(ctx->body))
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid JSON body: expected an object.");
+    return 0;
+}
+
+static int field_fail(tomo_api_ctx *ctx, int rc, const char *why)
+{
+    return rc < 0 ? tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s", why) : 0;
+}
+
+int tomo_api_field_str(tomo_api_ctx *ctx, const json_t *obj, const char *name, const char *def,
+                       const char **out)
+{
+    char why[TOMO_FIELD_WHY_MAX];
+    return field_fail(ctx, tomo_field_str(obj, name, def, out, why, sizeof(why)), why);
+}
+
+int tomo_api_field_bool(tomo_api_ctx *ctx, const json_t *obj, const char *name, int def,
+                        int *out)
+{
+    char why[TOMO_FIELD_WHY_MAX];
+    return field_fail(ctx, tomo_field_bool(obj, name, def, out, why, sizeof(why)), why);
+}
+
+int tomo_api_field_int(tomo_api_ctx *ctx, const json_t *obj, const char *name, long long def,
+                       long long min, long long max, long long *out)
+{
+    char why[TOMO_FIELD_WHY_MAX];
+    return field_fail(ctx, tomo_field_int(obj, name, def, min, max, out, why, sizeof(why)), why);
+}
+
+int tomo_api_field_array(tomo_api_ctx *ctx, const json_t *obj, const char *name,
+                         int want_objects, const json_t **out)
+{
+    char why[TOMO_FIELD_WHY_MAX];
+    return field_fail(ctx, tomo_field_array(obj, name, want_objects, out, why, sizeof(why)), why);
+}
+
+int tomo_api_field_str_map(tomo_api_ctx *ctx, const json_t *obj, const char *name,
+                           const json_t **out)
+{
+    char why[TOMO_FIELD_WHY_MAX];
+    return field_fail(ctx, tomo_field_str_map(obj, name, out, why, sizeof(why)), why);
 }
 
 /* ---- errors ---- */

@@ -93,6 +93,23 @@ const char *tomo_api_query_at(const tomo_api_ctx *ctx, const char *name, size_t 
 int tomo_api_query_bool(const tomo_api_ctx *ctx, const char *name, int def, int *bad);
 long long tomo_api_query_int(const tomo_api_ctx *ctx, const char *name, long long def, int *bad);
 
+/* The request body as an object (NULL when there is none); a body that is
+ * not an object is an error (code 3). */
+int tomo_api_body(tomo_api_ctx *ctx, const json_t **out);
+/* Fields of a request message (codec/fields.h: proto or lowerCamelCase
+ * name, absent or null = def): a wrong type records codec's reason as the
+ * request's error (code 3) and returns a negative value. obj may be NULL. */
+int tomo_api_field_str(tomo_api_ctx *ctx, const json_t *obj, const char *name, const char *def,
+                       const char **out);
+int tomo_api_field_bool(tomo_api_ctx *ctx, const json_t *obj, const char *name, int def,
+                        int *out);
+int tomo_api_field_int(tomo_api_ctx *ctx, const json_t *obj, const char *name, long long def,
+                       long long min, long long max, long long *out);
+int tomo_api_field_array(tomo_api_ctx *ctx, const json_t *obj, const char *name,
+                         int want_objects, const json_t **out);
+int tomo_api_field_str_map(tomo_api_ctx *ctx, const json_t *obj, const char *name,
+                           const json_t **out);
+
 /* Record an error; returns TOMO_EINVAL so handlers can `return tomo_api_error(...)`. */
 int tomo_api_error(tomo_api_ctx *ctx, int grpc_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

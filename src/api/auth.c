@@ -24,64 +24,7 @@
 #define MSG_NOT_FOUND "User account not found."
 #define MSG_USERNAME_TAKEN "Username is already in use."
 
-/* ---- input helpers (shared with link.c through auth.h) ---- */
-
-const json_t *tomo_auth_field(const json_t *obj, const char *snake, const char *camel)
-{
-    const json_t *v = json_object_get(obj, snake);
-    if (!v && camel)
-        v = json_object_get(obj, camel);
-    return v;
-}
-
-int tomo_auth_body(tomo_api_ctx *ctx, const json_t **out)
-{
-    *out = ctx->body;
-    if (ctx->body && !json_is_object(ctx->body))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid JSON body: expected an object.");
-    return 0;
-}
-
-int tomo_auth_str(tomo_api_ctx *ctx, const json_t *obj, const char *snake, const char *camel,
-                  const char **out)
-{
-    const json_t *v = tomo_auth_field(obj, snake, camel);
-    *out = "";
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid value for field %s: expected a string.", snake);
-    *out = json_string_value(v);
-    return 0;
-}
-
-int tomo_auth_string_map(tomo_api_ctx *ctx, const json_t *obj, const char *field,
-                         const json_t **out)
-{
-    const json_t *v = tomo_auth_field(obj, field, NULL);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_object(v))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid value for field %s: expected an object of strings.", field);
-    const char *k;
-    const json_t *val;
-    json_object_foreach((json_t *)v, k, val) {
-        if (!json_is_string(val))
-            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid value for %s entry %s: expected a string.", field, k);
-    }
-    *out = json_object_size(v) ? v : NULL;
-    return 0;
-}
-
-int tomo_auth_vars(tomo_api_ctx *ctx, const json_t *obj, const json_t **out)
-{
-    return tomo_auth_string_map(ctx, obj, "vars", out);
-}
+/* ---- input checks (shared with link.c through auth.h) ---- */
 
 /* Nakama's invalidCharsRegex: control characters or white space. */
 int tomo_auth_has_space_or_cntrl(const char *s)
@@ -337,8 +280,8 @@ static int authenticate_by_id(tomo_api_ctx *ctx, const id_login *k)
     const char *id, *username;
     char ubuf[11];
     int create;
-    if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "id", NULL, &id) < 0 ||
-        tomo_auth_vars(ctx, body, &vars) < 0)
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_str(ctx, body, "id", "", &id) < 0 ||
+        tomo_api_field_str_map(ctx, body, "vars", &vars) < 0)
         return -1;
     if (!*id)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s", k->required);
@@ -414,14 +357,14 @@ int tomo_api_authenticate_email(tomo_api_ctx *ctx)
     char *clean = NULL, *hash = NULL;
     int create, rc = -1;
     login_acct a = {0};
-    if (tomo_auth_body(ctx, &body) < 0)
+    if (tomo_api_body(ctx, &body) < 0)
         return -1;
     if (!body)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
                               "Email address and password is required.");
-    if (tomo_auth_str(ctx, body, "email", NULL, &email) < 0 ||
-        tomo_auth_str(ctx, body, "password", NULL, &password) < 0 ||
-        tomo_auth_vars(ctx, body, &vars) < 0)
+    if (tomo_api_field_str(ctx, body, "email", "", &email) < 0 ||
+        tomo_api_field_str(ctx, body, "password", "", &password) < 0 ||
+        tomo_api_field_str_map(ctx, body, "vars", &vars) < 0)
         return -1;
     int by_username = !*email;
     if (!by_username && tomo_auth_check_email(ctx, email) < 0)
@@ -490,8 +433,8 @@ int tomo_api_session_refresh(tomo_api_ctx *ctx)
     tomo_dbconn *db;
     tomo_session_pair s;
     tomo_err err;
-    if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "token", NULL, &token) < 0 ||
-        tomo_auth_vars(ctx, body, &vars) < 0)
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_str(ctx, body, "token", "", &token) < 0 ||
+        tomo_api_field_str_map(ctx, body, "vars", &vars) < 0)
         return -1;
     if (!*token)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Refresh token is required.");
@@ -510,8 +453,8 @@ int tomo_api_session_logout(tomo_api_ctx *ctx)
     const char *token, *refresh;
     tomo_dbconn *db;
     tomo_err err;
-    if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "token", NULL, &token) < 0 ||
-        tomo_auth_str(ctx, body, "refresh_token", "refreshToken", &refresh) < 0)
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_str(ctx, body, "token", "", &token) < 0 ||
+        tomo_api_field_str(ctx, body, "refresh_token", "", &refresh) < 0)
         return -1;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;

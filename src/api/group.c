@@ -2,75 +2,33 @@
  * thin REST adapters over svc/group.h. Threads: worker. */
 #include "handlers.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/common.h"
 #include "../svc/group.h"
-#include "auth.h"
 
 static int svc_fail(tomo_api_ctx *ctx, const tomo_err *err)
 {
     return tomo_api_svc_error(ctx, err);
 }
 
-/* A string field: absent/null -> NULL (when nullable) or "". */
-static int body_str(tomo_api_ctx *ctx, const json_t *b, const char *snake, const char *camel,
-                    int nullable, const char **out)
-{
-    const json_t *v = b ? tomo_auth_field(b, snake, camel) : NULL;
-    if (!v || json_is_null(v)) {
-        *out = nullable ? NULL : "";
-        return 0;
-    }
-    if (!json_is_string(v))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid value for field %s: expected a string.", snake);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* A bool field (bare wrapper or plain): absent -> def. */
-static int body_bool(tomo_api_ctx *ctx, const json_t *b, const char *name, int def, int *out)
-{
-    const json_t *v = b ? json_object_get(b, name) : NULL;
-    *out = def;
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v);
-        return 0;
-    }
-    if (json_is_string(v) && (!strcmp(json_string_value(v), "true") ||
-                              !strcmp(json_string_value(v), "false"))) {
-        *out = !strcmp(json_string_value(v), "true");
-        return 0;
-    }
-    return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                          "Invalid value for field %s: expected a boolean.", name);
-}
-
 int tomo_api_group_create(tomo_api_ctx *ctx)
 {
     const json_t *b;
     tomo_svc_group_new in = {0};
-    if (tomo_auth_body(ctx, &b) < 0 ||
-        body_str(ctx, b, "name", NULL, 0, &in.name) < 0 ||
-        body_str(ctx, b, "description", NULL, 0, &in.description) < 0 ||
-        body_str(ctx, b, "lang_tag", "langTag", 0, &in.lang_tag) < 0 ||
-        body_str(ctx, b, "avatar_url", "avatarUrl", 0, &in.avatar_url) < 0 ||
-        body_bool(ctx, b, "open", 0, &in.open) < 0)
+    if (tomo_api_body(ctx, &b) < 0 ||
+        tomo_api_field_str(ctx, b, "name", "", &in.name) < 0 ||
+        tomo_api_field_str(ctx, b, "description", "", &in.description) < 0 ||
+        tomo_api_field_str(ctx, b, "lang_tag", "", &in.lang_tag) < 0 ||
+        tomo_api_field_str(ctx, b, "avatar_url", "", &in.avatar_url) < 0 ||
+        tomo_api_field_bool(ctx, b, "open", 0, &in.open) < 0)
         return -1;
-    const json_t *mc = b ? tomo_auth_field(b, "max_count", "maxCount") : NULL;
-    if (mc && !json_is_null(mc)) {
-        if (json_is_integer(mc))
-            in.max_count = (int)json_integer_value(mc);
-        else if (json_is_string(mc) && *json_string_value(mc))
-            in.max_count = atoi(json_string_value(mc));
-        else
-            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid value for field max_count: expected a number.");
-    }
+    long long max_count;
+    if (tomo_api_field_int(ctx, b, "max_count", 0, INT32_MIN, INT32_MAX, &max_count) < 0)
+        return -1;
+    in.max_count = (int)max_count;
     tomo_caller caller = tomo_api_caller(ctx);
     tomo_err err = {0};
     tomo_dbconn *db;
@@ -86,11 +44,11 @@ int tomo_api_group_update(tomo_api_ctx *ctx)
     const json_t *b;
     tomo_svc_group_change in = {0};
     in.open = -1;
-    if (tomo_auth_body(ctx, &b) < 0 || body_str(ctx, b, "name", NULL, 1, &in.name) < 0 ||
-        body_str(ctx, b, "description", NULL, 1, &in.description) < 0 ||
-        body_str(ctx, b, "lang_tag", "langTag", 1, &in.lang_tag) < 0 ||
-        body_str(ctx, b, "avatar_url", "avatarUrl", 1, &in.avatar_url) < 0 ||
-        body_bool(ctx, b, "open", -1, &in.open) < 0)
+    if (tomo_api_body(ctx, &b) < 0 || tomo_api_field_str(ctx, b, "name", NULL, &in.name) < 0 ||
+        tomo_api_field_str(ctx, b, "description", NULL, &in.description) < 0 ||
+        tomo_api_field_str(ctx, b, "lang_tag", NULL, &in.lang_tag) < 0 ||
+        tomo_api_field_str(ctx, b, "avatar_url", NULL, &in.avatar_url) < 0 ||
+        tomo_api_field_bool(ctx, b, "open", -1, &in.open) < 0)
         return -1;
     tomo_caller caller = tomo_api_caller(ctx);
     tomo_err err = {0};

@@ -4,11 +4,12 @@
  * Threads: worker. */
 #include "handlers.h"
 
-#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../codec/fields.h"
 #include "../core/common.h"
 #include "../svc/leaderboard.h"
 #include "../svc/tournament.h"
@@ -73,34 +74,10 @@ static json_t *tournament_json(const tomo_tournament_info *t)
 
 /* ---- request parsing ---- */
 
-/* An int64 field given as a JSON integer or a decimal string (protojson). */
-static int json_i64(const json_t *v, int64_t *out)
-{
-    if (!v || json_is_null(v)) {
-        *out = 0;
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        errno = 0;
-        long long x = strtoll(s, &end, 10);
-        if (!*s || *end || errno)
-            return TOMO_EINVAL;
-        *out = x;
-        return 0;
-    }
-    return TOMO_EINVAL;
-}
-
 static int parse_operator(const json_t *v, int *out)
 {
     static const char *const names[] = {"NO_OVERRIDE", "BEST", "SET", "INCREMENT", "DECREMENT"};
-    int64_t n;
+    long long n;
     *out = 0;
     if (json_is_string(v)) {
         for (int i = 0; i < 5; i++)
@@ -109,7 +86,7 @@ static int parse_operator(const json_t *v, int *out)
                 return 0;
             }
     }
-    if (json_i64(v, &n) < 0 || n < 0 || n > 4)
+    if (tomo_field_int_value(v, &n) < 0 || n < 0 || n > 4)
         return TOMO_EINVAL;
     *out = (int)n;
     return 0;
@@ -122,13 +99,14 @@ static int parse_write(tomo_api_ctx *ctx, tomo_lb_write *w)
     if (!ctx->body || !json_is_object(ctx->body))
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
                               "Invalid input, record score value is required.");
-    const json_t *md = json_object_get(ctx->body, "metadata");
-    if (json_i64(json_object_get(ctx->body, "score"), &w->score) < 0 ||
-        json_i64(json_object_get(ctx->body, "subscore"), &w->subscore) < 0 ||
-        parse_operator(json_object_get(ctx->body, "operator"), &w->override) < 0 ||
-        (md && !json_is_string(md) && !json_is_null(md)))
+    long long score, subscore;
+    if (tomo_field_int(ctx->body, "score", 0, INT64_MIN, INT64_MAX, &score, NULL, 0) < 0 ||
+        tomo_field_int(ctx->body, "subscore", 0, INT64_MIN, INT64_MAX, &subscore, NULL, 0) < 0 ||
+        parse_operator(tomo_field_get(ctx->body, "operator"), &w->override) < 0 ||
+        tomo_field_str(ctx->body, "metadata", NULL, &w->metadata, NULL, 0) < 0)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid record value.");
-    w->metadata = md && json_is_string(md) ? json_string_value(md) : NULL;
+    w->score = score;
+    w->subscore = subscore;
     w->owner_id = ctx->session.user_id;
     w->username = ctx->session.username;
     return 0;

@@ -25,9 +25,9 @@
 static int body_str(tomo_api_ctx *ctx, const char *field, const char **out)
 {
     const json_t *body;
-    if (tomo_auth_body(ctx, &body) < 0)
+    if (tomo_api_body(ctx, &body) < 0)
         return -1;
-    return tomo_auth_str(ctx, body, field, NULL, out);
+    return tomo_api_field_str(ctx, body, field, "", out);
 }
 
 /* Run an UPDATE/DELETE; *changed = rows affected. */
@@ -124,8 +124,8 @@ int tomo_api_link_email(tomo_api_ctx *ctx)
 {
     const json_t *body;
     const char *email, *password;
-    if (tomo_auth_body(ctx, &body) < 0 || tomo_auth_str(ctx, body, "email", NULL, &email) < 0 ||
-        tomo_auth_str(ctx, body, "password", NULL, &password) < 0)
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_str(ctx, body, "email", "", &email) < 0 ||
+        tomo_api_field_str(ctx, body, "password", "", &password) < 0)
         return -1;
     /* Nakama's order for link differs from authenticate. */
     if (!*email || !*password)

@@ -6,82 +6,31 @@
 #include "../core/common.h"
 #include "../svc/storage.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- request parsing ---- */
 
-/* The array field of the body; NULL when absent/null/empty body. Enforces
- * the batch limit. */
-static int body_array(tomo_api_ctx *ctx, const char *field, json_t **out)
+/* A repeated message field of the body; NULL when absent or empty (or no
+ * body). Enforces the batch limit. */
+static int body_array(tomo_api_ctx *ctx, const char *field, const json_t **out)
 {
-    *out = NULL;
-    if (!ctx->body)
-        return 0;
-    if (!json_is_object(ctx->body))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid request body: expected a JSON object.");
-    json_t *a = json_object_get(ctx->body, field);
-    if (!a || json_is_null(a))
-        return 0;
-    if (!json_is_array(a))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid request body: %s must be an array.", field);
-    if (json_array_size(a) > TOMO_STORAGE_MAX_BATCH)
+    const json_t *b;
+    if (tomo_api_body(ctx, &b) < 0 || tomo_api_field_array(ctx, b, field, 1, out) < 0)
+        return TOMO_EINVAL;
+    if (*out && json_array_size(*out) > TOMO_STORAGE_MAX_BATCH)
         return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
                               "Too many storage objects in one request: %zu (the limit is %d).",
-                              json_array_size(a), (int)TOMO_STORAGE_MAX_BATCH);
-    for (size_t i = 0; i < json_array_size(a); i++)
-        if (!json_is_object(json_array_get(a, i)))
-            return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                  "Invalid request body: %s[%zu] must be an object.", field, i);
-    *out = json_array_size(a) ? a : NULL;
+                              json_array_size(*out), (int)TOMO_STORAGE_MAX_BATCH);
     return 0;
-}
-
-/* A string field: "" when absent or null (proto3 default). */
-static int field_str(tomo_api_ctx *ctx, const json_t *o, const char *name, const char **out)
-{
-    json_t *v = json_object_get(o, name);
-    *out = "";
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Invalid request body: %s must be a string.", name);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* An Int32Value wrapper: a JSON number or a decimal string, def when absent. */
-static int field_int(tomo_api_ctx *ctx, const json_t *o, const char *name, int def, long long *out)
-{
-    json_t *v = json_object_get(o, name);
-    *out = def;
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        long long x = strtoll(s, &end, 10);
-        if (*s && !*end) {
-            *out = x;
-            return 0;
-        }
-    }
-    return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                          "Invalid request body: %s must be an integer.", name);
 }
 
 /* ---- adapters ---- */
 
 int tomo_api_storage_write(tomo_api_ctx *ctx)
 {
-    json_t *arr;
+    const json_t *arr;
     tomo_storage_write_op *ops = NULL;
     tomo_err err;
     int rc = body_array(ctx, "objects", &arr);
@@ -90,15 +39,17 @@ int tomo_api_storage_write(tomo_api_ctx *ctx)
     size_t n = json_array_size(arr);
     ops = tomo_xcalloc(n, sizeof(*ops));
     for (size_t i = 0; i < n; i++) {
-        json_t *j = json_array_get(arr, i);
+        const json_t *j = json_array_get(arr, i);
         tomo_storage_write_op *o = &ops[i];
         long long rd, wr;
-        if ((rc = field_str(ctx, j, "collection", &o->collection)) < 0 ||
-            (rc = field_str(ctx, j, "key", &o->key)) < 0 ||
-            (rc = field_str(ctx, j, "value", &o->value)) < 0 ||
-            (rc = field_str(ctx, j, "version", &o->version)) < 0 ||
-            (rc = field_int(ctx, j, "permission_read", 1, &rd)) < 0 ||
-            (rc = field_int(ctx, j, "permission_write", 1, &wr)) < 0)
+        if ((rc = tomo_api_field_str(ctx, j, "collection", "", &o->collection)) < 0 ||
+            (rc = tomo_api_field_str(ctx, j, "key", "", &o->key)) < 0 ||
+            (rc = tomo_api_field_str(ctx, j, "value", "", &o->value)) < 0 ||
+            (rc = tomo_api_field_str(ctx, j, "version", "", &o->version)) < 0 ||
+            (rc = tomo_api_field_int(ctx, j, "permission_read", 1, INT32_MIN, INT32_MAX,
+                                     &rd)) < 0 ||
+            (rc = tomo_api_field_int(ctx, j, "permission_write", 1, INT32_MIN, INT32_MAX,
+                                     &wr)) < 0)
             goto out;
         o->permission_read = rd;
         o->permission_write = wr;
@@ -117,7 +68,7 @@ out:
 /* object_ids[] of read and delete; with_version for delete. */
 static int body_ids(tomo_api_ctx *ctx, int with_version, tomo_storage_id **out, size_t *n)
 {
-    json_t *arr;
+    const json_t *arr;
     *out = NULL;
     *n = 0;
     int rc = body_array(ctx, "object_ids", &arr);
@@ -126,10 +77,10 @@ static int body_ids(tomo_api_ctx *ctx, int with_version, tomo_storage_id **out, 
     size_t k = json_array_size(arr);
     tomo_storage_id *ids = tomo_xcalloc(k, sizeof(*ids));
     for (size_t i = 0; i < k; i++) {
-        json_t *j = json_array_get(arr, i);
-        if ((rc = field_str(ctx, j, "collection", &ids[i].collection)) < 0 ||
-            (rc = field_str(ctx, j, "key", &ids[i].key)) < 0 ||
-            (rc = field_str(ctx, j, with_version ? "version" : "user_id",
+        const json_t *j = json_array_get(arr, i);
+        if ((rc = tomo_api_field_str(ctx, j, "collection", "", &ids[i].collection)) < 0 ||
+            (rc = tomo_api_field_str(ctx, j, "key", "", &ids[i].key)) < 0 ||
+            (rc = tomo_api_field_str(ctx, j, with_version ? "version" : "user_id", "",
                             with_version ? &ids[i].version : &ids[i].user_id)) < 0) {
             free(ids);
             return rc;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../codec/fields.h"
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
@@ -149,13 +150,6 @@ static void on_channel_event(tomo_rt *rt, const tomo_stream *st, json_t *joins,
                            NULL);
 }
 
-/* Optional BoolValue field: absent -> def. */
-static int opt_bool(json_t *body, const char *key, int def)
-{
-    json_t *v = json_object_get(body, key);
-    return json_is_boolean(v) ? json_is_true(v) : def;
-}
-
 /* ---- channel_join ---- */
 
 typedef struct join_job {
@@ -258,8 +252,10 @@ static int h_channel_join(tomo_rt_req *req)
     const char *target = json_string_value(json_object_get(b, "target"));
     json_t *jtype = json_object_get(b, "type");
     int type = jtype ? (int)json_integer_value(jtype) : 0;
-    int persistence = opt_bool(b, "persistence", 1);
-    int hidden = opt_bool(b, "hidden", 0);
+    /* BoolValue wrappers (canonical input: a bool when present) */
+    int persistence, hidden;
+    tomo_field_bool(b, "persistence", 1, &persistence, NULL, 0);
+    tomo_field_bool(b, "hidden", 0, &hidden, NULL, 0);
     tomo_chat_channel c;
     if (!target || !*target)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid channel target");

@@ -459,9 +459,9 @@ static void test_validation(void)
         {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":\"{bad\"}]}",
          "Value must be a JSON object."},
         {"{\"objects\":[{\"collection\":\"c\",\"key\":\"k\",\"value\":{}}]}",
-         "Invalid request body: value must be a string."},
-        {"{\"objects\":{}}", "Invalid request body: objects must be an array."},
-        {"{\"objects\":[1]}", "Invalid request body: objects[0] must be an object."},
+         "Invalid value for field value: expected a string."},
+        {"{\"objects\":{}}", "Invalid value for field objects: expected an array."},
+        {"{\"objects\":[1]}", "Invalid value for field objects[0]: expected an object."},
     };
     for (size_t i = 0; i < TOMO_ARRAY_LEN(cases); i++) {
         call c = run(tomo_api_storage_write, ALICE, cases[i].body, NULL, NULL, NULL);
