@@ -6,6 +6,8 @@
 #      sanitizer build, so a memory error anywhere fails the run
 #   4. the same acceptance tests on PostgreSQL (a server started on loopback in
 #      a temporary directory), against the release build
+#   5. the container image built with podman and the compose stack, tested
+#      through its published ports (TOMO_SKIP_CONTAINER=1 leaves it out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -78,5 +80,16 @@ echo "== unit tests on postgres (release and sanitizers)"
 (cd build && ctest --output-on-failure)
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
 TOMO_BIN="$ROOT/build/tomo" TOMO_TEST_BACKEND=postgres run_acceptance "postgres (release build)"
+
+# 5. The container image and the compose stack (scripts/container-test.sh:
+# podman as root, a Debian 12 base built with mmdebstrap from the Debian
+# mirror, nakama-js through the published ports). Bounded at 15 minutes.
+# TOMO_SKIP_CONTAINER=1 leaves it out (a developer's quick run); CI runs it.
+if [[ ${TOMO_SKIP_CONTAINER:-0} == 1 ]]; then
+  echo "== container test skipped (TOMO_SKIP_CONTAINER=1)"
+else
+  echo "== container image and compose stack"
+  timeout 900 bash scripts/container-test.sh
+fi
 
 echo "== all tests passed"
