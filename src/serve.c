@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "api/server.h"
+#include "console/console.h"
 #include "core/common.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -33,6 +34,8 @@
 static tomo_server g_srv;
 static uv_signal_t g_sigterm, g_sigint, g_sighup;
 static tomo_tls *g_tls; /* socket.ssl_*: the API and WebSocket ports */
+static tomo_console *g_console;
+static tomo_http_server *g_console_http; /* console.port */
 static uv_timer_t g_shutdown_timer;
 static int64_t g_shutdown_deadline_ms;
 
@@ -209,6 +212,10 @@ static void finish_shutdown(void)
         tomo_http_server_shutdown(srv->metrics_http);
         tomo_http_server_close_all(srv->metrics_http);
     }
+    if (g_console_http) {
+        tomo_http_server_shutdown(g_console_http);
+        tomo_http_server_close_all(g_console_http);
+    }
     tomo_rt_close_all(srv->rt);
     uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
     uv_close((uv_handle_t *)&g_sigint, on_handle_close);
@@ -254,6 +261,8 @@ static void on_sighup(uv_signal_t *s, int signum)
 static void begin_shutdown(tomo_server *srv)
 {
     tomo_http_server_shutdown(srv->api_http);
+    if (g_console_http)
+        tomo_http_server_shutdown(g_console_http);
     if (srv->ws_http)
         tomo_http_server_shutdown(srv->ws_http);
     tomo_rt_shutdown(srv->rt);
@@ -500,6 +509,27 @@ int tomo_serve(tomo_config *cfg)
             return 1;
     }
 
+    if (cfg->console.port > 0) {
+        tomo_console_deps cdeps = {
+            .cfg = cfg, .loop = srv->loop, .pool = srv->pool, .db = srv->db, .svc = &srv->svc,
+            .rt = srv->rt, .runtime = srv->runtime, .trusted_proxies = srv->trusted_proxies,
+            .start_time_ms = srv->start_time_ms,
+        };
+        g_console = tomo_console_new(&cdeps);
+        tomo_http_limits clim = lim;
+        clim.max_body_bytes = (size_t)cfg->console.max_message_size_bytes;
+        clim.read_timeout_ms = (uint64_t)cfg->console.read_timeout_ms;
+        clim.write_timeout_ms = (uint64_t)cfg->console.write_timeout_ms;
+        clim.idle_timeout_ms = (uint64_t)cfg->console.idle_timeout_ms;
+        g_console_http =
+            tomo_http_server_new(srv->loop, &clim, tomo_console_handle_http, g_console, "console");
+        /* the console speaks TLS too when the API port does (same certificate) */
+        tomo_http_server_set_tls(g_console_http, g_tls);
+        if (listen_or_log(g_console_http, cfg->console.address, cfg->console.port, "console") <
+            0)
+            return 1;
+    }
+
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sigterm);
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sigint);
     uv_signal_start(&g_sigterm, on_signal, SIGTERM);
@@ -519,11 +549,15 @@ int tomo_serve(tomo_config *cfg)
     tomo_http_server_free(srv->api_http);
     tomo_http_server_free(srv->ws_http);
     tomo_http_server_free(srv->metrics_http);
+    tomo_http_server_free(g_console_http);
+    g_console_http = NULL;
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
     /* the scheduler calls reset hooks into the runtime: stop it first */
     tomo_svc_leaderboard_stop(&srv->svc);
     tomo_runtime_free(srv->runtime);
+    tomo_console_free(g_console);
+    g_console = NULL;
     tomo_api_free(srv);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);

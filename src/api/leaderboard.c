@@ -16,25 +16,6 @@
 
 /* ---- rendering ---- */
 
-static json_t *list_json(const tomo_lb_record_list *l)
-{
-    json_t *o = json_object(), *recs = json_array(), *owners = json_array();
-    for (size_t i = 0; i < l->n; i++)
-        json_array_append_new(recs, tomo_lb_record_json(&l->records[i]));
-    for (size_t i = 0; i < l->n_owner; i++)
-        json_array_append_new(owners, tomo_lb_record_json(&l->owner_records[i]));
-    if (json_array_size(recs))
-        json_object_set(o, "records", recs);
-    if (json_array_size(owners))
-        json_object_set(o, "owner_records", owners);
-    json_decref(recs);
-    json_decref(owners);
-    tomo_json_set_str(o, "next_cursor", l->next_cursor);
-    tomo_json_set_str(o, "prev_cursor", l->prev_cursor);
-    tomo_json_set_i64(o, "rank_count", l->rank_count);
-    return o;
-}
-
 static void set_u32(json_t *o, const char *k, long long v)
 {
     if (v)
@@ -219,7 +200,7 @@ static int list_common(tomo_api_ctx *ctx, int tournament)
         if (rc < 0) {
             rc = tomo_api_svc_error(ctx, &err);
         } else {
-            ctx->out = list_json(&l);
+            ctx->out = tomo_lb_record_list_json(&l);
             tomo_lb_record_list_clear(&l);
         }
     }
@@ -254,7 +235,7 @@ static int around_common(tomo_api_ctx *ctx, int tournament)
                               limit, cursor, expiry, &l, &err);
     if (rc < 0)
         return tomo_api_svc_error(ctx, &err);
-    ctx->out = list_json(&l);
+    ctx->out = tomo_lb_record_list_json(&l);
     tomo_lb_record_list_clear(&l);
     return 0;
 }

@@ -8,18 +8,11 @@
 #include "password.h"
 
 #include "../core/common.h"
+#include "../svc/account.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MSG_LAST_LINK \
-    "Cannot unlink last account identifier. Check profile exists and is not last link."
-
-/* Any other way to log in than the one being removed (SQL fragments). */
-#define OTHER_IDS_BUT(x)                                                                     \
-    "(apple_id IS NOT NULL OR facebook_id IS NOT NULL OR facebook_instant_game_id IS NOT NULL " \
-    "OR google_id IS NOT NULL OR gamecenter_id IS NOT NULL OR steam_id IS NOT NULL OR " x ")"
 
 /* Body with one string field (id or email); 0 or an error recorded. */
 static int body_str(tomo_api_ctx *ctx, const char *field, const char **out)
@@ -166,85 +159,28 @@ out:
     return rc;
 }
 
-/* ---- unlink ---- */
+/* ---- unlink (svc/account.h) ---- */
 
-int tomo_api_unlink_device(tomo_api_ctx *ctx)
+static int unlink_kind(tomo_api_ctx *ctx, int kind, const char *field)
 {
-    const char *id;
-    if (body_str(ctx, "id", &id) < 0)
+    const char *v;
+    if (body_str(ctx, field, &v) < 0)
         return -1;
-    if (!*id)
-        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "A device ID must be supplied.");
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
-    tomo_dbval p[3] = {TOMO_DBTEXT(ctx->session.user_id), TOMO_DBTEXT(id),
-                       TOMO_DBINT(tomo_now_ms())};
-    int64_t n = 0;
-    int rc = tomo_db_begin(db);
-    if (rc == 0)
-        rc = exec_changes(db,
-                          "DELETE FROM user_device WHERE id = $2 AND user_id = $1 AND ("
-                          "EXISTS (SELECT id FROM users WHERE id = $1 AND " OTHER_IDS_BUT(
-                              "email IS NOT NULL OR custom_id IS NOT NULL") ") "
-                          "OR EXISTS (SELECT id FROM user_device WHERE user_id = $1 AND id <> $2))",
-                          p, 2, &n);
-    if (rc == 0 && n == 0) {
-        tomo_db_rollback(db);
-        return tomo_api_error(ctx, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
-    }
-    if (rc == 0)
-        rc = tomo_db_exec(db, "UPDATE users SET update_time = $3 WHERE id = $1", p, 3, NULL);
-    if (rc == 0)
-        rc = tomo_db_commit(db);
-    if (rc < 0) {
-        tomo_db_rollback(db);
-        return tomo_api_db_error(ctx, rc, "unlink device");
-    }
+    tomo_caller caller = tomo_api_caller(ctx);
+    tomo_err err;
+    if (tomo_svc_account_unlink(&ctx->srv->svc, db, &caller, NULL, kind, v, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
     return 0;
 }
 
-/* Clear one users column (custom_id, or email with its password) unless it is
- * the last identifier; value "" matches whatever is stored. */
-static int unlink_column(tomo_api_ctx *ctx, const char *set, const char *col, const char *value,
-                         const char *others)
-{
-    tomo_dbconn *db;
-    if (tomo_api_db(ctx, &db) < 0)
-        return -1;
-    char sql[768];
-    tomo_dbval p[3] = {TOMO_DBTEXT(ctx->session.user_id), TOMO_DBINT(tomo_now_ms()),
-                       TOMO_DBTEXT(value)};
-    snprintf(sql, sizeof(sql),
-             "UPDATE users SET %s, update_time = $2 WHERE id = $1%s%s%s AND (%s OR EXISTS "
-             "(SELECT id FROM user_device WHERE user_id = $1))",
-             set, *value ? " AND " : "", *value ? col : "", *value ? " = $3" : "", others);
-    int64_t n = 0;
-    int rc = exec_changes(db, sql, p, *value ? 3 : 2, &n);
-    if (rc < 0)
-        return tomo_api_db_error(ctx, rc, "unlink");
-    if (n == 0)
-        return tomo_api_error(ctx, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
-    return 0;
-}
+int tomo_api_unlink_device(tomo_api_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_DEVICE, "id"); }
 
-int tomo_api_unlink_custom(tomo_api_ctx *ctx)
-{
-    const char *id;
-    if (body_str(ctx, "id", &id) < 0)
-        return -1;
-    return unlink_column(ctx, "custom_id = NULL", "custom_id", id,
-                         OTHER_IDS_BUT("email IS NOT NULL"));
-}
+int tomo_api_unlink_custom(tomo_api_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_CUSTOM, "id"); }
 
 int tomo_api_unlink_email(tomo_api_ctx *ctx)
 {
-    const char *email;
-    if (body_str(ctx, "email", &email) < 0)
-        return -1;
-    char *clean = tomo_auth_lower(email);
-    int rc = unlink_column(ctx, "email = NULL, password = NULL", "email", clean,
-                           OTHER_IDS_BUT("custom_id IS NOT NULL"));
-    free(clean);
-    return rc;
+    return unlink_kind(ctx, TOMO_UNLINK_EMAIL, "email");
 }

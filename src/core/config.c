@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +541,69 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s)
     *len += n;
 }
 
+/* The value shown for a string key (secrets redacted when asked). */
+static const char *shown_str(const key_def *k, const char *v, int redact)
+{
+    if (redact && (k->flags & F_SECRET) && v && *v)
+        return "<redacted>";
+    return v ? v : "";
+}
+
+/* The value shown for a list item: a heap string (database addresses carry
+ * passwords). */
+static char *shown_item(const key_def *k, const char *v, int redact)
+{
+    if (redact && !strcmp(k->path, "database.address"))
+        return tomo_redact_dsn(v);
+    return tomo_xstrdup(v);
+}
+
+json_t *tomo_config_dump_json(const tomo_config *cfg, int redact)
+{
+    json_t *root = json_object();
+    const char *base = (const char *)cfg;
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(keys); i++) {
+        const key_def *k = &keys[i];
+        const char *dot = strchr(k->path, '.');
+        json_t *into = root;
+        const char *leaf = k->path;
+        if (dot) {
+            char section[64];
+            snprintf(section, sizeof(section), "%.*s", (int)(dot - k->path), k->path);
+            into = json_object_get(root, section);
+            if (!into) {
+                into = json_object();
+                json_object_set_new(root, section, into);
+            }
+            leaf = dot + 1;
+        }
+        json_t *v = NULL;
+        switch (k->type) {
+        case K_STR:
+            v = json_string(shown_str(k, *(char *const *)(base + k->off), redact));
+            break;
+        case K_INT:
+            v = json_integer(*(const int *)(base + k->off));
+            break;
+        case K_BOOL:
+            v = json_boolean(*(const int *)(base + k->off));
+            break;
+        case K_LIST: {
+            const tomo_strlist *l = (const tomo_strlist *)(base + k->off);
+            v = json_array();
+            for (size_t j = 0; j < l->n; j++) {
+                char *item = shown_item(k, l->v[j], redact);
+                json_array_append_new(v, json_string(item));
+                free(item);
+            }
+            break;
+        }
+        }
+        json_object_set_new(into, leaf, v ? v : json_null());
+    }
+    return root;
+}
+
 char *tomo_config_dump_yaml(const tomo_config *cfg, int redact)
 {
     size_t cap = 4096, len = 0;
@@ -568,10 +632,7 @@ char *tomo_config_dump_yaml(const tomo_config *cfg, int redact)
         char num[32];
         switch (k->type) {
         case K_STR: {
-            const char *v = *(char *const *)(base + k->off);
-            if (redact && (k->flags & F_SECRET) && v && *v)
-                v = "<redacted>";
-            yaml_quote(&buf, &len, &cap, v ? v : "");
+            yaml_quote(&buf, &len, &cap, shown_str(k, *(char *const *)(base + k->off), redact));
             break;
         }
         case K_INT:
@@ -587,14 +648,9 @@ char *tomo_config_dump_yaml(const tomo_config *cfg, int redact)
             for (size_t j = 0; j < l->n; j++) {
                 if (j)
                     append(&buf, &len, &cap, ", ");
-                /* database addresses carry passwords */
-                if (redact && !strcmp(k->path, "database.address")) {
-                    char *red = tomo_redact_dsn(l->v[j]);
-                    yaml_quote(&buf, &len, &cap, red);
-                    free(red);
-                } else {
-                    yaml_quote(&buf, &len, &cap, l->v[j]);
-                }
+                char *item = shown_item(k, l->v[j], redact);
+                yaml_quote(&buf, &len, &cap, item);
+                free(item);
             }
             append(&buf, &len, &cap, "]");
             break;

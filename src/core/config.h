@@ -111,6 +111,8 @@ size_t tomo_config_default_secrets(const tomo_config *cfg, const char **names, s
 
 /* Effective config as YAML with secrets redacted (heap string, free()). */
 char *tomo_config_dump_yaml(const tomo_config *cfg, int redact);
+/* The same as a JSON object ({section: {key: value}}), new reference. */
+struct json_t *tomo_config_dump_json(const tomo_config *cfg, int redact);
 
 /* 1 if key is a known config key. */
 int tomo_config_has_key(const char *key);

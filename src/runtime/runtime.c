@@ -875,6 +875,31 @@ size_t tomo_runtime_rpc_count(const tomo_runtime *rt)
            tomo_registry_count(&rt->plugin_reg, TOMO_REG_T_RPC);
 }
 
+json_t *tomo_runtime_info(tomo_runtime *rt)
+{
+    json_t *rpcs = json_array(), *mods = json_array();
+    pthread_mutex_lock(&rt->mu);
+    const char *id;
+    json_t *v;
+    json_object_foreach(rt->cur->rpcs, id, v)
+        json_array_append_new(rpcs, json_string(id));
+    for (size_t i = 0; i < rt->cur->nmods; i++) {
+        const char *chunk = rt->cur->mods[i].chunkname;
+        const char *rel = chunk[0] == '@' ? chunk + 1 : chunk;
+        json_t *m = json_pack("{s:s}", "path", rel);
+        char *full = tomo_xasprintf("%s/%s", tomo_runtime_path(rt), rel);
+        struct stat st;
+        if (stat(full, &st) == 0)
+            tomo_json_set_time(m, "mod_time", (long long)st.st_mtime * 1000);
+        free(full);
+        json_array_append_new(mods, m);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return json_pack("{s:o,s:[],s:[],s:[],s:o,s:[]}", "lua_rpc_functions", rpcs,
+                     "go_rpc_functions", "js_rpc_functions", "go_modules", "lua_modules", mods,
+                     "js_modules");
+}
+
 /* ---- lookups ---- */
 
 static void lower_into(const char *s, char *out, size_t outlen)

@@ -110,6 +110,11 @@ size_t tomo_runtime_rpc_count(const tomo_runtime *rt);
 /* The module directory in use (runtime.path or <data_dir>/modules). */
 const char *tomo_runtime_path(const tomo_runtime *rt);
 
+/* What is loaded (the console's RuntimeInfo): {lua_rpc_functions (ids),
+ * lua_modules [{path (relative to the module directory), mod_time}], and
+ * empty go_/js_ lists}. New reference; any thread. */
+json_t *tomo_runtime_info(tomo_runtime *rt);
+
 /* 1 if an RPC with that id (case-blind) is registered. */
 int tomo_runtime_has_rpc(tomo_runtime *rt, const char *id);
 /* Run an RPC: payload in (may be binary), *out (malloc'd, may be NULL for

@@ -12,7 +12,9 @@
 #include "../core/common.h"
 #include "../core/log.h"
 
+#include <ctype.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,9 +111,9 @@ int tomo_svc_account_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
     int rc;
     if ((rc = target(caller, user_id, id, err)) < 0)
         return rc;
-    tomo_dbval p[8];
+    tomo_dbval p[12];
     size_t n = 0;
-    char sql[512];
+    char sql[768];
     int off = snprintf(sql, sizeof(sql), "UPDATE users SET update_time = $2");
     p[n++] = (tomo_dbval){TOMO_DBV_TEXT, 0, id};
     p[n++] = TOMO_DBINT(tomo_now_ms());
@@ -140,14 +142,199 @@ int tomo_svc_account_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
         p[n++] = TOMO_DBTEXT(s);
         off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = $%zu", fields[i].col, n);
     }
+    /* The system's fields (the console). */
+    const char *sys_fields[][2] = {{"metadata", u->metadata}, {"custom_id", u->custom_id},
+                                   {"email", u->email}};
+    char *email = NULL;
+    for (size_t i = 0; i < TOMO_ARRAY_LEN(sys_fields); i++) {
+        const char *col = sys_fields[i][0], *s = sys_fields[i][1];
+        if (!s)
+            continue;
+        if (!tomo_caller_is_system(caller))
+            return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Only the system may set %s.",
+                                col);
+        changes++;
+        if (!strcmp(col, "metadata")) {
+            json_t *m = json_loads(s, JSON_DECODE_ANY, NULL);
+            int ok = json_is_object(m);
+            json_decref(m);
+            if (!ok)
+                return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                                    "Metadata must be a valid JSON object.");
+        } else if (!*s) {
+            off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = NULL", col);
+            continue;
+        } else if (!strcmp(col, "email")) {
+            email = tomo_xstrdup(s);
+            for (char *c = email; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            s = email;
+        }
+        p[n++] = TOMO_DBTEXT(s);
+        off += snprintf(sql + off, sizeof(sql) - (size_t)off, ", %s = $%zu", col, n);
+    }
     if (!changes)
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "No fields to update.");
     snprintf(sql + off, sizeof(sql) - (size_t)off, " WHERE id = $1");
-    rc = tomo_db_exec(db, sql, p, n, NULL);
+    tomo_dbres *r = NULL;
+    rc = tomo_db_exec(db, sql, p, n, &r);
+    int64_t hit = rc == 0 ? tomo_dbres_changes(r) : 0;
+    tomo_dbres_free(r);
+    free(email);
     if (rc == TOMO_ECONFLICT)
-        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Username is already in use.");
+        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS,
+                            u->username ? "Username is already in use."
+                                        : "Custom ID or email is already in use.");
     if (rc < 0)
         return tomo_err_db_conn(err, db, rc, "update account");
+    if (hit == 0 && tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Account not found.");
+    return 0;
+}
+
+static int set_disable_time(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *user_id, int64_t when, tomo_err *err)
+{
+    (void)svc;
+    char id[37];
+    int rc;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Only the system may ban users.");
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    tomo_dbval p[2] = {{TOMO_DBV_TEXT, 0, id}, TOMO_DBINT(when)};
+    tomo_dbres *r = NULL;
+    rc = tomo_db_exec(db, "UPDATE users SET disable_time = $2 WHERE id = $1", p, 2, &r);
+    int64_t hit = rc == 0 ? tomo_dbres_changes(r) : 0;
+    tomo_dbres_free(r);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "ban account");
+    if (!hit)
+        return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Account not found.");
+    return 0;
+}
+
+int tomo_svc_account_ban(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                         const char *user_id, tomo_err *err)
+{
+    int rc = set_disable_time(svc, db, caller, user_id, tomo_now_ms(), err);
+    if (rc < 0)
+        return rc;
+    /* Nakama bans the user's sessions: every token issued so far stops
+     * working at once, and the live sockets close. */
+    if ((rc = tomo_revoke_user(svc, db, user_id)) < 0)
+        return tomo_err_db_conn(err, db, rc, "ban account");
+    TOMO_LOGI(TOMO_SVC, "account banned user=%s", user_id);
+    if (svc->push.disconnect_user)
+        svc->push.disconnect_user(svc->push.ctx, user_id);
+    return 0;
+}
+
+int tomo_svc_account_unban(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const char *user_id, tomo_err *err)
+{
+    int rc = set_disable_time(svc, db, caller, user_id, 0, err);
+    if (rc == 0)
+        TOMO_LOGI(TOMO_SVC, "account unbanned user=%s", user_id);
+    return rc;
+}
+
+/* ---- unlink ---- */
+
+#define MSG_LAST_LINK \
+    "Cannot unlink last account identifier. Check profile exists and is not last link."
+
+/* The users columns that are a way to log in, besides devices. */
+static const char *const login_cols[] = {
+    [TOMO_UNLINK_CUSTOM] = "custom_id",   [TOMO_UNLINK_EMAIL] = "email",
+    [TOMO_UNLINK_APPLE] = "apple_id",     [TOMO_UNLINK_FACEBOOK] = "facebook_id",
+    [TOMO_UNLINK_FACEBOOK_INSTANT_GAME] = "facebook_instant_game_id",
+    [TOMO_UNLINK_GAMECENTER] = "gamecenter_id", [TOMO_UNLINK_GOOGLE] = "google_id",
+    [TOMO_UNLINK_STEAM] = "steam_id",
+};
+
+/* "(a IS NOT NULL OR b IS NOT NULL ...)" over every login column but skip. */
+static void other_ids(int skip, char *out, size_t cap)
+{
+    int off = snprintf(out, cap, "(");
+    const char *sep = "";
+    for (int k = TOMO_UNLINK_CUSTOM; k <= TOMO_UNLINK_STEAM; k++) {
+        if (k == skip)
+            continue;
+        off += snprintf(out + off, cap - (size_t)off, "%s%s IS NOT NULL", sep, login_cols[k]);
+        sep = " OR ";
+    }
+    snprintf(out + off, cap - (size_t)off, ")");
+}
+
+static int exec_changes(tomo_dbconn *db, const char *sql, const tomo_dbval *p, size_t n,
+                        int64_t *changed)
+{
+    tomo_dbres *r = NULL;
+    int rc = tomo_db_exec(db, sql, p, n, &r);
+    *changed = rc == 0 ? tomo_dbres_changes(r) : 0;
+    tomo_dbres_free(r);
+    return rc;
+}
+
+int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *user_id, int kind, const char *value, tomo_err *err)
+{
+    (void)svc;
+    char id[37], others[512], sql[1024];
+    int rc;
+    if (kind < TOMO_UNLINK_DEVICE || kind > TOMO_UNLINK_STEAM)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Unknown identifier.");
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    if (!value)
+        value = "";
+    other_ids(kind, others, sizeof(others));
+    int64_t n = 0;
+    if (kind == TOMO_UNLINK_DEVICE) {
+        if (!*value)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "A device ID must be supplied.");
+        tomo_dbval p[3] = {{TOMO_DBV_TEXT, 0, id}, TOMO_DBTEXT(value), TOMO_DBINT(tomo_now_ms())};
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM user_device WHERE id = $2 AND user_id = $1 AND ("
+                 "EXISTS (SELECT id FROM users WHERE id = $1 AND %s) "
+                 "OR EXISTS (SELECT id FROM user_device WHERE user_id = $1 AND id <> $2))",
+                 others);
+        rc = tomo_db_begin(db);
+        if (rc == 0)
+            rc = exec_changes(db, sql, p, 2, &n);
+        if (rc == 0 && n == 0) {
+            tomo_db_rollback(db);
+            return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
+        }
+        if (rc == 0)
+            rc = tomo_db_exec(db, "UPDATE users SET update_time = $3 WHERE id = $1", p, 3, NULL);
+        if (rc == 0)
+            rc = tomo_db_commit(db);
+        if (rc < 0) {
+            tomo_db_rollback(db);
+            return tomo_err_db_conn(err, db, rc, "unlink device");
+        }
+        return 0;
+    }
+    const char *col = login_cols[kind];
+    char *clean = tomo_xstrdup(kind == TOMO_UNLINK_CUSTOM || kind == TOMO_UNLINK_EMAIL ? value
+                                                                                       : "");
+    if (kind == TOMO_UNLINK_EMAIL)
+        for (char *c = clean; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    tomo_dbval p[3] = {{TOMO_DBV_TEXT, 0, id}, TOMO_DBINT(tomo_now_ms()), TOMO_DBTEXT(clean)};
+    snprintf(sql, sizeof(sql),
+             "UPDATE users SET %s = NULL%s, update_time = $2 WHERE id = $1%s%s%s AND (%s OR "
+             "EXISTS (SELECT id FROM user_device WHERE user_id = $1))",
+             col, kind == TOMO_UNLINK_EMAIL ? ", password = NULL" : "", *clean ? " AND " : "",
+             *clean ? col : "", *clean ? " = $3" : "", others);
+    rc = exec_changes(db, sql, p, *clean ? 3 : 2, &n);
+    free(clean);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "unlink");
+    if (n == 0)
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
     return 0;
 }
 

@@ -18,9 +18,12 @@
 int tomo_svc_account_get(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                          const char *user_id, struct json_t **out, tomo_err *err);
 
-/* Profile fields: NULL = unchanged, "" = cleared (lang_tag: set to ""). */
+/* Profile fields: NULL = unchanged, "" = cleared (lang_tag: set to "").
+ * metadata (a JSON object), custom_id and email (""= cleared) are the
+ * system's only (the console): a user caller naming them is refused. */
 typedef struct tomo_account_update {
     const char *username, *display_name, *avatar_url, *lang_tag, *location, *timezone;
+    const char *metadata, *custom_id, *email;
 } tomo_account_update;
 
 /* Update the fields given. INVALID_ARGUMENT (bad username, nothing to
@@ -34,5 +37,30 @@ int tomo_svc_account_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
  * transaction. */
 int tomo_svc_account_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                             const char *user_id, tomo_err *err);
+
+/* Ban (the system only): disable_time = now, every token of the user
+ * revoked (the next REST call and socket connect are refused "Auth token
+ * invalid"), its sockets closed; authenticate and refresh then answer
+ * PERMISSION_DENIED "User account banned.". NOT_FOUND "Account not found.". */
+int tomo_svc_account_ban(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                         const char *user_id, tomo_err *err);
+/* Unban (the system only): disable_time = 0. Tokens revoked by the ban stay
+ * revoked (the user authenticates again). */
+int tomo_svc_account_unban(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const char *user_id, tomo_err *err);
+
+/* Identifiers an account can be unlinked from. */
+enum {
+    TOMO_UNLINK_DEVICE = 0, TOMO_UNLINK_CUSTOM, TOMO_UNLINK_EMAIL, TOMO_UNLINK_APPLE,
+    TOMO_UNLINK_FACEBOOK, TOMO_UNLINK_FACEBOOK_INSTANT_GAME, TOMO_UNLINK_GAMECENTER,
+    TOMO_UNLINK_GOOGLE, TOMO_UNLINK_STEAM,
+};
+/* Unlink an identifier (Nakama's core_unlink rules: never the last way to
+ * log in, PERMISSION_DENIED "Cannot unlink last account identifier. Check
+ * profile exists and is not last link."). value: the device id (required),
+ * or the stored custom id / email to match (NULL or "" = whatever is
+ * stored); the social kinds ignore it. Users act on their own account. */
+int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *user_id, int kind, const char *value, tomo_err *err);
 
 #endif

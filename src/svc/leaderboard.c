@@ -1506,6 +1506,8 @@ int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, co
     return rc;
 }
 
+/* ---- protojson ---- */
+
 json_t *tomo_lb_record_json(const tomo_lb_record *r)
 {
     json_t *o = json_object();
@@ -1526,3 +1528,23 @@ json_t *tomo_lb_record_json(const tomo_lb_record *r)
         json_object_set_new(o, "max_num_score", json_integer(r->max_num_score));
     return o;
 }
+
+json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l)
+{
+    json_t *o = json_object(), *recs = json_array(), *owners = json_array();
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(recs, tomo_lb_record_json(&l->records[i]));
+    for (size_t i = 0; i < l->n_owner; i++)
+        json_array_append_new(owners, tomo_lb_record_json(&l->owner_records[i]));
+    if (json_array_size(recs))
+        json_object_set(o, "records", recs);
+    if (json_array_size(owners))
+        json_object_set(o, "owner_records", owners);
+    json_decref(recs);
+    json_decref(owners);
+    tomo_json_set_str(o, "next_cursor", l->next_cursor);
+    tomo_json_set_str(o, "prev_cursor", l->prev_cursor);
+    tomo_json_set_i64(o, "rank_count", l->rank_count);
+    return o;
+}
+

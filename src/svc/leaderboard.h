@@ -88,6 +88,9 @@ typedef struct tomo_lb_record_list {
 
 void tomo_lb_record_list_clear(tomo_lb_record_list *l);
 
+/* The LeaderboardRecordList message (protojson, new reference) of l. */
+struct json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l);
+
 /* Hooks the runtime registers (register_leaderboard_reset,
  * register_tournament_reset, register_tournament_end). Called on the
  * scheduler thread with a copy of the board; times in unix seconds. */

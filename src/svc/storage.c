@@ -694,3 +694,136 @@ out:
     tomo_storage_cursor_clear(&cur);
     return rc;
 }
+
+/* ---- the console's browser ---- */
+
+int tomo_svc_storage_search(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *collection, const char *key, const char *user_id,
+                            int64_t limit, const char *cursor, json_t **out, tomo_err *err)
+{
+    (void)svc;
+    *out = NULL;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Only the system may search storage.");
+    if (limit < 1 || limit > 1000)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid limit - must be 1-1000.");
+    char owner[37] = "";
+    if (user_id && *user_id && canon_uuid(user_id, owner) < 0)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_USER_ID);
+    /* cursor: base64url of the JSON array [collection, key, user_id] */
+    json_t *cur = NULL;
+    if (cursor && *cursor) {
+        uint8_t *raw = NULL;
+        size_t rl = 0;
+        if (tomo_b64_decode(cursor, strlen(cursor), &raw, &rl) == 0)
+            cur = json_loadb((const char *)raw, rl, 0, NULL);
+        free(raw);
+        if (!json_is_array(cur) || json_array_size(cur) != 3 ||
+            !json_is_string(json_array_get(cur, 0)) || !json_is_string(json_array_get(cur, 1)) ||
+            !json_is_string(json_array_get(cur, 2))) {
+            json_decref(cur);
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_CURSOR);
+        }
+    }
+    char where[512] = " WHERE 1 = 1";
+    int off = (int)strlen(where);
+    tomo_dbval p[8];
+    size_t n = 0;
+    if (collection && *collection) {
+        p[n++] = TOMO_DBTEXT(collection);
+        off += snprintf(where + off, sizeof(where) - (size_t)off, " AND collection = $%zu", n);
+    }
+    char *prefix = NULL;
+    if (key && *key) {
+        size_t kl = strlen(key);
+        if (key[kl - 1] == '%') {
+            /* a prefix: LIKE with the prefix's own wildcards escaped */
+            prefix = tomo_xmalloc(kl * 2 + 2);
+            size_t o = 0;
+            for (size_t i = 0; i + 1 < kl; i++) {
+                if (key[i] == '%' || key[i] == '_' || key[i] == '\\')
+                    prefix[o++] = '\\';
+                prefix[o++] = key[i];
+            }
+            prefix[o++] = '%';
+            prefix[o] = '\0';
+            p[n++] = TOMO_DBTEXT(prefix);
+            off += snprintf(where + off, sizeof(where) - (size_t)off,
+                            " AND key LIKE $%zu ESCAPE '\\'", n);
+        } else {
+            p[n++] = TOMO_DBTEXT(key);
+            off += snprintf(where + off, sizeof(where) - (size_t)off, " AND key = $%zu", n);
+        }
+    }
+    if (*owner) {
+        p[n++] = (tomo_dbval){TOMO_DBV_TEXT, 0, owner};
+        off += snprintf(where + off, sizeof(where) - (size_t)off, " AND user_id = $%zu", n);
+    }
+    size_t nfilter = n;
+    char sql[1024];
+    tomo_dbres *r = NULL, *c = NULL;
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM storage%s", where);
+    int rc = tomo_db_exec(db, sql, p, nfilter, &c);
+    if (cur) {
+        for (size_t i = 0; i < 3; i++)
+            p[n++] = TOMO_DBTEXT(json_string_value(json_array_get(cur, i)));
+        off += snprintf(where + off, sizeof(where) - (size_t)off,
+                        " AND (collection, key, user_id) > ($%zu, $%zu, $%zu)", n - 2, n - 1, n);
+    }
+    p[n++] = TOMO_DBINT(limit + 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT " OBJ_COLS " FROM storage%s ORDER BY collection, key, user_id LIMIT $%zu",
+             where, n);
+    if (rc == 0)
+        rc = tomo_db_exec(db, sql, p, n, &r);
+    if (rc < 0) {
+        rc = tomo_err_db_conn(err, db, rc, "storage search");
+        goto out;
+    }
+    size_t rows = tomo_dbres_rows(r);
+    size_t shown = rows > (size_t)limit ? (size_t)limit : rows;
+    json_t *o = json_object(), *list = json_array();
+    for (size_t i = 0; i < shown; i++)
+        json_array_append_new(list, object_json(r, i));
+    json_object_set_new(o, "objects", list);
+    json_object_set_new(o, "total_count", json_integer(tomo_dbres_int(c, 0, 0)));
+    char *next = NULL;
+    if (rows > shown) {
+        size_t last = shown - 1;
+        json_t *k = json_pack("[sss]", tomo_dbres_text(r, last, 0), tomo_dbres_text(r, last, 1),
+                              tomo_dbres_text(r, last, 2));
+        char *txt = json_dumps(k, JSON_COMPACT);
+        next = tomo_b64_encode(txt, strlen(txt), 1);
+        free(txt);
+        json_decref(k);
+    }
+    json_object_set_new(o, "next_cursor", json_string(next ? next : ""));
+    free(next);
+    *out = o;
+out:
+    tomo_dbres_free(r);
+    tomo_dbres_free(c);
+    free(prefix);
+    json_decref(cur);
+    return rc;
+}
+
+int tomo_svc_storage_collections(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                 json_t **out, tomo_err *err)
+{
+    (void)svc;
+    *out = NULL;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Only the system may list collections.");
+    tomo_dbres *r = NULL;
+    int rc = tomo_db_exec(db, "SELECT DISTINCT collection FROM storage ORDER BY collection", NULL,
+                          0, &r);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "storage collections");
+    json_t *list = json_array();
+    for (size_t i = 0; i < tomo_dbres_rows(r); i++)
+        json_array_append_new(list, json_string(tomo_dbres_text(r, i, 0)));
+    tomo_dbres_free(r);
+    *out = json_pack("{s:o}", "collections", list);
+    return 0;
+}

@@ -80,4 +80,17 @@ int tomo_svc_storage_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
                           const char *collection, const char *owner, int64_t limit,
                           const char *cursor, struct json_t **out, tomo_err *err);
 
+/* The console's storage browser (the system only): every object matching
+ * the filters that are set (collection, key: exact, or a prefix when it
+ * ends in '%'; user_id: the owner), ordered by (collection, key, user_id),
+ * keyset-paged. limit 1..1000. *out = StorageList {objects, total_count,
+ * next_cursor} (total_count counts every match). */
+int tomo_svc_storage_search(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const char *collection, const char *key, const char *user_id,
+                            int64_t limit, const char *cursor, struct json_t **out,
+                            tomo_err *err);
+/* Every collection name in use, sorted: StorageCollectionsList {collections}. */
+int tomo_svc_storage_collections(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                 struct json_t **out, tomo_err *err);
+
 #endif

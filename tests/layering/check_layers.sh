@@ -2,7 +2,7 @@
 # tests/layering/check_layers.sh: fails when a file under src/ includes a
 # file of a higher layer, or of another subsystem of its own layer. The
 # layers, lowest first (docs/ARCHITECTURE.md):
-#   core < net, store, codec < svc, cluster < rt < runtime < api, grpc < serve/main
+#   core < net, store, codec < svc, cluster < rt < runtime < api, grpc, console < serve/main
 # Usage: check_layers.sh [repo root]. Run by ctest (label layering).
 set -u
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -15,7 +15,7 @@ rank() {
     svc | cluster) echo 2 ;;
     rt) echo 3 ;;
     runtime) echo 4 ;;
-    api | grpc) echo 5 ;;
+    api | grpc | console) echo 5 ;;
     main) echo 6 ;;
     *) echo -1 ;;
     esac

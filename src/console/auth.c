@@ -1,0 +1,203 @@
+/* console/auth.c: console login (POST /v2/console/authenticate), logout,
+ * and the check every other console call goes through: a token signed with
+ * console.signing_key (HS256; Nakama's claims id, usn, ema, rol, exp, cki)
+ * or Basic auth with console.username/password. Passwords compare in
+ * constant time; login attempts are limited per client address with the
+ * rate_limit.auth_* settings (core/ratelimit.h), whether or not
+ * rate_limit.enabled is set. Threads: worker. */
+#define _GNU_SOURCE
+#include "console_int.h"
+
+#include "../core/codec_util.h"
+#include "../core/common.h"
+#include "../core/jwt.h"
+#include "../core/log.h"
+#include "../core/ratelimit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NIL_UUID "00000000-0000-0000-0000-000000000000"
+#define MSG_REQUIRED "Console authentication required."
+#define MSG_INVALID "Console authentication invalid."
+
+/* A logged-out token (its signature) until it expires. */
+typedef struct revoked {
+    char sig[64];
+    int64_t exp;
+    struct revoked *next;
+} revoked;
+
+static const char *token_sig(const char *token)
+{
+    const char *dot = strrchr(token, '.');
+    return dot ? dot + 1 : token;
+}
+
+static int is_revoked(tomo_console *c, const char *token, int64_t now)
+{
+    const char *sig = token_sig(token);
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    for (revoked **p = &c->revoked; *p;) {
+        if ((*p)->exp <= now) {
+            revoked *dead = *p;
+            *p = dead->next;
+            free(dead);
+            continue;
+        }
+        if (!strncmp((*p)->sig, sig, sizeof((*p)->sig) - 1))
+            hit = 1;
+        p = &(*p)->next;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+void tomo_console_auth_free(tomo_console *c)
+{
+    while (c->revoked) {
+        revoked *n = c->revoked->next;
+        free(c->revoked);
+        c->revoked = n;
+    }
+}
+
+static int credentials_ok(const tomo_config *cfg, const char *user, size_t ul, const char *pass,
+                          size_t pl)
+{
+    /* both compared every time, in constant time */
+    int u = tomo_ct_equal(user, ul, cfg->console.username, strlen(cfg->console.username));
+    int p = tomo_ct_equal(pass, pl, cfg->console.password, strlen(cfg->console.password));
+    return u & p;
+}
+
+/* One login attempt from the client's address; 0 or an error recorded. */
+static int limit_login(tomo_console_ctx *ctx)
+{
+    const tomo_config *cfg = ctx->con->d.cfg;
+    char key[80];
+    snprintf(key, sizeof(key), "console:%s", ctx->client_ip);
+    int64_t wait = 0;
+    if (tomo_ratelimit_take(ctx->con->login_limit, TOMO_RL_AUTH, key, strlen(key),
+                            cfg->rate_limit.auth_per_sec, cfg->rate_limit.auth_burst,
+                            (int64_t)(tomo_mono_ns() / 1000000), &wait) == 0)
+        return 0;
+    ctx->retry_after_sec = (int)((wait + 999) / 1000);
+    TOMO_LOGW(TOMO_CONSOLE, "console login rate limited client=%s", ctx->client_ip);
+    return tomo_console_error(ctx, TOMO_GRPC_RESOURCE_EXHAUSTED, "Rate limit exceeded.");
+}
+
+int tomo_console_login(tomo_console_ctx *ctx)
+{
+    if (limit_login(ctx) < 0)
+        return -1;
+    const char *user = tomo_console_body_str(ctx, "username");
+    const char *pass = tomo_console_body_str(ctx, "password");
+    const tomo_config *cfg = ctx->con->d.cfg;
+    if (!user || !pass || !credentials_ok(cfg, user, strlen(user), pass, strlen(pass))) {
+        TOMO_LOGW(TOMO_CONSOLE, "console login refused user=%s client=%s", user ? user : "",
+                  ctx->client_ip);
+        return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Invalid credentials.");
+    }
+    int64_t exp = tomo_now_sec() + cfg->console.token_expiry_sec;
+    json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s}", "id", NIL_UUID, "usn", user, "rol",
+                               TOMO_ROLE_ADMIN, "exp", (json_int_t)exp, "cki",
+                               ctx->con->node_cookie);
+    char *tok = tomo_jwt_sign(claims, cfg->console.signing_key, strlen(cfg->console.signing_key));
+    json_decref(claims);
+    ctx->out = json_pack("{s:s}", "token", tok);
+    free(tok);
+    snprintf(ctx->user, sizeof(ctx->user), "%s", user);
+    ctx->role = TOMO_ROLE_ADMIN;
+    TOMO_LOGI(TOMO_CONSOLE, "console login user=%s client=%s", user, ctx->client_ip);
+    return 0;
+}
+
+/* Claims of a valid, unexpired, not logged-out token; NULL otherwise. */
+static json_t *verify(tomo_console *c, const char *token)
+{
+    const char *key = c->d.cfg->console.signing_key;
+    json_t *claims = NULL;
+    int64_t now = tomo_now_sec();
+    if (tomo_jwt_verify(token, key, strlen(key), now, &claims) < 0)
+        return NULL;
+    json_t *exp = json_object_get(claims, "exp");
+    if (!json_is_integer(exp) || json_integer_value(exp) <= now ||
+        !json_is_string(json_object_get(claims, "usn")) ||
+        !json_is_integer(json_object_get(claims, "rol")) || is_revoked(c, token, now)) {
+        json_decref(claims);
+        return NULL;
+    }
+    return claims;
+}
+
+int tomo_console_logout(tomo_console_ctx *ctx)
+{
+    const char *tok = tomo_console_body_str(ctx, "token");
+    json_t *claims = tok && *tok ? verify(ctx->con, tok) : NULL;
+    if (claims) {
+        revoked *r = tomo_xcalloc(1, sizeof(*r));
+        snprintf(r->sig, sizeof(r->sig), "%s", token_sig(tok));
+        r->exp = json_integer_value(json_object_get(claims, "exp"));
+        snprintf(ctx->user, sizeof(ctx->user), "%s",
+                 json_string_value(json_object_get(claims, "usn")));
+        pthread_mutex_lock(&ctx->con->mu);
+        r->next = ctx->con->revoked;
+        ctx->con->revoked = r;
+        pthread_mutex_unlock(&ctx->con->mu);
+        json_decref(claims);
+    }
+    /* Nakama answers {} whatever the token was */
+    return 0;
+}
+
+int tomo_console_check_auth(tomo_console_ctx *ctx)
+{
+    const char *h = tomo_http_header_get(ctx->http, "authorization");
+    if (!h || !*h)
+        return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_REQUIRED);
+    if (!strncasecmp(h, "Bearer ", 7)) {
+        const char *tok = h + 7;
+        while (*tok == ' ')
+            tok++;
+        json_t *claims = verify(ctx->con, tok);
+        if (!claims)
+            return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_INVALID);
+        snprintf(ctx->user, sizeof(ctx->user), "%s",
+                 json_string_value(json_object_get(claims, "usn")));
+        ctx->role = (int)json_integer_value(json_object_get(claims, "rol"));
+        json_decref(claims);
+        return 0;
+    }
+    if (!strncasecmp(h, "Basic ", 6)) {
+        /* Nakama takes the admin's username and password as Basic auth too;
+         * each try counts as a login attempt. */
+        if (limit_login(ctx) < 0)
+            return -1;
+        const char *b = h + 6;
+        while (*b == ' ')
+            b++;
+        uint8_t *dec = NULL;
+        size_t dl = 0;
+        int ok = 0;
+        if (tomo_b64_decode(b, strlen(b), &dec, &dl) == 0) {
+            const char *colon = memchr(dec, ':', dl);
+            if (colon) {
+                size_t ul = (size_t)(colon - (const char *)dec);
+                ok = credentials_ok(ctx->con->d.cfg, (const char *)dec, ul, colon + 1,
+                                    dl - ul - 1);
+                if (ok)
+                    snprintf(ctx->user, sizeof(ctx->user), "%.*s", (int)ul, (const char *)dec);
+            }
+        }
+        free(dec);
+        if (!ok)
+            return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_INVALID);
+        ctx->role = TOMO_ROLE_ADMIN;
+        return 0;
+    }
+    return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_INVALID);
+}

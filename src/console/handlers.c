@@ -1,0 +1,748 @@
+/* console/handlers.c: the console routes' adapters: decode the path, query
+ * and body, call the service layer as the system caller, render Nakama's
+ * console messages. No rule lives here (svc/ has them). Threads: worker,
+ * except the routes flagged TOMO_CROUTE_LOOP (realtime counts). */
+#define _GNU_SOURCE
+#include "console_int.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+#include "../rt/rt.h"
+#include "../rt/session.h"
+#include "../rt/tracker.h"
+#include "../runtime/runtime.h"
+#include "../svc/account.h"
+#include "../svc/admin.h"
+#include "../svc/friend.h"
+#include "../svc/group.h"
+#include "../svc/leaderboard.h"
+#include "../svc/storage.h"
+#include "../svc/users.h"
+#include "../svc/wallet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYS (&tomo_caller_system)
+
+/* Run a svc call that needs a connection: `db` in scope, errors rendered. */
+#define WITH_DB(ctx, db)                       \
+    tomo_dbconn *db;                           \
+    if (tomo_console_db((ctx), &db) < 0)       \
+        return -1;                             \
+    tomo_err err
+
+static int svc_fail(tomo_console_ctx *ctx, const tomo_err *err)
+{
+    return tomo_console_svc_error(ctx, err);
+}
+
+/* An integer query parameter within [lo, hi] (def when absent). */
+static int query_int(tomo_console_ctx *ctx, const char *name, int def, int lo, int hi, int *out)
+{
+    const char *v = tomo_console_query(ctx, name);
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Invalid %s - must be %d-%d.", name, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+/* ---- status, config, runtime ---- */
+
+static int proc_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "Threads:", 8)) {
+            n = atoi(line + 8);
+            break;
+        }
+    fclose(f);
+    return n;
+}
+
+static int h_status(tomo_console_ctx *ctx)
+{
+    const tomo_console_deps *d = &ctx->con->d;
+    size_t sessions = d->rt ? tomo_rt_session_count(d->rt) : 0;
+    size_t presences = d->rt ? tomo_tracker_size(tomo_rt_tracker(d->rt)) : 0;
+    json_t *node = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:f,s:f,s:f,s:f}", "name", d->cfg->name,
+                             "health", 0, "session_count", (json_int_t)sessions, "presence_count",
+                             (json_int_t)presences, "match_count", 0, "goroutine_count",
+                             proc_threads(), "avg_latency_ms", 0.0, "avg_rate_sec", 0.0,
+                             "avg_input_kbs", 0.0, "avg_output_kbs", 0.0);
+    ctx->out = json_pack("{s:[o]}", "nodes", node);
+    tomo_json_set_time(ctx->out, "timestamp", tomo_now_ms());
+    /* tomo's own additions */
+    json_object_set_new(ctx->out, "server_version", json_string(TOMO_VERSION));
+    json_object_set_new(ctx->out, "uptime_sec",
+                        json_integer((tomo_now_ms() - d->start_time_ms) / 1000));
+    return 0;
+}
+
+static int h_config(tomo_console_ctx *ctx)
+{
+    json_t *cfg = tomo_config_dump_json(ctx->con->d.cfg, 1);
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    json_decref(cfg);
+    json_t *warnings = json_array();
+    const char *defaults[16];
+    size_t nd = tomo_config_default_secrets(ctx->con->d.cfg, defaults, 16);
+    for (size_t i = 0; i < nd; i++)
+        json_array_append_new(warnings,
+                              json_pack("{s:s,s:s}", "field", defaults[i], "message",
+                                        "Insecure default parameter value, change this for "
+                                        "production!"));
+    ctx->out = json_pack("{s:s,s:o,s:s}", "config", text, "warnings", warnings, "server_version",
+                         TOMO_VERSION);
+    free(text);
+    return 0;
+}
+
+static int h_runtime(tomo_console_ctx *ctx)
+{
+    if (!ctx->con->d.runtime) {
+        ctx->out = json_pack("{s:[],s:[],s:[],s:[],s:[],s:[]}", "lua_rpc_functions",
+                             "go_rpc_functions", "js_rpc_functions", "go_modules", "lua_modules",
+                             "js_modules");
+        return 0;
+    }
+    ctx->out = tomo_runtime_info(ctx->con->d.runtime);
+    return 0;
+}
+
+static int h_api_endpoints(tomo_console_ctx *ctx)
+{
+    json_t *rpcs = json_array(), *id;
+    if (ctx->con->d.runtime) {
+        json_t *info = tomo_runtime_info(ctx->con->d.runtime);
+        size_t i;
+        json_array_foreach(json_object_get(info, "lua_rpc_functions"), i, id)
+            json_array_append_new(rpcs, json_pack("{s:O,s:s}", "method", id, "body_template", ""));
+        json_decref(info);
+    }
+    ctx->out = json_pack("{s:[],s:o}", "endpoints", "rpc_endpoints", rpcs);
+    return 0;
+}
+
+/* The API explorer: call an RPC as a user (user_id) or as the server. */
+static int h_call_rpc(tomo_console_ctx *ctx)
+{
+    const char *method = tomo_console_param(ctx, "method");
+    const char *body = tomo_console_body_str(ctx, "body");
+    const char *user_id = tomo_console_body_str(ctx, "user_id");
+    if (!ctx->con->d.runtime)
+        return tomo_console_error(ctx, TOMO_GRPC_NOT_FOUND, "RPC function not found");
+    tomo_runtime_call call = {.mode = TOMO_RUNTIME_MODE_RPC};
+    if (user_id && *user_id)
+        call.user_id = user_id;
+    char *out = NULL;
+    size_t out_len = 0;
+    tomo_err err;
+    tomo_console_audit(ctx, "rpc/%s/%s", method, user_id && *user_id ? user_id : "server");
+    if (tomo_runtime_rpc(ctx->con->d.runtime, &call, method, body ? body : "",
+                         body ? strlen(body) : 0, &out, &out_len, &err) < 0) {
+        ctx->out = json_pack("{s:s,s:s}", "body", "", "error_message", err.msg);
+        return 0;
+    }
+    json_t *b = json_stringn(out ? out : "", out ? out_len : 0);
+    free(out);
+    ctx->out = json_pack("{s:o,s:s}", "body", b ? b : json_string(""), "error_message", "");
+    return 0;
+}
+
+/* ---- accounts ---- */
+
+static int h_accounts_list(tomo_console_ctx *ctx)
+{
+    int limit;
+    if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
+        return -1;
+    WITH_DB(ctx, db);
+    const char *filter = tomo_console_query(ctx, "filter");
+    if (tomo_svc_admin_accounts_list(ctx->con->d.svc, db, SYS, filter ? filter : "",
+                                     tomo_console_query(ctx, "cursor"), limit, &ctx->out,
+                                     &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_account_get(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    json_t *a = NULL;
+    if (tomo_svc_account_get(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"), &a, &err) <
+        0)
+        return svc_fail(ctx, &err);
+    ctx->out = json_pack("{s:o}", "account", a);
+    json_t *dt = json_object_get(a, "disable_time");
+    json_object_set(ctx->out, "disable_time", dt ? dt : json_null());
+    return 0;
+}
+
+static int h_account_update(tomo_console_ctx *ctx)
+{
+    static const char *const known[] = {"id", "username", "display_name", "avatar_url",
+                                        "lang_tag", "location", "timezone", "metadata",
+                                        "custom_id", "email", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(ctx->body, k, v)
+    {
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], k))
+            i++;
+        if (!known[i])
+            return tomo_console_error(ctx, TOMO_GRPC_UNIMPLEMENTED,
+                                      "Updating %s is not implemented in tomo yet.", k);
+        if (!json_is_string(v) && !json_is_null(v))
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "%s must be a string.", k);
+    }
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_account_update u = {
+        .username = tomo_console_body_str(ctx, "username"),
+        .display_name = tomo_console_body_str(ctx, "display_name"),
+        .avatar_url = tomo_console_body_str(ctx, "avatar_url"),
+        .lang_tag = tomo_console_body_str(ctx, "lang_tag"),
+        .location = tomo_console_body_str(ctx, "location"),
+        .timezone = tomo_console_body_str(ctx, "timezone"),
+        .metadata = tomo_console_body_str(ctx, "metadata"),
+        .custom_id = tomo_console_body_str(ctx, "custom_id"),
+        .email = tomo_console_body_str(ctx, "email"),
+    };
+    tomo_console_audit(ctx, "account/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_account_update(ctx->con->d.svc, db, SYS, id, &u, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_account_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_console_audit(ctx, "account/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_account_delete(ctx->con->d.svc, db, SYS, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_ban(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_console_audit(ctx, "account/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_account_ban(ctx->con->d.svc, db, SYS, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_unban(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_console_audit(ctx, "account/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_account_unban(ctx->con->d.svc, db, SYS, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int unlink_kind(tomo_console_ctx *ctx, int kind, const char *field)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    const char *value = field ? tomo_console_body_str(ctx, field) : NULL;
+    tomo_console_audit(ctx, "account/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_account_unlink(ctx->con->d.svc, db, SYS, id, kind, value, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_unlink_device(tomo_console_ctx *ctx)
+{
+    return unlink_kind(ctx, TOMO_UNLINK_DEVICE, "device_id");
+}
+static int h_unlink_custom(tomo_console_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_CUSTOM, NULL); }
+static int h_unlink_email(tomo_console_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_EMAIL, NULL); }
+static int h_unlink_apple(tomo_console_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_APPLE, NULL); }
+static int h_unlink_facebook(tomo_console_ctx *ctx)
+{
+    return unlink_kind(ctx, TOMO_UNLINK_FACEBOOK, NULL);
+}
+static int h_unlink_fbig(tomo_console_ctx *ctx)
+{
+    return unlink_kind(ctx, TOMO_UNLINK_FACEBOOK_INSTANT_GAME, NULL);
+}
+static int h_unlink_gamecenter(tomo_console_ctx *ctx)
+{
+    return unlink_kind(ctx, TOMO_UNLINK_GAMECENTER, NULL);
+}
+static int h_unlink_google(tomo_console_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_GOOGLE, NULL); }
+static int h_unlink_steam(tomo_console_ctx *ctx) { return unlink_kind(ctx, TOMO_UNLINK_STEAM, NULL); }
+
+static int h_export(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_admin_account_export(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"),
+                                      &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_friends(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_friend_list(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"),
+                             TOMO_FRIEND_LIST_MAX, -1, NULL, &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    tomo_svc_users_fill_online(ctx->con->d.svc, json_object_get(ctx->out, "friends"));
+    return 0;
+}
+
+static int h_friend_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id"), *fid = tomo_console_param(ctx, "friend_id");
+    tomo_console_audit(ctx, "account/%s/friend/%s", id, fid);
+    WITH_DB(ctx, db);
+    tomo_svc_friend_targets t = {.ids = &fid, .n_ids = 1};
+    if (tomo_svc_friend_delete(ctx->con->d.svc, db, SYS, id, NULL, &t, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_groups(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_user_groups(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"), 100,
+                                   -1, tomo_console_query(ctx, "cursor"), &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_group_user_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id"), *gid = tomo_console_param(ctx, "group_id");
+    tomo_console_audit(ctx, "account/%s/group/%s", id, gid);
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_users_change(ctx->con->d.svc, db, SYS, TOMO_GROUP_OP_KICK, gid, &id, 1,
+                                    &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_wallet(tomo_console_ctx *ctx)
+{
+    int limit;
+    if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
+        return -1;
+    WITH_DB(ctx, db);
+    json_t *items = NULL;
+    char *next = NULL;
+    if (tomo_svc_wallet_ledger_list(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "account_id"),
+                                    limit, tomo_console_query(ctx, "cursor"), &items, &next,
+                                    &err) < 0)
+        return svc_fail(ctx, &err);
+    /* the console's WalletLedger carries changeset and metadata as JSON text */
+    json_t *it;
+    size_t i;
+    json_array_foreach(items, i, it)
+    {
+        static const char *const f[] = {"changeset", "metadata"};
+        for (size_t k = 0; k < 2; k++) {
+            json_t *v = json_object_get(it, f[k]);
+            if (v && !json_is_string(v)) {
+                char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                json_object_set_new(it, f[k], json_string(txt ? txt : "{}"));
+                free(txt);
+            }
+        }
+    }
+    ctx->out = json_pack("{s:o,s:s,s:s}", "items", items ? items : json_array(), "next_cursor",
+                         next ? next : "", "prev_cursor", "");
+    free(next);
+    return 0;
+}
+
+/* ---- groups ---- */
+
+static int h_groups_list(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    const char *filter = tomo_console_query(ctx, "filter");
+    tomo_svc_group_filter f = {.name = filter && *filter ? filter : NULL, .members = -1,
+                               .open = -1};
+    if (tomo_svc_group_list(ctx->con->d.svc, db, SYS, &f, 100, tomo_console_query(ctx, "cursor"),
+                            &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_group_get(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    const char *id = tomo_console_param(ctx, "id");
+    json_t *list = NULL;
+    if (tomo_svc_group_get(db, &id, 1, &list, &err) < 0)
+        return svc_fail(ctx, &err);
+    json_t *g = json_array_get(list, 0);
+    if (!g) {
+        json_decref(list);
+        return tomo_console_error(ctx, TOMO_GRPC_NOT_FOUND, "Group not found.");
+    }
+    ctx->out = json_incref(g);
+    json_decref(list);
+    return 0;
+}
+
+static int h_group_members(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_users_list(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"), 100, -1,
+                                  tomo_console_query(ctx, "cursor"), &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_group_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_console_audit(ctx, "group/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_delete(ctx->con->d.svc, db, SYS, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+/* ---- storage ---- */
+
+static int h_storage_list(tomo_console_ctx *ctx)
+{
+    int limit;
+    if (query_int(ctx, "limit", 100, 1, 1000, &limit) < 0)
+        return -1;
+    WITH_DB(ctx, db);
+    if (tomo_svc_storage_search(ctx->con->d.svc, db, SYS, tomo_console_query(ctx, "collection"),
+                                tomo_console_query(ctx, "key"), tomo_console_query(ctx, "user_id"),
+                                limit, tomo_console_query(ctx, "cursor"), &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_storage_collections(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_storage_collections(ctx->con->d.svc, db, SYS, &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_storage_get(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    tomo_storage_id id = {tomo_console_param(ctx, "collection"), tomo_console_param(ctx, "key"),
+                          tomo_console_param(ctx, "user_id"), NULL};
+    json_t *objs = NULL;
+    if (tomo_svc_storage_read(ctx->con->d.svc, db, SYS, &id, 1, &objs, &err) < 0)
+        return svc_fail(ctx, &err);
+    json_t *o = json_array_get(json_object_get(objs, "objects"), 0);
+    if (!o) {
+        json_decref(objs);
+        return tomo_console_error(ctx, TOMO_GRPC_NOT_FOUND, "Storage not found.");
+    }
+    ctx->out = json_incref(o);
+    json_decref(objs);
+    return 0;
+}
+
+/* permission_read / permission_write: absent = def; else 0..max. */
+static int perm(tomo_console_ctx *ctx, const char *field, int def, int max, int64_t *out)
+{
+    json_t *v = json_object_get(ctx->body, field);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid %s value.", field);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int h_storage_write(tomo_console_ctx *ctx)
+{
+    tomo_storage_write_op op = {
+        .collection = tomo_console_param(ctx, "collection"),
+        .key = tomo_console_param(ctx, "key"),
+        .user_id = tomo_console_param(ctx, "user_id"),
+        .value = tomo_console_body_str(ctx, "value"),
+        .version = tomo_console_body_str(ctx, "version"),
+    };
+    if (!op.value)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Value must be a JSON object.");
+    if (perm(ctx, "permission_read", 1, 2, &op.permission_read) < 0 ||
+        perm(ctx, "permission_write", 1, 1, &op.permission_write) < 0)
+        return -1;
+    tomo_console_audit(ctx, "storage/%s/%s/%s", op.collection, op.key, op.user_id);
+    WITH_DB(ctx, db);
+    json_t *acks = NULL;
+    if (tomo_svc_storage_write(ctx->con->d.svc, db, SYS, &op, 1, &acks, &err) < 0)
+        return svc_fail(ctx, &err);
+    json_t *a = json_array_get(json_object_get(acks, "acks"), 0);
+    ctx->out = a ? json_incref(a) : json_object();
+    json_decref(acks);
+    return 0;
+}
+
+static int h_storage_delete(tomo_console_ctx *ctx)
+{
+    tomo_storage_id id = {tomo_console_param(ctx, "collection"), tomo_console_param(ctx, "key"),
+                          tomo_console_param(ctx, "user_id"), tomo_console_param(ctx, "version")};
+    if (!id.version)
+        id.version = tomo_console_query(ctx, "version");
+    tomo_console_audit(ctx, "storage/%s/%s/%s", id.collection, id.key, id.user_id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_storage_delete(ctx->con->d.svc, db, SYS, &id, 1, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+/* ---- matches ---- */
+
+static int h_matches(tomo_console_ctx *ctx)
+{
+    int limit;
+    if (query_int(ctx, "limit", 100, 1, 1000, &limit) < 0)
+        return -1;
+    json_t *list = json_array(), *m;
+    if (ctx->con->d.rt)
+        tomo_rt_match_list(ctx->con->d.rt, limit, -1, -1, NULL, list);
+    json_t *out = json_array();
+    size_t i;
+    json_array_foreach(list, i, m)
+    {
+        /* the console gateway shows zero values too */
+        json_object_set_new(m, "authoritative", json_boolean(json_is_true(
+                                                    json_object_get(m, "authoritative"))));
+        json_array_append_new(out, json_pack("{s:O,s:s}", "api_match", m, "node",
+                                             ctx->con->d.cfg->name));
+    }
+    json_decref(list);
+    ctx->out = json_pack("{s:o}", "matches", out);
+    return 0;
+}
+
+/* ---- leaderboards ---- */
+
+static json_t *board_json(const tomo_lb_board *b)
+{
+    json_t *o = json_object();
+    int64_t now = tomo_now_sec();
+    json_object_set_new(o, "id", json_string(b->id));
+    json_object_set_new(o, "title", json_string(b->title));
+    json_object_set_new(o, "description", json_string(b->description));
+    json_object_set_new(o, "category", json_integer(b->category));
+    json_object_set_new(o, "sort_order", json_integer(b->sort_order));
+    json_object_set_new(o, "max_size", json_integer(b->max_size));
+    json_object_set_new(o, "max_num_score", json_integer(b->max_num_score));
+    json_object_set_new(o, "operator", json_integer(b->op));
+    json_object_set_new(o, "reset_schedule", json_string(b->reset_schedule));
+    json_object_set_new(o, "metadata", json_string(b->metadata ? b->metadata : "{}"));
+    tomo_json_set_time(o, "create_time", b->create_time);
+    tomo_json_set_time(o, "start_time", b->start_time * 1000);
+    tomo_json_set_time(o, "end_time", b->end_time * 1000);
+    json_object_set_new(o, "duration", json_integer(b->duration));
+    json_object_set_new(o, "join_required", json_boolean(b->join_required));
+    json_object_set_new(o, "authoritative", json_boolean(b->authoritative));
+    json_object_set_new(o, "tournament", json_boolean(tomo_lb_board_is_tournament(b)));
+    json_object_set_new(o, "prev_reset", json_integer(tomo_lb_board_prev_reset(b, now)));
+    json_object_set_new(o, "next_reset", json_integer(tomo_lb_board_expiry(b, now)));
+    return o;
+}
+
+static int h_leaderboards(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    (void)err;
+    tomo_lb_board *boards = NULL;
+    size_t n = 0;
+    int rc = tomo_svc_leaderboard_all(ctx->con->d.svc, db, 1, &boards, &n);
+    if (rc < 0) {
+        tomo_err_db(&err, rc, "console: leaderboards");
+        return svc_fail(ctx, &err);
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(list, board_json(&boards[i]));
+        tomo_lb_board_clear(&boards[i]);
+    }
+    free(boards);
+    ctx->out = json_pack("{s:o}", "leaderboards", list);
+    return 0;
+}
+
+static int h_leaderboard_get(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    tomo_lb_board b;
+    int rc = tomo_svc_leaderboard_get(ctx->con->d.svc, db, tomo_console_param(ctx, "id"), &b);
+    if (rc == TOMO_ENOTFOUND)
+        return tomo_console_error(ctx, TOMO_GRPC_NOT_FOUND, "Leaderboard not found.");
+    if (rc < 0) {
+        tomo_err_db(&err, rc, "console: leaderboard");
+        return svc_fail(ctx, &err);
+    }
+    ctx->out = board_json(&b);
+    tomo_lb_board_clear(&b);
+    return 0;
+}
+
+static int h_leaderboard_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    tomo_console_audit(ctx, "leaderboard/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_leaderboard_delete(ctx->con->d.svc, db, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_leaderboard_records(tomo_console_ctx *ctx)
+{
+    int limit;
+    if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
+        return -1;
+    WITH_DB(ctx, db);
+    const char *owner = tomo_console_query(ctx, "owner_ids");
+    tomo_lb_list req = {.owner_ids = owner ? &owner : NULL, .n_owner = owner ? 1 : 0,
+                        .limit = limit, .cursor = tomo_console_query(ctx, "cursor")};
+    const char *expiry = tomo_console_query(ctx, "expiry");
+    if (expiry && *expiry)
+        req.expiry = strtoll(expiry, NULL, 10);
+    tomo_lb_record_list l;
+    if (tomo_svc_leaderboard_records_list(ctx->con->d.svc, db,
+                                          tomo_console_param(ctx, "leaderboard_id"), &req, &l,
+                                          &err) < 0)
+        return svc_fail(ctx, &err);
+    ctx->out = tomo_lb_record_list_json(&l);
+    tomo_lb_record_list_clear(&l);
+    return 0;
+}
+
+static int h_leaderboard_record_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id"), *owner = tomo_console_param(ctx, "owner_id");
+    tomo_console_audit(ctx, "leaderboard/%s/owner/%s", id, owner);
+    WITH_DB(ctx, db);
+    if (tomo_svc_leaderboard_record_delete(ctx->con->d.svc, db, SYS, id, owner, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+/* ---- the route table ---- */
+
+#define G TOMO_HTTP_GET
+#define P TOMO_HTTP_POST
+#define U TOMO_HTTP_PUT
+#define D TOMO_HTTP_DELETE
+#define ADM TOMO_ROLE_ADMIN
+#define DEV TOMO_ROLE_DEVELOPER
+#define MNT TOMO_ROLE_MAINTAINER
+#define RO TOMO_ROLE_READONLY
+#define W TOMO_CROUTE_WORKER
+#define L TOMO_CROUTE_LOOP
+#define NA TOMO_CROUTE_NOAUTH
+#define A "/v2/console/account/{id}"
+
+static const tomo_console_route table[] = {
+    {P, "/v2/console/authenticate", "Authenticate", 0, NA, tomo_console_login},
+    {P, "/v2/console/authenticate/logout", "AuthenticateLogout", 0, NA, tomo_console_logout},
+    /* console users (roles other than the configured admin): not yet */
+    {P, "/v2/console/user", "AddUser", ADM, W, NULL},
+    {G, "/v2/console/user", "ListUsers", ADM, W, NULL},
+    {D, "/v2/console/user", "DeleteUser", ADM, W, NULL},
+    /* status, config, runtime */
+    {G, "/v2/console/status", "GetStatus", RO, L, h_status},
+    {G, "/v2/console/config", "GetConfig", DEV, W, h_config},
+    {G, "/v2/console/runtime", "GetRuntime", DEV, W, h_runtime},
+    {P, "/v2/console/runtime/hotfix", "HotfixModule", MNT, W, NULL},
+    {G, "/v2/console/api/endpoints", "ListApiEndpoints", DEV, W, h_api_endpoints},
+    {P, "/v2/console/api/endpoints/rpc/{method}", "CallRpcEndpoint", DEV, W, h_call_rpc},
+    {P, "/v2/console/api/endpoints/{method}", "CallApiEndpoint", DEV, W, NULL},
+    {D, "/v2/console/all", "DeleteAllData", DEV, W, NULL},
+    /* accounts */
+    {G, "/v2/console/account", "ListAccounts", RO, W, h_accounts_list},
+    {D, "/v2/console/account", "DeleteAccounts", DEV, W, NULL},
+    {G, A, "GetAccount", RO, W, h_account_get},
+    {P, A, "UpdateAccount", MNT, W, h_account_update},
+    {D, A, "DeleteAccount", MNT, W, h_account_delete},
+    {P, A "/ban", "BanAccount", MNT, W, h_ban},
+    {P, A "/unban", "UnbanAccount", MNT, W, h_unban},
+    {G, A "/export", "ExportAccount", MNT, W, h_export},
+    {G, A "/friend", "GetFriends", RO, W, h_friends},
+    {D, A "/friend/{friend_id}", "DeleteFriend", MNT, W, h_friend_delete},
+    {G, A "/group", "GetGroups", RO, W, h_groups},
+    {D, A "/group/{group_id}", "DeleteGroupUser", MNT, W, h_group_user_delete},
+    {G, "/v2/console/account/{account_id}/wallet", "GetWalletLedger", RO, W, h_wallet},
+    {D, A "/wallet/{wallet_id}", "DeleteWalletLedger", MNT, W, NULL},
+    {P, A "/unlink/device", "UnlinkDevice", MNT, W, h_unlink_device},
+    {P, A "/unlink/custom", "UnlinkCustom", MNT, W, h_unlink_custom},
+    {P, A "/unlink/email", "UnlinkEmail", MNT, W, h_unlink_email},
+    {P, A "/unlink/apple", "UnlinkApple", MNT, W, h_unlink_apple},
+    {P, A "/unlink/facebook", "UnlinkFacebook", MNT, W, h_unlink_facebook},
+    {P, A "/unlink/facebookinstantgame", "UnlinkFacebookInstantGame", MNT, W, h_unlink_fbig},
+    {P, A "/unlink/gamecenter", "UnlinkGameCenter", MNT, W, h_unlink_gamecenter},
+    {P, A "/unlink/google", "UnlinkGoogle", MNT, W, h_unlink_google},
+    {P, A "/unlink/steam", "UnlinkSteam", MNT, W, h_unlink_steam},
+    /* groups */
+    {G, "/v2/console/group", "ListGroups", RO, W, h_groups_list},
+    {G, "/v2/console/group/{id}", "GetGroup", RO, W, h_group_get},
+    {D, "/v2/console/group/{id}", "DeleteGroup", MNT, W, h_group_delete},
+    {G, "/v2/console/group/{id}/member", "GetMembers", RO, W, h_group_members},
+    {P, "/v2/console/group/{id}", "UpdateGroup", MNT, W, NULL},
+    {G, "/v2/console/group/{id}/export", "ExportGroup", MNT, W, NULL},
+    /* storage */
+    {G, "/v2/console/storage", "ListStorage", RO, W, h_storage_list},
+    {D, "/v2/console/storage", "DeleteStorage", DEV, W, NULL},
+    {G, "/v2/console/storage/collections", "ListStorageCollections", RO, W, h_storage_collections},
+    {G, "/v2/console/storage/{collection}/{key}/{user_id}", "GetStorage", RO, W, h_storage_get},
+    {U, "/v2/console/storage/{collection}/{key}/{user_id}", "WriteStorageObject", MNT, W,
+     h_storage_write},
+    {D, "/v2/console/storage/{collection}/{key}/{user_id}", "DeleteStorageObject", MNT, W,
+     h_storage_delete},
+    {D, "/v2/console/storage/{collection}/{key}/{user_id}/{version}", "DeleteStorageObject", MNT,
+     W, h_storage_delete},
+    /* matches */
+    {G, "/v2/console/match", "ListMatches", RO, L, h_matches},
+    {G, "/v2/console/match/{id}/state", "GetMatchState", RO, W, NULL},
+    /* leaderboards */
+    {G, "/v2/console/leaderboard", "ListLeaderboards", RO, W, h_leaderboards},
+    {G, "/v2/console/leaderboard/{id}", "GetLeaderboard", RO, W, h_leaderboard_get},
+    {D, "/v2/console/leaderboard/{id}", "DeleteLeaderboard", DEV, W, h_leaderboard_delete},
+    {G, "/v2/console/leaderboard/{leaderboard_id}/records", "ListLeaderboardRecords", RO, W,
+     h_leaderboard_records},
+    {D, "/v2/console/leaderboard/{id}/owner/{owner_id}", "DeleteLeaderboardRecord", MNT, W,
+     h_leaderboard_record_delete},
+    /* channel messages, purchases, subscriptions: not yet */
+    {G, "/v2/console/channel", "ListChannelMessages", RO, W, NULL},
+    {D, "/v2/console/message", "DeleteChannelMessages", MNT, W, NULL},
+    {G, "/v2/console/purchase", "ListPurchases", RO, W, NULL},
+    {G, "/v2/console/subscription", "ListSubscriptions", RO, W, NULL},
+};
+
+const tomo_console_route *tomo_console_routes(size_t *n)
+{
+    *n = TOMO_ARRAY_LEN(table);
+    return table;
+}
