@@ -7,6 +7,7 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../rt/amatch.h"
 #include "../rt/rt.h"
 #include "../rt/session.h"
 #include "../rt/tracker.h"
@@ -80,7 +81,8 @@ static int h_status(tomo_console_ctx *ctx)
     size_t presences = d->rt ? tomo_tracker_size(tomo_rt_tracker(d->rt)) : 0;
     json_t *node = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:f,s:f,s:f,s:f}", "name", d->cfg->name,
                              "health", 0, "session_count", (json_int_t)sessions, "presence_count",
-                             (json_int_t)presences, "match_count", 0, "goroutine_count",
+                             (json_int_t)presences, "match_count",
+                             (int)(d->rt ? tomo_rt_amatch_count(d->rt) : 0), "goroutine_count",
                              proc_threads(), "avg_latency_ms", 0.0, "avg_rate_sec", 0.0,
                              "avg_input_kbs", 0.0, "avg_output_kbs", 0.0);
     ctx->out = json_pack("{s:[o]}", "nodes", node);
@@ -526,8 +528,11 @@ static int h_matches(tomo_console_ctx *ctx)
     if (query_int(ctx, "limit", 100, 1, 1000, &limit) < 0)
         return -1;
     json_t *list = json_array(), *m;
-    if (ctx->con->d.rt)
-        tomo_rt_match_list(ctx->con->d.rt, limit, -1, -1, NULL, list);
+    tomo_match_query q = {.limit = limit, .authoritative = -1, .min_size = -1, .max_size = -1};
+    if (ctx->con->d.rt && tomo_rt_match_list_all(ctx->con->d.rt, &q, list) < 0) {
+        json_decref(list);
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid match query.");
+    }
     json_t *out = json_array();
     size_t i;
     json_array_foreach(list, i, m)
