@@ -877,11 +877,24 @@ size_t tomo_runtime_rpc_count(const tomo_runtime *rt)
 
 json_t *tomo_runtime_info(tomo_runtime *rt)
 {
-    json_t *rpcs = json_array(), *mods = json_array();
-    pthread_mutex_lock(&rt->mu);
+    json_t *rpcs = json_array(), *mods = json_array(), *crpcs = json_array(), *cmods = json_array();
     const char *id;
-    json_t *v;
-    json_object_foreach(rt->cur->rpcs, id, v)
+    void *v;
+    /* C plugins stand where Nakama lists Go: loaded once at start-up */
+    json_t *seen = json_object();
+    for (int t = 0; t < TOMO_REG_T_COUNT; t++)
+        for (size_t i = 0; (i = tomo_hmap_next(&rt->plugin_reg.t[t], i, &id, &v)) != 0;) {
+            const tomo_impl *e = v;
+            if (t == TOMO_REG_T_RPC)
+                json_array_append_new(crpcs, json_string(id));
+            if (e->module && !json_object_get(seen, e->module)) {
+                json_object_set_new(seen, e->module, json_true());
+                json_array_append_new(cmods, json_pack("{s:s}", "path", e->module));
+            }
+        }
+    json_decref(seen);
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; (i = tomo_hmap_next(&rt->cur->reg.t[TOMO_REG_T_RPC], i, &id, &v)) != 0;)
         json_array_append_new(rpcs, json_string(id));
     for (size_t i = 0; i < rt->cur->nmods; i++) {
         const char *chunk = rt->cur->mods[i].chunkname;
@@ -895,8 +908,8 @@ json_t *tomo_runtime_info(tomo_runtime *rt)
         json_array_append_new(mods, m);
     }
     pthread_mutex_unlock(&rt->mu);
-    return json_pack("{s:o,s:[],s:[],s:[],s:o,s:[]}", "lua_rpc_functions", rpcs,
-                     "go_rpc_functions", "js_rpc_functions", "go_modules", "lua_modules", mods,
+    return json_pack("{s:o,s:o,s:[],s:o,s:o,s:[]}", "lua_rpc_functions", rpcs, "go_rpc_functions",
+                     crpcs, "js_rpc_functions", "go_modules", cmods, "lua_modules", mods,
                      "js_modules");
 }
 
