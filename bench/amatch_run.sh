@@ -8,8 +8,11 @@
 # bucket bound at or above the 99th percentile) and the share of ticks
 # at most 5 ms late. A match ends when its last player leaves, so each step
 # starts from none.
+# BENCH_RELAY_REF=1 adds, after each step, the same load on relayed matches
+# (N x 4 players at 10 Hz, each message to the 3 others) as a baseline
+# measured in the same conditions (a loaded box slows both alike).
 # Knobs: BENCH_AMATCH_NS ("100 250 500 1000"), BENCH_DURATION (10),
-# BENCH_THREADS (1), TOMO_BIN, TOMO_BENCH_BIN.
+# BENCH_THREADS (1), BENCH_RELAY_REF, TOMO_BIN, TOMO_BENCH_BIN.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -19,23 +22,8 @@ ns=${BENCH_AMATCH_NS:-100 250 500 1000}
 dur=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-1}
 log() { echo "amatch_run: $*" >&2; }
-[ -x "$tomo" ] && [ -x "$bench" ] || {
-    log "build first: cmake --build build --target tomo tomo-bench"; exit 2; }
-
-port_busy() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
-for _ in $(seq 1 50); do
-    b=$((20000 + RANDOM % 30000)); ok=1
-    for p in $b $((b + 1)) $((b + 2)) $((b + 3)) $((b + 4)); do port_busy "$p" && ok=0; done
-    [ $ok = 1 ] && break
-done
-api=$((b + 1)) ws=$((b + 2)) console=$((b + 3)) metrics=$((b + 4))
-data=$(mktemp -d "${TMPDIR:-/tmp}/tomo-amatch-bench.XXXXXX")
-srv_pid=
-cleanup() {
-    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
-    rm -rf "$data"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+. "$here/common.sh" tomo-amatch-bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 "$tomo" --data_dir "$data" --socket.address 127.0.0.1 --socket.port "$api" --socket.ws_port "$ws" \
     --console.port "$console" --metrics.prometheus_port "$metrics" --metrics.address 127.0.0.1 \
@@ -53,44 +41,55 @@ buckets() {
         sed -n 's/^match_tick_lateness_ms_bucket{[^}]*le="\([^"]*\)"[^}]*} \([0-9.e+]*\)$/\1 \2/p'
 }
 
-echo "# authoritative matches: N Lua matches x 4 players, 10 Hz"
-echo
-echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "- machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "| N | delivered msgs/s | delivery p50 / p99 (ms, includes the tick wait) | loss | tick lateness p99 (ms) | ticks <= 5 ms late | server CPU |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
-total=0
-for n in $ns; do
+# One step: tomo-bench <scenario> with N matches; prints the table row.
+step() {
+    local sc=$1 n=$2 name=$3
+    local before after stats="- -" t0 t1 cpu0 cpu1 out dl lat lat99 loss cpu p50 p99
     before=$(buckets)
     cpu0=$(awk '{print $14 + $15}' "/proc/$srv_pid/stat")
     t0=$(date +%s.%N)
-    out=$(timeout -k 5 300 "$bench" amatch --host 127.0.0.1 --http-port "$api" --ws-port "$ws" \
+    out=$(timeout -k 5 300 "$bench" "$sc" --host 127.0.0.1 --http-port "$api" --ws-port "$ws" \
         --server-pid "$srv_pid" --threads "$threads" --matches "$n" --players 4 --rate 10 \
-        --duration "$dur" --warmup 2 --device-prefix "am$total-" --quiet 2>&1)
+        --duration "$dur" --warmup 2 --device-prefix "$sc$total-" --quiet 2>&1)
     t1=$(date +%s.%N)
     cpu1=$(awk '{print $14 + $15}' "/proc/$srv_pid/stat")
     total=$((total + n))
     after=$(buckets)
     [ -n "${BENCH_VERBOSE:-}" ] && echo "$out" >&2
-    dl=$(echo "$out" | sed -n 's/^| delivered msgs\/s *| *\([^|]*\) |.*/\1/p' | tr -d ' ')
-    lat=$(echo "$out" | sed -n 's/^| latency p50 (us) *| *\([^|]*\) |.*/\1/p' | tr -d ' ')
-    lat99=$(echo "$out" | sed -n 's/^| latency p99 (us) *| *\([^|]*\) |.*/\1/p' | tr -d ' ')
-    loss=$(echo "$out" | sed -n 's/^| loss *| *\([^|]*\) |.*/\1/p' | sed 's/ *$//')
-    stats=$( { echo "$before" | sed 's/^/b /'; echo "$after" | sed 's/^/a /'; } | awk '
-        $1 == "b" { b[$2] = $3; next }
-        $1 == "a" { n++; le[n] = $2; d[n] = $3 - b[$2] }
-        END {
-            tot = d[n]; if (tot <= 0) { print "- -"; exit }
-            p = "-"; for (i = 1; i <= n; i++) if (d[i] >= 0.99 * tot) { p = le[i]; break }
-            for (i = 1; i <= n; i++) if (le[i] == "5") f = d[i] / tot
-            printf "%s %.2f%%\n", p, f * 100
-        }')
+    field() { echo "$out" | sed -n "s/^| $1 *| *\([^|]*\) |.*/\1/p" | sed 's/ *$//'; }
+    dl=$(field 'delivered msgs\/s')
+    lat=$(field 'latency p50 (us)')
+    lat99=$(field 'latency p99 (us)')
+    loss=$(field loss)
+    if [ "$sc" = amatch ]; then
+        stats=$( { echo "$before" | sed 's/^/b /'; echo "$after" | sed 's/^/a /'; } | awk '
+            $1 == "b" { b[$2] = $3; next }
+            $1 == "a" { n++; le[n] = $2; d[n] = $3 - b[$2] }
+            END {
+                tot = d[n]; if (tot <= 0) { print "- -"; exit }
+                p = "-"; for (i = 1; i <= n; i++) if (d[i] >= 0.99 * tot) { p = le[i]; break }
+                for (i = 1; i <= n; i++) if (le[i] == "5") f = d[i] / tot
+                printf "%s %.2f%%\n", p, f * 100
+            }')
+    fi
     cpu=$(echo "$cpu0 $cpu1 $t0 $t1 $(getconf CLK_TCK)" |
         awk '{ printf "%.0f%%", ($2 - $1) / $5 / ($4 - $3) * 100 }')
     p50=$(echo "${lat:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
     p99=$(echo "${lat99:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
-    echo "| $n | ${dl:--} | $p50 / $p99 | ${loss:--} | ${stats% *} | ${stats#* } | $cpu |"
+    echo "| $name | ${dl:--} | $p50 / $p99 | ${loss:--} | ${stats% *} | ${stats#* } | $cpu |"
+}
+
+echo "# authoritative matches: N Lua matches x 4 players, 10 Hz"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "- machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| N | delivered msgs/s | delivery p50 / p99 (ms; amatch includes the tick wait) | loss | tick lateness p99 (ms) | ticks <= 5 ms late | server CPU |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+total=0
+for n in $ns; do
+    step amatch "$n" "$n"
+    [ -n "${BENCH_RELAY_REF:-}" ] && step relay "$n" "$n relayed (baseline)"
 done
 echo
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg); matches alive at the end: $(curl -sf "http://127.0.0.1:$metrics/metrics" | sed -n 's/^authoritative_match_count[^ ]* \(.*\)/\1/p')"

@@ -19,23 +19,8 @@ dur=${BENCH_DURATION:-10}
 conns=${BENCH_CONNS:-16}
 users=${BENCH_USERS:-2000}
 log() { echo "lb_run: $*" >&2; }
-[ -x "$tomo" ] && [ -x "$bench" ] || {
-    log "build first: cmake --build build --target tomo tomo-bench"; exit 2; }
-
-port_busy() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
-for _ in $(seq 1 50); do
-    b=$((20000 + RANDOM % 30000)); ok=1
-    for p in $b $((b + 1)) $((b + 2)) $((b + 3)) $((b + 4)); do port_busy "$p" && ok=0; done
-    [ $ok = 1 ] && break
-done
-api=$((b + 1)) ws=$((b + 2)) console=$((b + 3)) metrics=$((b + 4))
-data=$(mktemp -d "${TMPDIR:-/tmp}/tomo-lb-bench.XXXXXX")
-srv_pid=
-cleanup() {
-    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
-    rm -rf "$data"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+. "$here/common.sh" tomo-lb-bench
 args=(--data_dir "$data" --socket.address 127.0.0.1 --socket.port "$api" --socket.ws_port "$ws"
     --console.port "$console" --metrics.prometheus_port "$metrics" --session.token_expiry_sec 7200
     --logger.level info)

@@ -1,8 +1,16 @@
-/* bench/sc_relay.c: the `relay` scenario: --matches relayed matches of
- * --players sockets each. Player 0 of a match creates it, the others join
- * with its id; then every player sends match_data_send at --rate Hz. The
- * data carries the send time (CLOCK_MONOTONIC ns), the sender and a
- * sequence number; every other member should receive it as match_data.
+/* bench/sc_relay.c: the `relay` and `amatch` scenarios: --matches matches
+ * of --players sockets each.
+ * relay: player 0 of a match creates a relayed match, the others join with
+ *   its id; every other member should receive each message.
+ * amatch: player 0 creates an authoritative Lua match through the socket
+ *   RPC `bench_match_create` (bench/modules/bench_match.lua: 10 ticks/s,
+ *   every message of a tick's batch broadcast to every member, sender
+ *   included), then every player joins it; every member should receive
+ *   each message after the next tick, so the latency includes the wait for
+ *   it (up to 1 / tick rate). The server's tick lateness is its
+ *   match_tick_lateness_ms histogram (bench/amatch_run.sh reads it).
+ * Then every player sends match_data_send at --rate Hz. The data carries
+ * the send time (CLOCK_MONOTONIC ns), the sender and a sequence number.
  * Reports delivered messages/s, latency and loss (expected deliveries minus
  * received, after a drain). All players of a match live on one worker.
  * Threads: run() on the main thread; the rest on worker loop threads. */
@@ -28,6 +36,7 @@ typedef struct match {
 typedef struct wstate {
     lg_sessions pool; /* players; match i has sockets i*k .. i*k+k-1 */
     int nmatch, k;
+    bool auth; /* amatch */
     match *m;
     lg_pacer pacer;
     int ready_matches;
@@ -57,10 +66,35 @@ static void setup_fail(lg_worker *w, const char *why, const char *p, size_t n)
 {
     lg_inc(w, LG_C_SETUP_ERR, 1);
     if (lg_sum(w->ctx, LG_C_SETUP_ERR) <= 3)
-        fprintf(stderr, "tomo-bench: relay setup: %s: %.*s\n", why, (int)(n > 300 ? 300 : n), p);
+        fprintf(stderr, "tomo-bench: %s setup: %s: %.*s\n", w->ctx->o.scenario, why,
+                (int)(n > 300 ? 300 : n), p);
 }
 
-/* Replies during setup (match_create / match_join) and errors. */
+/* amatch: the creator's RPC answered {"match_id"}: every player joins. */
+static void on_created(lg_rtc *c, match *m, json_t *rpc, const char *p, size_t n)
+{
+    lg_worker *w = c->set->w;
+    wstate *s = w->sc;
+    const char *pl = json_string_value(json_object_get(rpc, "payload"));
+    json_t *j = pl ? json_loads(pl, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "match_id"));
+    if (id && strlen(id) < sizeof(m->id)) {
+        strcpy(m->id, id);
+        for (int i = 0; i < s->k; i++) {
+            lg_rtc *o = c + i;
+            if (o->st == LG_RTC_OPEN)
+                send_env(o, "{\"cid\":\"%u\",\"match_join\":{\"match_id\":\"%s\"}}", m->id);
+            else
+                setup_fail(w, "player socket not open", "", 0);
+        }
+    } else {
+        setup_fail(w, "create rpc without match_id", p, n);
+    }
+    json_decref(j);
+}
+
+/* Replies during setup (match_create or the create RPC, match_join) and
+ * errors. */
 static void on_control(lg_rtc *c, const char *p, size_t n)
 {
     lg_worker *w = c->set->w;
@@ -73,7 +107,13 @@ static void on_control(lg_rtc *c, const char *p, size_t n)
     match *m = &s->m[c->group];
     json_t *jm = json_object_get(j, "match");
     json_t *je = json_object_get(j, "error");
-    if (jm && !(c->flags & F_JOINED)) {
+    json_t *jr = json_object_get(j, "rpc");
+    if (s->auth && jr && c->gidx % (uint64_t)s->k == 0 && !m->id[0]) {
+        on_created(c, m, jr, p, n);
+    } else if (s->auth && jm && !(c->flags & F_JOINED)) {
+        c->flags |= F_JOINED;
+        match_player_ready(w, m);
+    } else if (jm && !(c->flags & F_JOINED)) {
         const char *id = json_string_value(json_object_get(jm, "match_id"));
         c->flags |= F_JOINED;
         if (c->gidx % (uint64_t)s->k == 0 && id && strlen(id) < sizeof(m->id)) {
@@ -98,7 +138,8 @@ static void on_control(lg_rtc *c, const char *p, size_t n)
         else {
             lg_inc(w, LG_C_ERR, 1);
             if (lg_sum(w->ctx, LG_C_ERR) <= 3)
-                fprintf(stderr, "tomo-bench: relay: %.*s\n", (int)(n > 300 ? 300 : n), p);
+                fprintf(stderr, "tomo-bench: %s: %.*s\n", w->ctx->o.scenario,
+                        (int)(n > 300 ? 300 : n), p);
         }
     }
     /* match_presence_event and other pushes: nothing to do. */
@@ -133,7 +174,7 @@ static void on_text(lg_rtc *c, const char *p, size_t n)
 }
 
 /* One match_data_send from player i (paced by lg_pacer); every other
- * player of the match should receive it. */
+ * player of the match (amatch: every player) should receive it. */
 static int send_data(lg_worker *w, int i)
 {
     wstate *s = w->sc;
@@ -153,7 +194,7 @@ static int send_data(lg_worker *w, int i)
                  "{\"match_data_send\":{\"match_id\":\"%s\",\"op_code\":\"1\",\"data\":\"%s\"}}",
                  m->id, b64);
     free(b64);
-    return lg_rtc_send(c, env, (size_t)n) == 0 ? s->k - 1 : -1;
+    return lg_rtc_send(c, env, (size_t)n) == 0 ? (s->auth ? s->k : s->k - 1) : -1;
 }
 
 static void on_phase(lg_worker *w, int phase)
@@ -163,9 +204,10 @@ static void on_phase(lg_worker *w, int phase)
     if (!s) {
         s = w->sc = lg_xcalloc(1, sizeof(*s));
         s->k = ctx->o.players;
+        s->auth = !strcmp(ctx->o.scenario, "amatch");
         s->nmatch = lg_owned_count(ctx->o.matches, ctx->o.threads, w->id);
         s->m = lg_xcalloc((size_t)(s->nmatch ? s->nmatch : 1), sizeof(match));
-        lg_sessions_init(&s->pool, w, "relay", s->nmatch * s->k);
+        lg_sessions_init(&s->pool, w, ctx->o.scenario, s->nmatch * s->k);
         /* All players of a match on this worker: global match gm has
          * players gm*k .. gm*k+k-1. */
         for (int mi = 0; mi < s->nmatch; mi++) {
@@ -186,7 +228,9 @@ static void on_phase(lg_worker *w, int phase)
         }
         for (int mi = 0; mi < s->nmatch; mi++) {
             lg_rtc *c = &s->pool.set.c[mi * s->k];
-            if (c->st == LG_RTC_OPEN)
+            if (c->st == LG_RTC_OPEN && s->auth)
+                send_env(c, "{\"cid\":\"%u\",\"rpc\":{\"id\":\"bench_match_create\"%s}}", "");
+            else if (c->st == LG_RTC_OPEN)
                 send_env(c, "{\"cid\":\"%u\",\"match_create\":{%s}}", "");
             else
                 setup_fail(w, "creator socket not open", "", 0);
@@ -207,11 +251,13 @@ static void on_phase(lg_worker *w, int phase)
 static int run(lg_ctx *ctx)
 {
     lg_opts *o = &ctx->o;
+    int auth = !strcmp(o->scenario, "amatch");
     if (o->rate < 0)
-        o->rate = 20;
+        o->rate = auth ? 10 : 20;
     int players = o->matches * o->players;
-    printf("## relay: %d matches x %d players, %.1f Hz each, payload %d+16 bytes, %d threads\n",
-           o->matches, o->players, o->rate, o->payload, o->threads);
+    printf("## %s: %d %s matches x %d players, %.1f Hz each, payload %d+16 bytes, %d threads\n",
+           o->scenario, o->matches, auth ? "authoritative Lua" : "relayed", o->players, o->rate,
+           o->payload, o->threads);
     if (lg_sessions_open_all(ctx, "authenticating players", (uint64_t)players) < 0)
         return 1;
     uint64_t ready = lg_sessions_setup_all(ctx, "creating and joining matches",
@@ -232,7 +278,7 @@ static int run(lg_ctx *ctx)
     uint64_t sent = lg_sum(ctx, LG_C_SENT), expect = lg_sum(ctx, LG_C_EXPECT);
     uint64_t recv = lg_sum(ctx, LG_C_RECV);
     lg_table t;
-    lg_table_init(&t, "relay", "value", NULL);
+    lg_table_init(&t, o->scenario, "value", NULL);
     lg_table_row(&t, "matches ready", lg_fmt("%llu of %d", (unsigned long long)ready, o->matches),
                  NULL);
     lg_table_row(&t, "sockets",
@@ -259,3 +305,6 @@ static int run(lg_ctx *ctx)
 
 const lg_scenario lg_sc_relay = {
     "relay", "relayed match data between players (msgs/s, latency, loss)", run, on_phase};
+const lg_scenario lg_sc_amatch = {
+    "amatch", "authoritative Lua matches echoing each tick's batch (msgs/s, latency, loss)", run,
+    on_phase};

@@ -89,8 +89,8 @@ typedef struct outmsg {
     char *json;
     size_t len;
     tomo_md_fields f; /* strings below, for the protobuf tree */
-    char *match_id, *user_id, *session_id, *username, *op_code, *data;
-    char (*to)[37];   /* recipients' session ids; NULL: every member */
+    char *match_id, *user_id, *session_id, *username, *op_code, *data; /* in the block */
+    char (*to)[37];   /* recipients' session ids (in the block); NULL: every member */
     size_t nto;
 } outmsg;
 
@@ -261,14 +261,7 @@ static void label_doc(am *m, const char *label)
 static void outmsg_free(outmsg *o)
 {
     free(o->json);
-    free(o->match_id);
-    free(o->user_id);
-    free(o->session_id);
-    free(o->username);
-    free(o->op_code);
-    free(o->data);
-    free(o->to);
-    free(o);
+    free(o); /* strings and recipients live in the same block */
 }
 
 static void loopjob_free(loopjob *j)
@@ -369,6 +362,19 @@ static void flush_out(am *m)
     m->out = NULL;
 }
 
+/* Drop what a match queued but never posted (init, stop_all). */
+static void drop_pending(am *m)
+{
+    if (m->out)
+        loopjob_free(m->out);
+    m->out = NULL;
+    for (outmsg *o = m->dh, *n; o; o = n) {
+        n = o->next;
+        outmsg_free(o);
+    }
+    m->dh = m->dt = NULL;
+}
+
 /* ---- the dispatcher (match thread, inside a handler call) ---- */
 
 static int member_index(const am *m, const char *session_id)
@@ -379,34 +385,73 @@ static int member_index(const am *m, const char *session_id)
     return -1;
 }
 
+/* Copy s into the block at *pos (NULL stays NULL). */
+static char *put_str(char **pos, const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *d = *pos;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *pos += n + 1;
+    return d;
+}
+
+/* One outgoing message: the struct, its strings and the recipient list in
+ * one allocation, the JSON text in another. */
 static outmsg *make_msg(am *m, int64_t op_code, const uint8_t *data, size_t len,
                         const tomo_match_presence *ps, size_t n, const tomo_match_presence *sender,
                         int reliable)
 {
-    outmsg *o = tomo_xcalloc(1, sizeof(*o));
+    size_t nto = 0;
+    int idx_stack[16];
+    int *idx = NULL;
     if (ps) {
-        o->to = tomo_xcalloc(n ? n : 1, sizeof(*o->to));
+        idx = n <= 16 ? idx_stack : tomo_xcalloc(n, sizeof(*idx));
         for (size_t i = 0; i < n; i++) {
             int k = ps[i].session_id ? member_index(m, ps[i].session_id) : -1;
             if (k >= 0)
-                memcpy(o->to[o->nto++], m->mem[k].session_id, 37);
+                idx[nto++] = k;
         }
-        if (!o->nto) {
-            free(o->to);
-            free(o);
+        if (!nto) {
+            if (idx != idx_stack)
+                free(idx);
             return NULL;
         }
     }
-    o->match_id = tomo_xstrdup(m->id);
-    if (sender && sender->user_id && sender->session_id) {
-        o->user_id = tomo_xstrdup(sender->user_id);
-        o->session_id = tomo_xstrdup(sender->session_id);
-        o->username = tomo_xstrdup(sender->username ? sender->username : "");
+    int has_sender = sender && sender->user_id && sender->session_id;
+    const char *uname = has_sender && sender->username ? sender->username : "";
+    size_t lid = strlen(m->id), lu = has_sender ? strlen(sender->user_id) : 0,
+           ls = has_sender ? strlen(sender->session_id) : 0, ln = has_sender ? strlen(uname) : 0;
+    char op[24] = "";
+    size_t lop = op_code ? (size_t)snprintf(op, sizeof(op), "%lld", (long long)op_code) : 0;
+    size_t ld = len ? tomo_b64_encoded_len(len, 0) : 0;
+    size_t total = sizeof(outmsg) + nto * sizeof(*((outmsg *)0)->to) + lid + lu + ls + ln + lop +
+                   ld + 6;
+    outmsg *o = tomo_xcalloc(1, total);
+    char *pos = (char *)(o + 1);
+    if (nto) {
+        o->to = (char(*)[37])pos;
+        for (size_t i = 0; i < nto; i++)
+            memcpy(o->to[i], m->mem[idx[i]].session_id, 37);
+        o->nto = nto;
+        pos += nto * sizeof(*o->to);
     }
-    if (op_code)
-        o->op_code = tomo_xasprintf("%lld", (long long)op_code);
-    if (len)
-        o->data = tomo_b64_encode(data, len, 0);
+    if (idx && idx != idx_stack)
+        free(idx);
+    o->match_id = put_str(&pos, m->id, lid);
+    if (has_sender) {
+        o->user_id = put_str(&pos, sender->user_id, lu);
+        o->session_id = put_str(&pos, sender->session_id, ls);
+        o->username = put_str(&pos, uname, ln);
+    }
+    if (lop)
+        o->op_code = put_str(&pos, op, lop);
+    if (ld) {
+        o->data = pos;
+        tomo_b64_encode_to(data, len, 0, pos);
+        pos += ld + 1;
+    }
     o->f = (tomo_md_fields){o->match_id, o->user_id, o->session_id, o->username,
                             o->op_code,  o->data,    reliable};
     o->json = tomo_rt_md_json(&o->f, &o->len);
@@ -422,31 +467,23 @@ static void append_msg(loopjob *j, outmsg *o)
     j->mt = o;
 }
 
-static int d_broadcast(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
-                       const tomo_match_presence *presences, size_t n,
-                       const tomo_match_presence *sender, int reliable)
+/* Broadcast now (with the callback's other effects) or deferred (after
+ * the callback returns). */
+static int broadcast(am *m, int deferred, int64_t op_code, const uint8_t *data, size_t len,
+                     const tomo_match_presence *presences, size_t n,
+                     const tomo_match_presence *sender, int reliable)
 {
-    am *m = ctx;
     if (m->stopped)
         return TOMO_EINVAL;
-    outmsg *o = make_msg(m, op_code, data, len, presences, n, sender, reliable);
-    if (o)
-        append_msg(job_of(m), o);
-    return 0;
-}
-
-static int d_broadcast_deferred(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
-                                const tomo_match_presence *presences, size_t n,
-                                const tomo_match_presence *sender, int reliable)
-{
-    am *m = ctx;
-    if (m->stopped)
-        return TOMO_EINVAL;
-    if (m->ndef >= (size_t)m->reg->rt->cfg->match.deferred_queue_size)
+    if (deferred && m->ndef >= (size_t)m->reg->rt->cfg->match.deferred_queue_size)
         return TOMO_ETOOBIG;
     outmsg *o = make_msg(m, op_code, data, len, presences, n, sender, reliable);
     if (!o)
         return 0;
+    if (!deferred) {
+        append_msg(job_of(m), o);
+        return 0;
+    }
     if (m->dt)
         m->dt->next = o;
     else
@@ -454,6 +491,35 @@ static int d_broadcast_deferred(void *ctx, int64_t op_code, const uint8_t *data,
     m->dt = o;
     m->ndef++;
     return 0;
+}
+
+static int d_broadcast(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
+                       const tomo_match_presence *presences, size_t n,
+                       const tomo_match_presence *sender, int reliable)
+{
+    return broadcast(ctx, 0, op_code, data, len, presences, n, sender, reliable);
+}
+
+static int d_broadcast_deferred(void *ctx, int64_t op_code, const uint8_t *data, size_t len,
+                                const tomo_match_presence *presences, size_t n,
+                                const tomo_match_presence *sender, int reliable)
+{
+    return broadcast(ctx, 1, op_code, data, len, presences, n, sender, reliable);
+}
+
+/* The deferred broadcasts join what the callback sends. */
+static void splice_deferred(am *m)
+{
+    if (!m->dh)
+        return;
+    loopjob *j = job_of(m);
+    if (j->mt)
+        j->mt->next = m->dh;
+    else
+        j->mh = m->dh;
+    j->mt = m->dt;
+    m->dh = m->dt = NULL;
+    m->ndef = 0;
 }
 
 static int d_kick(void *ctx, const tomo_match_presence *ps, size_t n)
@@ -529,16 +595,7 @@ static int after_call(am *m, int rc, const char *what)
         am_stop(m, 0, what);
         return 1;
     }
-    if (m->dh) {
-        loopjob *j = job_of(m);
-        if (j->mt)
-            j->mt->next = m->dh;
-        else
-            j->mh = m->dh;
-        j->mt = m->dt;
-        m->dh = m->dt = NULL;
-        m->ndef = 0;
-    }
+    splice_deferred(m);
     flush_out(m);
     return 0;
 }
@@ -836,15 +893,8 @@ static void am_stop(am *m, int disconnect, const char *why)
         return;
     m->stopped = 1;
     TOMO_LOGI(AM_LOG, "match stopped match_id=%s after=%s", m->id, why);
+    splice_deferred(m);
     loopjob *j = job_of(m);
-    if (m->dh) {
-        if (j->mt)
-            j->mt->next = m->dh;
-        else
-            j->mh = m->dh;
-        j->mt = m->dt;
-        m->dh = m->dt = NULL;
-    }
     j->end = 1;
     j->disconnect = disconnect;
     flush_out(m);
@@ -1093,12 +1143,7 @@ int tomo_rt_amatch_create(tomo_rt *rt, const char *module, json_t *params, char 
     if (rc < 0 || !m->state) {
         const char *e = h.error ? h.error(h.ud) : NULL;
         snprintf(err, errlen, "%s", e && *e ? e : "Match initial state must not be nil");
-        if (m->out)
-            loopjob_free(m->out);
-        for (outmsg *o = m->dh, *n; o; o = n) {
-            n = o->next;
-            outmsg_free(o);
-        }
+        drop_pending(m);
         if (h.release)
             h.release(h.ud);
         free(label);
@@ -1111,10 +1156,7 @@ int tomo_rt_amatch_create(tomo_rt *rt, const char *module, json_t *params, char 
     m->label = tomo_xstrdup(label);
     label_doc(m, label);
     /* init has no presences to reach: anything it queued is dropped */
-    if (m->out) {
-        loopjob_free(m->out);
-        m->out = NULL;
-    }
+    drop_pending(m);
     pthread_mutex_lock(&r->mu);
     tomo_hmap_put(&r->byid, m->id, m);
     m->rnext = r->newest;
@@ -1581,14 +1623,7 @@ void tomo_rt_amatch_stop_all(tomo_rt *rt)
         if (!m)
             break;
         m->stopped = 1;
-        if (m->out)
-            loopjob_free(m->out);
-        m->out = NULL;
-        for (outmsg *o = m->dh, *n; o; o = n) {
-            n = o->next;
-            outmsg_free(o);
-        }
-        m->dh = m->dt = NULL;
+        drop_pending(m);
         reg_remove(m);
         am_finalize(m);
         am_unref(m);

@@ -32,6 +32,9 @@ typedef struct mlua {
     lstate *ls;
     char module[128];
     int mod_ref, state_ref, disp_ref;
+    int ctx_ref;     /* the ctx table, reused as Nakama does (not for join attempts) */
+    int ctx_rate;    /* the tick rate and label it was built with */
+    char *ctx_label;
     const tomo_match_ctx *cur; /* the call in progress */
     int broken;                /* the module did not load: err says why */
     char err[512];
@@ -215,9 +218,17 @@ static void push_presence(lua_State *L, const tomo_match_presence *p, int with_r
     }
 }
 
-static void push_ctx(lua_State *L, const tomo_match_ctx *mc)
+static void push_ctx(lua_State *L, mlua *ml, const tomo_match_ctx *mc)
 {
-    tomo_nk_push_context(L, tomo_nk_call(L));
+    const tomo_runtime_call *call = tomo_nk_call(L);
+    int shared = !call || !call->user_id;
+    const char *label = mc->label ? mc->label : "";
+    if (shared && ml->ctx_ref != LUA_NOREF && ml->ctx_rate == mc->tick_rate &&
+        !strcmp(ml->ctx_label ? ml->ctx_label : "", label)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ml->ctx_ref);
+        return;
+    }
+    tomo_nk_push_context(L, call);
     lua_pushstring(L, mc->match_id);
     lua_setfield(L, -2, "match_id");
     lua_pushstring(L, mc->node);
@@ -227,6 +238,14 @@ static void push_ctx(lua_State *L, const tomo_match_ctx *mc)
         lua_setfield(L, -2, "match_label");
         lua_pushinteger(L, mc->tick_rate);
         lua_setfield(L, -2, "match_tick_rate");
+    }
+    if (shared) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ml->ctx_ref);
+        lua_pushvalue(L, -1);
+        ml->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        ml->ctx_rate = mc->tick_rate;
+        free(ml->ctx_label);
+        ml->ctx_label = tomo_xstrdup(label);
     }
 }
 
@@ -249,7 +268,7 @@ static int tramp(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, ml->mod_ref);
     lua_getfield(L, 1, cb_names[c->cb]);
     lua_remove(L, 1);
-    push_ctx(L, mc);
+    push_ctx(L, ml, mc);
     int nargs = 1;
     if (c->cb == CB_INIT) {
         tomo_nk_push_json(L, c->params);
@@ -480,6 +499,7 @@ static void h_release(void *ud)
     mlua *ml = ud;
     if (ml->ls)
         tomo_runtime_match_state_free(ml->ls);
+    free(ml->ctx_label);
     free(ml);
 }
 
@@ -507,7 +527,7 @@ static int h_lookup(void *ctx, const char *module, tomo_match_handler *out)
     mlua *ml = tomo_xcalloc(1, sizeof(*ml));
     ml->rt = rt;
     ml->ls = ls;
-    ml->mod_ref = ml->state_ref = ml->disp_ref = LUA_NOREF;
+    ml->mod_ref = ml->state_ref = ml->disp_ref = ml->ctx_ref = LUA_NOREF;
     snprintf(ml->module, sizeof(ml->module), "%s", module);
     lua_State *L = ls->L;
     ls->budget = rt->max_instructions;

@@ -43,6 +43,12 @@ const tomo_runtime_call *tomo_nk_call(lua_State *L);
 /* Push the ctx table of a call (or of a run_once/system call for NULL). */
 void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *call);
 
+/* Run fn(arg) on the server's loop thread (realtime state) and wait, at
+ * most 5 s. Returns 1 when it ran; 0 when it did not in time: it still runs
+ * later and then release(arg) (may be NULL) is called, so the caller must
+ * not touch arg again. The loop must exist (tomo_nk_loop). */
+int tomo_nk_loop_wait(lua_State *L, tomo_fn fn, void *arg, void (*release)(void *arg));
+
 /* Raise "<msg>" (never returns). */
 int tomo_nk_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Raise err's message as Nakama does for a backend failure:

@@ -6,11 +6,15 @@
 #include "../core/common.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 void tomo_nk_register(lua_State *L, int nk, const luaL_Reg *fns)
@@ -402,4 +406,65 @@ void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
     set_str(L, "lang", c->lang);
     set_str(L, "client_ip", c->client_ip);
     set_str(L, "client_port", c->client_port);
+}
+
+/* ---- running something on the loop thread ---- */
+
+typedef struct loopwait {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, abandoned;
+    tomo_fn fn;
+    void *arg;
+    void (*release)(void *arg);
+} loopwait;
+
+static void lw_unref(loopwait *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+static void lw_on_loop(void *a)
+{
+    loopwait *w = a;
+    w->fn(w->arg);
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    int abandoned = w->abandoned;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (abandoned && w->release)
+        w->release(w->arg);
+    lw_unref(w);
+}
+
+int tomo_nk_loop_wait(lua_State *L, tomo_fn fn, void *arg, void (*release)(void *arg))
+{
+    tomo_loop *loop = tomo_nk_loop(L);
+    loopwait *w = tomo_xcalloc(1, sizeof(*w));
+    atomic_init(&w->refs, 2);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->fn = fn;
+    w->arg = arg;
+    w->release = release;
+    tomo_loop_post(loop, lw_on_loop, w);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w->cv, &w->mu, &dl);
+    int done = w->done;
+    if (!done)
+        w->abandoned = 1;
+    pthread_mutex_unlock(&w->mu);
+    lw_unref(w);
+    return done;
 }

@@ -11,11 +11,8 @@
 #include "../rt/amatch.h"
 #include "../rt/tracker.h"
 
-#include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static tomo_rt *rt_of(lua_State *L)
 {
@@ -48,27 +45,21 @@ static int l_match_create(lua_State *L)
 enum { LC_LIST, LC_RELAYED_SIZE };
 
 typedef struct loopcall {
-    atomic_int refs;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, op, rc;
+    int op, rc;
     tomo_rt *rt;
-    tomo_match_query q;
+    tomo_match_query q; /* label and query point to the copies below */
     char *label, *query;
     char uuid[37];
     json_t *out;
     size_t size;
 } loopcall;
 
-static void lc_unref(loopcall *lc)
+static void lc_free(void *arg)
 {
-    if (atomic_fetch_sub(&lc->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&lc->mu);
-    pthread_cond_destroy(&lc->cv);
+    loopcall *lc = arg;
+    json_decref(lc->out);
     free(lc->label);
     free(lc->query);
-    json_decref(lc->out);
     free(lc);
 }
 
@@ -81,43 +72,22 @@ static void on_loop(void *arg)
         tomo_stream st = {TOMO_STREAM_MATCH_RELAYED, lc->uuid, NULL, NULL};
         lc->size = tomo_tracker_count(tomo_rt_tracker(lc->rt), &st);
     }
-    pthread_mutex_lock(&lc->mu);
-    lc->done = 1;
-    pthread_cond_signal(&lc->cv);
-    pthread_mutex_unlock(&lc->mu);
-    lc_unref(lc);
 }
 
 static loopcall *lc_new(tomo_rt *rt, int op)
 {
     loopcall *lc = tomo_xcalloc(1, sizeof(*lc));
-    atomic_init(&lc->refs, 1);
-    pthread_mutex_init(&lc->mu, NULL);
-    pthread_cond_init(&lc->cv, NULL);
     lc->rt = rt;
     lc->op = op;
     lc->out = json_array();
     return lc;
 }
 
-/* Post to the loop and wait; raises on timeout (lc released). */
+/* On the loop and wait; raises on timeout. */
 static void lc_run(lua_State *L, loopcall *lc)
 {
-    atomic_fetch_add(&lc->refs, 1);
-    tomo_loop_post(tomo_nk_loop(L), on_loop, lc);
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 5;
-    pthread_mutex_lock(&lc->mu);
-    int rc = 0;
-    while (!lc->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&lc->cv, &lc->mu, &dl);
-    int done = lc->done;
-    pthread_mutex_unlock(&lc->mu);
-    if (!done) {
-        lc_unref(lc);
+    if (!tomo_nk_loop_wait(L, on_loop, lc, lc_free))
         tomo_nk_error(L, "realtime call timed out");
-    }
 }
 
 static int l_match_get(lua_State *L)
@@ -145,7 +115,7 @@ static int l_match_get(lua_State *L)
     memcpy(lc->uuid, uuid, sizeof(uuid));
     lc_run(L, lc);
     size_t size = lc->size;
-    lc_unref(lc);
+    lc_free(lc);
     if (!size) {
         lua_pushnil(L);
         return 1;
@@ -185,11 +155,13 @@ static int l_match_list(lua_State *L)
         rc = tomo_rt_amatch_list(rt, &q, out);
     } else {
         loopcall *lc = lc_new(rt, LC_LIST);
-        lc->q = q;
+        lc->q = q; /* owned copies: a timed-out call's job still runs later */
+        lc->q.label = lc->label = q.label ? tomo_xstrdup(q.label) : NULL;
+        lc->q.query = lc->query = q.query ? tomo_xstrdup(q.query) : NULL;
         lc_run(L, lc);
         rc = lc->rc;
         out = json_incref(lc->out);
-        lc_unref(lc);
+        lc_free(lc);
     }
     if (rc < 0) {
         json_decref(out);

@@ -1,6 +1,7 @@
 /* runtime/nk_stream.c: nk.stream_* and nk.session_disconnect. Realtime
  * state belongs to the loop thread, so each call is posted to the loop and
- * the worker waits for the answer (bounded: 5 s, then the call raises). */
+ * the worker waits for the answer (tomo_nk_loop_wait: 5 s, then the call
+ * raises). */
 #define _GNU_SOURCE
 #include "runtime_int.h"
 
@@ -9,8 +10,6 @@
 #include "../rt/session.h"
 #include "../rt/tracker.h"
 
-#include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,10 +19,6 @@ enum { OP_JOIN, OP_UPDATE, OP_LEAVE, OP_GET, OP_LIST, OP_COUNT, OP_CLOSE, OP_SEN
        OP_DISCONNECT };
 
 typedef struct loopcall {
-    atomic_int refs;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
     tomo_rt *rt;
     tomo_loop *loop;
     const char *node; /* config name (presences) */
@@ -44,12 +39,9 @@ typedef struct loopcall {
     long long count;
 } loopcall;
 
-static void lc_unref(loopcall *lc)
+static void lc_free(void *arg)
 {
-    if (atomic_fetch_sub(&lc->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&lc->mu);
-    pthread_cond_destroy(&lc->cv);
+    loopcall *lc = arg;
     free(lc->status);
     free(lc->data);
     for (size_t i = 0; i < lc->ntargets; i++)
@@ -191,12 +183,7 @@ static void on_loop(void *arg)
             tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "");
         break;
     }
-out:
-    pthread_mutex_lock(&lc->mu);
-    lc->done = 1;
-    pthread_cond_signal(&lc->cv);
-    pthread_mutex_unlock(&lc->mu);
-    lc_unref(lc);
+out:;
 }
 
 static loopcall *lc_new(lua_State *L, int op)
@@ -206,9 +193,6 @@ static loopcall *lc_new(lua_State *L, int op)
     if (!rtc || !loop)
         tomo_nk_error(L, "streams need the realtime layer (not available here)");
     loopcall *lc = tomo_xcalloc(1, sizeof(*lc));
-    atomic_init(&lc->refs, 1);
-    pthread_mutex_init(&lc->mu, NULL);
-    pthread_cond_init(&lc->cv, NULL);
     lc->rt = rtc;
     lc->loop = loop;
     const tomo_config *cfg = tomo_nk_cfg(L);
@@ -217,42 +201,30 @@ static loopcall *lc_new(lua_State *L, int op)
     return lc;
 }
 
-/* Run on the loop and wait. Returns 0, or raises (freeing lc). */
+/* Run on the loop and wait. Returns, or raises (lc is then the loop job's
+ * to free). */
 static void lc_run(lua_State *L, loopcall *lc)
 {
-    atomic_fetch_add(&lc->refs, 1);
-    tomo_loop_post(lc->loop, on_loop, lc);
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 5;
-    pthread_mutex_lock(&lc->mu);
-    int rc = 0;
-    while (!lc->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&lc->cv, &lc->mu, &dl);
-    int done = lc->done;
-    pthread_mutex_unlock(&lc->mu);
-    if (!done) {
-        lc_unref(lc);
+    if (!tomo_nk_loop_wait(L, on_loop, lc, lc_free))
         tomo_nk_error(L, "realtime call timed out");
-    }
 }
 
 /* Parse the stream table at index i into lc. */
 static void check_stream(lua_State *L, int i, loopcall *lc)
 {
     if (lua_type(L, i) != LUA_TTABLE) {
-        lc_unref(lc);
+        lc_free(lc);
         luaL_argerror(L, i, "expects a stream table");
     }
     lua_getfield(L, i, "mode");
     if (lua_type(L, -1) != LUA_TNUMBER) {
-        lc_unref(lc);
+        lc_free(lc);
         luaL_argerror(L, i, "stream mode is required");
     }
     lc->mode = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (lc->mode < 0 || lc->mode >= TOMO_STREAM_MODE_MAX) {
-        lc_unref(lc);
+        lc_free(lc);
         luaL_argerror(L, i, "stream mode must be 0..15 (tomo's tracker keeps 16 modes)");
     }
     static const char *const f[] = {"subject", "subcontext"};
@@ -262,7 +234,7 @@ static void check_stream(lua_State *L, int i, loopcall *lc)
         if (!lua_isnil(L, -1)) {
             uuid_t u;
             if (lua_type(L, -1) != LUA_TSTRING || uuid_parse(lua_tostring(L, -1), u) != 0) {
-                lc_unref(lc);
+                lc_free(lc);
                 luaL_argerror(L, i, "stream subject and subcontext must be UUIDs");
             }
             uuid_unparse_lower(u, dst[k]);
@@ -274,7 +246,7 @@ static void check_stream(lua_State *L, int i, loopcall *lc)
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
         if (n >= sizeof(lc->label)) {
-            lc_unref(lc);
+            lc_free(lc);
             luaL_argerror(L, i, "stream label is too long");
         }
         memcpy(lc->label, s, n + 1);
@@ -287,12 +259,12 @@ static void check_ids(lua_State *L, loopcall *lc)
     const char *u = lua_tostring(L, 1), *s = lua_tostring(L, 2);
     uuid_t x;
     if (!u || uuid_parse(u, x) != 0) {
-        lc_unref(lc);
+        lc_free(lc);
         luaL_argerror(L, 1, "expects a valid user id");
     }
     uuid_unparse_lower(x, lc->user_id);
     if (!s || uuid_parse(s, x) != 0) {
-        lc_unref(lc);
+        lc_free(lc);
         luaL_argerror(L, 2, "expects a valid session id");
     }
     uuid_unparse_lower(x, lc->session_id);
@@ -303,7 +275,7 @@ static int finish(lua_State *L, loopcall *lc, int nret)
     if (lc->rc < 0 && lc->msg[0]) {
         char m[160];
         snprintf(m, sizeof(m), "%s", lc->msg);
-        lc_unref(lc);
+        lc_free(lc);
         return tomo_nk_error(L, "%s", m);
     }
     (void)nret;
@@ -323,7 +295,7 @@ static int join_update(lua_State *L, int op)
     lc_run(L, lc);
     finish(L, lc, 1);
     int rc = lc->rc;
-    lc_unref(lc);
+    lc_free(lc);
     if (op == OP_JOIN) {
         lua_pushboolean(L, rc == 1);
         return 1;
@@ -341,7 +313,7 @@ static int l_stream_user_leave(lua_State *L)
     check_stream(L, 3, lc);
     lc_run(L, lc);
     finish(L, lc, 0);
-    lc_unref(lc);
+    lc_free(lc);
     return 0;
 }
 
@@ -356,7 +328,7 @@ static int l_stream_user_get(lua_State *L)
         tomo_nk_push_json(L, lc->out);
     else
         lua_pushnil(L);
-    lc_unref(lc);
+    lc_free(lc);
     return 1;
 }
 
@@ -372,7 +344,7 @@ static int l_stream_user_list(lua_State *L)
         lua_pop(L, 1);
         lua_newtable(L);
     }
-    lc_unref(lc);
+    lc_free(lc);
     return 1;
 }
 
@@ -382,7 +354,7 @@ static int l_stream_count(lua_State *L)
     check_stream(L, 1, lc);
     lc_run(L, lc);
     lua_pushnumber(L, (lua_Number)lc->count);
-    lc_unref(lc);
+    lc_free(lc);
     return 1;
 }
 
@@ -391,7 +363,7 @@ static int l_stream_close(lua_State *L)
     loopcall *lc = lc_new(L, OP_CLOSE);
     check_stream(L, 1, lc);
     lc_run(L, lc);
-    lc_unref(lc);
+    lc_free(lc);
     return 0;
 }
 
@@ -423,7 +395,7 @@ static int l_stream_send(lua_State *L)
         }
     }
     lc_run(L, lc);
-    lc_unref(lc);
+    lc_free(lc);
     return 0;
 }
 
@@ -437,7 +409,7 @@ static int l_session_disconnect(lua_State *L)
     uuid_unparse_lower(u, lc->session_id);
     lc->reason = (int)tomo_nk_optint(L, 2, 0);
     lc_run(L, lc);
-    lc_unref(lc);
+    lc_free(lc);
     return 0;
 }
 
