@@ -10,18 +10,37 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* A SQLite database in a fresh temporary directory (dir is filled in). */
+static void open_tmp(char *dir, tomo_config *cfg, int max_open, tomo_db **db)
+{
+    if (!mkdtemp(dir))
+        abort();
+    tomo_config_defaults(cfg);
+    free(cfg->data_dir);
+    cfg->data_dir = tomo_xstrdup(dir);
+    if (max_open)
+        cfg->database.max_open_conns = max_open;
+    char err[512] = "";
+    TT_OK(tomo_db_open(cfg, db, err, sizeof(err)));
+}
+
+static void close_tmp(const char *dir, tomo_config *cfg, tomo_db *db)
+{
+    tomo_db_close(db);
+    tomo_config_free(cfg);
+    char *cmd = tomo_xasprintf("rm -rf %s", dir);
+    if (system(cmd) != 0)
+        TT_FAIL("cleanup");
+    free(cmd);
+}
+
 static void test_sqlite(void)
 {
     char dir[] = "/tmp/tomo_db_XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
     tomo_config cfg;
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(dir);
-    char err[512] = "";
     tomo_db *db = NULL;
-    TT_OK(tomo_db_open(&cfg, &db, err, sizeof(err)));
+    char err[512] = "";
+    open_tmp(dir, &cfg, 0, &db);
     int cur = -1, latest = -1;
     TT_OK(tomo_migrate_status(db, &cur, &latest, err, sizeof(err)));
     TT_EQ(cur, 0);
@@ -68,12 +87,7 @@ static void test_sqlite(void)
     TT_CONTAINS(tomo_db_errmsg(c), "syntax error");
     tomo_db_release(c);
     TT_OK(tomo_db_check(db));
-    tomo_db_close(db);
-    tomo_config_free(&cfg);
-    char *cmd = tomo_xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0)
-        TT_FAIL("cleanup");
-    free(cmd);
+    close_tmp(dir, &cfg, db);
 }
 
 /* Group commit: concurrent writers share commits, each answered with its
@@ -126,16 +140,9 @@ static void *gc_writer(void *p)
 static void test_group_commit(void)
 {
     char dir[] = "/tmp/tomo_gc_XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
     tomo_config cfg;
-    tomo_config_defaults(&cfg);
-    free(cfg.data_dir);
-    cfg.data_dir = tomo_xstrdup(dir);
-    cfg.database.max_open_conns = 8;
-    char err[512] = "";
     tomo_db *db = NULL;
-    TT_OK(tomo_db_open(&cfg, &db, err, sizeof(err)));
+    open_tmp(dir, &cfg, 8, &db);
     tomo_dbconn *c;
     TT_OK(tomo_db_acquire(db, &c));
     TT_OK(tomo_db_exec(c, "CREATE TABLE gc (k TEXT PRIMARY KEY)", NULL, 0, NULL));
@@ -180,12 +187,7 @@ static void test_group_commit(void)
     printf("group commit: %llu writes in %llu commits\n", (unsigned long long)writes,
            (unsigned long long)commits);
 
-    tomo_db_close(db);
-    tomo_config_free(&cfg);
-    char *cmd = tomo_xasprintf("rm -rf %s", dir);
-    if (system(cmd) != 0)
-        TT_FAIL("cleanup");
-    free(cmd);
+    close_tmp(dir, &cfg, db);
 }
 
 int main(void)
