@@ -2,7 +2,12 @@
 #   podman build --format docker -t tomo .     (or: docker build -t tomo .)
 # The runtime stage runs as an unprivileged user, writes only to /data (SQLite
 # and nothing else; with Postgres it stays empty) and reads its config from
-# /config, so the root filesystem can be mounted read-only.
+# /config, so the root filesystem can be mounted read-only. Lua modules and C
+# plugins (*.lua, *.so) are read from /modules (runtime.path in
+# deploy/tomo.yml.tpl), empty here: bake them into an image built FROM this
+# one (deploy/plugins/Dockerfile) or mount a directory there read-only. The
+# plugin header ships at /usr/local/include/tomo/plugin.h, so plugins are
+# built against exactly the ABI of the image they run on.
 ARG DEBIAN_IMAGE=docker.io/library/debian:12-slim
 
 FROM ${DEBIAN_IMAGE} AS build
@@ -15,7 +20,8 @@ RUN rm -rf build && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/
     && cmake --build build -j"$(nproc)" --target tomo \
     && strip --strip-debug build/tomo \
     && install -D -m 0755 build/tomo /out/usr/local/bin/tomo \
-    && install -D -m 0644 deploy/tomo.yml.tpl /out/etc/tomo/tomo.yml.tpl
+    && install -D -m 0644 deploy/tomo.yml.tpl /out/etc/tomo/tomo.yml.tpl \
+    && install -D -m 0644 include/tomo/plugin.h /out/usr/local/include/tomo/plugin.h
 # The runtime packages are whatever Debian packages ship the libraries the
 # binary links, so this list cannot drift from the build.
 RUN set -e; for lib in $(ldd build/tomo | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do \
@@ -34,7 +40,8 @@ RUN apt-get update -qq \
     && groupadd --system --gid 10001 tomo \
     && useradd --system --uid 10001 --gid tomo --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin tomo \
-    && install -d -o tomo -g tomo -m 0750 /data /config
+    && install -d -o tomo -g tomo -m 0750 /data /config \
+    && install -d -m 0755 /modules
 COPY --from=build /out/ /
 USER 10001:10001
 WORKDIR /data

@@ -16,6 +16,8 @@ session:
   token_expiry_sec: ${TOMO_SESSION_TOKEN_EXPIRY_SEC:-7200}
 runtime:
   http_key: "${TOMO_RUNTIME_HTTP_KEY}"
+  # Lua modules and C plugins: baked into the image or mounted read-only
+  path: "${TOMO_RUNTIME_PATH:-/modules}"
 console:
   # Inside a container the console must bind the container's address to be
   # published at all; publish it on the host's 127.0.0.1 only.

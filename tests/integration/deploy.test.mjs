@@ -121,6 +121,27 @@ test('kustomize: base and production overlay render and keep the invariants', { 
   assert.ok(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => msvc.metadata.labels[k] === v));
 });
 
+test('modules and plugins: runtime.path /modules in the configs; read-only mounts (k8s component, compose override)', { skip: !have('kubectl') && 'kubectl not installed' }, () => {
+  assert.match(readFileSync(path.join(DEPLOY, 'tomo.yml.tpl'), 'utf8'), /\n {2}path: "\$\{TOMO_RUNTIME_PATH:-\/modules\}"/);
+  const base = kustomize('base');
+  const [cm] = base.filter((d) => d.kind === 'ConfigMap' && d.metadata.name === 'tomo-config');
+  assert.match(cm.data['tomo.yml'], /runtime:\n\s+(#.*\n\s+)*path: \/modules/);
+  // the component, added to an overlay, keeps every invariant and mounts read-only
+  const dir = mkdtempSync(path.join(DEPLOY, 'k8s', '.test-'));
+  try {
+    writeFileSync(path.join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\n' +
+      'kind: Kustomization\nresources:\n  - ../base\ncomponents:\n  - ../components/modules\n');
+    const docs = yamlDocs(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }));
+    const { dep } = checkK8s('modules', docs);
+    const spec = dep.spec.template.spec;
+    const mount = spec.containers[0].volumeMounts.find((m) => m.mountPath === '/modules');
+    assert.equal(mount?.readOnly, true);
+    assert.equal(spec.volumes.find((v) => v.name === mount.name).configMap.name, 'tomo-modules');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+  const [o] = yamlDocs(readFileSync(path.join(DEPLOY, 'compose.modules.yml'), 'utf8'));
+  assert.ok(o.services.tomo.volumes.some((v) => /:\/modules:ro$/.test(v)), 'compose override mounts /modules read-only');
+});
+
 test('compose: hardening, order, console on loopback only, keys required', () => {
   const [c] = yamlDocs(readFileSync(path.join(DEPLOY, 'compose.yml'), 'utf8'));
   for (const name of ['config', 'migrate', 'tomo']) {
