@@ -94,8 +94,8 @@ static int store(void *ud, const tomo_ctx *ctx, const char *payload, size_t len,
     return 0;
 }
 
-static int create_match(void *ud, const tomo_ctx *ctx, const char *payload, size_t len,
-                        char **out, size_t *out_len, char **error)
+static int create_match(void *ud, const tomo_ctx *ctx, const char *payload, size_t len, char **out,
+                        size_t *out_len, char **error)
 {
     (void)ud;
     char *id = NULL;
@@ -189,8 +189,7 @@ static int m_leave(void *ud, tomo_match *m, void **st, const tomo_presence *cons
     return 0;
 }
 
-static int m_loop(void *ud, tomo_match *m, void **st, const tomo_match_data *const *msgs,
-                  size_t n)
+static int m_loop(void *ud, tomo_match *m, void **st, const tomo_match_data *const *msgs, size_t n)
 {
     (void)ud;
     state *s = *st;
@@ -253,7 +252,7 @@ int tomo_plugin_init(const tomo_host *host, tomo_plugin *self)
         rc = host->register_before(self, "UpdateAccount", before_update_account, NULL);
     if (!rc)
         rc = host->register_match(self, "example_match", &match, NULL);
-    host->log(self, TOMO_PLUGIN_LOG_INFO, rc ? "example plugin failed to register"
-                                             : "example plugin registered");
+    host->log(self, TOMO_PLUGIN_LOG_INFO,
+              rc ? "example plugin failed to register" : "example plugin registered");
     return rc;
 }

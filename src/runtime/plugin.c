@@ -22,19 +22,6 @@
 
 #define PLOG "plugin"
 
-static void set_err(tomo_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(tomo_err *e, int code, const char *fmt, ...)
-{
-    if (!e)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    e->code = code;
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-    va_end(ap);
-}
-
 /* ---- the host table: declaration, memory, log, registration, ctx ---- */
 
 static int h_declare(tomo_plugin *self, uint32_t major, uint32_t minor, const char *name)
@@ -63,18 +50,10 @@ static void h_log(tomo_plugin *self, int level, const char *msg)
     const char *name = self && self->name ? self->name : "?";
     msg = msg ? msg : "";
     switch (level) {
-    case TOMO_PLUGIN_LOG_DEBUG:
-        TOMO_LOGD(PLOG, "%s plugin=%s", msg, name);
-        break;
-    case TOMO_PLUGIN_LOG_INFO:
-        TOMO_LOGI(PLOG, "%s plugin=%s", msg, name);
-        break;
-    case TOMO_PLUGIN_LOG_WARN:
-        TOMO_LOGW(PLOG, "%s plugin=%s", msg, name);
-        break;
-    default:
-        TOMO_LOGE(PLOG, "%s plugin=%s", msg, name);
-        break;
+    case TOMO_PLUGIN_LOG_DEBUG: TOMO_LOGD(PLOG, "%s plugin=%s", msg, name); break;
+    case TOMO_PLUGIN_LOG_INFO: TOMO_LOGI(PLOG, "%s plugin=%s", msg, name); break;
+    case TOMO_PLUGIN_LOG_WARN: TOMO_LOGW(PLOG, "%s plugin=%s", msg, name); break;
+    default: TOMO_LOGE(PLOG, "%s plugin=%s", msg, name); break;
     }
 }
 
@@ -109,8 +88,8 @@ static int reg_check(tomo_plugin *self, const char *what, const char *name, cons
 static int reg_add(tomo_plugin *self, int t, const char *key, const char *what, void *fn, void *ud)
 {
     char msg[640];
-    if (tomo_registry_add(&self->rt->plugin_reg, t, key, TOMO_IMPL_PLUGIN, self->file, fn, ud,
-                          self, what, msg, sizeof(msg)) < 0)
+    if (tomo_registry_add(&self->rt->plugin_reg, t, key, TOMO_IMPL_PLUGIN, self->file, fn, ud, self,
+                          what, msg, sizeof(msg)) < 0)
         return reg_fail(self, TOMO_CODE_ALREADY_EXISTS, "%s", msg);
     return 0;
 }
@@ -169,12 +148,13 @@ static int h_register_match(tomo_plugin *self, const char *module, const tomo_ma
     size_t n = fns->size < sizeof(*copy) ? fns->size : sizeof(*copy);
     memcpy(copy, fns, n);
     copy->size = sizeof(*copy);
-    if (n < offsetof(tomo_match_fns, signal) || !copy->init || !copy->join_attempt ||
-        !copy->join || !copy->leave || !copy->loop) {
+    if (n < offsetof(tomo_match_fns, signal) || !copy->init || !copy->join_attempt || !copy->join ||
+        !copy->leave || !copy->loop) {
         free(copy);
         return reg_fail(self, TOMO_CODE_INVALID_ARGUMENT,
                         "match handler \"%s\": init, join_attempt, join, leave and loop are "
-                        "required (and fns->size set)", module);
+                        "required (and fns->size set)",
+                        module);
     }
     char what[300];
     snprintf(what, sizeof(what), "match handler \"%s\"", module);
@@ -203,9 +183,9 @@ static const char *h_ctx_value(const tomo_ctx *c, const char *key)
     if (!strcmp(key, "match_id"))
         return c->match_id;
     if (!strcmp(key, "execution_mode"))
-        return tomo_runtime_mode_name(call ? call->mode
-                                           : (c->match_id ? TOMO_RUNTIME_MODE_MATCH
-                                                          : TOMO_RUNTIME_MODE_RUN_ONCE));
+        return tomo_runtime_mode_name(
+            call ? call->mode
+                 : (c->match_id ? TOMO_RUNTIME_MODE_MATCH : TOMO_RUNTIME_MODE_RUN_ONCE));
     if (!strncmp(key, "env.", 4)) {
         size_t kl = strlen(key + 4);
         for (size_t i = 0; i < cfg->runtime.env.n; i++) {
@@ -355,14 +335,17 @@ static int load_one(tomo_runtime *rt, const char *rel, char *err, size_t errlen)
     if (pl->refused) {
         snprintf(err, errlen,
                  "plugin %s is built for tomo plugin ABI %u.%u; this tomo implements ABI %u.%u "
-                 "(%s)", rel, pl->major, pl->minor, TOMO_PLUGIN_ABI_MAJOR, TOMO_PLUGIN_ABI_MINOR,
+                 "(%s)",
+                 rel, pl->major, pl->minor, TOMO_PLUGIN_ABI_MAJOR, TOMO_PLUGIN_ABI_MINOR,
                  pl->major != TOMO_PLUGIN_ABI_MAJOR
                      ? "a plugin loads only on the ABI major it was built for: rebuild it"
                      : "it needs a newer tomo, or rebuild it against this tomo's header");
         rc = TOMO_EINVAL;
     } else if (!pl->declared) {
-        snprintf(err, errlen, "plugin %s did not declare its ABI (TOMO_PLUGIN_DECLARE must be the "
-                 "first statement of tomo_plugin_init)", rel);
+        snprintf(err, errlen,
+                 "plugin %s did not declare its ABI (TOMO_PLUGIN_DECLARE must be the "
+                 "first statement of tomo_plugin_init)",
+                 rel);
         rc = TOMO_EINVAL;
     } else if (pl->err[0]) {
         snprintf(err, errlen, "plugin %s: %s", rel, pl->err);
@@ -419,12 +402,12 @@ static void map_error(const tomo_impl *e, int r, const char *msg, tomo_err *err)
 {
     const tomo_plugin *pl = e->plugin;
     if (r >= 1 && r <= 16) {
-        set_err(err, r, "%s", msg ? msg : "");
+        tomo_err_set(err, r, "%s", msg ? msg : "");
         return;
     }
     TOMO_LOGE(PLOG, "plugin function error plugin=%s fn=%s rc=%d error=%s", pl->name, e->key, r,
               msg ? msg : "");
-    set_err(err, TOMO_GRPC_INTERNAL, "%s", msg && *msg ? msg : "Runtime function failed.");
+    tomo_err_set(err, TOMO_GRPC_INTERNAL, "%s", msg && *msg ? msg : "Runtime function failed.");
 }
 
 int tomo_plugin_rpc(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_call *call,
@@ -472,7 +455,7 @@ int tomo_plugin_before(tomo_runtime *rt, const tomo_impl *e, const tomo_runtime_
             json_decref(v);
             TOMO_LOGE(PLOG, "before hook returned invalid JSON plugin=%s hook=%s",
                       ((const tomo_plugin *)e->plugin)->name, e->key);
-            set_err(err, TOMO_GRPC_INTERNAL, "Could not complete runtime Before function.");
+            tomo_err_set(err, TOMO_GRPC_INTERNAL, "Could not complete runtime Before function.");
             rc = TOMO_EINVAL;
         } else {
             *out = v;

@@ -10,8 +10,8 @@
 
 struct tomo_plugin {
     tomo_runtime *rt;
-    char *file;  /* relative to runtime.path: "example.so" */
-    char *name;  /* declared name (or the file) */
+    char *file; /* relative to runtime.path: "example.so" */
+    char *name; /* declared name (or the file) */
     void *dl;
     int declared, refused, initializing;
     uint32_t major, minor;
@@ -35,7 +35,6 @@ void tomo_plugin_ctx_init(tomo_ctx *c, tomo_runtime *rt, const tomo_runtime_call
 void tomo_plugin_host_fill_svc(tomo_host *h);
 /* plugin_match.c: the match_* calls of the host table. */
 void tomo_plugin_host_fill_match(tomo_host *h);
-
 
 /* Set *error (when not NULL) to the formatted message (malloc'd, the
  * plugin frees it with host->free) and return code. */

@@ -18,7 +18,6 @@
 #define PLOG "plugin"
 #define MAX_PRESENCES 1024 /* per call */
 
-
 /* What a plugin's match call sees: valid for that call only. */
 struct tomo_match {
     tomo_ctx ctx;
@@ -46,15 +45,21 @@ static void match_init(tomo_match *m, const handler *h, const tomo_match_ctx *mc
 
 static tomo_presence presence_of(const tomo_match_presence *p)
 {
-    tomo_presence o = {.size = sizeof(o), .user_id = p->user_id, .session_id = p->session_id,
-                       .username = p->username, .node = p->node, .reason = p->reason};
+    tomo_presence o = {.size = sizeof(o),
+                       .user_id = p->user_id,
+                       .session_id = p->session_id,
+                       .username = p->username,
+                       .node = p->node,
+                       .reason = p->reason};
     return o;
 }
 
 static tomo_match_presence presence_back(const tomo_presence *p)
 {
-    tomo_match_presence o = {.user_id = p->user_id, .session_id = p->session_id,
-                             .username = p->username, .node = p->node};
+    tomo_match_presence o = {.user_id = p->user_id,
+                             .session_id = p->session_id,
+                             .username = p->username,
+                             .node = p->node};
     return o;
 }
 
@@ -64,12 +69,15 @@ static int result(handler *h, const char *what, int r)
     if (r == 0)
         return 0;
     snprintf(h->err, sizeof(h->err), "match handler %s failed with code %d", what, r);
-    TOMO_LOGE(PLOG, "match handler failed plugin=%s module=%s fn=%s rc=%d", h->e->module,
-              h->e->key, what, r);
+    TOMO_LOGE(PLOG, "match handler failed plugin=%s module=%s fn=%s rc=%d", h->e->module, h->e->key,
+              what, r);
     return TOMO_EINVAL;
 }
 
-static char *json_text(json_t *v) { return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL; }
+static char *json_text(json_t *v)
+{
+    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
 
 static int a_init(void *ud, const tomo_match_ctx *mc, json_t *params, void **state, int *tick_rate,
                   char *label, size_t label_len)
@@ -86,8 +94,8 @@ static int a_init(void *ud, const tomo_match_ctx *mc, json_t *params, void **sta
 }
 
 static int a_join_attempt(void *ud, const tomo_match_ctx *mc, void **state,
-                          const tomo_match_presence *p, json_t *metadata, int *accept,
-                          char *reason, size_t reason_len)
+                          const tomo_match_presence *p, json_t *metadata, int *accept, char *reason,
+                          size_t reason_len)
 {
     handler *h = ud;
     tomo_match m;
@@ -105,8 +113,7 @@ typedef int (*presence_fn)(void *ud, tomo_match *m, void **state, const tomo_pre
                            size_t n);
 
 static int presences_call(handler *h, const tomo_match_ctx *mc, void **state,
-                          const tomo_match_presence *ps, size_t n, presence_fn fn,
-                          const char *what)
+                          const tomo_match_presence *ps, size_t n, presence_fn fn, const char *what)
 {
     tomo_match m;
     match_init(&m, h, mc);
@@ -163,8 +170,7 @@ static int a_loop(void *ud, const tomo_match_ctx *mc, void **state, const tomo_m
     return result(h, "loop", r);
 }
 
-static int a_signal(void *ud, const tomo_match_ctx *mc, void **state, const char *data,
-                    char **res)
+static int a_signal(void *ud, const tomo_match_ctx *mc, void **state, const char *data, char **res)
 {
     handler *h = ud;
     *res = NULL;
@@ -242,8 +248,8 @@ static int code_of(int rc)
 }
 
 static int h_broadcast(tomo_match *m, int64_t op_code, const void *data, size_t len,
-                       const tomo_presence *const *presences, size_t n,
-                       const tomo_presence *sender, int reliable)
+                       const tomo_presence *const *presences, size_t n, const tomo_presence *sender,
+                       int reliable)
 {
     if (!m || !m->mc || !m->mc->dispatcher || !m->mc->dispatcher->broadcast)
         return TOMO_CODE_FAILED_PRECONDITION;
@@ -297,7 +303,7 @@ static int h_match_create(const tomo_ctx *ctx, const char *module, const char *p
         return tomo_plugin_fail(error, TOMO_CODE_UNAVAILABLE, "matches need the realtime layer");
     if (ctx->mc)
         return tomo_plugin_fail(error, TOMO_CODE_FAILED_PRECONDITION,
-                        "match_create is not allowed from a match's own calls");
+                                "match_create is not allowed from a match's own calls");
     if (!module || !*module)
         return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a module name");
     json_t *p = NULL;
@@ -305,7 +311,8 @@ static int h_match_create(const tomo_ctx *ctx, const char *module, const char *p
         p = json_loads(params, 0, NULL);
         if (!json_is_object(p)) {
             json_decref(p);
-            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "params must be a JSON object");
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                    "params must be a JSON object");
         }
     }
     char id[TOMO_MATCH_ID_MAX], err[512] = "";

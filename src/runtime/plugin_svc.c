@@ -54,7 +54,10 @@ static tomo_json *j_get(const tomo_json *o, const char *k)
 {
     return o && k ? T(json_object_get(J(o), k)) : NULL;
 }
-static tomo_json *j_at(const tomo_json *a, size_t i) { return a ? T(json_array_get(J(a), i)) : NULL; }
+static tomo_json *j_at(const tomo_json *a, size_t i)
+{
+    return a ? T(json_array_get(J(a), i)) : NULL;
+}
 static size_t j_size(const tomo_json *v)
 {
     if (json_is_object(J(v)))
@@ -131,6 +134,16 @@ static int give(json_t *v, char **out)
     return 0;
 }
 
+/* give, with key an empty array when the service returned nothing. */
+static int give_list(json_t *v, const char *key, char **out)
+{
+    if (!v)
+        v = json_object();
+    if (!json_object_get(v, key))
+        json_object_set_new(v, key, json_array());
+    return give(v, out);
+}
+
 /* A JSON array argument of objects (at most MAX_OPS). */
 static int parse_list(const char *text, const char *what, json_t **out, char **error)
 {
@@ -138,7 +151,8 @@ static int parse_list(const char *text, const char *what, json_t **out, char **e
     if (!json_is_array(*out)) {
         json_decref(*out);
         *out = NULL;
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array", what);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array",
+                                what);
     }
     if (json_array_size(*out) > MAX_OPS) {
         json_decref(*out);
@@ -147,12 +161,12 @@ static int parse_list(const char *text, const char *what, json_t **out, char **e
     }
     size_t i;
     json_t *o;
-    json_array_foreach(*out, i, o) {
+    json_array_foreach (*out, i, o) {
         if (!json_is_object(o)) {
             json_decref(*out);
             *out = NULL;
-            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects an array of objects",
-                        what);
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                    "%s: expects an array of objects", what);
         }
     }
     return 0;
@@ -172,14 +186,13 @@ static int read_ids(const char *text, const char *what, json_t **arr, tomo_stora
         (*ids)[i].key = tomo_json_str(o, "key");
         (*ids)[i].user_id = tomo_json_str(o, "user_id");
         (*ids)[i].version = tomo_json_str(o, "version");
-        if (!(*ids)[i].collection || !*(*ids)[i].collection || !(*ids)[i].key ||
-            !*(*ids)[i].key) {
+        if (!(*ids)[i].collection || !*(*ids)[i].collection || !(*ids)[i].key || !*(*ids)[i].key) {
             free(*ids);
             *ids = NULL;
             json_decref(*arr);
             *arr = NULL;
             return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
-                        "%s: collection and key must be non-empty strings", what);
+                                    "%s: collection and key must be non-empty strings", what);
         }
     }
     return 0;
@@ -204,13 +217,7 @@ static int s_storage_read(const tomo_ctx *ctx, const char *text, char **out, cha
     tomo_db_release(c);
     free(ids);
     json_decref(arr);
-    if (rc)
-        return rc;
-    if (!res) {
-        res = json_object();
-        json_object_set_new(res, "objects", json_array());
-    }
-    return give(res, out);
+    return rc ? rc : give_list(res, "objects", out);
 }
 
 static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, char **error)
@@ -228,8 +235,8 @@ static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, ch
         ops[i].key = tomo_json_str(o, "key");
         ops[i].user_id = tomo_json_str(o, "user_id");
         ops[i].version = tomo_json_str(o, "version");
-        json_t *pr = json_object_get(o, "permission_read"), *pw = json_object_get(o,
-                                                                               "permission_write");
+        json_t *pr = json_object_get(o, "permission_read"),
+               *pw = json_object_get(o, "permission_write");
         ops[i].permission_read = json_is_integer(pr) ? json_integer_value(pr) : 1;
         ops[i].permission_write = json_is_integer(pw) ? json_integer_value(pw) : 1;
         if (json_is_object(v))
@@ -240,7 +247,7 @@ static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, ch
         if (!ops[i].collection || !*ops[i].collection || !ops[i].key || !*ops[i].key ||
             !ops[i].value)
             rc = tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
-                      "storage_write: collection, key and value are required");
+                                  "storage_write: collection, key and value are required");
     }
     tomo_svc *svc = NULL;
     tomo_dbconn *c = NULL;
@@ -256,13 +263,7 @@ static int s_storage_write(const tomo_ctx *ctx, const char *text, char **out, ch
     free(vals);
     free(ops);
     json_decref(arr);
-    if (rc)
-        return rc;
-    if (!res) {
-        res = json_object();
-        json_object_set_new(res, "acks", json_array());
-    }
-    return give(res, out);
+    return rc ? rc : give_list(res, "acks", out);
 }
 
 static int s_storage_delete(const tomo_ctx *ctx, const char *text, char **error)
@@ -276,8 +277,8 @@ static int s_storage_delete(const tomo_ctx *ctx, const char *text, char **error)
     tomo_dbconn *c;
     if ((rc = acquire(ctx, &svc, &c, error)) == 0 && json_array_size(arr)) {
         tomo_err err = {0};
-        if (tomo_svc_storage_delete(svc, c, &tomo_caller_system, ids, json_array_size(arr),
-                                    &err) < 0)
+        if (tomo_svc_storage_delete(svc, c, &tomo_caller_system, ids, json_array_size(arr), &err) <
+            0)
             rc = fail_err(error, &err);
     }
     tomo_db_release(c);
@@ -311,8 +312,8 @@ static int s_account_get(const tomo_ctx *ctx, const char *user_id, char **out, c
     json_t *res = NULL;
     if (rc == 0) {
         tomo_err err = {0};
-        if (tomo_svc_account_get(svc, c, &tomo_caller_system, user_id ? user_id : "", &res,
-                                 &err) < 0)
+        if (tomo_svc_account_get(svc, c, &tomo_caller_system, user_id ? user_id : "", &res, &err) <
+            0)
             rc = fail_err(error, &err);
     }
     tomo_db_release(c);
@@ -331,14 +332,14 @@ static int str_list(const char *text, const char *what, json_t **arr, const char
         return 0;
     *arr = json_loads(text, 0, NULL);
     if (!json_is_array(*arr))
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
-                    what);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                "%s: expects a JSON array of strings", what);
     *n = json_array_size(*arr);
     *v = tomo_xcalloc(*n ? *n : 1, sizeof(**v));
     for (size_t i = 0; i < *n; i++)
         if (!((*v)[i] = json_string_value(json_array_get(*arr, i))))
-            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s: expects a JSON array of strings",
-                        what);
+            return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                    "%s: expects a JSON array of strings", what);
     return 0;
 }
 
@@ -367,22 +368,16 @@ static int s_users_get(const tomo_ctx *ctx, const char *ids_text, const char *na
     free(names);
     json_decref(ja);
     json_decref(na);
-    if (rc)
-        return rc;
-    if (!res)
-        res = json_object();
-    if (!json_object_get(res, "users"))
-        json_object_set_new(res, "users", json_array());
-    return give(res, out);
+    return rc ? rc : give_list(res, "users", out);
 }
 
 static int s_notification_send(const tomo_ctx *ctx, const char *user_id, const char *subject,
-                               const char *content, int code, const char *sender_id,
-                               int persistent, char **error)
+                               const char *content, int code, const char *sender_id, int persistent,
+                               char **error)
 {
     if (code <= 0)
         return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
-                    "expects code to be above 0 (codes <= 0 are reserved)");
+                                "expects code to be above 0 (codes <= 0 are reserved)");
     tomo_svc *svc;
     tomo_dbconn *c;
     int rc = acquire(ctx, &svc, &c, error);
@@ -391,10 +386,10 @@ static int s_notification_send(const tomo_ctx *ctx, const char *user_id, const c
                                  sender_id && *sender_id ? sender_id : NULL, persistent, NULL);
         if (r == TOMO_EINVAL)
             rc = tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
-                      "failed to send notification: invalid notification");
+                                  "failed to send notification: invalid notification");
         else if (r < 0)
             rc = tomo_plugin_fail(error, TOMO_CODE_INTERNAL, "failed to send notification: %s",
-                      tomo_db_errmsg(c));
+                                  tomo_db_errmsg(c));
     }
     tomo_db_release(c);
     return rc;
@@ -406,7 +401,8 @@ static int s_wallet_update(const tomo_ctx *ctx, const char *user_id, const char 
     json_t *cs = changeset ? json_loads(changeset, 0, NULL) : NULL;
     if (!json_is_object(cs)) {
         json_decref(cs);
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "wallet_update: expects a changeset object");
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                "wallet_update: expects a changeset object");
     }
     tomo_svc *svc;
     tomo_dbconn *c;
@@ -442,11 +438,16 @@ static int s_lb_write(const tomo_ctx *ctx, const char *id, const char *owner_id,
             ov = i;
     if (ov < 0)
         return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
-                    "expects operator to be 'best', 'set', 'decr' or 'incr'");
+                                "expects operator to be 'best', 'set', 'decr' or 'incr'");
     if (!id || !*id || !owner_id || !*owner_id)
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "expects a leaderboard id and an owner id");
-    tomo_lb_write w = {.owner_id = owner_id, .username = username, .score = score,
-                       .subscore = subscore, .metadata = metadata, .override = ov};
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                "expects a leaderboard id and an owner id");
+    tomo_lb_write w = {.owner_id = owner_id,
+                       .username = username,
+                       .score = score,
+                       .subscore = subscore,
+                       .metadata = metadata,
+                       .override = ov};
     tomo_svc *svc;
     tomo_dbconn *c;
     int rc = acquire(ctx, &svc, &c, error);

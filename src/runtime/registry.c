@@ -47,8 +47,7 @@ int tomo_registry_check(const tomo_registry *other, int t, const char *key, cons
 }
 
 int tomo_registry_add(tomo_registry *r, int t, const char *key, int kind, const char *module,
-                      void *fn, void *ud, void *plugin, const char *what, char *err,
-                      size_t errlen)
+                      void *fn, void *ud, void *plugin, const char *what, char *err, size_t errlen)
 {
     int rc = tomo_registry_check(r, t, key, module, what, err, errlen);
     if (rc < 0) {

@@ -41,8 +41,7 @@ void tomo_registry_free(tomo_registry *r);
  * in err; the same module registering it again replaces the entry. fn is
  * taken (freed with the registry) for TOMO_REG_T_MATCH. */
 int tomo_registry_add(tomo_registry *r, int t, const char *key, int kind, const char *module,
-                      void *fn, void *ud, void *plugin, const char *what, char *err,
-                      size_t errlen);
+                      void *fn, void *ud, void *plugin, const char *what, char *err, size_t errlen);
 /* The entry, or NULL. */
 const tomo_impl *tomo_registry_get(const tomo_registry *r, int t, const char *key);
 /* Entries in table t. */

@@ -1,5 +1,8 @@
-/* runtime/runtime.h: the Lua runtime (Nakama's `nakama` module API).
- * Owns: tomo_runtime: the loaded module sources, a pool of Lua states
+/* runtime/runtime.h: the server runtime: Lua modules (Nakama's `nakama`
+ * module API) and C plugins (include/tomo/plugin.h, runtime/plugin.c), one
+ * registry of what implements each RPC id and hook (runtime/registry.h):
+ * the calls below dispatch to either kind the same way.
+ * Owns: tomo_runtime: the loaded plugins, the module sources, a pool of Lua states
  *       (runtime.lua_min_count .. lua_max_count, each with every module
  *       loaded once), the registrations the modules made (RPCs, request and
  *       realtime hooks, singleton callbacks), the per-state memory bound and

@@ -41,8 +41,8 @@ static void link_so(const char *name, const char *from)
 
 static void clear(void)
 {
-    static const char *const names[] = {"example.so", "old.so", "bad.so", "helper.lua", "dup.lua",
-                                       "example_match.lua"};
+    static const char *const names[] = {"example.so", "old.so",  "bad.so",
+                                        "helper.lua", "dup.lua", "example_match.lua"};
     char p[512];
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
         snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
@@ -69,7 +69,8 @@ static void test_rpc_and_hooks(void)
     clear();
     link_so("example.so", TOMO_TEST_EXAMPLE_SO);
     link_so("old.so", TOMO_TEST_OLD_SO);
-    put("helper.lua", "require('nakama').register_rpc(function(c, p) return 'lua' end, 'lua_rpc')\n");
+    put("helper.lua",
+        "require('nakama').register_rpc(function(c, p) return 'lua' end, 'lua_rpc')\n");
     tomo_config cfg;
     char err[512];
     tomo_runtime *rt = start(&cfg, err, sizeof(err));
@@ -200,8 +201,8 @@ static void test_match(void)
     TT_EQ(tick_rate, 10);
     TT_STR_EQ(label, "{\"kind\":\"example\"}");
     TT_TRUE(state != NULL);
-    tomo_match_presence p = {.user_id = "u1", .session_id = "s1", .username = "one",
-                             .node = "nakama", .reason = 1};
+    tomo_match_presence p = {
+        .user_id = "u1", .session_id = "s1", .username = "one", .node = "nakama", .reason = 1};
     int accept = 1;
     char reason[64] = "";
     json_t *md = json_pack("{s:s}", "deny", "yes");
@@ -213,8 +214,8 @@ static void test_match(void)
     TT_EQ(accept, 1);
     TT_OK(h.join(h.ud, &mc, &state, &p, 1));
     mc.tick = 3;
-    tomo_match_message m = {.sender = p, .op_code = 4, .data = (const uint8_t *)"ping", .len = 4,
-                            .reliable = 1};
+    tomo_match_message m = {
+        .sender = p, .op_code = 4, .data = (const uint8_t *)"ping", .len = 4, .reliable = 1};
     TT_OK(h.loop(h.ud, &mc, &state, &m, 1));
     TT_EQ(r.broadcasts, 1);
     TT_EQ(r.op, 5);
