@@ -26,6 +26,7 @@ void tomo_nk_notify_open(lua_State *L, int nk);   /* notification(s)_send */
 void tomo_nk_chat_open(lua_State *L, int nk);     /* channel_id_build */
 void tomo_nk_storage_open(lua_State *L, int nk);  /* storage_read/write/delete/list */
 void tomo_nk_wallet_open(lua_State *L, int nk);   /* wallet(s)_update, wallet_ledger_list */
+void tomo_nk_account_open(lua_State *L, int nk);  /* account(s)_*_id, users_get_* */
 void tomo_nk_match_open(lua_State *L, int nk);    /* match_create/get/list/signal */
 /* The domain open functions in order, then the names not implemented. */
 void tomo_nk_open_all(lua_State *L, int nk);
@@ -73,6 +74,35 @@ json_t *tomo_nk_to_json(lua_State *L, int i);
 void tomo_nk_push_json(lua_State *L, const json_t *v);
 /* json_dumps with Nakama's escaping of < > & (malloc'd). */
 char *tomo_nk_json_dump(const json_t *v);
+
+/* ---- helpers of the svc-backed domains (runtime/nk_svc.c) ---- */
+
+/* The service layer with a database, or raise "<fn>: the database is not
+ * available". */
+tomo_svc *tomo_nk_need_svc(lua_State *L, const char *fn);
+/* A connection from svc's pool (release it before anything can raise), or
+ * raise "<fn>: database unavailable". */
+tomo_dbconn *tomo_nk_acquire(lua_State *L, tomo_svc *svc, const char *fn);
+/* Push j (stolen) as a Lua value. */
+void tomo_nk_push_take(lua_State *L, json_t *j);
+/* The strings of the array table at i (nil/none: NULL, *n = 0) in a
+ * userdata pushed on the stack top (the table stays at i, so the strings
+ * stay alive); a non-table or a non-string element raises `what`. */
+const char **tomo_nk_strs(lua_State *L, int i, size_t *n, const char *what);
+/* Optional metadata table at i -> compact JSON object text (malloc'd), or
+ * NULL for nil/none; an empty table is {}; anything else raises. */
+char *tomo_nk_opt_metadata(lua_State *L, int i);
+/* Unix seconds of an RFC 3339 UTC time (0 when NULL or malformed). */
+long long tomo_nk_rfc3339_secs(const char *s);
+/* A protojson message (borrowed, may be NULL) -> a Lua-shaped copy (new
+ * reference): the strs keys present ("" when absent), metadata (JSON text)
+ * a table, create_time/update_time unix seconds, the ints keys numbers
+ * (protojson int64 strings parsed; 0 when absent). Lists NULL-terminated. */
+json_t *tomo_nk_lua_shape(const json_t *msg, const char *const *strs, const char *const *ints);
+/* A protojson User (borrowed, may be NULL) -> Nakama's Lua User (new
+ * reference): user_id, every text field present, metadata a table, times
+ * unix seconds, edge_count a number, online a bool. */
+json_t *tomo_nk_lua_user(const json_t *u);
 
 /* Push the string as a Lua string (n bytes). */
 static inline void tomo_nk_pushstr(lua_State *L, const char *s)

@@ -84,6 +84,7 @@ static const domain_open domains[] = {
     tomo_nk_leaderboard_open,
     tomo_nk_storage_open,
     tomo_nk_wallet_open,
+    tomo_nk_account_open,
     tomo_nk_social_open,
     tomo_nk_match_open,
 };

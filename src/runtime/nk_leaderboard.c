@@ -122,13 +122,6 @@ static json_t *tournament_json(const tomo_tournament_info *t, int with_start_act
     return o;
 }
 
-/* Push j (stolen) as a Lua value. */
-static void push_take(lua_State *L, json_t *j)
-{
-    tomo_nk_push_json(L, j);
-    json_decref(j);
-}
-
 /* ---- argument helpers ---- */
 
 static tomo_svc *need_svc(lua_State *L, const char *fn)
@@ -199,24 +192,6 @@ static int check_t_override(lua_State *L, int i)
     return 0;
 }
 
-/* Optional metadata table -> JSON text (malloc'd) or NULL. */
-static char *opt_metadata(lua_State *L, int i)
-{
-    if (lua_isnoneornil(L, i))
-        return NULL;
-    luaL_checktype(L, i, LUA_TTABLE);
-    json_t *j = tomo_nk_to_json(L, i);
-    if (json_is_array(j) && json_array_size(j) == 0) {
-        json_decref(j);
-        j = json_object();
-    }
-    char *s = json_is_object(j) ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!s)
-        luaL_argerror(L, i, "expects metadata to be a table of key-value pairs");
-    return s;
-}
-
 /* Optional array of UUID strings: ids[] into a malloc'd block (37 each). */
 static char (*opt_ids(lua_State *L, int i, size_t *n))[37]
 {
@@ -244,13 +219,6 @@ static char (*opt_ids(lua_State *L, int i, size_t *n))[37]
     return ids;
 }
 
-static int acquire(lua_State *L, tomo_svc *svc, tomo_dbconn **db, const char *fn)
-{
-    if (tomo_db_acquire(svc->db, db) < 0)
-        return tomo_nk_error(L, "%s: database unavailable", fn);
-    return 0;
-}
-
 /* ---- leaderboards ---- */
 
 static int l_leaderboard_create(lua_State *L)
@@ -263,7 +231,7 @@ static int l_leaderboard_create(lua_State *L)
     in.sort_order = check_sort(L, 3);
     in.op = check_op(L, 4);
     in.reset_schedule = tomo_nk_optstr(L, 5, "", NULL);
-    char *md = opt_metadata(L, 6);
+    char *md = tomo_nk_opt_metadata(L, 6);
     in.metadata = md;
     tomo_dbconn *db = NULL;
     tomo_err err = {0};
@@ -285,7 +253,7 @@ static int l_leaderboard_delete(lua_State *L)
     tomo_svc *svc = need_svc(L, "leaderboard_delete");
     const char *id = tomo_nk_checkstr(L, 1, 1, NULL);
     tomo_dbconn *db;
-    acquire(L, svc, &db, "leaderboard_delete");
+    db = tomo_nk_acquire(L, svc, "leaderboard_delete");
     tomo_err err = {0};
     int rc = tomo_svc_leaderboard_delete(svc, db, id, &err);
     tomo_db_release(db);
@@ -323,7 +291,7 @@ static int l_leaderboard_list(lua_State *L)
     for (size_t j = 0; j < n; j++)
         tomo_lb_board_clear(&all[j]);
     free(all);
-    push_take(L, arr);
+    tomo_nk_push_take(L, arr);
     tomo_nk_pushstr(L, next);
     free(next);
     return 2;
@@ -346,7 +314,7 @@ static int l_leaderboards_get_id(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    push_take(L, arr);
+    tomo_nk_push_take(L, arr);
     return 1;
 }
 
@@ -390,8 +358,8 @@ static int records_list(lua_State *L, list_fn fn, const char *name, int nret)
     char *prev = l.prev_cursor ? tomo_xstrdup(l.prev_cursor) : NULL;
     int64_t count = l.rank_count;
     tomo_lb_record_list_clear(&l);
-    push_take(L, recs);
-    push_take(L, owners);
+    tomo_nk_push_take(L, recs);
+    tomo_nk_push_take(L, owners);
     tomo_nk_pushstr(L, next);
     tomo_nk_pushstr(L, prev);
     free(next);
@@ -429,7 +397,7 @@ static int record_write(lua_State *L, int tournament)
     w.score = tomo_nk_optint(L, 4, 0);
     w.subscore = tomo_nk_optint(L, 5, 0);
     w.override = tournament ? check_t_override(L, 7) : check_override(L, 7);
-    char *md = opt_metadata(L, 6);
+    char *md = tomo_nk_opt_metadata(L, 6);
     w.metadata = md;
     tomo_dbconn *db = NULL;
     tomo_err err = {0};
@@ -450,7 +418,7 @@ static int record_write(lua_State *L, int tournament)
                                  &err);
     json_t *j = record_json(&r);
     tomo_lb_record_clear(&r);
-    push_take(L, j);
+    tomo_nk_push_take(L, j);
     return 1;
 }
 
@@ -495,7 +463,7 @@ static int haystack(lua_State *L, around_fn fn, const char *name)
     char *next = l.next_cursor ? tomo_xstrdup(l.next_cursor) : NULL;
     char *prev = l.prev_cursor ? tomo_xstrdup(l.prev_cursor) : NULL;
     tomo_lb_record_list_clear(&l);
-    push_take(L, recs);
+    tomo_nk_push_take(L, recs);
     tomo_nk_pushstr(L, next);
     tomo_nk_pushstr(L, prev);
     free(next);
@@ -523,7 +491,7 @@ static int record_delete(lua_State *L, delete_fn fn, const char *name)
     char owner[37];
     tomo_nk_checkuuid(L, 2, owner);
     tomo_dbconn *db;
-    acquire(L, svc, &db, name);
+    db = tomo_nk_acquire(L, svc, name);
     tomo_err err = {0};
     int rc = fn(svc, db, &tomo_caller_system, id, owner, &err);
     tomo_db_release(db);
@@ -575,7 +543,7 @@ static int l_tournament_create(lua_State *L)
     if (in.max_num_score < 0)
         luaL_argerror(L, 14, "max num score must be >= 0");
     in.join_required = tomo_nk_optbool(L, 15, 0);
-    char *md = opt_metadata(L, 7);
+    char *md = tomo_nk_opt_metadata(L, 7);
     in.metadata = md;
     tomo_dbconn *db = NULL;
     tomo_err err = {0};
@@ -597,7 +565,7 @@ static int l_tournament_delete(lua_State *L)
     tomo_svc *svc = need_svc(L, "tournament_delete");
     const char *id = tomo_nk_checkstr(L, 1, 1, NULL);
     tomo_dbconn *db;
-    acquire(L, svc, &db, "tournament_delete");
+    db = tomo_nk_acquire(L, svc, "tournament_delete");
     tomo_err err = {0};
     int rc = tomo_svc_tournament_delete(svc, db, id, &err);
     tomo_db_release(db);
@@ -616,7 +584,7 @@ static int l_tournament_add_attempt(lua_State *L)
     if (count == 0)
         luaL_argerror(L, 3, "expects an attempt count other than 0");
     tomo_dbconn *db;
-    acquire(L, svc, &db, "tournament_add_attempt");
+    db = tomo_nk_acquire(L, svc, "tournament_add_attempt");
     tomo_err err = {0};
     int rc = tomo_svc_tournament_add_attempt(svc, db, id, owner, (int)count, &err);
     tomo_db_release(db);
@@ -633,7 +601,7 @@ static int l_tournament_join(lua_State *L)
     tomo_nk_checkuuid(L, 2, owner);
     const char *username = tomo_nk_checkstr(L, 3, 1, NULL);
     tomo_dbconn *db;
-    acquire(L, svc, &db, "tournament_join");
+    db = tomo_nk_acquire(L, svc, "tournament_join");
     tomo_err err = {0};
     int rc = tomo_svc_tournament_join(svc, db, &tomo_caller_system, id, owner, username, &err);
     tomo_db_release(db);
@@ -685,7 +653,7 @@ static int l_tournament_list(lua_State *L)
         tomo_tournament_info_clear(&items[i]);
     }
     free(items);
-    push_take(L, arr);
+    tomo_nk_push_take(L, arr);
     tomo_nk_pushstr(L, cursor);
     free(cursor);
     return 2;
@@ -697,7 +665,7 @@ static int l_tournaments_get_id(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t n = lua_objlen(L, 1);
     tomo_dbconn *db;
-    acquire(L, svc, &db, "tournaments_get_id");
+    db = tomo_nk_acquire(L, svc, "tournaments_get_id");
     json_t *arr = json_array();
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, (int)i);
@@ -710,7 +678,7 @@ static int l_tournaments_get_id(lua_State *L)
         lua_pop(L, 1);
     }
     tomo_db_release(db);
-    push_take(L, arr);
+    tomo_nk_push_take(L, arr);
     return 1;
 }
 

@@ -29,84 +29,13 @@
 
 /* ---- shapes ---- */
 
-static long long rfc3339_secs(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                     &tm.tm_min, &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm);
-}
-
-static void fix_time(json_t *o, const char *key)
-{
-    json_object_set_new(o, key, json_integer(rfc3339_secs(tomo_json_str(o, key))));
-}
-
-static void fix_md(json_t *o)
-{
-    const char *s = tomo_json_str(o, "metadata");
-    json_t *md = s ? json_loads(s, 0, NULL) : NULL;
-    json_object_set_new(o, "metadata", json_is_object(md) ? md : json_object());
-    if (md && !json_is_object(md))
-        json_decref(md);
-}
-
-static void fix_strs(json_t *o, const char *const *keys)
-{
-    for (; *keys; keys++)
-        if (!json_is_string(json_object_get(o, *keys)))
-            json_object_set_new(o, *keys, json_string(""));
-}
-
-static void fix_int(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    long long n = json_is_integer(v) ? (long long)json_integer_value(v)
-                  : json_is_string(v) ? strtoll(json_string_value(v), NULL, 10)
-                                      : 0;
-    json_object_set_new(o, key, json_integer(n));
-}
-
-/* A protojson User (borrowed) -> Nakama's Lua User (new reference). */
-static json_t *lua_user(const json_t *u)
-{
-    static const char *const strs[] = {"username", "display_name", "avatar_url", "lang_tag",
-                                       "location", "timezone",     NULL};
-    json_t *o = json_deep_copy(u ? u : json_object());
-    if (!o)
-        o = json_object();
-    json_t *id = json_object_get(o, "id");
-    json_object_set_new(o, "user_id", json_string(json_is_string(id) ? json_string_value(id)
-                                                                     : ""));
-    json_object_del(o, "id");
-    fix_strs(o, strs);
-    fix_md(o);
-    fix_time(o, "create_time");
-    fix_time(o, "update_time");
-    fix_int(o, "edge_count");
-    if (!json_is_boolean(json_object_get(o, "online")))
-        json_object_set_new(o, "online", json_false());
-    return o;
-}
-
 /* A protojson Group (borrowed) -> Nakama's Lua Group (new reference). */
 static json_t *lua_group(const json_t *g)
 {
     static const char *const strs[] = {"id",         "creator_id", "name", "description",
                                        "avatar_url", "lang_tag",   NULL};
-    json_t *o = json_deep_copy(g ? g : json_object());
-    if (!o)
-        o = json_object();
-    fix_strs(o, strs);
-    fix_md(o);
-    fix_time(o, "create_time");
-    fix_time(o, "update_time");
-    fix_int(o, "edge_count");
-    fix_int(o, "max_count");
+    static const char *const ints[] = {"edge_count", "max_count", NULL};
+    json_t *o = tomo_nk_lua_shape(g, strs, ints);
     if (!json_is_boolean(json_object_get(o, "open")))
         json_object_set_new(o, "open", json_false());
     return o;
@@ -120,13 +49,6 @@ static long long state_of(const json_t *e)
     return json_is_integer(s) ? (long long)json_integer_value(s) : 0;
 }
 
-/* Push j (stolen) as a Lua value. */
-static void push_take(lua_State *L, json_t *j)
-{
-    tomo_nk_push_json(L, j);
-    json_decref(j);
-}
-
 static void push_cursor(lua_State *L, const json_t *list)
 {
     const char *c = tomo_json_str(list, "cursor");
@@ -137,60 +59,6 @@ static void push_cursor(lua_State *L, const json_t *list)
 }
 
 /* ---- arguments ---- */
-
-static tomo_svc *need_svc(lua_State *L, const char *fn)
-{
-    tomo_svc *svc = tomo_nk_svc(L);
-    if (!svc || !svc->db)
-        tomo_nk_error(L, "%s: the database is not available", fn);
-    return svc;
-}
-
-static tomo_dbconn *acquire(lua_State *L, tomo_svc *svc, const char *fn)
-{
-    tomo_dbconn *db = NULL;
-    if (tomo_db_acquire(svc->db, &db) < 0)
-        tomo_nk_error(L, "%s: database unavailable", fn);
-    return db;
-}
-
-/* Strings of the array table at i into a userdata pushed at the stack top
- * (the table stays at i, so the strings stay alive). */
-static const char **strs_of(lua_State *L, int i, size_t *n, const char *what)
-{
-    *n = 0;
-    if (lua_isnoneornil(L, i))
-        return NULL;
-    if (lua_type(L, i) != LUA_TTABLE)
-        luaL_argerror(L, i, what);
-    size_t len = lua_objlen(L, i);
-    const char **v = lua_newuserdata(L, (len ? len : 1) * sizeof(*v));
-    for (size_t k = 0; k < len; k++) {
-        lua_rawgeti(L, i, (int)k + 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_argerror(L, i, what);
-        v[k] = lua_tostring(L, -1);
-        lua_pop(L, 1);
-    }
-    *n = len;
-    return v;
-}
-
-static char *opt_metadata(lua_State *L, int i)
-{
-    if (lua_isnoneornil(L, i))
-        return NULL;
-    if (lua_type(L, i) != LUA_TTABLE)
-        luaL_argerror(L, i, "expects metadata to be a table");
-    json_t *j = tomo_nk_to_json(L, i);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        j = json_object();
-    }
-    char *s = tomo_nk_json_dump(j);
-    json_decref(j);
-    return s;
-}
 
 static int opt_state(lua_State *L, int i, int max)
 {
@@ -227,8 +95,8 @@ static int l_friends_list(lua_State *L)
     int limit = check_limit(L, 2, 100, 100);
     int state = opt_state(L, 3, 3);
     const char *cursor = tomo_nk_optstr(L, 4, "", NULL);
-    tomo_svc *svc = need_svc(L, "friends_list");
-    tomo_dbconn *db = acquire(L, svc, "friends_list");
+    tomo_svc *svc = tomo_nk_need_svc(L, "friends_list");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "friends_list");
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -253,13 +121,13 @@ static int l_friends_list(lua_State *L)
     json_array_foreach(friends, k, f)
     {
         json_t *o = json_object();
-        json_object_set_new(o, "user", lua_user(json_object_get(f, "user")));
+        json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(f, "user")));
         json_object_set_new(o, "state", json_integer(state_of(f)));
         json_object_set_new(o, "update_time",
-                            json_integer(rfc3339_secs(tomo_json_str(f, "update_time"))));
+                            json_integer(tomo_nk_rfc3339_secs(tomo_json_str(f, "update_time"))));
         json_array_append_new(res, o);
     }
-    push_take(L, res);
+    tomo_nk_push_take(L, res);
     push_cursor(L, out);
     json_decref(out);
     return 2;
@@ -276,12 +144,12 @@ static int friends_change(lua_State *L, friend_op op, const char *fn, const char
     const char *username = tomo_nk_optstr(L, 2, "", NULL);
     tomo_svc_friend_targets t;
     memset(&t, 0, sizeof(t));
-    t.ids = strs_of(L, 3, &t.n_ids, "expects user ids to be a table of strings");
-    t.usernames = strs_of(L, 4, &t.n_usernames, "expects usernames to be a table of strings");
+    t.ids = tomo_nk_strs(L, 3, &t.n_ids, "expects user ids to be a table of strings");
+    t.usernames = tomo_nk_strs(L, 4, &t.n_usernames, "expects usernames to be a table of strings");
     if (!t.n_ids && !t.n_usernames)
         return 0; /* Nakama returns without doing anything */
-    tomo_svc *svc = need_svc(L, fn);
-    tomo_dbconn *db = acquire(L, svc, fn);
+    tomo_svc *svc = tomo_nk_need_svc(L, fn);
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, fn);
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -330,7 +198,7 @@ static int l_group_create(lua_State *L)
     if (mc > 1000000)
         return luaL_argerror(L, 9, "expects max_count to be at most 1000000");
     in.max_count = (int)mc;
-    char *md = opt_metadata(L, 8); /* last check: nothing raises after it */
+    char *md = tomo_nk_opt_metadata(L, 8); /* last check: nothing raises after it */
     in.metadata = md;
     tomo_svc *svc = tomo_nk_svc(L);
     tomo_dbconn *db = NULL;
@@ -347,7 +215,7 @@ static int l_group_create(lua_State *L)
     free(md);
     if (rc < 0)
         return tomo_nk_raise_err(L, "error creating group", &err);
-    push_take(L, lua_group(out));
+    tomo_nk_push_take(L, lua_group(out));
     json_decref(out);
     return 1;
 }
@@ -378,7 +246,7 @@ static int l_group_update(lua_State *L)
     if (mc < 0 || mc > 1000000)
         return luaL_argerror(L, 10, "expects max_count to be 0-1000000");
     in.max_count = (int)mc;
-    char *md = opt_metadata(L, 9); /* last check */
+    char *md = tomo_nk_opt_metadata(L, 9); /* last check */
     in.metadata = md;
     tomo_svc *svc = tomo_nk_svc(L);
     tomo_dbconn *db = NULL;
@@ -401,8 +269,8 @@ static int l_group_delete(lua_State *L)
 {
     char gid[37];
     tomo_nk_checkuuid(L, 1, gid);
-    tomo_svc *svc = need_svc(L, "group_delete");
-    tomo_dbconn *db = acquire(L, svc, "group_delete");
+    tomo_svc *svc = tomo_nk_need_svc(L, "group_delete");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "group_delete");
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -420,8 +288,8 @@ static int join_leave(lua_State *L, int join)
     tomo_nk_checkuuid(L, 1, gid);
     tomo_nk_checkuuid(L, 2, uid);
     const char *username = tomo_nk_checkstr(L, 3, 1, NULL);
-    tomo_svc *svc = need_svc(L, fn);
-    tomo_dbconn *db = acquire(L, svc, fn);
+    tomo_svc *svc = tomo_nk_need_svc(L, fn);
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, fn);
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -451,7 +319,7 @@ static int users_change(lua_State *L, int op, const char *fn, const char *prefix
         memcpy(caller.user_id, cid, sizeof(caller.user_id));
     }
     size_t n;
-    const char **ids = strs_of(L, 2, &n, "expects user_ids to be a table of strings");
+    const char **ids = tomo_nk_strs(L, 2, &n, "expects user_ids to be a table of strings");
     for (size_t k = 0; k < n; k++) {
         if (!tomo_uuid_valid(ids[k]))
             return luaL_argerror(L, 2, "expects each user id to be a valid UUID");
@@ -460,8 +328,8 @@ static int users_change(lua_State *L, int op, const char *fn, const char *prefix
     }
     if (!n)
         return 0;
-    tomo_svc *svc = need_svc(L, fn);
-    tomo_dbconn *db = acquire(L, svc, fn);
+    tomo_svc *svc = tomo_nk_need_svc(L, fn);
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, fn);
     tomo_err err = {0};
     int rc = tomo_svc_group_users_change(svc, db, &caller, op, gid, ids, n, &err);
     tomo_db_release(db);
@@ -499,8 +367,8 @@ static int l_group_users_list(lua_State *L)
     int limit = check_limit(L, 2, 100, 100);
     int state = opt_state(L, 3, 4);
     const char *cursor = tomo_nk_optstr(L, 4, "", NULL);
-    tomo_svc *svc = need_svc(L, "group_users_list");
-    tomo_dbconn *db = acquire(L, svc, "group_users_list");
+    tomo_svc *svc = tomo_nk_need_svc(L, "group_users_list");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "group_users_list");
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -525,11 +393,11 @@ static int l_group_users_list(lua_State *L)
     json_array_foreach(list, k, e)
     {
         json_t *o = json_object();
-        json_object_set_new(o, "user", lua_user(json_object_get(e, "user")));
+        json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(e, "user")));
         json_object_set_new(o, "state", json_integer(state_of(e)));
         json_array_append_new(res, o);
     }
-    push_take(L, res);
+    tomo_nk_push_take(L, res);
     push_cursor(L, out);
     json_decref(out);
     return 2;
@@ -542,8 +410,8 @@ static int l_user_groups_list(lua_State *L)
     int limit = check_limit(L, 2, 100, 100);
     int state = opt_state(L, 3, 4);
     const char *cursor = tomo_nk_optstr(L, 4, "", NULL);
-    tomo_svc *svc = need_svc(L, "user_groups_list");
-    tomo_dbconn *db = acquire(L, svc, "user_groups_list");
+    tomo_svc *svc = tomo_nk_need_svc(L, "user_groups_list");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "user_groups_list");
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -563,7 +431,7 @@ static int l_user_groups_list(lua_State *L)
         json_object_set_new(o, "state", json_integer(state_of(e)));
         json_array_append_new(res, o);
     }
-    push_take(L, res);
+    tomo_nk_push_take(L, res);
     push_cursor(L, out);
     json_decref(out);
     return 2;
@@ -585,8 +453,8 @@ static int l_groups_list(lua_State *L)
     f.members = members < 0 ? -1 : (int)members;
     int limit = check_limit(L, 5, 100, 100);
     const char *cursor = tomo_nk_optstr(L, 6, "", NULL);
-    tomo_svc *svc = need_svc(L, "groups_list");
-    tomo_dbconn *db = acquire(L, svc, "groups_list");
+    tomo_svc *svc = tomo_nk_need_svc(L, "groups_list");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "groups_list");
     tomo_caller caller;
     system_caller(&caller);
     tomo_err err = {0};
@@ -601,7 +469,7 @@ static int l_groups_list(lua_State *L)
     json_t *g;
     json_array_foreach(json_object_get(out, "groups"), k, g)
         json_array_append_new(res, lua_group(g));
-    push_take(L, res);
+    tomo_nk_push_take(L, res);
     push_cursor(L, out);
     json_decref(out);
     return 2;
@@ -613,13 +481,13 @@ static int l_groups_get_id(lua_State *L)
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_argerror(L, 1, "expects a table of group ids");
     size_t n;
-    const char **ids = strs_of(L, 1, &n, "expects a table of group ids");
+    const char **ids = tomo_nk_strs(L, 1, &n, "expects a table of group ids");
     if (!n) {
         lua_newtable(L);
         return 1;
     }
-    tomo_svc *svc = need_svc(L, "groups_get_id");
-    tomo_dbconn *db = acquire(L, svc, "groups_get_id");
+    tomo_svc *svc = tomo_nk_need_svc(L, "groups_get_id");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "groups_get_id");
     tomo_err err = {0};
     json_t *out = NULL;
     int rc = tomo_svc_group_get(db, ids, n, &out, &err);
@@ -632,7 +500,7 @@ static int l_groups_get_id(lua_State *L)
     json_array_foreach(out, k, g)
         json_array_append_new(res, lua_group(g));
     json_decref(out);
-    push_take(L, res);
+    tomo_nk_push_take(L, res);
     return 1;
 }
 

@@ -17,15 +17,6 @@
 #define NIL_UUID "00000000-0000-0000-0000-000000000000"
 #define MAX_OPS 1000
 
-static double rfc3339_sec(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-        return 0;
-    return (double)timegm(&tm);
-}
-
 /* Push one StorageObject (protojson) as Nakama's Lua table. */
 static void push_object(lua_State *L, json_t *o)
 {
@@ -43,9 +34,9 @@ static void push_object(lua_State *L, json_t *o)
     lua_setfield(L, -2, "permission_read");
     lua_pushnumber(L, (lua_Number)json_integer_value(json_object_get(o, "permission_write")));
     lua_setfield(L, -2, "permission_write");
-    lua_pushnumber(L, rfc3339_sec(json_string_value(json_object_get(o, "create_time"))));
+    lua_pushnumber(L, (lua_Number)tomo_nk_rfc3339_secs(tomo_json_str(o, "create_time")));
     lua_setfield(L, -2, "create_time");
-    lua_pushnumber(L, rfc3339_sec(json_string_value(json_object_get(o, "update_time"))));
+    lua_pushnumber(L, (lua_Number)tomo_nk_rfc3339_secs(tomo_json_str(o, "update_time")));
     lua_setfield(L, -2, "update_time");
     const char *v = json_string_value(json_object_get(o, "value"));
     json_t *val = v ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
@@ -87,11 +78,8 @@ static const char *field_str(lua_State *L, int t, const char *k, int required, i
 
 static int acquire(lua_State *L, tomo_svc **svc, tomo_dbconn **c, const char *what)
 {
-    *svc = tomo_nk_svc(L);
-    if (!*svc || !(*svc)->db)
-        return tomo_nk_error(L, "%s: no database", what);
-    if (tomo_db_acquire((*svc)->db, c) < 0)
-        return tomo_nk_error(L, "%s: database unavailable", what);
+    *svc = tomo_nk_need_svc(L, what);
+    *c = tomo_nk_acquire(L, *svc, what);
     return 0;
 }
 
