@@ -13,7 +13,9 @@
  * batch full) commits the outer transaction, and every member of the batch
  * is answered with that commit's result: nobody is told "done" before the
  * fsync that holds their write, a member that rolls back its savepoint
- * leaves the others intact, and if SQLite aborts the outer transaction
+ * leaves the others intact (and is answered after the commit as well, so a
+ * conflict with an earlier member's row is never followed by a read that
+ * cannot see that row), and if SQLite aborts the outer transaction
  * (disk full, I/O error) every member of the batch gets the error. Members
  * of one batch are serialised in turn order, so a later member reads what
  * an earlier one wrote; they commit or fail together.
@@ -75,7 +77,8 @@ struct wgroup {
     int waiting;              /* threads queued for a turn */
     int outer_open;           /* the batch's outer transaction is open on w */
     int lost;                 /* SQLite aborted the outer transaction */
-    int members;              /* turns released into the open batch */
+    int members;              /* turns ended in the open batch */
+    int joined;               /* of them, turns whose writes it holds */
     waiter *list;             /* their waiters */
     sconn *w;                 /* the writer connection */
     uint64_t limit_ns;        /* how long a writer waits for its turn */
@@ -352,26 +355,26 @@ static void check_lost(wgroup *g)
 /* End the turn. joined: the turn's savepoint was released into the batch,
  * so its result is the batch commit's. Hands the batch to the next queued
  * writer while there is one (and room), else commits it and answers every
- * member. Returns the turn's result (joined) or 0. */
+ * member. Returns the turn's result (joined) or 0.
+ * A turn that rolled back waits for the commit too: what made it roll back
+ * (a unique violation, a version check) may be an earlier member's write,
+ * and its caller's next read, on a pool connection, must see that write. */
 static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
 {
     waiter me = {0};
     pthread_mutex_lock(&g->mu);
-    if (joined) {
-        me.next = g->list;
-        g->list = &me;
-        g->members++;
-    }
+    me.next = g->list;
+    g->list = &me;
+    g->members++;
+    g->joined += joined;
     if (g->outer_open && !g->lost && g->waiting > 0 && g->members < MAX_BATCH) {
         g->busy = 0;
         pthread_cond_signal(&g->turn);
-        if (!joined) {
-            pthread_mutex_unlock(&g->mu);
-            return 0;
-        }
         while (!me.done)
             pthread_cond_wait(&g->done, &g->mu);
         pthread_mutex_unlock(&g->mu);
+        if (!joined)
+            return 0;
         if (me.rc < 0)
             snprintf(err, errlen, "%s", me.err);
         return me.rc;
@@ -396,7 +399,7 @@ static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
     pthread_mutex_lock(&g->mu);
     if (open && rc == 0) {
         g->commits++;
-        g->writes += (uint64_t)g->members;
+        g->writes += (uint64_t)g->joined;
     }
     for (waiter *x = g->list; x; x = x->next) {
         x->rc = rc;
@@ -405,7 +408,7 @@ static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
         x->done = 1;
     }
     g->list = NULL;
-    g->members = 0;
+    g->members = g->joined = 0;
     g->outer_open = 0;
     g->lost = 0;
     g->busy = 0;

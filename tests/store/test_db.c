@@ -93,7 +93,8 @@ static void test_sqlite(void)
 /* Group commit: concurrent writers share commits, each answered with its
  * own outcome. Thread t writes rounds transactions; every third one is
  * rolled back, every fifth hits a unique violation first (and rolls back),
- * and solo writes (no BEGIN) go in between. */
+ * and solo writes (no BEGIN) go in between, one of them a race of every
+ * thread for the same row. */
 typedef struct gc_arg {
     tomo_db *db;
     int t, rounds, committed, failed;
@@ -132,6 +133,22 @@ static void *gc_writer(void *p)
             a->committed++;
         else
             a->failed++;
+        /* every thread races for the same row (as concurrent logins with
+         * one device id do): the losers' conflict is followed by a read,
+         * outside any transaction, that must find the winner's row */
+        snprintf(key, sizeof(key), "race%d", i);
+        rc = tomo_db_exec(c, "INSERT INTO gc (k) VALUES ($1)", v, 1, NULL);
+        if (rc == 0) {
+            a->committed++;
+        } else if (rc == TOMO_ECONFLICT) {
+            tomo_dbres *r = NULL;
+            if (tomo_db_exec(c, "SELECT COUNT(*) FROM gc WHERE k = $1", v, 1, &r) < 0 ||
+                tomo_dbres_int(r, 0, 0) != 1)
+                a->failed++;
+            tomo_dbres_free(r);
+        } else {
+            a->failed++;
+        }
         tomo_db_release(c);
     }
     return NULL;
