@@ -8,6 +8,8 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/trace.h"
+#include "grpc/grpc.h"
 #include "net/http.h"
 #include "net/loop.h"
 #include "net/tls.h"
@@ -36,6 +38,8 @@ static uv_signal_t g_sigterm, g_sigint, g_sighup;
 static tomo_tls *g_tls; /* socket.ssl_*: the API and WebSocket ports */
 static tomo_console *g_console;
 static tomo_http_server *g_console_http; /* console.port */
+static tomo_tls *g_tls_h2; /* the same certificate with ALPN h2: the gRPC port */
+static tomo_grpc *g_grpc;  /* grpc.port (NULL when off or not bound) */
 static uv_timer_t g_shutdown_timer;
 static int64_t g_shutdown_deadline_ms;
 
@@ -216,6 +220,7 @@ static void finish_shutdown(void)
         tomo_http_server_shutdown(g_console_http);
         tomo_http_server_close_all(g_console_http);
     }
+    tomo_grpc_close_all(g_grpc);
     tomo_rt_close_all(srv->rt);
     uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
     uv_close((uv_handle_t *)&g_sigint, on_handle_close);
@@ -228,7 +233,8 @@ static void shutdown_tick(uv_timer_t *t)
     (void)t;
     tomo_server *srv = &g_srv;
     size_t inflight = tomo_http_server_inflight(srv->api_http) +
-                      (srv->ws_http ? tomo_http_server_inflight(srv->ws_http) : 0);
+                      (srv->ws_http ? tomo_http_server_inflight(srv->ws_http) : 0) +
+                      tomo_grpc_inflight(g_grpc);
     int pending = tomo_pool_pending(srv->pool);
     if ((inflight == 0 && pending == 0) || tomo_now_ms() >= g_shutdown_deadline_ms) {
         if (inflight || pending)
@@ -254,6 +260,8 @@ static void on_sighup(uv_signal_t *s, int signum)
                   err);
     else
         TOMO_LOGI(TOMO_MAIN, "SIGHUP: TLS certificate reloaded %s", tomo_tls_describe(g_tls));
+    if (g_tls_h2 && tomo_tls_reload(g_tls_h2, err, sizeof(err)) < 0)
+        TOMO_LOGE(TOMO_MAIN, "SIGHUP: gRPC TLS certificate not reloaded: %s", err);
 }
 
 /* The sockets and HTTP servers stop; requests in flight get the grace
@@ -265,6 +273,7 @@ static void begin_shutdown(tomo_server *srv)
         tomo_http_server_shutdown(g_console_http);
     if (srv->ws_http)
         tomo_http_server_shutdown(srv->ws_http);
+    tomo_grpc_shutdown(g_grpc);
     tomo_rt_shutdown(srv->rt);
     /* Even with a zero grace period, requests already being handled get a
      * short moment to finish so their answers are not lost. */
@@ -452,6 +461,18 @@ int tomo_serve(tomo_config *cfg)
     if (workers > cfg->database.max_open_conns)
         workers = cfg->database.max_open_conns;
     srv->pool = tomo_pool_new(srv->loop, workers, 65536);
+    tomo_trace_set_enabled(cfg->tracing.enabled);
+    if (cfg->tracing.enabled && *cfg->tracing.otlp_endpoint) {
+        tomo_trace_export_cfg tc = {cfg->tracing.otlp_endpoint, cfg->tracing.service_name,
+                                    cfg->name, cfg->tracing.queue_size, cfg->tracing.batch_size,
+                                    cfg->tracing.flush_interval_ms,
+                                    cfg->tracing.export_timeout_ms};
+        if (tomo_trace_export_start(&tc) < 0) {
+            TOMO_LOGE(TOMO_MAIN, "tracing.otlp_endpoint must be an http:// or https:// URL");
+            return 1;
+        }
+        TOMO_LOGI(TOMO_MAIN, "exporting spans endpoint=%s", cfg->tracing.otlp_endpoint);
+    }
     register_metrics(srv);
     tomo_api_init(srv);
     /* The realtime context of the (one) loop gets only what it needs. */
@@ -499,6 +520,24 @@ int tomo_serve(tomo_config *cfg)
         tomo_http_server_set_tls(srv->ws_http, g_tls);
         if (listen_or_log(srv->ws_http, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
             return 1;
+    }
+    if (cfg->grpc.port > 0) {
+        if (g_tls) {
+            g_tls_h2 = tomo_tls_new_alpn(cfg->socket.ssl_certificate, cfg->socket.ssl_private_key,
+                                         1, err, sizeof(err));
+            if (!g_tls_h2) {
+                TOMO_LOGE(TOMO_MAIN, "cannot set up TLS for gRPC: %s", err);
+                return 1;
+            }
+        }
+        g_grpc = tomo_grpc_new(srv, g_tls_h2);
+        /* Not fatal: REST and the socket stay up when another process holds the port. */
+        if (tomo_grpc_listen(g_grpc, cfg->socket.address, cfg->grpc.port, err, sizeof(err)) < 0)
+            TOMO_LOGE(TOMO_MAIN, "cannot listen server=grpc error=%s", err);
+        else
+            TOMO_LOGI(TOMO_MAIN, "listening server=grpc address=%s port=%d tls=%s",
+                      *cfg->socket.address ? cfg->socket.address : "0.0.0.0",
+                      tomo_grpc_port(g_grpc), g_tls_h2 ? "on" : "off");
     }
     if (cfg->metrics.prometheus_port > 0) {
         tomo_http_limits mlim = lim;
@@ -551,6 +590,8 @@ int tomo_serve(tomo_config *cfg)
     tomo_http_server_free(srv->metrics_http);
     tomo_http_server_free(g_console_http);
     g_console_http = NULL;
+    tomo_grpc_free(g_grpc);
+    g_grpc = NULL;
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_pool_free(srv->pool);
     /* the scheduler calls reset hooks into the runtime: stop it first */
@@ -563,6 +604,9 @@ int tomo_serve(tomo_config *cfg)
     tomo_loop_free(srv->loop);
     tomo_tls_free(g_tls);
     g_tls = NULL;
+    tomo_tls_free(g_tls_h2);
+    g_tls_h2 = NULL;
+    tomo_trace_export_stop();
     tomo_metrics_reset();
     TOMO_LOGI(TOMO_MAIN, "stopped");
     return 0;

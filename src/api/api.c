@@ -493,7 +493,7 @@ static void finish_ctx(job *j)
     maybe_gzip(j);
 }
 
-static void ctx_clear(tomo_api_ctx *ctx)
+void tomo_api_ctx_clear(tomo_api_ctx *ctx)
 {
     tomo_db_release(ctx->db);
     ctx->db = NULL;
@@ -507,11 +507,9 @@ static void ctx_clear(tomo_api_ctx *ctx)
     tomo_route_match_clear(&ctx->match);
 }
 
-static void run_handler(job *j)
+int tomo_api_auth(tomo_api_ctx *ctx)
 {
-    tomo_api_ctx *ctx = &j->ctx;
     const tomo_api_route *rt = ctx->route;
-    ctx->query = parse_query(j->req->query);
     int rc = 0;
     switch (rt->auth) {
     case TOMO_AUTH_BASIC: rc = check_basic(ctx); break;
@@ -521,6 +519,33 @@ static void run_handler(job *j)
     }
     if (rc == 0 && ctx->authenticated && ctx->srv->ratelimit)
         rc = limit_user(ctx);
+    return rc;
+}
+
+int tomo_api_call(tomo_api_ctx *ctx)
+{
+    const tomo_api_route *rt = ctx->route;
+    int rc;
+    if (!rt->fn)
+        rc = tomo_api_error(ctx, TOMO_GRPC_UNIMPLEMENTED, "Not implemented");
+    else if (ctx->srv->runtime && tomo_api_hooked(ctx, 0))
+        rc = tomo_api_hook_run(ctx);
+    else
+        rc = rt->fn(ctx);
+    if (rc < 0 && !ctx->err_msg)
+        tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
+    tomo_db_release(ctx->db);
+    ctx->db = NULL;
+    return rc;
+}
+
+static void run_handler(job *j)
+{
+    tomo_api_ctx *ctx = &j->ctx;
+    const tomo_api_route *rt = ctx->route;
+    tomo_trace_set_current(&ctx->trace);
+    ctx->query = parse_query(j->req->query);
+    int rc = tomo_api_auth(ctx);
     const char *body = j->req->body;
     size_t body_len = j->req->body_len;
     char *inflated = NULL;
@@ -552,22 +577,15 @@ static void run_handler(job *j)
             rc = tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid JSON body: %s (at byte %d)",
                                 jerr.text, jerr.position);
     }
-    if (rc == 0) {
-        if (!rt->fn)
-            rc = tomo_api_error(ctx, TOMO_GRPC_UNIMPLEMENTED, "Not implemented");
-        else if (ctx->srv->runtime && tomo_api_hooked(ctx, 0))
-            rc = tomo_api_hook_run(ctx);
-        else
-            rc = rt->fn(ctx);
-        if (rc < 0 && !ctx->err_msg)
-            tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Internal server error.");
-    }
+    if (rc == 0)
+        tomo_api_call(ctx);
     ctx->raw_body = NULL;
     ctx->raw_body_len = 0;
     free(inflated);
     tomo_db_release(ctx->db);
     ctx->db = NULL;
     finish_ctx(j);
+    tomo_trace_set_current(NULL);
 }
 
 static void work_cb(void *arg) { run_handler(arg); }
@@ -581,12 +599,18 @@ static void send_job(job *j)
     tomo_metric_add(m_requests, (const char *[]){route, st}, 1);
     tomo_metric_observe(m_latency, (const char *[]){route},
                         (double)(tomo_mono_ns() - req->start_ns) / 1e6);
+    if (j->ctx.trace.active) {
+        char name[160];
+        snprintf(name, sizeof(name), "%s %s", req->method_name ? req->method_name : "?",
+                 j->ctx.route ? j->ctx.route->path : "?");
+        tomo_trace_end_server(&j->ctx.trace, name, j->ctx.err_msg ? j->ctx.grpc_code : 0, "http");
+    }
     tomo_http_respond_raw(req, j->status, j->headers, j->body, j->body_len);
     if (j->ctx.after_fn)
         j->ctx.after_fn(j->ctx.srv, j->ctx.after_arg);
     free(j->headers);
     free(j->body);
-    ctx_clear(&j->ctx);
+    tomo_api_ctx_clear(&j->ctx);
     free(j);
 }
 
@@ -601,9 +625,9 @@ static void respond_simple(tomo_server *srv, tomo_http_req *req, int status, int
     tomo_api_error(&j->ctx, code, "%s", msg);
     finish_ctx(j);
     j->status = status;
-    static const tomo_api_route unknown = {0, "", "unknown", 0, 0, NULL, NULL, NULL, NULL};
+    static const tomo_api_route unknown = {0, "", "unknown", 0, 0, NULL, NULL, NULL, NULL, NULL};
     static const tomo_api_route notallowed = {0, "",   "method_not_allowed", 0, 0,
-                                              NULL, NULL, NULL, NULL};
+                                              NULL, NULL, NULL, NULL, NULL};
     j->ctx.route = route && !strcmp(route, "unknown") ? &unknown : &notallowed;
     send_job(j);
 }
@@ -663,6 +687,8 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
     j->ctx.srv = srv;
     j->ctx.http = req;
     j->ctx.route = rt;
+    tomo_trace_begin_server(&j->ctx.trace, tomo_http_header_get(req, "traceparent"),
+                            tomo_http_header_get(req, "tracestate"));
     int bad_param = decode_path_params(&m);
     j->ctx.match = m;
     if (bad_param < 0) {

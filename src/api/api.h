@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "../core/trace.h"
 #include "../svc/svc.h"
 #include "server.h"
 
@@ -41,6 +42,11 @@ typedef struct tomo_api_route {
      * A call with several REST bindings has one row per binding. */
     const char *grpc_method;
     const char *request;
+    /* The gRPC-gateway body binding: "*" (the whole request message is the
+     * JSON body), a field name (that field is the body: "account",
+     * "record", "payload"), or NULL (no body). Request fields that are
+     * neither path parameters nor the body are query parameters. */
+    const char *grpc_body;
 } tomo_api_route;
 
 struct tomo_api_ctx {
@@ -72,6 +78,9 @@ struct tomo_api_ctx {
      * response is sent (e.g. push a notification to live sockets) */
     void (*after_fn)(tomo_server *srv, void *arg);
     void *after_arg;
+    /* the request's server span (traceparent / tracestate of the request,
+     * or a new trace); the current span while the handler runs */
+    tomo_trace trace;
 };
 
 /* The full route table (all Nakama routes; unimplemented ones have fn NULL). */
@@ -83,6 +92,19 @@ void tomo_api_free(tomo_server *srv);
 
 /* HTTP entry point for the API port (loop thread). */
 void tomo_api_handle_http(tomo_http_req *req, void *srv);
+
+/* The transport-independent half of a request, for the REST dispatcher and
+ * the gRPC adapter (src/grpc) alike; worker thread unless the route says.
+ * ctx needs srv, route, http (headers: authorization; may be a synthetic
+ * request), query (an object, possibly empty), match, body / raw_body.
+ * tomo_api_auth: the route's auth check and the per-user rate limit.
+ * tomo_api_call: hooks and the handler (501 when it has none); releases the
+ * request's database connection. Both return 0 or a negative value after
+ * recording the error (ctx->grpc_code, ctx->err_msg). */
+int tomo_api_auth(tomo_api_ctx *ctx);
+int tomo_api_call(tomo_api_ctx *ctx);
+/* Free what a ctx owns (body, query, out, error, session, match, db). */
+void tomo_api_ctx_clear(tomo_api_ctx *ctx);
 
 /* Path parameter / first query value / all query values (NULL/0 if absent). */
 const char *tomo_api_param(const tomo_api_ctx *ctx, const char *name);

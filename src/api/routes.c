@@ -16,10 +16,12 @@
 #define N TOMO_AUTH_NONE
 #define W TOMO_ROUTE_WORKER
 /* The gRPC method of Nakama's service and its request message. */
-#define GRPC(method, request) "/nakama.api.Nakama/" method, request
+#define GRPC(method, request) "/nakama.api.Nakama/" method, request, NULL
+/* ... whose REST body is the whole message ("*") or one field of it. */
+#define GRPCB(method, request, body) "/nakama.api.Nakama/" method, request, body
 #define API(msg) "nakama.api." msg
 #define EMPTY "google.protobuf.Empty"
-#define NOGRPC NULL, NULL
+#define NOGRPC NULL, NULL, NULL
 
 /* The /ws upgrade belongs to the realtime layer (rt/rt.h). */
 static void ws_upgrade(tomo_server *srv, tomo_http_req *req) { tomo_rt_handle_upgrade(srv->rt, req); }
@@ -35,41 +37,41 @@ static const tomo_api_route table[] = {
     {D, "/ws", "WebSocket", N, TOMO_ROUTE_RAW, NULL, ws_upgrade, NOGRPC},
 
     /* authenticate and session */
-    {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL, GRPC("AuthenticateApple", API("AuthenticateAppleRequest"))},
-    {P, "/v2/account/authenticate/custom", "AuthenticateCustom", B, W, tomo_api_authenticate_custom, NULL, GRPC("AuthenticateCustom", API("AuthenticateCustomRequest"))},
-    {P, "/v2/account/authenticate/device", "AuthenticateDevice", B, W, tomo_api_authenticate_device, NULL, GRPC("AuthenticateDevice", API("AuthenticateDeviceRequest"))},
-    {P, "/v2/account/authenticate/email", "AuthenticateEmail", B, W, tomo_api_authenticate_email, NULL, GRPC("AuthenticateEmail", API("AuthenticateEmailRequest"))},
-    {P, "/v2/account/authenticate/facebook", "AuthenticateFacebook", B, W, NULL, NULL, GRPC("AuthenticateFacebook", API("AuthenticateFacebookRequest"))},
-    {P, "/v2/account/authenticate/facebookinstantgame", "AuthenticateFacebookInstantGame", B, W, NULL, NULL, GRPC("AuthenticateFacebookInstantGame", API("AuthenticateFacebookInstantGameRequest"))},
-    {P, "/v2/account/authenticate/gamecenter", "AuthenticateGameCenter", B, W, NULL, NULL, GRPC("AuthenticateGameCenter", API("AuthenticateGameCenterRequest"))},
-    {P, "/v2/account/authenticate/google", "AuthenticateGoogle", B, W, NULL, NULL, GRPC("AuthenticateGoogle", API("AuthenticateGoogleRequest"))},
-    {P, "/v2/account/authenticate/steam", "AuthenticateSteam", B, W, NULL, NULL, GRPC("AuthenticateSteam", API("AuthenticateSteamRequest"))},
-    {P, "/v2/account/session/refresh", "SessionRefresh", B, W, tomo_api_session_refresh, NULL, GRPC("SessionRefresh", API("SessionRefreshRequest"))},
-    {P, "/v2/session/logout", "SessionLogout", T, W, tomo_api_session_logout, NULL, GRPC("SessionLogout", API("SessionLogoutRequest"))},
+    {P, "/v2/account/authenticate/apple", "AuthenticateApple", B, W, NULL, NULL, GRPCB("AuthenticateApple", API("AuthenticateAppleRequest"), "account")},
+    {P, "/v2/account/authenticate/custom", "AuthenticateCustom", B, W, tomo_api_authenticate_custom, NULL, GRPCB("AuthenticateCustom", API("AuthenticateCustomRequest"), "account")},
+    {P, "/v2/account/authenticate/device", "AuthenticateDevice", B, W, tomo_api_authenticate_device, NULL, GRPCB("AuthenticateDevice", API("AuthenticateDeviceRequest"), "account")},
+    {P, "/v2/account/authenticate/email", "AuthenticateEmail", B, W, tomo_api_authenticate_email, NULL, GRPCB("AuthenticateEmail", API("AuthenticateEmailRequest"), "account")},
+    {P, "/v2/account/authenticate/facebook", "AuthenticateFacebook", B, W, NULL, NULL, GRPCB("AuthenticateFacebook", API("AuthenticateFacebookRequest"), "account")},
+    {P, "/v2/account/authenticate/facebookinstantgame", "AuthenticateFacebookInstantGame", B, W, NULL, NULL, GRPCB("AuthenticateFacebookInstantGame", API("AuthenticateFacebookInstantGameRequest"), "account")},
+    {P, "/v2/account/authenticate/gamecenter", "AuthenticateGameCenter", B, W, NULL, NULL, GRPCB("AuthenticateGameCenter", API("AuthenticateGameCenterRequest"), "account")},
+    {P, "/v2/account/authenticate/google", "AuthenticateGoogle", B, W, NULL, NULL, GRPCB("AuthenticateGoogle", API("AuthenticateGoogleRequest"), "account")},
+    {P, "/v2/account/authenticate/steam", "AuthenticateSteam", B, W, NULL, NULL, GRPCB("AuthenticateSteam", API("AuthenticateSteamRequest"), "account")},
+    {P, "/v2/account/session/refresh", "SessionRefresh", B, W, tomo_api_session_refresh, NULL, GRPCB("SessionRefresh", API("SessionRefreshRequest"), "*")},
+    {P, "/v2/session/logout", "SessionLogout", T, W, tomo_api_session_logout, NULL, GRPCB("SessionLogout", API("SessionLogoutRequest"), "*")},
 
     /* link / unlink */
-    {P, "/v2/account/link/apple", "LinkApple", T, W, NULL, NULL, GRPC("LinkApple", API("AccountApple"))},
-    {P, "/v2/account/link/custom", "LinkCustom", T, W, tomo_api_link_custom, NULL, GRPC("LinkCustom", API("AccountCustom"))},
-    {P, "/v2/account/link/device", "LinkDevice", T, W, tomo_api_link_device, NULL, GRPC("LinkDevice", API("AccountDevice"))},
-    {P, "/v2/account/link/email", "LinkEmail", T, W, tomo_api_link_email, NULL, GRPC("LinkEmail", API("AccountEmail"))},
-    {P, "/v2/account/link/facebook", "LinkFacebook", T, W, NULL, NULL, GRPC("LinkFacebook", API("LinkFacebookRequest"))},
-    {P, "/v2/account/link/facebookinstantgame", "LinkFacebookInstantGame", T, W, NULL, NULL, GRPC("LinkFacebookInstantGame", API("AccountFacebookInstantGame"))},
-    {P, "/v2/account/link/gamecenter", "LinkGameCenter", T, W, NULL, NULL, GRPC("LinkGameCenter", API("AccountGameCenter"))},
-    {P, "/v2/account/link/google", "LinkGoogle", T, W, NULL, NULL, GRPC("LinkGoogle", API("AccountGoogle"))},
-    {P, "/v2/account/link/steam", "LinkSteam", T, W, NULL, NULL, GRPC("LinkSteam", API("LinkSteamRequest"))},
-    {P, "/v2/account/unlink/apple", "UnlinkApple", T, W, NULL, NULL, GRPC("UnlinkApple", API("AccountApple"))},
-    {P, "/v2/account/unlink/custom", "UnlinkCustom", T, W, tomo_api_unlink_custom, NULL, GRPC("UnlinkCustom", API("AccountCustom"))},
-    {P, "/v2/account/unlink/device", "UnlinkDevice", T, W, tomo_api_unlink_device, NULL, GRPC("UnlinkDevice", API("AccountDevice"))},
-    {P, "/v2/account/unlink/email", "UnlinkEmail", T, W, tomo_api_unlink_email, NULL, GRPC("UnlinkEmail", API("AccountEmail"))},
-    {P, "/v2/account/unlink/facebook", "UnlinkFacebook", T, W, NULL, NULL, GRPC("UnlinkFacebook", API("AccountFacebook"))},
-    {P, "/v2/account/unlink/facebookinstantgame", "UnlinkFacebookInstantGame", T, W, NULL, NULL, GRPC("UnlinkFacebookInstantGame", API("AccountFacebookInstantGame"))},
-    {P, "/v2/account/unlink/gamecenter", "UnlinkGameCenter", T, W, NULL, NULL, GRPC("UnlinkGameCenter", API("AccountGameCenter"))},
-    {P, "/v2/account/unlink/google", "UnlinkGoogle", T, W, NULL, NULL, GRPC("UnlinkGoogle", API("AccountGoogle"))},
-    {P, "/v2/account/unlink/steam", "UnlinkSteam", T, W, NULL, NULL, GRPC("UnlinkSteam", API("AccountSteam"))},
+    {P, "/v2/account/link/apple", "LinkApple", T, W, NULL, NULL, GRPCB("LinkApple", API("AccountApple"), "*")},
+    {P, "/v2/account/link/custom", "LinkCustom", T, W, tomo_api_link_custom, NULL, GRPCB("LinkCustom", API("AccountCustom"), "*")},
+    {P, "/v2/account/link/device", "LinkDevice", T, W, tomo_api_link_device, NULL, GRPCB("LinkDevice", API("AccountDevice"), "*")},
+    {P, "/v2/account/link/email", "LinkEmail", T, W, tomo_api_link_email, NULL, GRPCB("LinkEmail", API("AccountEmail"), "*")},
+    {P, "/v2/account/link/facebook", "LinkFacebook", T, W, NULL, NULL, GRPCB("LinkFacebook", API("LinkFacebookRequest"), "account")},
+    {P, "/v2/account/link/facebookinstantgame", "LinkFacebookInstantGame", T, W, NULL, NULL, GRPCB("LinkFacebookInstantGame", API("AccountFacebookInstantGame"), "*")},
+    {P, "/v2/account/link/gamecenter", "LinkGameCenter", T, W, NULL, NULL, GRPCB("LinkGameCenter", API("AccountGameCenter"), "*")},
+    {P, "/v2/account/link/google", "LinkGoogle", T, W, NULL, NULL, GRPCB("LinkGoogle", API("AccountGoogle"), "*")},
+    {P, "/v2/account/link/steam", "LinkSteam", T, W, NULL, NULL, GRPCB("LinkSteam", API("LinkSteamRequest"), "*")},
+    {P, "/v2/account/unlink/apple", "UnlinkApple", T, W, NULL, NULL, GRPCB("UnlinkApple", API("AccountApple"), "*")},
+    {P, "/v2/account/unlink/custom", "UnlinkCustom", T, W, tomo_api_unlink_custom, NULL, GRPCB("UnlinkCustom", API("AccountCustom"), "*")},
+    {P, "/v2/account/unlink/device", "UnlinkDevice", T, W, tomo_api_unlink_device, NULL, GRPCB("UnlinkDevice", API("AccountDevice"), "*")},
+    {P, "/v2/account/unlink/email", "UnlinkEmail", T, W, tomo_api_unlink_email, NULL, GRPCB("UnlinkEmail", API("AccountEmail"), "*")},
+    {P, "/v2/account/unlink/facebook", "UnlinkFacebook", T, W, NULL, NULL, GRPCB("UnlinkFacebook", API("AccountFacebook"), "*")},
+    {P, "/v2/account/unlink/facebookinstantgame", "UnlinkFacebookInstantGame", T, W, NULL, NULL, GRPCB("UnlinkFacebookInstantGame", API("AccountFacebookInstantGame"), "*")},
+    {P, "/v2/account/unlink/gamecenter", "UnlinkGameCenter", T, W, NULL, NULL, GRPCB("UnlinkGameCenter", API("AccountGameCenter"), "*")},
+    {P, "/v2/account/unlink/google", "UnlinkGoogle", T, W, NULL, NULL, GRPCB("UnlinkGoogle", API("AccountGoogle"), "*")},
+    {P, "/v2/account/unlink/steam", "UnlinkSteam", T, W, NULL, NULL, GRPCB("UnlinkSteam", API("AccountSteam"), "*")},
 
     /* account and users */
     {G, "/v2/account", "GetAccount", T, W, tomo_api_account_get, NULL, GRPC("GetAccount", EMPTY)},
-    {U, "/v2/account", "UpdateAccount", T, W, tomo_api_account_update, NULL, GRPC("UpdateAccount", API("UpdateAccountRequest"))},
+    {U, "/v2/account", "UpdateAccount", T, W, tomo_api_account_update, NULL, GRPCB("UpdateAccount", API("UpdateAccountRequest"), "*")},
     {D, "/v2/account", "DeleteAccount", T, W, tomo_api_account_delete, NULL, GRPC("DeleteAccount", EMPTY)},
     {G, "/v2/user", "GetUsers", T, W, tomo_api_users_get, NULL, GRPC("GetUsers", API("GetUsersRequest"))},
     {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, tomo_api_user_groups_list,
@@ -80,15 +82,15 @@ static const tomo_api_route table[] = {
     {P, "/v2/friend", "AddFriends", T, W, tomo_api_friend_add, NULL, GRPC("AddFriends", API("AddFriendsRequest"))},
     {D, "/v2/friend", "DeleteFriends", T, W, tomo_api_friend_delete, NULL, GRPC("DeleteFriends", API("DeleteFriendsRequest"))},
     {P, "/v2/friend/block", "BlockFriends", T, W, tomo_api_friend_block, NULL, GRPC("BlockFriends", API("BlockFriendsRequest"))},
-    {P, "/v2/friend/facebook", "ImportFacebookFriends", T, W, NULL, NULL, GRPC("ImportFacebookFriends", API("ImportFacebookFriendsRequest"))},
-    {P, "/v2/friend/steam", "ImportSteamFriends", T, W, NULL, NULL, GRPC("ImportSteamFriends", API("ImportSteamFriendsRequest"))},
+    {P, "/v2/friend/facebook", "ImportFacebookFriends", T, W, NULL, NULL, GRPCB("ImportFacebookFriends", API("ImportFacebookFriendsRequest"), "account")},
+    {P, "/v2/friend/steam", "ImportSteamFriends", T, W, NULL, NULL, GRPCB("ImportSteamFriends", API("ImportSteamFriendsRequest"), "account")},
     {G, "/v2/friend/friends", "ListFriendsOfFriends", T, W, tomo_api_friend_list_fof,
      NULL, GRPC("ListFriendsOfFriends", API("ListFriendsOfFriendsRequest"))},
 
     /* groups */
     {G, "/v2/group", "ListGroups", T, W, tomo_api_group_list, NULL, GRPC("ListGroups", API("ListGroupsRequest"))},
-    {P, "/v2/group", "CreateGroup", T, W, tomo_api_group_create, NULL, GRPC("CreateGroup", API("CreateGroupRequest"))},
-    {U, "/v2/group/{group_id}", "UpdateGroup", T, W, tomo_api_group_update, NULL, GRPC("UpdateGroup", API("UpdateGroupRequest"))},
+    {P, "/v2/group", "CreateGroup", T, W, tomo_api_group_create, NULL, GRPCB("CreateGroup", API("CreateGroupRequest"), "*")},
+    {U, "/v2/group/{group_id}", "UpdateGroup", T, W, tomo_api_group_update, NULL, GRPCB("UpdateGroup", API("UpdateGroupRequest"), "*")},
     {D, "/v2/group/{group_id}", "DeleteGroup", T, W, tomo_api_group_delete, NULL, GRPC("DeleteGroup", API("DeleteGroupRequest"))},
     {P, "/v2/group/{group_id}/add", "AddGroupUsers", T, W, tomo_api_group_add, NULL, GRPC("AddGroupUsers", API("AddGroupUsersRequest"))},
     {P, "/v2/group/{group_id}/ban", "BanGroupUsers", T, W, tomo_api_group_ban, NULL, GRPC("BanGroupUsers", API("BanGroupUsersRequest"))},
@@ -101,9 +103,9 @@ static const tomo_api_route table[] = {
      NULL, GRPC("ListGroupUsers", API("ListGroupUsersRequest"))},
 
     /* storage */
-    {P, "/v2/storage", "ReadStorageObjects", T, W, tomo_api_storage_read, NULL, GRPC("ReadStorageObjects", API("ReadStorageObjectsRequest"))},
-    {U, "/v2/storage", "WriteStorageObjects", T, W, tomo_api_storage_write, NULL, GRPC("WriteStorageObjects", API("WriteStorageObjectsRequest"))},
-    {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, tomo_api_storage_delete, NULL, GRPC("DeleteStorageObjects", API("DeleteStorageObjectsRequest"))},
+    {P, "/v2/storage", "ReadStorageObjects", T, W, tomo_api_storage_read, NULL, GRPCB("ReadStorageObjects", API("ReadStorageObjectsRequest"), "*")},
+    {U, "/v2/storage", "WriteStorageObjects", T, W, tomo_api_storage_write, NULL, GRPCB("WriteStorageObjects", API("WriteStorageObjectsRequest"), "*")},
+    {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, tomo_api_storage_delete, NULL, GRPCB("DeleteStorageObjects", API("DeleteStorageObjectsRequest"), "*")},
     {G, "/v2/storage/{collection}", "ListStorageObjects", T, W, tomo_api_storage_list, NULL, GRPC("ListStorageObjects", API("ListStorageObjectsRequest"))},
     {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, W, tomo_api_storage_list,
      NULL, GRPC("ListStorageObjects", API("ListStorageObjectsRequest"))},
@@ -112,7 +114,7 @@ static const tomo_api_route table[] = {
     {G, "/v2/leaderboard/{leaderboard_id}", "ListLeaderboardRecords", T, W,
      tomo_api_leaderboard_list, NULL, GRPC("ListLeaderboardRecords", API("ListLeaderboardRecordsRequest"))},
     {P, "/v2/leaderboard/{leaderboard_id}", "WriteLeaderboardRecord", T, W,
-     tomo_api_leaderboard_write, NULL, GRPC("WriteLeaderboardRecord", API("WriteLeaderboardRecordRequest"))},
+     tomo_api_leaderboard_write, NULL, GRPCB("WriteLeaderboardRecord", API("WriteLeaderboardRecordRequest"), "record")},
     {D, "/v2/leaderboard/{leaderboard_id}", "DeleteLeaderboardRecord", T, W,
      tomo_api_leaderboard_delete, NULL, GRPC("DeleteLeaderboardRecord", API("DeleteLeaderboardRecordRequest"))},
     {G, "/v2/leaderboard/{leaderboard_id}/owner/{owner_id}", "ListLeaderboardRecordsAroundOwner", T, W,
@@ -121,9 +123,9 @@ static const tomo_api_route table[] = {
     {G, "/v2/tournament/{tournament_id}", "ListTournamentRecords", T, W,
      tomo_api_tournament_records_list, NULL, GRPC("ListTournamentRecords", API("ListTournamentRecordsRequest"))},
     {U, "/v2/tournament/{tournament_id}", "WriteTournamentRecord", T, W,
-     tomo_api_tournament_write, NULL, GRPC("WriteTournamentRecord", API("WriteTournamentRecordRequest"))},
+     tomo_api_tournament_write, NULL, GRPCB("WriteTournamentRecord", API("WriteTournamentRecordRequest"), "record")},
     {P, "/v2/tournament/{tournament_id}", "WriteTournamentRecord", T, W,
-     tomo_api_tournament_write, NULL, GRPC("WriteTournamentRecord", API("WriteTournamentRecordRequest"))},
+     tomo_api_tournament_write, NULL, GRPCB("WriteTournamentRecord", API("WriteTournamentRecordRequest"), "record")},
     {D, "/v2/tournament/{tournament_id}", "DeleteTournamentRecord", T, W,
      tomo_api_tournament_delete, NULL, GRPC("DeleteTournamentRecord", API("DeleteTournamentRecordRequest"))},
     {P, "/v2/tournament/{tournament_id}/join", "JoinTournament", T, W,
@@ -137,20 +139,20 @@ static const tomo_api_route table[] = {
     {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, tomo_api_channel_messages_list,
      NULL, GRPC("ListChannelMessages", API("ListChannelMessagesRequest"))},
     {G, "/v2/match", "ListMatches", T, TOMO_ROUTE_LOOP, tomo_api_match_list, NULL, GRPC("ListMatches", API("ListMatchesRequest"))},
-    {P, "/v2/event", "Event", T, W, tomo_api_event, NULL, GRPC("Event", API("Event"))},
+    {P, "/v2/event", "Event", T, W, tomo_api_event, NULL, GRPCB("Event", API("Event"), "*")},
     {G, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, TOMO_ROUTE_RAWBODY, tomo_api_rpc, NULL, GRPC("RpcFunc", API("Rpc"))},
-    {P, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, TOMO_ROUTE_RAWBODY, tomo_api_rpc, NULL, GRPC("RpcFunc", API("Rpc"))},
+    {P, "/v2/rpc/{id}", "Rpc", TOMO_AUTH_RPC, TOMO_ROUTE_RAWBODY, tomo_api_rpc, NULL, GRPCB("RpcFunc", API("Rpc"), "payload")},
     {G, "/v2/matchmaker/stats", "GetMatchmakerStats", T, W, NULL, NULL, GRPC("GetMatchmakerStats", EMPTY)},
     {G, "/v2/party", "ListParties", T, W, NULL, NULL, GRPC("ListParties", API("ListPartiesRequest"))},
 
     /* in-app purchases */
-    {P, "/v2/iap/purchase/apple", "ValidatePurchaseApple", T, W, NULL, NULL, GRPC("ValidatePurchaseApple", API("ValidatePurchaseAppleRequest"))},
-    {P, "/v2/iap/purchase/google", "ValidatePurchaseGoogle", T, W, NULL, NULL, GRPC("ValidatePurchaseGoogle", API("ValidatePurchaseGoogleRequest"))},
-    {P, "/v2/iap/purchase/huawei", "ValidatePurchaseHuawei", T, W, NULL, NULL, GRPC("ValidatePurchaseHuawei", API("ValidatePurchaseHuaweiRequest"))},
-    {P, "/v2/iap/purchase/facebookinstant", "ValidatePurchaseFacebookInstant", T, W, NULL, NULL, GRPC("ValidatePurchaseFacebookInstant", API("ValidatePurchaseFacebookInstantRequest"))},
-    {P, "/v2/iap/subscription/apple", "ValidateSubscriptionApple", T, W, NULL, NULL, GRPC("ValidateSubscriptionApple", API("ValidateSubscriptionAppleRequest"))},
-    {P, "/v2/iap/subscription/google", "ValidateSubscriptionGoogle", T, W, NULL, NULL, GRPC("ValidateSubscriptionGoogle", API("ValidateSubscriptionGoogleRequest"))},
-    {P, "/v2/iap/subscription", "ListSubscriptions", T, W, NULL, NULL, GRPC("ListSubscriptions", API("ListSubscriptionsRequest"))},
+    {P, "/v2/iap/purchase/apple", "ValidatePurchaseApple", T, W, NULL, NULL, GRPCB("ValidatePurchaseApple", API("ValidatePurchaseAppleRequest"), "*")},
+    {P, "/v2/iap/purchase/google", "ValidatePurchaseGoogle", T, W, NULL, NULL, GRPCB("ValidatePurchaseGoogle", API("ValidatePurchaseGoogleRequest"), "*")},
+    {P, "/v2/iap/purchase/huawei", "ValidatePurchaseHuawei", T, W, NULL, NULL, GRPCB("ValidatePurchaseHuawei", API("ValidatePurchaseHuaweiRequest"), "*")},
+    {P, "/v2/iap/purchase/facebookinstant", "ValidatePurchaseFacebookInstant", T, W, NULL, NULL, GRPCB("ValidatePurchaseFacebookInstant", API("ValidatePurchaseFacebookInstantRequest"), "*")},
+    {P, "/v2/iap/subscription/apple", "ValidateSubscriptionApple", T, W, NULL, NULL, GRPCB("ValidateSubscriptionApple", API("ValidateSubscriptionAppleRequest"), "*")},
+    {P, "/v2/iap/subscription/google", "ValidateSubscriptionGoogle", T, W, NULL, NULL, GRPCB("ValidateSubscriptionGoogle", API("ValidateSubscriptionGoogleRequest"), "*")},
+    {P, "/v2/iap/subscription", "ListSubscriptions", T, W, NULL, NULL, GRPCB("ListSubscriptions", API("ListSubscriptionsRequest"), "*")},
     {G, "/v2/iap/subscription/{product_id}", "GetSubscription", T, W, NULL, NULL, GRPC("GetSubscription", API("GetSubscriptionRequest"))},
 };
 

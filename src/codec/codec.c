@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec_int.h"
+#include "tomo_api.pb-c.h"
 #include "tomo_realtime.pb-c.h"
 
 /* ---- Descriptor index -------------------------------------------------------
@@ -50,6 +51,12 @@ static void index_build(void)
     };
     for (size_t i = 0; i < TOMO_ARRAY_LEN(roots); i++)
         index_add(roots[i]);
+    /* Every request and response of the nakama.api.Nakama service. */
+    const ProtobufCServiceDescriptor *svc = &nakama__api__nakama__descriptor;
+    for (unsigned i = 0; i < svc->n_methods; i++) {
+        index_add(svc->methods[i].input);
+        index_add(svc->methods[i].output);
+    }
     qsort(index_tab, index_len, sizeof(index_tab[0]), index_cmp);
 }
 
@@ -181,4 +188,18 @@ int tomo_codec_json_normalize(const ProtobufCMessageDescriptor *d, const json_t 
                               char *err, size_t errlen)
 {
     return tomo_codec_json_normalize_ex(d, in, 0, out, err, errlen);
+}
+
+int tomo_codec_api_method(const char *name, const ProtobufCMessageDescriptor **in,
+                          const ProtobufCMessageDescriptor **out)
+{
+    const ProtobufCMethodDescriptor *m =
+        name ? protobuf_c_service_descriptor_get_method_by_name(&nakama__api__nakama__descriptor,
+                                                                name)
+             : NULL;
+    if (!m)
+        return TOMO_ENOTFOUND;
+    *in = m->input;
+    *out = m->output;
+    return 0;
 }

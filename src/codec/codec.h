@@ -1,7 +1,7 @@
 /* codec/codec.h: JSON <-> protobuf transcoding of realtime envelopes.
  * Owns: the protobuf-c descriptors generated from codec/proto/ (nakama.realtime,
- *       the nakama.api subset they reference, google.protobuf wrappers and
- *       Timestamp) and the generic, descriptor-driven transcoder between the
+ *       the nakama.api messages and the nakama.api.Nakama service, google.protobuf
+ *       wrappers, Timestamp and Empty) and the generic, descriptor-driven transcoder between the
  *       protobuf wire format and canonical protojson held as a jansson tree.
  * Borrows: every input (buffers, json_t trees) only for the duration of a call.
  * Threads: any (pure functions; the descriptor index is built once, guarded
@@ -55,6 +55,11 @@ const ProtobufCMessageDescriptor *tomo_codec_envelope_desc(void);
  * "google.protobuf.BoolValue", "nakama.realtime.MatchJoin.MetadataEntry").
  * O(log n). Returns NULL if unknown. */
 const ProtobufCMessageDescriptor *tomo_codec_desc_by_name(const char *full_name);
+
+/* The request and response messages of a nakama.api.Nakama gRPC method by
+ * its short name ("AuthenticateDevice"). Returns 0, or TOMO_ENOTFOUND. */
+int tomo_codec_api_method(const char *name, const ProtobufCMessageDescriptor **in,
+                          const ProtobufCMessageDescriptor **out);
 
 /* Decode protobuf wire bytes buf[0..len) as message d and render the
  * canonical protojson tree into *out (a new reference: json_decref() it).

@@ -85,6 +85,17 @@ typedef struct tomo_config {
         int max_keys;
         tomo_strlist trusted_proxies; /* X-Forwarded-For is believed only from these */
     } rate_limit;
+    struct {
+        int port;                   /* the gRPC API (nakama.api.Nakama); 0 = off */
+        int max_concurrent_streams; /* per HTTP/2 connection */
+    } grpc;
+    struct {
+        int enabled;         /* W3C trace context on requests, ids in log lines */
+        char *otlp_endpoint; /* OTLP/HTTP JSON collector URL ("" = no export) */
+        char *service_name;  /* resource service.name of exported spans */
+        int queue_size;      /* spans waiting for export; more are dropped */
+        int batch_size, flush_interval_ms, export_timeout_ms;
+    } tracing;
     int production;
 } tomo_config;
 

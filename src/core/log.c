@@ -1,6 +1,7 @@
 /* core/log.c: JSON-lines logger. */
 #define _GNU_SOURCE
 #include "log.h"
+#include "trace.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -172,6 +173,14 @@ static void emit(enum tomo_log_level lvl, const char *subsys, const char *msg, s
     }
     if (extra)
         pos = put(line, sizeof(line), pos, extra);
+    const tomo_trace *tr = tomo_trace_current();
+    if (tr) {
+        pos = put(line, sizeof(line), pos, ",\"trace_id\":\"");
+        pos = put(line, sizeof(line), pos, tr->trace_id);
+        pos = put(line, sizeof(line), pos, "\",\"span_id\":\"");
+        pos = put(line, sizeof(line), pos, tr->span_id);
+        pos = put(line, sizeof(line), pos, "\"");
+    }
     pos = put(line, sizeof(line), pos, "}\n");
     ssize_t w = write(g_fd, line, pos);
     (void)w;

@@ -17,8 +17,11 @@
 struct tomo_tls {
     char *cert_file, *key_file;
     SSL_CTX *ctx;
+    int h2; /* ALPN h2 (the gRPC port) instead of http/1.1 */
     char desc[512];
 };
+
+static int g_h2_marker; /* the ALPN callback's arg for h2 contexts */
 
 static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
 {
@@ -34,18 +37,20 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
-    (void)arg;
     static const unsigned char h11[] = "\x08http/1.1";
+    static const unsigned char h2[] = "\x02h2";
+    const unsigned char *want = arg ? h2 : h11;
+    unsigned wantlen = arg ? sizeof(h2) - 1 : sizeof(h11) - 1;
     unsigned char *sel = NULL;
-    if (SSL_select_next_proto(&sel, outlen, h11, sizeof(h11) - 1, in, inlen) !=
+    if (SSL_select_next_proto(&sel, outlen, want, wantlen, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
 }
 
-static SSL_CTX *make_ctx(const char *cert, const char *key, char *desc, size_t desclen, char *err,
-                         size_t errlen)
+static SSL_CTX *make_ctx(const char *cert, const char *key, int h2, char *desc, size_t desclen,
+                         char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
@@ -59,7 +64,7 @@ static SSL_CTX *make_ctx(const char *cert, const char *key, char *desc, size_t d
     SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, h2 ? (void *)&g_h2_marker : NULL);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         ssl_err(err, errlen, "cannot load certificate", cert);
         goto fail;
@@ -90,12 +95,14 @@ fail:
     return NULL;
 }
 
-tomo_tls *tomo_tls_new(const char *cert_file, const char *key_file, char *err, size_t errlen)
+tomo_tls *tomo_tls_new_alpn(const char *cert_file, const char *key_file, int h2, char *err,
+                            size_t errlen)
 {
     tomo_tls *t = tomo_xcalloc(1, sizeof(*t));
     t->cert_file = tomo_xstrdup(cert_file);
     t->key_file = tomo_xstrdup(key_file);
-    t->ctx = make_ctx(cert_file, key_file, t->desc, sizeof(t->desc), err, errlen);
+    t->h2 = h2;
+    t->ctx = make_ctx(cert_file, key_file, h2, t->desc, sizeof(t->desc), err, errlen);
     if (!t->ctx) {
         tomo_tls_free(t);
         return NULL;
@@ -103,10 +110,15 @@ tomo_tls *tomo_tls_new(const char *cert_file, const char *key_file, char *err, s
     return t;
 }
 
+tomo_tls *tomo_tls_new(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    return tomo_tls_new_alpn(cert_file, key_file, 0, err, errlen);
+}
+
 int tomo_tls_reload(tomo_tls *t, char *err, size_t errlen)
 {
     char desc[sizeof(t->desc)];
-    SSL_CTX *n = make_ctx(t->cert_file, t->key_file, desc, sizeof(desc), err, errlen);
+    SSL_CTX *n = make_ctx(t->cert_file, t->key_file, t->h2, desc, sizeof(desc), err, errlen);
     if (!n)
         return TOMO_EINVAL;
     /* open connections hold their own reference to the old context */

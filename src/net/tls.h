@@ -5,7 +5,8 @@
  * Threads: loop thread (new connections, reload from the SIGHUP handler).
  *
  * TLS 1.2 and 1.3 only; TLS 1.2 with ECDHE and AEAD ciphers (forward
- * secrecy); no renegotiation, no compression; ALPN "http/1.1". */
+ * secrecy); no renegotiation, no compression; ALPN "http/1.1" (or "h2" for
+ * the gRPC port). */
 #ifndef TOMO_NET_TLS_H
 #define TOMO_NET_TLS_H
 
@@ -16,6 +17,9 @@ typedef struct tomo_tls tomo_tls;
 /* Load cert_file (PEM, leaf first, then the chain) and key_file (PEM).
  * NULL with a message naming the file and OpenSSL's reason in err. */
 tomo_tls *tomo_tls_new(const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* The same with ALPN "h2" only when h2 is non-zero (HTTP/2: the gRPC port). */
+tomo_tls *tomo_tls_new_alpn(const char *cert_file, const char *key_file, int h2, char *err,
+                            size_t errlen);
 /* Load the files again; on failure the current certificate stays and err
  * says why (TOMO_EINVAL). */
 int tomo_tls_reload(tomo_tls *t, char *err, size_t errlen);

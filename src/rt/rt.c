@@ -8,6 +8,7 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../core/trace.h"
 #include "../svc/session.h"
 #include "envelope.h"
 #include "modules.h"
@@ -115,6 +116,7 @@ typedef struct upgrade_job {
     int format, status;
     int ok;
     tomo_session_claims claims;
+    tomo_trace trace; /* the upgrade's server span (traceparent of the request) */
 } upgrade_job;
 
 /* single_socket: older sockets of the user are told why, then closed. */
@@ -174,7 +176,9 @@ static void start_session(upgrade_job *j, tomo_sock *tcp, const char *leftover, 
 static void upgrade_work(void *a)
 {
     upgrade_job *j = a;
+    tomo_trace_set_current(&j->trace);
     j->ok = tomo_svc_session_verify(j->rt->svc, j->token, &j->claims) == 0;
+    tomo_trace_set_current(NULL);
 }
 
 static void upgrade_done(void *a)
@@ -182,6 +186,8 @@ static void upgrade_done(void *a)
     upgrade_job *j = a;
     tomo_http_req *req = j->req;
     tomo_rt *rt = (j->rt);
+    tomo_trace_set_current(&j->trace);
+    tomo_trace_end_server(&j->trace, "GET /ws", j->ok ? 0 : TOMO_GRPC_UNAUTHENTICATED, "ws");
     if (!j->ok) {
         respond_text(req, 401, "Missing or invalid token");
         goto out;
@@ -205,6 +211,7 @@ static void upgrade_done(void *a)
     start_session(j, tcp, leftover, nleft);
     free(leftover);
 out:
+    tomo_trace_set_current(NULL);
     tomo_session_claims_clear(&j->claims);
     free(j->token);
     free(j->lang);
@@ -253,6 +260,8 @@ void tomo_rt_handle_upgrade(tomo_rt *rt, tomo_http_req *req)
     j->status = st && (!strcasecmp(st, "true") || !strcmp(st, "1") || !strcasecmp(st, "t"));
     free(st);
     j->lang = tomo_query_get(req->query, "lang");
+    tomo_trace_begin_server(&j->trace, tomo_http_header_get(req, "traceparent"),
+                            tomo_http_header_get(req, "tracestate"));
     /* Token checks may consult the revocation store: never on the loop. */
     if (tomo_pool_submit(rt->pool, upgrade_work, upgrade_done, j) < 0) {
         free(j->token);

@@ -4,6 +4,7 @@
 #include "runtime_int.h"
 
 #include "../core/common.h"
+#include "../core/trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -406,6 +407,12 @@ void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
     set_str(L, "lang", c->lang);
     set_str(L, "client_ip", c->client_ip);
     set_str(L, "client_port", c->client_port);
+    /* tomo: the request's trace (W3C ids), when tracing is on */
+    const tomo_trace *t = tomo_trace_current();
+    if (t) {
+        set_str(L, "trace_id", t->trace_id);
+        set_str(L, "span_id", t->span_id);
+    }
 }
 
 /* ---- running something on the loop thread ---- */

@@ -8,6 +8,7 @@
 #include "runtime_int.h"
 
 #include "../core/common.h"
+#include "../core/trace.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -105,16 +106,35 @@ static int l_http_request(lua_State *L)
         return luaL_argerror(L, 1, "expects an http or https URL");
     /* collect headers before curl owns anything (lua errors would leak it) */
     struct curl_slist *hl = NULL;
+    int has_tp = 0;
     lua_pushnil(L);
     while (lua_next(L, 3)) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
             curl_slist_free_all(hl);
             return luaL_argerror(L, 3, "expects header names and values to be strings");
         }
+        if (!strcasecmp(lua_tostring(L, -2), "traceparent"))
+            has_tp = 1;
         char *line = tomo_xasprintf("%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
         hl = curl_slist_append(hl, line);
         free(line);
         lua_pop(L, 1);
+    }
+    /* The call is a client span of the current one; the callee continues
+     * the trace (unless the module set its own traceparent). */
+    tomo_trace span;
+    tomo_trace_begin_child(&span, tomo_trace_current());
+    if (span.active && !has_tp) {
+        char tp[56];
+        tomo_trace_header(&span, tp);
+        char *line = tomo_xasprintf("traceparent: %s", tp);
+        hl = curl_slist_append(hl, line);
+        free(line);
+        if (span.state[0]) {
+            line = tomo_xasprintf("tracestate: %s", span.state);
+            hl = curl_slist_append(hl, line);
+            free(line);
+        }
     }
     pthread_once(&g_once, global_init);
     const tomo_config *cfg = tomo_nk_cfg(L);
@@ -161,6 +181,7 @@ static int l_http_request(lua_State *L)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
     curl_slist_free_all(hl);
+    tomo_trace_end(&span, TOMO_SPAN_CLIENT, m, cc != CURLE_OK ? TOMO_GRPC_UNAVAILABLE : 0, "http");
     if (cc != CURLE_OK) {
         char msg[CURL_ERROR_SIZE + 64];
         snprintf(msg, sizeof(msg), "HTTP request error: %s",

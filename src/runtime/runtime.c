@@ -5,6 +5,7 @@
 
 #include "../core/common.h"
 #include "../core/log.h"
+#include "../core/trace.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -1117,6 +1118,12 @@ static int run_call(tomo_runtime *rt, callspec *cs, tomo_err *err)
     if (rc < 0)
         return rc;
     lua_State *L = ls->L;
+    /* a child span of the request's for the runtime call (log lines and
+     * nk.http_request inside it carry it) */
+    tomo_trace *parent = tomo_trace_current(), span;
+    tomo_trace_begin_child(&span, parent);
+    if (span.active)
+        tomo_trace_set_current(&span);
     ls->call = cs->call;
     ls->budget = rt->max_instructions;
     ls->over = 0;
@@ -1137,6 +1144,13 @@ static int run_call(tomo_runtime *rt, callspec *cs, tomo_err *err)
         rc = TOMO_ENOTFOUND;
     }
     give_back(rt, ls);
+    if (span.active) {
+        char name[300];
+        snprintf(name, sizeof(name), "runtime %s", cs->key ? cs->key : "callback");
+        tomo_trace_end(&span, TOMO_SPAN_INTERNAL, name, rc < 0 ? (err && err->code ? err->code : 2) : 0,
+                       "runtime");
+        tomo_trace_set_current(parent);
+    }
     return rc;
 }
 

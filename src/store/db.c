@@ -12,6 +12,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -323,9 +324,23 @@ int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size
         *out = NULL;
     tomo_dbres *res = NULL;
     tomo_db *db = c->db;
+    tomo_trace span;
+    tomo_trace_begin_child(&span, tomo_trace_current());
     double t0 = mono_ms();
     int rc = db->be->exec(c->h, sql, params, n, out ? &res : NULL, c->err, sizeof(c->err));
     tomo_metric_observe(db->m_latency, NULL, mono_ms() - t0);
+    if (span.active && tomo_trace_exporting()) {
+        /* the statement's verb names the span (never its parameters) */
+        const char *v = sql;
+        while (*v == ' ' || *v == '\n' || *v == '\t')
+            v++;
+        int k = 0;
+        while (k < 16 && v[k] && v[k] != ' ' && v[k] != '\n' && v[k] != '\t')
+            k++;
+        char name[24];
+        snprintf(name, sizeof(name), "db %.*s", k, v);
+        tomo_trace_end(&span, TOMO_SPAN_CLIENT, name, rc < 0 ? 13 : 0, "db");
+    }
     if (rc < 0) {
         tomo_dbres_free(res);
         pthread_mutex_lock(&db->mu);

@@ -54,13 +54,14 @@ export function createPgDatabase() {
  * opts.migrate: run `tomo migrate up` first (default: true for postgres);
  * opts.dataDir / opts.dbUrl: reuse a previous server's data (a restart; pair
  * with opts.keepData on the first server so cleanup() leaves it).
- * Returns { port, wsPort, metricsPort, url, client(), stop(), kill(), logs(), dataDir, dbUrl }.
+ * Returns { port, wsPort, metricsPort, grpcPort, url, client(), stop(), kill(), logs(), dataDir, dbUrl }.
  */
 export async function startServer(opts = {}) {
   const port = await freePort();
   const wsPort = await freePort();
   const metricsPort = await freePort();
   const consolePort = await freePort();
+  const grpcPort = await freePort();
   const dataDir = opts.dataDir || mkdtempSync(path.join(os.tmpdir(), 'tomo-it-'));
   const dbArgs = [];
   let dbUrl = opts.dbUrl || null;
@@ -81,6 +82,7 @@ export async function startServer(opts = {}) {
     '--socket.ws_port', String(wsPort),
     '--metrics.prometheus_port', String(metricsPort),
     '--console.port', String(consolePort),
+    '--grpc.port', String(grpcPort),
     '--data_dir', dataDir,
     '--logger.level', opts.logLevel || 'info',
     ...dbArgs,
@@ -118,7 +120,7 @@ export async function startServer(opts = {}) {
     throw new Error(`tomo did not become healthy:\n${out}`);
   }
   const srv = {
-    port, wsPort, metricsPort, consolePort, dataDir, dbUrl, child, exited, args,
+    port, wsPort, metricsPort, consolePort, grpcPort, dataDir, dbUrl, child, exited, args,
     url: `http://127.0.0.1:${port}`,
     logs: () => out,
     client: (key = SERVER_KEY, autoRefresh = false) =>
