@@ -929,6 +929,7 @@ static void on_connection(uv_stream_t *ls, int status)
         tomo_sock_close(sock, on_sock_closed);
         return;
     }
+    uv_tcp_nodelay(&sock->tcp, 1); /* replies are whole frames: no Nagle delay */
     gconn *c = tomo_xcalloc(1, sizeof(*c));
     c->g = g;
     c->sock = sock;
