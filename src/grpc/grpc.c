@@ -423,17 +423,10 @@ static int row_has_param(const grow *r, const char *k)
     return 0;
 }
 
-static void job_fail(gjob *j, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void job_fail(gjob *j, int code, const char *fmt, ...)
+static void job_fail(gjob *j, int code, char *msg)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        m = NULL;
-    va_end(ap);
     free(j->err);
-    j->err = m ? m : tomo_xstrdup("error");
+    j->err = msg;
     j->code = code;
 }
 
@@ -442,17 +435,17 @@ static void job_run(gjob *j)
     const gmethod *m = j->m;
     tomo_trace_set_current(&j->trace);
     if (j->deadline_ns && tomo_mono_ns() >= j->deadline_ns) {
-        job_fail(j, TOMO_GRPC_DEADLINE_EXCEEDED, "context deadline exceeded");
+        job_fail(j, TOMO_GRPC_DEADLINE_EXCEEDED, tomo_xstrdup("context deadline exceeded"));
         goto out;
     }
     if (!m->in || !m->out) {
-        job_fail(j, TOMO_GRPC_UNIMPLEMENTED, "Not implemented");
+        job_fail(j, TOMO_GRPC_UNIMPLEMENTED, tomo_xstrdup("Not implemented"));
         goto out;
     }
     json_t *in = NULL;
     if (tomo_codec_pb_to_json(m->in, j->msg, j->msg_len, &in) < 0) {
-        job_fail(j, TOMO_GRPC_INTERNAL, "grpc: error unmarshalling request: malformed %s",
-                 m->in->name);
+        job_fail(j, TOMO_GRPC_INTERNAL,
+                 tomo_xasprintf("grpc: error unmarshalling request: malformed %s", m->in->name));
         goto out;
     }
     const grow *row = pick_row(m, in);
@@ -521,7 +514,7 @@ static void job_run(gjob *j)
                                      why, sizeof(why)) < 0) {
             TOMO_LOGE(TOMO_API, "grpc response does not fit its message method=%s error=%s",
                       m->name, why);
-            job_fail(j, TOMO_GRPC_INTERNAL, "Internal server error.");
+            job_fail(j, TOMO_GRPC_INTERNAL, tomo_xstrdup("Internal server error."));
         }
         json_decref(res);
     }
@@ -656,7 +649,7 @@ static void stream_dispatch(gstream *s)
         return;
     }
     if (tomo_pool_submit(g->srv->pool, work_cb, done_cb, j) < 0) {
-        job_fail(j, TOMO_GRPC_UNAVAILABLE, "Server busy, try again.");
+        job_fail(j, TOMO_GRPC_UNAVAILABLE, tomo_xstrdup("Server busy, try again."));
         job_done(j);
     }
 }
@@ -985,32 +978,8 @@ tomo_grpc *tomo_grpc_new(tomo_server *srv, struct tomo_tls *tls)
 
 int tomo_grpc_listen(tomo_grpc *g, const char *host, int port, char *err, size_t errlen)
 {
-    struct sockaddr_storage addr;
-    const char *h = host && *host ? host : "0.0.0.0";
-    int rc = strchr(h, ':') ? uv_ip6_addr(h, port, (struct sockaddr_in6 *)&addr)
-                            : uv_ip4_addr(h, port, (struct sockaddr_in *)&addr);
-    if (rc < 0) {
-        snprintf(err, errlen, "bad listen address %s: %s", h, uv_strerror(rc));
-        return TOMO_EIO;
-    }
-    uv_tcp_t *t = tomo_xmalloc(sizeof(*t));
-    uv_tcp_init(tomo_loop_uv(g->srv->loop), t);
-    t->data = g;
-    rc = uv_tcp_bind(t, (struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)t, 4096, on_connection);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", h, port, uv_strerror(rc));
-        t->data = NULL;
-        uv_close((uv_handle_t *)t, on_sock_closed);
-        return TOMO_EIO;
-    }
-    struct sockaddr_storage bound;
-    int bl = sizeof(bound);
-    uv_tcp_getsockname(t, (struct sockaddr *)&bound, &bl);
-    g->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-    g->listener = t;
-    return 0;
+    return tomo_sock_listen(tomo_loop_uv(g->srv->loop), host, port, on_connection, g, &g->listener,
+                            &g->port, err, errlen);
 }
 
 int tomo_grpc_port(const tomo_grpc *g) { return g ? g->port : 0; }

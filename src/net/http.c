@@ -755,33 +755,11 @@ tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *
 int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, char *err,
                             size_t errlen)
 {
-    struct sockaddr_storage addr;
-    const char *h = host && *host ? host : "0.0.0.0";
-    int rc;
-    if (strchr(h, ':'))
-        rc = uv_ip6_addr(h, port, (struct sockaddr_in6 *)&addr);
-    else
-        rc = uv_ip4_addr(h, port, (struct sockaddr_in *)&addr);
-    if (rc < 0) {
-        snprintf(err, errlen, "bad listen address %s: %s", h, uv_strerror(rc));
-        return TOMO_EIO;
-    }
-    uv_tcp_t *t = tomo_xmalloc(sizeof(*t));
-    uv_tcp_init(tomo_loop_uv(s->loop), t);
-    t->data = s;
-    rc = uv_tcp_bind(t, (struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)t, 4096, on_connection);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", h, port, uv_strerror(rc));
-        t->data = NULL;
-        uv_close((uv_handle_t *)t, on_tcp_closed);
-        return TOMO_EIO;
-    }
-    struct sockaddr_storage bound;
-    int bl = sizeof(bound);
-    uv_tcp_getsockname(t, (struct sockaddr *)&bound, &bl);
-    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    uv_tcp_t *t;
+    int rc = tomo_sock_listen(tomo_loop_uv(s->loop), host, port, on_connection, s, &t, &s->port, err,
+                              errlen);
+    if (rc < 0)
+        return rc;
     s->listeners = tomo_xrealloc(s->listeners, (s->nlisteners + 1) * sizeof(uv_tcp_t *));
     s->listeners[s->nlisteners++] = t;
     return 0;

@@ -3,6 +3,8 @@
 
 #include "../core/common.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_read_start(tomo_sock *s, uv_alloc_cb a, uv_read_cb cb)
@@ -73,4 +75,37 @@ void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len)
         uv_ip4_name((struct sockaddr_in *)&ss, buf, len);
     else if (ss.ss_family == AF_INET6)
         uv_ip6_name((struct sockaddr_in6 *)&ss, buf, len);
+}
+
+static void on_listener_failed(uv_handle_t *h) { free(h); }
+
+int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_cb cb, void *data,
+                     uv_tcp_t **out, int *bound_port, char *err, size_t errlen)
+{
+    struct sockaddr_storage addr;
+    const char *h = host && *host ? host : "0.0.0.0";
+    int rc = strchr(h, ':') ? uv_ip6_addr(h, port, (struct sockaddr_in6 *)&addr)
+                            : uv_ip4_addr(h, port, (struct sockaddr_in *)&addr);
+    if (rc < 0) {
+        snprintf(err, errlen, "bad listen address %s: %s", h, uv_strerror(rc));
+        return TOMO_EIO;
+    }
+    uv_tcp_t *t = tomo_xmalloc(sizeof(*t));
+    uv_tcp_init(loop, t);
+    t->data = data;
+    rc = uv_tcp_bind(t, (struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)t, 4096, cb);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", h, port, uv_strerror(rc));
+        t->data = NULL;
+        uv_close((uv_handle_t *)t, on_listener_failed);
+        return TOMO_EIO;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof(bound);
+    uv_tcp_getsockname(t, (struct sockaddr *)&bound, &bl);
+    *bound_port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    *out = t;
+    return 0;
 }

@@ -41,6 +41,13 @@ struct tomo_sock {
 tomo_sock *tomo_sock_new(uv_loop_t *loop, tomo_tls *tls);
 /* Accept a pending connection of listener into s: 0 or a libuv error. */
 int tomo_sock_accept(uv_stream_t *listener, tomo_sock *s);
+/* Bind and listen on host:port ("" = all interfaces; IPv6 literals work):
+ * new connections call cb with the listener, whose data is `data`. *out is
+ * the listener (heap: uv_close it, free() it in the close callback),
+ * *bound_port the port bound (for port 0). 0, or TOMO_EIO with the reason in
+ * err. */
+int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_cb cb, void *data,
+                     uv_tcp_t **out, int *bound_port, char *err, size_t errlen);
 /* The peer's address as text into buf ("" if unknown). */
 void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len);
 /* User pointer (the handle's data field). */
