@@ -204,6 +204,8 @@ test('unimplemented and unknown methods', async () => {
   assert.match(raw.details, /unknown method NoSuchMethod/);
   const h = await call('Healthcheck', {}, md());
   assert.deepEqual(h, {});
+  // the whole message is the body of Event's REST route
+  assert.deepEqual(await call('Event', { name: 'grpc_event', properties: { a: '1' } }, bearer(await newSession('ev'))), {});
 });
 
 /* One unary call over a bare HTTP/2 client, so the server's own answer is
