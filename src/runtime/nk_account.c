@@ -1,7 +1,7 @@
 /* runtime/nk_account.c: accounts and users for Lua (Nakama 3.15
  * signatures): nk.account_get_id, accounts_get_id, account_update_id,
- * account_delete_id over svc/account.h and nk.users_get_id,
- * users_get_username over svc/users.h. The system is the caller.
+ * account_delete_id, users_ban_id, users_unban_id over svc/account.h and
+ * nk.users_get_id, users_get_username over svc/users.h. The system is the caller.
  * Threads: the worker that borrowed the state.
  *
  * Shapes: a User as nk.h's tomo_nk_lua_user; an Account is the User's
@@ -142,6 +142,36 @@ static int l_account_delete_id(lua_State *L)
     return 0;
 }
 
+/* users_ban_id / users_unban_id: every id of the table, in order. */
+static int ban_all(lua_State *L, int ban)
+{
+    const char *fn = ban ? "users_ban_id" : "users_unban_id";
+    lua_settop(L, 1);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_argerror(L, 1, "expects a table of user ids");
+    size_t n;
+    const char **ids = tomo_nk_strs(L, 1, &n, "expects a table of user ids");
+    for (size_t i = 0; i < n; i++)
+        if (!tomo_uuid_valid(ids[i]))
+            return luaL_argerror(L, 1, "expects a valid set of user IDs");
+    if (!n)
+        return 0;
+    tomo_svc *svc = tomo_nk_need_svc(L, fn);
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, fn);
+    tomo_err err = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ban ? tomo_svc_account_ban(svc, db, &tomo_caller_system, ids[i], &err)
+                 : tomo_svc_account_unban(svc, db, &tomo_caller_system, ids[i], &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, ban ? "failed to ban users" : "failed to unban users", &err);
+    return 0;
+}
+
+static int l_users_ban_id(lua_State *L) { return ban_all(L, 1); }
+static int l_users_unban_id(lua_State *L) { return ban_all(L, 0); }
+
 /* users_get_id / users_get_username: Users as an array table. */
 static int users_get(lua_State *L, const char *fn, const char **ids, size_t nids,
                      const char **names, size_t nnames, const char **fb, size_t nfb)
@@ -200,6 +230,8 @@ void tomo_nk_account_open(lua_State *L, int nk)
         {"account_delete_id", l_account_delete_id},
         {"users_get_id", l_users_get_id},
         {"users_get_username", l_users_get_username},
+        {"users_ban_id", l_users_ban_id},
+        {"users_unban_id", l_users_unban_id},
         {NULL, NULL},
     };
     tomo_nk_register(L, nk, fns);

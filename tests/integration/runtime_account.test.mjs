@@ -86,6 +86,21 @@ test('users_get_id / users_get_username: User shape, unknown ones left out', asy
   assert.equal(bad.ok, false);
 });
 
+test('users_ban_id / users_unban_id: a banned user is refused, unbanned may log in again', async () => {
+  const a = await newUser(srv, 'bn');
+  const v = await newUser(srv, 'bn');
+  const device = 'dev-ban-' + a.userId;
+  await a.client.linkDevice(a.session, { id: device });
+  await rpc(v, 'users_ban_id', { ids: [a.userId] });
+  await assert.rejects(a.client.getAccount(a.session), 'the old token is revoked');
+  await assert.rejects(a.client.authenticateDevice(device, false), 'banned');
+  const acc = await rpc(v, 'account_get_id', { user_id: a.userId });
+  assert.equal(typeof acc.disable_time, 'number');
+  await rpc(v, 'users_unban_id', { ids: [a.userId] });
+  const s = await a.client.authenticateDevice(device, false);
+  assert.equal(s.user_id, a.userId);
+});
+
 test('account_delete_id: the account is gone for clients and the runtime', async () => {
   const a = await newUser(srv, 'ad');
   const v = await newUser(srv, 'ad');
