@@ -132,32 +132,6 @@ static int decode_path_params(tomo_route_match *m)
     return 0;
 }
 
-static json_t *parse_query(const char *q)
-{
-    json_t *obj = json_object();
-    while (q && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len) {
-            const char *eq = memchr(q, '=', len);
-            size_t kl = eq ? (size_t)(eq - q) : len;
-            char *k = tomo_pct_decode(q, kl, 1);
-            char *v = eq ? tomo_pct_decode(eq + 1, len - kl - 1, 1) : tomo_xstrdup("");
-            json_t *arr = json_object_get(obj, k);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(obj, k, arr);
-            }
-            json_t *sv = json_string(v); /* NULL for invalid UTF-8 */
-            json_array_append_new(arr, sv ? sv : json_string(""));
-            free(k);
-            free(v);
-        }
-        q = amp ? amp + 1 : NULL;
-    }
-    return obj;
-}
-
 const char *tomo_api_param(const tomo_api_ctx *ctx, const char *name)
 {
     return tomo_route_param(&ctx->match, name);
@@ -544,7 +518,7 @@ static void run_handler(job *j)
     tomo_api_ctx *ctx = &j->ctx;
     const tomo_api_route *rt = ctx->route;
     tomo_trace_set_current(&ctx->trace);
-    ctx->query = parse_query(j->req->query);
+    ctx->query = tomo_query_params(j->req->query);
     int rc = tomo_api_auth(ctx);
     const char *body = j->req->body;
     size_t body_len = j->req->body_len;

@@ -23,17 +23,6 @@ static int body_str(tomo_api_ctx *ctx, const char *field, const char **out)
     return tomo_api_field_str(ctx, body, field, "", out);
 }
 
-/* Run an UPDATE/DELETE; *changed = rows affected. */
-static int exec_changes(tomo_dbconn *db, const char *sql, const tomo_dbval *p, size_t n,
-                        int64_t *changed)
-{
-    tomo_dbres *r = NULL;
-    int rc = tomo_db_exec(db, sql, p, n, &r);
-    *changed = rc == 0 ? tomo_dbres_changes(r) : 0;
-    tomo_dbres_free(r);
-    return rc;
-}
-
 /* ---- link ---- */
 
 int tomo_api_link_device(tomo_api_ctx *ctx)
@@ -102,7 +91,7 @@ int tomo_api_link_custom(tomo_api_ctx *ctx)
     tomo_dbval p[3] = {TOMO_DBTEXT(ctx->session.user_id), TOMO_DBTEXT(id),
                        TOMO_DBINT(tomo_now_ms())};
     int64_t n = 0;
-    int rc = exec_changes(db,
+    int rc = tomo_db_exec_changes(db,
                           "UPDATE users SET custom_id = $2, update_time = $3 WHERE id = $1 AND "
                           "NOT EXISTS (SELECT id FROM users WHERE custom_id = $2 AND id <> $1)",
                           p, 3, &n);
@@ -145,7 +134,7 @@ int tomo_api_link_email(tomo_api_ctx *ctx)
     tomo_dbval p[4] = {TOMO_DBTEXT(ctx->session.user_id), TOMO_DBTEXT(clean), TOMO_DBTEXT(hash),
                        TOMO_DBINT(tomo_now_ms())};
     int64_t n = 0;
-    rc = exec_changes(db,
+    rc = tomo_db_exec_changes(db,
                       "UPDATE users SET email = $2, password = $3, update_time = $4 WHERE id = $1 "
                       "AND NOT EXISTS (SELECT id FROM users WHERE email = $2 AND id <> $1)",
                       p, 4, &n);

@@ -108,32 +108,6 @@ void tomo_console_audit(tomo_console_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
-static json_t *parse_query(const char *q)
-{
-    json_t *obj = json_object();
-    while (q && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len) {
-            const char *eq = memchr(q, '=', len);
-            size_t kl = eq ? (size_t)(eq - q) : len;
-            char *k = tomo_pct_decode(q, kl, 1);
-            char *v = eq ? tomo_pct_decode(eq + 1, len - kl - 1, 1) : tomo_xstrdup("");
-            json_t *arr = json_object_get(obj, k);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(obj, k, arr);
-            }
-            json_t *sv = json_string(v);
-            json_array_append_new(arr, sv ? sv : json_string(""));
-            free(k);
-            free(v);
-        }
-        q = amp ? amp + 1 : NULL;
-    }
-    return obj;
-}
-
 /* ---- dispatch ---- */
 
 typedef struct job {
@@ -199,7 +173,7 @@ static void run(job *j)
 {
     tomo_console_ctx *ctx = &j->ctx;
     const tomo_console_route *rt = ctx->route;
-    ctx->query = parse_query(ctx->http->query);
+    ctx->query = tomo_query_params(ctx->http->query);
     int rc = 0;
     if (!(rt->flags & TOMO_CROUTE_NOAUTH)) {
         rc = tomo_console_check_auth(ctx);

@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <openssl/evp.h>
 #include <string.h>
@@ -258,4 +259,30 @@ int tomo_uuid_valid(const char *s)
         }
     }
     return 1;
+}
+
+json_t *tomo_query_params(const char *q)
+{
+    json_t *obj = json_object();
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t kl = eq ? (size_t)(eq - q) : len;
+            char *k = tomo_pct_decode(q, kl, 1);
+            char *v = eq ? tomo_pct_decode(eq + 1, len - kl - 1, 1) : tomo_xstrdup("");
+            json_t *arr = json_object_get(obj, k);
+            if (!arr) {
+                arr = json_array();
+                json_object_set_new(obj, k, arr);
+            }
+            json_t *sv = json_string(v); /* NULL for invalid UTF-8 */
+            json_array_append_new(arr, sv ? sv : json_string(""));
+            free(k);
+            free(v);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return obj;
 }

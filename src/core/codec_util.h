@@ -38,6 +38,10 @@ char *tomo_pct_decode(const char *s, size_t n, int plus_space);
  * NULL), percent-decoded with '+' as space, in a heap string; "" for a bare
  * "name" or "name="; NULL when absent. */
 char *tomo_query_get(const char *q, const char *name);
+/* Every parameter of q as a JSON object name -> array of strings (decoded
+ * as tomo_query_get does; a value that is not UTF-8 becomes ""). New
+ * reference. */
+struct json_t *tomo_query_params(const char *q);
 
 /* Lower-case hex of n bytes into out (2n+1). */
 void tomo_hex(const void *p, size_t n, char *out);

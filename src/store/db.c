@@ -507,3 +507,13 @@ void tomo_dbres_free(tomo_dbres *r)
     free(r->names);
     free(r);
 }
+
+int tomo_db_exec_changes(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size_t n,
+                         int64_t *changed)
+{
+    tomo_dbres *r = NULL;
+    int rc = tomo_db_exec(c, sql, params, n, &r);
+    *changed = rc == 0 ? tomo_dbres_changes(r) : 0;
+    tomo_dbres_free(r);
+    return rc;
+}

@@ -97,6 +97,10 @@ void tomo_db_release(tomo_dbconn *c);
 
 int tomo_db_exec(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size_t n,
                  tomo_dbres **out);
+/* tomo_db_exec for an UPDATE/DELETE that only needs the rows affected
+ * (*changed, 0 on failure). */
+int tomo_db_exec_changes(tomo_dbconn *c, const char *sql, const tomo_dbval *params, size_t n,
+                         int64_t *changed);
 int tomo_db_begin(tomo_dbconn *c);
 int tomo_db_commit(tomo_dbconn *c);
 int tomo_db_rollback(tomo_dbconn *c);

@@ -267,16 +267,6 @@ static void other_ids(int skip, char *out, size_t cap)
     snprintf(out + off, cap - (size_t)off, ")");
 }
 
-static int exec_changes(tomo_dbconn *db, const char *sql, const tomo_dbval *p, size_t n,
-                        int64_t *changed)
-{
-    tomo_dbres *r = NULL;
-    int rc = tomo_db_exec(db, sql, p, n, &r);
-    *changed = rc == 0 ? tomo_dbres_changes(r) : 0;
-    tomo_dbres_free(r);
-    return rc;
-}
-
 int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                             const char *user_id, int kind, const char *value, tomo_err *err)
 {
@@ -302,7 +292,7 @@ int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
                  others);
         rc = tomo_db_begin(db);
         if (rc == 0)
-            rc = exec_changes(db, sql, p, 2, &n);
+            rc = tomo_db_exec_changes(db, sql, p, 2, &n);
         if (rc == 0 && n == 0) {
             tomo_db_rollback(db);
             return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
@@ -329,7 +319,7 @@ int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
              "EXISTS (SELECT id FROM user_device WHERE user_id = $1))",
              col, kind == TOMO_UNLINK_EMAIL ? ", password = NULL" : "", *clean ? " AND " : "",
              *clean ? col : "", *clean ? " = $3" : "", others);
-    rc = exec_changes(db, sql, p, *clean ? 3 : 2, &n);
+    rc = tomo_db_exec_changes(db, sql, p, *clean ? 3 : 2, &n);
     free(clean);
     if (rc < 0)
         return tomo_err_db_conn(err, db, rc, "unlink");
