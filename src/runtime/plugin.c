@@ -11,7 +11,6 @@
 #include "../rt/match_handler.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -259,31 +258,23 @@ static int ends_so(const char *n)
     return l > 3 && !strcmp(n + l - 3, ".so");
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every *.so under root/rel, as paths relative to root, sorted. */
 static void scan_so(const char *root, const char *rel, char ***out, size_t *n)
 {
     char *dir = *rel ? tomo_xasprintf("%s/%s", root, rel) : tomo_xstrdup(root);
-    DIR *d = opendir(dir);
-    free(dir);
-    if (!d)
-        return; /* the Lua scan reports an unreadable path */
     char **names = NULL;
     size_t nn = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        names = tomo_xrealloc(names, (nn + 1) * sizeof(*names));
-        names[nn++] = *rel ? tomo_xasprintf("%s/%s", rel, e->d_name) : tomo_xstrdup(e->d_name);
+    int rc = tomo_runtime_dir_names(dir, &names, &nn);
+    free(dir);
+    if (rc < 0)
+        return; /* the Lua scan reports an unreadable path */
+    for (size_t i = 0; i < nn; i++) {
+        if (*rel) {
+            char *r = tomo_xasprintf("%s/%s", rel, names[i]);
+            free(names[i]);
+            names[i] = r;
+        }
     }
-    closedir(d);
-    if (nn > 1)
-        qsort(names, nn, sizeof(*names), cmp_str);
     for (size_t i = 0; i < nn; i++) {
         char *full = tomo_xasprintf("%s/%s", root, names[i]);
         struct stat st;

@@ -93,28 +93,42 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-static int scan_dir(scan *s, const char *root, const char *rel, char *err, size_t errlen)
+static int cmp_name(const void *a, const void *b)
 {
-    char *dir = *rel ? tomo_xasprintf("%s/%s", root, rel) : tomo_xstrdup(root);
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tomo_runtime_dir_names(const char *dir, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
     DIR *d = opendir(dir);
-    if (!d) {
-        snprintf(err, errlen, "cannot read runtime.path %s: %s", dir, strerror(errno));
-        free(dir);
+    if (!d)
         return TOMO_EIO;
-    }
-    /* Sorted directory walk so the signature is stable. */
-    char **names = NULL;
-    size_t nn = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        names = tomo_xrealloc(names, (nn + 1) * sizeof(*names));
-        names[nn++] = tomo_xstrdup(e->d_name);
+        *out = tomo_xrealloc(*out, (*n + 1) * sizeof(**out));
+        (*out)[(*n)++] = tomo_xstrdup(e->d_name);
     }
     closedir(d);
-    if (nn > 1) /* qsort(NULL, 0) is undefined (UBSan) */
-        qsort(names, nn, sizeof(*names), (int (*)(const void *, const void *))strcmp);
+    if (*n > 1) /* qsort(NULL, 0) is undefined (UBSan) */
+        qsort(*out, *n, sizeof(**out), cmp_name);
+    return 0;
+}
+
+static int scan_dir(scan *s, const char *root, const char *rel, char *err, size_t errlen)
+{
+    char *dir = *rel ? tomo_xasprintf("%s/%s", root, rel) : tomo_xstrdup(root);
+    /* Sorted directory walk so the signature is stable. */
+    char **names = NULL;
+    size_t nn = 0;
+    if (tomo_runtime_dir_names(dir, &names, &nn) < 0) {
+        snprintf(err, errlen, "cannot read runtime.path %s: %s", dir, strerror(errno));
+        free(dir);
+        return TOMO_EIO;
+    }
     int rc = 0;
     for (size_t i = 0; i < nn; i++) {
         char *r = *rel ? tomo_xasprintf("%s/%s", rel, names[i]) : tomo_xstrdup(names[i]);

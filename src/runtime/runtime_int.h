@@ -91,6 +91,10 @@ size_t tomo_runtime_hook_key(int kind, const char *name, char *out, size_t outle
 /* How errors name a hook: "before hook \"AuthenticateDevice\"". */
 void tomo_runtime_hook_what(int kind, const char *name, char *out, size_t outlen);
 
+/* The entries of dir not starting with '.', sorted (malloc'd strings in a
+ * malloc'd array). TOMO_EIO (errno set) when dir cannot be read. */
+int tomo_runtime_dir_names(const char *dir, char ***out, size_t *n);
+
 /* ---- C plugins (runtime/plugin.c) ---- */
 
 /* dlopen every *.so under rt->path (sorted), check its ABI, run its init;
