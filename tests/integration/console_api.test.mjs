@@ -154,7 +154,7 @@ test('status, config (secrets redacted), runtime and the API explorer', async ()
     const st = await waitFor(async () => {
       const r = await con('GET', '/status');
       return r.body.nodes[0].session_count >= 1 && r.body;
-    }, 3000, 'the session in the status');
+    }, 10000, 'the session in the status');
     const n = st.nodes[0];
     assert.equal(n.name, 'nakama');
     assert.equal(n.health, 0);
@@ -300,7 +300,7 @@ test('ban: the next REST call, socket connect and login are refused; unban lets 
   assert.deepEqual(r.body, {});
   assert.ok((await con('GET', `/account/${s.user_id}`)).body.disable_time);
   await assert.rejects(client.getAccount(s), (e) => e.status === 401);
-  await waitFor(() => closed, 3000, 'the banned user\'s socket to close');
+  await waitFor(() => closed, 10000, 'the banned user\'s socket to close');
   const up = await refusedUpgrade(`ws://127.0.0.1:${srv.port}/ws?token=${s.token}`);
   assert.equal(up.status, 401);
   let refused;
