@@ -103,9 +103,12 @@ int tomo_console_login(tomo_console_ctx *ctx)
         return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Invalid credentials.");
     }
     int64_t exp = tomo_now_sec() + cfg->console.token_expiry_sec;
-    json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s}", "id", NIL_UUID, "usn", user, "rol",
+    /* tid: two logins in one second get two tokens (a logout revokes one) */
+    char tid[37];
+    tomo_uuid_v4(tid);
+    json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s}", "id", NIL_UUID, "usn", user, "rol",
                                TOMO_ROLE_ADMIN, "exp", (json_int_t)exp, "cki",
-                               ctx->con->node_cookie);
+                               ctx->con->node_cookie, "tid", tid);
     char *tok = tomo_jwt_sign(claims, cfg->console.signing_key, strlen(cfg->console.signing_key));
     json_decref(claims);
     ctx->out = json_pack("{s:s}", "token", tok);
