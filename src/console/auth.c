@@ -1,7 +1,9 @@
 /* console/auth.c: console login (POST /v2/console/authenticate), logout,
  * and the check every other console call goes through: a token signed with
  * console.signing_key (HS256; Nakama's claims id, usn, ema, rol, exp, cki)
- * or Basic auth with console.username/password. Passwords compare in
+ * or Basic auth with console.username/password (role admin), or with
+ * console.readonly_username/password when set (role read-only: the routes
+ * open to Nakama's readonly role). Passwords compare in
  * constant time; login attempts are limited per client address with the
  * rate_limit.auth_* settings (core/ratelimit.h), whether or not
  * rate_limit.enabled is set. Threads: worker. */
@@ -65,13 +67,19 @@ void tomo_console_auth_free(tomo_console *c)
     }
 }
 
-static int credentials_ok(const tomo_config *cfg, const char *user, size_t ul, const char *pass,
-                          size_t pl)
+/* The role of a username and password: the admin's (console.username /
+ * password), the read-only user's (console.readonly_*, when both are set),
+ * or TOMO_ROLE_UNKNOWN. Every comparison runs every time, in constant time. */
+static int credentials_role(const tomo_config *cfg, const char *user, size_t ul,
+                            const char *pass, size_t pl)
 {
-    /* both compared every time, in constant time */
     int u = tomo_ct_equal(user, ul, cfg->console.username, strlen(cfg->console.username));
     int p = tomo_ct_equal(pass, pl, cfg->console.password, strlen(cfg->console.password));
-    return u & p;
+    const char *ru = cfg->console.readonly_username ? cfg->console.readonly_username : "";
+    const char *rp = cfg->console.readonly_password ? cfg->console.readonly_password : "";
+    int ro = tomo_ct_equal(user, ul, ru, strlen(ru)) & tomo_ct_equal(pass, pl, rp, strlen(rp)) &
+             (*ru != '\0') & (*rp != '\0');
+    return (u & p) ? TOMO_ROLE_ADMIN : ro ? TOMO_ROLE_READONLY : TOMO_ROLE_UNKNOWN;
 }
 
 /* One login attempt from the client's address; 0 or an error recorded. */
@@ -97,7 +105,9 @@ int tomo_console_login(tomo_console_ctx *ctx)
     const char *user = tomo_console_body_str(ctx, "username");
     const char *pass = tomo_console_body_str(ctx, "password");
     const tomo_config *cfg = ctx->con->d.cfg;
-    if (!user || !pass || !credentials_ok(cfg, user, strlen(user), pass, strlen(pass))) {
+    int role = user && pass ? credentials_role(cfg, user, strlen(user), pass, strlen(pass))
+                            : TOMO_ROLE_UNKNOWN;
+    if (role == TOMO_ROLE_UNKNOWN) {
         TOMO_LOGW(TOMO_CONSOLE, "console login refused user=%s client=%s", user ? user : "",
                   ctx->client_ip);
         return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Invalid credentials.");
@@ -107,15 +117,15 @@ int tomo_console_login(tomo_console_ctx *ctx)
     char tid[37];
     tomo_uuid_v4(tid);
     json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s}", "id", NIL_UUID, "usn", user, "rol",
-                               TOMO_ROLE_ADMIN, "exp", (json_int_t)exp, "cki",
+                               role, "exp", (json_int_t)exp, "cki",
                                ctx->con->node_cookie, "tid", tid);
     char *tok = tomo_jwt_sign(claims, cfg->console.signing_key, strlen(cfg->console.signing_key));
     json_decref(claims);
     ctx->out = json_pack("{s:s}", "token", tok);
     free(tok);
     snprintf(ctx->user, sizeof(ctx->user), "%s", user);
-    ctx->role = TOMO_ROLE_ADMIN;
-    TOMO_LOGI(TOMO_CONSOLE, "console login user=%s client=%s", user, ctx->client_ip);
+    ctx->role = role;
+    TOMO_LOGI(TOMO_CONSOLE, "console login user=%s role=%d client=%s", user, role, ctx->client_ip);
     return 0;
 }
 
@@ -185,21 +195,21 @@ int tomo_console_check_auth(tomo_console_ctx *ctx)
             b++;
         uint8_t *dec = NULL;
         size_t dl = 0;
-        int ok = 0;
+        int role = TOMO_ROLE_UNKNOWN;
         if (tomo_b64_decode(b, strlen(b), &dec, &dl) == 0) {
             const char *colon = memchr(dec, ':', dl);
             if (colon) {
                 size_t ul = (size_t)(colon - (const char *)dec);
-                ok = credentials_ok(ctx->con->d.cfg, (const char *)dec, ul, colon + 1,
-                                    dl - ul - 1);
-                if (ok)
+                role = credentials_role(ctx->con->d.cfg, (const char *)dec, ul, colon + 1,
+                                        dl - ul - 1);
+                if (role != TOMO_ROLE_UNKNOWN)
                     snprintf(ctx->user, sizeof(ctx->user), "%.*s", (int)ul, (const char *)dec);
             }
         }
         free(dec);
-        if (!ok)
+        if (role == TOMO_ROLE_UNKNOWN)
             return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_INVALID);
-        ctx->role = TOMO_ROLE_ADMIN;
+        ctx->role = role;
         return 0;
     }
     return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, MSG_INVALID);

@@ -129,6 +129,8 @@ static const key_def keys[] = {
     S("console.username", console.username, "admin"),
     {"console.password", K_STR, O(console.password), "password", F_SECRET | F_DEFAULT_KEY, 0, 0},
     SECRET("console.signing_key", console.signing_key, "defaultsigningkey"),
+    S("console.readonly_username", console.readonly_username, ""),
+    {"console.readonly_password", K_STR, O(console.readonly_password), "", F_SECRET, 0, 0},
     I("match.input_queue_size", match.input_queue_size, "128", 1, BIG),
     I("match.call_queue_size", match.call_queue_size, "128", 1, BIG),
     I("match.join_attempt_queue_size", match.join_attempt_queue_size, "128", 1, BIG),

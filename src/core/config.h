@@ -63,6 +63,8 @@ typedef struct tomo_config {
             token_expiry_sec;
         int allow_non_loopback; /* --production accepts a non-loopback address (warned) */
         char *address, *username, *password, *signing_key;
+        /* a second, read-only console user (tomo's; none when empty) */
+        char *readonly_username, *readonly_password;
     } console;
     struct {
         int input_queue_size, call_queue_size, join_attempt_queue_size, deferred_queue_size,

@@ -408,3 +408,42 @@ test('calls tomo does not implement yet answer 501; unknown paths 404', async ()
   const js = await fetch(`http://127.0.0.1:${srv.consolePort}/app.js`);
   assert.match(js.headers.get('content-type'), /javascript/);
 });
+
+test('a read-only console user (console.readonly_*): reads pass, writes and developer routes are refused', async () => {
+  const ro = await startServer({ args: ['--console.readonly_username', 'viewer', '--console.readonly_password', 'viewer-pw-123'] });
+  try {
+    const call = async (method, p, tok, body) => {
+      const res = await fetch(`http://127.0.0.1:${ro.consolePort}/v2/console${p}`, {
+        method,
+        headers: { Authorization: tok, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const res = await fetch(`http://127.0.0.1:${ro.consolePort}/v2/console/authenticate`, {
+      method: 'POST', body: JSON.stringify({ username: 'viewer', password: 'viewer-pw-123' }),
+    });
+    assert.equal(res.status, 200);
+    const { token: t } = await res.json();
+    assert.equal(JSON.parse(Buffer.from(t.split('.')[1], 'base64url')).rol, 4);
+    const bearer = `Bearer ${t}`;
+    const basic = 'Basic ' + Buffer.from('viewer:viewer-pw-123').toString('base64');
+    const user = await ro.client().authenticateDevice(`ro-${uid()}`, true);
+    for (const auth of [bearer, basic]) {
+      assert.equal((await call('GET', '/status', auth)).status, 200);
+      assert.equal((await call('GET', `/account/${user.user_id}`, auth)).status, 200);
+      for (const [m, p] of [['POST', `/account/${user.user_id}/ban`], ['GET', '/config']]) {
+        const r = await call(m, p, auth, m === 'POST' ? {} : undefined);
+        assert.equal(r.status, 403, `${m} ${p}`);
+        assert.equal(r.body.code, 7);
+        assert.match(r.body.message, /necessary permissions/);
+      }
+    }
+    // the user was not banned, and a wrong read-only password is refused
+    await ro.client().getAccount(user);
+    const bad = await fetch(`http://127.0.0.1:${ro.consolePort}/v2/console/authenticate`, {
+      method: 'POST', body: JSON.stringify({ username: 'viewer', password: 'nope' }),
+    });
+    assert.equal(bad.status, 401);
+  } finally { await ro.cleanup(); }
+});
