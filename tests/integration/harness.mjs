@@ -26,16 +26,32 @@ export const TOMO_BIN = process.env.TOMO_BIN || path.resolve(here, '../../build/
 export const BACKEND = process.env.TOMO_TEST_BACKEND || 'sqlite';
 export const SERVER_KEY = 'defaultkey';
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// Ports for servers under test come from 20000-32767, below Linux's
+// ephemeral range (32768-60999): a port bind(0) hands out is also what
+// outgoing client sockets use, and a test that opens many connections can
+// take one between the pick and the server's bind (seen as "address already
+// in use" for the metrics listener, which binds 0.0.0.0). Each pick is
+// checked on 0.0.0.0 and never handed out twice by one process.
+const handedOut = new Set();
+function tryListen(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
   });
+}
+
+export async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (handedOut.has(port)) continue;
+    if (await tryListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port in 20000-32767');
 }
 
 let dbCounter = 0;
