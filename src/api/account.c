@@ -2,7 +2,6 @@
  * GET /v2/user over svc/account.h and svc/users.h. Threads: worker. */
 #include "account.h"
 
-#include "auth.h"
 #include "handlers.h"
 
 #include "../core/codec_util.h"

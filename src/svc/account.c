@@ -2,9 +2,12 @@
 #define _GNU_SOURCE
 #include "account.h"
 
+#include "auth.h"
+
 #include "friend.h"
 #include "group.h"
 #include "leaderboard.h"
+#include "password.h"
 #include "revoke.h"
 #include "users.h"
 
@@ -237,6 +240,130 @@ int tomo_svc_account_unban(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *ca
     if (rc == 0)
         TOMO_LOGI(TOMO_SVC, "account unbanned user=%s", user_id);
     return rc;
+}
+
+/* ---- link ---- */
+
+static int link_device(tomo_dbconn *db, const char *me, const char *id, tomo_err *err)
+{
+    if (!*id)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Device ID is required.");
+    if (tomo_auth_has_space_or_cntrl(id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Device ID invalid, no spaces or control characters allowed.");
+    if (strlen(id) < 10 || strlen(id) > 128)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Device ID invalid, must be 10-128 bytes.");
+    tomo_dbres *r = NULL;
+    tomo_dbval p[3] = {TOMO_DBTEXT(id), TOMO_DBTEXT(me), TOMO_DBINT(tomo_now_ms())};
+    int rc;
+    if ((rc = tomo_db_begin(db)) < 0)
+        return tomo_err_db_conn(err, db, rc, "link device");
+    rc = tomo_db_exec(db, "SELECT user_id FROM user_device WHERE id = $1", p, 1, &r);
+    if (rc == 0 && tomo_dbres_rows(r) && strcmp(tomo_dbres_text(r, 0, 0), me)) {
+        tomo_db_rollback(db);
+        tomo_dbres_free(r);
+        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Device ID already in use.");
+    }
+    if (rc == 0 && !tomo_dbres_rows(r))
+        rc = tomo_db_exec(db, "INSERT INTO user_device (id, user_id) VALUES ($1, $2)", p, 2,
+                          NULL);
+    tomo_dbres_free(r);
+    if (rc == 0)
+        rc = tomo_db_exec(db, "UPDATE users SET update_time = $3 WHERE id = $2", p, 3, NULL);
+    if (rc == 0)
+        rc = tomo_db_commit(db);
+    if (rc < 0) {
+        tomo_db_rollback(db);
+        if (rc == TOMO_ECONFLICT) /* a concurrent link of the same device */
+            return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Device ID already in use.");
+        return tomo_err_db_conn(err, db, rc, "link device");
+    }
+    return 0;
+}
+
+static int link_custom(tomo_dbconn *db, const char *me, const char *id, tomo_err *err)
+{
+    if (!*id)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Custom ID is required.");
+    if (tomo_auth_has_space_or_cntrl(id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Invalid custom ID, no spaces or control characters allowed.");
+    if (strlen(id) < 6 || strlen(id) > 128)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Invalid custom ID, must be 6-128 bytes.");
+    tomo_dbval p[3] = {TOMO_DBTEXT(me), TOMO_DBTEXT(id), TOMO_DBINT(tomo_now_ms())};
+    int64_t n = 0;
+    int rc = tomo_db_exec_changes(
+        db,
+        "UPDATE users SET custom_id = $2, update_time = $3 WHERE id = $1 AND "
+        "NOT EXISTS (SELECT id FROM users WHERE custom_id = $2 AND id <> $1)",
+        p, 3, &n);
+    if (rc == TOMO_ECONFLICT || (rc == 0 && n == 0))
+        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Custom ID is already in use.");
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "link custom");
+    return 0;
+}
+
+static int link_email(tomo_dbconn *db, const char *me, const char *email, const char *password,
+                      tomo_err *err)
+{
+    /* Nakama's order for link differs from authenticate. */
+    if (!*email || !*password)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Email address and password is required.");
+    if (tomo_auth_has_space_or_cntrl(email))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Invalid email address, no spaces or control characters allowed.");
+    int rc;
+    if ((rc = tomo_svc_auth_check_password(password, err)) < 0 ||
+        (rc = tomo_svc_auth_check_email(email, err)) < 0)
+        return rc;
+    char *clean = tomo_auth_lower(email);
+    char *hash = tomo_password_hash(password);
+    if (!hash) {
+        rc = tomo_err_set(err, TOMO_GRPC_INTERNAL, "Error while trying to link email.");
+        goto out;
+    }
+    tomo_dbval p[4] = {TOMO_DBTEXT(me), TOMO_DBTEXT(clean), TOMO_DBTEXT(hash),
+                       TOMO_DBINT(tomo_now_ms())};
+    int64_t n = 0;
+    rc = tomo_db_exec_changes(
+        db,
+        "UPDATE users SET email = $2, password = $3, update_time = $4 WHERE id = $1 "
+        "AND NOT EXISTS (SELECT id FROM users WHERE email = $2 AND id <> $1)",
+        p, 4, &n);
+    if (rc == TOMO_ECONFLICT || (rc == 0 && n == 0))
+        rc = tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "Email is already in use.");
+    else if (rc < 0)
+        rc = tomo_err_db_conn(err, db, rc, "link email");
+out:
+    free(clean);
+    free(hash);
+    return rc;
+}
+
+int tomo_svc_account_link(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const char *user_id, int kind, const char *value, const char *password,
+                          tomo_err *err)
+{
+    (void)svc;
+    char id[37];
+    int rc;
+    if (kind < TOMO_UNLINK_DEVICE || kind > TOMO_UNLINK_STEAM)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Unknown identifier.");
+    if (kind > TOMO_UNLINK_EMAIL)
+        return tomo_err_set(err, TOMO_GRPC_UNIMPLEMENTED, "Not implemented.");
+    if ((rc = target(caller, user_id, id, err)) < 0)
+        return rc;
+    if (!value)
+        value = "";
+    if (kind == TOMO_UNLINK_DEVICE)
+        return link_device(db, id, value, err);
+    if (kind == TOMO_UNLINK_CUSTOM)
+        return link_custom(db, id, value, err);
+    return link_email(db, id, value, password ? password : "", err);
 }
 
 /* ---- unlink ---- */

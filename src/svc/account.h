@@ -55,6 +55,18 @@ enum {
     TOMO_UNLINK_FACEBOOK, TOMO_UNLINK_FACEBOOK_INSTANT_GAME, TOMO_UNLINK_GAMECENTER,
     TOMO_UNLINK_GOOGLE, TOMO_UNLINK_STEAM,
 };
+/* Link an identifier to the account (Nakama's core_link rules): kind
+ * TOMO_UNLINK_DEVICE (value 10-128 bytes), TOMO_UNLINK_CUSTOM (6-128) or
+ * TOMO_UNLINK_EMAIL (value the email, password at least 8 bytes; stored
+ * lower-cased with the password's bcrypt hash); the social kinds are
+ * UNIMPLEMENTED. Linking what the account already holds is fine; held by
+ * another account: ALREADY_EXISTS ("Device ID already in use.", "Custom ID
+ * is already in use.", "Email is already in use."). Users act on their own
+ * account. */
+int tomo_svc_account_link(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const char *user_id, int kind, const char *value, const char *password,
+                          tomo_err *err);
+
 /* Unlink an identifier (Nakama's core_unlink rules: never the last way to
  * log in, PERMISSION_DENIED "Cannot unlink last account identifier. Check
  * profile exists and is not last link."). value: the device id (required),

@@ -3,9 +3,9 @@
  * a real SQLite store (tokens and revocation: tests/svc/test_session.c). The acceptance tests
  * (auth.test.mjs, account.test.mjs) cover the routes. */
 #define _GNU_SOURCE
-#include "api/auth.h"
+#include "svc/auth.h"
 #include "api/handlers.h"
-#include "api/password.h"
+#include "svc/password.h"
 #include "core/codec_util.h"
 #include "core/common.h"
 #include "core/config.h"

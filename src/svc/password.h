@@ -1,9 +1,9 @@
-/* api/password.h: password hashing for email/username accounts.
+/* svc/password.h: password hashing for email/username accounts.
  * Owns: nothing; bcrypt ($2b$, cost 10, Nakama's cost) through libxcrypt.
  * Threads: any, but hashing takes tens of milliseconds: call it on worker
  *          threads only, never on the loop thread. */
-#ifndef TOMO_API_PASSWORD_H
-#define TOMO_API_PASSWORD_H
+#ifndef TOMO_SVC_PASSWORD_H
+#define TOMO_SVC_PASSWORD_H
 
 #include <stddef.h>
 

@@ -1,7 +1,8 @@
-/* api/password.c: bcrypt via libxcrypt. crypt_r keeps its state on the heap
+/* svc/password.c: bcrypt via libxcrypt. crypt_r keeps its state on the heap
  * per call, so concurrent workers never share a buffer. */
 #define _GNU_SOURCE
 #include "password.h"
+#include "svc.h"
 
 #include "../core/common.h"
 #include "../core/log.h"
@@ -21,7 +22,7 @@ char *tomo_password_hash(const char *password)
     tomo_random_bytes(rnd, sizeof(rnd));
     if (!crypt_gensalt_rn("$2b$", BCRYPT_COST, (const char *)rnd, sizeof(rnd), salt,
                           sizeof(salt))) {
-        TOMO_LOGE(TOMO_API, "bcrypt salt generation failed");
+        TOMO_LOGE(TOMO_SVC, "bcrypt salt generation failed");
         goto out;
     }
     struct crypt_data *cd = tomo_xcalloc(1, sizeof(*cd));
@@ -29,7 +30,7 @@ char *tomo_password_hash(const char *password)
     if (h && h[0] == '$')
         out = tomo_xstrdup(h);
     else
-        TOMO_LOGE(TOMO_API, "bcrypt hashing failed");
+        TOMO_LOGE(TOMO_SVC, "bcrypt hashing failed");
     explicit_bzero(cd, sizeof(*cd));
     free(cd);
 out:
