@@ -1547,6 +1547,8 @@ static void on_am_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_
 {
     (void)ud;
     tomo_rt_match_presence_event(rt, st, joins, leaves);
+    if (tomo_tracker_event_is_remote(rt->tracker))
+        return; /* the handler hears of it from the presence's own loop */
     char cid[TOMO_MATCH_ID_MAX];
     snprintf(cid, sizeof(cid), "%s.%s", st->subject, st->label ? st->label : "");
     am *m = lookup_ref(reg_of(rt), cid);

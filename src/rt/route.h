@@ -19,12 +19,20 @@
  *
  * Envelopes are canonical protojson trees (borrowed). An implementation
  * that queues one must deep-copy it (jansson counts are not atomic) or
- * encode it (tomo_frame is atomically refcounted and may cross threads). */
+ * encode it (tomo_frame is atomically refcounted and may cross threads).
+ *
+ * Presences: every loop's tracker holds the whole process's presences
+ * (rt/tracker.h, remote presences on ghost sessions). `presence` tells the
+ * implementation of each local change, in order, to replicate; on the
+ * other side it calls tomo_tracker_track_remote / untrack_remote and then
+ * tomo_rt_route_flush. Origins (uint32_t) are opaque to rt: the loop
+ * router uses the loop index; the cluster (node_slot << 8) | loop. */
 #ifndef TOMO_RT_ROUTE_H
 #define TOMO_RT_ROUTE_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tracker.h"
 
@@ -38,11 +46,28 @@ typedef struct tomo_rt_routing {
     void (*to_user)(void *ctx, tomo_rt *from, const char *user_id, json_t *env);
     /* Close the sessions of a user that are not on loop `from`. */
     void (*disconnect_user)(void *ctx, tomo_rt *from, const char *user_id);
+    /* A local presence changed (op TOMO_TRACKER_TRACK / UPDATE / UNTRACK;
+     * status NULL unless a status stream; everything borrowed). */
+    void (*presence)(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
+                     const tomo_stream *st, int persistence, int hidden, const char *status);
+    /* One remote session (a ghost: g->origin, g->id): send env / close it
+     * (final_env may be NULL), as tomo_rt_session_send / _close would. */
+    void (*to_session)(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *env);
+    void (*close_session)(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *final_env,
+                          int ws_code, const char *reason);
 } tomo_rt_routing;
 
 /* Install the routing of a loop (start-up, before sockets arrive; copied).
- * NULL or unset members: this loop is the only one (local delivery only). */
-void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing);
+ * NULL or unset members: this loop is the only one (local delivery only).
+ * origin is this loop's origin id (its sessions' `origin`). */
+void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t origin);
+uint32_t tomo_rt_origin(const tomo_rt *rt);
+/* After injecting remote presences: deliver the events they queued (to
+ * this loop's sessions) and update the presences gauge. */
+void tomo_rt_route_flush(tomo_rt *rt);
+/* A local session by id (NULL if none or closing): where a routing
+ * implementation delivers to_session / close_session on the destination. */
+tomo_rt_session *tomo_rt_route_session(tomo_rt *rt, const char *session_id);
 
 /* Send env (borrowed) to every member of a stream, wherever it lives:
  * members on this loop now (encoded once per format), the others through

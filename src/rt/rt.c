@@ -120,23 +120,34 @@ typedef struct upgrade_job {
 } upgrade_job;
 
 /* single_socket: older sockets of the user are told why, then closed. */
+static void kick_one(tomo_rt_session *s)
+{
+    char id[37], ts[32];
+    tomo_uuid_v4(id);
+    tomo_rfc3339(tomo_now_sec(), ts);
+    json_t *n = json_pack("{s:s,s:s,s:s,s:i,s:s}", "id", id, "subject", "single_socket",
+                          "content", "{}", "code", -7, "create_time", ts);
+    json_t *env = json_pack("{s:{s:[o]}}", "notifications", "notifications", n);
+    tomo_rt_session_close(s, env, TOMO_WS_CLOSE_NORMAL, "server-side session disconnect");
+    json_decref(env);
+}
+
+/* Local sockets of the user, then those on other loops or nodes (ghosts on
+ * the user's notifications stream; their close goes through the routing). */
 static void kick_older(tomo_rt_session *keep)
 {
     tomo_rt_session *s = tomo_rt_session_first_of_user(keep->rt, keep->user_id);
     while (s) {
         tomo_rt_session *next = tomo_rt_session_next_of_user(s);
-        if (s != keep) {
-            char id[37], ts[32];
-            tomo_uuid_v4(id);
-            tomo_rfc3339(tomo_now_sec(), ts);
-            json_t *n = json_pack("{s:s,s:s,s:s,s:i,s:s}", "id", id, "subject", "single_socket",
-                                  "content", "{}", "code", -7, "create_time", ts);
-            json_t *env = json_pack("{s:{s:[o]}}", "notifications", "notifications", n);
-            tomo_rt_session_close(s, env, TOMO_WS_CLOSE_NORMAL, "server-side session disconnect");
-            json_decref(env);
-        }
+        if (s != keep)
+            kick_one(s);
         s = next;
     }
+    tomo_stream notif = {TOMO_STREAM_NOTIFICATIONS, keep->user_id, NULL, NULL};
+    for (tomo_presence *p = tomo_tracker_first(keep->rt->tracker, &notif); p;
+         p = tomo_presence_next(p))
+        if (p->session->_ghost)
+            kick_one(p->session);
 }
 
 static void start_session(upgrade_job *j, tomo_sock *tcp, const char *leftover, size_t nleft)
@@ -388,6 +399,15 @@ static void metrics_register_once(void)
 
 void tomo_rt_metrics_register(void) { pthread_once(&metrics_once, metrics_register_once); }
 
+/* Local presence changes go to the routing (rt/route.h), to replicate. */
+static void observe_local(void *ud, int op, const tomo_rt_session *s, const tomo_stream *st,
+                          int persistence, int hidden, const char *status)
+{
+    tomo_rt *rt = ud;
+    if (rt->routing.presence)
+        rt->routing.presence(rt->routing.ctx, rt, op, s, st, persistence, hidden, status);
+}
+
 tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
 {
     tomo_rt *rt = tomo_xcalloc(1, sizeof(*rt));
@@ -398,6 +418,8 @@ tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
     rt->svc = deps->svc;
     rt->ratelimit = deps->ratelimit;
     rt->tracker = tomo_tracker_new();
+    tomo_tracker_set_owner(rt->tracker, rt);
+    tomo_tracker_observe(rt->tracker, observe_local, rt);
     rt->ws = tomo_ws_loop_new(rt->loop);
     tomo_hmap_init(&rt->sessions);
     tomo_hmap_init(&rt->users);
@@ -492,12 +514,26 @@ struct tomo_tracker *tomo_rt_tracker(tomo_rt *rt)
 
 /* ---- routing (rt/route.h) ---- */
 
-void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing)
+void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t origin)
 {
     if (routing)
         rt->routing = *routing;
     else
         memset(&rt->routing, 0, sizeof(rt->routing));
+    rt->origin = origin;
+}
+
+uint32_t tomo_rt_origin(const tomo_rt *rt) { return rt->origin; }
+
+void tomo_rt_route_flush(tomo_rt *rt)
+{
+    tomo_tracker_flush(rt->tracker, rt);
+    tomo_rt_presences_gauge(rt);
+}
+
+tomo_rt_session *tomo_rt_route_session(tomo_rt *rt, const char *session_id)
+{
+    return tomo_rt_session_find(rt, session_id);
 }
 
 size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,
@@ -512,7 +548,7 @@ size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
                             const tomo_rt_session *skip)
 {
     size_t n = tomo_tracker_broadcast(rt->tracker, st, json_incref(env), skip);
-    if (rt->routing.to_stream)
+    if (rt->routing.to_stream && tomo_tracker_remote_count(rt->tracker, st))
         rt->routing.to_stream(rt->routing.ctx, rt, st, env, skip ? skip->id : NULL);
     return n;
 }

@@ -21,6 +21,7 @@ struct tomo_rt {
     tomo_svc *svc;
     struct tomo_ratelimit *ratelimit;
     tomo_rt_routing routing;   /* rt/route.h; zero: this loop only */
+    uint32_t origin;           /* this loop's origin id (rt/route.h) */
     tomo_tracker *tracker;
     tomo_hmap handlers;        /* envelope type -> handler entry (rt/envelope.c) */
     tomo_hmap out_types;       /* envelope type -> sent count (rt/session.c) */
@@ -67,7 +68,7 @@ void tomo_rt_handlers_reset(tomo_rt *rt);
  * change since it last reported. */
 static inline void tomo_rt_presences_gauge(tomo_rt *rt)
 {
-    double n = (double)tomo_tracker_size(rt->tracker);
+    double n = (double)tomo_tracker_local_size(rt->tracker);
     if (n != rt->presences_reported) {
         tomo_metric_add(tomo_rt_m.presences, NULL, n - rt->presences_reported);
         rt->presences_reported = n;

@@ -90,6 +90,7 @@ tomo_rt_session *tomo_rt_session_new(tomo_rt *rt, const tomo_session_claims *c, 
     s->expiry = c->exp;
     s->format = (uint8_t)format;
     s->rt = rt;
+    s->origin = rt->origin;
     s->_refs = 1; /* the socket's reference, dropped when it closes */
     s->_last_in_ms = s->_last_ping_ms = (int64_t)uv_now(tomo_loop_uv(rt->loop));
     tomo_hmap_put(&rt->sessions, s->id, s);
@@ -156,7 +157,10 @@ size_t tomo_rt_session_count(tomo_rt *rt)
     return rt ? rt->nsessions : 0;
 }
 
-int tomo_rt_session_alive(const tomo_rt_session *s) { return !s->_closing && !s->_gone; }
+int tomo_rt_session_alive(const tomo_rt_session *s)
+{
+    return !s->_closing && !s->_gone && !s->_ghost;
+}
 
 void tomo_rt_session_hold(tomo_rt_session *s) { s->_refs++; }
 
@@ -189,6 +193,12 @@ static void teardown(tomo_rt_session *s)
 void tomo_rt_session_close(tomo_rt_session *s, json_t *final_envelope, int ws_code,
                            const char *reason)
 {
+    if (s->_ghost) {
+        if (!s->_gone && s->rt && s->rt->routing.close_session)
+            s->rt->routing.close_session(s->rt->routing.ctx, s->rt, s, final_envelope, ws_code,
+                                         reason);
+        return;
+    }
     if (s->_closing || s->_gone)
         return;
     if (final_envelope)
@@ -306,6 +316,12 @@ void tomo_rt_out_clear(tomo_rt_out *o)
 
 int tomo_rt_session_send(tomo_rt_session *s, json_t *envelope)
 {
+    if (s->_ghost) {
+        if (s->_gone || !s->rt || !s->rt->routing.to_session)
+            return TOMO_EIO;
+        s->rt->routing.to_session(s->rt->routing.ctx, s->rt, s, envelope);
+        return 0;
+    }
     tomo_rt_out o;
     tomo_rt_out_init(&o, json_incref(envelope));
     int rc = tomo_rt_out_send(&o, s);

@@ -50,6 +50,12 @@ struct tomo_rt_session {
     uint32_t _msgs_since_ping;
     uint16_t _refs;
     uint8_t _closing, _gone;
+    /* A ghost stands for a session on another loop or node (rt/tracker.h
+     * remote presences): only id, user_id, username and origin are set; it
+     * has no socket, is never alive, and sends to it go through the
+     * routing (rt/route.h). Owned by the tracker. */
+    uint8_t _ghost;
+    uint32_t origin; /* where the session lives (tomo_rt_origin of its loop) */
 };
 
 /* Session by id, or NULL (also NULL once closing). */
@@ -61,7 +67,7 @@ tomo_rt_session *tomo_rt_session_next_of_user(tomo_rt_session *s);
 /* Live sessions in this process. */
 size_t tomo_rt_session_count(tomo_rt *rt);
 
-/* 1 if the session is open (not closing, not closed). */
+/* 1 if the session is open here (not closing, not closed, not a ghost). */
 int tomo_rt_session_alive(const tomo_rt_session *s);
 /* Keep the struct from being freed while a job runs; release drops it.
  * Release may free the session: do not touch it afterwards. */

@@ -12,7 +12,7 @@
 
 struct tomo_tstream {
     tomo_presence *head, *tail;
-    size_t count;
+    size_t count, nremote;
     int mode;
     const char *subject, *subcontext, *label; /* point into key's allocation */
     char key[];                               /* "m.s.c.l\0s\0c\0l\0" */
@@ -21,6 +21,7 @@ struct tomo_tstream {
 typedef struct event {
     struct event *next;
     json_t *joins, *leaves;
+    int remote; /* a batch of ghost changes */
     tomo_stream st;
     char key[]; /* same layout as tomo_tstream.key */
 } event;
@@ -32,7 +33,14 @@ typedef struct listener {
 
 struct tomo_tracker {
     tomo_hmap streams;        /* key -> tomo_tstream */
-    tomo_hmap pending_by_key; /* key -> event (this batch) */
+    tomo_hmap pending_by_key; /* key -> event (this batch, local changes) */
+    tomo_hmap pending_remote; /* key -> event (this batch, remote changes) */
+    tomo_hmap ghosts;         /* session id -> ghost session */
+    tomo_rt *owner;
+    tomo_tracker_observe_fn observe;
+    void *observe_ud;
+    size_t nremote;
+    int flushing_remote;
     event *pending_head, *pending_tail;
     size_t npending;
     size_t size;
@@ -107,11 +115,24 @@ static tomo_tstream *stream_get(const tomo_tracker *t, const tomo_stream *st)
     return ts;
 }
 
+/* A ghost is freed when its last presence goes, unless someone holds it
+ * (tomo_rt_session_hold): then the last release frees it (rt/session.c). */
+static void ghost_drop(tomo_rt_session *g)
+{
+    g->_gone = 1;
+    if (--g->_refs == 0) {
+        free(g->username);
+        free(g);
+    }
+}
+
 tomo_tracker *tomo_tracker_new(void)
 {
     tomo_tracker *t = tomo_xcalloc(1, sizeof(*t));
     tomo_hmap_init(&t->streams);
     tomo_hmap_init(&t->pending_by_key);
+    tomo_hmap_init(&t->pending_remote);
+    tomo_hmap_init(&t->ghosts);
     return t;
 }
 
@@ -146,6 +167,10 @@ void tomo_tracker_free(tomo_tracker *t)
         event_free(e);
     }
     tomo_hmap_free(&t->pending_by_key);
+    tomo_hmap_free(&t->pending_remote);
+    for (size_t i = 0; (i = tomo_hmap_next(&t->ghosts, i, &k, &v)) != 0;)
+        ghost_drop(v);
+    tomo_hmap_free(&t->ghosts);
     free(t);
 }
 
@@ -168,7 +193,9 @@ json_t *tomo_presence_json(const tomo_presence *p)
 
 static void queue_event(tomo_tracker *t, const tomo_tstream *ts, const tomo_presence *p, int join)
 {
-    event *e = tomo_hmap_get(&t->pending_by_key, ts->key);
+    int remote = p->session->_ghost;
+    tomo_hmap *pend = remote ? &t->pending_remote : &t->pending_by_key;
+    event *e = tomo_hmap_get(pend, ts->key);
     if (!e) {
         size_t kl = strlen(ts->key) + 1;
         size_t rest = strlen(ts->subject) + strlen(ts->subcontext) + strlen(ts->label) + 3;
@@ -184,13 +211,14 @@ static void queue_event(tomo_tracker *t, const tomo_tstream *ts, const tomo_pres
         e->st.label = pl;
         e->joins = json_array();
         e->leaves = json_array();
+        e->remote = remote;
         if (t->pending_tail)
             t->pending_tail->next = e;
         else
             t->pending_head = e;
         t->pending_tail = e;
         t->npending++;
-        tomo_hmap_put(&t->pending_by_key, e->key, e);
+        tomo_hmap_put(pend, e->key, e);
     }
     json_array_append_new(join ? e->joins : e->leaves, tomo_presence_json(p));
 }
@@ -236,9 +264,11 @@ void tomo_tracker_flush(tomo_tracker *t, tomo_rt *rt)
         t->pending_tail = NULL;
         t->npending = 0;
         tomo_hmap_free(&t->pending_by_key);
+        tomo_hmap_free(&t->pending_remote);
         while (e) {
             event *next = e->next;
             listener *l = &t->listeners[e->st.mode];
+            t->flushing_remote = e->remote;
             if (l->fn)
                 l->fn(rt, &e->st, e->joins, e->leaves, l->ud);
             else
@@ -247,11 +277,30 @@ void tomo_tracker_flush(tomo_tracker *t, tomo_rt *rt)
             e = next;
         }
     }
+    t->flushing_remote = 0;
     t->flushing = 0;
 }
 
 size_t tomo_tracker_pending(const tomo_tracker *t) { return t->npending; }
 size_t tomo_tracker_size(const tomo_tracker *t) { return t->size; }
+size_t tomo_tracker_local_size(const tomo_tracker *t) { return t->size - t->nremote; }
+int tomo_tracker_event_is_remote(const tomo_tracker *t) { return t->flushing_remote; }
+
+void tomo_tracker_observe(tomo_tracker *t, tomo_tracker_observe_fn fn, void *ud)
+{
+    t->observe = fn;
+    t->observe_ud = ud;
+}
+
+static void observe(tomo_tracker *t, int op, const tomo_presence *p)
+{
+    if (!t->observe || p->session->_ghost)
+        return;
+    tomo_stream st;
+    tomo_presence_stream(p, &st);
+    t->observe(t->observe_ud, op, p->session, &st, p->persistence, p->hidden,
+               op == TOMO_TRACKER_UNTRACK ? NULL : p->status);
+}
 
 /* ---- track / untrack ---- */
 
@@ -322,8 +371,13 @@ int tomo_tracker_track(tomo_tracker *t, tomo_rt_session *s, const tomo_stream *s
     p->_next_of_session = s->_presences;
     s->_presences = p;
     t->size++;
+    if (s->_ghost) {
+        ts->nremote++;
+        t->nremote++;
+    }
     if (!p->hidden)
         queue_event(t, ts, p, 1);
+    observe(t, TOMO_TRACKER_TRACK, p);
     return 1;
 }
 
@@ -342,14 +396,17 @@ int tomo_tracker_update(tomo_tracker *t, tomo_rt_session *s, const tomo_stream *
     presence_set_meta(p, persistence, hidden, status, st->mode);
     if (!p->hidden)
         queue_event(t, ts, p, 1);
+    observe(t, TOMO_TRACKER_UPDATE, p);
     return 0;
 }
 
 static void presence_remove(tomo_tracker *t, tomo_presence *p, int events)
 {
     tomo_tstream *ts = p->_stream;
+    tomo_rt_session *s = p->session;
     if (events && !p->hidden)
         queue_event(t, ts, p, 0);
+    observe(t, TOMO_TRACKER_UNTRACK, p);
     if (p->_sprev)
         p->_sprev->_snext = p->_snext;
     else
@@ -360,7 +417,11 @@ static void presence_remove(tomo_tracker *t, tomo_presence *p, int events)
         ts->tail = p->_sprev;
     ts->count--;
     t->size--;
-    tomo_presence **pp = &p->session->_presences;
+    if (s->_ghost) {
+        ts->nremote--;
+        t->nremote--;
+    }
+    tomo_presence **pp = &s->_presences;
     while (*pp && *pp != p)
         pp = &(*pp)->_next_of_session;
     if (*pp)
@@ -368,6 +429,10 @@ static void presence_remove(tomo_tracker *t, tomo_presence *p, int events)
     free(p->status);
     free(p);
     stream_drop_if_empty(t, ts);
+    if (s->_ghost && !s->_presences) {
+        tomo_hmap_del(&t->ghosts, s->id);
+        ghost_drop(s);
+    }
 }
 
 int tomo_tracker_untrack(tomo_tracker *t, tomo_rt_session *s, const tomo_stream *st)
@@ -383,6 +448,7 @@ int tomo_tracker_untrack(tomo_tracker *t, tomo_rt_session *s, const tomo_stream 
 size_t tomo_tracker_untrack_all(tomo_tracker *t, tomo_rt_session *s)
 {
     size_t n = 0;
+    s->_refs++; /* a ghost goes with its last presence: not under our feet */
     /* Oldest presence first, so leave events come out in join order. */
     while (s->_presences) {
         tomo_presence *p = s->_presences, *last = p;
@@ -390,6 +456,10 @@ size_t tomo_tracker_untrack_all(tomo_tracker *t, tomo_rt_session *s)
             last = last->_next_of_session;
         presence_remove(t, last, 1);
         n++;
+    }
+    if (--s->_refs == 0) { /* only a ghost can drop to 0 here */
+        free(s->username);
+        free(s);
     }
     return n;
 }
@@ -480,7 +550,7 @@ size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *en
     tomo_rt_session **v = cnt <= 64 ? stackv : tomo_xmalloc(cnt * sizeof(*v));
     size_t k = 0;
     for (tomo_presence *p = ts ? ts->head : NULL; p; p = p->_snext)
-        if (p->session != skip_session) {
+        if (p->session != skip_session && !p->session->_ghost) {
             tomo_rt_session_hold(p->session);
             v[k++] = p->session;
         }
@@ -492,5 +562,94 @@ size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *en
     if (v != stackv)
         free(v);
     tomo_rt_out_clear(&o);
+    return n;
+}
+
+/* ---- remote presences ---- */
+
+void tomo_tracker_set_owner(tomo_tracker *t, tomo_rt *rt) { t->owner = rt; }
+
+tomo_rt_session *tomo_tracker_ghost(tomo_tracker *t, const char *session_id)
+{
+    return tomo_hmap_get(&t->ghosts, session_id);
+}
+
+int tomo_tracker_track_remote(tomo_tracker *t, uint32_t origin, const char *session_id,
+                              const char *user_id, const char *username, const tomo_stream *st,
+                              int persistence, int hidden, const char *status)
+{
+    if (st->mode < 0 || st->mode >= TOMO_STREAM_MODE_MAX || !session_id ||
+        strlen(session_id) >= 37 || !user_id || strlen(user_id) >= 37)
+        return TOMO_EINVAL;
+    tomo_rt_session *g = tomo_hmap_get(&t->ghosts, session_id);
+    if (!g) {
+        g = tomo_xcalloc(1, sizeof(*g));
+        memcpy(g->id, session_id, strlen(session_id) + 1);
+        memcpy(g->user_id, user_id, strlen(user_id) + 1);
+        g->username = tomo_xstrdup(username ? username : "");
+        g->rt = t->owner;
+        g->origin = origin;
+        g->_ghost = 1;
+        g->_refs = 1; /* the tracker's */
+        tomo_hmap_put(&t->ghosts, g->id, g);
+    }
+    int rc = tomo_tracker_update(t, g, st, persistence, hidden, status);
+    if (!g->_presences) { /* bad mode: nothing tracked */
+        tomo_hmap_del(&t->ghosts, g->id);
+        ghost_drop(g);
+    }
+    return rc;
+}
+
+int tomo_tracker_untrack_remote(tomo_tracker *t, const char *session_id, const tomo_stream *st)
+{
+    tomo_rt_session *g = tomo_hmap_get(&t->ghosts, session_id);
+    return g ? tomo_tracker_untrack(t, g, st) : 0;
+}
+
+size_t tomo_tracker_untrack_remote_session(tomo_tracker *t, const char *session_id)
+{
+    tomo_rt_session *g = tomo_hmap_get(&t->ghosts, session_id);
+    return g ? tomo_tracker_untrack_all(t, g) : 0;
+}
+
+size_t tomo_tracker_untrack_origin(tomo_tracker *t, uint32_t origin)
+{
+    size_t n = 0;
+    for (;;) {
+        tomo_rt_session *found = NULL;
+        void *v;
+        for (size_t i = 0; (i = tomo_hmap_next(&t->ghosts, i, NULL, &v)) != 0;)
+            if (((tomo_rt_session *)v)->origin == origin) {
+                found = v;
+                break;
+            }
+        if (!found)
+            return n;
+        n += tomo_tracker_untrack_all(t, found);
+    }
+}
+
+size_t tomo_tracker_remote_count(tomo_tracker *t, const tomo_stream *st)
+{
+    tomo_tstream *ts = stream_get(t, st);
+    return ts ? ts->nremote : 0;
+}
+
+size_t tomo_tracker_origins(tomo_tracker *t, const tomo_stream *st, uint32_t *out, size_t cap)
+{
+    tomo_tstream *ts = stream_get(t, st);
+    size_t n = 0;
+    if (!ts || !ts->nremote)
+        return 0;
+    for (tomo_presence *p = ts->head; p && n < cap; p = p->_snext) {
+        if (!p->session->_ghost)
+            continue;
+        size_t i = 0;
+        while (i < n && out[i] != p->session->origin)
+            i++;
+        if (i == n)
+            out[n++] = p->session->origin;
+    }
     return n;
 }

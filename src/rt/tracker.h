@@ -14,7 +14,17 @@
  * after every handled envelope, after every closed session and once per loop
  * iteration, so a reply is always sent before the events it causes.
  * Modes without a listener get Nakama's default: a `stream_presence_event`
- * to every session on the stream. */
+ * to every session on the stream.
+ *
+ * Remote presences: sessions on another loop (socket.loops) or node are
+ * tracked here too, through the *_remote functions a routing
+ * implementation (rt/route.h) calls, on *ghost* sessions the tracker owns
+ * (session.h `_ghost`; created with the first remote presence of a session
+ * id, freed with its last). Listings and counts are therefore process-wide
+ * (cluster-wide once the cluster feeds them). Events are queued for remote
+ * changes too, so each loop's listeners tell ITS sessions; broadcasts skip
+ * ghosts (the routing serves them once per origin). The observer sees every
+ * local (non-ghost) change, for the routing to replicate. */
 #ifndef TOMO_RT_TRACKER_H
 #define TOMO_RT_TRACKER_H
 
@@ -45,6 +55,9 @@ typedef struct tomo_stream {
 
 typedef struct tomo_tracker tomo_tracker;
 typedef struct tomo_tstream tomo_tstream; /* a tracked stream (private) */
+
+/* What a tracker reports to its observer (tomo_tracker_observe). */
+enum { TOMO_TRACKER_TRACK = 1, TOMO_TRACKER_UPDATE = 2, TOMO_TRACKER_UNTRACK = 3 };
 
 struct tomo_presence {
     tomo_rt_session *session; /* user id, session id and username */
@@ -124,6 +137,46 @@ size_t tomo_tracker_size(const tomo_tracker *t);
  * format; skip_session (may be NULL) is left out. Returns recipients. */
 size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *envelope,
                               const tomo_rt_session *skip_session);
+
+/* ---- remote presences (routing implementations; see above) ---- */
+
+/* The loop the ghosts are sent through (their `rt`; tomo_rt_new sets it). */
+void tomo_tracker_set_owner(tomo_tracker *t, tomo_rt *rt);
+/* Track (or update the meta of) session session_id of origin on st. The
+ * ghost's user id and username are those of its first presence. Returns 1
+ * if new, 0 if updated, TOMO_EINVAL for a bad mode or id. Events as for
+ * tomo_tracker_update. */
+int tomo_tracker_track_remote(tomo_tracker *t, uint32_t origin, const char *session_id,
+                              const char *user_id, const char *username, const tomo_stream *st,
+                              int persistence, int hidden, const char *status);
+/* Untrack a remote presence; 1 if it was tracked. */
+int tomo_tracker_untrack_remote(tomo_tracker *t, const char *session_id, const tomo_stream *st);
+/* Untrack every presence of a remote session / of every session of an
+ * origin (a loop or node is gone). Returns the count. */
+size_t tomo_tracker_untrack_remote_session(tomo_tracker *t, const char *session_id);
+size_t tomo_tracker_untrack_origin(tomo_tracker *t, uint32_t origin);
+/* The ghost of a remote session, or NULL. */
+tomo_rt_session *tomo_tracker_ghost(tomo_tracker *t, const char *session_id);
+/* Remote presences on a stream (0: local delivery is all there is). */
+size_t tomo_tracker_remote_count(tomo_tracker *t, const tomo_stream *st);
+/* Distinct origins of a stream's remote presences into out[0..cap); returns
+ * how many (at most cap), in first-presence order. */
+size_t tomo_tracker_origins(tomo_tracker *t, const tomo_stream *st, uint32_t *out, size_t cap);
+/* Local presences only (the presences gauge; tomo_tracker_size counts all). */
+size_t tomo_tracker_local_size(const tomo_tracker *t);
+/* 1 while a listener runs for an event batch made of remote changes only
+ * (listeners with side effects beyond telling local sessions, e.g. telling
+ * a match handler, act on local batches only: the origin's loop acts). */
+int tomo_tracker_event_is_remote(const tomo_tracker *t);
+
+/* Observer of local changes: fn(ud, op, s, st, persistence, hidden, status)
+ * runs synchronously after each track/update/untrack of a non-ghost
+ * session (op TOMO_TRACKER_*; status NULL unless a status stream). One
+ * observer; NULL removes it. */
+typedef void (*tomo_tracker_observe_fn)(void *ud, int op, const tomo_rt_session *s,
+                                        const tomo_stream *st, int persistence, int hidden,
+                                        const char *status);
+void tomo_tracker_observe(tomo_tracker *t, tomo_tracker_observe_fn fn, void *ud);
 
 /* Canonical stream key "<mode>.<subject>.<subcontext>.<label>" into a heap
  * string (the same shape as a channel id). */

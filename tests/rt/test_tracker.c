@@ -240,6 +240,86 @@ static void test_many_presences(void)
     tomo_tracker_free(t);
 }
 
+typedef struct obs {
+    int tracks, updates, untracks;
+} obs;
+
+static void on_obs(void *ud, int op, const tomo_rt_session *s, const tomo_stream *st,
+                   int persistence, int hidden, const char *status)
+{
+    (void)s, (void)st, (void)persistence, (void)hidden, (void)status;
+    obs *o = ud;
+    if (op == TOMO_TRACKER_TRACK)
+        o->tracks++;
+    else if (op == TOMO_TRACKER_UPDATE)
+        o->updates++;
+    else
+        o->untracks++;
+}
+
+/* Remote presences: ghosts count and list, queue events flagged remote, are
+ * skipped by broadcasts and not reported to the observer. */
+static void test_remote_presences(void)
+{
+    tomo_tracker *t = tomo_tracker_new();
+    ev e = {0};
+    obs o = {0};
+    tomo_tracker_listen(t, TOMO_STREAM_CHANNEL, on_ev, &e);
+    tomo_tracker_observe(t, on_obs, &o);
+    tomo_rt_session *a = mk("s-a", "u-a", "alice");
+    tomo_stream room = {TOMO_STREAM_CHANNEL, "room", NULL, NULL};
+    TT_EQ(tomo_tracker_track(t, a, &room, 0, 0, NULL), 1);
+    TT_EQ(o.tracks, 1);
+    TT_EQ(tomo_tracker_track_remote(t, 2, "s-b", "u-b", "bob", &room, 1, 0, NULL), 1);
+    TT_EQ(tomo_tracker_track_remote(t, 2, "s-b", "u-b", "bob", &room, 0, 0, NULL), 0);
+    TT_EQ(tomo_tracker_track_remote(t, 3, "s-c", "u-c", "carol", &room, 0, 1, NULL), 1);
+    TT_EQ(tomo_tracker_track_remote(t, 3, "s-c", "u-c", "carol", &(tomo_stream){99, NULL, NULL, NULL}, 0, 0, NULL),
+          TOMO_EINVAL);
+    TT_EQ(o.tracks, 1);
+    TT_EQ(tomo_tracker_count(t, &room), 3);
+    TT_EQ(tomo_tracker_remote_count(t, &room), 2);
+    TT_EQ(tomo_tracker_size(t), 3);
+    TT_EQ(tomo_tracker_local_size(t), 1);
+    uint32_t orig[4];
+    TT_EQ(tomo_tracker_origins(t, &room, orig, 4), 2);
+    TT_EQ(orig[0], 2);
+    TT_EQ(orig[1], 3);
+    tomo_rt_session *g = tomo_tracker_ghost(t, "s-b");
+    TT_TRUE(g && g->_ghost && g->origin == 2 && !tomo_rt_session_alive(g));
+    TT_STR_EQ(g->username, "bob");
+    json_t *l = tomo_tracker_list_json(t, &room, 0);
+    TT_EQ(json_array_size(l), 2); /* carol is hidden */
+    json_decref(l);
+    tomo_tracker_flush(t, NULL);
+    TT_EQ(e.joins, 3); /* alice; bob joined then updated: leave + join; carol hidden */
+    TT_EQ(e.leaves, 1);
+    /* a broadcast reaches no ghost */
+    TT_EQ(tomo_tracker_broadcast(t, &room, json_object(), a), 0);
+    TT_EQ(tomo_tracker_untrack_remote(t, "s-b", &room), 1);
+    TT_TRUE(tomo_tracker_ghost(t, "s-b") == NULL);
+    TT_EQ(tomo_tracker_untrack_remote(t, "s-b", &room), 0);
+    tomo_stream st = {TOMO_STREAM_STATUS, "u-c", NULL, NULL};
+    TT_EQ(tomo_tracker_track_remote(t, 3, "s-c", "u-c", "carol", &st, 0, 0, "hi"), 1);
+    TT_EQ(tomo_tracker_untrack_origin(t, 3), 2);
+    TT_TRUE(tomo_tracker_ghost(t, "s-c") == NULL);
+    TT_EQ(tomo_tracker_count(t, &room), 1);
+    TT_EQ(tomo_tracker_remote_count(t, &room), 0);
+    /* a ghost held across its last untrack lives until released */
+    TT_EQ(tomo_tracker_track_remote(t, 4, "s-d", "u-d", "dave", &room, 0, 0, NULL), 1);
+    g = tomo_tracker_ghost(t, "s-d");
+    g->_refs++;
+    TT_EQ(tomo_tracker_untrack_remote_session(t, "s-d"), 1);
+    TT_TRUE(g->_gone);
+    TT_STR_EQ(g->user_id, "u-d");
+    free(g->username);
+    free(g);
+    tomo_tracker_untrack_all(t, a);
+    TT_EQ(o.untracks, 1);
+    tomo_tracker_flush(t, NULL);
+    tomo_tracker_free(t);
+    free(a);
+}
+
 int main(void)
 {
     TT_RUN(test_hmap);
@@ -248,5 +328,6 @@ int main(void)
     TT_RUN(test_update_status);
     TT_RUN(test_untrack_mode_keep);
     TT_RUN(test_many_presences);
+    TT_RUN(test_remote_presences);
     return tt_finish();
 }
