@@ -27,7 +27,8 @@ void tomo_nk_chat_open(lua_State *L, int nk);     /* channel_id_build */
 void tomo_nk_storage_open(lua_State *L, int nk);  /* storage_read/write/delete/list */
 void tomo_nk_wallet_open(lua_State *L, int nk);   /* wallet(s)_update, wallet_ledger_list */
 void tomo_nk_account_open(lua_State *L, int nk);  /* account(s)_*_id, users_get_*, users_(un)ban_id */
-void tomo_nk_match_open(lua_State *L, int nk);    /* match_create/get/list/signal */
+void tomo_nk_match_open(lua_State *L, int nk);
+void tomo_nk_auth_open(lua_State *L, int nk);     /* authenticate_*, link_*, unlink_* */    /* match_create/get/list/signal */
 /* The domain open functions in order, then the names not implemented. */
 void tomo_nk_open_all(lua_State *L, int nk);
 

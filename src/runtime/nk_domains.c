@@ -87,6 +87,7 @@ static const domain_open domains[] = {
     tomo_nk_account_open,
     tomo_nk_social_open,
     tomo_nk_match_open,
+    tomo_nk_auth_open,
 };
 
 void tomo_nk_open_all(lua_State *L, int nk)

@@ -7,7 +7,7 @@
 #include "../core/common.h"
 #include "../core/log.h"
 
-#include <crypt.h>
+#include "../svc/password.h"
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -283,17 +283,11 @@ static int l_aes256_decrypt(lua_State *L) { return aes(L, 32, 0); }
 
 static int l_bcrypt_hash(lua_State *L)
 {
-    const char *s = tomo_nk_checkstr(L, 1, 1, NULL);
-    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof(salt)))
+    char *h = tomo_password_hash(tomo_nk_checkstr(L, 1, 1, NULL));
+    if (!h)
         return tomo_nk_error(L, "error hashing password");
-    struct crypt_data cd;
-    memset(&cd, 0, sizeof(cd));
-    const char *h = crypt_rn(s, salt, &cd, sizeof(cd));
-    if (!h || h[0] == '*')
-        return tomo_nk_error(L, "error hashing password");
-    /* Go's bcrypt writes $2a$ */
     lua_pushstring(L, h);
+    free(h);
     return 1;
 }
 
@@ -301,14 +295,7 @@ static int l_bcrypt_compare(lua_State *L)
 {
     const char *h = tomo_nk_checkstr(L, 1, 1, NULL);
     const char *p = tomo_nk_checkstr(L, 2, 1, NULL);
-    if (strlen(h) < 20) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    struct crypt_data cd;
-    memset(&cd, 0, sizeof(cd));
-    const char *r = crypt_rn(p, h, &cd, sizeof(cd));
-    lua_pushboolean(L, r && r[0] != '*' && tomo_ct_equal(r, strlen(r), h, strlen(h)));
+    lua_pushboolean(L, tomo_password_check(p, h));
     return 1;
 }
 

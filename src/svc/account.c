@@ -37,17 +37,6 @@ static int target(const tomo_caller *caller, const char *user_id, char out[37], 
     return 0;
 }
 
-/* 1 when a username has control characters (a plain space is fine). */
-static int username_invalid(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f)
-            return 1;
-    }
-    return 0;
-}
-
 int tomo_svc_account_get(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                          const char *user_id, json_t **out, tomo_err *err)
 {
@@ -125,7 +114,7 @@ int tomo_svc_account_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
         if (!*u->username || strlen(u->username) > 128)
             return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
                                 "Username invalid, must be 1-128 bytes.");
-        if (username_invalid(u->username))
+        if (tomo_auth_username_invalid(u->username))
             return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
                                 "Username invalid, no spaces or control characters allowed.");
         p[n++] = TOMO_DBTEXT(u->username);

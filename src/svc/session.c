@@ -142,6 +142,19 @@ void tomo_svc_session_issue(tomo_svc *svc, const char *user_id, const char *user
                         now + cfg->session.refresh_token_expiry_sec, iat);
 }
 
+char *tomo_svc_session_token(tomo_svc *svc, const char *user_id, const char *username,
+                             const json_t *vars, int64_t exp, int64_t *exp_out)
+{
+    char tid[37];
+    tomo_uuid_v4(tid);
+    if (!exp)
+        exp = tomo_now_sec() + svc->cfg->session.token_expiry_sec;
+    if (exp_out)
+        *exp_out = exp;
+    return sign(svc->cfg->session.encryption_key, tid, user_id, username, vars, exp,
+                tomo_revoke_issue_sec(svc, user_id));
+}
+
 /* ---- session operations ---- */
 
 void tomo_session_pair_clear(tomo_session_pair *p)

@@ -49,6 +49,13 @@ void tomo_svc_session_issue(tomo_svc *svc, const char *user_id, const char *user
                             const struct json_t *vars, const char *tid, int64_t iat,
                             char **token, char **refresh);
 
+/* A session token alone (the runtime's authenticate_token_generate): a new
+ * token id, issued now (tomo_revoke_issue_sec), expiring at exp (unix
+ * seconds; 0: now + session.token_expiry_sec), written to *exp_out when
+ * not NULL. Heap string; the caller frees. */
+char *tomo_svc_session_token(tomo_svc *svc, const char *user_id, const char *username,
+                             const struct json_t *vars, int64_t exp, int64_t *exp_out);
+
 /* A session pair (both heap strings; tomo_session_pair_clear frees them). */
 typedef struct tomo_session_pair {
     char *token, *refresh_token;
