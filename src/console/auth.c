@@ -3,7 +3,8 @@
  * console.signing_key (HS256; Nakama's claims id, usn, ema, rol, exp, cki)
  * or Basic auth with console.username/password (role admin), or with
  * console.readonly_username/password when set (role read-only: the routes
- * open to Nakama's readonly role). Passwords compare in
+ * open to Nakama's readonly role), or a console user kept in the database
+ * (svc/console_user.h; bcrypt). Passwords compare in
  * constant time; login attempts are limited per client address with the
  * rate_limit.auth_* settings (core/ratelimit.h), whether or not
  * rate_limit.enabled is set. Threads: worker. */
@@ -15,6 +16,7 @@
 #include "../core/jwt.h"
 #include "../core/log.h"
 #include "../core/ratelimit.h"
+#include "../svc/console_user.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -38,9 +40,11 @@ static const char *token_sig(const char *token)
     return dot ? dot + 1 : token;
 }
 
-static int is_revoked(tomo_console *c, const char *token, int64_t now)
+/* key: a token's signature (a logout) or "id:<user id>" (a deleted
+ * console user: every token it holds). */
+static int is_revoked(tomo_console *c, const char *key, int64_t now)
 {
-    const char *sig = token_sig(token);
+    const char *sig = key;
     int hit = 0;
     pthread_mutex_lock(&c->mu);
     for (revoked **p = &c->revoked; *p;) {
@@ -56,6 +60,24 @@ static int is_revoked(tomo_console *c, const char *token, int64_t now)
     }
     pthread_mutex_unlock(&c->mu);
     return hit;
+}
+
+static void revoke_add(tomo_console *c, const char *key, int64_t exp)
+{
+    revoked *r = tomo_xcalloc(1, sizeof(*r));
+    snprintf(r->sig, sizeof(r->sig), "%s", key);
+    r->exp = exp;
+    pthread_mutex_lock(&c->mu);
+    r->next = c->revoked;
+    c->revoked = r;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void tomo_console_revoke_user(tomo_console *c, const char *user_id)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "id:%s", user_id);
+    revoke_add(c, key, tomo_now_sec() + c->d.cfg->console.token_expiry_sec + 1);
 }
 
 void tomo_console_auth_free(tomo_console *c)
@@ -107,18 +129,38 @@ int tomo_console_login(tomo_console_ctx *ctx)
     const tomo_config *cfg = ctx->con->d.cfg;
     int role = user && pass ? credentials_role(cfg, user, strlen(user), pass, strlen(pass))
                             : TOMO_ROLE_UNKNOWN;
+    tomo_console_user dbu = {.id = NIL_UUID};
+    snprintf(dbu.username, sizeof(dbu.username), "%s", user ? user : "");
+    if (role == TOMO_ROLE_UNKNOWN && user && pass && *user &&
+        strcmp(user, cfg->console.username) != 0) {
+        /* Not a configured user: a console user from the database, by
+         * username or email (Nakama's order). */
+        tomo_dbconn *db;
+        if (tomo_console_db(ctx, &db) < 0)
+            return -1;
+        tomo_err err;
+        if (tomo_svc_console_user_login(ctx->con->d.svc, db, user, pass, &dbu, &err) < 0) {
+            TOMO_LOGW(TOMO_CONSOLE, "console login refused user=%s client=%s", user,
+                      ctx->client_ip);
+            return tomo_console_svc_error(ctx, &err);
+        }
+        role = dbu.role;
+    }
     if (role == TOMO_ROLE_UNKNOWN) {
         TOMO_LOGW(TOMO_CONSOLE, "console login refused user=%s client=%s", user ? user : "",
                   ctx->client_ip);
         return tomo_console_error(ctx, TOMO_GRPC_UNAUTHENTICATED, "Invalid credentials.");
     }
+    user = dbu.username;
     int64_t exp = tomo_now_sec() + cfg->console.token_expiry_sec;
     /* tid: two logins in one second get two tokens (a logout revokes one) */
     char tid[37];
     tomo_uuid_v4(tid);
-    json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s}", "id", NIL_UUID, "usn", user, "rol",
+    json_t *claims = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s}", "id", dbu.id, "usn", user, "rol",
                                role, "exp", (json_int_t)exp, "cki",
                                ctx->con->node_cookie, "tid", tid);
+    if (*dbu.email)
+        json_object_set_new(claims, "ema", json_string(dbu.email));
     char *tok = tomo_jwt_sign(claims, cfg->console.signing_key, strlen(cfg->console.signing_key));
     json_decref(claims);
     ctx->out = json_pack("{s:s}", "token", tok);
@@ -140,7 +182,15 @@ static json_t *verify(tomo_console *c, const char *token)
     json_t *exp = json_object_get(claims, "exp");
     if (!json_is_integer(exp) || json_integer_value(exp) <= now ||
         !json_is_string(json_object_get(claims, "usn")) ||
-        !json_is_integer(json_object_get(claims, "rol")) || is_revoked(c, token, now)) {
+        !json_is_integer(json_object_get(claims, "rol")) || is_revoked(c, token_sig(token), now)) {
+        json_decref(claims);
+        return NULL;
+    }
+    /* A deleted console user's tokens die with it. */
+    const char *id = json_string_value(json_object_get(claims, "id"));
+    char idkey[64];
+    snprintf(idkey, sizeof(idkey), "id:%s", id ? id : "");
+    if (id && strcmp(id, NIL_UUID) != 0 && is_revoked(c, idkey, now)) {
         json_decref(claims);
         return NULL;
     }
@@ -152,15 +202,9 @@ int tomo_console_logout(tomo_console_ctx *ctx)
     const char *tok = tomo_console_body_str(ctx, "token");
     json_t *claims = tok && *tok ? verify(ctx->con, tok) : NULL;
     if (claims) {
-        revoked *r = tomo_xcalloc(1, sizeof(*r));
-        snprintf(r->sig, sizeof(r->sig), "%s", token_sig(tok));
-        r->exp = json_integer_value(json_object_get(claims, "exp"));
+        revoke_add(ctx->con, token_sig(tok), json_integer_value(json_object_get(claims, "exp")));
         snprintf(ctx->user, sizeof(ctx->user), "%s",
                  json_string_value(json_object_get(claims, "usn")));
-        pthread_mutex_lock(&ctx->con->mu);
-        r->next = ctx->con->revoked;
-        ctx->con->revoked = r;
-        pthread_mutex_unlock(&ctx->con->mu);
         json_decref(claims);
     }
     /* Nakama answers {} whatever the token was */

@@ -94,5 +94,8 @@ int tomo_console_logout(tomo_console_ctx *ctx);
  * recorded. */
 int tomo_console_check_auth(tomo_console_ctx *ctx);
 void tomo_console_auth_free(tomo_console *c);
+/* Refuse every token of a console user from now on (the user was
+ * deleted). Node-local, like logout. */
+void tomo_console_revoke_user(tomo_console *c, const char *user_id);
 
 #endif

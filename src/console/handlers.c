@@ -14,6 +14,7 @@
 #include "../runtime/runtime.h"
 #include "../svc/account.h"
 #include "../svc/admin.h"
+#include "../svc/console_user.h"
 #include "../svc/friend.h"
 #include "../svc/group.h"
 #include "../svc/leaderboard.h"
@@ -655,6 +656,56 @@ static int h_leaderboard_record_delete(tomo_console_ctx *ctx)
     return 0;
 }
 
+/* ---- console users ---- */
+
+/* A role as protojson sends an enum: its number or its name. */
+static int body_role(const tomo_console_ctx *ctx)
+{
+    static const char *const names[] = {"USER_ROLE_UNKNOWN", "USER_ROLE_ADMIN",
+                                        "USER_ROLE_DEVELOPER", "USER_ROLE_MAINTAINER",
+                                        "USER_ROLE_READONLY"};
+    json_t *v = json_object_get(ctx->body, "role");
+    if (json_is_integer(v))
+        return (int)json_integer_value(v);
+    for (int i = 0; json_is_string(v) && i < (int)TOMO_ARRAY_LEN(names); i++)
+        if (!strcmp(json_string_value(v), names[i]))
+            return i;
+    return 0;
+}
+
+static int h_user_add(tomo_console_ctx *ctx)
+{
+    const char *username = tomo_console_body_str(ctx, "username");
+    tomo_console_audit(ctx, "user/%s", username ? username : "");
+    WITH_DB(ctx, db);
+    if (tomo_svc_console_user_add(ctx->con->d.svc, db, SYS, username,
+                                  tomo_console_body_str(ctx, "email"),
+                                  tomo_console_body_str(ctx, "password"), body_role(ctx),
+                                  ctx->con->d.cfg->console.username, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_user_list(tomo_console_ctx *ctx)
+{
+    WITH_DB(ctx, db);
+    if (tomo_svc_console_user_list(ctx->con->d.svc, db, SYS, &ctx->out, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_user_delete(tomo_console_ctx *ctx)
+{
+    const char *username = tomo_console_query(ctx, "username");
+    tomo_console_audit(ctx, "user/%s", username ? username : "");
+    char id[37];
+    WITH_DB(ctx, db);
+    if (tomo_svc_console_user_delete(ctx->con->d.svc, db, SYS, username, id, &err) < 0)
+        return svc_fail(ctx, &err);
+    tomo_console_revoke_user(ctx->con, id);
+    return 0;
+}
+
 /* ---- the route table ---- */
 
 #define G TOMO_HTTP_GET
@@ -673,10 +724,10 @@ static int h_leaderboard_record_delete(tomo_console_ctx *ctx)
 static const tomo_console_route table[] = {
     {P, "/v2/console/authenticate", "Authenticate", 0, NA, tomo_console_login},
     {P, "/v2/console/authenticate/logout", "AuthenticateLogout", 0, NA, tomo_console_logout},
-    /* console users (roles other than the configured admin): not yet */
-    {P, "/v2/console/user", "AddUser", ADM, W, NULL},
-    {G, "/v2/console/user", "ListUsers", ADM, W, NULL},
-    {D, "/v2/console/user", "DeleteUser", ADM, W, NULL},
+    /* console users kept in the database */
+    {P, "/v2/console/user", "AddUser", ADM, W, h_user_add},
+    {G, "/v2/console/user", "ListUsers", ADM, W, h_user_list},
+    {D, "/v2/console/user", "DeleteUser", ADM, W, h_user_delete},
     /* status, config, runtime */
     {G, "/v2/console/status", "GetStatus", RO, L, h_status},
     {G, "/v2/console/config", "GetConfig", DEV, W, h_config},

@@ -170,6 +170,20 @@ static const tomo_migration list[] = {
      " update_time BIGINT NOT NULL);"
      "CREATE INDEX wallet_ledger_user_idx ON wallet_ledger(user_id, create_time, id);",
      NULL},
+    {5, "console users",
+     /* Users of the console besides the configured admin (Nakama's
+      * console_user); password is a bcrypt hash, times are unix ms,
+      * disable_time 0 = enabled. */
+     "CREATE TABLE console_user ("
+     " id TEXT PRIMARY KEY,"
+     " username TEXT NOT NULL UNIQUE,"
+     " email TEXT NOT NULL UNIQUE,"
+     " password TEXT NOT NULL,"
+     " role INTEGER NOT NULL,"
+     " create_time BIGINT NOT NULL,"
+     " update_time BIGINT NOT NULL,"
+     " disable_time BIGINT NOT NULL DEFAULT 0);",
+     NULL},
 };
 
 const tomo_migration *tomo_migrations(size_t *n)

@@ -394,7 +394,7 @@ test('matches and leaderboards', async () => {
 });
 
 test('calls tomo does not implement yet answer 501; unknown paths 404', async () => {
-  for (const [m, p] of [['GET', '/user'], ['GET', '/match/x/state'], ['DELETE', '/all'], ['GET', '/purchase']]) {
+  for (const [m, p] of [['GET', '/match/x/state'], ['DELETE', '/all'], ['GET', '/purchase']]) {
     const r = await con(m, p);
     assert.equal(r.status, 501, `${m} ${p}`);
     assert.equal(r.body.code, 12);
@@ -446,4 +446,70 @@ test('a read-only console user (console.readonly_*): reads pass, writes and deve
     });
     assert.equal(bad.status, 401);
   } finally { await ro.cleanup(); }
+});
+
+test('console users in the database: add (Nakama\'s rules), list, log in by username or email with their role, delete revokes', async () => {
+  const add = (body, tok) => con('POST', '/user', { body, tok });
+  const good = { username: 'Dev.One', email: 'Dev.One@Example.com', password: 'Secret123', role: 2 };
+  for (const [body, msg] of [
+    [{ ...good, username: '' }, 'Username is required'],
+    [{ ...good, username: 'ab' }, /^Username must be 3-20 long/],
+    [{ ...good, username: '_abc' }, /^Username must be 3-20 long/],
+    [{ ...good, username: 'admin' }, 'Username cannot be the console configured username'],
+    [{ ...good, email: '' }, 'Email is required'],
+    [{ ...good, email: 'not an email' }, 'Not a valid email address'],
+    [{ ...good, password: '' }, 'Password is required'],
+    [{ ...good, password: 'secret123' }, /^Password must be at least 8 characters long and contain 1 number and 1 upper case/],
+    [{ ...good, password: 'Secret' }, /^Password must be at least 8/],
+  ]) {
+    const r = await add(body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.body.code, 3);
+    if (msg instanceof RegExp) assert.match(r.body.message, msg); else assert.equal(r.body.message, msg);
+  }
+  assert.equal((await add(good)).status, 200);
+  assert.equal((await add({ ...good, role: 'USER_ROLE_READONLY', username: 'viewer2', email: 'viewer2@example.com' })).status, 200);
+  const dup = await add({ ...good, email: 'other@example.com' });
+  assert.deepEqual([dup.status, dup.body.code, dup.body.message], [400, 9, 'Username or Email already exists']);
+  const dupMail = await add({ ...good, username: 'devtwo' });
+  assert.equal(dupMail.body.code, 9);
+
+  const list = await con('GET', '/user');
+  assert.equal(list.status, 200);
+  const mine = list.body.users.filter((u) => ['dev.one', 'viewer2'].includes(u.username));
+  assert.deepEqual(mine, [
+    { username: 'dev.one', email: 'dev.one@example.com', role: 2 },
+    { username: 'viewer2', email: 'viewer2@example.com', role: 4 },
+  ]);
+  assert.doesNotMatch(JSON.stringify(list.body), /Secret123|\$2b\$/);
+
+  // log in by username (any case) or email; the token carries the role
+  for (const name of ['dev.one', 'DEV.ONE', 'dev.one@example.com']) {
+    const r = await login(name, 'Secret123');
+    assert.equal(r.status, 200, name);
+    const claims = JSON.parse(Buffer.from(r.body.token.split('.')[1], 'base64url'));
+    assert.deepEqual([claims.usn, claims.ema, claims.rol], ['dev.one', 'dev.one@example.com', 2]);
+    assert.notEqual(claims.id, '00000000-0000-0000-0000-000000000000');
+  }
+  const wrong = await login('dev.one', 'Secret124');
+  assert.deepEqual([wrong.status, wrong.body.code, wrong.body.message], [401, 16, 'Invalid credentials.']);
+  assert.doesNotMatch(srv.logs(), /Secret12[34]/);
+  const dev = (await login('dev.one', 'Secret123')).body.token;
+  const viewer = (await login('viewer2', 'Secret123')).body.token;
+  // a developer reads the config but may not manage console users; read-only may not write
+  assert.equal((await con('GET', '/config', { tok: dev })).status, 200);
+  assert.equal((await con('GET', '/user', { tok: dev })).status, 403);
+  assert.equal((await add({ ...good, username: 'sneaky', email: 'sneaky@example.com' }, dev)).status, 403);
+  assert.equal((await con('GET', '/status', { tok: viewer })).status, 200);
+  assert.equal((await con('GET', '/config', { tok: viewer })).status, 403);
+
+  // delete: unknown user refused; a deleted user's tokens and password stop working
+  const none = await con('DELETE', '/user?username=nobody');
+  assert.deepEqual([none.status, none.body.code, none.body.message], [400, 3, 'User not found']);
+  assert.equal((await con('DELETE', '/user?username=dev.one')).status, 200);
+  const gone = await con('GET', '/config', { tok: dev });
+  assert.deepEqual([gone.status, gone.body.message], [401, 'Console authentication invalid.']);
+  assert.equal((await login('dev.one', 'Secret123')).status, 401);
+  assert.equal((await con('GET', '/status', { tok: viewer })).status, 200);
+  assert.equal((await con('DELETE', '/user?username=viewer2')).status, 200);
 });
