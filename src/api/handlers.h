@@ -95,6 +95,15 @@ int tomo_api_group_users_list(tomo_api_ctx *ctx);
 int tomo_api_user_groups_list(tomo_api_ctx *ctx);
 int tomo_api_group_list(tomo_api_ctx *ctx);
 
+/* iap.c (svc/iap.h): validations answer "<Store> IAP is not configured." */
+int tomo_api_iap_purchase_apple(tomo_api_ctx *ctx);
+int tomo_api_iap_purchase_google(tomo_api_ctx *ctx);
+int tomo_api_iap_purchase_huawei(tomo_api_ctx *ctx);
+int tomo_api_iap_purchase_facebook_instant(tomo_api_ctx *ctx);
+int tomo_api_iap_subscription_apple(tomo_api_ctx *ctx);
+int tomo_api_iap_subscription_google(tomo_api_ctx *ctx);
+int tomo_api_iap_subscriptions_list(tomo_api_ctx *ctx);
+int tomo_api_iap_subscription_get(tomo_api_ctx *ctx);
 /* rpc.c: GET/POST /v2/rpc/{id} into the Lua runtime (session or http_key,
  * ?unwrap for a raw body in and out). */
 int tomo_api_rpc(tomo_api_ctx *ctx);

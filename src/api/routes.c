@@ -146,14 +146,14 @@ static const tomo_api_route table[] = {
     {G, "/v2/party", "ListParties", T, W, NULL, NULL, GRPC("ListParties", API("ListPartiesRequest"))},
 
     /* in-app purchases */
-    {P, "/v2/iap/purchase/apple", "ValidatePurchaseApple", T, W, NULL, NULL, GRPCB("ValidatePurchaseApple", API("ValidatePurchaseAppleRequest"), "*")},
-    {P, "/v2/iap/purchase/google", "ValidatePurchaseGoogle", T, W, NULL, NULL, GRPCB("ValidatePurchaseGoogle", API("ValidatePurchaseGoogleRequest"), "*")},
-    {P, "/v2/iap/purchase/huawei", "ValidatePurchaseHuawei", T, W, NULL, NULL, GRPCB("ValidatePurchaseHuawei", API("ValidatePurchaseHuaweiRequest"), "*")},
-    {P, "/v2/iap/purchase/facebookinstant", "ValidatePurchaseFacebookInstant", T, W, NULL, NULL, GRPCB("ValidatePurchaseFacebookInstant", API("ValidatePurchaseFacebookInstantRequest"), "*")},
-    {P, "/v2/iap/subscription/apple", "ValidateSubscriptionApple", T, W, NULL, NULL, GRPCB("ValidateSubscriptionApple", API("ValidateSubscriptionAppleRequest"), "*")},
-    {P, "/v2/iap/subscription/google", "ValidateSubscriptionGoogle", T, W, NULL, NULL, GRPCB("ValidateSubscriptionGoogle", API("ValidateSubscriptionGoogleRequest"), "*")},
-    {P, "/v2/iap/subscription", "ListSubscriptions", T, W, NULL, NULL, GRPCB("ListSubscriptions", API("ListSubscriptionsRequest"), "*")},
-    {G, "/v2/iap/subscription/{product_id}", "GetSubscription", T, W, NULL, NULL, GRPC("GetSubscription", API("GetSubscriptionRequest"))},
+    {P, "/v2/iap/purchase/apple", "ValidatePurchaseApple", T, W, tomo_api_iap_purchase_apple, NULL, GRPCB("ValidatePurchaseApple", API("ValidatePurchaseAppleRequest"), "*")},
+    {P, "/v2/iap/purchase/google", "ValidatePurchaseGoogle", T, W, tomo_api_iap_purchase_google, NULL, GRPCB("ValidatePurchaseGoogle", API("ValidatePurchaseGoogleRequest"), "*")},
+    {P, "/v2/iap/purchase/huawei", "ValidatePurchaseHuawei", T, W, tomo_api_iap_purchase_huawei, NULL, GRPCB("ValidatePurchaseHuawei", API("ValidatePurchaseHuaweiRequest"), "*")},
+    {P, "/v2/iap/purchase/facebookinstant", "ValidatePurchaseFacebookInstant", T, W, tomo_api_iap_purchase_facebook_instant, NULL, GRPCB("ValidatePurchaseFacebookInstant", API("ValidatePurchaseFacebookInstantRequest"), "*")},
+    {P, "/v2/iap/subscription/apple", "ValidateSubscriptionApple", T, W, tomo_api_iap_subscription_apple, NULL, GRPCB("ValidateSubscriptionApple", API("ValidateSubscriptionAppleRequest"), "*")},
+    {P, "/v2/iap/subscription/google", "ValidateSubscriptionGoogle", T, W, tomo_api_iap_subscription_google, NULL, GRPCB("ValidateSubscriptionGoogle", API("ValidateSubscriptionGoogleRequest"), "*")},
+    {P, "/v2/iap/subscription", "ListSubscriptions", T, W, tomo_api_iap_subscriptions_list, NULL, GRPCB("ListSubscriptions", API("ListSubscriptionsRequest"), "*")},
+    {G, "/v2/iap/subscription/{product_id}", "GetSubscription", T, W, tomo_api_iap_subscription_get, NULL, GRPC("GetSubscription", API("GetSubscriptionRequest"))},
 };
 
 const tomo_api_route *tomo_api_routes(size_t *n)

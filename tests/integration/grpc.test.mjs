@@ -195,7 +195,9 @@ test('rpc into the Lua runtime: session, http_key, unknown id, runtime errors', 
 
 test('unimplemented and unknown methods', async () => {
   await fails(call('AuthenticateApple', { account: { token: 't' } }, basic()), grpc.status.UNIMPLEMENTED);
-  await fails(call('ValidatePurchaseApple', { receipt: 'r' }, bearer(await newSession('iap'))), grpc.status.UNIMPLEMENTED);
+  await fails(call('ValidatePurchaseApple', { receipt: 'r' }, bearer(await newSession('iap'))),
+    grpc.status.FAILED_PRECONDITION, 'Apple IAP is not configured.');
+  await fails(call('ListParties', {}, bearer(await newSession('party'))), grpc.status.UNIMPLEMENTED);
   const raw = await new Promise((resolve) => {
     client.makeUnaryRequest('/nakama.api.Nakama/NoSuchMethod', (x) => x, (x) => x, Buffer.alloc(0), md(), {},
       (err) => resolve(err));
