@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "console_int.h"
 
+#include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
 #include "../rt/amatch.h"
@@ -549,6 +550,34 @@ static int h_matches(tomo_console_ctx *ctx)
     return 0;
 }
 
+/* GetMatchState: a relayed match ("<uuid>." ) has no state; an
+ * authoritative one answers its presences, tick and the handler's
+ * rendering of its state (Nakama's messages). */
+static int h_match_state(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    const char *dot = id ? strchr(id, '.') : NULL;
+    char uuid[37] = "";
+    if (dot && dot - id == 36)
+        snprintf(uuid, sizeof(uuid), "%.36s", id);
+    if (!tomo_uuid_valid(uuid))
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid match ID.");
+    if (!dot[1]) {
+        ctx->out = json_pack("{s:s}", "state", "");
+        return 0;
+    }
+    char *txt = NULL;
+    int rc = ctx->con->d.rt ? tomo_rt_amatch_state(ctx->con->d.rt, id, &txt) : TOMO_ENOTFOUND;
+    if (rc == TOMO_ENOTFOUND)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "Match not found, or match handler already stopped.");
+    if (rc < 0)
+        return tomo_console_error(ctx, TOMO_GRPC_INTERNAL, "Error listing matches.");
+    ctx->out = json_loads(txt, 0, NULL);
+    free(txt);
+    return ctx->out ? 0 : tomo_console_error(ctx, TOMO_GRPC_INTERNAL, "Error listing matches.");
+}
+
 /* ---- leaderboards ---- */
 
 static json_t *board_json(const tomo_lb_board *b)
@@ -781,7 +810,7 @@ static const tomo_console_route table[] = {
      W, h_storage_delete},
     /* matches */
     {G, "/v2/console/match", "ListMatches", RO, L, h_matches},
-    {G, "/v2/console/match/{id}/state", "GetMatchState", RO, W, NULL},
+    {G, "/v2/console/match/{id}/state", "GetMatchState", RO, W, h_match_state},
     /* leaderboards */
     {G, "/v2/console/leaderboard", "ListLeaderboards", RO, W, h_leaderboards},
     {G, "/v2/console/leaderboard/{id}", "GetLeaderboard", RO, W, h_leaderboard_get},

@@ -80,6 +80,7 @@ struct sigcall {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done, rc;
+    int want_state; /* a state read (the console), not match_signal */
     char *data, *result;
 };
 
@@ -193,6 +194,8 @@ static void pres_set(pres *p, const char *user_id, const char *session_id, const
     snprintf(p->session_id, sizeof(p->session_id), "%s", session_id ? session_id : "");
     p->username = tomo_xstrdup(username ? username : "");
 }
+
+static char *state_json(struct am *m);
 
 static void pres_view(const pres *p, const char *node, tomo_match_presence *out)
 {
@@ -684,7 +687,10 @@ static void run_event(am *m, evt *e)
         sigcall *sc = e->sc;
         int rc = TOMO_ENOTFOUND;
         char *result = NULL;
-        if (!m->stopped) {
+        if (!m->stopped && sc->want_state) {
+            result = state_json(m);
+            rc = result ? 0 : TOMO_EAGAIN;
+        } else if (!m->stopped) {
             ctx_of(m, &mc);
             rc = m->h.signal(m->h.ud, &mc, &m->state, sc->data, &result);
             after_call(m, rc, "match_signal"); /* a nil state: answered, then stopped */
@@ -1296,9 +1302,53 @@ int tomo_rt_match_list_all(tomo_rt *rt, const tomo_match_query *q, json_t *out)
     return 0;
 }
 
-/* ---- signals ---- */
+/* ---- signals and state reads ---- */
+
+/* Match thread: the console's MatchState {presences, tick, state} as JSON
+ * text (heap), state being what the handler's state call renders ("" when
+ * it has none). NULL when that call fails. */
+static char *state_json(am *m)
+{
+    char *st = NULL;
+    if (m->h.state) {
+        tomo_match_ctx mc;
+        ctx_of(m, &mc);
+        if (m->h.state(m->h.ud, &mc, &m->state, &st) < 0) {
+            free(st);
+            return NULL;
+        }
+    }
+    const char *node = m->reg->rt->cfg->name;
+    json_t *ps = json_array();
+    for (size_t i = 0; i < m->nmem; i++)
+        json_array_append_new(ps, json_pack("{s:s,s:s,s:s,s:s}", "user_id", m->mem[i].user_id,
+                                            "session_id", m->mem[i].session_id, "username",
+                                            m->mem[i].username ? m->mem[i].username : "",
+                                            "node", node));
+    char tick[24];
+    snprintf(tick, sizeof(tick), "%lld", (long long)m->tick); /* int64: a string in JSON */
+    json_t *o = json_pack("{s:o,s:s,s:s}", "presences", ps, "tick", tick, "state", st ? st : "");
+    free(st);
+    char *txt = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return txt;
+}
+
+static int sig_call(tomo_rt *rt, const char *id, const char *data, int want_state,
+                    char **result);
 
 int tomo_rt_amatch_signal(tomo_rt *rt, const char *id, const char *data, char **result)
+{
+    return sig_call(rt, id, data, 0, result);
+}
+
+int tomo_rt_amatch_state(tomo_rt *rt, const char *id, char **json_out)
+{
+    return sig_call(rt, id, NULL, 1, json_out);
+}
+
+static int sig_call(tomo_rt *rt, const char *id, const char *data, int want_state,
+                    char **result)
 {
     *result = NULL;
     char cid[TOMO_MATCH_ID_MAX], uuid[37];
@@ -1315,6 +1365,11 @@ int tomo_rt_amatch_signal(tomo_rt *rt, const char *id, const char *data, char **
         if (t_current == m || m->stopped) {
             am_unref(m);
             return TOMO_EAGAIN;
+        }
+        if (want_state) {
+            *result = state_json(m);
+            am_unref(m);
+            return *result ? 0 : TOMO_EAGAIN;
         }
         am *prev = t_current;
         t_current = m;
@@ -1341,6 +1396,7 @@ int tomo_rt_amatch_signal(tomo_rt *rt, const char *id, const char *data, char **
     pthread_mutex_init(&sc->mu, NULL);
     pthread_cond_init(&sc->cv, NULL);
     sc->data = tomo_xstrdup(data ? data : "");
+    sc->want_state = want_state;
     evt *e = tomo_xcalloc(1, sizeof(*e));
     e->kind = EV_SIGNAL;
     e->sc = sc;

@@ -70,6 +70,12 @@ int tomo_rt_match_list_all(tomo_rt *rt, const tomo_match_query *q, json_t *out);
  * thread but the target's own. Returns 0 with *result (heap, may be "") or
  * TOMO_ENOTFOUND / TOMO_EAGAIN (busy, stopped, failed or timed out). */
 int tomo_rt_amatch_signal(tomo_rt *rt, const char *id, const char *data, char **result);
+/* The console's MatchState of an authoritative match as JSON text (heap):
+ * {presences: [UserPresence], tick: "<n>", state: "<the handler's
+ * rendering of its state>"}. Read on the match's thread between calls.
+ * TOMO_ENOTFOUND, TOMO_EAGAIN (queue full, the state call failed, or
+ * 10 s without an answer). Any thread but a loop thread. */
+int tomo_rt_amatch_state(tomo_rt *rt, const char *id, char **json_out);
 
 /* Live authoritative matches (any thread). */
 size_t tomo_rt_amatch_count(tomo_rt *rt);

@@ -112,6 +112,10 @@ typedef struct tomo_match_handler {
      * call (valid until the next call), e.g. what init raised, which
      * match_create reports as "error creating match: <message>". */
     const char *(*error)(void *ud);
+    /* Appended (session 4), may be NULL: render the state for the console
+     * (Nakama's MatchState.state: for Lua, the state as JSON) into *out, a
+     * heap string the caller frees. The state must not change. */
+    int (*state)(void *ud, const tomo_match_ctx *mc, void **state, char **out);
 } tomo_match_handler;
 
 /* How rt finds the handler for a module name (match_create(module) from

@@ -505,6 +505,41 @@ static void h_release(void *ud)
 
 static const char *h_error(void *ud) { return ((mlua *)ud)->err; }
 
+/* The state as JSON text (protected: a state holding a function raises). */
+static int state_dump(lua_State *L)
+{
+    mlua *ml = lua_touserdata(L, 1);
+    char **out = lua_touserdata(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ml->state_ref);
+    json_t *j = tomo_nk_to_json(L, -1);
+    *out = tomo_nk_json_dump(j);
+    json_decref(j);
+    return 0;
+}
+
+/* The console's view of the state (Nakama renders a Lua match's state as
+ * JSON); one that cannot be encoded reads as "". */
+static int h_state(void *ud, const tomo_match_ctx *mc, void **state, char **out)
+{
+    (void)mc;
+    (void)state;
+    mlua *ml = ud;
+    *out = NULL;
+    if (ml->broken || ml->state_ref == LUA_NOREF || ml->state_ref == LUA_REFNIL)
+        return 0;
+    lua_State *L = ml->ls->L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, state_dump);
+    lua_pushlightuserdata(L, ml);
+    lua_pushlightuserdata(L, out);
+    if (lua_pcall(L, 2, 0, 0) != 0) {
+        free(*out);
+        *out = NULL;
+    }
+    lua_settop(L, 0);
+    return 0;
+}
+
 static int h_lookup(void *ctx, const char *module, tomo_match_handler *out)
 {
     tomo_runtime *rt = ctx;
@@ -553,7 +588,8 @@ static int h_lookup(void *ctx, const char *module, tomo_match_handler *out)
                                 .signal = h_signal,
                                 .terminate = h_terminate,
                                 .release = h_release,
-                                .error = h_error};
+                                .error = h_error,
+                                .state = h_state};
     return 0;
 }
 

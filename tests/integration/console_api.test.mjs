@@ -40,6 +40,20 @@ before(async () => {
     'local nk = require("nakama")',
     'nk.leaderboard_create("console_lb", false, "desc", "best")',
     'nk.register_rpc(function(ctx, payload) return "echo:" .. (ctx.user_id or "server") .. ":" .. payload end, "console_echo")',
+    'nk.register_rpc(function(ctx, payload) return nk.json_encode({ match_id = nk.match_create("console_match", {}) }) end, "console_match_create")',
+    '',
+  ].join('\n'));
+  // an authoritative match whose state counts joins and ticks
+  writeFileSync(path.join(modDir, 'console_match.lua'), [
+    'local M = {}',
+    'function M.match_init(ctx, params) return { joined = 0, ticks = 0, name = "console" }, 10, "console" end',
+    'function M.match_join_attempt(ctx, d, t, s, p, meta) return s, true end',
+    'function M.match_join(ctx, d, t, s, ps) s.joined = s.joined + #ps; return s end',
+    'function M.match_leave(ctx, d, t, s, ps) return s end',
+    'function M.match_loop(ctx, d, t, s, msgs) s.ticks = t; return s end',
+    'function M.match_signal(ctx, d, t, s, data) return s, data end',
+    'function M.match_terminate(ctx, d, t, s, g) return s end',
+    'return M',
     '',
   ].join('\n'));
   srv = await startServer({ args: ['--runtime.path', modDir] });
@@ -179,11 +193,11 @@ test('status, config (secrets redacted), runtime and the API explorer', async ()
   assert.ok(c.body.server_version);
 
   const rt = await con('GET', '/runtime');
-  assert.deepEqual(rt.body.lua_rpc_functions, ['console_echo']);
-  assert.deepEqual(rt.body.lua_modules.map((m) => m.path), ['console.lua']);
+  assert.deepEqual(rt.body.lua_rpc_functions, ['console_echo', 'console_match_create']);
+  assert.deepEqual(rt.body.lua_modules.map((m) => m.path), ['console.lua', 'console_match.lua']);
   assert.ok(rt.body.lua_modules[0].mod_time);
   const eps = await con('GET', '/api/endpoints');
-  assert.deepEqual(eps.body.rpc_endpoints.map((e) => e.method), ['console_echo']);
+  assert.deepEqual(eps.body.rpc_endpoints.map((e) => e.method), ['console_echo', 'console_match_create']);
   const call = await con('POST', '/api/endpoints/rpc/console_echo', { body: { body: 'hi', user_id: u.userId } });
   assert.deepEqual(call.body, { body: `echo:${u.userId}:hi`, error_message: '' });
   const asServer = await con('POST', '/api/endpoints/rpc/console_echo', { body: { body: 'x' } });
@@ -393,8 +407,37 @@ test('matches and leaderboards', async () => {
   assert.equal((await con('GET', '/leaderboard/console_lb/records')).body.records, undefined);
 });
 
+test('match state: an authoritative match\'s presences, tick and Lua state as JSON; relayed and unknown ids', async () => {
+  const u = await newUser(srv, 'ms');
+  const rpc = await u.client.rpc(u.session, 'console_match_create', {});
+  const matchId = rpc.payload.match_id;
+  const sock = await connect(srv, u);
+  try {
+    await sock.joinMatch(matchId);
+    let st;
+    await waitFor(async () => {
+      st = await con('GET', `/match/${matchId}/state`);
+      return st.status === 200 && JSON.parse(st.body.state).joined === 1 && Number(st.body.tick) > 0;
+    }, 10000, 'the match state to show the join and ticks');
+    assert.deepEqual(st.body.presences.map((p) => [p.user_id, p.username]), [[u.userId, u.session.username]]);
+    const state = JSON.parse(st.body.state);
+    assert.equal(state.name, 'console');
+    assert.ok(state.ticks >= 0);
+    // relayed matches have no state; bad and unknown ids
+    const relayed = await sock.createMatch();
+    const r = await con('GET', `/match/${relayed.match_id}/state`);
+    assert.deepEqual([r.status, r.body.state ?? ''], [200, '']);
+    const bad = await con('GET', '/match/x/state');
+    assert.deepEqual([bad.status, bad.body.code, bad.body.message], [400, 3, 'Invalid match ID.']);
+    const gone = await con('GET', `/match/${U}.nakama/state`);
+    assert.deepEqual([gone.status, gone.body.message], [400, 'Match not found, or match handler already stopped.']);
+  } finally {
+    closeAll(sock);
+  }
+});
+
 test('calls tomo does not implement yet answer 501; unknown paths 404', async () => {
-  for (const [m, p] of [['GET', '/match/x/state'], ['DELETE', '/all'], ['GET', '/purchase']]) {
+  for (const [m, p] of [['DELETE', '/all'], ['GET', '/purchase']]) {
     const r = await con(m, p);
     assert.equal(r.status, 501, `${m} ${p}`);
     assert.equal(r.body.code, 12);
