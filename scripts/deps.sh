@@ -5,9 +5,9 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config libuv1-dev libwslay-dev libssl-dev libjansson-dev
   libyaml-dev uuid-dev libcrypt-dev libsqlite3-dev libpq-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
-  node-llhttp libluajit-5.1-dev libcurl4-openssl-dev libnghttp2-dev)
+  node-llhttp libluajit-5.1-dev libcurl4-openssl-dev libnghttp2-dev libnats-dev)
 TEST_PKGS=(nodejs npm postgresql postgresql-client curl python3-yaml prometheus sqlite3 clang
-  libclang-rt-14-dev pgbouncer openssl chromium nghttp2-client)
+  libclang-rt-14-dev pgbouncer openssl chromium nghttp2-client nats-server)
 # Optional for tests (skipped, saying so, when the package is not in the
 # machine's apt sources): kubectl renders deploy/k8s with its built-in kustomize.
 OPTIONAL_TEST_PKGS=(kubectl)

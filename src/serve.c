@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "api/server.h"
+#include "cluster/cluster.h"
 #include "console/console.h"
 #include "core/common.h"
 #include "core/log.h"
@@ -222,6 +223,8 @@ static void finish_shutdown(void)
     }
     tomo_grpc_close_all(g_grpc);
     tomo_rt_close_all(srv->rt);
+    /* the others see this node leave now, not after cluster.dead_after_ms */
+    tomo_cluster_stop(srv->cluster);
     uv_close((uv_handle_t *)&g_sigterm, on_handle_close);
     uv_close((uv_handle_t *)&g_sigint, on_handle_close);
     uv_close((uv_handle_t *)&g_sighup, on_handle_close);
@@ -479,6 +482,16 @@ int tomo_serve(tomo_config *cfg)
     tomo_rt_deps rt_deps = {cfg, srv->loop, srv->pool, srv->db, &srv->svc, srv->ratelimit};
     srv->rt = tomo_rt_new(&rt_deps);
     tomo_rt_svc_push_fill(srv->rt, &srv->svc.push);
+    if (*cfg->cluster.nats_url) {
+        int crc = tomo_cluster_new(cfg, srv->loop, &srv->cluster, err, sizeof(err));
+        if (crc < 0) {
+            TOMO_LOGE(TOMO_MAIN, "cannot join the cluster: %s", err);
+            fprintf(stderr, "cannot join the cluster: %s\n", err);
+            tomo_cluster_free(srv->cluster);
+            srv->cluster = NULL;
+            return 1;
+        }
+    }
     tomo_runtime_deps rdeps = {.cfg = cfg, .svc = &srv->svc, .rt = srv->rt, .loop = srv->loop};
     if (tomo_runtime_new(&rdeps, &srv->runtime, err, sizeof(err)) < 0) {
         TOMO_LOGE(TOMO_MAIN, "cannot load the runtime modules: %s", err);
@@ -576,8 +589,10 @@ int tomo_serve(tomo_config *cfg)
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sighup);
     uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 
-    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s", cfg->name, workers,
-              cfg->data_dir);
+    if (srv->cluster)
+        tomo_cluster_start(srv->cluster, NULL);
+    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s cluster=%s", cfg->name,
+              workers, cfg->data_dir, srv->cluster ? "nats" : "off");
     tomo_loop_run(srv->loop);
 
     tomo_pool_stop(srv->pool);
@@ -593,6 +608,8 @@ int tomo_serve(tomo_config *cfg)
     tomo_grpc_free(g_grpc);
     g_grpc = NULL;
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
+    tomo_cluster_free(srv->cluster);
+    srv->cluster = NULL;
     tomo_pool_free(srv->pool);
     /* the scheduler calls reset hooks into the runtime: stop it first */
     tomo_svc_leaderboard_stop(&srv->svc);

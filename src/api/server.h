@@ -37,6 +37,7 @@ struct tomo_server {
     struct tomo_ratelimit *ratelimit;
     struct tomo_ipset *trusted_proxies;
     struct tomo_runtime *runtime; /* Lua runtime (runtime/runtime.h) or NULL */
+    struct tomo_cluster *cluster; /* cluster bus (cluster/cluster.h); NULL: one node */
 };
 
 #endif

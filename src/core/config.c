@@ -109,6 +109,11 @@ static const key_def keys[] = {
     S("runtime.http_ca_file", runtime.http_ca_file, ""),
     S("runtime.http_cert_file", runtime.http_cert_file, ""),
     S("runtime.http_key_file", runtime.http_key_file, ""),
+    /* tomo: clustering over NATS (docs/CLUSTER.md); the node's name is `name` */
+    {"cluster.nats_url", K_STR, O(cluster.nats_url), "", F_SECRET, 0, 0},
+    S("cluster.subject_prefix", cluster.subject_prefix, "tomo"),
+    I("cluster.heartbeat_ms", cluster.heartbeat_ms, "500", 50, 60000),
+    I("cluster.dead_after_ms", cluster.dead_after_ms, "3000", 100, 600000),
     I("grpc.port", grpc.port, "7348", 0, 65535),
     I("grpc.max_concurrent_streams", grpc.max_concurrent_streams, "100", 1, 100000),
     B("tracing.enabled", tracing.enabled, "true"),

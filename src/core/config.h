@@ -98,6 +98,11 @@ typedef struct tomo_config {
         int queue_size;      /* spans waiting for export; more are dropped */
         int batch_size, flush_interval_ms, export_timeout_ms;
     } tracing;
+    struct {
+        char *nats_url;       /* "" = one node (no cluster) */
+        char *subject_prefix; /* NATS subjects of this cluster: <prefix>.hb, .all, .node.<name> */
+        int heartbeat_ms, dead_after_ms;
+    } cluster;
     int production;
 } tomo_config;
 
