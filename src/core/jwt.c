@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
@@ -107,4 +109,41 @@ int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long
     }
     *claims_out = claims;
     return 0;
+}
+
+char *tomo_jwt_sign_rs256(const json_t *claims, const char *pem, char *why, size_t why_cap)
+{
+    static const char rs_header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
+        snprintf(why, why_cap, "%s", key ? "not an RSA key" : "no valid blocks found");
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    char *payload = json_dumps(claims, JSON_COMPACT);
+    char *h64 = tomo_b64_encode(rs_header, sizeof(rs_header) - 1, 1);
+    char *p64 = tomo_b64_encode(payload, strlen(payload), 1);
+    char *signing = tomo_xasprintf("%s.%s", h64, p64);
+    free(payload);
+    free(h64);
+    free(p64);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t sl = (size_t)EVP_PKEY_size(key);
+    unsigned char *sig = tomo_xmalloc(sl);
+    char *tok = NULL;
+    if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+        EVP_DigestSign(md, sig, &sl, (const unsigned char *)signing, strlen(signing)) == 1) {
+        char *s64 = tomo_b64_encode(sig, sl, 1);
+        tok = tomo_xasprintf("%s.%s", signing, s64);
+        free(s64);
+    } else {
+        snprintf(why, why_cap, "signing failed");
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    free(sig);
+    free(signing);
+    return tok;
 }

@@ -1,4 +1,4 @@
-/* core/jwt.h: HS256 JSON Web Tokens (Nakama session, refresh and match tokens).
+/* core/jwt.h: HS256 (and, for signing only, RS256) JSON Web Tokens (Nakama session, refresh and match tokens).
  * Owns: nothing; pure functions over jansson objects.
  * Threads: any. */
 #ifndef TOMO_CORE_JWT_H
@@ -19,5 +19,10 @@ char *tomo_jwt_sign_payload(const char *payload, size_t n, const char *key, size
  * signature) or TOMO_ETIMEOUT (expired). */
 int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long now_sec,
                     json_t **claims_out);
+
+/* RS256 (the runtime's jwt_generate): sign claims with a PEM private key
+ * (PKCS#8 "BEGIN PRIVATE KEY", or PKCS#1 RSA). Returns a heap token, or
+ * NULL with the reason in why (why_cap bytes) when the key is unusable. */
+char *tomo_jwt_sign_rs256(const json_t *claims, const char *pem, char *why, size_t why_cap);
 
 #endif

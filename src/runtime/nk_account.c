@@ -1,7 +1,8 @@
 /* runtime/nk_account.c: accounts and users for Lua (Nakama 3.15
  * signatures): nk.account_get_id, accounts_get_id, account_update_id,
- * account_delete_id, users_ban_id, users_unban_id over svc/account.h and
- * nk.users_get_id, users_get_username over svc/users.h. The system is the caller.
+ * account_delete_id, users_ban_id, users_unban_id over svc/account.h,
+ * account_export_id over svc/admin.h and nk.users_get_id,
+ * users_get_username, users_get_random over svc/users.h. The system is the caller.
  * Threads: the worker that borrowed the state.
  *
  * Shapes: a User as nk.h's tomo_nk_lua_user; an Account is the User's
@@ -16,6 +17,7 @@
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../svc/account.h"
+#include "../svc/admin.h"
 #include "../svc/users.h"
 
 /* A protojson Account (borrowed) -> Nakama's Lua Account (new reference). */
@@ -221,6 +223,51 @@ static int l_users_get_username(lua_State *L)
     return users_get(L, "users_get_username", NULL, 0, names, n, NULL, 0);
 }
 
+static int l_users_get_random(lua_State *L)
+{
+    lua_Integer count = tomo_nk_optint(L, 1, 0);
+    if (count < 0 || count > 1000)
+        return luaL_argerror(L, 1, "count must be 0-1000");
+    tomo_svc *svc = tomo_nk_need_svc(L, "users_get_random");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "users_get_random");
+    tomo_err err = {0};
+    json_t *out = NULL;
+    int rc = tomo_svc_users_random(svc, db, (int)count, &out, &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "failed to get users", &err);
+    json_t *res = json_array();
+    size_t k;
+    json_t *u;
+    json_array_foreach(out, k, u)
+        json_array_append_new(res, tomo_nk_lua_user(u));
+    json_decref(out);
+    tomo_nk_push_take(L, res);
+    return 1;
+}
+
+/* The console's export (svc/admin.h) as its protojson text. */
+static int l_account_export_id(lua_State *L)
+{
+    char id[37];
+    tomo_nk_checkuuid(L, 1, id);
+    tomo_svc *svc = tomo_nk_need_svc(L, "account_export_id");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "account_export_id");
+    tomo_err err = {0};
+    json_t *out = NULL;
+    int rc = tomo_svc_admin_account_export(svc, db, &tomo_caller_system, id, &out, &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "error exporting account", &err);
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    if (!text)
+        return tomo_nk_error(L, "error encoding account export");
+    lua_pushstring(L, text);
+    free(text);
+    return 1;
+}
+
 void tomo_nk_account_open(lua_State *L, int nk)
 {
     static const luaL_Reg fns[] = {
@@ -232,6 +279,8 @@ void tomo_nk_account_open(lua_State *L, int nk)
         {"users_get_username", l_users_get_username},
         {"users_ban_id", l_users_ban_id},
         {"users_unban_id", l_users_unban_id},
+        {"users_get_random", l_users_get_random},
+        {"account_export_id", l_account_export_id},
         {NULL, NULL},
     };
     tomo_nk_register(L, nk, fns);

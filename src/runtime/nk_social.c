@@ -2,7 +2,8 @@
  * nk.friends_list/add/delete/block over svc/friend.h and nk.group_create,
  * group_update, group_delete, group_user_join/leave, group_users_add/ban/
  * kick/promote/demote, group_users_list, user_groups_list, groups_list and
- * groups_get_id over svc/group.h.
+ * groups_get_id, groups_get_random over svc/group.h; friends_of_friends_list
+ * and users_get_friend_status over svc/friend.h.
  * Threads: the worker that borrowed the state.
  *
  * The system is the caller except where Nakama's signature names a user to
@@ -47,6 +48,18 @@ static long long state_of(const json_t *e)
     if (json_is_object(s))
         s = json_object_get(s, "value");
     return json_is_integer(s) ? (long long)json_integer_value(s) : 0;
+}
+
+/* A protojson Friend (borrowed) -> Nakama's Lua Friend {user, state,
+ * update_time} (new reference). */
+static json_t *lua_friend(const json_t *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(f, "user")));
+    json_object_set_new(o, "state", json_integer(state_of(f)));
+    json_object_set_new(o, "update_time",
+                        json_integer(tomo_nk_rfc3339_secs(tomo_json_str(f, "update_time"))));
+    return o;
 }
 
 static void push_cursor(lua_State *L, const json_t *list)
@@ -119,14 +132,7 @@ static int l_friends_list(lua_State *L)
     tomo_svc_users_fill_online(svc, users);
     json_decref(users);
     json_array_foreach(friends, k, f)
-    {
-        json_t *o = json_object();
-        json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(f, "user")));
-        json_object_set_new(o, "state", json_integer(state_of(f)));
-        json_object_set_new(o, "update_time",
-                            json_integer(tomo_nk_rfc3339_secs(tomo_json_str(f, "update_time"))));
-        json_array_append_new(res, o);
-    }
+        json_array_append_new(res, lua_friend(f));
     tomo_nk_push_take(L, res);
     push_cursor(L, out);
     json_decref(out);
@@ -504,6 +510,98 @@ static int l_groups_get_id(lua_State *L)
     return 1;
 }
 
+static int l_friends_of_friends_list(lua_State *L)
+{
+    char uid[37];
+    tomo_nk_checkuuid(L, 1, uid);
+    int limit = check_limit(L, 2, 100, TOMO_FRIEND_FOF_MAX);
+    const char *cursor = tomo_nk_optstr(L, 3, "", NULL);
+    tomo_svc *svc = tomo_nk_need_svc(L, "friends_of_friends_list");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "friends_of_friends_list");
+    tomo_caller caller;
+    system_caller(&caller);
+    tomo_err err = {0};
+    json_t *out = NULL;
+    int rc = tomo_svc_friend_list_fof(svc, db, &caller, uid, limit, cursor, &out, &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "error while trying to list friends of friends for a user",
+                                 &err);
+    json_t *res = json_array();
+    size_t k;
+    json_t *f;
+    json_array_foreach(json_object_get(out, "friends_of_friends"), k, f)
+    {
+        json_t *o = json_object();
+        const char *ref = tomo_json_str(f, "referrer");
+        json_object_set_new(o, "referrer", json_string(ref ? ref : ""));
+        json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(f, "user")));
+        json_array_append_new(res, o);
+    }
+    tomo_nk_push_take(L, res);
+    push_cursor(L, out);
+    json_decref(out);
+    return 2;
+}
+
+static int l_users_get_friend_status(lua_State *L)
+{
+    char uid[37];
+    tomo_nk_checkuuid(L, 1, uid);
+    if (lua_type(L, 2) != LUA_TTABLE)
+        return luaL_argerror(L, 2, "invalid user ids list");
+    size_t n;
+    const char **ids = tomo_nk_strs(L, 2, &n, "each user id must be a string");
+    for (size_t i = 0; i < n; i++)
+        if (!tomo_uuid_valid(ids[i]))
+            return luaL_argerror(L, 2, "invalid user id");
+    tomo_svc *svc = tomo_nk_need_svc(L, "users_get_friend_status");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "users_get_friend_status");
+    tomo_caller caller;
+    system_caller(&caller);
+    tomo_err err = {0};
+    json_t *out = NULL;
+    int rc = tomo_svc_friend_status(svc, db, &caller, uid, ids, n, &out, &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "failed to get users friend status", &err);
+    json_t *res = json_array();
+    size_t k;
+    json_t *f;
+    json_array_foreach(out, k, f)
+    {
+        json_t *o = lua_friend(f);
+        json_object_set_new(o, "metadata", json_object()); /* no friend metadata in tomo */
+        json_array_append_new(res, o);
+    }
+    json_decref(out);
+    tomo_nk_push_take(L, res);
+    return 1;
+}
+
+static int l_groups_get_random(lua_State *L)
+{
+    lua_Integer count = tomo_nk_optint(L, 1, 0);
+    if (count < 0 || count > 1000)
+        return luaL_argerror(L, 1, "count must be 0-1000");
+    tomo_svc *svc = tomo_nk_need_svc(L, "groups_get_random");
+    tomo_dbconn *db = tomo_nk_acquire(L, svc, "groups_get_random");
+    tomo_err err = {0};
+    json_t *out = NULL;
+    int rc = tomo_svc_group_random(db, (int)count, &out, &err);
+    tomo_db_release(db);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "failed to get groups", &err);
+    json_t *res = json_array();
+    size_t k;
+    json_t *g;
+    json_array_foreach(out, k, g)
+        json_array_append_new(res, lua_group(g));
+    json_decref(out);
+    tomo_nk_push_take(L, res);
+    return 1;
+}
+
 void tomo_nk_social_open(lua_State *L, int nk)
 {
     static const luaL_Reg fns[] = {
@@ -525,6 +623,9 @@ void tomo_nk_social_open(lua_State *L, int nk)
         {"user_groups_list", l_user_groups_list},
         {"groups_list", l_groups_list},
         {"groups_get_id", l_groups_get_id},
+        {"groups_get_random", l_groups_get_random},
+        {"friends_of_friends_list", l_friends_of_friends_list},
+        {"users_get_friend_status", l_users_get_friend_status},
         {NULL, NULL},
     };
     tomo_nk_register(L, nk, fns);

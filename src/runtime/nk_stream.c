@@ -317,6 +317,41 @@ static int l_stream_user_leave(lua_State *L)
     return 0;
 }
 
+/* stream_user_kick(presence, stream): one presence table {user_id,
+ * session_id, node?} leaves the stream. */
+static int l_stream_user_kick(lua_State *L)
+{
+    loopcall *lc = lc_new(L, OP_LEAVE);
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lc_free(lc);
+        return luaL_argerror(L, 1, "expects a valid presence");
+    }
+    static const char *const f[] = {"user_id", "session_id"};
+    char *dst[] = {lc->user_id, lc->session_id};
+    for (int k = 0; k < 2; k++) {
+        lua_getfield(L, 1, f[k]);
+        uuid_t u;
+        if (lua_type(L, -1) != LUA_TSTRING || uuid_parse(lua_tostring(L, -1), u) != 0) {
+            lc_free(lc);
+            return luaL_argerror(L, 1, "expects each presence to have a valid user_id, "
+                                       "session_id, and node");
+        }
+        uuid_unparse_lower(u, dst[k]);
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 1, "node");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
+        lc_free(lc);
+        return luaL_argerror(L, 1, "expects node to be string");
+    }
+    lua_pop(L, 1);
+    check_stream(L, 2, lc);
+    lc_run(L, lc);
+    finish(L, lc, 0);
+    lc_free(lc);
+    return 0;
+}
+
 static int l_stream_user_get(lua_State *L)
 {
     loopcall *lc = lc_new(L, OP_GET);
@@ -419,6 +454,7 @@ void tomo_nk_stream_open(lua_State *L, int nk)
         {"stream_user_join", l_stream_user_join},
         {"stream_user_update", l_stream_user_update},
         {"stream_user_leave", l_stream_user_leave},
+        {"stream_user_kick", l_stream_user_kick},
         {"stream_user_get", l_stream_user_get},
         {"stream_user_list", l_stream_user_list},
         {"stream_count", l_stream_count},

@@ -1,10 +1,12 @@
 /* runtime/nk_util.c: nk utilities that need no service: JSON, base64 /
  * base16, hashes and HMAC, AES-CFB, bcrypt, UUIDs, time, the logger, the
- * process-wide local cache, file_read. */
+ * process-wide local cache, file_read, jwt_generate (HS256, RS256) and event
+ * (checked, then dropped: tomo has no event functions). */
 #define _GNU_SOURCE
 #include "runtime_int.h"
 
 #include "../core/common.h"
+#include "../core/jwt.h"
 #include "../core/log.h"
 
 #include "../svc/password.h"
@@ -299,6 +301,59 @@ static int l_bcrypt_compare(lua_State *L)
     return 1;
 }
 
+/* ---- JWT, events ---- */
+
+static int l_jwt_generate(lua_State *L)
+{
+    const char *alg = tomo_nk_checkstr(L, 1, 1, NULL);
+    int rs = !strcmp(alg, "RS256");
+    if (!rs && strcmp(alg, "HS256"))
+        return luaL_argerror(L, 1, "unsupported algo type - only allowed 'HS256', 'RS256'.");
+    size_t kl;
+    const char *key = tomo_nk_checkstr(L, 2, 1, &kl);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    json_t *claims = tomo_nk_to_json(L, 3);
+    if (json_is_array(claims) && !json_array_size(claims)) {
+        json_decref(claims);
+        claims = json_object();
+    }
+    if (!json_is_object(claims)) {
+        json_decref(claims);
+        return luaL_argerror(L, 3, "expects claims to be a table of key-value pairs");
+    }
+    char why[64] = "";
+    char *tok = rs ? tomo_jwt_sign_rs256(claims, key, why, sizeof(why))
+                   : tomo_jwt_sign(claims, key, kl);
+    json_decref(claims);
+    if (!tok)
+        return tomo_nk_error(L, "could not parse private key: %s", why);
+    lua_pushstring(L, tok);
+    free(tok);
+    return 1;
+}
+
+/* Nakama hands events to event functions only its Go runtime registers;
+ * tomo has none, so after Nakama's argument checks this does nothing. */
+static int l_event(lua_State *L)
+{
+    tomo_nk_checkstr(L, 1, 1, NULL);
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_argerror(L, 2, "properties keys must be strings");
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_argerror(L, 2, "properties values must be strings");
+            lua_pop(L, 1);
+        }
+    }
+    if (tomo_nk_optint(L, 3, -1) == 0)
+        return luaL_argerror(L, 3, "timestamp must be numeric UTC seconds when provided");
+    (void)tomo_nk_optbool(L, 4, 0);
+    return 0;
+}
+
 /* ---- UUIDs ---- */
 
 static int l_uuid_v4(lua_State *L)
@@ -504,6 +559,8 @@ void tomo_nk_util_open(lua_State *L, int nk)
         {"localcache_delete", l_localcache_delete},
         {"localcache_clear", l_localcache_clear},
         {"file_read", l_file_read},
+        {"jwt_generate", l_jwt_generate},
+        {"event", l_event},
         {NULL, NULL},
     };
     tomo_nk_register(L, nk, fns);

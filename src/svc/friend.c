@@ -352,6 +352,25 @@ int tomo_svc_friend_block(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     return run_op(OP_BLOCK, svc, db, caller, user_id, username, t, err);
 }
 
+/* The columns a Friend is read from: state, position, update_time, then
+ * the destination user's. */
+#define FRIEND_SELECT "SELECT e.state, e.position, e.update_time, %s FROM user_edge e " \
+                      "JOIN users u ON u.id = e.destination_id WHERE e.source_id = $1"
+
+/* Friend {user, state, update_time} from a FRIEND_SELECT row. */
+static json_t *friend_json(const tomo_dbres *r, size_t i)
+{
+    json_t *f = json_object();
+    json_t *u = tomo_users_user_json(r, i, 3);
+    json_object_del(u, "edge_count"); /* Nakama leaves it unset here */
+    json_object_set_new(f, "user", u);
+    json_object_set_new(f, "state", json_integer(tomo_dbres_int(r, i, 0)));
+    char ts[32];
+    tomo_rfc3339(tomo_dbres_int(r, i, 2) / 1000, ts);
+    json_object_set_new(f, "update_time", json_string(ts));
+    return f;
+}
+
 int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                          const char *user_id, int limit, int state, const char *cursor,
                          json_t **out, tomo_err *err)
@@ -377,9 +396,7 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
     tomo_dbval p[5];
     size_t n = 0;
     p[n++] = tomo_social_text(me);
-    sql = tomo_xasprintf("SELECT e.state, e.position, e.update_time, %s FROM user_edge e "
-                         "JOIN users u ON u.id = e.destination_id WHERE e.source_id = $1%s%s "
-                         "ORDER BY e.state, e.position LIMIT $%d",
+    sql = tomo_xasprintf(FRIEND_SELECT "%s%s ORDER BY e.state, e.position LIMIT $%d",
                          TOMO_SOCIAL_USER_COLS_U, state >= 0 ? " AND e.state = $2" : "",
                          has_cursor ? (state >= 0 ? " AND e.position >= $3"
                                                   : " AND (e.state, e.position) >= ($2, $3)")
@@ -402,15 +419,7 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
             next = tomo_social_cursor_encode('f', tomo_dbres_int(r, i, 0), tomo_dbres_int(r, i, 1));
             break;
         }
-        json_t *f = json_object();
-        json_t *u = tomo_users_user_json(r, i, 3);
-        json_object_del(u, "edge_count"); /* Nakama leaves it unset here */
-        json_object_set_new(f, "user", u);
-        json_object_set_new(f, "state", json_integer(tomo_dbres_int(r, i, 0)));
-        char ts[32];
-        tomo_rfc3339(tomo_dbres_int(r, i, 2) / 1000, ts);
-        json_object_set_new(f, "update_time", json_string(ts));
-        json_array_append_new(list, f);
+        json_array_append_new(list, friend_json(r, i));
     }
     tomo_social_fill_online(svc, list, "user");
     *out = json_object();
@@ -543,4 +552,49 @@ int tomo_svc_friend_remove_user(tomo_dbconn *db, const char *user_id)
         rc = tomo_db_exec(db, "DELETE FROM user_edge WHERE source_id = $1 OR destination_id = $1",
                           p + 1, 1, NULL);
     return rc;
+}
+
+int tomo_svc_friend_status(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const char *user_id, const char *const *ids, size_t n, json_t **out,
+                           tomo_err *err)
+{
+    char me[37], myname[129];
+    *out = NULL;
+    int rc = acting(db, caller, user_id, NULL, me, myname, 0, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!tomo_uuid_valid(ids[i]))
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid user ID '%s'.", ids[i]);
+    json_t *list = json_array();
+    for (size_t base = 0; base < n; base += 100) {
+        size_t k = n - base < 100 ? n - base : 100;
+        tomo_dbval p[101];
+        char lowered[100][37];
+        p[0] = tomo_social_text(me);
+        char *in = tomo_xstrdup("");
+        for (size_t i = 0; i < k; i++) {
+            tomo_social_uuid_lower(ids[base + i], lowered[i]);
+            p[i + 1] = (tomo_dbval){TOMO_DBV_TEXT, 0, lowered[i]};
+            char *next = tomo_xasprintf("%s%s$%zu", in, i ? "," : "", i + 2);
+            free(in);
+            in = next;
+        }
+        char *sql = tomo_xasprintf(FRIEND_SELECT " AND e.destination_id IN (%s) "
+                                   "ORDER BY e.state, e.position", TOMO_SOCIAL_USER_COLS_U, in);
+        free(in);
+        tomo_dbres *r = NULL;
+        rc = tomo_db_exec(db, sql, p, k + 1, &r);
+        free(sql);
+        if (rc < 0) {
+            json_decref(list);
+            return tomo_err_db_conn(err, db, rc, "friend status");
+        }
+        for (size_t i = 0; i < tomo_dbres_rows(r); i++)
+            json_array_append_new(list, friend_json(r, i));
+        tomo_dbres_free(r);
+    }
+    tomo_social_fill_online(svc, list, "user");
+    *out = list;
+    return 0;
 }

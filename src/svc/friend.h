@@ -74,6 +74,14 @@ int tomo_svc_friend_list_fof(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *
                              const char *user_id, int limit, const char *cursor, json_t **out,
                              tomo_err *err);
 
+/* user_id's edges to the users ids (canonical UUIDs, else INVALID_ARGUMENT
+ * "Invalid user ID '<id>'."): a JSON array of Friend {user, state,
+ * update_time} (users without an edge are left out; Nakama's
+ * GetFriends). */
+int tomo_svc_friend_status(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const char *user_id, const char *const *ids, size_t n, json_t **out,
+                           tomo_err *err);
+
 /* Account deletion: remove every edge from or to user_id and fix the other
  * sides' edge_count. Runs inside the caller's transaction; returns 0 or a
  * store error. */

@@ -1143,3 +1143,13 @@ int tomo_svc_group_remove_user(tomo_dbconn *db, const char *user_id)
         rc = tomo_db_exec(db, "DELETE FROM group_edge WHERE user_id = $1", p, 1, NULL);
     return rc;
 }
+
+int tomo_svc_group_random(tomo_dbconn *db, int count, json_t **out, tomo_err *err)
+{
+    *out = NULL;
+    if (count < 0 || count > 1000)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "count must be 0-1000");
+    int rc = tomo_svc_random_rows(db, "SELECT " GROUP_COLS " FROM groups g WHERE g.disable_time = 0",
+                                  "g.id", count, group_json, out);
+    return rc < 0 ? tomo_err_db_conn(err, db, rc, "random groups") : 0;
+}

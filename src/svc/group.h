@@ -104,6 +104,10 @@ int tomo_svc_group_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
 int tomo_svc_group_get(tomo_dbconn *db, const char *const *ids, size_t n, json_t **out,
                        tomo_err *err);
 
+/* Up to count (0..1000, else INVALID_ARGUMENT "count must be 0-1000")
+ * live groups picked at random: a JSON array of Group. */
+int tomo_svc_group_random(tomo_dbconn *db, int count, json_t **out, tomo_err *err);
+
 /* Chat access: 0 when user_id is a superadmin, admin or member of the live
  * group, TOMO_ENOTFOUND otherwise, or a store error. */
 int tomo_svc_group_member_check(tomo_dbconn *db, const char *group_id, const char *user_id);

@@ -2,10 +2,12 @@
 #define _GNU_SOURCE
 #include "svc.h"
 
+#include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -135,4 +137,33 @@ void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms)
         tomo_rfc3339(unix_ms / 1000, buf);
         json_object_set_new(obj, key, json_string(buf));
     }
+}
+
+/* ---- random rows ---- */
+
+int tomo_svc_random_rows(tomo_dbconn *db, const char *select, const char *id_col, int count,
+                         json_t *(*row_json)(const tomo_dbres *r, size_t row, size_t c0),
+                         json_t **out)
+{
+    char pivot[37];
+    tomo_uuid_v4(pivot);
+    *out = json_array();
+    for (int pass = 0; pass < 2 && (int)json_array_size(*out) < count; pass++) {
+        char *sql = tomo_xasprintf("%s AND %s %s $1 ORDER BY %s LIMIT $2", select, id_col,
+                                   pass ? "<=" : ">", id_col);
+        tomo_dbval p[2] = {{TOMO_DBV_TEXT, 0, pivot},
+                           TOMO_DBINT(count - (int64_t)json_array_size(*out))};
+        tomo_dbres *r = NULL;
+        int rc = tomo_db_exec(db, sql, p, 2, &r);
+        free(sql);
+        if (rc < 0) {
+            json_decref(*out);
+            *out = NULL;
+            return rc;
+        }
+        for (size_t i = 0; i < tomo_dbres_rows(r); i++)
+            json_array_append_new(*out, row_json(r, i, 0));
+        tomo_dbres_free(r);
+    }
+    return 0;
 }

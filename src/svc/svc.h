@@ -82,6 +82,15 @@ void tomo_json_set_i64(struct json_t *obj, const char *key, long long v);
 /* RFC 3339 timestamp from unix milliseconds, omitted when 0. */
 void tomo_json_set_time(struct json_t *obj, const char *key, long long unix_ms);
 
+/* Up to count rows picked at random (Nakama's GetRandomUsers/Groups: rows
+ * after a random UUID pivot in id order, then from the start when short):
+ * `select` is "SELECT <cols> FROM <table> WHERE <cond>" and id_col the
+ * UUID key column; each row becomes row_json(r, row, 0) appended to *out
+ * (a new array). count 0 gives an empty array. 0 or a store error. */
+int tomo_svc_random_rows(tomo_dbconn *db, const char *select, const char *id_col, int count,
+                         struct json_t *(*row_json)(const tomo_dbres *r, size_t row, size_t c0),
+                         struct json_t **out);
+
 /* Who is asking. */
 enum { TOMO_CALLER_SYSTEM = 0, TOMO_CALLER_USER = 1 };
 typedef struct tomo_caller {

@@ -104,3 +104,18 @@ int tomo_svc_users_get(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller
         json_decref(users);
     return 0;
 }
+
+int tomo_svc_users_random(tomo_svc *svc, tomo_dbconn *db, int count, json_t **out, tomo_err *err)
+{
+    *out = NULL;
+    if (count < 0 || count > 1000)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "count must be 0-1000");
+    int rc = tomo_svc_random_rows(db,
+                                  "SELECT " TOMO_USERS_COLS " FROM users WHERE disable_time = 0 "
+                                  "AND id <> '00000000-0000-0000-0000-000000000000'",
+                                  "id", count, tomo_users_user_json, out);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "random users");
+    tomo_svc_users_fill_online(svc, *out);
+    return 0;
+}

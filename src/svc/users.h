@@ -37,4 +37,10 @@ int tomo_svc_users_get(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller
                        size_t nusernames, const char *const *facebook_ids, size_t nfacebook,
                        struct json_t **out, tomo_err *err);
 
+/* Up to count (0..1000, else INVALID_ARGUMENT "count must be 0-1000")
+ * users picked at random, never the system user nor a banned one: *out =
+ * a JSON array of User with online flags. */
+int tomo_svc_users_random(tomo_svc *svc, tomo_dbconn *db, int count, struct json_t **out,
+                          tomo_err *err);
+
 #endif

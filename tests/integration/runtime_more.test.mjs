@@ -1,0 +1,140 @@
+// More nk functions (fixtures/nkcall): users_get_random, groups_get_random,
+// account_export_id, friends_of_friends_list, users_get_friend_status,
+// jwt_generate, event and stream_user_kick, each checked against what the
+// client or the realtime layer sees.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './harness.mjs';
+import { newUser, connect } from './rtutil.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MODULES = path.join(here, 'fixtures', 'nkcall');
+
+let srv, admin;
+before(async () => {
+  srv = await startServer({ args: ['--runtime.path', MODULES] });
+  admin = await newUser(srv, 'adm');
+});
+after(async () => { await srv?.cleanup(); });
+
+async function call(fn, ...args) {
+  return (await admin.client.rpc(admin.session, 'call', { fn, args, n: args.length })).payload;
+}
+async function ok(fn, ...args) {
+  const r = await call(fn, ...args);
+  assert.equal(r.ok, true, `${fn}: ${r.err}`);
+  return r.res;
+}
+async function fails(fn, re, ...args) {
+  const r = await call(fn, ...args);
+  assert.equal(r.ok, false, `${fn} should fail`);
+  assert.match(r.err, re);
+}
+
+test('users_get_random: Lua Users, never more than asked, bounds checked', async () => {
+  await newUser(srv, 'rnd');
+  await newUser(srv, 'rnd');
+  const [users] = await ok('users_get_random', 2);
+  assert.equal(users.length, 2);
+  for (const u of users) {
+    assert.match(u.user_id, /^[0-9a-f-]{36}$/);
+    assert.notEqual(u.user_id, '00000000-0000-0000-0000-000000000000');
+    assert.equal(typeof u.username, 'string');
+    assert.equal(typeof u.create_time, 'number');
+  }
+  assert.notEqual(users[0].user_id, users[1].user_id);
+  const [none] = await ok('users_get_random', 0);
+  assert.deepEqual(none, {});
+  await fails('users_get_random', /count must be 0-1000/, 1001);
+});
+
+test('groups_get_random: Lua Groups of groups the client created', async () => {
+  const g = await admin.client.createGroup(admin.session, { name: 'rg' + Date.now(), open: true });
+  const [groups] = await ok('groups_get_random', 1000);
+  const mine = groups.find((x) => x.id === g.id);
+  assert.ok(mine, 'the new group is among them');
+  assert.equal(mine.name, g.name);
+  assert.equal(mine.open, true);
+  await fails('groups_get_random', /count must be 0-1000/, -1);
+});
+
+test('account_export_id: the export as JSON text', async () => {
+  const u = await newUser(srv, 'exp');
+  await u.client.writeStorageObjects(u.session, [{ collection: 'c', key: 'k', value: { a: 1 } }]);
+  const [text] = await ok('account_export_id', u.userId);
+  const exp = JSON.parse(text);
+  assert.equal(exp.account.user.id, u.userId);
+  assert.ok(exp.objects.some((o) => o.collection === 'c' && o.key === 'k'));
+  await fails('account_export_id', /error exporting account: Account not found/,
+    '00000000-0000-0000-0000-00000000abcd');
+});
+
+test('friends_of_friends_list and users_get_friend_status', async () => {
+  const a = await newUser(srv, 'ff');
+  const b = await newUser(srv, 'ff');
+  const c = await newUser(srv, 'ff');
+  await a.client.addFriends(a.session, [b.userId]);
+  await b.client.addFriends(b.session, [a.userId, c.userId]);
+  await c.client.addFriends(c.session, [b.userId]);
+  const [fof, cursor] = await ok('friends_of_friends_list', a.userId);
+  assert.deepEqual(fof.map((f) => [f.referrer, f.user.user_id]), [[b.userId, c.userId]]);
+  assert.equal(cursor, undefined);
+  const [status] = await ok('users_get_friend_status', a.userId, [b.userId, c.userId]);
+  assert.equal(status.length, 1);
+  assert.equal(status[0].user.user_id, b.userId);
+  assert.equal(status[0].state, 0);
+  assert.equal(typeof status[0].update_time, 'number');
+  const [pending] = await ok('users_get_friend_status', c.userId, [a.userId]);
+  assert.deepEqual(pending, {});
+  await fails('users_get_friend_status', /invalid user id/, a.userId, ['nope']);
+});
+
+test('jwt_generate: HS256 and RS256 tokens verify', async () => {
+  const claims = { sub: 'player', n: 7 };
+  const [hs] = await ok('jwt_generate', 'HS256', 'secret-key', claims);
+  const [h, p, sig] = hs.split('.');
+  assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url')), { alg: 'HS256', typ: 'JWT' });
+  assert.deepEqual(JSON.parse(Buffer.from(p, 'base64url')), claims);
+  const want = crypto.createHmac('sha256', 'secret-key').update(`${h}.${p}`).digest('base64url');
+  assert.equal(sig, want);
+
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const [rs] = await ok('jwt_generate', 'RS256', privateKey, claims);
+  const [rh, rp, rsig] = rs.split('.');
+  assert.equal(JSON.parse(Buffer.from(rh, 'base64url')).alg, 'RS256');
+  const v = crypto.createVerify('RSA-SHA256').update(`${rh}.${rp}`);
+  assert.ok(v.verify(publicKey, Buffer.from(rsig, 'base64url')));
+  await fails('jwt_generate', /could not parse private key/, 'RS256', 'not a key', claims);
+  await fails('jwt_generate', /unsupported algo type/, 'ES256', 'k', claims);
+});
+
+test('event: accepted with string properties, bad input raises', async () => {
+  assert.deepEqual(await ok('event', 'level_up', { level: '3' }, 1700000000, true), {});
+  await fails('event', /properties values must be strings/, 'x', { level: 3 });
+  await fails('event', /timestamp must be numeric UTC seconds/, 'x', {}, 0);
+});
+
+test('stream_user_kick: the presence leaves the stream', async () => {
+  const u = await newUser(srv, 'kick');
+  const s = await connect(srv, u);
+  try {
+    const who = JSON.parse((await s.rpc('whoami', '{}')).payload);
+    const stream = { mode: 12, label: 'kick-test' };
+    assert.deepEqual(await ok('stream_user_join', u.userId, who.session_id, stream), [true]);
+    let [list] = await ok('stream_user_list', stream);
+    assert.equal(list.length, 1);
+    await ok('stream_user_kick', { user_id: u.userId, session_id: who.session_id }, stream);
+    [list] = await ok('stream_user_list', stream);
+    assert.deepEqual(list, {});
+    await fails('stream_user_kick', /valid user_id, session_id/, { user_id: u.userId }, stream);
+  } finally {
+    s.disconnect(false);
+  }
+});
