@@ -379,6 +379,40 @@ static int h_wallet(tomo_console_ctx *ctx)
     return 0;
 }
 
+static int h_wallet_delete(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id"), *wid = tomo_console_param(ctx, "wallet_id");
+    tomo_console_audit(ctx, "account/%s/wallet/%s", id, wid);
+    WITH_DB(ctx, db);
+    if (tomo_svc_wallet_ledger_delete(ctx->con->d.svc, db, SYS, id, wid, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_accounts_delete_all(tomo_console_ctx *ctx)
+{
+    tomo_console_audit(ctx, "account/*");
+    int64_t n = 0;
+    WITH_DB(ctx, db);
+    int rc = tomo_svc_admin_accounts_delete_all(ctx->con->d.svc, db, SYS, &n, &err);
+    TOMO_LOGI(TOMO_CONSOLE, "console deleted %lld accounts", (long long)n);
+    return rc < 0 ? svc_fail(ctx, &err) : 0;
+}
+
+/* tomo validates no purchases or subscriptions (IAP answers that no store
+ * is configured), so these lists are always empty. */
+static int h_purchases(tomo_console_ctx *ctx)
+{
+    ctx->out = json_pack("{s:[]}", "validated_purchases");
+    return 0;
+}
+
+static int h_subscriptions(tomo_console_ctx *ctx)
+{
+    ctx->out = json_pack("{s:[]}", "validated_subscriptions");
+    return 0;
+}
+
 /* ---- groups ---- */
 
 static int h_groups_list(tomo_console_ctx *ctx)
@@ -429,7 +463,152 @@ static int h_group_delete(tomo_console_ctx *ctx)
     return 0;
 }
 
+static int valid_group_id(tomo_console_ctx *ctx, const char *id)
+{
+    if (id && tomo_uuid_valid(id))
+        return 0;
+    return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Requires a valid group ID.");
+}
+
+/* UpdateGroup: wrapper fields (absent = unchanged). */
+static int h_group_update(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    if (valid_group_id(ctx, id) < 0)
+        return -1;
+    json_t *open = json_object_get(ctx->body, "open");
+    json_t *max = json_object_get(ctx->body, "max_count");
+    if ((open && !json_is_boolean(open)) || (max && !json_is_integer(max)))
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "open must be a boolean and max_count an integer.");
+    tomo_svc_group_change c = {
+        .name = tomo_console_body_str(ctx, "name"),
+        .description = tomo_console_body_str(ctx, "description"),
+        .lang_tag = tomo_console_body_str(ctx, "lang_tag"),
+        .avatar_url = tomo_console_body_str(ctx, "avatar_url"),
+        .metadata = tomo_console_body_str(ctx, "metadata"),
+        .open = open ? json_is_true(open) : -1,
+        .max_count = max ? (int)json_integer_value(max) : 0,
+    };
+    tomo_console_audit(ctx, "group/%s", id);
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_update(ctx->con->d.svc, db, SYS, id, &c, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+/* ExportGroup: the group and every member (all pages). */
+static int h_group_export(tomo_console_ctx *ctx)
+{
+    const char *id = tomo_console_param(ctx, "id");
+    if (valid_group_id(ctx, id) < 0)
+        return -1;
+    if (h_group_get(ctx) < 0)
+        return -1;
+    json_t *group = ctx->out;
+    ctx->out = NULL;
+    json_t *members = json_array();
+    char *cursor = NULL;
+    tomo_err err;
+    for (;;) {
+        json_t *page = NULL;
+        if (tomo_svc_group_users_list(ctx->con->d.svc, ctx->db, SYS, id, 100, -1, cursor, &page,
+                                      &err) < 0) {
+            free(cursor);
+            json_decref(group);
+            json_decref(members);
+            return svc_fail(ctx, &err);
+        }
+        json_array_extend(members, json_object_get(page, "group_users"));
+        const char *next = json_string_value(json_object_get(page, "cursor"));
+        free(cursor);
+        cursor = next && *next ? tomo_xstrdup(next) : NULL;
+        json_decref(page);
+        if (!cursor)
+            break;
+    }
+    ctx->out = json_pack("{s:o,s:o}", "group", group, "members", members);
+    return 0;
+}
+
+/* AddGroupUsers: ids is a comma-separated list; join_request makes each a
+ * join (a request for a closed group) instead of an admin's add. */
+static int h_group_add_users(tomo_console_ctx *ctx)
+{
+    const char *gid = tomo_console_param(ctx, "group_id");
+    if (valid_group_id(ctx, gid) < 0)
+        return -1;
+    const char *ids = tomo_console_body_str(ctx, "ids");
+    int join = json_is_true(json_object_get(ctx->body, "join_request"));
+    tomo_console_audit(ctx, "group/%s/add/%s", gid, ids ? ids : "");
+    char *copy = tomo_xstrdup(ids ? ids : ""), *save = NULL;
+    const char *list[100];
+    size_t n = 0;
+    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (!tomo_uuid_valid(t) || n == TOMO_ARRAY_LEN(list)) {
+            free(copy);
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                      n == TOMO_ARRAY_LEN(list) ? "At most 100 users at a time."
+                                                                : "Requires valid user IDs.");
+        }
+        list[n++] = t;
+    }
+    if (!n) {
+        free(copy);
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Requires valid user IDs.");
+    }
+    tomo_dbconn *db;
+    if (tomo_console_db(ctx, &db) < 0) {
+        free(copy);
+        return -1;
+    }
+    tomo_err err;
+    int rc = 0;
+    if (join) {
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = tomo_svc_group_join(ctx->con->d.svc, db, SYS, gid, list[i], NULL, &err);
+    } else {
+        rc = tomo_svc_group_users_change(ctx->con->d.svc, db, SYS, TOMO_GROUP_OP_ADD, gid, list, n,
+                                         &err);
+    }
+    free(copy);
+    return rc < 0 ? svc_fail(ctx, &err) : 0;
+}
+
+static int group_member_op(tomo_console_ctx *ctx, int op)
+{
+    const char *gid = tomo_console_param(ctx, "group_id"), *uid = tomo_console_param(ctx, "id");
+    if (!uid || !tomo_uuid_valid(uid))
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Requires a valid user ID.");
+    if (valid_group_id(ctx, gid) < 0)
+        return -1;
+    tomo_console_audit(ctx, "group/%s/account/%s", gid, uid);
+    WITH_DB(ctx, db);
+    if (tomo_svc_group_users_change(ctx->con->d.svc, db, SYS, op, gid, &uid, 1, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
+
+static int h_group_promote(tomo_console_ctx *ctx)
+{
+    return group_member_op(ctx, TOMO_GROUP_OP_PROMOTE);
+}
+
+static int h_group_demote(tomo_console_ctx *ctx)
+{
+    return group_member_op(ctx, TOMO_GROUP_OP_DEMOTE);
+}
+
 /* ---- storage ---- */
+
+static int h_storage_delete_all(tomo_console_ctx *ctx)
+{
+    tomo_console_audit(ctx, "storage/*");
+    WITH_DB(ctx, db);
+    if (tomo_svc_admin_storage_delete_all(ctx->con->d.svc, db, SYS, &err) < 0)
+        return svc_fail(ctx, &err);
+    return 0;
+}
 
 static int h_storage_list(tomo_console_ctx *ctx)
 {
@@ -768,7 +947,7 @@ static const tomo_console_route table[] = {
     {D, "/v2/console/all", "DeleteAllData", DEV, W, NULL},
     /* accounts */
     {G, "/v2/console/account", "ListAccounts", RO, W, h_accounts_list},
-    {D, "/v2/console/account", "DeleteAccounts", DEV, W, NULL},
+    {D, "/v2/console/account", "DeleteAccounts", DEV, W, h_accounts_delete_all},
     {G, A, "GetAccount", RO, W, h_account_get},
     {P, A, "UpdateAccount", MNT, W, h_account_update},
     {D, A, "DeleteAccount", MNT, W, h_account_delete},
@@ -780,7 +959,7 @@ static const tomo_console_route table[] = {
     {G, A "/group", "GetGroups", RO, W, h_groups},
     {D, A "/group/{group_id}", "DeleteGroupUser", MNT, W, h_group_user_delete},
     {G, "/v2/console/account/{account_id}/wallet", "GetWalletLedger", RO, W, h_wallet},
-    {D, A "/wallet/{wallet_id}", "DeleteWalletLedger", MNT, W, NULL},
+    {D, A "/wallet/{wallet_id}", "DeleteWalletLedger", MNT, W, h_wallet_delete},
     {P, A "/unlink/device", "UnlinkDevice", MNT, W, h_unlink_device},
     {P, A "/unlink/custom", "UnlinkCustom", MNT, W, h_unlink_custom},
     {P, A "/unlink/email", "UnlinkEmail", MNT, W, h_unlink_email},
@@ -795,11 +974,16 @@ static const tomo_console_route table[] = {
     {G, "/v2/console/group/{id}", "GetGroup", RO, W, h_group_get},
     {D, "/v2/console/group/{id}", "DeleteGroup", MNT, W, h_group_delete},
     {G, "/v2/console/group/{id}/member", "GetMembers", RO, W, h_group_members},
-    {P, "/v2/console/group/{id}", "UpdateGroup", MNT, W, NULL},
-    {G, "/v2/console/group/{id}/export", "ExportGroup", MNT, W, NULL},
+    {P, "/v2/console/group/{id}", "UpdateGroup", MNT, W, h_group_update},
+    {G, "/v2/console/group/{id}/export", "ExportGroup", MNT, W, h_group_export},
+    {P, "/v2/console/group/{group_id}/add", "AddGroupUsers", MNT, W, h_group_add_users},
+    {P, "/v2/console/group/{group_id}/account/{id}/promote", "PromoteGroupMember", MNT, W,
+     h_group_promote},
+    {P, "/v2/console/group/{group_id}/account/{id}/demote", "DemoteGroupMember", MNT, W,
+     h_group_demote},
     /* storage */
     {G, "/v2/console/storage", "ListStorage", RO, W, h_storage_list},
-    {D, "/v2/console/storage", "DeleteStorage", DEV, W, NULL},
+    {D, "/v2/console/storage", "DeleteStorage", DEV, W, h_storage_delete_all},
     {G, "/v2/console/storage/collections", "ListStorageCollections", RO, W, h_storage_collections},
     {G, "/v2/console/storage/{collection}/{key}/{user_id}", "GetStorage", RO, W, h_storage_get},
     {U, "/v2/console/storage/{collection}/{key}/{user_id}", "WriteStorageObject", MNT, W,
@@ -819,11 +1003,11 @@ static const tomo_console_route table[] = {
      h_leaderboard_records},
     {D, "/v2/console/leaderboard/{id}/owner/{owner_id}", "DeleteLeaderboardRecord", MNT, W,
      h_leaderboard_record_delete},
-    /* channel messages, purchases, subscriptions: not yet */
+    /* channel messages: not yet; purchases and subscriptions: none */
     {G, "/v2/console/channel", "ListChannelMessages", RO, W, NULL},
     {D, "/v2/console/message", "DeleteChannelMessages", MNT, W, NULL},
-    {G, "/v2/console/purchase", "ListPurchases", RO, W, NULL},
-    {G, "/v2/console/subscription", "ListSubscriptions", RO, W, NULL},
+    {G, "/v2/console/purchase", "ListPurchases", RO, L, h_purchases},
+    {G, "/v2/console/subscription", "ListSubscriptions", RO, L, h_subscriptions},
 };
 
 const tomo_console_route *tomo_console_routes(size_t *n)

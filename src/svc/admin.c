@@ -233,3 +233,43 @@ fail:
     json_decref(x);
     return rc;
 }
+
+int tomo_svc_admin_accounts_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                       int64_t *deleted, tomo_err *err)
+{
+    if (deleted)
+        *deleted = 0;
+    int rc = system_only(caller, err);
+    if (rc < 0)
+        return rc;
+    /* In pages of ids, each account through the one delete path. */
+    for (;;) {
+        tomo_dbres *r = NULL;
+        rc = tomo_db_exec(db,
+                          "SELECT id FROM users WHERE id <> '" NIL_UUID "' ORDER BY id LIMIT 100",
+                          NULL, 0, &r);
+        if (rc < 0)
+            return tomo_err_db_conn(err, db, rc, "list accounts to delete");
+        size_t n = tomo_dbres_rows(r);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = tomo_svc_account_delete(svc, db, caller, tomo_dbres_text(r, i, 0), err);
+            if (rc == 0 && deleted)
+                (*deleted)++;
+        }
+        tomo_dbres_free(r);
+        if (rc < 0 || n == 0)
+            return rc;
+    }
+}
+
+int tomo_svc_admin_storage_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                      tomo_err *err)
+{
+    (void)svc;
+    int rc = system_only(caller, err);
+    if (rc < 0)
+        return rc;
+    int64_t changed = 0;
+    rc = tomo_db_exec_changes(db, "DELETE FROM storage", NULL, 0, &changed);
+    return rc < 0 ? tomo_err_db_conn(err, db, rc, "delete all storage") : 0;
+}

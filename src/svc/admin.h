@@ -26,4 +26,14 @@ int tomo_svc_admin_accounts_list(tomo_svc *svc, tomo_dbconn *db, const tomo_call
 int tomo_svc_admin_account_export(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                   const char *user_id, struct json_t **out, tomo_err *err);
 
+/* Delete every account but the system user's, each as
+ * tomo_svc_account_delete does (its sessions end, its records, storage,
+ * friends and memberships go). *deleted (may be NULL) gets the count. */
+int tomo_svc_admin_accounts_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                       int64_t *deleted, tomo_err *err);
+
+/* Delete every storage object (the console's DeleteStorage). */
+int tomo_svc_admin_storage_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                      tomo_err *err);
+
 #endif

@@ -176,3 +176,21 @@ int tomo_svc_wallet_ledger_list(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
     *items = arr;
     return 0;
 }
+
+int tomo_svc_wallet_ledger_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                  const char *user_id, const char *ledger_id, tomo_err *err)
+{
+    (void)svc;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Wallet ledgers are server-side only.");
+    if (!user_id || !tomo_uuid_valid(user_id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Requires a valid user ID.");
+    if (!ledger_id || !tomo_uuid_valid(ledger_id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Requires a valid wallet ledger item ID.");
+    tomo_dbval p[2] = {TOMO_DBTEXT(ledger_id), TOMO_DBTEXT(user_id)};
+    int64_t changed = 0;
+    int rc = tomo_db_exec_changes(db, "DELETE FROM wallet_ledger WHERE id = $1 AND user_id = $2",
+                                  p, 2, &changed);
+    return rc < 0 ? tomo_err_db_conn(err, db, rc, "delete wallet ledger item") : 0;
+}

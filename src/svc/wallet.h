@@ -32,4 +32,9 @@ int tomo_svc_wallet_ledger_list(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
                                 const char *user_id, int limit, const char *cursor,
                                 struct json_t **items, char **next_cursor, tomo_err *err);
 
+/* Delete one ledger item of user_id (the wallet itself is unchanged);
+ * deleting one that does not exist succeeds. System caller only. */
+int tomo_svc_wallet_ledger_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                  const char *user_id, const char *ledger_id, tomo_err *err);
+
 #endif

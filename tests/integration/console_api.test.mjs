@@ -40,6 +40,7 @@ before(async () => {
     'local nk = require("nakama")',
     'nk.leaderboard_create("console_lb", false, "desc", "best")',
     'nk.register_rpc(function(ctx, payload) return "echo:" .. (ctx.user_id or "server") .. ":" .. payload end, "console_echo")',
+    'nk.register_rpc(function(ctx, payload) nk.wallet_update(ctx.user_id, { coins = 5 }, {}, true); return "{}" end, "console_wallet")',
     'nk.register_rpc(function(ctx, payload) return nk.json_encode({ match_id = nk.match_create("console_match", {}) }) end, "console_match_create")',
     '',
   ].join('\n'));
@@ -193,11 +194,11 @@ test('status, config (secrets redacted), runtime and the API explorer', async ()
   assert.ok(c.body.server_version);
 
   const rt = await con('GET', '/runtime');
-  assert.deepEqual(rt.body.lua_rpc_functions, ['console_echo', 'console_match_create']);
+  assert.deepEqual(rt.body.lua_rpc_functions, ['console_echo', 'console_wallet', 'console_match_create']);
   assert.deepEqual(rt.body.lua_modules.map((m) => m.path), ['console.lua', 'console_match.lua']);
   assert.ok(rt.body.lua_modules[0].mod_time);
   const eps = await con('GET', '/api/endpoints');
-  assert.deepEqual(eps.body.rpc_endpoints.map((e) => e.method), ['console_echo', 'console_match_create']);
+  assert.deepEqual(eps.body.rpc_endpoints.map((e) => e.method), ['console_echo', 'console_wallet', 'console_match_create']);
   const call = await con('POST', '/api/endpoints/rpc/console_echo', { body: { body: 'hi', user_id: u.userId } });
   assert.deepEqual(call.body, { body: `echo:${u.userId}:hi`, error_message: '' });
   const asServer = await con('POST', '/api/endpoints/rpc/console_echo', { body: { body: 'x' } });
@@ -437,7 +438,7 @@ test('match state: an authoritative match\'s presences, tick and Lua state as JS
 });
 
 test('calls tomo does not implement yet answer 501; unknown paths 404', async () => {
-  for (const [m, p] of [['DELETE', '/all'], ['GET', '/purchase']]) {
+  for (const [m, p] of [['DELETE', '/all'], ['GET', '/channel'], ['POST', '/runtime/hotfix']]) {
     const r = await con(m, p);
     assert.equal(r.status, 501, `${m} ${p}`);
     assert.equal(r.body.code, 12);
@@ -555,4 +556,77 @@ test('console users in the database: add (Nakama\'s rules), list, log in by user
   assert.equal((await login('dev.one', 'Secret123')).status, 401);
   assert.equal((await con('GET', '/status', { tok: viewer })).status, 200);
   assert.equal((await con('DELETE', '/user?username=viewer2')).status, 200);
+});
+
+test('groups: update, export with every member, add users (as members or join requests), promote and demote', async () => {
+  const owner = await newUser(srv, 'go');
+  const a = await newUser(srv, 'ga');
+  const b = await newUser(srv, 'gb');
+  const g = await owner.client.createGroup(owner.session, { name: `cg-${uid()}`, open: false, max_count: 10 });
+  assert.equal((await con('POST', `/group/not-a-uuid`, { body: { name: 'x' } })).body.message, 'Requires a valid group ID.');
+  const up = await con('POST', `/group/${g.id}`, { body: { description: 'from the console', open: true, max_count: 20 } });
+  assert.equal(up.status, 200, JSON.stringify(up.body));
+  let got = (await con('GET', `/group/${g.id}`)).body;
+  assert.deepEqual([got.description, got.open, got.max_count, got.name], ['from the console', true, 20, g.name]);
+  // add a as a member; b as a join request to the (again) closed group
+  assert.equal((await con('POST', `/group/${g.id}`, { body: { open: false } })).status, 200);
+  assert.equal((await con('POST', `/group/${g.id}/add`, { body: { ids: a.userId } })).status, 200);
+  assert.equal((await con('POST', `/group/${g.id}/add`, { body: { ids: b.userId, join_request: true } })).status, 200);
+  const bad = await con('POST', `/group/${g.id}/add`, { body: { ids: 'nope' } });
+  assert.deepEqual([bad.status, bad.body.code], [400, 3]);
+  const states = async () => Object.fromEntries((await owner.client.listGroupUsers(owner.session, g.id)).group_users.map((x) => [x.user.id, x.state]));
+  assert.deepEqual(await states(), { [owner.userId]: 0, [a.userId]: 2, [b.userId]: 3 });
+  assert.equal((await con('POST', `/group/${g.id}/account/${a.userId}/promote`)).status, 200);
+  assert.equal((await states())[a.userId], 1);
+  assert.equal((await con('POST', `/group/${g.id}/account/${a.userId}/demote`)).status, 200);
+  assert.equal((await states())[a.userId], 2);
+  const ex = await con('GET', `/group/${g.id}/export`);
+  assert.equal(ex.status, 200);
+  assert.equal(ex.body.group.id, g.id);
+  assert.deepEqual(ex.body.members.map((m) => m.user.id).sort(), [owner.userId, a.userId, b.userId].sort());
+  assert.equal((await con('GET', `/group/${U}/export`)).status, 404);
+});
+
+test('wallet ledger items delete one by one; purchases and subscriptions list empty', async () => {
+  const u = await newUser(srv, 'wl');
+  await u.client.rpc(u.session, 'console_wallet', {});
+  await u.client.rpc(u.session, 'console_wallet', {});
+  const items = (await con('GET', `/account/${u.userId}/wallet`)).body.items;
+  assert.equal(items.length, 2);
+  assert.equal((await con('DELETE', `/account/${u.userId}/wallet/${items[0].id}`)).status, 200);
+  const left = (await con('GET', `/account/${u.userId}/wallet`)).body.items;
+  assert.deepEqual(left.map((i) => i.id), [items[1].id]);
+  // the wallet itself keeps both changes
+  assert.equal(JSON.parse((await u.client.getAccount(u.session)).wallet).coins, 10);
+  assert.equal((await con('DELETE', `/account/${u.userId}/wallet/nope`)).body.code, 3);
+  assert.deepEqual((await con('GET', `/purchase?user_id=${u.userId}`)).body.validated_purchases, []);
+  assert.deepEqual((await con('GET', '/subscription')).body.validated_subscriptions, []);
+});
+
+test('delete all storage, then all accounts (their sessions end; the system user stays)', async () => {
+  const s = await startServer();
+  try {
+    const t = (await (await fetch(`http://127.0.0.1:${s.consolePort}/v2/console/authenticate`, {
+      method: 'POST', body: JSON.stringify({ username: 'admin', password: 'password' }),
+    })).json()).token;
+    const call = async (method, p) => {
+      const res = await fetch(`http://127.0.0.1:${s.consolePort}/v2/console${p}`, { method, headers: { Authorization: `Bearer ${t}` } });
+      return { status: res.status, body: await res.json() };
+    };
+    const users = [];
+    for (let i = 0; i < 3; i++) users.push(await newUser(s, 'da'));
+    for (const u of users) {
+      await u.client.writeStorageObjects(u.session, [{ collection: 'c', key: 'k', value: { i: 1 } }]);
+    }
+    assert.equal((await call('DELETE', '/storage')).status, 200);
+    for (const u of users) {
+      const r = await u.client.readStorageObjects(u.session, { object_ids: [{ collection: 'c', key: 'k', user_id: u.userId }] });
+      assert.deepEqual(r.objects, []);
+    }
+    assert.equal((await call('DELETE', '/account')).status, 200);
+    assert.equal((await call('GET', '/account')).body.users.length, 0);
+    for (const u of users) await assert.rejects(u.client.getAccount(u.session), (e) => e.status === 401 || e.status === 404);
+    // the server still serves new users
+    await newUser(s, 'after');
+  } finally { await s.cleanup(); }
 });
