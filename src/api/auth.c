@@ -8,10 +8,12 @@
 #include "handlers.h"
 
 #include "../svc/auth.h"
+#include "../svc/provider.h"
 #include "../svc/session.h"
 
 #include "../core/common.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* The `create` query parameter (default true); 0 or an error recorded. */
@@ -119,6 +121,87 @@ int tomo_api_authenticate_email(tomo_api_ctx *ctx)
     if (tomo_svc_auth_email(&ctx->srv->svc, db, email, password, username, create, &a, &err) < 0)
         return tomo_api_svc_error(ctx, &err);
     return respond_session(ctx, db, &a, vars);
+}
+
+/* ---- social providers (svc/provider.h) ---- */
+
+int tomo_api_provider_account(tomo_api_ctx *ctx, const json_t *acct, int kind,
+                              tomo_provider_account *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->kind = kind;
+    a->present = acct != NULL;
+    if (acct && !json_is_object(acct))
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid value for field account: expected an object.");
+    if (kind == TOMO_UNLINK_FACEBOOK_INSTANT_GAME)
+        return tomo_api_field_str(ctx, acct, "signed_player_info", "", &a->token);
+    if (kind != TOMO_UNLINK_GAMECENTER)
+        return tomo_api_field_str(ctx, acct, "token", "", &a->token);
+    if (tomo_api_field_str(ctx, acct, "player_id", "", &a->player_id) < 0 ||
+        tomo_api_field_str(ctx, acct, "bundle_id", "", &a->bundle_id) < 0 ||
+        tomo_api_field_str(ctx, acct, "salt", "", &a->salt) < 0 ||
+        tomo_api_field_str(ctx, acct, "signature", "", &a->signature) < 0 ||
+        tomo_api_field_str(ctx, acct, "public_key_url", "", &a->public_key_url) < 0)
+        return -1;
+    return tomo_api_field_int(ctx, acct, "timestamp_seconds", 0, INT64_MIN, INT64_MAX,
+                              &a->timestamp_seconds);
+}
+
+/* The body is the provider account; `sync` (Facebook, Steam) only reads
+ * friends from the vendor, which tomo never reaches. */
+static int authenticate_social(tomo_api_ctx *ctx, int kind)
+{
+    const json_t *body, *vars;
+    tomo_provider_account a;
+    int create, sync, bad = 0;
+    tomo_err err;
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_provider_account(ctx, body, kind, &a) < 0 ||
+        tomo_api_field_str_map(ctx, body, "vars", &vars) < 0 || query_create(ctx, &create) < 0)
+        return -1;
+    sync = tomo_api_query_bool(ctx, "sync", 0, &bad);
+    (void)sync;
+    if (bad)
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid value for query parameter sync: expected a boolean.");
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    tomo_auth_account acct;
+    if (tomo_svc_auth_social(&ctx->srv->svc, db, &a, tomo_api_query(ctx, "username"), create,
+                             &acct, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    return respond_session(ctx, db, &acct, vars);
+}
+
+int tomo_api_authenticate_apple(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_APPLE);
+}
+
+int tomo_api_authenticate_facebook(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_FACEBOOK);
+}
+
+int tomo_api_authenticate_facebook_instant_game(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
+}
+
+int tomo_api_authenticate_gamecenter(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_GAMECENTER);
+}
+
+int tomo_api_authenticate_google(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_GOOGLE);
+}
+
+int tomo_api_authenticate_steam(tomo_api_ctx *ctx)
+{
+    return authenticate_social(ctx, TOMO_UNLINK_STEAM);
 }
 
 /* ---- session refresh and logout ---- */

@@ -6,6 +6,7 @@
 
 #include "../core/common.h"
 #include "../svc/friend.h"
+#include "../svc/provider.h"
 
 typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
                          const char *, const tomo_svc_friend_targets *, tomo_err *);
@@ -85,3 +86,31 @@ int tomo_api_friend_list_fof(tomo_api_ctx *ctx)
         return tomo_api_svc_error(ctx, &err);
     return 0;
 }
+
+/* Facebook and Steam imports: Nakama's checks (svc/provider.h); the
+ * friends themselves come only from the vendor, which tomo never calls. */
+static int friend_import(tomo_api_ctx *ctx, int kind)
+{
+    const json_t *body;
+    tomo_provider_account a;
+    char id[TOMO_PROVIDER_ID_MAX];
+    int bad = 0;
+    tomo_err err;
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_provider_account(ctx, body, kind, &a) < 0)
+        return -1;
+    (void)tomo_api_query_bool(ctx, "reset", 0, &bad);
+    if (bad)
+        return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                              "Invalid value for query parameter reset: expected a boolean.");
+    if (tomo_svc_provider_check(TOMO_PROVIDER_IMPORT, &a, &err) < 0 ||
+        tomo_svc_provider_verify(ctx->srv->svc.cfg, TOMO_PROVIDER_IMPORT, &a, id, &err) < 0)
+        return tomo_api_svc_error(ctx, &err);
+    return 0;
+}
+
+int tomo_api_friend_import_facebook(tomo_api_ctx *ctx)
+{
+    return friend_import(ctx, TOMO_UNLINK_FACEBOOK);
+}
+
+int tomo_api_friend_import_steam(tomo_api_ctx *ctx) { return friend_import(ctx, TOMO_UNLINK_STEAM); }

@@ -13,8 +13,33 @@ int tomo_api_readyz(tomo_api_ctx *ctx);
 /* Each area adds its declarations in its own block below. */
 
 /* auth.c (authenticate, session refresh/logout), link.c (link/unlink).
- * Other identity providers (apple, facebook, facebookinstantgame,
- * gamecenter, google, steam) keep a NULL handler: 501 Unimplemented. */
+ * The social providers (apple, facebook, facebookinstantgame, gamecenter,
+ * google, steam) go through svc/provider.h: Nakama's input checks, then
+ * Facebook Instant Games is verified locally and the others fail (not
+ * configured, or 501 where only the vendor could verify). */
+struct tomo_provider_account;
+/* Read a provider account message (NULL: not sent) for kind into *a (its
+ * strings borrowed from acct); 0 or an error recorded. */
+int tomo_api_provider_account(tomo_api_ctx *ctx, const json_t *acct, int kind,
+                              struct tomo_provider_account *a);
+int tomo_api_authenticate_apple(tomo_api_ctx *ctx);
+int tomo_api_authenticate_facebook(tomo_api_ctx *ctx);
+int tomo_api_authenticate_facebook_instant_game(tomo_api_ctx *ctx);
+int tomo_api_authenticate_gamecenter(tomo_api_ctx *ctx);
+int tomo_api_authenticate_google(tomo_api_ctx *ctx);
+int tomo_api_authenticate_steam(tomo_api_ctx *ctx);
+int tomo_api_link_apple(tomo_api_ctx *ctx);
+int tomo_api_link_facebook(tomo_api_ctx *ctx);
+int tomo_api_link_facebook_instant_game(tomo_api_ctx *ctx);
+int tomo_api_link_gamecenter(tomo_api_ctx *ctx);
+int tomo_api_link_google(tomo_api_ctx *ctx);
+int tomo_api_link_steam(tomo_api_ctx *ctx);
+int tomo_api_unlink_apple(tomo_api_ctx *ctx);
+int tomo_api_unlink_facebook(tomo_api_ctx *ctx);
+int tomo_api_unlink_facebook_instant_game(tomo_api_ctx *ctx);
+int tomo_api_unlink_gamecenter(tomo_api_ctx *ctx);
+int tomo_api_unlink_google(tomo_api_ctx *ctx);
+int tomo_api_unlink_steam(tomo_api_ctx *ctx);
 int tomo_api_authenticate_device(tomo_api_ctx *ctx);
 int tomo_api_authenticate_custom(tomo_api_ctx *ctx);
 /* Email+password, or username+password when the email is empty. */
@@ -73,12 +98,15 @@ int tomo_api_channel_messages_list(tomo_api_ctx *ctx);
 /* match.c (match listing) */
 int tomo_api_match_list(tomo_api_ctx *ctx);
 
-/* friend.c (svc/friend.h). Facebook and Steam imports stay 501. */
+/* friend.c (svc/friend.h). Facebook and Steam imports: Nakama's checks,
+ * then 501 (Facebook) / not configured (Steam). */
 int tomo_api_friend_list(tomo_api_ctx *ctx);
 int tomo_api_friend_add(tomo_api_ctx *ctx);
 int tomo_api_friend_delete(tomo_api_ctx *ctx);
 int tomo_api_friend_block(tomo_api_ctx *ctx);
 int tomo_api_friend_list_fof(tomo_api_ctx *ctx);
+int tomo_api_friend_import_facebook(tomo_api_ctx *ctx);
+int tomo_api_friend_import_steam(tomo_api_ctx *ctx);
 
 /* group.c (svc/group.h) */
 int tomo_api_group_create(tomo_api_ctx *ctx);

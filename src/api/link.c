@@ -5,6 +5,7 @@
 #include "handlers.h"
 
 #include "../svc/account.h"
+#include "../svc/provider.h"
 
 /* Body with one string field (id or email); 0 or an error recorded. */
 static int body_str(tomo_api_ctx *ctx, const char *field, const char **out)
@@ -65,3 +66,77 @@ int tomo_api_unlink_email(tomo_api_ctx *ctx)
 {
     return one_field(ctx, 0, TOMO_UNLINK_EMAIL, "email");
 }
+
+/* ---- social providers (svc/provider.h) ---- */
+
+/* acct: the provider account message (the body, or its `account` field). */
+static int social_op(tomo_api_ctx *ctx, int link, int kind, const json_t *acct)
+{
+    tomo_provider_account a;
+    if (tomo_api_provider_account(ctx, acct, kind, &a) < 0)
+        return -1;
+    tomo_dbconn *db;
+    if (tomo_api_db(ctx, &db) < 0)
+        return -1;
+    tomo_caller caller = tomo_api_caller(ctx);
+    tomo_err err;
+    int rc = link ? tomo_svc_account_link_social(&ctx->srv->svc, db, &caller, NULL, &a, &err)
+                  : tomo_svc_account_unlink_social(&ctx->srv->svc, db, &caller, NULL, &a, &err);
+    return rc < 0 ? tomo_api_svc_error(ctx, &err) : 0;
+}
+
+static int social_body(tomo_api_ctx *ctx, int link, int kind)
+{
+    const json_t *body;
+    if (tomo_api_body(ctx, &body) < 0)
+        return -1;
+    return social_op(ctx, link, kind, body);
+}
+
+int tomo_api_link_apple(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_APPLE); }
+
+/* LinkFacebookRequest: the body is its `account`; `sync` is a query flag. */
+int tomo_api_link_facebook(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_FACEBOOK); }
+
+int tomo_api_link_facebook_instant_game(tomo_api_ctx *ctx)
+{
+    return social_body(ctx, 1, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
+}
+
+int tomo_api_link_gamecenter(tomo_api_ctx *ctx)
+{
+    return social_body(ctx, 1, TOMO_UNLINK_GAMECENTER);
+}
+
+int tomo_api_link_google(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_GOOGLE); }
+
+/* LinkSteamRequest {account, sync} is the whole body. */
+int tomo_api_link_steam(tomo_api_ctx *ctx)
+{
+    const json_t *body;
+    int sync;
+    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_bool(ctx, body, "sync", 0, &sync) < 0)
+        return -1;
+    return social_op(ctx, 1, TOMO_UNLINK_STEAM, body ? json_object_get(body, "account") : NULL);
+}
+
+int tomo_api_unlink_apple(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_APPLE); }
+
+int tomo_api_unlink_facebook(tomo_api_ctx *ctx)
+{
+    return social_body(ctx, 0, TOMO_UNLINK_FACEBOOK);
+}
+
+int tomo_api_unlink_facebook_instant_game(tomo_api_ctx *ctx)
+{
+    return social_body(ctx, 0, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
+}
+
+int tomo_api_unlink_gamecenter(tomo_api_ctx *ctx)
+{
+    return social_body(ctx, 0, TOMO_UNLINK_GAMECENTER);
+}
+
+int tomo_api_unlink_google(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_GOOGLE); }
+
+int tomo_api_unlink_steam(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_STEAM); }

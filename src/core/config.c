@@ -136,6 +136,8 @@ static const key_def keys[] = {
     SECRET("console.signing_key", console.signing_key, "defaultsigningkey"),
     S("console.readonly_username", console.readonly_username, ""),
     {"console.readonly_password", K_STR, O(console.readonly_password), "", F_SECRET, 0, 0},
+    {"social.facebook_instant_game.app_secret", K_STR, O(social.fbig_app_secret), "", F_SECRET, 0,
+     0},
     I("match.input_queue_size", match.input_queue_size, "128", 1, BIG),
     I("match.call_queue_size", match.call_queue_size, "128", 1, BIG),
     I("match.join_attempt_queue_size", match.join_attempt_queue_size, "128", 1, BIG),

@@ -103,6 +103,11 @@ typedef struct tomo_config {
         char *subject_prefix; /* NATS subjects of this cluster: <prefix>.hb, .all, .node.<name> */
         int heartbeat_ms, dead_after_ms;
     } cluster;
+    struct {
+        /* Facebook Instant Games: signed player info is checked with this
+         * app secret (Nakama's social.facebook_instant_game.app_secret) */
+        char *fbig_app_secret;
+    } social;
     int production;
 } tomo_config;
 

@@ -13,7 +13,8 @@
 
 static const char header_b64[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
 
-static void hmac(const char *key, size_t keylen, const char *data, size_t n, uint8_t out[32])
+void tomo_jwt_hmac_sha256(const char *key, size_t keylen, const char *data, size_t n,
+                          uint8_t out[32])
 {
     unsigned int len = 32;
     HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, n, out, &len);
@@ -33,7 +34,7 @@ char *tomo_jwt_sign_payload(const char *payload, size_t n, const char *key, size
     char *signing = tomo_xasprintf("%s.%s", header_b64, p64);
     free(p64);
     uint8_t mac[32];
-    hmac(key, keylen, signing, strlen(signing), mac);
+    tomo_jwt_hmac_sha256(key, keylen, signing, strlen(signing), mac);
     char *s64 = tomo_b64_encode(mac, sizeof(mac), 1);
     char *tok = tomo_xasprintf("%s.%s", signing, s64);
     free(signing);
@@ -65,7 +66,7 @@ int tomo_jwt_verify(const char *token, const char *key, size_t keylen, long long
         return TOMO_EINVAL;
 
     uint8_t mac[32];
-    hmac(key, keylen, token, (size_t)(d2 - token), mac);
+    tomo_jwt_hmac_sha256(key, keylen, token, (size_t)(d2 - token), mac);
     uint8_t *sig = NULL;
     size_t sl = 0;
     if (tomo_b64_decode(d2 + 1, strlen(d2 + 1), &sig, &sl) < 0)

@@ -6,6 +6,12 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* HMAC-SHA256 of data[0..n) with key into out (the one copy: JWTs and the
+ * other HMAC-signed tokens, e.g. Facebook Instant Games player info). */
+void tomo_jwt_hmac_sha256(const char *key, size_t keylen, const char *data, size_t n,
+                          uint8_t out[32]);
 
 /* Sign claims with key; returns a heap string "h.p.s". */
 char *tomo_jwt_sign(const json_t *claims, const char *key, size_t keylen);

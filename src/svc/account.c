@@ -8,6 +8,7 @@
 #include "group.h"
 #include "leaderboard.h"
 #include "password.h"
+#include "provider.h"
 #include "revoke.h"
 #include "users.h"
 
@@ -342,8 +343,8 @@ int tomo_svc_account_link(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     int rc;
     if (kind < TOMO_UNLINK_DEVICE || kind > TOMO_UNLINK_STEAM)
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Unknown identifier.");
-    if (kind > TOMO_UNLINK_EMAIL)
-        return tomo_err_set(err, TOMO_GRPC_UNIMPLEMENTED, "Not implemented.");
+    if (kind > TOMO_UNLINK_EMAIL) /* tomo_svc_account_link_social */
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Unknown identifier.");
     if ((rc = target(caller, user_id, id, err)) < 0)
         return rc;
     if (!value)
@@ -424,8 +425,7 @@ int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
         return 0;
     }
     const char *col = login_cols[kind];
-    char *clean = tomo_xstrdup(kind == TOMO_UNLINK_CUSTOM || kind == TOMO_UNLINK_EMAIL ? value
-                                                                                       : "");
+    char *clean = tomo_xstrdup(value);
     if (kind == TOMO_UNLINK_EMAIL)
         for (char *c = clean; *c; c++)
             *c = (char)tolower((unsigned char)*c);
@@ -442,6 +442,49 @@ int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
     if (n == 0)
         return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, MSG_LAST_LINK);
     return 0;
+}
+
+const char *tomo_svc_account_login_column(int kind)
+{
+    return kind >= TOMO_UNLINK_CUSTOM && kind <= TOMO_UNLINK_STEAM ? login_cols[kind] : NULL;
+}
+
+int tomo_svc_account_link_social(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                 const char *user_id, const tomo_provider_account *a,
+                                 tomo_err *err)
+{
+    char id[37], pid[TOMO_PROVIDER_ID_MAX], sql[256];
+    int rc;
+    if ((rc = target(caller, user_id, id, err)) < 0 ||
+        (rc = tomo_svc_provider_check(TOMO_PROVIDER_LINK, a, err)) < 0 ||
+        (rc = tomo_svc_provider_verify(svc->cfg, TOMO_PROVIDER_LINK, a, pid, err)) < 0)
+        return rc;
+    const char *col = login_cols[a->kind];
+    snprintf(sql, sizeof(sql),
+             "UPDATE users SET %s = $2, update_time = $3 WHERE id = $1 AND "
+             "NOT EXISTS (SELECT id FROM users WHERE %s = $2 AND id <> $1)",
+             col, col);
+    tomo_dbval p[3] = {{TOMO_DBV_TEXT, 0, id}, {TOMO_DBV_TEXT, 0, pid}, TOMO_DBINT(tomo_now_ms())};
+    int64_t n = 0;
+    rc = tomo_db_exec_changes(db, sql, p, 3, &n);
+    if (rc == TOMO_ECONFLICT || (rc == 0 && n == 0))
+        return tomo_err_set(err, TOMO_GRPC_ALREADY_EXISTS, "%s ID is already in use.",
+                            tomo_svc_provider_name(a->kind));
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "link social");
+    return 0;
+}
+
+int tomo_svc_account_unlink_social(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                   const char *user_id, const tomo_provider_account *a,
+                                   tomo_err *err)
+{
+    char pid[TOMO_PROVIDER_ID_MAX];
+    int rc;
+    if ((rc = tomo_svc_provider_check(TOMO_PROVIDER_UNLINK, a, err)) < 0 ||
+        (rc = tomo_svc_provider_verify(svc->cfg, TOMO_PROVIDER_UNLINK, a, pid, err)) < 0)
+        return rc;
+    return tomo_svc_account_unlink(svc, db, caller, user_id, a->kind, pid, err);
 }
 
 int tomo_svc_account_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,

@@ -58,8 +58,8 @@ enum {
 /* Link an identifier to the account (Nakama's core_link rules): kind
  * TOMO_UNLINK_DEVICE (value 10-128 bytes), TOMO_UNLINK_CUSTOM (6-128) or
  * TOMO_UNLINK_EMAIL (value the email, password at least 8 bytes; stored
- * lower-cased with the password's bcrypt hash); the social kinds are
- * UNIMPLEMENTED. Linking what the account already holds is fine; held by
+ * lower-cased with the password's bcrypt hash); the social kinds go through
+ * tomo_svc_account_link_social. Linking what the account already holds is fine; held by
  * another account: ALREADY_EXISTS ("Device ID already in use.", "Custom ID
  * is already in use.", "Email is already in use."). Users act on their own
  * account. */
@@ -70,9 +70,26 @@ int tomo_svc_account_link(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
 /* Unlink an identifier (Nakama's core_unlink rules: never the last way to
  * log in, PERMISSION_DENIED "Cannot unlink last account identifier. Check
  * profile exists and is not last link."). value: the device id (required),
- * or the stored custom id / email to match (NULL or "" = whatever is
- * stored); the social kinds ignore it. Users act on their own account. */
+ * or the stored custom id / email / provider id to match (NULL or "" =
+ * whatever is stored). Users act on their own account. */
 int tomo_svc_account_unlink(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                             const char *user_id, int kind, const char *value, tomo_err *err);
+
+/* The users column holding an identifier kind other than devices
+ * ("custom_id", "email", "apple_id", ...; NULL for others). */
+const char *tomo_svc_account_login_column(int kind);
+
+struct tomo_provider_account;
+/* Link a social provider (svc/provider.h: Nakama's checks, then the
+ * provider's verification) to the account; the id held by another account:
+ * ALREADY_EXISTS "<X> ID is already in use.". */
+int tomo_svc_account_link_social(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                 const char *user_id, const struct tomo_provider_account *a,
+                                 tomo_err *err);
+/* Unlink a social provider: with credentials, only the id they verify to;
+ * without, whatever is linked (Nakama's core_unlink). */
+int tomo_svc_account_unlink_social(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                   const char *user_id, const struct tomo_provider_account *a,
+                                   tomo_err *err);
 
 #endif

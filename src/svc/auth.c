@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include "password.h"
+#include "provider.h"
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
@@ -309,6 +310,38 @@ int tomo_svc_auth_id(tomo_svc *svc, tomo_dbconn *db, int kind, const char *id,
                                 : single_row_create(db, "custom_id", id, NULL, k->lookup_sql, &l,
                                                     err);
         if (rc < 0)
+            return rc;
+    }
+    if (l.a.disable_time > 0)
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, MSG_BANNED);
+    *out = l.a;
+    return 0;
+}
+
+int tomo_svc_auth_social(tomo_svc *svc, tomo_dbconn *db, const tomo_provider_account *a,
+                         const char *username, int create, tomo_auth_account *out,
+                         tomo_err *err)
+{
+    char pid[TOMO_PROVIDER_ID_MAX], sql[128];
+    int rc;
+    memset(out, 0, sizeof(*out));
+    /* Nakama's order: the provider's input, the username, then the
+     * provider's verdict. */
+    if ((rc = tomo_svc_provider_check(TOMO_PROVIDER_AUTHENTICATE, a, err)) < 0 ||
+        (rc = tomo_svc_auth_check_username(username, 0, err)) < 0 ||
+        (rc = tomo_svc_provider_verify(svc->cfg, TOMO_PROVIDER_AUTHENTICATE, a, pid, err)) < 0)
+        return rc;
+    const char *col = tomo_svc_account_login_column(a->kind);
+    snprintf(sql, sizeof(sql), "SELECT id, username, disable_time FROM users WHERE %s = $1", col);
+    login_acct l = {0};
+    rc = lookup(db, sql, pid, &l, 0);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "find social account");
+    if (rc == 0) {
+        if (!create)
+            return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, MSG_NOT_FOUND);
+        new_username(&l, username);
+        if ((rc = single_row_create(db, col, pid, NULL, sql, &l, err)) < 0)
             return rc;
     }
     if (l.a.disable_time > 0)

@@ -4,7 +4,8 @@
  * Starting the session is svc/session.h's tomo_svc_session_start; linking
  * and unlinking identifiers is svc/account.h. The identity providers that
  * need their vendor's servers (Apple, Facebook, Game Center, Google, Steam)
- * are not implemented.
+ * fail after Nakama's input checks (svc/provider.h); Facebook Instant Games
+ * is verified locally.
  * Owns: tomo_auth_account (inline). Threads: worker (the database, bcrypt). */
 #ifndef TOMO_SVC_AUTH_H
 #define TOMO_SVC_AUTH_H
@@ -13,6 +14,8 @@
 
 #include "account.h" /* the identifier kinds, TOMO_UNLINK_* */
 #include "svc.h"
+
+struct tomo_provider_account;
 
 /* 1 when s has control characters or spaces (ids, emails). */
 int tomo_auth_has_space_or_cntrl(const char *s);
@@ -63,5 +66,12 @@ int tomo_svc_auth_id(tomo_svc *svc, tomo_dbconn *db, int kind, const char *id,
 int tomo_svc_auth_email(tomo_svc *svc, tomo_dbconn *db, const char *email, const char *password,
                         const char *username, int create, tomo_auth_account *out,
                         tomo_err *err);
+
+/* A social provider (svc/provider.h): Nakama's input checks, the username,
+ * the provider's verification, then the account holding the provider id
+ * (found, or created as for tomo_svc_auth_id). */
+int tomo_svc_auth_social(tomo_svc *svc, tomo_dbconn *db, const struct tomo_provider_account *a,
+                         const char *username, int create, tomo_auth_account *out,
+                         tomo_err *err);
 
 #endif

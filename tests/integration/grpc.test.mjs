@@ -194,7 +194,9 @@ test('rpc into the Lua runtime: session, http_key, unknown id, runtime errors', 
 });
 
 test('unimplemented and unknown methods', async () => {
-  await fails(call('AuthenticateApple', { account: { token: 't' } }, basic()), grpc.status.UNIMPLEMENTED);
+  await fails(call('AuthenticateApple', { account: { token: 't' } }, basic()), grpc.status.FAILED_PRECONDITION,
+    'Apple authentication is not configured.');
+  await fails(call('AuthenticateGoogle', { account: { token: 't' } }, basic()), grpc.status.UNIMPLEMENTED);
   await fails(call('ValidatePurchaseApple', { receipt: 'r' }, bearer(await newSession('iap'))),
     grpc.status.FAILED_PRECONDITION, 'Apple IAP is not configured.');
   await fails(call('ListParties', {}, bearer(await newSession('party'))), grpc.status.UNIMPLEMENTED);
