@@ -18,6 +18,7 @@
 #include "store/collation.h"
 #include "store/migrate.h"
 #include "rt/rt.h"
+#include "rt/route_cluster.h"
 #include "svc/leaderboard.h"
 #include "svc/revoke.h"
 #include "rt/amatch.h"
@@ -43,6 +44,7 @@ static tomo_tls *g_tls_h2; /* the same certificate with ALPN h2: the gRPC port *
 static tomo_grpc *g_grpc;  /* grpc.port (NULL when off or not bound) */
 static uv_timer_t g_shutdown_timer;
 static int64_t g_shutdown_deadline_ms;
+static tomo_rt_cluster *g_rt_cluster; /* the cluster routing (cluster.nats_url) */
 
 int tomo_serve_console_public(const tomo_config *cfg)
 {
@@ -590,7 +592,7 @@ int tomo_serve(tomo_config *cfg)
     uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 
     if (srv->cluster)
-        tomo_cluster_start(srv->cluster, NULL);
+        g_rt_cluster = tomo_rt_cluster_attach(srv->rt, srv->cluster);
     TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s cluster=%s", cfg->name,
               workers, cfg->data_dir, srv->cluster ? "nats" : "off");
     tomo_loop_run(srv->loop);
@@ -600,6 +602,8 @@ int tomo_serve(tomo_config *cfg)
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     tomo_rt_free(srv->rt);
     srv->rt = NULL;
+    tomo_rt_cluster_free(g_rt_cluster);
+    g_rt_cluster = NULL;
     tomo_http_server_free(srv->api_http);
     tomo_http_server_free(srv->ws_http);
     tomo_http_server_free(srv->metrics_http);

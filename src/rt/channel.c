@@ -406,7 +406,9 @@ static void msg_deliver(tomo_rt *rt, msg_job *j, tomo_rt_req *req)
                                        j->username, j->content, j->create_ms, j->update_ms,
                                        j->persist);
     tomo_stream st = stream_of(&j->ch);
-    tomo_tracker_broadcast(tracker(rt), &st, json_pack("{s:o}", "channel_message", m), NULL);
+    json_t *menv = json_pack("{s:o}", "channel_message", m);
+    tomo_rt_route_stream(rt, &st, menv, NULL); /* members on other loops and nodes too */
+    json_decref(menv);
     if (j->code == TOMO_CHAT_CODE_CHAT)
         tomo_metric_add(m_sent(), (const char *[]){j->persist ? "true" : "false"}, 1);
     json_t *ack = json_object();

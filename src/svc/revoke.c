@@ -34,6 +34,8 @@ static atomic_int g_loaded;
 static pthread_mutex_t g_load_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t g_last_load_try_ms; /* under g_load_lock */
 static int64_t g_last_prune_ms;    /* under g_lock (write) */
+static tomo_revoke_notify_fn g_notify; /* set at start-up, read-only after */
+static void *g_notify_ud;
 
 static node *map_find(const map *m, const char *key) { return tomo_hmap_get(m, key); }
 
@@ -224,6 +226,8 @@ int tomo_revoke_token(tomo_svc *svc, tomo_dbconn *db, const char *tid, const cha
     map_put_max(&g_tokens, key, until);
     int pruned = maybe_prune_locked(svc, now);
     pthread_rwlock_unlock(&g_lock);
+    if (g_notify)
+        g_notify(g_notify_ud, 0, key, until);
     if (pruned)
         prune_tables(svc, db, now);
     return 0;
@@ -250,6 +254,8 @@ int tomo_revoke_user(tomo_svc *svc, tomo_dbconn *db, const char *user_id)
     map_put_max(&g_users, user_id, cut * 1000);
     int pruned = maybe_prune_locked(svc, now);
     pthread_rwlock_unlock(&g_lock);
+    if (g_notify)
+        g_notify(g_notify_ud, 1, user_id, cut * 1000);
     if (pruned)
         prune_tables(svc, db, now);
     return 0;
@@ -267,4 +273,19 @@ int64_t tomo_revoke_issue_sec(tomo_svc *svc, const char *user_id)
         iat = u->v / 1000;
     pthread_rwlock_unlock(&g_lock);
     return iat;
+}
+
+void tomo_revoke_set_notify(tomo_revoke_notify_fn fn, void *ud)
+{
+    g_notify = fn;
+    g_notify_ud = ud;
+}
+
+void tomo_revoke_apply(int kind, const char *key, int64_t v)
+{
+    if (!key || strlen(key) >= KEY_MAX)
+        return;
+    pthread_rwlock_wrlock(&g_lock);
+    map_put_max(kind ? &g_users : &g_tokens, key, v);
+    pthread_rwlock_unlock(&g_lock);
 }

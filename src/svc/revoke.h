@@ -46,4 +46,14 @@ int64_t tomo_revoke_issue_sec(tomo_svc *svc, const char *user_id);
 /* Forget everything (tests, shutdown). */
 void tomo_revoke_reset(void);
 
+/* Clusters: each revocation this process makes is also reported to fn
+ * (after its database write, on the calling thread; kind 0: a token key
+ * "<tid>" / "r:<tid>" revoked until v ms, kind 1: a user's logout-all
+ * cut-off v ms) so the other nodes' caches learn it at once. NULL: none.
+ * Set at start-up. */
+typedef void (*tomo_revoke_notify_fn)(void *ud, int kind, const char *key, int64_t v);
+void tomo_revoke_set_notify(tomo_revoke_notify_fn fn, void *ud);
+/* A revocation another node made (and wrote): into the cache only. */
+void tomo_revoke_apply(int kind, const char *key, int64_t v);
+
 #endif

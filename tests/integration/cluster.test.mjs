@@ -102,15 +102,166 @@ test('a second node with a taken name is refused with a clear error', async () =
   assert.deepEqual(await peers(nodes.a), ['node-b', 'node-c']);
 });
 
+/** A user on a node with a connected socket that records channel events. */
+async function userOn(srv, name, opts = {}) {
+  const u = await newUser(srv, name);
+  u.socket = await connect(srv, u, opts);
+  u.socket.events.channelmessage = [];
+  u.socket.events.channelpresence = [];
+  u.socket.onchannelmessage = (m) => u.socket.events.channelmessage.push(m);
+  u.socket.onchannelpresence = (p) => u.socket.events.channelpresence.push(p);
+  return u;
+}
+
+const joinedIds = (evs) => evs.flatMap((e) => (e.joins || []).map((p) => p.user_id));
+const leftIds = (evs) => evs.flatMap((e) => (e.leaves || []).map((p) => p.user_id));
+
+test('users on three nodes chat in one room: presences and messages everywhere', async () => {
+  const ua = await userOn(nodes.a, 'ca');
+  const ub = await userOn(nodes.b, 'cb', { protobuf: true });
+  const uc = await userOn(nodes.c, 'cc');
+  try {
+    const room = 'cluster-room';
+    const ja = await ua.socket.joinChat(room, 1, false, false);
+    const jb = await ub.socket.joinChat(room, 1, false, false);
+    assert.equal(jb.id, ja.id);
+    // the join reply lists members of other nodes
+    assert.deepEqual((jb.presences || []).map((p) => p.user_id), [ua.userId]);
+    await waitFor(() => joinedIds(ua.socket.events.channelpresence).includes(ub.userId), 5000, 'a sees b join');
+    const jc = await uc.socket.joinChat(room, 1, false, false);
+    assert.deepEqual(new Set((jc.presences || []).map((p) => p.user_id)), new Set([ua.userId, ub.userId]));
+    await waitFor(() => joinedIds(ub.socket.events.channelpresence).includes(uc.userId), 5000, 'b sees c join');
+    await waitFor(() => joinedIds(ua.socket.events.channelpresence).includes(uc.userId), 5000, 'a sees c join');
+
+    const sent = await ua.socket.writeChatMessage(ja.id, { text: 'hello from a' });
+    await waitFor(() => ub.socket.events.channelmessage.length && uc.socket.events.channelmessage.length, 5000, 'b and c get the message');
+    for (const u of [ub, uc]) {
+      const m = u.socket.events.channelmessage[0];
+      assert.equal(m.message_id, sent.message_id);
+      assert.equal(m.sender_id, ua.userId);
+      assert.deepEqual(m.content, { text: 'hello from a' });
+    }
+    await uc.socket.writeChatMessage(jc.id, { text: 'from c' });
+    await waitFor(() => ua.socket.events.channelmessage.length && ub.socket.events.channelmessage.length === 2, 5000, 'a and b get c message');
+
+    // a leave is seen on the other nodes
+    await ub.socket.leaveChat(jb.id);
+    await waitFor(() => leftIds(ua.socket.events.channelpresence).includes(ub.userId), 5000, 'a sees b leave');
+    await waitFor(() => leftIds(uc.socket.events.channelpresence).includes(ub.userId), 5000, 'c sees b leave');
+  } finally {
+    for (const u of [ua, ub, uc]) u.socket.disconnect(false);
+  }
+});
+
+test('status follows across nodes; a notification reaches a user on another node', async () => {
+  const ua = await userOn(nodes.a, 'sa', { status: true });
+  const ub = await userOn(nodes.b, 'sb');
+  try {
+    const f = await ub.socket.followUsers([ua.userId]);
+    assert.deepEqual((f.presences || []).map((p) => p.user_id), [ua.userId], 'b sees a online on another node');
+    await ua.socket.updateStatus('playing');
+    await waitFor(() => ub.socket.events.statuspresence.some((e) => (e.joins || []).some((p) => p.user_id === ua.userId && p.status === 'playing')), 5000, 'b gets a status');
+    // a friend request from a (REST on node a) is pushed to b's socket on node b
+    await ua.client.addFriends(ua.session, [ub.userId]);
+    await waitFor(() => ub.socket.events.notification.length, 5000, 'b notified');
+    ua.socket.disconnect(false);
+    await waitFor(() => ub.socket.events.statuspresence.some((e) => (e.leaves || []).some((p) => p.user_id === ua.userId)), 5000, 'b sees a go offline');
+  } finally {
+    ub.socket.disconnect(false);
+  }
+});
+
+test('a relayed match with players on two nodes: joins, data to all and to one, leave, listing', async () => {
+  const ua = await userOn(nodes.a, 'ma');
+  const ub = await userOn(nodes.b, 'mb', { protobuf: true });
+  const uc = await userOn(nodes.b, 'mc');
+  try {
+    const m = await ua.socket.createMatch();
+    const jb = await ub.socket.joinMatch(m.match_id);
+    assert.deepEqual(jb.presences.map((p) => p.user_id), [ua.userId]);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === ub.userId)), 5000, 'a sees b join');
+    const jc = await uc.socket.joinMatch(m.match_id);
+    assert.equal(jc.size, 2);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === uc.userId)), 5000, 'a sees c join');
+    // listed from any node with its cluster-wide size
+    const list = await ub.client.listMatches(ub.session, 100);
+    assert.equal(list.matches.find((x) => x.match_id === m.match_id)?.size, 3);
+
+    await ua.socket.sendMatchState(m.match_id, 7, 'to all');
+    await waitFor(() => ub.socket.events.matchdata.length && uc.socket.events.matchdata.length, 5000, 'b and c get data');
+    const d = ub.socket.events.matchdata[0];
+    assert.equal(d.op_code, 7);
+    assert.equal(new TextDecoder().decode(d.data), 'to all');
+    assert.equal(d.presence.user_id, ua.userId);
+    await ub.socket.sendMatchState(m.match_id, 8, 'b to a', [m.self]);
+    await waitFor(() => ua.socket.events.matchdata.length, 5000, 'a gets targeted data');
+    assert.equal(ua.socket.events.matchdata[0].op_code, 8);
+    await sleep(100);
+    assert.equal(uc.socket.events.matchdata.length, 1, 'c was not a target');
+    await ua.socket.sendMatchState(m.match_id, 9, 'a to c', [jc.self]);
+    await waitFor(() => uc.socket.events.matchdata.length === 2, 5000, 'c gets targeted data from another node');
+    assert.equal(ub.socket.events.matchdata.length, 1, 'b was not a target');
+
+    await ub.socket.leaveMatch(m.match_id);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => e.leaves?.some((p) => p.user_id === ub.userId)), 5000, 'a sees b leave');
+  } finally {
+    for (const u of [ua, ub, uc]) u.socket.disconnect(false);
+  }
+});
+
+test('logout on one node revokes the token on every node; account deletion closes sockets everywhere', async () => {
+  const u = await newUser(nodes.a, 'lo');
+  const sb = await connect(nodes.b, u);
+  const sc = await connect(nodes.c, u);
+  // the online flag is cluster-wide: a friend on node a sees u online
+  const fr = await newUser(nodes.a, 'fr');
+  await fr.client.addFriends(fr.session, [u.userId]);
+  await u.client.addFriends(u.session, [fr.userId]);
+  await waitFor(async () => {
+    const l = await fr.client.listFriends(fr.session);
+    return (l.friends || []).some((x) => x.user.id === u.userId && x.user.online === true);
+  }, 5000, 'u online (sockets on b and c) as seen from a');
+  sb.disconnect(false);
+  sc.disconnect(false);
+  await waitFor(async () => {
+    const l = await fr.client.listFriends(fr.session);
+    return (l.friends || []).some((x) => x.user.id === u.userId && !x.user.online);
+  }, 5000, 'u offline everywhere');
+
+  // the token works on b, then a logout on a makes b refuse it
+  const onB = nodes.b.client();
+  assert.equal((await onB.getAccount(u.session)).user.id, u.userId);
+  await u.client.sessionLogout(u.session, u.session.token, u.session.refresh_token);
+  await waitFor(async () => {
+    try { await onB.getAccount(u.session); return false; } catch (e) { return e.status === 401; }
+  }, 5000, 'node b refuses the logged-out token');
+
+  const v = await newUser(nodes.c, 'del');
+  const vb = await connect(nodes.b, v);
+  await v.client.deleteAccount(v.session);
+  await waitFor(() => vb.events.disconnect.length, 5000, 'socket on b closed by a delete on c');
+});
+
 // ---- failures (keep these last: they change the cluster) ----
 
 test('a node killed with SIGKILL leaves everywhere; the others keep serving', async () => {
+  const ua = await userOn(nodes.a, 'ka');
+  const uc = await userOn(nodes.c, 'kc');
+  const ch = await ua.socket.joinChat('kill-room', 1, false, false);
+  await uc.socket.joinChat('kill-room', 1, false, false);
+  await waitFor(() => joinedIds(ua.socket.events.channelpresence).includes(uc.userId), 5000, 'a sees c join');
   await nodes.c.stop('SIGKILL');
   delete nodes.c;
   await waitFor(async () => (await peers(nodes.a)).join() === 'node-b', 10000, 'a reports c gone');
   await waitFor(async () => (await peers(nodes.b)).join() === 'node-a', 10000, 'b reports c gone');
   assert.equal(await metric(nodes.a, 'cluster_nodes'), 2);
   assert.match(nodes.a.logs(), /node left.*node-c.*no heartbeat/);
+  // its presences left, with presence events
+  await waitFor(() => leftIds(ua.socket.events.channelpresence).includes(uc.userId), 5000, 'a told c left the room');
+  const again = await ua.socket.joinChat('kill-room', 1, false, false);
+  assert.deepEqual(again.presences || [], [], 'no ghost of the dead node in the room');
+  assert.equal(again.id, ch.id);
+  ua.socket.disconnect(false);
   const u = await newUser(nodes.b, 'after');
   assert.ok(u.session.token);
 });
