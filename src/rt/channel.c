@@ -411,20 +411,9 @@ static void msg_deliver(tomo_rt *rt, msg_job *j, tomo_rt_req *req)
     json_decref(menv);
     if (j->code == TOMO_CHAT_CODE_CHAT)
         tomo_metric_add(m_sent(), (const char *[]){j->persist ? "true" : "false"}, 1);
-    json_t *ack = json_object();
-    json_object_set_new(ack, "channel_id", json_string(j->channel_id));
-    json_object_set_new(ack, "message_id", json_string(j->message_id));
-    json_object_set_new(ack, "code", json_integer(j->code));
-    if (j->username && *j->username)
-        json_object_set_new(ack, "username", json_string(j->username));
-    char ts[32];
-    tomo_rfc3339(j->create_ms / 1000, ts);
-    json_object_set_new(ack, "create_time", json_string(ts));
-    tomo_rfc3339(j->update_ms / 1000, ts);
-    json_object_set_new(ack, "update_time", json_string(ts));
-    json_object_set_new(ack, "persistent", json_boolean(j->persist));
-    tomo_chat_set_target(&j->ch, ack);
-    reply(j, req, "channel_message_ack", ack);
+    reply(j, req, "channel_message_ack",
+          tomo_chat_ack_json(&j->ch, j->channel_id, j->message_id, j->code, j->username,
+                             j->create_ms, j->update_ms, j->persist));
 }
 
 /* A write finished (req is its live request). Deliver it if it is its

@@ -18,7 +18,7 @@ typedef struct push_job {
     tomo_rt *rt;
     int kind, mode;
     char user_id[37];
-    char subject[37];
+    char subject[37], subcontext[37], label[256];
     json_t *env;
 } push_job;
 
@@ -35,7 +35,7 @@ static void on_loop(void *arg)
     } else if (j->kind == JOB_DISCONNECT) {
         tomo_rt_disconnect_user(j->rt, j->user_id);
     } else if (j->kind == JOB_TO_STREAM) {
-        tomo_stream st = {j->mode, j->subject, "", ""};
+        tomo_stream st = {j->mode, j->subject, j->subcontext, j->label};
         tomo_rt_route_stream(rt, &st, j->env, NULL);
     } else {
         tomo_stream st = {j->mode, j->subject, "", ""};
@@ -61,6 +61,23 @@ static void post(tomo_rt *rt, int kind, int mode, const char *subject, const cha
     snprintf(j->subject, sizeof(j->subject), "%s", subject ? subject : "");
     /* A deep copy: jansson reference counts are not atomic. */
     j->env = env ? json_deep_copy(env) : NULL;
+    tomo_loop_post(rt->loop, on_loop, j);
+}
+
+static void to_stream(void *ctx, int mode, const char *subject, const char *subcontext,
+                      const char *label, json_t *envelope)
+{
+    tomo_rt *rt = ctx;
+    if (!rt || !rt->loop || !envelope)
+        return;
+    push_job *j = tomo_xcalloc(1, sizeof(*j));
+    j->rt = rt;
+    j->kind = JOB_TO_STREAM;
+    j->mode = mode;
+    snprintf(j->subject, sizeof(j->subject), "%s", subject ? subject : "");
+    snprintf(j->subcontext, sizeof(j->subcontext), "%s", subcontext ? subcontext : "");
+    snprintf(j->label, sizeof(j->label), "%s", label ? label : "");
+    j->env = json_deep_copy(envelope);
     tomo_loop_post(rt->loop, on_loop, j);
 }
 
@@ -110,4 +127,5 @@ void tomo_rt_svc_push_fill(tomo_rt *rt, tomo_svc_push *out)
     out->stream_user_leave = stream_user_leave;
     out->group_message = group_message;
     out->user_online = user_online;
+    out->to_stream = to_stream;
 }

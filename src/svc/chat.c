@@ -489,3 +489,116 @@ out:
     tomo_dbres_free(res);
     return rc;
 }
+
+/* ---- system writes and history (the runtime, REST) ---- */
+
+json_t *tomo_chat_ack_json(const tomo_chat_channel *c, const char *channel_id,
+                           const char *message_id, int code, const char *username,
+                           int64_t create_ms, int64_t update_ms, int persistent)
+{
+    json_t *ack = json_object();
+    json_object_set_new(ack, "channel_id", json_string(channel_id));
+    json_object_set_new(ack, "message_id", json_string(message_id));
+    json_object_set_new(ack, "code", json_integer(code));
+    if (username && *username)
+        json_object_set_new(ack, "username", json_string(username));
+    set_time(ack, "create_time", create_ms);
+    set_time(ack, "update_time", update_ms);
+    json_object_set_new(ack, "persistent", json_boolean(persistent));
+    tomo_chat_set_target(c, ack);
+    return ack;
+}
+
+#define NIL_UUID "00000000-0000-0000-0000-000000000000"
+
+int tomo_svc_chat_write(tomo_svc *svc, tomo_dbconn *db, int code, const char *channel_id,
+                        const char *message_id, const char *content, const char *sender_id,
+                        const char *username, int persist, json_t **ack, tomo_err *err)
+{
+    tomo_chat_channel c;
+    char mid[37], sid[37];
+    int64_t create_ms, update_ms;
+    *ack = NULL;
+    if (code < TOMO_CHAT_CODE_CHAT || code > TOMO_CHAT_CODE_REMOVE)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid message code");
+    if (code != TOMO_CHAT_CODE_CHAT && (!message_id || !tomo_uuid_valid(message_id)))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid message identifier");
+    if (!channel_id || tomo_chat_id_parse(channel_id, &c) < 0)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid channel identifier");
+    if (sender_id && *sender_id && !tomo_uuid_valid(sender_id))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid sender identifier");
+    if (code == TOMO_CHAT_CODE_REMOVE || !content)
+        content = "{}";
+    if (!tomo_chat_content_ok(content))
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                            "Message content must be a valid JSON object");
+    snprintf(sid, sizeof(sid), "%s", sender_id && *sender_id ? sender_id : NIL_UUID);
+    for (char *p = sid; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (!username)
+        username = "";
+    if (code == TOMO_CHAT_CODE_CHAT) {
+        create_ms = update_ms = tomo_uuid_v7(mid); /* the id carries the time */
+    } else {
+        snprintf(mid, sizeof(mid), "%s", message_id);
+        for (char *p = mid; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        create_ms = update_ms = tomo_now_ms();
+    }
+    int rc = 0;
+    if (persist) {
+        if (code == TOMO_CHAT_CODE_CHAT)
+            rc = tomo_chat_message_insert(db, &c, mid, code, sid, username, content, create_ms);
+        else if (code == TOMO_CHAT_CODE_UPDATE)
+            rc = tomo_chat_message_update(db, &c, mid, sid, username, content, update_ms,
+                                          &create_ms);
+        else
+            rc = tomo_chat_message_remove(db, &c, mid, sid, &create_ms);
+        if (rc == TOMO_ENOTFOUND)
+            return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "channel message not found");
+        if (rc < 0)
+            return tomo_err_db_conn(err, db, rc, "channel message write");
+    }
+    char id[TOMO_CHAT_ID_MAX];
+    tomo_chat_id_format(&c, id);
+    if (svc && svc->push.to_stream) {
+        json_t *m = tomo_chat_message_json(&c, id, mid, code, sid, username, content, create_ms,
+                                           update_ms, persist);
+        json_t *env = json_pack("{s:o}", "channel_message", m);
+        svc->push.to_stream(svc->push.ctx, c.mode, c.subject, c.subcontext, c.label, env);
+        json_decref(env);
+    }
+    *ack = tomo_chat_ack_json(&c, id, mid, code, username, create_ms, update_ms, persist);
+    return 0;
+}
+
+int tomo_svc_chat_history(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const char *channel_id, int limit, int forward, const char *cursor,
+                          json_t **out, tomo_err *err)
+{
+    (void)svc;
+    tomo_chat_channel ch;
+    *out = NULL;
+    if (!channel_id || !*channel_id || tomo_chat_id_parse(channel_id, &ch) < 0)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid channel ID.");
+    int rc;
+    if (!tomo_caller_is_system(caller)) {
+        /* A DM's history belongs to its two users only (Nakama 3.40). */
+        if (ch.mode == TOMO_CHAT_DM && strcmp(ch.subject, caller->user_id) != 0 &&
+            strcmp(ch.subcontext, caller->user_id) != 0)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Channel not found.");
+        if (ch.mode == TOMO_CHAT_GROUP) {
+            rc = tomo_chat_group_check(db, ch.subject, caller->user_id);
+            if (rc == TOMO_ENOTFOUND)
+                return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Group not found.");
+            if (rc < 0)
+                return tomo_err_db_conn(err, db, rc, "group membership");
+        }
+    }
+    rc = tomo_chat_history_list(db, &ch, channel_id, limit, forward, cursor, out);
+    if (rc == TOMO_EINVAL)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Cursor is invalid or expired.");
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "channel message list");
+    return 0;
+}

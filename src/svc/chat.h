@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../store/db.h"
+#include "svc.h"
 
 /* Channel modes: Nakama's stream modes of the three channel kinds. */
 enum { TOMO_CHAT_ROOM = 2, TOMO_CHAT_GROUP = 3, TOMO_CHAT_DM = 4 };
@@ -99,5 +100,35 @@ int tomo_chat_group_check(tomo_dbconn *conn, const char *group_id, const char *u
  * for a malformed or mismatched cursor, or a store error. */
 int tomo_chat_history_list(tomo_dbconn *conn, const tomo_chat_channel *c, const char *channel_id,
                            int limit, int forward, const char *cursor, json_t **out);
+
+/* ChannelMessageAck {channel_id, message_id, code, username?, create_time,
+ * update_time, persistent, target} of a written message (new reference). */
+json_t *tomo_chat_ack_json(const tomo_chat_channel *c, const char *channel_id,
+                           const char *message_id, int code, const char *username,
+                           int64_t create_ms, int64_t update_ms, int persistent);
+
+/* A message written by the system (the runtime's channel_message_send /
+ * update / remove; Nakama's ChannelMessageSend/Update/Remove): code
+ * TOMO_CHAT_CODE_*, message_id required (a UUID) unless sending, content a
+ * JSON object (NULL: "{}"; ignored for a removal), sender_id NULL or "" for
+ * the system (the nil UUID), persist: kept in the history (an update or
+ * removal then needs a stored message of this sender: NOT_FOUND "channel
+ * message not found"). The message goes to the channel's presences through
+ * the push seam; *ack = its ChannelMessageAck. INVALID_ARGUMENT "Invalid
+ * channel identifier", "Invalid message identifier", "Message content must
+ * be a valid JSON object". */
+int tomo_svc_chat_write(tomo_svc *svc, tomo_dbconn *db, int code, const char *channel_id,
+                        const char *message_id, const char *content, const char *sender_id,
+                        const char *username, int persist, json_t **ack, tomo_err *err);
+
+/* A page of a channel's history as caller (REST's ListChannelMessages):
+ * a user reads a DM of its own (else INVALID_ARGUMENT "Channel not
+ * found.") or a group it is a member of ("Group not found."); the system
+ * reads any channel. limit 1..TOMO_CHAT_LIST_MAX (the transport checks
+ * its bounds first). *out as tomo_chat_history_list. INVALID_ARGUMENT
+ * "Invalid channel ID.", "Cursor is invalid or expired.". */
+int tomo_svc_chat_history(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const char *channel_id, int limit, int forward, const char *cursor,
+                          json_t **out, tomo_err *err);
 
 #endif

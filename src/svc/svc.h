@@ -133,6 +133,10 @@ typedef struct tomo_svc_push {
     /* Live sockets of a user right now (0: offline). Unlike the others it
      * answers at once from a snapshot (never waits for a loop). */
     int (*user_online)(void *ctx, const char *user_id);
+    /* Deliver an envelope to every presence of the stream (mode, subject,
+     * subcontext, label); "" for the parts a stream has not. */
+    void (*to_stream)(void *ctx, int mode, const char *subject, const char *subcontext,
+                      const char *label, struct json_t *envelope);
 } tomo_svc_push;
 
 /* The dependencies of the service layer (owned by the composition root,

@@ -1,14 +1,14 @@
 // More nk functions (fixtures/nkcall): users_get_random, groups_get_random,
 // account_export_id, friends_of_friends_list, users_get_friend_status,
-// jwt_generate, event and stream_user_kick, each checked against what the
-// client or the realtime layer sees.
+// jwt_generate, event, stream_user_kick and the channel_message_* calls, each
+// checked against what the client or the realtime layer sees.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './harness.mjs';
-import { newUser, connect } from './rtutil.mjs';
+import { newUser, connect, waitFor } from './rtutil.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODULES = path.join(here, 'fixtures', 'nkcall');
@@ -134,6 +134,60 @@ test('stream_user_kick: the presence leaves the stream', async () => {
     [list] = await ok('stream_user_list', stream);
     assert.deepEqual(list, {});
     await fails('stream_user_kick', /valid user_id, session_id/, { user_id: u.userId }, stream);
+  } finally {
+    s.disconnect(false);
+  }
+});
+
+test('channel_message_send / update / remove / channel_messages_list', async () => {
+  const u = await newUser(srv, 'chat');
+  const s = await connect(srv, u);
+  const got = [];
+  s.onchannelmessage = (m) => got.push(m);
+  try {
+    const room = 'lua-room-' + Date.now();
+    const ch = await s.joinChat(room, 1, true, false);
+    const [ack] = await ok('channel_message_send', ch.id, { text: 'hi' }, '', 'system', true);
+    assert.equal(ack.channelId, ch.id);
+    assert.match(ack.messageId, /^[0-9a-f-]{36}$/);
+    assert.equal(ack.code, 0);
+    assert.equal(ack.username, 'system');
+    assert.equal(ack.persistent, true);
+    assert.equal(typeof ack.createTime, 'number');
+    await waitFor(() => got.length === 1, 5000, 'the pushed message');
+    assert.equal(got[0].message_id, ack.messageId);
+    assert.deepEqual(got[0].content, { text: 'hi' });
+    assert.equal(got[0].sender_id, '00000000-0000-0000-0000-000000000000');
+
+    const [upd] = await ok('channel_message_update', ch.id, ack.messageId, { text: 'edited' },
+      '', 'system', true);
+    assert.equal(upd.code, 1);
+    await waitFor(() => got.length === 2, 5000, 'the update');
+    const hist = await u.client.listChannelMessages(u.session, ch.id, 10, true);
+    assert.equal(hist.messages.length, 1);
+    assert.deepEqual(hist.messages[0].content, { text: 'edited' });
+    const [msgs, next, prev] = await ok('channel_messages_list', ch.id, 10, true);
+    assert.equal(msgs.length, 1);
+    assert.equal(msgs[0].messageId, ack.messageId);
+    assert.equal(msgs[0].roomName, room);
+    assert.equal(msgs[0].senderId, '00000000-0000-0000-0000-000000000000');
+    assert.deepEqual(JSON.parse(msgs[0].content), { text: 'edited' });
+    assert.equal(next, undefined);
+    assert.equal(prev, undefined);
+
+    // a message only pushed (not kept) never shows in the history
+    await ok('channel_message_send', ch.id, { n: 1 });
+    await waitFor(() => got.length === 3, 5000, 'the unkept message');
+    assert.equal(got[2].persistent, false);
+
+    const [rm] = await ok('channel_message_remove', ch.id, ack.messageId, '', 'system', true);
+    assert.equal(rm.code, 2);
+    const [after] = await ok('channel_messages_list', ch.id);
+    assert.deepEqual(after, {});
+    await fails('channel_message_update', /channel message not found/, ch.id, ack.messageId,
+      { a: 1 }, '', '', true);
+    await fails('channel_message_send', /Invalid channel identifier/, 'nope', {});
+    await fails('channel_message_update', /Invalid message identifier/, ch.id, 'x', {});
   } finally {
     s.disconnect(false);
   }
