@@ -15,6 +15,7 @@
 #include "../runtime/runtime.h"
 #include "../svc/account.h"
 #include "../svc/admin.h"
+#include "../svc/chat.h"
 #include "../svc/console_user.h"
 #include "../svc/friend.h"
 #include "../svc/group.h"
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SYS (&tomo_caller_system)
 
@@ -410,6 +412,110 @@ static int h_purchases(tomo_console_ctx *ctx)
 static int h_subscriptions(tomo_console_ctx *ctx)
 {
     ctx->out = json_pack("{s:[]}", "validated_subscriptions");
+    return 0;
+}
+
+/* ---- channel messages ---- */
+
+/* ListChannelMessages: type (2 room, 3 group, 4 direct; a number or the
+ * enum name) and the channel's target; 50 newest first, with cursors. */
+static int h_channel_messages(tomo_console_ctx *ctx)
+{
+    const char *type = tomo_console_query(ctx, "type");
+    int mode = !type ? 0 : !strcmp(type, "ROOM") ? 2 : !strcmp(type, "GROUP") ? 3
+                         : !strcmp(type, "DIRECT") ? 4 : atoi(type);
+    tomo_chat_channel c;
+    char cid[TOMO_CHAT_ID_MAX];
+    const char *label = tomo_console_query(ctx, "label");
+    const char *gid = tomo_console_query(ctx, "group_id");
+    const char *u1 = tomo_console_query(ctx, "user_id_one");
+    const char *u2 = tomo_console_query(ctx, "user_id_two");
+    switch (mode) {
+    case TOMO_CHAT_ROOM:
+        if (!label || !*label || strlen(label) > 64 || tomo_chat_room_init(&c, label))
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid label size.");
+        break;
+    case TOMO_CHAT_GROUP:
+        if (!gid || !tomo_uuid_valid(gid))
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid group ID format.");
+        snprintf(cid, sizeof(cid), "3.%s..", gid);
+        if (tomo_chat_id_parse(cid, &c) < 0)
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid group ID format.");
+        break;
+    case TOMO_CHAT_DM:
+        if (!u1 || !u2 || !tomo_uuid_valid(u1) || !tomo_uuid_valid(u2))
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid user ID format.");
+        tomo_chat_dm_init(&c, u1, u2);
+        break;
+    default:
+        return tomo_console_error(ctx, TOMO_GRPC_INTERNAL, "Invalid chat type.");
+    }
+    tomo_chat_id_format(&c, cid);
+    WITH_DB(ctx, db);
+    (void)err;
+    int rc = tomo_chat_history_list(db, &c, cid, 50, 0, tomo_console_query(ctx, "cursor"),
+                                    &ctx->out);
+    if (rc == TOMO_EINVAL)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Cursor is invalid or expired.");
+    if (rc < 0)
+        return tomo_console_error(ctx, TOMO_GRPC_INTERNAL, "Error listing messages from channel.");
+    return 0;
+}
+
+/* RFC 3339 UTC ("2024-01-02T03:04:05Z", fraction allowed) to unix ms; -1
+ * when it does not parse. */
+static int64_t rfc3339_ms(const char *s)
+{
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return -1;
+    double frac = 0;
+    if (*rest == '.') {
+        char *end;
+        frac = strtod(rest, &end);
+        rest = end;
+    }
+    if (strcmp(rest, "Z") != 0)
+        return -1;
+    return (int64_t)timegm(&tm) * 1000 + (int64_t)(frac * 1000);
+}
+
+/* DeleteChannelMessages: ?before=<RFC 3339> and/or ?ids=<id>&ids=...;
+ * {total} deleted. */
+static int h_channel_messages_delete(tomo_console_ctx *ctx)
+{
+    const char *before = tomo_console_query(ctx, "before");
+    int64_t before_ms = 0;
+    if (before && *before && (before_ms = rfc3339_ms(before)) < 0)
+        return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                  "before must be an RFC 3339 time.");
+    json_t *idv = json_object_get(ctx->query, "ids");
+    size_t n = json_array_size(idv);
+    const char **ids = tomo_xcalloc(n ? n : 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = json_string_value(json_array_get(idv, i));
+        if (!ids[i] || !tomo_uuid_valid(ids[i])) {
+            free(ids);
+            return tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                                      "Requires a valid message ID.");
+        }
+    }
+    tomo_console_audit(ctx, "message/before=%s/ids=%zu", before ? before : "", n);
+    tomo_dbconn *db;
+    if (tomo_console_db(ctx, &db) < 0) {
+        free(ids);
+        return -1;
+    }
+    int64_t total = 0;
+    int rc = tomo_chat_messages_purge(db, before_ms, ids, n, &total);
+    free(ids);
+    if (rc < 0)
+        return tomo_console_error(ctx, TOMO_GRPC_INTERNAL,
+                                  "An error occurred while trying to delete messages.");
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", (long long)total); /* int64: a string in JSON */
+    ctx->out = json_pack("{s:s}", "total", t);
     return 0;
 }
 
@@ -1003,9 +1109,9 @@ static const tomo_console_route table[] = {
      h_leaderboard_records},
     {D, "/v2/console/leaderboard/{id}/owner/{owner_id}", "DeleteLeaderboardRecord", MNT, W,
      h_leaderboard_record_delete},
-    /* channel messages: not yet; purchases and subscriptions: none */
-    {G, "/v2/console/channel", "ListChannelMessages", RO, W, NULL},
-    {D, "/v2/console/message", "DeleteChannelMessages", MNT, W, NULL},
+    /* channel messages; purchases and subscriptions: none */
+    {G, "/v2/console/channel", "ListChannelMessages", RO, W, h_channel_messages},
+    {D, "/v2/console/message", "DeleteChannelMessages", MNT, W, h_channel_messages_delete},
     {G, "/v2/console/purchase", "ListPurchases", RO, L, h_purchases},
     {G, "/v2/console/subscription", "ListSubscriptions", RO, L, h_subscriptions},
 };

@@ -601,4 +601,26 @@ int tomo_svc_chat_history(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     if (rc < 0)
         return tomo_err_db_conn(err, db, rc, "channel message list");
     return 0;
+
+int tomo_chat_messages_purge(tomo_dbconn *conn, int64_t before_ms, const char *const *ids,
+                             size_t n, int64_t *total)
+{
+    *total = 0;
+    int64_t changed = 0;
+    int rc = 0;
+    if (before_ms > 0) {
+        tomo_dbval p[1] = {TOMO_DBINT(before_ms)};
+        rc = tomo_db_exec_changes(conn, "DELETE FROM message WHERE create_time < $1", p, 1,
+                                  &changed);
+        *total += changed;
+    }
+    /* one statement per id keeps every query under the parameter cap */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        tomo_dbval p[1] = {TOMO_DBTEXT(ids[i])};
+        rc = tomo_db_exec_changes(conn, "DELETE FROM message WHERE id = $1", p, 1, &changed);
+        *total += changed;
+    }
+    if (rc < 0)
+        TOMO_LOGE("chat", "could not purge messages err=%s", tomo_db_errmsg(conn));
+    return rc;
 }

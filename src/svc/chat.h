@@ -131,4 +131,11 @@ int tomo_svc_chat_history(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
                           const char *channel_id, int limit, int forward, const char *cursor,
                           json_t **out, tomo_err *err);
 
+/* The operator's clean-up (the console's DeleteChannelMessages), in any
+ * channel: the messages created before before_ms (0 = no time filter) and
+ * the messages with the given ids (n may be 0). *total gets the number
+ * deleted. Returns 0 or a store error. */
+int tomo_chat_messages_purge(tomo_dbconn *conn, int64_t before_ms, const char *const *ids,
+                             size_t n, int64_t *total);
+
 #endif

@@ -438,7 +438,7 @@ test('match state: an authoritative match\'s presences, tick and Lua state as JS
 });
 
 test('calls tomo does not implement yet answer 501; unknown paths 404', async () => {
-  for (const [m, p] of [['DELETE', '/all'], ['GET', '/channel'], ['POST', '/runtime/hotfix']]) {
+  for (const [m, p] of [['DELETE', '/all'], ['POST', '/runtime/hotfix']]) {
     const r = await con(m, p);
     assert.equal(r.status, 501, `${m} ${p}`);
     assert.equal(r.body.code, 12);
@@ -629,4 +629,35 @@ test('delete all storage, then all accounts (their sessions end; the system user
     // the server still serves new users
     await newUser(s, 'after');
   } finally { await s.cleanup(); }
+});
+
+test('channel messages: list a room\'s history newest first, delete by id and by time', async () => {
+  const u = await newUser(srv, 'ch');
+  const sock = await connect(srv, u);
+  const room = `console-room-${uid().slice(0, 8)}`;
+  try {
+    const ch = await sock.joinChat(room, 1, true, false);
+    const acks = [];
+    for (let i = 0; i < 3; i++) acks.push(await sock.writeChatMessage(ch.id, { n: i }));
+    const list = await con('GET', `/channel?type=2&label=${room}`);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.deepEqual(list.body.messages.map((m) => JSON.parse(m.content).n), [2, 1, 0]);
+    assert.equal(list.body.messages[0].channel_id, ch.id);
+    const byName = await con('GET', `/channel?type=ROOM&label=${room}`);
+    assert.equal(byName.body.messages.length, 3);
+    for (const [q, msg] of [['type=2&label=', 'Invalid label size.'], ['type=3&group_id=x', 'Invalid group ID format.'],
+      ['type=4&user_id_one=x&user_id_two=y', 'Invalid user ID format.'], ['type=9', 'Invalid chat type.']]) {
+      assert.equal((await con('GET', `/channel?${q}`)).body.message, msg, q);
+    }
+    const del = await con('DELETE', `/message?ids=${acks[0].message_id}`);
+    assert.deepEqual([del.status, del.body.total], [200, '1']);
+    assert.deepEqual((await con('GET', `/channel?type=2&label=${room}`)).body.messages.map((m) => JSON.parse(m.content).n), [2, 1]);
+    assert.equal((await con('DELETE', '/message?ids=nope')).body.message, 'Requires a valid message ID.');
+    const future = new Date(Date.now() + 60000).toISOString();
+    const all = await con('DELETE', `/message?before=${future}`);
+    assert.ok(Number(all.body.total) >= 2);
+    assert.equal((await con('GET', `/channel?type=2&label=${room}`)).body.messages, undefined);
+  } finally {
+    closeAll(sock);
+  }
 });
