@@ -1098,6 +1098,12 @@ int tomo_svc_leaderboard_record_delete(tomo_svc *svc, tomo_dbconn *db, const tom
         return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Leaderboard not found.");
     if (rc < 0)
         return tomo_err_db_conn(err, db, rc, "leaderboard get");
+    /* Nakama 3.16+ deletes tournament records only through the tournament
+     * call (tomo_svc_tournament_record_delete, which keeps `size`). */
+    if (tomo_lb_board_is_tournament(&b)) {
+        rc = tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Leaderboard not found.");
+        goto out;
+    }
     if (b.authoritative && !tomo_caller_is_system(caller)) {
         rc = tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED,
                           "Leaderboard only allows authoritative score deletions.");
@@ -1107,8 +1113,7 @@ int tomo_svc_leaderboard_record_delete(tomo_svc *svc, tomo_dbconn *db, const tom
     for (int i = 0; i < 37; i++)
         owner[i] = (char)(owner_id[i] >= 'A' && owner_id[i] <= 'F' ? owner_id[i] + 32
                                                                    : owner_id[i]);
-    int64_t expiry = tomo_lb_board_is_tournament(&b) ? period_of(&b, tomo_now_sec())
-                                                     : tomo_lb_board_expiry(&b, tomo_now_sec());
+    int64_t expiry = tomo_lb_board_expiry(&b, tomo_now_sec());
     tomo_dbval p[] = {TOMO_LBI_TEXT(b.id), TOMO_LBI_TEXT(owner), TOMO_DBINT(expiry)};
     rc = tomo_db_exec(db,
                       "DELETE FROM leaderboard_record WHERE leaderboard_id = $1 AND owner_id = $2"

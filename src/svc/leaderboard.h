@@ -159,7 +159,9 @@ typedef struct tomo_lb_write {
 int tomo_svc_leaderboard_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                       const char *id, const tomo_lb_write *w, tomo_lb_record *out,
                                       tomo_err *err);
-/* Delete owner's record in the current period (none = ok). */
+/* Delete owner's record in the current period (none = ok). A tournament id
+ * is NOT_FOUND "Leaderboard not found." (Nakama 3.16+: use
+ * tomo_svc_tournament_record_delete). */
 int tomo_svc_leaderboard_record_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                        const char *id, const char *owner_id, tomo_err *err);
 

@@ -5,7 +5,7 @@
 // subscription lookup is not found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, uid } from './harness.mjs';
+import { startServer, uid, rejectsWith as rejects } from './harness.mjs';
 
 let srv;
 let client;
@@ -17,18 +17,6 @@ before(async () => {
   session = await client.authenticateDevice(`iap-dev-${uid()}`, true);
 });
 after(async () => { if (srv) await srv.cleanup(); });
-
-async function rejects(promise, status, code, message) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, `expected HTTP ${status}, call succeeded`);
-  assert.equal(err.status, status);
-  assert.deepEqual(await err.json(), { code, message });
-}
 
 test('purchase and subscription validation: the store is not configured', async () => {
   await rejects(client.validatePurchaseApple(session, 'receipt'), 400, 9, 'Apple IAP is not configured.');

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startServer, uid } from './harness.mjs';
+import { startServer, uid, rejectsWith as rejects } from './harness.mjs';
 
 const SECRET = 'fbig-app-secret';
 let srv;
@@ -27,18 +27,6 @@ function signedInfo(playerId, secret = SECRET, algorithm = 'HMAC-SHA256') {
   })).toString('base64url');
   const sig = crypto.createHmac('sha256', secret).update(payload).digest('base64url');
   return `${sig}.${payload}`;
-}
-
-async function rejects(promise, status, code, message) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, `expected HTTP ${status} "${message}", call succeeded`);
-  assert.equal(err.status, status, `status for "${message}"`);
-  assert.deepEqual(await err.json(), { code, message });
 }
 
 const NOT_IMPL = 'Not implemented';

@@ -181,3 +181,25 @@ export function rawExchange(port, chunks, { timeoutMs = 3000, delayMs = 0 } = {}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const uid = () => Math.random().toString(36).slice(2) + Date.now().toString(36);
+
+/**
+ * Expect a nakama-js call to reject with this HTTP status and exactly this
+ * gateway error body {code, message}.
+ */
+export async function rejectsWith(promise, status, code, message) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  if (!err) throw new Error(`expected HTTP ${status} "${message}", call succeeded`);
+  if (err.status !== status) {
+    const body = typeof err.text === 'function' ? await err.text() : String(err);
+    throw new Error(`expected HTTP ${status} "${message}", got ${err.status}: ${body}`);
+  }
+  const body = await err.json();
+  if (body.code !== code || body.message !== message || Object.keys(body).length !== 2) {
+    throw new Error(`expected {code:${code}, message:"${message}"}, got ${JSON.stringify(body)}`);
+  }
+}
