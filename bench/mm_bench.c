@@ -3,14 +3,18 @@
  * count ranges and parties; times adding them and each interval, and prints
  * a table (see docs/BENCHMARKS.md).
  *
- *     tomo-mm-bench [--tickets 100000] [--intervals 3] [--seed 1] [--refill]
+ *     tomo-mm-bench [--tickets 100000] [--intervals 3] [--seed 1] [--refill] [--rev]
  *
  * The mix: 8 game modes, each with its own count range (2-2, 4-4, 2-4,
  * 6-10, 3-3, 2-8, 8-8, 4-6); 6 regions; skill 0-100 and level 1-50.
  * Queries: 60% `+mode +region +skill:>=s-15 +skill:<=s+15`, 25%
  * `+mode +skill range region:R` (a SHOULD: sorted by score), 10% `+mode`,
  * 5% `*`-style `+mode -region:X`. 5% of tickets are parties of 2-3.
- * --refill tops the pool back up to N before every interval (steady state). */
+ * --refill tops the pool back up to N before every interval (steady state).
+ * --rev turns rev_precision on (both sides' queries must match).
+ * The last line is a digest of every match (its sessions, in the order the
+ * matcher reported them): two builds that print the same digest for the
+ * same arguments formed exactly the same matches. */
 #include "core/common.h"
 #include "rt/matchmaker.h"
 
@@ -56,14 +60,27 @@ static long rss_kb(void)
 
 static size_t matched_tickets, matched_presences, matches;
 static uint64_t session_seq;
+static uint64_t digest = 1469598103934665603ULL; /* FNV-1a over the matches */
+
+static void digest_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        digest = (digest ^ b[i]) * 1099511628211ULL;
+}
 
 static void on_matched(void *ud, tomo_mm_ticket *const *t, size_t n)
 {
     (void)ud;
     matches++;
     matched_tickets += n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         matched_presences += t[i]->npresences;
+        for (size_t j = 0; j < t[i]->npresences; j++)
+            digest_bytes(t[i]->presences[j].session_id, 36);
+        digest_bytes("|", 1);
+    }
+    digest_bytes("#", 1);
 }
 
 static int add_one(tomo_mm *mm)
@@ -116,7 +133,7 @@ static int add_one(tomo_mm *mm)
 int main(int argc, char **argv)
 {
     size_t n = 100000;
-    int intervals = 3, refill = 0;
+    int intervals = 3, refill = 0, rev = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tickets") && i + 1 < argc)
             n = (size_t)atol(argv[++i]);
@@ -126,13 +143,19 @@ int main(int argc, char **argv)
             rng ^= (uint64_t)atoll(argv[++i]) * 0x9E3779B97F4A7C15ULL;
         else if (!strcmp(argv[i], "--refill"))
             refill = 1;
+        else if (!strcmp(argv[i], "--rev"))
+            rev = 1;
         else {
-            fprintf(stderr, "usage: %s [--tickets N] [--intervals K] [--seed S] [--refill]\n",
+            fprintf(stderr,
+                    "usage: %s [--tickets N] [--intervals K] [--seed S] [--refill] [--rev]\n",
                     argv[0]);
             return 2;
         }
     }
-    tomo_mm_config cfg = {.max_tickets = 3, .max_intervals = 2, .rev_precision = 0};
+    tomo_mm_config cfg = {.max_tickets = 3,
+                          .max_intervals = 2,
+                          .rev_precision = rev,
+                          .rev_budget_ms = rev ? 3600 * 1000 : 0};
     tomo_mm *mm = tomo_mm_new(&cfg);
     long rss0 = rss_kb();
     double t0 = now_ms(), c0 = cpu_ms();
@@ -142,28 +165,34 @@ int main(int argc, char **argv)
             return 1;
         }
     double tadd = now_ms() - t0, cadd = cpu_ms() - c0;
-    printf("matcher benchmark: %zu tickets, max_intervals 2, rev_precision off%s\n", n,
-           refill ? ", refilled before each interval" : "");
+    printf("matcher benchmark: %zu tickets, max_intervals 2, rev_precision %s%s\n", n,
+           rev ? "on" : "off", refill ? ", refilled before each interval" : "");
     printf(
         "add: %.0f ms wall, %.0f ms CPU (%.0f tickets/s of CPU), RSS +%ld KiB (%.0f B/ticket)\n\n",
         tadd, cadd, (double)n / (cadd / 1e3), rss_kb() - rss0,
         (double)(rss_kb() - rss0) * 1024.0 / (double)n);
     printf("| interval | tickets before | active before | wall ms | CPU ms | matches | "
-           "matched tickets | matched players | tickets after |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "matched tickets | matched players | tickets after | candidates per search |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 1; k <= intervals; k++) {
         if (refill)
             while (tomo_mm_count(mm) < n)
                 add_one(mm);
         size_t before = tomo_mm_count(mm), active = tomo_mm_active(mm);
+        tomo_mm_stats st0;
+        tomo_mm_get_stats(mm, &st0);
         matches = matched_tickets = matched_presences = 0;
         double s = now_ms(), c = cpu_ms();
         tomo_mm_interval_begin(mm);
         while (tomo_mm_interval_step(mm, SIZE_MAX, on_matched, NULL))
             ;
         double ms = now_ms() - s, cms = cpu_ms() - c;
-        printf("| %d | %zu | %zu | %.1f | %.1f | %zu | %zu | %zu | %zu |\n", k, before, active, ms,
-               cms, matches, matched_tickets, matched_presences, tomo_mm_count(mm));
+        tomo_mm_stats st1;
+        tomo_mm_get_stats(mm, &st1);
+        uint64_t ns = st1.searches - st0.searches;
+        printf("| %d | %zu | %zu | %.1f | %.1f | %zu | %zu | %zu | %zu | %.1f |\n", k, before,
+               active, ms, cms, matches, matched_tickets, matched_presences, tomo_mm_count(mm),
+               ns ? (double)(st1.candidates - st0.candidates) / (double)ns : 0.0);
     }
     tomo_mm_stats st;
     tomo_mm_get_stats(mm, &st);
@@ -173,6 +202,7 @@ int main(int argc, char **argv)
            st.searches ? (double)st.candidates / (double)st.searches : 0.0,
            (unsigned long long)st.hits, (unsigned long long)st.stale);
     printf("peak RSS %ld KiB\n", rss_kb());
+    printf("digest %016llx\n", (unsigned long long)digest);
     tomo_mm_free(mm);
     return 0;
 }

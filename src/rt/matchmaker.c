@@ -2,7 +2,18 @@
  * (rt/matchmaker.h). Lists of tickets (index postings, per-session and
  * per-party lists, the creation-order list) hold {slot, generation} refs:
  * a removed ticket only makes its refs stale, and a list is compacted once
- * half of it is stale, so removal never walks a list. */
+ * half of it is stale, so removal never walks a list.
+ *
+ * A search reads candidates from a dense table of one cache line per slot
+ * (`hot`): generation, bounds, presence count, party and session
+ * fingerprints, the posting ids of the ticket's keywords and its first
+ * numeric properties. Each shared query is compiled to ops over that line
+ * (a keyword term becomes a posting id compare, a numeric range a compare
+ * on the value), so most candidates are accepted or refused without
+ * touching the ticket; anything the line cannot decide (a field it does not
+ * hold, wildcards, regexps, fuzzy or datetime terms, a fingerprint
+ * collision) is decided by the full query on the ticket's document, so the
+ * result is always exactly tomo_query_match's. */
 #define _GNU_SOURCE
 #include "matchmaker.h"
 
@@ -21,12 +32,44 @@
  * matchmaker is. */
 #define MAX_FIELDS 65536
 
+/* Parsed queries no ticket uses any more are kept for reuse (most recent
+ * last; the oldest beyond this many are freed): tickets come and go, their
+ * queries repeat. */
+#define QENT_IDLE_MAX 16384
+
 #define POOL_STEP 256
 #define POOL_CLASSES 16
 
 typedef struct ref {
     uint32_t slot, gen;
 } ref;
+
+/* What a search reads of a candidate, by slot. kw: posting ids of its
+ * indexed keywords; nf/nv: its numeric property values (interned field id,
+ * value). HOT_KW_ALL / HOT_NUM_ALL: those lists hold every such value of
+ * the document (else a miss there is undecided). */
+#define HOT_KW 3
+#define HOT_NUM 2
+enum {
+    HOT_MATCHED = 1,
+    HOT_ACTIVE = 2,
+    HOT_KW_ALL = 4,
+    HOT_NUM_ALL = 8,
+    HOT_BIGPRES = 16, /* more presences than npres holds: read the ticket */
+};
+typedef struct hot {
+    uint32_t gen; /* the live ticket's generation; 0: a free slot */
+    int32_t min, max;
+    uint32_t party; /* hash of party_id | 1; 0: a solo ticket */
+    uint64_t bloom; /* one bit per session: disjoint blooms share no session */
+    uint16_t npres;
+    uint8_t flags;        /* HOT_* */
+    uint8_t mult;         /* count_multiple, 0: more than fits (read the ticket) */
+    uint32_t kw[HOT_KW];  /* 0: unused */
+    uint32_t nf[HOT_NUM]; /* 0: unused */
+    double nv[HOT_NUM];
+} hot;
+_Static_assert(sizeof(hot) == 64, "one cache line per candidate");
 
 typedef struct reflist {
     ref *v;
@@ -35,38 +78,54 @@ typedef struct reflist {
 } reflist;
 
 /* An index posting or an owner's (session, party) ticket list; the map key
- * lives in `key`. */
+ * lives in `key`. A posting has an id (unique among live postings; ids are
+ * reused), which the hot lines of its tickets hold. */
 typedef struct keyed {
     reflist l;
+    uint32_t id;
     char key[];
 } keyed;
 
+/* A ticket of the running interval (t is valid while r is live; it is only
+ * dereferenced then, and prefetched ahead). */
+struct snapent {
+    ref r;
+    tomo_mm_ticket *t;
+};
+
 typedef struct combo {
-    tomo_mm_ticket **t;
+    uint32_t *s; /* slots */
     size_t n, cap;
     int count; /* presences */
 } combo;
 
 typedef struct hit {
-    tomo_mm_ticket *t;
+    uint32_t slot;
+    uint32_t idx; /* walk order, which is creation order */
     double score;
 } hit;
 
 struct tomo_mm {
     tomo_mm_config cfg;
     tomo_mm_ticket **tab; /* slot -> ticket or NULL */
+    hot *hot;             /* slot -> what a search reads (gen 0: free) */
     uint32_t *gens;       /* slot -> generation of its latest ticket */
     size_t tabn, tabcap;
     uint32_t *freeslots;
     size_t nfree, freecap;
-    tomo_hmap postings; /* "field\x1fvalue" -> keyed */
-    tomo_hmap sessions; /* session id -> keyed */
-    tomo_hmap parties;  /* party id -> keyed */
-    tomo_hmap queries;  /* query text -> struct tomo_mm_qent */
-    size_t nopairs;     /* live tickets too wide for pair lists */
-    uint64_t epoch;     /* bumped when a posting list appears or goes */
-    tomo_qdoc scratch;  /* document under construction (tomo_mm_add) */
-    tomo_hmap fields;   /* field name -> interned id (uintptr_t), see tomo_qdoc.interned */
+    tomo_hmap postings;                          /* "field\x1fvalue" -> keyed */
+    tomo_hmap sessions;                          /* session id -> keyed */
+    tomo_hmap parties;                           /* party id -> keyed */
+    tomo_hmap queries;                           /* query text -> struct tomo_mm_qent */
+    struct tomo_mm_qent *idle_first, *idle_last; /* unused parsed queries, oldest first */
+    size_t nidle;
+    size_t nopairs;    /* live tickets too wide for pair lists */
+    uint32_t *pidfree; /* posting ids to reuse */
+    size_t npidfree, pidfreecap;
+    uint32_t pidnext;
+    uint64_t epoch;    /* bumped when a posting list appears or goes */
+    tomo_qdoc scratch; /* document under construction (tomo_mm_add) */
+    tomo_hmap fields;  /* field name -> interned id (uintptr_t), see tomo_qdoc.interned */
     uint32_t nfields;
     void *pool[POOL_CLASSES]; /* free ticket blocks by size class (a singly linked list) */
     tomo_mm_stats st;
@@ -74,7 +133,7 @@ struct tomo_mm {
     size_t count, active;
     uint64_t seq;
     /* the running interval */
-    ref *snap;
+    struct snapent *snap; /* the interval's tickets */
     size_t snapn, snappos;
     int running;
     int64_t rev_deadline_ms;
@@ -101,17 +160,18 @@ static void rl_push(reflist *l, ref r)
     l->v[l->n++] = r;
 }
 
+static int live(const tomo_mm *mm, ref r) { return mm->hot[r.slot].gen == r.gen; }
+
 static tomo_mm_ticket *deref(const tomo_mm *mm, ref r)
 {
-    tomo_mm_ticket *t = mm->tab[r.slot];
-    return t && t->_gen == r.gen ? t : NULL;
+    return live(mm, r) ? mm->tab[r.slot] : NULL;
 }
 
 static void rl_compact(const tomo_mm *mm, reflist *l)
 {
     size_t w = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (deref(mm, l->v[i]))
+        if (live(mm, l->v[i]))
             l->v[w++] = l->v[i];
     l->n = w;
     l->dead = 0;
@@ -137,6 +197,7 @@ static keyed *keyed_get(tomo_hmap *m, const char *key, int create)
         size_t n = strlen(key);
         k = tomo_xmalloc(sizeof(*k) + n + 1);
         memset(&k->l, 0, sizeof(k->l));
+        k->id = 0;
         memcpy(k->key, key, n + 1);
         tomo_hmap_put(m, k->key, k);
     }
@@ -163,13 +224,29 @@ struct tomo_mm_link {
     tomo_hmap *m;
 };
 
+/* A clause compiled for the hot lines (see hot_match). */
+enum { OP_TRUE, OP_FALSE, OP_KW, OP_KWNUM, OP_RANGE };
+typedef struct qop {
+    uint8_t op;
+    uint8_t rop;    /* OP_RANGE: TOMO_QR_* */
+    uint8_t occur;  /* the clause's TOMO_Q_* */
+    double boost;   /* the clause's */
+    uint32_t field; /* interned id (OP_KWNUM, OP_RANGE) */
+    uint32_t pid;   /* OP_KW, OP_KWNUM: the term's posting id at ops_epoch, 0: none */
+    double num;
+} qop;
+
 /* A parsed query shared by every ticket with the same text. */
 struct tomo_mm_qent {
     size_t refs;
     tomo_query *q;
-    uint64_t plan_epoch; /* mm->epoch the plan was made at (0: none) */
-    keyed *plan;         /* the smallest required list, or NULL: walk everything */
-    int plan_none;       /* a required term no ticket has: nothing matches */
+    uint64_t plan_epoch;                /* mm->epoch the plan was made at (0: none) */
+    keyed *plan;                        /* the smallest required list, or NULL: walk everything */
+    int plan_none;                      /* a required term no ticket has: nothing matches */
+    qop *ops;                           /* one per clause, or NULL: always the full query */
+    uint64_t ops_epoch;                 /* mm->epoch the posting ids were looked up at */
+    double top;                         /* the best score a hit can reach */
+    struct tomo_mm_qent *iprev, *inext; /* in mm's idle list while refs == 0 */
     char text[];
 };
 
@@ -270,13 +347,54 @@ tomo_mm *tomo_mm_new(const tomo_mm_config *cfg)
     return mm;
 }
 
+static void qent_destroy(tomo_mm *mm, struct tomo_mm_qent *qe)
+{
+    tomo_hmap_del(&mm->queries, qe->text);
+    tomo_query_free(qe->q);
+    free(qe->ops);
+    free(qe);
+}
+
+static void idle_unlink(tomo_mm *mm, struct tomo_mm_qent *qe)
+{
+    if (qe->iprev)
+        qe->iprev->inext = qe->inext;
+    else
+        mm->idle_first = qe->inext;
+    if (qe->inext)
+        qe->inext->iprev = qe->iprev;
+    else
+        mm->idle_last = qe->iprev;
+    qe->iprev = qe->inext = NULL;
+    mm->nidle--;
+}
+
+/* Free every idle parsed query (their field ids are about to change). */
+static void idle_flush(tomo_mm *mm)
+{
+    while (mm->idle_first) {
+        struct tomo_mm_qent *qe = mm->idle_first;
+        idle_unlink(mm, qe);
+        qent_destroy(mm, qe);
+    }
+}
+
 static void qent_release(tomo_mm *mm, struct tomo_mm_qent *qe)
 {
     if (--qe->refs)
         return;
-    tomo_hmap_del(&mm->queries, qe->text);
-    tomo_query_free(qe->q);
-    free(qe);
+    qe->inext = NULL;
+    qe->iprev = mm->idle_last;
+    if (mm->idle_last)
+        mm->idle_last->inext = qe;
+    else
+        mm->idle_first = qe;
+    mm->idle_last = qe;
+    if (++mm->nidle > QENT_IDLE_MAX) {
+        struct tomo_mm_qent *old = mm->idle_first;
+        idle_unlink(mm, old);
+        qent_destroy(mm, old);
+    }
 }
 
 static size_t pool_class(size_t size) { return (size + POOL_STEP - 1) / POOL_STEP; }
@@ -327,8 +445,11 @@ void tomo_mm_free(tomo_mm *mm)
         if (mm->tab[i])
             ticket_free(mm, mm->tab[i]);
     free(mm->tab);
+    free(mm->hot);
     free(mm->gens);
     free(mm->freeslots);
+    free(mm->pidfree);
+    idle_flush(mm);
     tomo_hmap_free(&mm->queries);
     free_keyed_map(&mm->postings);
     free_keyed_map(&mm->sessions);
@@ -336,7 +457,7 @@ void tomo_mm_free(tomo_mm *mm)
     free(mm->order.v);
     free(mm->snap);
     for (size_t i = 0; i < mm->combocap; i++)
-        free(mm->combos[i].t);
+        free(mm->combos[i].s);
     free(mm->combos);
     free(mm->hits);
     tomo_qdoc_clear(&mm->scratch);
@@ -413,11 +534,167 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* ---- queries over hot lines ---- */
+
+/* A field the hot line can answer for: a property (the ticket's own fields
+ * are only in its document), without index key separators. */
+static int hot_field(const char *f)
+{
+    return strcmp(f, "ticket") && strcmp(f, "party_id") && strcmp(f, "min_count") &&
+           strcmp(f, "max_count") && strcmp(f, "created_at") && !strpbrk(f, "\x1e\x1f");
+}
+
+/* Ops for a parsed query (fields already interned), or NULL when a clause
+ * needs the document: such a query is always evaluated in full. */
+static qop *compile(const tomo_query *q)
+{
+    if (!q->n)
+        return NULL;
+    qop *ops = tomo_xmalloc(q->n * sizeof(*ops));
+    for (size_t i = 0; i < q->n; i++) {
+        const tomo_qclause *c = &q->c[i];
+        qop *o = &ops[i];
+        memset(o, 0, sizeof(*o));
+        o->occur = c->occur;
+        o->boost = c->boost;
+        if (c->kind == TOMO_QC_ALL) {
+            o->op = OP_TRUE;
+            continue;
+        }
+        if (!c->field) {
+            o->op = OP_FALSE; /* `_all` */
+            continue;
+        }
+        if (!hot_field(c->field))
+            goto full;
+        o->field = c->fhash;
+        if ((c->kind == TOMO_QC_TERM || c->kind == TOMO_QC_PHRASE) && c->text &&
+            !strpbrk(c->text, "\x1e\x1f")) {
+            o->op = c->kind == TOMO_QC_TERM && c->is_num ? OP_KWNUM : OP_KW;
+            o->num = c->num;
+        } else if (c->kind == TOMO_QC_RANGE && !c->is_time) {
+            o->op = OP_RANGE;
+            o->rop = c->op;
+            o->num = c->num;
+        } else {
+            goto full;
+        }
+    }
+    return ops;
+full:
+    free(ops);
+    return NULL;
+}
+
+/* Look the terms' posting ids up again if postings came or went. */
+static void ops_refresh(tomo_mm *mm, struct tomo_mm_qent *qe)
+{
+    if (qe->ops_epoch == mm->epoch)
+        return;
+    for (size_t i = 0; i < qe->q->n; i++) {
+        qop *o = &qe->ops[i];
+        if (o->op != OP_KW && o->op != OP_KWNUM)
+            continue;
+        const tomo_qclause *c = &qe->q->c[i];
+        kbuf b;
+        keyed *p = tomo_hmap_get(&mm->postings, index_key(&b, c->field, c->text));
+        kbuf_free(&b);
+        o->pid = p ? p->id : 0;
+    }
+    qe->ops_epoch = mm->epoch;
+}
+
+static int kw_has(const hot *h, uint32_t pid)
+{
+    return pid && (h->kw[0] == pid || h->kw[1] == pid || h->kw[2] == pid);
+}
+
+static int num_cmp(int op, double x, double b)
+{
+    switch (op) {
+    case TOMO_QR_GT: return x > b;
+    case TOMO_QR_GE: return x >= b;
+    case TOMO_QR_LT: return x < b;
+    default: return x <= b;
+    }
+}
+
+/* The query over a hot line: 1 or 0 exactly as tomo_query_match on the
+ * ticket's document (the score in *score on a match), -1 when the line
+ * cannot tell. A keyword term matches iff the ticket is in the term's
+ * posting (no posting: no live ticket has it); a numeric clause looks at
+ * the line's values; a miss is final only when the line's list is
+ * complete. qe->ops must be fresh (ops_refresh). */
+static int hot_match(const struct tomo_mm_qent *qe, const hot *h, double *score)
+{
+    const tomo_query *q = qe->q;
+    double sc = 0;
+    size_t should_hits = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        const qop *o = &qe->ops[i];
+        int m = 0;
+        switch (o->op) {
+        case OP_TRUE: m = 1; break;
+        case OP_FALSE: break;
+        case OP_KW:
+            m = kw_has(h, o->pid);
+            if (!m && o->pid && !(h->flags & HOT_KW_ALL))
+                return -1;
+            break;
+        case OP_KWNUM:
+            m = kw_has(h, o->pid);
+            for (int j = 0; j < HOT_NUM && !m; j++)
+                m = h->nf[j] == o->field && h->nv[j] == o->num;
+            if (!m && ((o->pid && !(h->flags & HOT_KW_ALL)) || !(h->flags & HOT_NUM_ALL)))
+                return -1;
+            break;
+        default: /* OP_RANGE */
+            for (int j = 0; j < HOT_NUM && !m; j++)
+                m = h->nf[j] == o->field && num_cmp(o->rop, h->nv[j], o->num);
+            if (!m && !(h->flags & HOT_NUM_ALL))
+                return -1;
+            break;
+        }
+        if (o->occur == TOMO_Q_MUST) {
+            if (!m)
+                return 0;
+            sc += o->boost;
+        } else if (o->occur == TOMO_Q_MUST_NOT) {
+            if (m)
+                return 0;
+        } else if (m) {
+            should_hits++;
+            sc += o->boost;
+        }
+    }
+    if (q->nmust == 0 && q->nshould > 0 && should_hits == 0)
+        return 0;
+    if (q->n == 0)
+        return 0;
+    if (score)
+        *score = sc;
+    return 1;
+}
+
+/* qe's query over the ticket in slot: from its hot line when that decides,
+ * else on its document. */
+static int qe_match(tomo_mm *mm, struct tomo_mm_qent *qe, uint32_t slot, double *score)
+{
+    if (qe->ops) {
+        ops_refresh(mm, qe);
+        int m = hot_match(qe, &mm->hot[slot], score);
+        if (m >= 0)
+            return m;
+    }
+    return tomo_query_match(qe->q, &mm->tab[slot]->_doc, score);
+}
+
 static struct tomo_mm_qent *qent_get(tomo_mm *mm, const char *text, char *err, size_t errlen)
 {
     struct tomo_mm_qent *qe = tomo_hmap_get(&mm->queries, text);
     if (qe) {
-        qe->refs++;
+        if (!qe->refs++)
+            idle_unlink(mm, qe);
         return qe;
     }
     tomo_query *q = NULL;
@@ -433,6 +710,15 @@ static struct tomo_mm_qent *qent_get(tomo_mm *mm, const char *text, char *err, s
     qe->plan_epoch = 0;
     qe->plan = NULL;
     qe->plan_none = 0;
+    qe->ops = compile(q);
+    qe->ops_epoch = 0;
+    qe->top = 0;
+    qe->iprev = qe->inext = NULL;
+    for (size_t i = 0; i < q->n; i++) {
+        const tomo_qclause *c = &q->c[i];
+        if (c->occur == TOMO_Q_MUST || (c->occur == TOMO_Q_SHOULD && c->boost > 0))
+            qe->top += c->boost;
+    }
     memcpy(qe->text, text, n + 1);
     tomo_hmap_put(&mm->queries, qe->text, qe);
     return qe;
@@ -448,16 +734,42 @@ static char *put(char **arena, const char *s)
     return p;
 }
 
-static void link_to(tomo_mm_ticket *t, tomo_hmap *m, const char *key, ref r)
+/* Put the ticket in the list under key (created if new); returns the list. */
+static keyed *link_to(tomo_mm_ticket *t, tomo_hmap *m, const char *key, ref r)
 {
+    tomo_mm *mm = t->_mm;
     keyed *k = tomo_hmap_get(m, key);
     if (!k) {
         k = keyed_get(m, key, 1);
-        if (m != &t->_mm->sessions && m != &t->_mm->parties)
-            t->_mm->epoch++; /* a new posting can change query plans */
+        if (m == &mm->postings) {
+            mm->epoch++; /* a new posting can change query plans and term ids */
+            k->id = mm->npidfree ? mm->pidfree[--mm->npidfree] : ++mm->pidnext;
+        }
     }
     rl_push(&k->l, r);
     t->_links[t->_nlinks++] = (struct tomo_mm_link){k, m};
+    return k;
+}
+
+static void pid_release(tomo_mm *mm, uint32_t id)
+{
+    if (mm->npidfree == mm->pidfreecap) {
+        size_t nc = mm->pidfreecap ? mm->pidfreecap * 2 : 64;
+        uint32_t *nf = tomo_xmalloc(nc * sizeof(*nf));
+        if (mm->npidfree)
+            memcpy(nf, mm->pidfree, mm->npidfree * sizeof(*nf));
+        free(mm->pidfree);
+        mm->pidfree = nf;
+        mm->pidfreecap = nc;
+    }
+    mm->pidfree[mm->npidfree++] = id;
+}
+
+/* The next generation for a slot (never 0, which marks a free slot). */
+static uint32_t next_gen(const tomo_mm *mm, uint32_t slot)
+{
+    uint32_t g = mm->gens[slot] + 1;
+    return g ? g : 1;
 }
 
 static size_t unique_sessions(const tomo_mm_presence *ps, size_t n)
@@ -505,21 +817,28 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
             size_t nc = mm->tabcap ? mm->tabcap * 2 : 64;
             tomo_mm_ticket **nt = tomo_xmalloc(nc * sizeof(*nt));
             uint32_t *ng = tomo_xmalloc(nc * sizeof(*ng));
+            hot *nh = aligned_alloc(64, nc * sizeof(*nh));
+            if (!nh)
+                abort();
             if (mm->tabn) {
                 memcpy(nt, mm->tab, mm->tabn * sizeof(*nt));
                 memcpy(ng, mm->gens, mm->tabn * sizeof(*ng));
+                memcpy(nh, mm->hot, mm->tabn * sizeof(*nh));
             }
             free(mm->tab);
             free(mm->gens);
+            free(mm->hot);
             mm->tab = nt;
             mm->gens = ng;
+            mm->hot = nh;
             mm->tabcap = nc;
         }
         slot = (uint32_t)mm->tabn++;
         mm->gens[slot] = 0;
+        memset(&mm->hot[slot], 0, sizeof(hot));
     }
     char id[37];
-    make_id(id, slot, mm->gens[slot] + 1);
+    make_id(id, slot, next_gen(mm, slot));
 
     /* The document, built in scratch space first: properties under
      * properties.*, a key in both maps numeric; the ticket's own fields. */
@@ -548,6 +867,7 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         snprintf(field, sizeof(field), "properties.%s", k);
         tomo_qdoc_add_number(d, field, json_number_value(v));
     }
+    size_t nprop_vals = d->n; /* the properties' values come first */
     tomo_qdoc_add_keyword(d, "ticket", id);
     if (party_id)
         tomo_qdoc_add_keyword(d, "party_id", party_id);
@@ -562,8 +882,8 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     for (size_t i = 0; i < n; i++)
         strbytes += strlen(ps[i].username ? ps[i].username : "") + 1;
 
-    /* One block: the struct, presences, properties, document values,
-     * links, then the strings and the document's buffer. */
+    /* One block: the struct, links, presences, document values,
+     * properties, then the strings and the document's buffer. */
     size_t size = sizeof(tomo_mm_ticket) + n * sizeof(tomo_mm_presence) +
                   ns * sizeof(tomo_mm_sprop) + nn * sizeof(tomo_mm_nprop) +
                   d->n * sizeof(tomo_qval) + nlinks * sizeof(struct tomo_mm_link) + strbytes +
@@ -573,14 +893,15 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     memset(t, 0, sizeof(*t));
     t->_cls = cls;
     t->_mm = mm;
-    /* Searched data first: document values, then presences (session
-     * clashes), the rest, then strings with the document's buffer first. */
-    t->_doc.v = (tomo_qval *)(t + 1);
-    t->presences = (tomo_mm_presence *)(t->_doc.v + d->n);
-    t->sprops = (tomo_mm_sprop *)(t->presences + n);
+    /* What a match and a removal read first, right after the struct:
+     * links, presences; then the document (searches mostly read the hot
+     * line instead), the rest, the strings. */
+    t->_links = (struct tomo_mm_link *)(t + 1);
+    t->presences = (tomo_mm_presence *)(t->_links + nlinks);
+    t->_doc.v = (tomo_qval *)(t->presences + n);
+    t->sprops = (tomo_mm_sprop *)(t->_doc.v + d->n);
     t->nprops = (tomo_mm_nprop *)(t->sprops + ns);
-    t->_links = (struct tomo_mm_link *)(t->nprops + nn);
-    char *arena = (char *)(t->_links + nlinks);
+    char *arena = (char *)(t->nprops + nn);
     t->_doc.buf = arena;
     memcpy(arena, d->buf, d->blen);
     arena += d->blen;
@@ -616,9 +937,35 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     t->_active = 1;
 
     t->_slot = slot;
-    t->_gen = ++mm->gens[slot];
+    t->_gen = mm->gens[slot] = next_gen(mm, slot);
     mm->tab[slot] = t;
     ref r = {slot, t->_gen};
+
+    /* The hot line (the posting ids are filled in as the ticket is indexed). */
+    hot *h = &mm->hot[slot];
+    memset(h, 0, sizeof(*h));
+    h->gen = t->_gen;
+    h->min = min_count;
+    h->max = max_count;
+    h->party = party_id ? tomo_query_hash(party_id) | 1 : 0;
+    for (size_t i = 0; i < n; i++)
+        h->bloom |= 1ULL << (tomo_query_hash(t->presences[i].session_id) & 63);
+    h->npres = n > UINT16_MAX ? UINT16_MAX : (uint16_t)n;
+    h->flags = HOT_ACTIVE | HOT_KW_ALL | HOT_NUM_ALL | (n > UINT16_MAX ? HOT_BIGPRES : 0);
+    h->mult = t->count_multiple <= UINT8_MAX ? (uint8_t)t->count_multiple : 0;
+    size_t nhkw = 0, nhnum = 0;
+    for (size_t i = 0; i < nprop_vals; i++) {
+        const tomo_qval *qv = &t->_doc.v[i];
+        if (qv->kind != TOMO_QV_NUMBER)
+            continue;
+        if (nhnum < HOT_NUM) {
+            h->nf[nhnum] = qv->fhash;
+            h->nv[nhnum] = qv->num;
+        } else {
+            h->flags &= (uint8_t)~HOT_NUM_ALL;
+        }
+        nhnum++;
+    }
 
     rl_push(&mm->order, r);
     const tomo_qdoc *td = &t->_doc;
@@ -629,8 +976,15 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
         if (!indexed(td, qv))
             continue;
         kbuf b;
-        link_to(t, &mm->postings, index_key(&b, tomo_qval_field(td, qv), tomo_qval_str(td, qv)), r);
+        const char *f = tomo_qval_field(td, qv), *val = tomo_qval_str(td, qv);
+        keyed *p = link_to(t, &mm->postings, index_key(&b, f, val), r);
         kbuf_free(&b);
+        /* A separator inside a field or value could make two terms share a
+         * key: such a term is left to the document. */
+        if (nhkw < HOT_KW && !strpbrk(f, "\x1e\x1f") && !strpbrk(val, "\x1e\x1f"))
+            h->kw[nhkw++] = p->id;
+        else
+            h->flags &= (uint8_t)~HOT_KW_ALL;
         if (nk < PAIR_MAX)
             kw[nk] = qv;
         nk++;
@@ -671,6 +1025,8 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
 static void drop(tomo_mm *mm, tomo_mm_ticket *t)
 {
     mm->tab[t->_slot] = NULL;
+    mm->hot[t->_slot].gen = 0;
+    mm->hot[t->_slot].flags = 0;
     if (mm->nfree == mm->freecap) {
         size_t nc = mm->freecap ? mm->freecap * 2 : 64;
         uint32_t *nf = tomo_xmalloc(nc * sizeof(*nf));
@@ -694,6 +1050,7 @@ static void drop(tomo_mm *mm, tomo_mm_ticket *t)
                 continue;
             }
             mm->epoch++;
+            pid_release(mm, k->id);
             tomo_hmap_del(t->_links[i].m, k->key);
             free(k->l.v);
             free(k);
@@ -705,7 +1062,9 @@ static void drop(tomo_mm *mm, tomo_mm_ticket *t)
     mm->nopairs -= t->_nopairs;
     ticket_free(mm, t);
     if (mm->count == 0 && mm->nfields) {
-        /* No ticket and so no query refers to an interned id any more. */
+        /* No ticket and so no query in use refers to an interned id any
+         * more; the idle ones go with the table. */
+        idle_flush(mm);
         const char *fk;
         void *fv;
         for (size_t i = 0; (i = tomo_hmap_next(&mm->fields, i, &fk, &fv)) != 0;)
@@ -768,30 +1127,42 @@ static int clash(const tomo_mm_ticket *a, const tomo_mm_ticket *b)
     return 0;
 }
 
+/* Do the tickets in slots a and b share a session? Disjoint blooms say no
+ * without reading the tickets. */
+static int clash_slots(const tomo_mm *mm, uint32_t a, uint32_t b)
+{
+    return (mm->hot[a].bloom & mm->hot[b].bloom) && clash(mm->tab[a], mm->tab[b]);
+}
+
+static int hot_npres(const tomo_mm *mm, uint32_t slot)
+{
+    const hot *h = &mm->hot[slot];
+    return h->flags & HOT_BIGPRES ? (int)mm->tab[slot]->npresences : h->npres;
+}
+
 static int rev_active(const tomo_mm *mm)
 {
     return mm->cfg.rev_precision && tomo_now_ms() < mm->rev_deadline_ms;
 }
 
-static int mutual(const tomo_mm_ticket *a, const tomo_mm_ticket *b)
+static int mutual(tomo_mm *mm, uint32_t a, uint32_t b)
 {
-    return tomo_query_match(a->_qe->q, &b->_doc, NULL) &&
-           tomo_query_match(b->_qe->q, &a->_doc, NULL);
+    return qe_match(mm, mm->tab[a]->_qe, b, NULL) && qe_match(mm, mm->tab[b]->_qe, a, NULL);
 }
 
-static void combo_add(combo *c, tomo_mm_ticket *t)
+static void combo_add(combo *c, uint32_t slot, int npres)
 {
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 4;
-        tomo_mm_ticket **nt = tomo_xmalloc(nc * sizeof(*nt));
+        uint32_t *ns = tomo_xmalloc(nc * sizeof(*ns));
         if (c->n)
-            memcpy(nt, c->t, c->n * sizeof(*nt));
-        free(c->t);
-        c->t = nt;
+            memcpy(ns, c->s, c->n * sizeof(*ns));
+        free(c->s);
+        c->s = ns;
         c->cap = nc;
     }
-    c->t[c->n++] = t;
-    c->count += (int)t->npresences;
+    c->s[c->n++] = slot;
+    c->count += npres;
 }
 
 static combo *new_combo(tomo_mm *mm)
@@ -812,11 +1183,11 @@ static combo *new_combo(tomo_mm *mm)
     return c;
 }
 
-/* Put a hit in the first combo with room, or a new one. NULL if it cannot
- * fit with X at all. */
-static combo *pack(tomo_mm *mm, const tomo_mm_ticket *x, tomo_mm_ticket *h, int rev)
+/* Put the hit in slot h in the first combo with room, or a new one. NULL if
+ * it cannot fit with X at all. */
+static combo *pack(tomo_mm *mm, const tomo_mm_ticket *x, uint32_t h, int rev)
 {
-    int xc = (int)x->npresences, hc = (int)h->npresences;
+    int xc = (int)x->npresences, hc = hot_npres(mm, h);
     if (hc + xc > x->max_count)
         return NULL;
     for (size_t i = 0; i < mm->ncombos; i++) {
@@ -825,25 +1196,29 @@ static combo *pack(tomo_mm *mm, const tomo_mm_ticket *x, tomo_mm_ticket *h, int 
             continue;
         int ok = 1;
         for (size_t j = 0; ok && j < c->n; j++)
-            ok = !clash(c->t[j], h) && (!rev || mutual(c->t[j], h));
+            ok = !clash_slots(mm, c->s[j], h) && (!rev || mutual(mm, c->s[j], h));
         if (ok) {
-            combo_add(c, h);
+            combo_add(c, h, hc);
             return c;
         }
     }
     combo *c = new_combo(mm);
-    combo_add(c, h);
+    combo_add(c, h, hc);
     return c;
 }
 
-static int accepts(const tomo_mm_ticket *t, int n)
+/* Does the ticket in slot accept a match of n players? */
+static int accepts(const tomo_mm *mm, uint32_t slot, int n)
 {
-    return n >= t->min_count && n <= t->max_count && n % t->count_multiple == 0;
+    const hot *h = &mm->hot[slot];
+    int mult = h->mult ? h->mult : mm->tab[slot]->count_multiple;
+    return n >= h->min && n <= h->max && n % mult == 0;
 }
 
 /* Try to form a match from combo c plus x. On success out[0..*nout) holds
  * the tickets (combo order, then x); returns 1. */
-static int form(const tomo_mm_ticket *x, const combo *c, tomo_mm_ticket **out, size_t *nout)
+static int form(const tomo_mm *mm, const tomo_mm_ticket *x, const combo *c, tomo_mm_ticket **out,
+                size_t *nout)
 {
     int total = c->count + (int)x->npresences;
     int rem = total % x->count_multiple;
@@ -861,8 +1236,9 @@ static int form(const tomo_mm_ticket *x, const combo *c, tomo_mm_ticket **out, s
             int k = 0;
             for (size_t i = 0; i < c->n; i++)
                 if (m & (1u << i)) {
-                    sum += (int)c->t[i]->npresences;
-                    avg += (double)c->t[i]->created_ns;
+                    const tomo_mm_ticket *t = mm->tab[c->s[i]];
+                    sum += (int)t->npresences;
+                    avg += (double)t->created_ns;
                     k++;
                 }
             if (sum != rem)
@@ -884,36 +1260,77 @@ static int form(const tomo_mm_ticket *x, const combo *c, tomo_mm_ticket **out, s
     for (size_t i = 0; i < c->n; i++) {
         if (dropmask & (1u << i))
             continue;
-        if (!accepts(c->t[i], n))
+        if (!accepts(mm, c->s[i], n))
             return 0;
-        out[k++] = c->t[i];
+        out[k++] = mm->tab[c->s[i]];
     }
     out[k++] = (tomo_mm_ticket *)x;
     *nout = k;
     return 1;
 }
 
-static int by_score(const void *a, const void *b)
+/* Hit order: score descending, then oldest first (idx is unique, so the
+ * order is total). */
+static int before(const hit *x, const hit *y)
 {
-    const hit *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return x->t->_seq < y->t->_seq ? -1 : x->t->_seq > y->t->_seq;
+    return x->score != y->score ? x->score > y->score : x->idx < y->idx;
 }
 
-/* A hit for x? Its score goes to *score. */
-static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const tomo_mm_ticket *t, int rev,
+static void sift_down(hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, b = i;
+        if (l < n && before(&h[l], &h[b]))
+            b = l;
+        if (l + 1 < n && before(&h[l + 1], &h[b]))
+            b = l + 1;
+        if (b == i)
+            return;
+        hit t = h[i];
+        h[i] = h[b];
+        h[b] = t;
+        i = b;
+    }
+}
+
+/* The deferred hits are taken in order from a heap: packing usually stops
+ * after the first few, so sorting them all would be wasted. */
+static void heap_make(hit *h, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(h, n, i);
+}
+
+static hit heap_pop(hit *h, size_t *n)
+{
+    hit top = h[0];
+    h[0] = h[--*n];
+    sift_down(h, *n, 0);
+    return top;
+}
+
+/* Is the live ticket in slot a hit for x? Its score goes to *score. Decided
+ * on the hot line; the ticket is read only for what the line cannot rule
+ * out (a party or session fingerprint in common, a query the line cannot
+ * evaluate, rev_precision). */
+static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const hot *xh, uint32_t slot, int rev,
                      double *score)
 {
-    if (t == x || t->_matched || t->min_count < x->min_count || t->max_count > x->max_count)
+    const hot *h = &mm->hot[slot];
+    if (slot == x->_slot || (h->flags & HOT_MATCHED) || h->min < x->min_count ||
+        h->max > x->max_count)
         return 0;
-    if (x->party_id && t->party_id && !strcmp(x->party_id, t->party_id))
+    if (h->party && h->party == xh->party && !strcmp(x->party_id, mm->tab[slot]->party_id))
         return 0;
-    if (!tomo_query_match(x->_qe->q, &t->_doc, score) || clash(x, t))
+    if (!qe_match(mm, x->_qe, slot, score))
         return 0;
-    (void)mm;
-    return !rev || tomo_query_match(t->_qe->q, &x->_doc, NULL);
+    if ((h->bloom & xh->bloom) && clash(x, mm->tab[slot]))
+        return 0;
+    return !rev || qe_match(mm, mm->tab[slot]->_qe, x->_slot, NULL);
 }
+
+/* Hot lines fetched ahead of the walk. */
+#define PREFETCH 16
 
 /* Search and pack for x; on a match, report it and drop the tickets.
  *
@@ -931,12 +1348,8 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     ref one;
     reflist single = {&one, 0, 1, 0, 0};
     struct tomo_mm_qent *qe = x->_qe;
-    double top = 0; /* the best score a hit can reach */
-    for (size_t i = 0; i < q->n; i++) {
-        const tomo_qclause *c = &q->c[i];
-        if (c->occur == TOMO_Q_MUST || (c->occur == TOMO_Q_SHOULD && c->boost > 0))
-            top += c->boost;
-    }
+    const hot *xh = &mm->hot[x->_slot];
+    double top = qe->top;
     if (qe->plan_epoch == mm->epoch) {
         if (qe->plan_none)
             return;
@@ -1019,6 +1432,8 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
             qe->plan_none = 0;
         }
     }
+    if (qe->ops)
+        ops_refresh(mm, qe);
     int rev = rev_active(mm);
     mm->ncombos = 0;
     mm->nhits = 0;
@@ -1031,20 +1446,23 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     /* Walk the candidates, compacting stale refs out of the walked part
      * as we go (matched tickets leave holes that every later search would
      * otherwise step over again). */
-    while (cands->head < cands->n && !deref(mm, cands->v[cands->head]))
+    while (cands->head < cands->n && !live(mm, cands->v[cands->head]))
         cands->head++;
     size_t ci = cands->head, w = cands->head, removed = 0;
+    uint32_t walked = 0;
     for (; ci < cands->n && !formed; ci++) {
+        if (ci + PREFETCH < cands->n)
+            __builtin_prefetch(&mm->hot[cands->v[ci + PREFETCH].slot]);
         ref r = cands->v[ci];
-        tomo_mm_ticket *t = deref(mm, r);
-        if (!t) {
+        if (!live(mm, r)) {
             removed++;
             continue;
         }
         cands->v[w++] = r;
         mm->st.candidates++;
+        walked++;
         double score = 0;
-        if (!candidate(mm, x, t, rev, &score))
+        if (!candidate(mm, x, xh, r.slot, rev, &score))
             continue;
         mm->st.hits++;
         if (score < top) {
@@ -1057,14 +1475,14 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
                 mm->hits = nh;
                 mm->hitcap = nc;
             }
-            mm->hits[mm->nhits++] = (hit){t, score};
+            mm->hits[mm->nhits++] = (hit){r.slot, walked, score};
             continue;
         }
-        combo *c = pack(mm, x, t, rev);
+        combo *c = pack(mm, x, r.slot, rev);
         lastc = c; /* a hit that fits nowhere leaves no partial match */
         if (!c)
             continue;
-        if (c->count + (int)x->npresences == x->max_count && form(x, c, out, &nout))
+        if (c->count + (int)x->npresences == x->max_count && form(mm, x, c, out, &nout))
             formed = c;
     }
     mm->st.stale += removed;
@@ -1075,26 +1493,33 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
         cands->dead -= removed;
     }
     if (!formed && mm->nhits) {
-        qsort(mm->hits, mm->nhits, sizeof(*mm->hits), by_score);
-        for (size_t i = 0; i < mm->nhits && !formed; i++) {
-            combo *c = pack(mm, x, mm->hits[i].t, rev);
+        heap_make(mm->hits, mm->nhits);
+        while (mm->nhits && !formed) {
+            combo *c = pack(mm, x, heap_pop(mm->hits, &mm->nhits).slot, rev);
             lastc = c;
             if (!c)
                 continue;
-            if (c->count + (int)x->npresences == x->max_count && form(x, c, out, &nout))
+            if (c->count + (int)x->npresences == x->max_count && form(mm, x, c, out, &nout))
                 formed = c;
         }
     }
     if (!formed && last && lastc) {
         int total = lastc->count + (int)x->npresences;
-        if (total >= x->min_count && total <= x->max_count && form(x, lastc, out, &nout))
+        if (total >= x->min_count && total <= x->max_count && form(mm, x, lastc, out, &nout))
             formed = lastc;
     }
     if (formed) {
-        for (size_t i = 0; i < nout; i++)
+        for (size_t i = 0; i < nout; i++) {
             out[i]->_matched = 1;
+            mm->hot[out[i]->_slot].flags |= HOT_MATCHED;
+            __builtin_prefetch(out[i]->_qe, 1); /* for drop */
+            __builtin_prefetch(out[i]->_links);
+        }
         if (fn)
             fn(ud, out, nout);
+        for (size_t i = 0; i < nout; i++)
+            for (size_t j = 0; j < out[i]->_nlinks; j++)
+                __builtin_prefetch(out[i]->_links[j].k, 1);
         for (size_t i = 0; i < nout; i++)
             drop(mm, out[i]);
     }
@@ -1116,9 +1541,9 @@ int tomo_mm_interval_begin(tomo_mm *mm)
     mm->snap = tomo_xmalloc((mm->order.n ? mm->order.n : 1) * sizeof(*mm->snap));
     mm->snapn = 0;
     for (size_t i = 0; i < mm->order.n; i++) {
-        tomo_mm_ticket *t = deref(mm, mm->order.v[i]);
-        if (t && t->_active)
-            mm->snap[mm->snapn++] = mm->order.v[i];
+        ref r = mm->order.v[i];
+        if (live(mm, r) && (mm->hot[r.slot].flags & HOT_ACTIVE))
+            mm->snap[mm->snapn++] = (struct snapent){r, mm->tab[r.slot]};
     }
     mm->snappos = 0;
     mm->running = 1;
@@ -1131,13 +1556,21 @@ int tomo_mm_interval_step(tomo_mm *mm, size_t budget, tomo_mm_matched_fn fn, voi
     if (!mm->running)
         return 0;
     for (size_t done = 0; done < budget && mm->snappos < mm->snapn; done++) {
-        tomo_mm_ticket *x = deref(mm, mm->snap[mm->snappos++]);
-        if (!x || !x->_active || x->_matched)
+        /* The tickets to come, fetched ahead: hot line and first line. */
+        if (mm->snapn - mm->snappos > 16) {
+            const struct snapent *e = &mm->snap[mm->snappos + 16];
+            __builtin_prefetch(&mm->hot[e->r.slot]);
+            __builtin_prefetch(e->t); /* harmless if it was freed since */
+        }
+        ref r = mm->snap[mm->snappos++].r;
+        if (!live(mm, r) || (mm->hot[r.slot].flags & (HOT_ACTIVE | HOT_MATCHED)) != HOT_ACTIVE)
             continue;
+        tomo_mm_ticket *x = mm->tab[r.slot];
         x->_intervals++;
         int last = x->_intervals >= mm->cfg.max_intervals || x->min_count == x->max_count;
         if (last) {
             x->_active = 0;
+            mm->hot[x->_slot].flags &= (uint8_t)~HOT_ACTIVE;
             mm->active--;
         }
         process_one(mm, x, last, fn, ud);
@@ -1146,4 +1579,26 @@ int tomo_mm_interval_step(tomo_mm *mm, size_t budget, tomo_mm_matched_fn fn, voi
         return 1;
     mm->running = 0;
     return 0;
+}
+
+size_t tomo_mm_check(tomo_mm *mm)
+{
+    size_t bad = 0;
+    for (size_t a = 0; a < mm->tabn; a++) {
+        tomo_mm_ticket *x = mm->tab[a];
+        if (!x || !x->_qe->ops)
+            continue;
+        ops_refresh(mm, x->_qe);
+        for (size_t b = 0; b < mm->tabn; b++) {
+            tomo_mm_ticket *t = mm->tab[b];
+            if (!t)
+                continue;
+            double s1 = -1, s2 = -1;
+            int full = tomo_query_match(x->_qe->q, &t->_doc, &s1);
+            int fast = hot_match(x->_qe, &mm->hot[b], &s2);
+            if (fast >= 0 && (fast != full || (full && s1 != s2)))
+                bad++;
+        }
+    }
+    return bad;
 }

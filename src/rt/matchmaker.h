@@ -24,7 +24,11 @@
  * Speed: a query's MUST keyword terms select the candidates from the index
  * (the rarest term wins); only queries without one walk every ticket. With
  * no SHOULD clause every hit scores the same, so hits are packed as they
- * are found and the search stops as soon as a match forms. */
+ * are found and the search stops as soon as a match forms. Candidates are
+ * judged from a dense 64-byte line per ticket (bounds, fingerprints,
+ * keyword posting ids, the first numeric properties) against the query
+ * compiled for it; the ticket itself is read only when that line cannot
+ * decide, and the full query then does (see rt/matchmaker.c). */
 #ifndef TOMO_RT_MATCHMAKER_H
 #define TOMO_RT_MATCHMAKER_H
 
@@ -57,11 +61,15 @@ struct tomo_mm;
 /* A ticket: one allocation holding the struct, its presences, properties
  * and their strings. */
 typedef struct tomo_mm_ticket {
-    /* private, hot: what a search reads first (one cache line) */
+    /* private, hot: what its own search and its removal read (the first
+     * cache line, with the public counts) */
     uint32_t _gen, _slot;
-    tomo_qdoc _doc;
-    struct tomo_mm_qent *_qe; /* the parsed query, shared by tickets with the same text */
-    uint64_t _seq;            /* insertion order */
+    struct tomo_mm_qent *_qe;    /* the parsed query, shared by tickets with the same text */
+    struct tomo_mm_link *_links; /* the lists this ticket is in */
+    uint32_t _nlinks;
+    int _intervals;
+    uint8_t _active, _matched, _nopairs;
+    uint32_t _cls;
     /* public */
     int min_count, max_count, count_multiple;
     size_t npresences;
@@ -74,12 +82,9 @@ typedef struct tomo_mm_ticket {
     size_t nnprops;
     char id[37];
     /* private */
-    uint8_t _active, _matched, _nopairs;
-    uint32_t _cls;
-    int _intervals;
+    uint64_t _seq; /* insertion order */
     struct tomo_mm *_mm;
-    struct tomo_mm_link *_links; /* the lists this ticket is in */
-    size_t _nlinks;
+    tomo_qdoc _doc;
 } tomo_mm_ticket;
 
 typedef struct tomo_mm_config {
@@ -135,6 +140,10 @@ typedef struct tomo_mm_stats {
 } tomo_mm_stats;
 void tomo_mm_get_stats(const tomo_mm *mm, tomo_mm_stats *out);
 size_t tomo_mm_active(const tomo_mm *mm); /* tickets still searching */
+/* Tests: evaluate every ticket's query against every ticket both from the
+ * search index's compact lines and in full on the document; returns how
+ * many pairs disagree (0 when the index is right). O(n^2). */
+size_t tomo_mm_check(tomo_mm *mm);
 
 /* ---- the server's matchmaker (rt/matchmaker_rt.c) ---- */
 

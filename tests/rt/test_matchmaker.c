@@ -1,6 +1,7 @@
 /* tests/rt/test_matchmaker.c: the matcher (rt/matchmaker.h) driven
  * directly: matching both ways, session and party exclusions, intervals and
- * min/max, count_multiple, rev_precision, scores, removal, limits, ids. */
+ * min/max, count_multiple, rev_precision, scores, removal, limits, ids; the
+ * search index's compact evaluation against the full query. */
 #include "core/common.h"
 #include "rt/matchmaker.h"
 #include "tt.h"
@@ -246,8 +247,121 @@ static void test_limits_and_ids(void)
     tomo_mm_free(NULL);
 }
 
+static uint32_t seed = 12345;
+static uint32_t rnd(void)
+{
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+}
+
+/* A random ticket: keywords from a small vocabulary (sometimes more than the
+ * compact line holds, a date, a separator inside a value, a key that is
+ * both string and number), numbers likewise. */
+static int add_random(tomo_mm *mm, int sess, const char *q)
+{
+    static const char *modes[] = {"a", "b", "c"}, *regions[] = {"x", "y"};
+    json_t *sp = json_object(), *np = json_object();
+    json_object_set_new(sp, "mode", json_string(modes[rnd() % 3]));
+    if (rnd() % 4)
+        json_object_set_new(sp, "region", json_string(regions[rnd() % 2]));
+    if (rnd() % 3 == 0) {
+        json_object_set_new(sp, "k1", json_string(rnd() % 2 ? "v1" : "v2"));
+        json_object_set_new(sp, "k2", json_string(rnd() % 2 ? "v1" : "w1"));
+    }
+    if (rnd() % 5 == 0)
+        json_object_set_new(sp, "when", json_string(rnd() % 2 ? "2024-05-01" : "2023-01-01"));
+    if (rnd() % 7 == 0)
+        json_object_set_new(sp, "sep", json_string("p\x1fq"));
+    if (rnd() % 6 == 0)
+        json_object_set_new(sp, "both", json_string("5"));
+    json_object_set_new(np, "skill", json_integer(rnd() % 100));
+    if (rnd() % 2)
+        json_object_set_new(np, "level", json_integer(rnd() % 10));
+    if (rnd() % 4 == 0)
+        json_object_set_new(np, "n3", json_real((double)(rnd() % 8) / 2));
+    if (rnd() % 6 == 0)
+        json_object_set_new(np, "both", json_integer(5));
+    tomo_mm_presence p = pres(sess);
+    char id[37], err[128];
+    int min = 2 + (int)(rnd() % 3);
+    int rc = tomo_mm_add(mm, &p, 1, rnd() % 5 ? NULL : "pp", q, min, min + (int)(rnd() % 3), 1, sp,
+                         np, 0, id, err, sizeof(err));
+    json_decref(sp);
+    json_decref(np);
+    return rc;
+}
+
+static void random_query(char *q, size_t cap)
+{
+    static const char *parts[] = {
+        "properties.mode:a",      "properties.mode:b",     "properties.region:x^2",
+        "properties.region:y",    "properties.skill:>=50", "properties.skill:<30",
+        "properties.level:5",     "properties.level:>2",   "properties.k1:\"v1\"",
+        "properties.k2:v1",       "properties.k2:v*",      "properties.when:>\"2024-01-01\"",
+        "properties.n3:<=1.5",    "properties.n3:2",       "properties.both:5",
+        "properties.missing:z",   "properties.sep:p",      "max_count:4",
+        "min_count:>=3",          "party_id:pp",           "*",
+        "properties.mode:/[ab]/", "properties.mode:a~1",   "nofield"};
+    static const char *occ[] = {"", "+", "-", "+"};
+    size_t n = 1 + rnd() % 4, len = 0;
+    q[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(q + len, cap - len, "%s%s%s", i ? " " : "", occ[rnd() % 4],
+                                parts[rnd() % (sizeof(parts) / sizeof(*parts))]);
+}
+
+static void test_index_agrees(void)
+{
+    tomo_mm_config cfg = {.max_tickets = 0, .max_intervals = 2}; /* no per-party bound */
+    tomo_mm *mm = tomo_mm_new(&cfg);
+    char q[256];
+    for (int i = 0; i < 300; i++) {
+        random_query(q, sizeof(q));
+        TT_OK(add_random(mm, 1000 + i, q));
+    }
+    TT_EQ(tomo_mm_check(mm), 0);
+    /* Postings die and their ids are reused; the compiled terms follow. */
+    got g = {0};
+    interval(mm, &g);
+    TT_TRUE(g.matches > 0);
+    for (int i = 0; i < 200; i++) {
+        random_query(q, sizeof(q));
+        TT_OK(add_random(mm, 2000 + i, q));
+    }
+    TT_EQ(tomo_mm_check(mm), 0);
+    interval(mm, &g);
+    interval(mm, &g);
+    TT_EQ(tomo_mm_check(mm), 0);
+    tomo_mm_free(mm);
+}
+
+/* Sessions and parties are told apart exactly, whatever their fingerprints:
+ * many presences per ticket fill the session bloom. */
+static void test_wide_tickets(void)
+{
+    tomo_mm *mm = mm_new(0);
+    tomo_mm_presence ps[40];
+    for (int i = 0; i < 40; i++)
+        ps[i] = pres(100 + i);
+    char a[37], b[37], c[37], err[64];
+    TT_OK(tomo_mm_add(mm, ps, 20, "p1", "*", 2, 60, 1, NULL, NULL, 1, a, err, sizeof(err)));
+    /* shares session 119 with a: never together */
+    TT_OK(tomo_mm_add(mm, ps + 19, 20, "p2", "*", 2, 60, 1, NULL, NULL, 2, b, err, sizeof(err)));
+    tomo_mm_presence solo = pres(500);
+    TT_OK(tomo_mm_add(mm, &solo, 1, NULL, "*", 2, 60, 1, NULL, NULL, 3, c, err, sizeof(err)));
+    got g = {0};
+    interval(mm, &g); /* a, b, c search; max_intervals 2: no match yet */
+    interval(mm, &g); /* last interval: partial matches of 21 */
+    TT_EQ(g.matches, 1);
+    TT_EQ(g.sizes[0], 2);
+    TT_TRUE(tomo_mm_get(mm, b) != NULL || tomo_mm_get(mm, a) != NULL);
+    tomo_mm_free(mm);
+}
+
 int main(void)
 {
+    TT_RUN(test_index_agrees);
+    TT_RUN(test_wide_tickets);
     TT_RUN(test_basic_match);
     TT_RUN(test_exclusions);
     TT_RUN(test_intervals_and_min);
