@@ -601,6 +601,7 @@ int tomo_svc_chat_history(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     if (rc < 0)
         return tomo_err_db_conn(err, db, rc, "channel message list");
     return 0;
+}
 
 int tomo_chat_messages_purge(tomo_dbconn *conn, int64_t before_ms, const char *const *ids,
                              size_t n, int64_t *total)
