@@ -391,6 +391,16 @@ static int h_wallet_delete(tomo_console_ctx *ctx)
     return 0;
 }
 
+static int h_delete_all(tomo_console_ctx *ctx)
+{
+    tomo_console_audit(ctx, "all");
+    WITH_DB(ctx, db);
+    if (tomo_svc_admin_delete_all(ctx->con->d.svc, db, SYS, &err) < 0)
+        return svc_fail(ctx, &err);
+    TOMO_LOGI(TOMO_CONSOLE, "console deleted all data");
+    return 0;
+}
+
 static int h_accounts_delete_all(tomo_console_ctx *ctx)
 {
     tomo_console_audit(ctx, "account/*");
@@ -1050,7 +1060,7 @@ static const tomo_console_route table[] = {
     {G, "/v2/console/api/endpoints", "ListApiEndpoints", DEV, W, h_api_endpoints},
     {P, "/v2/console/api/endpoints/rpc/{method}", "CallRpcEndpoint", DEV, W, h_call_rpc},
     {P, "/v2/console/api/endpoints/{method}", "CallApiEndpoint", DEV, W, NULL},
-    {D, "/v2/console/all", "DeleteAllData", DEV, W, NULL},
+    {D, "/v2/console/all", "DeleteAllData", DEV, W, h_delete_all},
     /* accounts */
     {G, "/v2/console/account", "ListAccounts", RO, W, h_accounts_list},
     {D, "/v2/console/account", "DeleteAccounts", DEV, W, h_accounts_delete_all},

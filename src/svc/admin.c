@@ -5,6 +5,7 @@
 #include "account.h"
 #include "friend.h"
 #include "group.h"
+#include "leaderboard.h"
 #include "storage.h"
 #include "users.h"
 #include "wallet.h"
@@ -272,4 +273,38 @@ int tomo_svc_admin_storage_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo
     int64_t changed = 0;
     rc = tomo_db_exec_changes(db, "DELETE FROM storage", NULL, 0, &changed);
     return rc < 0 ? tomo_err_db_conn(err, db, rc, "delete all storage") : 0;
+}
+
+int tomo_svc_admin_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                              tomo_err *err)
+{
+    int rc = tomo_svc_admin_accounts_delete_all(svc, db, caller, NULL, err);
+    if (rc < 0)
+        return rc;
+    /* Records of owners that are not accounts (groups, ids the runtime
+     * chose): through the leaderboard service so the rank cache agrees. */
+    tomo_dbres *r = NULL;
+    rc = tomo_db_exec(db, "SELECT DISTINCT owner_id FROM leaderboard_record", NULL, 0, &r);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "list record owners");
+    for (size_t i = 0; i < tomo_dbres_rows(r) && rc == 0; i++) {
+        const char *owner = tomo_dbres_text(r, i, 0);
+        rc = tomo_svc_leaderboard_owner_delete(svc, db, owner);
+        if (rc == 0)
+            tomo_svc_leaderboard_owner_forget(svc, owner);
+    }
+    tomo_dbres_free(r);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "delete leaderboard records");
+    static const char *const tables[] = {"storage",      "group_edge",    "groups", "message",
+                                         "notification", "wallet_ledger", NULL};
+    for (size_t i = 0; tables[i]; i++) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "DELETE FROM %s", tables[i]);
+        int64_t changed = 0;
+        rc = tomo_db_exec_changes(db, sql, NULL, 0, &changed);
+        if (rc < 0)
+            return tomo_err_db_conn(err, db, rc, tables[i]);
+    }
+    return 0;
 }

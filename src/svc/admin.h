@@ -32,6 +32,15 @@ int tomo_svc_admin_account_export(tomo_svc *svc, tomo_dbconn *db, const tomo_cal
 int tomo_svc_admin_accounts_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                        int64_t *deleted, tomo_err *err);
 
+/* The console's DeleteAllData: every account (as above), then what is
+ * left that no account owned: storage, groups, chat messages,
+ * notifications, wallet ledgers, leaderboard and tournament records (the
+ * rank cache follows). Leaderboard and tournament definitions stay (the
+ * modules that create them at start-up are not run again), and so do the
+ * console's own users. */
+int tomo_svc_admin_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                              tomo_err *err);
+
 /* Delete every storage object (the console's DeleteStorage). */
 int tomo_svc_admin_storage_delete_all(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                                       tomo_err *err);

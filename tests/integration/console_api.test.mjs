@@ -438,7 +438,7 @@ test('match state: an authoritative match\'s presences, tick and Lua state as JS
 });
 
 test('calls tomo does not implement yet answer 501; unknown paths 404', async () => {
-  for (const [m, p] of [['DELETE', '/all'], ['POST', '/runtime/hotfix']]) {
+  for (const [m, p] of [['POST', '/runtime/hotfix'], ['POST', '/api/endpoints/GetAccount']]) {
     const r = await con(m, p);
     assert.equal(r.status, 501, `${m} ${p}`);
     assert.equal(r.body.code, 12);
@@ -626,8 +626,15 @@ test('delete all storage, then all accounts (their sessions end; the system user
     assert.equal((await call('DELETE', '/account')).status, 200);
     assert.equal((await call('GET', '/account')).body.users.length, 0);
     for (const u of users) await assert.rejects(u.client.getAccount(u.session), (e) => e.status === 401 || e.status === 404);
-    // the server still serves new users
-    await newUser(s, 'after');
+    // delete all data: accounts, groups, chat history go; the server goes on serving
+    const v = await newUser(s, 'after');
+    await v.client.createGroup(v.session, { name: `da-${uid()}`, open: true });
+    assert.equal((await call('GET', '/group')).body.groups.length, 1);
+    assert.equal((await call('DELETE', '/all')).status, 200);
+    assert.deepEqual((await call('GET', '/group')).body.groups ?? [], []);
+    assert.equal((await call('GET', '/account')).body.users.length, 0);
+    await assert.rejects(v.client.getAccount(v.session), (e) => e.status === 401 || e.status === 404);
+    await newUser(s, 'again');
   } finally { await s.cleanup(); }
 });
 
