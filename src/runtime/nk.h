@@ -50,6 +50,8 @@ void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *call);
  * later and then release(arg) (may be NULL) is called, so the caller must
  * not touch arg again. The loop must exist (tomo_nk_loop). */
 int tomo_nk_loop_wait(lua_State *L, tomo_fn fn, void *arg, void (*release)(void *arg));
+/* The same from any worker or match thread, on the given loop. */
+int tomo_runtime_loop_wait(tomo_loop *loop, tomo_fn fn, void *arg, void (*release)(void *arg));
 
 /* Raise "<msg>" (never returns). */
 int tomo_nk_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

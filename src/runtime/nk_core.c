@@ -452,7 +452,11 @@ static void lw_on_loop(void *a)
 
 int tomo_nk_loop_wait(lua_State *L, tomo_fn fn, void *arg, void (*release)(void *arg))
 {
-    tomo_loop *loop = tomo_nk_loop(L);
+    return tomo_runtime_loop_wait(tomo_nk_loop(L), fn, arg, release);
+}
+
+int tomo_runtime_loop_wait(tomo_loop *loop, tomo_fn fn, void *arg, void (*release)(void *arg))
+{
     loopwait *w = tomo_xcalloc(1, sizeof(*w));
     atomic_init(&w->refs, 2);
     pthread_mutex_init(&w->mu, NULL);
