@@ -20,7 +20,9 @@
  * newer member with TOMO_HAS before reading it).
  *
  * History: 1.0 first ABI. 1.1 appends host->match_create and
- * tomo_presence.reason. The first members of
+ * tomo_presence.reason. 1.2 appends streams (stream_user_join ..
+ * stream_close), friends (friends_list .. friends_block), groups
+ * (group_create .. groups_get) and channel_message_send. The first members of
  * tomo_host (size, abi_major, abi_minor, declare) never move in any major.
  *
  * Memory. Every pointer the host passes in (payloads, JSON text, ctx
@@ -59,7 +61,7 @@ extern "C" {
 #endif
 
 #define TOMO_PLUGIN_ABI_MAJOR 1
-#define TOMO_PLUGIN_ABI_MINOR 1
+#define TOMO_PLUGIN_ABI_MINOR 2
 
 /* gRPC status codes (Nakama's error codes). */
 enum {
@@ -307,6 +309,69 @@ struct tomo_host {
      * reason in *error. From RPCs and hooks (not from a match's own calls). */
     int (*match_create)(const tomo_ctx *ctx, const char *module, const char *params,
                         char **match_id, char **error);
+    /* -- ABI 1.2 -- */
+    /* Streams (Nakama's stream_* functions) on this node's live sockets.
+     * stream: a JSON object's text {"mode": 0..15, "subject"?,
+     * "subcontext"? (UUIDs), "label"?}. From RPCs, hooks and match calls. */
+    /* *joined: 1 when the session joined, 0 when it was on the stream. */
+    int (*stream_user_join)(const tomo_ctx *ctx, const char *user_id, const char *session_id,
+                            const char *stream, int hidden, int persistence, const char *status,
+                            int *joined, char **error);
+    int (*stream_user_leave)(const tomo_ctx *ctx, const char *user_id, const char *session_id,
+                             const char *stream, char **error);
+    /* *out: [{"user_id","session_id","node","hidden","persistence",
+     * "username","status"}]. */
+    int (*stream_user_list)(const tomo_ctx *ctx, const char *stream, int include_hidden,
+                            int include_not_hidden, char **out, char **error);
+    int (*stream_count)(const tomo_ctx *ctx, const char *stream, int64_t *count, char **error);
+    /* data: len bytes of UTF-8 text (a stream_data envelope's data);
+     * session_ids: a JSON array of the session ids to reach, NULL = every
+     * presence. */
+    int (*stream_send)(const tomo_ctx *ctx, const char *stream, const char *data, size_t len,
+                       const char *session_ids, int reliable, char **error);
+    /* Every presence leaves the stream. */
+    int (*stream_close)(const tomo_ctx *ctx, const char *stream, char **error);
+
+    /* Friends of user_id (Nakama's friends_*). state -1 = every state;
+     * limit 1..1000; cursor NULL = start. *out: {"friends":[{user, state,
+     * update_time}],"cursor"?}. */
+    int (*friends_list)(const tomo_ctx *ctx, const char *user_id, int limit, int state,
+                        const char *cursor, char **out, char **error);
+    /* user_id (username NULL = looked up) adds, deletes or blocks the users
+     * of ids and usernames (JSON arrays of strings, NULL = none). */
+    int (*friends_add)(const tomo_ctx *ctx, const char *user_id, const char *username,
+                       const char *ids, const char *usernames, char **error);
+    int (*friends_delete)(const tomo_ctx *ctx, const char *user_id, const char *username,
+                          const char *ids, const char *usernames, char **error);
+    int (*friends_block)(const tomo_ctx *ctx, const char *user_id, const char *username,
+                         const char *ids, const char *usernames, char **error);
+
+    /* Groups (Nakama's group_* functions, as the system). group: a JSON
+     * object's text {"name", "description"?, "lang_tag"?, "avatar_url"?,
+     * "open"?, "metadata"? (object), "max_count"?}; creator_id becomes its
+     * superadmin. *out: the Group. */
+    int (*group_create)(const tomo_ctx *ctx, const char *creator_id, const char *group,
+                        char **out, char **error);
+    int (*group_delete)(const tomo_ctx *ctx, const char *group_id, char **error);
+    /* op: "add", "kick", "ban", "promote" or "demote"; user_ids: a JSON
+     * array of strings. */
+    int (*group_users_change)(const tomo_ctx *ctx, const char *group_id, const char *op,
+                              const char *user_ids, char **error);
+    /* state -1 = every state; limit 1..100. *out: {"group_users":[{user,
+     * state}],"cursor"?} / {"user_groups":[{group, state}],"cursor"?}. */
+    int (*group_users_list)(const tomo_ctx *ctx, const char *group_id, int limit, int state,
+                            const char *cursor, char **out, char **error);
+    int (*user_groups_list)(const tomo_ctx *ctx, const char *user_id, int limit, int state,
+                            const char *cursor, char **out, char **error);
+    /* ids: a JSON array of group ids. *out: {"groups":[...]}. */
+    int (*groups_get)(const tomo_ctx *ctx, const char *ids, char **out, char **error);
+
+    /* A chat message on channel_id (as nk.channel_message_send): content a
+     * JSON object's text (NULL = {}), sender_id NULL = the system,
+     * persist: kept in the history. *out: the ChannelMessageAck. */
+    int (*channel_message_send)(const tomo_ctx *ctx, const char *channel_id, const char *content,
+                                const char *sender_id, const char *username, int persist,
+                                char **out, char **error);
     /* -- later minors append here -- */
 };
 

@@ -1,17 +1,22 @@
 /* runtime/plugin_svc.c: the plugin host's json helpers (over jansson) and
  * services: thin adapters that decode the plugin's JSON text, call the same
  * svc functions the nk functions call (as the system caller), and hand the
- * canonical protojson result back as text. Worker or match threads. */
+ * canonical protojson result back as text; the 1.2 stream calls go through
+ * runtime/streams.h as nk.stream_* do. Worker or match threads. */
 #define _GNU_SOURCE
 #include "plugin_int.h"
 
 #include "../core/common.h"
 #include "../svc/account.h"
+#include "../svc/chat.h"
+#include "../svc/friend.h"
+#include "../svc/group.h"
 #include "../svc/leaderboard.h"
 #include "../svc/notification.h"
 #include "../svc/storage.h"
 #include "../svc/users.h"
 #include "../svc/wallet.h"
+#include "streams.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -466,6 +471,374 @@ static int s_lb_write(const tomo_ctx *ctx, const char *id, const char *owner_id,
     return rc ? rc : give(res, out);
 }
 
+/* ---- ABI 1.2: streams (runtime/streams.h, as nk.stream_*) ---- */
+
+/* A stream call of op on the stream text; 0 and *out, or an error. */
+static int stream_call(const tomo_ctx *ctx, int op, const char *stream, tomo_stream_call **out,
+                       char **error)
+{
+    *out = NULL;
+    tomo_stream_call *c = tomo_stream_call_new(ctx ? ctx->rt : NULL, op);
+    if (!c)
+        return tomo_plugin_fail(error, TOMO_CODE_UNAVAILABLE,
+                                "streams need the realtime layer (not available here)");
+    json_t *st = stream ? json_loads(stream, 0, NULL) : NULL;
+    const char *why = tomo_stream_call_stream_json(c, st);
+    json_decref(st);
+    if (why) {
+        tomo_stream_call_free(c);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
+    }
+    *out = c;
+    return 0;
+}
+
+/* Run c; 0, or an error (c is released either way unless keep is set and
+ * the call ran without an error). */
+static int stream_run(const tomo_ctx *ctx, tomo_stream_call *c, int keep, char **error)
+{
+    if (!tomo_stream_call_run(ctx->rt, c)) /* c is the loop's now */
+        return tomo_plugin_fail(error, TOMO_CODE_DEADLINE_EXCEEDED, "realtime call timed out");
+    if (c->rc < 0 && c->msg[0]) {
+        int code = c->rc == TOMO_ENOTFOUND ? TOMO_CODE_NOT_FOUND : TOMO_CODE_INTERNAL;
+        tomo_plugin_fail(error, code, "%s", c->msg);
+        tomo_stream_call_free(c);
+        return code;
+    }
+    if (!keep)
+        tomo_stream_call_free(c);
+    return 0;
+}
+
+static int s_stream_user_join(const tomo_ctx *ctx, const char *user_id, const char *session_id,
+                              const char *stream, int hidden, int persistence,
+                              const char *status, int *joined, char **error)
+{
+    tomo_stream_call *c;
+    int rc = stream_call(ctx, TOMO_SC_JOIN, stream, &c, error);
+    if (rc)
+        return rc;
+    const char *why = tomo_stream_call_ids(c, user_id, session_id);
+    if (why) {
+        tomo_stream_call_free(c);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
+    }
+    c->hidden = hidden;
+    c->persistence = persistence;
+    c->status = tomo_xstrdup(status ? status : "");
+    if ((rc = stream_run(ctx, c, 1, error)))
+        return rc;
+    if (joined)
+        *joined = c->rc == 1;
+    tomo_stream_call_free(c);
+    return 0;
+}
+
+static int s_stream_user_leave(const tomo_ctx *ctx, const char *user_id, const char *session_id,
+                               const char *stream, char **error)
+{
+    tomo_stream_call *c;
+    int rc = stream_call(ctx, TOMO_SC_LEAVE, stream, &c, error);
+    if (rc)
+        return rc;
+    const char *why = tomo_stream_call_ids(c, user_id, session_id);
+    if (why) {
+        tomo_stream_call_free(c);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
+    }
+    return stream_run(ctx, c, 0, error);
+}
+
+static int s_stream_user_list(const tomo_ctx *ctx, const char *stream, int include_hidden,
+                              int include_not_hidden, char **out, char **error)
+{
+    tomo_stream_call *c;
+    int rc = stream_call(ctx, TOMO_SC_LIST, stream, &c, error);
+    if (rc)
+        return rc;
+    c->include_hidden = include_hidden;
+    c->include_visible = include_not_hidden;
+    if ((rc = stream_run(ctx, c, 1, error)))
+        return rc;
+    json_t *list = c->out ? json_incref(c->out) : json_array();
+    tomo_stream_call_free(c);
+    return give(list, out);
+}
+
+static int s_stream_count(const tomo_ctx *ctx, const char *stream, int64_t *count, char **error)
+{
+    tomo_stream_call *c;
+    int rc = stream_call(ctx, TOMO_SC_COUNT, stream, &c, error);
+    if (rc)
+        return rc;
+    if ((rc = stream_run(ctx, c, 1, error)))
+        return rc;
+    if (count)
+        *count = c->count;
+    tomo_stream_call_free(c);
+    return 0;
+}
+
+static int s_stream_send(const tomo_ctx *ctx, const char *stream, const char *data, size_t len,
+                         const char *session_ids, int reliable, char **error)
+{
+    json_t *ids = NULL;
+    const char **v = NULL;
+    size_t n = 0;
+    int rc = str_list(session_ids, "stream_send session_ids", &ids, &v, &n, error);
+    tomo_stream_call *c = NULL;
+    if (!rc)
+        rc = stream_call(ctx, TOMO_SC_SEND, stream, &c, error);
+    if (!rc) {
+        c->data = tomo_xmalloc(len + 1);
+        if (len)
+            memcpy(c->data, data, len);
+        c->data[len] = '\0';
+        c->data_len = len;
+        c->reliable = reliable;
+        if (session_ids) {
+            c->targets = tomo_xcalloc(n ? n : 1, sizeof(char *));
+            for (size_t i = 0; i < n; i++)
+                c->targets[c->ntargets++] = tomo_xstrdup(v[i]);
+        }
+    }
+    free(v);
+    json_decref(ids);
+    return rc ? rc : stream_run(ctx, c, 0, error);
+}
+
+static int s_stream_close(const tomo_ctx *ctx, const char *stream, char **error)
+{
+    tomo_stream_call *c;
+    int rc = stream_call(ctx, TOMO_SC_CLOSE, stream, &c, error);
+    return rc ? rc : stream_run(ctx, c, 0, error);
+}
+
+/* ---- ABI 1.2: friends and groups (svc/friend.h, svc/group.h) ---- */
+
+static int s_friends_list(const tomo_ctx *ctx, const char *user_id, int limit, int state,
+                          const char *cursor, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_friend_list(svc, c, &tomo_caller_system, user_id ? user_id : "", limit,
+                                 state, cursor && *cursor ? cursor : NULL, &res, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give_list(res, "friends", out);
+}
+
+typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
+                         const char *, const tomo_svc_friend_targets *, tomo_err *);
+
+static int friends_change(friend_op op, const tomo_ctx *ctx, const char *user_id,
+                          const char *username, const char *ids_text, const char *names_text,
+                          char **error)
+{
+    json_t *ja = NULL, *na = NULL;
+    const char **ids = NULL, **names = NULL;
+    size_t ni = 0, nn = 0;
+    int rc = str_list(ids_text, "friend ids", &ja, &ids, &ni, error);
+    if (!rc)
+        rc = str_list(names_text, "friend usernames", &na, &names, &nn, error);
+    tomo_svc *svc = NULL;
+    tomo_dbconn *c = NULL;
+    if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0) {
+        tomo_svc_friend_targets t = {ids, ni, names, nn};
+        tomo_err err = {0};
+        if (op(svc, c, &tomo_caller_system, user_id ? user_id : "", username, &t, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    free(names);
+    json_decref(ja);
+    json_decref(na);
+    return rc;
+}
+
+static int s_friends_add(const tomo_ctx *ctx, const char *user_id, const char *username,
+                         const char *ids, const char *usernames, char **error)
+{
+    return friends_change(tomo_svc_friend_add, ctx, user_id, username, ids, usernames, error);
+}
+
+static int s_friends_delete(const tomo_ctx *ctx, const char *user_id, const char *username,
+                            const char *ids, const char *usernames, char **error)
+{
+    return friends_change(tomo_svc_friend_delete, ctx, user_id, username, ids, usernames, error);
+}
+
+static int s_friends_block(const tomo_ctx *ctx, const char *user_id, const char *username,
+                           const char *ids, const char *usernames, char **error)
+{
+    return friends_change(tomo_svc_friend_block, ctx, user_id, username, ids, usernames, error);
+}
+
+static int s_group_create(const tomo_ctx *ctx, const char *creator_id, const char *group,
+                          char **out, char **error)
+{
+    json_t *g = group ? json_loads(group, 0, NULL) : NULL;
+    json_t *md = json_object_get(g, "metadata");
+    json_t *mc = json_object_get(g, "max_count");
+    if (!json_is_object(g) || (md && !json_is_object(md)) || (mc && !json_is_integer(mc))) {
+        json_decref(g);
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                "group_create: expects a group object (metadata an object, "
+                                "max_count an integer)");
+    }
+    char *mdtext = md ? json_dumps(md, JSON_COMPACT) : NULL;
+    tomo_svc_group_new in = {.name = tomo_json_str(g, "name"),
+                             .description = tomo_json_str(g, "description"),
+                             .lang_tag = tomo_json_str(g, "lang_tag"),
+                             .avatar_url = tomo_json_str(g, "avatar_url"),
+                             .metadata = mdtext,
+                             .open = json_is_true(json_object_get(g, "open")),
+                             .max_count = mc ? (int)json_integer_value(mc) : 0};
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_create(svc, c, &tomo_caller_system, creator_id, &in, &res, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(mdtext);
+    json_decref(g);
+    return rc ? rc : give(res, out);
+}
+
+static int s_group_delete(const tomo_ctx *ctx, const char *group_id, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_delete(svc, c, &tomo_caller_system, group_id ? group_id : "", &err) <
+            0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc;
+}
+
+static int s_group_users_change(const tomo_ctx *ctx, const char *group_id, const char *op,
+                                const char *user_ids, char **error)
+{
+    static const char *const ops[] = {"add", "kick", "ban", "promote", "demote"};
+    static const int codes[] = {TOMO_GROUP_OP_ADD, TOMO_GROUP_OP_KICK, TOMO_GROUP_OP_BAN,
+                                TOMO_GROUP_OP_PROMOTE, TOMO_GROUP_OP_DEMOTE};
+    int ov = -1;
+    for (int i = 0; i < 5; i++)
+        if (op && !strcmp(op, ops[i]))
+            ov = codes[i];
+    if (ov < 0)
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT,
+                                "group_users_change: op must be add, kick, ban, promote or "
+                                "demote");
+    json_t *ja = NULL;
+    const char **ids = NULL;
+    size_t n = 0;
+    int rc = str_list(user_ids ? user_ids : "[]", "group user ids", &ja, &ids, &n, error);
+    tomo_svc *svc = NULL;
+    tomo_dbconn *c = NULL;
+    if (!rc && n && (rc = acquire(ctx, &svc, &c, error)) == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_users_change(svc, c, &tomo_caller_system, ov, group_id ? group_id : "",
+                                        ids, n, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    json_decref(ja);
+    return rc;
+}
+
+static int s_group_users_list(const tomo_ctx *ctx, const char *group_id, int limit, int state,
+                              const char *cursor, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_users_list(svc, c, &tomo_caller_system, group_id ? group_id : "",
+                                      limit, state, cursor && *cursor ? cursor : NULL, &res,
+                                      &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give_list(res, "group_users", out);
+}
+
+static int s_user_groups_list(const tomo_ctx *ctx, const char *user_id, int limit, int state,
+                              const char *cursor, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *res = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_user_groups(svc, c, &tomo_caller_system, user_id ? user_id : "", limit,
+                                       state, cursor && *cursor ? cursor : NULL, &res, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give_list(res, "user_groups", out);
+}
+
+static int s_groups_get(const tomo_ctx *ctx, const char *ids_text, char **out, char **error)
+{
+    json_t *ja = NULL;
+    const char **ids = NULL;
+    size_t n = 0;
+    int rc = str_list(ids_text ? ids_text : "[]", "groups_get ids", &ja, &ids, &n, error);
+    tomo_svc *svc = NULL;
+    tomo_dbconn *c = NULL;
+    json_t *arr = NULL;
+    if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_group_get(c, ids, n, &arr, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    free(ids);
+    json_decref(ja);
+    if (rc)
+        return rc;
+    json_t *res = json_object();
+    json_object_set_new(res, "groups", arr ? arr : json_array());
+    return give(res, out);
+}
+
+static int s_channel_message_send(const tomo_ctx *ctx, const char *channel_id,
+                                  const char *content, const char *sender_id,
+                                  const char *username, int persist, char **out, char **error)
+{
+    tomo_svc *svc;
+    tomo_dbconn *c;
+    int rc = acquire(ctx, &svc, &c, error);
+    json_t *ack = NULL;
+    if (rc == 0) {
+        tomo_err err = {0};
+        if (tomo_svc_chat_write(svc, c, TOMO_CHAT_CODE_CHAT, channel_id, NULL, content,
+                                sender_id, username, persist, &ack, &err) < 0)
+            rc = fail_err(error, &err);
+    }
+    tomo_db_release(c);
+    return rc ? rc : give(ack, out);
+}
+
 void tomo_plugin_host_fill_svc(tomo_host *h)
 {
     h->json_parse = j_parse;
@@ -497,4 +870,22 @@ void tomo_plugin_host_fill_svc(tomo_host *h)
     h->notification_send = s_notification_send;
     h->wallet_update = s_wallet_update;
     h->leaderboard_record_write = s_lb_write;
+    /* 1.2 */
+    h->stream_user_join = s_stream_user_join;
+    h->stream_user_leave = s_stream_user_leave;
+    h->stream_user_list = s_stream_user_list;
+    h->stream_count = s_stream_count;
+    h->stream_send = s_stream_send;
+    h->stream_close = s_stream_close;
+    h->friends_list = s_friends_list;
+    h->friends_add = s_friends_add;
+    h->friends_delete = s_friends_delete;
+    h->friends_block = s_friends_block;
+    h->group_create = s_group_create;
+    h->group_delete = s_group_delete;
+    h->group_users_change = s_group_users_change;
+    h->group_users_list = s_group_users_list;
+    h->user_groups_list = s_user_groups_list;
+    h->groups_get = s_groups_get;
+    h->channel_message_send = s_channel_message_send;
 }

@@ -43,6 +43,8 @@ before(async () => {
     path.join(ROOT, 'tests/plugin/abi-1.0'));
   build(path.join(ROOT, 'tests/plugin/bad_major.c'), path.join(tmp, 'bad_major.so'),
     path.join(ROOT, 'include'));
+  build(path.join(ROOT, 'tests/plugin/services.c'), path.join(mods, 'services.so'),
+    path.join(ROOT, 'include'));
   copyFileSync(path.join(tmp, 'example.so'), path.join(mods, 'example.so'));
   mkdirSync(path.join(mods, 'compat'));
   copyFileSync(path.join(tmp, 'old_minor.so'), path.join(mods, 'compat', 'old_minor.so'));
@@ -51,6 +53,7 @@ nk.register_rpc(function(ctx, p) return "lua:" .. p end, "lua_ping")
 -- Lua reaches the plugin's match module through the same registry
 nk.register_rpc(function(ctx, p) return nk.match_create("example_match", {}) end, "lua_create")
 nk.register_rpc(function(ctx, p) return nk.match_signal(p, "hi") end, "lua_signal")
+nk.register_rpc(function(ctx, p) return ctx.session_id end, "lua_sid")
 `);
   srv = await startServer({ args: ['--runtime.path', mods] });
 });
@@ -186,10 +189,76 @@ test('the plugin match: created by the plugin, joined and played over nakama-js'
   }
 });
 
+test('ABI 1.2 streams: join, send, count, list and leave from a plugin', async () => {
+  const u = await newUser(srv, 'pst');
+  const s = await connect(srv, u);
+  const data = [];
+  s.onstreamdata = (d) => data.push(d);
+  try {
+    const sid = (await s.rpc('lua_sid', '')).payload;
+    const r = JSON.parse((await s.rpc('svc_stream', JSON.stringify({ user_id: u.userId,
+      session_id: sid }))).payload);
+    assert.equal(r.joined, 1);
+    assert.equal(r.count, 1);
+    assert.equal(r.list.length, 1);
+    assert.equal(r.list[0].session_id, sid);
+    assert.equal(r.list[0].status, 'busy');
+    await waitFor(() => data.length, 5000, 'the stream data');
+    assert.equal(data[0].data, 'hello');
+    assert.equal(data[0].stream.mode, 13);
+    assert.equal(data[0].stream.label, 'plugin-stream');
+    const l = JSON.parse((await s.rpc('svc_stream_leave', JSON.stringify({ user_id: u.userId,
+      session_id: sid }))).payload);
+    assert.equal(l.count, 0);
+    assert.equal(l.bad_code, 3);
+    assert.match(l.bad, /stream mode must be 0\.\.15/);
+  } finally {
+    s.disconnect(false);
+  }
+});
+
+test('ABI 1.2 friends, groups and chat from a plugin, seen by nakama-js', async () => {
+  const [a, b] = [await newUser(srv, 'psa'), await newUser(srv, 'psb')];
+  const room = 'plugin-room-' + Date.now();
+  const r = await a.client.rpc(a.session, 'svc_social', { a: a.userId, b: b.userId, room });
+  const out = r.payload;
+  assert.deepEqual(out.friends.friends.map((f) => [f.user.id, f.state]), [[b.userId, 1]]);
+  assert.equal(out.group.name, 'plugin-group-' + a.userId.slice(0, 8));
+  assert.equal(out.group.open, true);
+  assert.equal(out.group.max_count, 10);
+  assert.deepEqual(out.users.group_users.map((g) => g.user.id).sort(), [a.userId, b.userId].sort());
+  assert.equal(out.user_groups.user_groups[0].group.id, out.group.id);
+  assert.equal(out.groups.groups[0].id, out.group.id);
+  assert.equal(out.ack.room_name, room);
+  assert.equal(out.ack.persistent, true);
+  const fl = await b.client.listFriends(b.session);
+  assert.deepEqual(fl.friends.map((f) => [f.user.id, f.state]), [[a.userId, 2]]);
+  const ug = await b.client.listUserGroups(b.session, b.userId);
+  assert.equal(ug.user_groups[0].group.id, out.group.id);
+  const h = await a.client.listChannelMessages(a.session, out.ack.channel_id, 10, true);
+  assert.deepEqual(h.messages.map((m) => m.content), [{ from: 'plugin' }]);
+});
+
+test('a plugin realtime before hook rewrites or refuses ChannelJoin', async () => {
+  const u = await newUser(srv, 'prt');
+  const s = await connect(srv, u);
+  try {
+    const ch = await s.joinChat('rename-me', 1, false, false);
+    assert.equal(ch.room_name, 'renamed');
+    await assert.rejects(s.joinChat('blocked', 1, false, false),
+      (e) => /rooms named blocked are closed/.test(e.message ?? JSON.stringify(e)));
+    // the socket stays usable after a refusal (an error, not a drop)
+    const ok = await s.joinChat('open-room', 1, false, false);
+    assert.equal(ok.room_name, 'open-room');
+  } finally {
+    s.disconnect(false);
+  }
+});
+
 test('a plugin built against the ABI 1.0 header loads (from a subdirectory)', async () => {
   const r = await post('old_abi', JSON.stringify(''), '&unwrap');
   assert.equal(r.status, 200);
-  assert.equal(r.text, 'built=1.0 host=1.1');
+  assert.equal(r.text, 'built=1.0 host=1.2');
 });
 
 test('a plugin of another ABI major is refused at start-up, naming both versions', () => {
