@@ -30,6 +30,7 @@ typedef struct lg_opts {
     const char *host;
     int http_port;
     int ws_port; /* 0: same as http_port */
+    const char *ws_ports; /* "P1,P2,...": sockets spread over these (a cluster's nodes) */
     const char *server_key;
     int server_pid;  /* 0: no server RSS/CPU sampling */
     double duration; /* seconds of measured load */
@@ -147,6 +148,9 @@ struct lg_ctx {
     lg_opts o;
     const lg_scenario *sc;
     struct sockaddr_in http_addr, ws_addr;
+    struct sockaddr_in ws_addrs[8]; /* --ws-ports (nws of them; 0: ws_addr only) */
+    int nws;
+    atomic_uint ws_next; /* round robin over ws_addrs */
     struct sockaddr_in src[LG_MAX_SOURCE_IPS];
     int nsrc;
     char host_hdr[300]; /* value of the Host header (host:port) */

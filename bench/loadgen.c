@@ -414,6 +414,7 @@ enum {
     OPT_HOST = 256,
     OPT_HTTP_PORT,
     OPT_WS_PORT,
+    OPT_WS_PORTS,
     OPT_SERVER_KEY,
     OPT_SERVER_PID,
     OPT_DURATION,
@@ -452,6 +453,7 @@ static const struct option longopts[] = {
     {"host", required_argument, 0, OPT_HOST},
     {"http-port", required_argument, 0, OPT_HTTP_PORT},
     {"ws-port", required_argument, 0, OPT_WS_PORT},
+    {"ws-ports", required_argument, 0, OPT_WS_PORTS},
     {"server-key", required_argument, 0, OPT_SERVER_KEY},
     {"server-pid", required_argument, 0, OPT_SERVER_PID},
     {"duration", required_argument, 0, OPT_DURATION},
@@ -498,6 +500,7 @@ static void usage(FILE *f)
             "  --host H             server address, IPv4 literal or localhost (127.0.0.1)\n"
             "  --http-port P        REST port (7350)\n"
             "  --ws-port P          WebSocket port (same as --http-port)\n"
+            "  --ws-ports P,P,..    spread sockets round-robin over these ports (cluster nodes)\n"
             "  --server-key K       socket.server_key (defaultkey)\n"
             "  --server-pid PID     sample the server's VmRSS and CPU from /proc\n"
             "  --duration S         measured seconds of load (10)\n"
@@ -584,6 +587,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_HOST: o->host = optarg; break;
         case OPT_HTTP_PORT: NUM(http_port, 1, 65535, int); break;
         case OPT_WS_PORT: NUM(ws_port, 1, 65535, int); break;
+        case OPT_WS_PORTS: o->ws_ports = optarg; break;
         case OPT_SERVER_KEY: o->server_key = optarg; break;
         case OPT_SERVER_PID: NUM(server_pid, 1, 1e9, int); break;
         case OPT_DURATION: NUM(duration, 0.1, 3600, double); break;
@@ -669,6 +673,19 @@ static int setup_ctx(lg_ctx *ctx)
         fprintf(stderr, "tomo-bench: --host must be an IPv4 address or localhost, got '%s'\n",
                 o->host);
         return -1;
+    }
+    if (o->ws_ports) {
+        const char *q = o->ws_ports;
+        while (*q && ctx->nws < 8) {
+            char *end;
+            long port = strtol(q, &end, 10);
+            if (end == q || port < 1 || port > 65535 || (*end && *end != ',')) {
+                fputs("tomo-bench: --ws-ports must be up to 8 ports separated by commas\n", stderr);
+                return -1;
+            }
+            uv_ip4_addr(ip, (int)port, &ctx->ws_addrs[ctx->nws++]);
+            q = *end ? end + 1 : end;
+        }
     }
     uint32_t a = ntohl(ctx->http_addr.sin_addr.s_addr);
     if ((a >> 24) != 127 && !o->allow_remote) {

@@ -31,6 +31,8 @@ typedef struct match {
     char id[128];
     int joined; /* players (creator included) that got their match reply */
     bool ready;
+    int retries; /* joins answered "Match not found" (a cluster node that has not
+                  * heard of the match yet: the join is sent again) */
 } match;
 
 typedef struct wstate {
@@ -132,6 +134,10 @@ static void on_control(lg_rtc *c, const char *p, size_t n)
         } else {
             setup_fail(w, "match reply without match_id", p, n);
         }
+    } else if (je && atomic_load(&w->ctx->phase) == LG_PH_SETUP && m->id[0] &&
+               !(c->flags & F_JOINED) && strstr(p, "Match not found") && m->retries < 5000) {
+        m->retries++;
+        send_env(c, "{\"cid\":\"%u\",\"match_join\":{\"match_id\":\"%s\"}}", m->id);
     } else if (je) {
         if (atomic_load(&w->ctx->phase) == LG_PH_SETUP)
             setup_fail(w, "error envelope", p, n);

@@ -305,8 +305,10 @@ int lg_ws_connect(lg_ws *ws, lg_worker *w, const char *path, const lg_ws_ops *op
     rc = lg_bind_src(w, &ws->tcp);
     if (rc == 0) {
         ws->creq.data = ws;
-        rc = uv_tcp_connect(&ws->creq, &ws->tcp, (const struct sockaddr *)&w->ctx->ws_addr,
-                            on_connect);
+        const struct sockaddr_in *to = &w->ctx->ws_addr;
+        if (w->ctx->nws)
+            to = &w->ctx->ws_addrs[atomic_fetch_add(&w->ctx->ws_next, 1) % (unsigned)w->ctx->nws];
+        rc = uv_tcp_connect(&ws->creq, &ws->tcp, (const struct sockaddr *)to, on_connect);
     }
     if (rc < 0) {
         /* Reported through on_close like any other failed connect. */
