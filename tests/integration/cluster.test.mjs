@@ -102,6 +102,9 @@ test('a second node with a taken name is refused with a clear error', async () =
   assert.deepEqual(await peers(nodes.a), ['node-b', 'node-c']);
 });
 
+/** A socket of user u on node srv (u's own client may belong to another node). */
+const connectOn = (srv, u, opts) => connect(srv, { ...u, client: srv.client() }, opts);
+
 /** A user on a node with a connected socket that records channel events. */
 async function userOn(srv, name, opts = {}) {
   const u = await newUser(srv, name);
@@ -222,8 +225,8 @@ test('a relayed match with players on two nodes: joins, data to all and to one, 
 
 test('logout on one node revokes the token on every node; account deletion closes sockets everywhere', async () => {
   const u = await newUser(nodes.a, 'lo');
-  const sb = await connect(nodes.b, u);
-  const sc = await connect(nodes.c, u);
+  const sb = await connectOn(nodes.b, u);
+  const sc = await connectOn(nodes.c, u);
   // the online flag is cluster-wide: a friend on node a sees u online
   const fr = await newUser(nodes.a, 'fr');
   await fr.client.addFriends(fr.session, [u.userId]);
@@ -248,9 +251,33 @@ test('logout on one node revokes the token on every node; account deletion close
   }, 5000, 'node b refuses the logged-out token');
 
   const v = await newUser(nodes.c, 'del');
-  const vb = await connect(nodes.b, v);
+  const vb = await connectOn(nodes.b, v);
   await v.client.deleteAccount(v.session);
   await waitFor(() => vb.events.disconnect.length, 5000, 'socket on b closed by a delete on c');
+});
+
+test('single_socket on the node a user connects to closes the user\'s socket on another node', async () => {
+  const d = await startNode('node-d', ['--session.single_socket', 'true']);
+  try {
+    await waitFor(async () => (await peers(d)).length === 3, 10000, 'd joins');
+    const u = await newUser(nodes.a, 'ss');
+    const sa = await connect(nodes.a, u);
+    let kicked = null;
+    sa.onnotification = (n) => { kicked = n; };
+    // d must know u's socket on a before the new one arrives
+    await waitFor(async () => {
+      const l = await (await newUser(d, 'probe')).client.getUsers((await newUser(d, 'p2')).session, [u.userId]);
+      return l.users?.[0]?.online === true;
+    }, 5000, 'd sees u online');
+    const sd = await connectOn(d, u);
+    await waitFor(() => sa.events.disconnect.length, 5000, 'the socket on a is closed');
+    assert.equal(kicked?.subject, 'single_socket');
+    assert.equal(kicked?.code, -7);
+    sd.disconnect(false);
+  } finally {
+    await d.stop();
+    await waitFor(async () => (await peers(nodes.a)).length === 2, 10000, 'd said bye');
+  }
 });
 
 // ---- failures (keep these last: they change the cluster) ----
@@ -278,6 +305,11 @@ test('a node killed with SIGKILL leaves everywhere; the others keep serving', as
 });
 
 test('the bus stopped: nodes serve node-local; restarted: the cluster heals', async () => {
+  const ua = await userOn(nodes.a, 'ha');
+  const ub = await userOn(nodes.b, 'hb');
+  await ua.socket.joinChat('heal-room', 1, false, false);
+  const jb = await ub.socket.joinChat('heal-room', 1, false, false);
+  await seesMember(jb, ub.socket.events.channelpresence, ua.userId, 'b sees a');
   await stopNats();
   await waitFor(async () => (await readyz(nodes.a)).body.cluster.bus === 'disconnected', 10000, 'a sees the outage');
   const r = await readyz(nodes.a);
@@ -294,4 +326,13 @@ test('the bus stopped: nodes serve node-local; restarted: the cluster heals', as
   await waitFor(async () => (await peers(nodes.b)).join() === 'node-a', 15000, 'b sees a again');
   assert.match(nodes.a.logs(), /cluster bus disconnected, serving node-local/);
   assert.match(nodes.a.logs(), /cluster bus connected/);
+  // presences: b left a's view during the outage and is back after it
+  assert.ok(leftIds(ua.socket.events.channelpresence).includes(ub.userId), 'a was told b left');
+  await waitFor(() => joinedIds(ua.socket.events.channelpresence).filter((id) => id === ub.userId).length >= 2, 10000, 'a told b is back');
+  ua.socket.events.channelmessage.length = 0;
+  const again = await ub.socket.joinChat('heal-room', 1, false, false);
+  await ub.socket.writeChatMessage(again.id, { text: 'healed' });
+  await waitFor(() => ua.socket.events.channelmessage.length, 5000, 'messages flow again');
+  ua.socket.disconnect(false);
+  ub.socket.disconnect(false);
 });
