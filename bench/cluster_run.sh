@@ -19,8 +19,9 @@ bench=${TOMO_BENCH_BIN:-$repo/build/bench/tomo-bench}
 dur=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-1}
 log() { echo "cluster_run: $*" >&2; }
-[ -x "$tomo" ] && [ -x "$bench" ] || {
-    log "build first: cmake --build build --target tomo tomo-bench"; exit 2; }
+if [ ! -x "$tomo" ] || [ ! -x "$bench" ]; then
+    log "build first: cmake --build build --target tomo tomo-bench"; exit 2
+fi
 command -v nats-server >/dev/null || { log "nats-server not found (apt-get install nats-server)"; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 

@@ -4,6 +4,7 @@
 #   2. ASan+UBSan build, C unit tests again; each libFuzzer target for 30 s
 #   3. acceptance tests (node's test runner + nakama-js) on SQLite, against the
 #      sanitizer build, so a memory error anywhere fails the run
+#      (cluster.test.mjs starts its own nats-server and three nodes)
 #   4. the same acceptance tests on PostgreSQL (a server started on loopback in
 #      a temporary directory), against the release build
 #   5. the container image built with podman and the compose stack, tested
