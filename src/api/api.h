@@ -103,6 +103,22 @@ void tomo_api_handle_http(tomo_http_req *req, void *srv);
  * recording the error (ctx->grpc_code, ctx->err_msg). */
 int tomo_api_auth(tomo_api_ctx *ctx);
 int tomo_api_call(tomo_api_ctx *ctx);
+/* api/bind.c: calling a method with a request message (JSON, proto field
+ * names), as gRPC does and the console's API explorer: a binding is one
+ * REST row of the method with its path parameter names (heap, freed by
+ * tomo_api_binding_clear); pick chooses the row whose path parameters the
+ * message fills best; bind sets ctx->route, match, query and body (or
+ * raw_body, then *raw is a heap copy the caller frees after the call). */
+typedef struct tomo_api_binding {
+    const tomo_api_route *route;
+    size_t nparams;
+    char *params[TOMO_ROUTE_MAX_PARAMS];
+} tomo_api_binding;
+void tomo_api_binding_init(tomo_api_binding *b, const tomo_api_route *route);
+void tomo_api_binding_clear(tomo_api_binding *b);
+const tomo_api_binding *tomo_api_binding_pick(const tomo_api_binding *rows, size_t n,
+                                              const json_t *in);
+void tomo_api_bind_message(tomo_api_ctx *ctx, const tomo_api_binding *b, json_t *in, char **raw);
 /* Free what a ctx owns (body, query, out, error, session, match, db). */
 void tomo_api_ctx_clear(tomo_api_ctx *ctx);
 

@@ -22,11 +22,7 @@
 
 #define MAX_ROWS 4
 
-typedef struct grow {
-    const tomo_api_route *route;
-    size_t nparams;
-    char *params[TOMO_ROUTE_MAX_PARAMS]; /* the {name}s of the REST path */
-} grow;
+typedef tomo_api_binding grow; /* one REST row of a method (api/bind.c) */
 
 typedef struct gmethod {
     const char *name; /* "AuthenticateDevice" */
@@ -66,19 +62,6 @@ static const gmethod *method_find(const tomo_grpc *g, const char *path)
     return bsearch(&key, g->methods, g->nmethods, sizeof(gmethod), method_cmp);
 }
 
-static void row_init(grow *r, const tomo_api_route *route)
-{
-    r->route = route;
-    r->nparams = 0;
-    for (const char *p = route->path; (p = strchr(p, '{')) != NULL;) {
-        const char *e = strchr(p, '}');
-        if (!e || r->nparams == TOMO_ROUTE_MAX_PARAMS)
-            break;
-        r->params[r->nparams++] = tomo_xstrndup(p + 1, (size_t)(e - p - 1));
-        p = e;
-    }
-}
-
 static void methods_build(tomo_grpc *g)
 {
     size_t n;
@@ -101,7 +84,7 @@ static void methods_build(tomo_grpc *g)
                 TOMO_LOGW(TOMO_API, "grpc method without a descriptor method=%s", m->name);
         }
         if (m->nrows < MAX_ROWS)
-            row_init(&m->rows[m->nrows++], rt);
+            tomo_api_binding_init(&m->rows[m->nrows++], rt);
     }
     qsort(g->methods, g->nmethods, sizeof(gmethod), method_cmp);
 }
@@ -349,80 +332,6 @@ int tomo_grpc_parse_timeout(const char *v, unsigned long long *ns)
 /* ---- the call: worker side --------------------------------------------------- */
 
 /* A JSON value as query parameter text(s) appended to arr. */
-static void query_values(json_t *arr, json_t *v)
-{
-    char buf[64];
-    switch (json_typeof(v)) {
-    case JSON_STRING: json_array_append(arr, v); break;
-    case JSON_TRUE: json_array_append_new(arr, json_string("true")); break;
-    case JSON_FALSE: json_array_append_new(arr, json_string("false")); break;
-    case JSON_INTEGER:
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-        json_array_append_new(arr, json_string(buf));
-        break;
-    case JSON_REAL:
-        snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
-        json_array_append_new(arr, json_string(buf));
-        break;
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) query_values(arr, e);
-        break;
-    }
-    case JSON_OBJECT: {
-        char *d = json_dumps(v, JSON_COMPACT);
-        json_array_append_new(arr, json_string(d ? d : "{}"));
-        free(d);
-        break;
-    }
-    default: break;
-    }
-}
-
-static const char *param_text(json_t *v, char *buf, size_t len)
-{
-    if (json_is_string(v))
-        return json_string_value(v);
-    if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
-    }
-    return "";
-}
-
-/* The REST binding whose path parameters the request fills best. */
-static const grow *pick_row(const gmethod *m, json_t *in)
-{
-    const grow *best = &m->rows[0];
-    long best_score = -1;
-    for (size_t i = 0; i < m->nrows; i++) {
-        const grow *r = &m->rows[i];
-        size_t have = 0;
-        for (size_t k = 0; k < r->nparams; k++) {
-            json_t *v = json_object_get(in, r->params[k]);
-            if (v && (!json_is_string(v) || *json_string_value(v)))
-                have++;
-        }
-        if (have < r->nparams)
-            continue;
-        long score = (long)have * 2 + (r->route->grpc_body ? 1 : 0);
-        if (score > best_score) {
-            best_score = score;
-            best = r;
-        }
-    }
-    return best;
-}
-
-static int row_has_param(const grow *r, const char *k)
-{
-    for (size_t i = 0; i < r->nparams; i++)
-        if (!strcmp(r->params[i], k))
-            return 1;
-    return 0;
-}
-
 static void job_fail(gjob *j, int code, char *msg)
 {
     free(j->err);
@@ -448,54 +357,16 @@ static void job_run(gjob *j)
                  tomo_xasprintf("grpc: error unmarshalling request: malformed %s", m->in->name));
         goto out;
     }
-    const grow *row = pick_row(m, in);
-    const tomo_api_route *rt = row->route;
-    const char *bodyf = rt->grpc_body;
+    const grow *row = tomo_api_binding_pick(m->rows, m->nrows, in);
     tomo_api_ctx ctx = {0};
     ctx.srv = j->g->srv;
     ctx.http = &j->req;
-    ctx.route = rt;
-    ctx.query = json_object();
     ctx.trace = j->trace;
-    j->req.method = rt->method;
-    j->req.path = (char *)rt->path;
-    ctx.match.id = 0;
-    for (size_t k = 0; k < row->nparams; k++) {
-        char nb[32];
-        ctx.match.names[k] = row->params[k];
-        ctx.match.values[k] = tomo_xstrdup(param_text(json_object_get(in, row->params[k]), nb,
-                                                      sizeof(nb)));
-        ctx.match.nparams++;
-    }
-    json_t *body = bodyf && !strcmp(bodyf, "*") ? json_object() : NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v) {
-        if (row_has_param(row, k))
-            continue;
-        if (body && json_is_object(body) && !strcmp(bodyf, "*")) {
-            json_object_set(body, k, v);
-        } else if (bodyf && !strcmp(bodyf, k)) {
-            json_decref(body);
-            body = json_incref(v);
-        } else {
-            json_t *arr = json_array();
-            query_values(arr, v);
-            json_object_set_new(ctx.query, k, arr);
-        }
-    }
-    json_decref(in);
+    j->req.method = row->route->method;
+    j->req.path = (char *)row->route->path;
     char *raw = NULL;
-    if (rt->flags & TOMO_ROUTE_RAWBODY) {
-        if (body) {
-            raw = json_dumps(body, JSON_ENCODE_ANY | JSON_COMPACT);
-            ctx.raw_body = raw;
-            ctx.raw_body_len = raw ? strlen(raw) : 0;
-        }
-        json_decref(body);
-    } else {
-        ctx.body = body;
-    }
+    tomo_api_bind_message(&ctx, row, in, &raw);
+    json_decref(in);
     int rc = tomo_api_auth(&ctx);
     if (rc == 0)
         tomo_api_call(&ctx);
@@ -1022,8 +893,7 @@ void tomo_grpc_free(tomo_grpc *g)
         conn_close(g->conns);
     for (size_t i = 0; i < g->nmethods; i++)
         for (size_t r = 0; r < g->methods[i].nrows; r++)
-            for (size_t k = 0; k < g->methods[i].rows[r].nparams; k++)
-                free(g->methods[i].rows[r].params[k]);
+            tomo_api_binding_clear(&g->methods[i].rows[r]);
     free(g->methods);
     free(g);
 }
