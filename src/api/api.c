@@ -436,6 +436,34 @@ static void maybe_gzip(job *j)
     append_hdr(&j->headers, "Vary: Accept-Encoding");
 }
 
+/* protojson (Nakama's gateway) never renders an empty repeated field: drop
+ * every [] a handler left in its response ({"friends":[]} is {}). Only
+ * repeated fields are arrays in the API's messages, so nothing else is
+ * touched. depth bounds the recursion (responses are server-built). */
+static void drop_empty_arrays(json_t *v, int depth)
+{
+    if (depth > 32)
+        return;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) drop_empty_arrays(e, depth + 1);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *k;
+    json_t *e;
+    void *tmp;
+    json_object_foreach_safe(v, tmp, k, e)
+    {
+        if (json_is_array(e) && json_array_size(e) == 0)
+            json_object_del(v, k);
+        else
+            drop_empty_arrays(e, depth + 1);
+    }
+}
+
 static void finish_ctx(job *j)
 {
     tomo_api_ctx *ctx = &j->ctx;
@@ -460,6 +488,7 @@ static void finish_ctx(job *j)
         return;
     } else {
         j->status = 200;
+        drop_empty_arrays(ctx->out, 0);
         j->body = ctx->out ? json_dumps(ctx->out, JSON_COMPACT) : tomo_xstrdup("{}");
         common_headers(srv, &j->headers, "application/json");
     }
