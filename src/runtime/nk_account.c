@@ -174,6 +174,19 @@ static int ban_all(lua_State *L, int ban)
 static int l_users_ban_id(lua_State *L) { return ban_all(L, 1); }
 static int l_users_unban_id(lua_State *L) { return ban_all(L, 0); }
 
+/* Push the array of protojson Users as Lua Users, then release owner; 1. */
+static int push_users(lua_State *L, const json_t *users, json_t *owner)
+{
+    json_t *res = json_array();
+    size_t k;
+    json_t *u;
+    json_array_foreach(users, k, u)
+        json_array_append_new(res, tomo_nk_lua_user(u));
+    json_decref(owner);
+    tomo_nk_push_take(L, res);
+    return 1;
+}
+
 /* users_get_id / users_get_username: Users as an array table. */
 static int users_get(lua_State *L, const char *fn, const char **ids, size_t nids,
                      const char **names, size_t nnames, const char **fb, size_t nfb)
@@ -191,14 +204,7 @@ static int users_get(lua_State *L, const char *fn, const char **ids, size_t nids
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "failed to get users", &err);
-    json_t *res = json_array();
-    size_t k;
-    json_t *u;
-    json_array_foreach(json_object_get(out, "users"), k, u)
-        json_array_append_new(res, tomo_nk_lua_user(u));
-    json_decref(out);
-    tomo_nk_push_take(L, res);
-    return 1;
+    return push_users(L, json_object_get(out, "users"), out);
 }
 
 static int l_users_get_id(lua_State *L)
@@ -236,14 +242,7 @@ static int l_users_get_random(lua_State *L)
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "failed to get users", &err);
-    json_t *res = json_array();
-    size_t k;
-    json_t *u;
-    json_array_foreach(out, k, u)
-        json_array_append_new(res, tomo_nk_lua_user(u));
-    json_decref(out);
-    tomo_nk_push_take(L, res);
-    return 1;
+    return push_users(L, out, out);
 }
 
 /* The console's export (svc/admin.h) as its protojson text. */

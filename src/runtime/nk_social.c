@@ -42,6 +42,19 @@ static json_t *lua_group(const json_t *g)
     return o;
 }
 
+/* Push a JSON array of protojson Groups (stolen) as Lua Groups; 1. */
+static int push_groups(lua_State *L, json_t *groups)
+{
+    json_t *res = json_array();
+    size_t k;
+    json_t *g;
+    json_array_foreach(groups, k, g)
+        json_array_append_new(res, lua_group(g));
+    json_decref(groups);
+    tomo_nk_push_take(L, res);
+    return 1;
+}
+
 static long long state_of(const json_t *e)
 {
     json_t *s = json_object_get(e, "state");
@@ -500,14 +513,7 @@ static int l_groups_get_id(lua_State *L)
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "failed to get groups", &err);
-    json_t *res = json_array();
-    size_t k;
-    json_t *g;
-    json_array_foreach(out, k, g)
-        json_array_append_new(res, lua_group(g));
-    json_decref(out);
-    tomo_nk_push_take(L, res);
-    return 1;
+    return push_groups(L, out);
 }
 
 static int l_friends_of_friends_list(lua_State *L)
@@ -592,14 +598,7 @@ static int l_groups_get_random(lua_State *L)
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "failed to get groups", &err);
-    json_t *res = json_array();
-    size_t k;
-    json_t *g;
-    json_array_foreach(out, k, g)
-        json_array_append_new(res, lua_group(g));
-    json_decref(out);
-    tomo_nk_push_take(L, res);
-    return 1;
+    return push_groups(L, out);
 }
 
 void tomo_nk_social_open(lua_State *L, int nk)

@@ -616,8 +616,13 @@ static int s_stream_close(const tomo_ctx *ctx, const char *stream, char **error)
 
 /* ---- ABI 1.2: friends and groups (svc/friend.h, svc/group.h) ---- */
 
-static int s_friends_list(const tomo_ctx *ctx, const char *user_id, int limit, int state,
-                          const char *cursor, char **out, char **error)
+/* The svc lists of one id's edges (friends, a group's users, a user's
+ * groups) share a signature. */
+typedef int (*edge_list_fn)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *, int,
+                            int, const char *, json_t **, tomo_err *);
+
+static int edge_list(edge_list_fn fn, const char *key, const tomo_ctx *ctx, const char *id,
+                     int limit, int state, const char *cursor, char **out, char **error)
 {
     tomo_svc *svc;
     tomo_dbconn *c;
@@ -625,12 +630,19 @@ static int s_friends_list(const tomo_ctx *ctx, const char *user_id, int limit, i
     json_t *res = NULL;
     if (rc == 0) {
         tomo_err err = {0};
-        if (tomo_svc_friend_list(svc, c, &tomo_caller_system, user_id ? user_id : "", limit,
-                                 state, cursor && *cursor ? cursor : NULL, &res, &err) < 0)
+        if (fn(svc, c, &tomo_caller_system, id ? id : "", limit, state,
+               cursor && *cursor ? cursor : NULL, &res, &err) < 0)
             rc = fail_err(error, &err);
     }
     tomo_db_release(c);
-    return rc ? rc : give_list(res, "friends", out);
+    return rc ? rc : give_list(res, key, out);
+}
+
+static int s_friends_list(const tomo_ctx *ctx, const char *user_id, int limit, int state,
+                          const char *cursor, char **out, char **error)
+{
+    return edge_list(tomo_svc_friend_list, "friends", ctx, user_id, limit, state, cursor, out,
+                     error);
 }
 
 typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
@@ -765,36 +777,15 @@ static int s_group_users_change(const tomo_ctx *ctx, const char *group_id, const
 static int s_group_users_list(const tomo_ctx *ctx, const char *group_id, int limit, int state,
                               const char *cursor, char **out, char **error)
 {
-    tomo_svc *svc;
-    tomo_dbconn *c;
-    int rc = acquire(ctx, &svc, &c, error);
-    json_t *res = NULL;
-    if (rc == 0) {
-        tomo_err err = {0};
-        if (tomo_svc_group_users_list(svc, c, &tomo_caller_system, group_id ? group_id : "",
-                                      limit, state, cursor && *cursor ? cursor : NULL, &res,
-                                      &err) < 0)
-            rc = fail_err(error, &err);
-    }
-    tomo_db_release(c);
-    return rc ? rc : give_list(res, "group_users", out);
+    return edge_list(tomo_svc_group_users_list, "group_users", ctx, group_id, limit, state,
+                     cursor, out, error);
 }
 
 static int s_user_groups_list(const tomo_ctx *ctx, const char *user_id, int limit, int state,
                               const char *cursor, char **out, char **error)
 {
-    tomo_svc *svc;
-    tomo_dbconn *c;
-    int rc = acquire(ctx, &svc, &c, error);
-    json_t *res = NULL;
-    if (rc == 0) {
-        tomo_err err = {0};
-        if (tomo_svc_group_user_groups(svc, c, &tomo_caller_system, user_id ? user_id : "", limit,
-                                       state, cursor && *cursor ? cursor : NULL, &res, &err) < 0)
-            rc = fail_err(error, &err);
-    }
-    tomo_db_release(c);
-    return rc ? rc : give_list(res, "user_groups", out);
+    return edge_list(tomo_svc_group_user_groups, "user_groups", ctx, user_id, limit, state,
+                     cursor, out, error);
 }
 
 static int s_groups_get(const tomo_ctx *ctx, const char *ids_text, char **out, char **error)

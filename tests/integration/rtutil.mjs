@@ -1,6 +1,7 @@
 // tests/integration/rtutil.mjs: helpers for the realtime acceptance tests:
 // authenticated users, nakama-js sockets (JSON or protobuf), raw `ws`
 // sockets, and waiting for pushed envelopes.
+import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import { WebSocketAdapterPb } from '@heroiclabs/nakama-js-protobuf';
@@ -90,4 +91,26 @@ export function closeAll(...sockets) {
   for (const s of sockets) {
     try { s.disconnect ? s.disconnect(false) : s.terminate(); } catch { /* gone */ }
   }
+}
+
+/**
+ * nk functions called through the "call" RPC of fixtures/nkcall as user u:
+ * call(fn, ...args) gives {ok, res | err}; ok(...) asserts success and gives
+ * the results (an array of the return values); fails(fn, re, ...args)
+ * asserts the call raised an error matching re.
+ */
+export function nkCaller(u) {
+  const call = async (fn, ...args) =>
+    (await u.client.rpc(u.session, 'call', { fn, args, n: args.length })).payload;
+  const ok = async (fn, ...args) => {
+    const r = await call(fn, ...args);
+    assert.equal(r.ok, true, `${fn}: ${r.err}`);
+    return r.res;
+  };
+  const fails = async (fn, re, ...args) => {
+    const r = await call(fn, ...args);
+    assert.equal(r.ok, false, `${fn} should fail`);
+    assert.match(r.err, re);
+  };
+  return { call, ok, fails };
 }

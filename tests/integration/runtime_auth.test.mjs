@@ -9,32 +9,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Session } from '@heroiclabs/nakama-js';
 import { startServer, uid } from './harness.mjs';
-import { newUser } from './rtutil.mjs';
+import { newUser, nkCaller } from './rtutil.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODULES = path.join(here, 'fixtures', 'nkcall');
 
-let srv, admin;
+let srv, admin, ok, fails;
 before(async () => {
   srv = await startServer({ args: ['--runtime.path', MODULES] });
   admin = await newUser(srv, 'adm');
+  ({ ok, fails } = nkCaller(admin));
 });
 after(async () => { await srv?.cleanup(); });
-
-async function call(fn, ...args) {
-  const r = (await admin.client.rpc(admin.session, 'call', { fn, args, n: args.length })).payload;
-  return r;
-}
-async function ok(fn, ...args) {
-  const r = await call(fn, ...args);
-  assert.equal(r.ok, true, `${fn}: ${r.err}`);
-  return r.res;
-}
-async function fails(fn, re, ...args) {
-  const r = await call(fn, ...args);
-  assert.equal(r.ok, false, `${fn} should fail`);
-  assert.match(r.err, re);
-}
 
 test('authenticate_device: creates, finds again, honours create=false', async () => {
   const dev = 'lua-dev-' + uid();

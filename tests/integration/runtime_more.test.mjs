@@ -8,31 +8,18 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './harness.mjs';
-import { newUser, connect, waitFor } from './rtutil.mjs';
+import { newUser, connect, waitFor, nkCaller } from './rtutil.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODULES = path.join(here, 'fixtures', 'nkcall');
 
-let srv, admin;
+let srv, admin, ok, fails;
 before(async () => {
   srv = await startServer({ args: ['--runtime.path', MODULES] });
   admin = await newUser(srv, 'adm');
+  ({ ok, fails } = nkCaller(admin));
 });
 after(async () => { await srv?.cleanup(); });
-
-async function call(fn, ...args) {
-  return (await admin.client.rpc(admin.session, 'call', { fn, args, n: args.length })).payload;
-}
-async function ok(fn, ...args) {
-  const r = await call(fn, ...args);
-  assert.equal(r.ok, true, `${fn}: ${r.err}`);
-  return r.res;
-}
-async function fails(fn, re, ...args) {
-  const r = await call(fn, ...args);
-  assert.equal(r.ok, false, `${fn} should fail`);
-  assert.match(r.err, re);
-}
 
 test('users_get_random: Lua Users, never more than asked, bounds checked', async () => {
   await newUser(srv, 'rnd');
