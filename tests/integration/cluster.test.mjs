@@ -320,10 +320,15 @@ test('the bus stopped: nodes serve node-local; restarted: the cluster heals', as
   const u = await newUser(nodes.a, 'outage');
   const s = await connect(nodes.a, u);
   s.disconnect(false);
+  // a node started while the bus is down serves node-local and joins later
+  nodes.e = await startNode('node-e');
+  assert.equal((await readyz(nodes.e)).body.cluster.bus, 'disconnected');
+  assert.match(nodes.e.logs(), /cluster bus unreachable at start-up, serving node-local/);
   await startNats();
   await waitFor(async () => (await readyz(nodes.a)).body.cluster.bus === 'connected', 15000, 'a reconnects');
-  await waitFor(async () => (await peers(nodes.a)).join() === 'node-b', 15000, 'a sees b again');
-  await waitFor(async () => (await peers(nodes.b)).join() === 'node-a', 15000, 'b sees a again');
+  await waitFor(async () => (await peers(nodes.a)).join() === 'node-b,node-e', 15000, 'a sees b and e');
+  await waitFor(async () => (await peers(nodes.b)).join() === 'node-a,node-e', 15000, 'b sees a and e');
+  await waitFor(async () => (await peers(nodes.e)).join() === 'node-a,node-b', 15000, 'e sees a and b');
   assert.match(nodes.a.logs(), /cluster bus disconnected, serving node-local/);
   assert.match(nodes.a.logs(), /cluster bus connected/);
   // presences: b left a's view during the outage and is back after it
