@@ -567,7 +567,7 @@ int tomo_serve(tomo_config *cfg)
         tomo_console_deps cdeps = {
             .cfg = cfg, .loop = srv->loop, .pool = srv->pool, .db = srv->db, .svc = &srv->svc,
             .rt = srv->rt, .runtime = srv->runtime, .trusted_proxies = srv->trusted_proxies,
-            .start_time_ms = srv->start_time_ms,
+            .start_time_ms = srv->start_time_ms, .api = srv,
         };
         g_console = tomo_console_new(&cdeps);
         tomo_http_limits clim = lim;

@@ -20,6 +20,7 @@
 struct tomo_rt;
 struct tomo_runtime;
 struct tomo_ipset;
+struct tomo_server;
 
 typedef struct tomo_console tomo_console;
 
@@ -33,6 +34,7 @@ typedef struct tomo_console_deps {
     struct tomo_runtime *runtime; /* RPC listing and the API explorer; may be NULL */
     const struct tomo_ipset *trusted_proxies; /* X-Forwarded-For (rate_limit.*), may be NULL */
     int64_t start_time_ms;
+    struct tomo_server *api; /* the API's routes, for the API explorer; may be NULL */
 } tomo_console_deps;
 
 tomo_console *tomo_console_new(const tomo_console_deps *deps);

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "console_int.h"
 
+#include "../api/api.h"
+#include "../codec/codec.h"
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
@@ -129,6 +131,55 @@ static int h_runtime(tomo_console_ctx *ctx)
     return 0;
 }
 
+/* The API explorer's built-in methods: every gRPC method of the API but
+ * Healthcheck and RpcFunc (RPCs have their own call). */
+static int explorer_method(const tomo_api_route *r, const char **name)
+{
+    static const char prefix[] = "/nakama.api.Nakama/";
+    if (!r->grpc_method || strncmp(r->grpc_method, prefix, sizeof(prefix) - 1))
+        return 0;
+    *name = r->grpc_method + sizeof(prefix) - 1;
+    return strcmp(*name, "Healthcheck") && strcmp(*name, "RpcFunc");
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A request body template for the explorer: each field of the message
+ * with an empty value of its type ("<string>", 0, false, {} or [...]). */
+static json_t *body_template(const ProtobufCMessageDescriptor *d)
+{
+    json_t *o = json_object();
+    for (unsigned i = 0; d && i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        json_t *v;
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_STRING: v = json_string("<string>"); break;
+        case PROTOBUF_C_TYPE_BOOL: v = json_false(); break;
+        case PROTOBUF_C_TYPE_MESSAGE: v = json_object(); break;
+        case PROTOBUF_C_TYPE_BYTES: v = json_string(""); break;
+        default: v = json_integer(0); break;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            v = json_pack("[o]", v);
+        json_object_set_new(o, f->name, v);
+    }
+    return o;
+}
+
+/* The gRPC status code's name, as Go renders a status error. */
+static const char *code_name(int code)
+{
+    static const char *const names[] = {
+        "OK",       "Canceled",          "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+        "NotFound", "AlreadyExists",     "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+        "Aborted",  "OutOfRange",        "Unimplemented",    "Internal",          "Unavailable",
+        "DataLoss", "Unauthenticated"};
+    return code >= 0 && code < (int)TOMO_ARRAY_LEN(names) ? names[code] : "Unknown";
+}
+
 static int h_api_endpoints(tomo_console_ctx *ctx)
 {
     json_t *rpcs = json_array(), *id;
@@ -139,8 +190,161 @@ static int h_api_endpoints(tomo_console_ctx *ctx)
             json_array_append_new(rpcs, json_pack("{s:O,s:s}", "method", id, "body_template", ""));
         json_decref(info);
     }
-    ctx->out = json_pack("{s:[],s:o}", "endpoints", "rpc_endpoints", rpcs);
+    /* the built-in methods, sorted, each once, with a body template */
+    size_t n = 0;
+    const tomo_api_route *routes = ctx->con->d.api ? tomo_api_routes(&n) : NULL;
+    const char **names = tomo_xcalloc(n ? n : 1, sizeof(*names));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        int dup = 0;
+        if (!explorer_method(&routes[i], &name))
+            continue;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = !strcmp(names[j], name);
+        if (!dup)
+            names[k++] = name;
+    }
+    qsort(names, k, sizeof(*names), name_cmp);
+    json_t *eps = json_array();
+    for (size_t i = 0; i < k; i++) {
+        const ProtobufCMessageDescriptor *in = NULL, *out = NULL;
+        json_t *tpl = NULL;
+        if (tomo_codec_api_method(names[i], &in, &out) == 0 && in &&
+            strcmp(in->name, "google.protobuf.Empty") != 0)
+            tpl = body_template(in);
+        char *txt = tpl ? json_dumps(tpl, JSON_COMPACT) : NULL;
+        json_decref(tpl);
+        json_array_append_new(eps, json_pack("{s:s,s:s}", "method", names[i], "body_template",
+                                             txt ? txt : ""));
+        free(txt);
+    }
+    free(names);
+    ctx->out = json_pack("{s:o,s:o}", "endpoints", eps, "rpc_endpoints", rpcs);
     return 0;
+}
+
+/* A handler's after-work (pushes to live sockets) runs on the loop. */
+typedef struct after_job {
+    void (*fn)(tomo_server *srv, void *arg);
+    tomo_server *srv;
+    void *arg;
+} after_job;
+
+static void run_after(void *a)
+{
+    after_job *j = a;
+    j->fn(j->srv, j->arg);
+    free(j);
+}
+
+/* CallApiEndpoint: a built-in API method with a request message (JSON text
+ * in body) as user_id (Authenticate* methods need none), through the same
+ * binding, hooks and handler as REST and gRPC; {body, error_message} with
+ * the response as JSON text or the error as Go renders a gRPC status. */
+static int h_call_api(tomo_console_ctx *ctx)
+{
+    const char *method = tomo_console_param(ctx, "method");
+    const char *body = tomo_console_body_str(ctx, "body");
+    const char *user_id = tomo_console_body_str(ctx, "user_id");
+    size_t n;
+    const tomo_api_route *routes = ctx->con->d.api ? tomo_api_routes(&n) : NULL;
+    tomo_api_binding rows[8];
+    size_t nrows = 0;
+    for (size_t i = 0; routes && i < n && nrows < TOMO_ARRAY_LEN(rows); i++) {
+        const char *name;
+        if (explorer_method(&routes[i], &name) && !strcmp(name, method))
+            tomo_api_binding_init(&rows[nrows++], &routes[i]);
+    }
+    int rc = -1;
+    json_t *in = NULL;
+    tomo_api_ctx api = {0};
+    tomo_http_req req = {0};
+    char *raw = NULL;
+    if (!nrows) {
+        tomo_console_error(ctx, TOMO_GRPC_UNKNOWN, "API method doesn't exist: %s", method);
+        goto out;
+    }
+    if (!strcmp(rows[0].route->request, "google.protobuf.Empty")) {
+        if (body && *body) {
+            tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                               "Api method doesn't accept a request body.");
+            goto out;
+        }
+        in = json_object();
+    } else {
+        in = json_loads(body && *body ? body : "{}", JSON_DECODE_ANY, NULL);
+        if (!json_is_object(in)) {
+            tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                               "Error parsing method request body.");
+            goto out;
+        }
+    }
+    if (strncmp(method, "Authenticate", 12) != 0) {
+        if (!user_id || !*user_id) {
+            tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
+                               "Built-in RPC functions require a user_id.");
+            goto out;
+        }
+        if (!tomo_uuid_valid(user_id)) {
+            tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "Invalid user uuid.");
+            goto out;
+        }
+        tomo_dbconn *db;
+        if (tomo_console_db(ctx, &db) < 0)
+            goto out;
+        tomo_dbval p[1] = {TOMO_DBTEXT(user_id)};
+        tomo_dbres *r = NULL;
+        if (tomo_db_exec(db, "SELECT username FROM users WHERE id = $1", p, 1, &r) < 0) {
+            tomo_console_error(ctx, TOMO_GRPC_INTERNAL, "Error looking up user account.");
+            goto out;
+        }
+        if (!tomo_dbres_rows(r)) {
+            tomo_dbres_free(r);
+            tomo_console_error(ctx, TOMO_GRPC_INVALID_ARGUMENT, "User id not found.");
+            goto out;
+        }
+        api.authenticated = 1;
+        snprintf(api.session.user_id, sizeof(api.session.user_id), "%s", user_id);
+        snprintf(api.session.username, sizeof(api.session.username), "%s",
+                 tomo_dbres_text(r, 0, 0));
+        api.session.exp = tomo_now_sec() + ctx->con->d.cfg->session.token_expiry_sec;
+        tomo_dbres_free(r);
+    }
+    tomo_console_audit(ctx, "api/%s/%s", method, user_id && *user_id ? user_id : "-");
+    const tomo_api_binding *row = tomo_api_binding_pick(rows, nrows, in);
+    api.srv = ctx->con->d.api;
+    api.http = &req;
+    req.method = row->route->method;
+    req.path = (char *)row->route->path;
+    snprintf(api.client_ip, sizeof(api.client_ip), "%s", ctx->client_ip);
+    tomo_api_bind_message(&api, row, in, &raw);
+    tomo_api_call(&api);
+    if (api.after_fn) {
+        after_job *aj = tomo_xmalloc(sizeof(*aj));
+        *aj = (after_job){api.after_fn, api.srv, api.after_arg};
+        tomo_loop_post(ctx->con->d.loop, run_after, aj);
+        api.after_fn = NULL;
+    }
+    if (api.err_msg) {
+        char *msg = tomo_xasprintf("rpc error: code = %s desc = %s", code_name(api.grpc_code),
+                                   api.err_msg);
+        ctx->out = json_pack("{s:s,s:s}", "body", "", "error_message", msg);
+        free(msg);
+    } else {
+        char *txt = api.out ? json_dumps(api.out, JSON_COMPACT) : tomo_xstrdup("{}");
+        ctx->out = json_pack("{s:s,s:s}", "body", txt ? txt : "{}", "error_message", "");
+        free(txt);
+    }
+    rc = 0;
+out:
+    api.raw_body = NULL;
+    tomo_api_ctx_clear(&api);
+    free(raw);
+    json_decref(in);
+    for (size_t i = 0; i < nrows; i++)
+        tomo_api_binding_clear(&rows[i]);
+    return rc;
 }
 
 /* The API explorer: call an RPC as a user (user_id) or as the server. */
@@ -1059,7 +1263,7 @@ static const tomo_console_route table[] = {
     {P, "/v2/console/runtime/hotfix", "HotfixModule", MNT, W, NULL},
     {G, "/v2/console/api/endpoints", "ListApiEndpoints", DEV, W, h_api_endpoints},
     {P, "/v2/console/api/endpoints/rpc/{method}", "CallRpcEndpoint", DEV, W, h_call_rpc},
-    {P, "/v2/console/api/endpoints/{method}", "CallApiEndpoint", DEV, W, NULL},
+    {P, "/v2/console/api/endpoints/{method}", "CallApiEndpoint", DEV, W, h_call_api},
     {D, "/v2/console/all", "DeleteAllData", DEV, W, h_delete_all},
     /* accounts */
     {G, "/v2/console/account", "ListAccounts", RO, W, h_accounts_list},

@@ -26,12 +26,15 @@ rank() {
 exceptions=(
 )
 
-# Same-layer uses that are the design, not debt: the gRPC adapter drives the
-# API's transport-independent dispatch (api.h: route table, auth, handler
-# call) so every call has one implementation; api never includes grpc.
+# Same-layer uses that are the design, not debt: the gRPC adapter and the
+# console's API explorer drive the API's transport-independent dispatch
+# (api.h: route table, binding a request message, auth, handler call) so
+# every call has one implementation; api includes neither.
 allowed=(
     "grpc->api/api.h"
     "grpc->api/server.h"
+    "console->api/api.h"
+    "console->api/server.h"
 )
 
 is_exception() {
