@@ -104,16 +104,18 @@ static tomo_stream stream_of(const tomo_chat_channel *c)
 
 static tomo_tracker *tracker(tomo_rt *rt) { return (rt)->tracker; }
 
-/* The channel payload of a join reply. */
+/* The channel payload of a join reply. Nakama lists the visible presences
+ * without the joiner on a first join, and with it (when visible) when the
+ * session had already joined (is_new 0). */
 static json_t *channel_json(tomo_rt *rt, const tomo_chat_channel *c, tomo_rt_session *self,
-                            const tomo_presence *mine)
+                            const tomo_presence *mine, int is_new)
 {
     char id[TOMO_CHAT_ID_MAX];
     tomo_chat_id_format(c, id);
     tomo_stream st = stream_of(c);
     json_t *others = json_array();
     for (tomo_presence *p = tomo_tracker_first(tracker(rt), &st); p; p = tomo_presence_next(p))
-        if (p->session != self && !p->hidden)
+        if ((!is_new || p->session != self) && !p->hidden)
             json_array_append_new(others, tomo_presence_json(p));
     json_t *ch = json_pack("{s:s}", "id", id);
     if (json_array_size(others))
@@ -166,9 +168,10 @@ typedef struct join_job {
 static int join_finish(tomo_rt_req *req, const tomo_chat_channel *c, int persistence, int hidden)
 {
     tomo_stream st = stream_of(c);
+    int is_new = tomo_tracker_get(tracker(req->rt), req->session, &st) == NULL;
     tomo_tracker_track(tracker(req->rt), req->session, &st, persistence, hidden, NULL);
     const tomo_presence *mine = tomo_tracker_get(tracker(req->rt), req->session, &st);
-    return tomo_rt_reply(req, "channel", channel_json(req->rt, c, req->session, mine));
+    return tomo_rt_reply(req, "channel", channel_json(req->rt, c, req->session, mine, is_new));
 }
 
 /* Worker: a group channel needs membership; a DM's target must exist and
