@@ -510,19 +510,30 @@ static int stream_run(const tomo_ctx *ctx, tomo_stream_call *c, int keep, char *
     return 0;
 }
 
+/* stream_call for one session's presence (join, leave). */
+static int presence_call(const tomo_ctx *ctx, int op, const char *user_id, const char *session_id,
+                         const char *stream, tomo_stream_call **out, char **error)
+{
+    int rc = stream_call(ctx, op, stream, out, error);
+    if (rc)
+        return rc;
+    const char *why = tomo_stream_call_ids(*out, user_id, session_id);
+    if (why) {
+        tomo_stream_call_free(*out);
+        *out = NULL;
+        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
+    }
+    return 0;
+}
+
 static int s_stream_user_join(const tomo_ctx *ctx, const char *user_id, const char *session_id,
                               const char *stream, int hidden, int persistence,
                               const char *status, int *joined, char **error)
 {
     tomo_stream_call *c;
-    int rc = stream_call(ctx, TOMO_SC_JOIN, stream, &c, error);
+    int rc = presence_call(ctx, TOMO_SC_JOIN, user_id, session_id, stream, &c, error);
     if (rc)
         return rc;
-    const char *why = tomo_stream_call_ids(c, user_id, session_id);
-    if (why) {
-        tomo_stream_call_free(c);
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
-    }
     c->hidden = hidden;
     c->persistence = persistence;
     c->status = tomo_xstrdup(status ? status : "");
@@ -538,15 +549,8 @@ static int s_stream_user_leave(const tomo_ctx *ctx, const char *user_id, const c
                                const char *stream, char **error)
 {
     tomo_stream_call *c;
-    int rc = stream_call(ctx, TOMO_SC_LEAVE, stream, &c, error);
-    if (rc)
-        return rc;
-    const char *why = tomo_stream_call_ids(c, user_id, session_id);
-    if (why) {
-        tomo_stream_call_free(c);
-        return tomo_plugin_fail(error, TOMO_CODE_INVALID_ARGUMENT, "%s", why);
-    }
-    return stream_run(ctx, c, 0, error);
+    int rc = presence_call(ctx, TOMO_SC_LEAVE, user_id, session_id, stream, &c, error);
+    return rc ? rc : stream_run(ctx, c, 0, error);
 }
 
 static int s_stream_user_list(const tomo_ctx *ctx, const char *stream, int include_hidden,
