@@ -69,6 +69,7 @@ struct tomo_api_ctx {
     char *raw_out;                /* raw response body instead of JSON */
     size_t raw_len;
     char *content_type;
+    int tree_out;                 /* the transport reads ctx->out itself (gRPC) */
     int grpc_code;
     char *err_msg;
     int http_status;              /* overrides the status mapped from grpc_code */
@@ -173,6 +174,13 @@ struct tomo_runtime_call;
 int tomo_api_hooked(tomo_api_ctx *ctx, int after);
 /* Before hook (may replace or reject the request), handler, after hook. */
 int tomo_api_hook_run(tomo_api_ctx *ctx);
+/* 1 when the handler may answer with JSON text it renders itself
+ * (tomo_api_json_text) instead of a tree in ctx->out: a REST call that no
+ * after hook reads the response of. */
+int tomo_api_text_ok(tomo_api_ctx *ctx);
+/* Answer with that text (heap, taken; len its length), sent as
+ * application/json exactly like a ctx->out tree that prints to it. */
+void tomo_api_json_text(tomo_api_ctx *ctx, char *text, size_t len);
 /* Fill *c from the request (user, headers, query without http_key, client
  * address); strings stay owned by ctx, c->headers and c->query are new
  * references released by tomo_api_runtime_call_clear. */

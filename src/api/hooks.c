@@ -85,6 +85,17 @@ int tomo_api_hooked(tomo_api_ctx *ctx, int after)
            tomo_runtime_has_hook(rt, TOMO_HOOK_REQ_AFTER, ctx->route->name);
 }
 
+int tomo_api_text_ok(tomo_api_ctx *ctx) { return !ctx->tree_out && !tomo_api_hooked(ctx, 1); }
+
+void tomo_api_json_text(tomo_api_ctx *ctx, char *text, size_t len)
+{
+    free(ctx->raw_out);
+    free(ctx->content_type);
+    ctx->raw_out = text;
+    ctx->raw_len = len;
+    ctx->content_type = tomo_xstrdup("application/json");
+}
+
 static int is_auth(const tomo_api_ctx *ctx) { return !strncmp(ctx->route->name, "Authenticate", 12); }
 
 /* Repeated query fields of the request messages. */

@@ -165,6 +165,20 @@ int tomo_api_leaderboard_delete(tomo_api_ctx *ctx)
     return delete_common(ctx, 0);
 }
 
+/* A record list as the response (text straight from the records when the
+ * transport allows it); clears l. */
+static void list_out(tomo_api_ctx *ctx, tomo_lb_record_list *l)
+{
+    if (tomo_api_text_ok(ctx)) {
+        size_t len;
+        char *text = tomo_lb_record_list_text(l, &len);
+        tomo_api_json_text(ctx, text, len);
+    } else {
+        ctx->out = tomo_lb_record_list_json(l);
+    }
+    tomo_lb_record_list_clear(l);
+}
+
 /* owner_ids, limit (default `def`; `owners_only` says when an absent limit
  * means owner records only), cursor, expiry. */
 static int list_common(tomo_api_ctx *ctx, int tournament)
@@ -200,8 +214,7 @@ static int list_common(tomo_api_ctx *ctx, int tournament)
         if (rc < 0) {
             rc = tomo_api_svc_error(ctx, &err);
         } else {
-            ctx->out = tomo_lb_record_list_json(&l);
-            tomo_lb_record_list_clear(&l);
+            list_out(ctx, &l);
         }
     }
     free(ids);
@@ -235,8 +248,7 @@ static int around_common(tomo_api_ctx *ctx, int tournament)
                               limit, cursor, expiry, &l, &err);
     if (rc < 0)
         return tomo_api_svc_error(ctx, &err);
-    ctx->out = tomo_lb_record_list_json(&l);
-    tomo_lb_record_list_clear(&l);
+    list_out(ctx, &l);
     return 0;
 }
 

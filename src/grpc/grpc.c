@@ -361,6 +361,7 @@ static void job_run(gjob *j)
     tomo_api_ctx ctx = {0};
     ctx.srv = j->g->srv;
     ctx.http = &j->req;
+    ctx.tree_out = 1; /* the response becomes protobuf from ctx.out */
     ctx.trace = j->trace;
     j->req.method = row->route->method;
     j->req.path = (char *)row->route->path;

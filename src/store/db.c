@@ -51,10 +51,18 @@ struct tomo_db {
     tomo_metric *m_latency, *m_errors;
 };
 
+/* Cell text lives in chunks (one allocation per few rows, not per cell). */
+typedef struct cellchunk {
+    struct cellchunk *next;
+    size_t used, cap;
+    char data[];
+} cellchunk;
+
 struct tomo_dbres {
     size_t cols, rows, cap;
     char **names;
-    char **cells; /* rows*cols */
+    char **cells; /* rows*cols, pointing into chunks */
+    cellchunk *chunks; /* newest first */
     int64_t changes;
 };
 
@@ -471,8 +479,32 @@ void tomo_dbres_add_row(tomo_dbres *r, const char *const *cells, const size_t *l
         r->cap = r->cap ? r->cap * 2 : 8;
         r->cells = tomo_xrealloc(r->cells, r->cap * (r->cols ? r->cols : 1) * sizeof(char *));
     }
+    size_t need = 0;
     for (size_t i = 0; i < r->cols; i++)
-        r->cells[r->rows * r->cols + i] = cells[i] ? tomo_xstrndup(cells[i], lens[i]) : NULL;
+        if (cells[i])
+            need += lens[i] + 1;
+    cellchunk *ch = r->chunks;
+    if (!ch || ch->cap - ch->used < need) {
+        /* 1 KiB, then doubling up to 64 KiB: a one-row result stays small */
+        size_t cap = ch ? (ch->cap < 65536 ? ch->cap * 2 : ch->cap) : 1024;
+        if (cap < need)
+            cap = need;
+        ch = tomo_xmalloc(sizeof(cellchunk) + cap);
+        ch->next = r->chunks;
+        ch->used = 0;
+        ch->cap = cap;
+        r->chunks = ch;
+    }
+    for (size_t i = 0; i < r->cols; i++) {
+        char *p = NULL;
+        if (cells[i]) {
+            p = ch->data + ch->used;
+            memcpy(p, cells[i], lens[i]);
+            p[lens[i]] = '\0';
+            ch->used += lens[i] + 1;
+        }
+        r->cells[r->rows * r->cols + i] = p;
+    }
     r->rows++;
 }
 
@@ -499,8 +531,11 @@ void tomo_dbres_free(tomo_dbres *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->rows * r->cols; i++)
-        free(r->cells[i]);
+    while (r->chunks) {
+        cellchunk *n = r->chunks->next;
+        free(r->chunks);
+        r->chunks = n;
+    }
     for (size_t i = 0; i < r->cols; i++)
         free(r->names[i]);
     free(r->cells);

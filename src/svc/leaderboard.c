@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "leaderboard.h"
 
+#include "../core/jsonw.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1553,3 +1555,74 @@ json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l)
     return o;
 }
 
+/* ---- protojson text (tomo_lb_record_list_text) ---- */
+
+static void jw_i64(tomo_jw *w, const char *key, long long v)
+{
+    if (v) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", v);
+        tomo_jw_str(w, key, buf);
+    }
+}
+
+static void jw_str(tomo_jw *w, const char *key, const char *v)
+{
+    if (v && *v)
+        tomo_jw_str(w, key, v);
+}
+
+static void jw_time(tomo_jw *w, const char *key, long long unix_ms)
+{
+    if (unix_ms) {
+        char buf[32];
+        tomo_rfc3339(unix_ms / 1000, buf);
+        tomo_jw_str(w, key, buf);
+    }
+}
+
+/* Member for member what tomo_lb_record_json builds. */
+static void record_text(tomo_jw *w, const tomo_lb_record *r)
+{
+    tomo_jw_obj(w, NULL);
+    jw_str(w, "leaderboard_id", r->leaderboard_id);
+    jw_str(w, "owner_id", r->owner_id);
+    if (r->username)
+        tomo_jw_str(w, "username", r->username);
+    jw_i64(w, "score", r->score);
+    jw_i64(w, "subscore", r->subscore);
+    if (r->num_score)
+        tomo_jw_int(w, "num_score", r->num_score);
+    jw_str(w, "metadata", r->metadata);
+    jw_time(w, "create_time", r->create_time);
+    jw_time(w, "update_time", r->update_time);
+    jw_time(w, "expiry_time", r->expiry_time * 1000);
+    jw_i64(w, "rank", r->rank);
+    if (r->max_num_score)
+        tomo_jw_int(w, "max_num_score", r->max_num_score);
+    tomo_jw_obj_end(w);
+}
+
+char *tomo_lb_record_list_text(const tomo_lb_record_list *l, size_t *len)
+{
+    tomo_jw w;
+    tomo_jw_init(&w);
+    tomo_jw_obj(&w, NULL);
+    if (l->n) {
+        tomo_jw_arr(&w, "records");
+        for (size_t i = 0; i < l->n; i++)
+            record_text(&w, &l->records[i]);
+        tomo_jw_arr_end(&w);
+    }
+    if (l->n_owner) {
+        tomo_jw_arr(&w, "owner_records");
+        for (size_t i = 0; i < l->n_owner; i++)
+            record_text(&w, &l->owner_records[i]);
+        tomo_jw_arr_end(&w);
+    }
+    jw_str(&w, "next_cursor", l->next_cursor);
+    jw_str(&w, "prev_cursor", l->prev_cursor);
+    jw_i64(&w, "rank_count", l->rank_count);
+    tomo_jw_obj_end(&w);
+    return tomo_jw_take(&w, len);
+}

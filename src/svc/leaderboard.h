@@ -90,6 +90,9 @@ void tomo_lb_record_list_clear(tomo_lb_record_list *l);
 
 /* The LeaderboardRecordList message (protojson, new reference) of l. */
 struct json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l);
+/* The same as json_dumps(tomo_lb_record_list_json(l), JSON_COMPACT), written
+ * straight from the records (a listing's hot path). Heap; *len its length. */
+char *tomo_lb_record_list_text(const tomo_lb_record_list *l, size_t *len);
 
 /* Hooks the runtime registers (register_leaderboard_reset,
  * register_tournament_reset, register_tournament_end). Called on the

@@ -2,7 +2,8 @@
  * no transport: operators, authoritative refusal, listings with cursors and
  * ranks, around-owner windows, deletes, a reset, tournaments (join, window,
  * attempts, size), and the start-up rank fill, on SQLite and (with
- * TOMO_TEST_PG_ADMIN) Postgres. */
+ * TOMO_TEST_PG_ADMIN) Postgres; the list's text rendering against its
+ * jansson tree. */
 #define _GNU_SOURCE
 #include "tt.h"
 
@@ -12,6 +13,7 @@
 #include "svc/leaderboard.h"
 #include "svc/tournament.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -527,8 +529,58 @@ static void suite(testdb *t)
     db = NULL;
 }
 
+/* tomo_lb_record_list_text prints what json_dumps of the tree prints. */
+static void test_list_text(void)
+{
+    tomo_lb_record recs[3];
+    memset(recs, 0, sizeof(recs));
+    recs[0] = (tomo_lb_record){.leaderboard_id = "b",
+                               .owner_id = "00000000-0000-4000-8000-000000000001",
+                               .username = strdup("q\"u\\o\x01t\xc3\xa9"),
+                               .score = -5,
+                               .subscore = 7,
+                               .num_score = 2,
+                               .max_num_score = 9,
+                               .metadata = strdup("{\"a\":1}"),
+                               .create_time = 1700000000123,
+                               .update_time = 1700000001000,
+                               .expiry_time = 1800000000,
+                               .rank = 1};
+    recs[1] = (tomo_lb_record){.leaderboard_id = "b",
+                               .owner_id = "00000000-0000-4000-8000-000000000002",
+                               .username = strdup(""),
+                               .metadata = strdup(""),
+                               .rank = 2};
+    recs[2] = (tomo_lb_record){.leaderboard_id = "b",
+                               .owner_id = "00000000-0000-4000-8000-000000000003",
+                               .username = strdup("bad \xff utf-8"),
+                               .metadata = strdup("{}"),
+                               .score = 1LL << 40};
+    tomo_lb_record_list lists[3] = {
+        {recs, 3, recs + 1, 1, strdup("next"), strdup("prev"), 3},
+        {recs, 1, NULL, 0, NULL, NULL, 0},
+        {NULL, 0, NULL, 0, NULL, NULL, 0},
+    };
+    for (int i = 0; i < 3; i++) {
+        json_t *tree = tomo_lb_record_list_json(&lists[i]);
+        char *want = json_dumps(tree, JSON_COMPACT);
+        size_t len = 0;
+        char *got = tomo_lb_record_list_text(&lists[i], &len);
+        TT_STR_EQ(got, want);
+        TT_EQ(len, strlen(want));
+        free(got);
+        free(want);
+        json_decref(tree);
+    }
+    free(lists[0].next_cursor);
+    free(lists[0].prev_cursor);
+    for (int i = 0; i < 3; i++)
+        tomo_lb_record_clear(&recs[i]);
+}
+
 int main(void)
 {
+    TT_RUN(test_list_text);
     testdb_each("lb", suite);
     return tt_finish();
 }
