@@ -34,6 +34,9 @@ FUZZ_SEED=1 bash scripts/fuzz.sh 30
 echo "== acceptance test dependencies (npm)"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 
+# The realtime files that run a second time with socket.loops 3 (3b).
+LOOPS_FILES=(realtime.test.mjs realtime_abuse.test.mjs chat.test.mjs)
+
 run_acceptance() {
   local label=$1
   echo "== acceptance tests: $label"
@@ -48,6 +51,15 @@ run_acceptance() {
 TOMO_BIN="$ROOT/build-asan/tomo" TOMO_TEST_BACKEND=sqlite \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_acceptance "sqlite (asan+ubsan build)"
+
+# 3b. The realtime files again with three event loops (socket.loops 3,
+# README "Several event loops"): sockets land on different loops, so
+# presences, messages and events cross loops. loops.test.mjs pins clients to
+# loops itself and ran above.
+echo "== acceptance tests: realtime files with socket.loops 3 (sqlite, asan+ubsan build)"
+(cd tests/integration && TOMO_BIN="$ROOT/build-asan/tomo" TOMO_TEST_BACKEND=sqlite TOMO_TEST_LOOPS=3 \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  node --test --test-concurrency=1 --test-timeout=300000 "${LOOPS_FILES[@]}")
 
 # 4. Postgres, release build. A throwaway server on a free loopback port in a
 # temporary directory: password auth over TCP (so a wrong password can be

@@ -17,6 +17,7 @@
 #include "store/db.h"
 #include "store/collation.h"
 #include "store/migrate.h"
+#include "rt/loops.h"
 #include "rt/rt.h"
 #include "rt/route_cluster.h"
 #include "svc/leaderboard.h"
@@ -28,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,79 @@ static tomo_grpc *g_grpc;  /* grpc.port (NULL when off or not bound) */
 static uv_timer_t g_shutdown_timer;
 static int64_t g_shutdown_deadline_ms;
 static tomo_rt_cluster *g_rt_cluster; /* the cluster routing (cluster.nats_url) */
+
+/* socket.loops > 1: loops 1..n-1 (loop 0 is the main thread's srv->loop,
+ * which also carries gRPC, the console, metrics, signals and the runtime).
+ * Each has its own realtime context and its own SO_REUSEPORT listeners on
+ * the API and WebSocket ports; rt/loops.h joins them. */
+typedef struct sub_loop {
+    int idx;
+    tomo_loop *loop;
+    tomo_rt *rt;
+    tomo_http_server *api_http, *ws_http;
+    pthread_t th;
+    int started;
+} sub_loop;
+static sub_loop *g_subs; /* [1..g_nloops) used */
+static int g_nloops = 1;
+static tomo_rt_loops *g_router;
+
+static void *sub_main(void *arg)
+{
+    sub_loop *sl = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "tomo-loop-%d", sl->idx); /* per-loop CPU in top -H, bench */
+    pthread_setname_np(pthread_self(), name);
+    tomo_rt_bind_thread(sl->rt);
+    tomo_loop_run(sl->loop);
+    return NULL;
+}
+
+static void sub_begin_shutdown(void *arg)
+{
+    sub_loop *sl = arg;
+    tomo_http_server_shutdown(sl->api_http);
+    if (sl->ws_http)
+        tomo_http_server_shutdown(sl->ws_http);
+    tomo_rt_shutdown(sl->rt);
+}
+
+static void sub_finish_shutdown(void *arg)
+{
+    sub_loop *sl = arg;
+    tomo_http_server_close_all(sl->api_http);
+    if (sl->ws_http)
+        tomo_http_server_close_all(sl->ws_http);
+    tomo_rt_close_all(sl->rt);
+    tomo_loop_close(sl->loop);
+}
+
+static size_t subs_inflight(void)
+{
+    size_t n = 0;
+    for (int i = 1; i < g_nloops; i++)
+        n += tomo_http_server_inflight(g_subs[i].api_http) +
+             (g_subs[i].ws_http ? tomo_http_server_inflight(g_subs[i].ws_http) : 0);
+    return n;
+}
+
+/* socket.loops: 0 = one per core, capped at 16 (beyond that the shared
+ * worker pool and the cross-loop hand-offs, not the loops, limit). */
+static int loops_wanted(const tomo_config *cfg)
+{
+    int n = cfg->socket.loops;
+    if (*cfg->cluster.nats_url && n != 1) {
+        /* the cluster routing is installed on one loop's context */
+        TOMO_LOGW(TOMO_MAIN, "cluster.nats_url set: running one event loop (socket.loops > 1 "
+                             "is not combined with a cluster yet) socket.loops=%d", n);
+        return 1;
+    }
+    if (n <= 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        n = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+    }
+    return n > TOMO_RT_LOOPS_MAX ? TOMO_RT_LOOPS_MAX : n;
+}
 
 int tomo_serve_console_public(const tomo_config *cfg)
 {
@@ -224,6 +299,8 @@ static void finish_shutdown(void)
         tomo_http_server_close_all(g_console_http);
     }
     tomo_grpc_close_all(g_grpc);
+    for (int i = 1; i < g_nloops; i++)
+        tomo_loop_post(g_subs[i].loop, sub_finish_shutdown, &g_subs[i]);
     tomo_rt_close_all(srv->rt);
     /* the others see this node leave now, not after cluster.dead_after_ms */
     tomo_cluster_stop(srv->cluster);
@@ -239,7 +316,7 @@ static void shutdown_tick(uv_timer_t *t)
     tomo_server *srv = &g_srv;
     size_t inflight = tomo_http_server_inflight(srv->api_http) +
                       (srv->ws_http ? tomo_http_server_inflight(srv->ws_http) : 0) +
-                      tomo_grpc_inflight(g_grpc);
+                      tomo_grpc_inflight(g_grpc) + subs_inflight();
     int pending = tomo_pool_pending(srv->pool);
     if ((inflight == 0 && pending == 0) || tomo_now_ms() >= g_shutdown_deadline_ms) {
         if (inflight || pending)
@@ -279,6 +356,8 @@ static void begin_shutdown(tomo_server *srv)
     if (srv->ws_http)
         tomo_http_server_shutdown(srv->ws_http);
     tomo_grpc_shutdown(g_grpc);
+    for (int i = 1; i < g_nloops; i++)
+        tomo_loop_post(g_subs[i].loop, sub_begin_shutdown, &g_subs[i]);
     tomo_rt_shutdown(srv->rt);
     /* Even with a zero grace period, requests already being handled get a
      * short moment to finish so their answers are not lost. */
@@ -483,6 +562,22 @@ int tomo_serve(tomo_config *cfg)
     /* The realtime context of the (one) loop gets only what it needs. */
     tomo_rt_deps rt_deps = {cfg, srv->loop, srv->pool, srv->db, &srv->svc, srv->ratelimit};
     srv->rt = tomo_rt_new(&rt_deps);
+    tomo_rt_bind_thread(srv->rt);
+    g_nloops = loops_wanted(cfg);
+    if (g_nloops > 1) {
+        g_router = tomo_rt_loops_new(g_nloops, 65536);
+        tomo_rt_loops_add(g_router, 0, srv->rt);
+        g_subs = tomo_xcalloc((size_t)g_nloops, sizeof(*g_subs));
+        for (int i = 1; i < g_nloops; i++) {
+            sub_loop *sl = &g_subs[i];
+            sl->idx = i;
+            sl->loop = tomo_loop_new();
+            tomo_rt_deps d = rt_deps;
+            d.loop = sl->loop;
+            sl->rt = tomo_rt_new(&d);
+            tomo_rt_loops_add(g_router, i, sl->rt);
+        }
+    }
     tomo_rt_svc_push_fill(srv->rt, &srv->svc.push);
     if (*cfg->cluster.nats_url) {
         int crc = tomo_cluster_new(cfg, srv->loop, &srv->cluster, err, sizeof(err));
@@ -526,15 +621,37 @@ int tomo_serve(tomo_config *cfg)
         }
         TOMO_LOGI(TOMO_MAIN, "TLS on the API and WebSocket ports %s", tomo_tls_describe(g_tls));
     }
-    srv->api_http = tomo_http_server_new(srv->loop, &lim, tomo_api_handle_http, srv, "api");
-    tomo_http_server_set_tls(srv->api_http, g_tls);
-    if (listen_or_log(srv->api_http, cfg->socket.address, cfg->socket.port, "api") < 0)
-        return 1;
-    if (cfg->socket.ws_port > 0 && cfg->socket.ws_port != cfg->socket.port) {
-        srv->ws_http = tomo_http_server_new(srv->loop, &lim, tomo_rt_handle_ws_port, srv->rt, "ws");
-        tomo_http_server_set_tls(srv->ws_http, g_tls);
-        if (listen_or_log(srv->ws_http, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
+    /* Every loop accepts on the API and WebSocket ports (SO_REUSEPORT when
+     * there are several); socket.loop_port_base + k reaches loop k only. */
+    for (int i = 0; i < g_nloops; i++) {
+        tomo_loop *lp = i ? g_subs[i].loop : srv->loop;
+        tomo_rt *lrt = i ? g_subs[i].rt : srv->rt;
+        tomo_http_server *api = tomo_http_server_new(lp, &lim, tomo_api_handle_http, srv, "api");
+        tomo_http_server_set_tls(api, g_tls);
+        tomo_http_server_set_reuseport(api, g_nloops > 1);
+        if (listen_or_log(api, cfg->socket.address, cfg->socket.port, "api") < 0)
             return 1;
+        tomo_http_server *ws = NULL;
+        if (cfg->socket.ws_port > 0 && cfg->socket.ws_port != cfg->socket.port) {
+            ws = tomo_http_server_new(lp, &lim, tomo_rt_handle_ws_port, lrt, "ws");
+            tomo_http_server_set_tls(ws, g_tls);
+            tomo_http_server_set_reuseport(ws, g_nloops > 1);
+            if (listen_or_log(ws, cfg->socket.address, cfg->socket.ws_port, "ws") < 0)
+                return 1;
+        }
+        if (cfg->socket.loop_port_base > 0) {
+            tomo_http_server_set_reuseport(api, 0);
+            if (listen_or_log(api, cfg->socket.address, cfg->socket.loop_port_base + i,
+                              "api (this loop only)") < 0)
+                return 1;
+        }
+        if (i) {
+            g_subs[i].api_http = api;
+            g_subs[i].ws_http = ws;
+        } else {
+            srv->api_http = api;
+            srv->ws_http = ws;
+        }
     }
     if (cfg->grpc.port > 0) {
         if (g_tls) {
@@ -591,15 +708,39 @@ int tomo_serve(tomo_config *cfg)
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sighup);
     uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 
+    for (int i = 1; i < g_nloops; i++) {
+        if (pthread_create(&g_subs[i].th, NULL, sub_main, &g_subs[i]) != 0) {
+            TOMO_LOGE(TOMO_MAIN, "cannot start loop thread %d", i);
+            return 1;
+        }
+        g_subs[i].started = 1;
+    }
     if (srv->cluster)
         g_rt_cluster = tomo_rt_cluster_attach(srv->rt, srv->cluster);
-    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d data_dir=%s cluster=%s", cfg->name,
-              workers, cfg->data_dir, srv->cluster ? "nats" : "off");
+    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d loops=%d data_dir=%s cluster=%s",
+              cfg->name, workers, g_nloops, cfg->data_dir, srv->cluster ? "nats" : "off");
     tomo_loop_run(srv->loop);
 
+    /* The other loops end once their finish_shutdown ran; hand-offs still
+     * queued between loops are dropped from here on. */
+    for (int i = 1; i < g_nloops; i++)
+        if (g_subs[i].started)
+            pthread_join(g_subs[i].th, NULL);
+    tomo_rt_loops_stop(g_router);
     tomo_pool_stop(srv->pool);
     /* done callbacks posted by the last jobs */
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
+    for (int i = 1; i < g_nloops; i++) {
+        sub_loop *sl = &g_subs[i];
+        tomo_loop_drain(sl->loop);
+        tomo_rt_free(sl->rt);
+        tomo_http_server_free(sl->api_http);
+        tomo_http_server_free(sl->ws_http);
+        uv_run(tomo_loop_uv(sl->loop), UV_RUN_NOWAIT);
+        tomo_loop_free(sl->loop);
+    }
+    free(g_subs);
+    g_subs = NULL;
     tomo_rt_free(srv->rt);
     srv->rt = NULL;
     tomo_rt_cluster_free(g_rt_cluster);
@@ -623,6 +764,9 @@ int tomo_serve(tomo_config *cfg)
     tomo_api_free(srv);
     tomo_db_close(srv->db);
     tomo_loop_free(srv->loop);
+    tomo_rt_loops_free(g_router);
+    g_router = NULL;
+    g_nloops = 1;
     tomo_tls_free(g_tls);
     g_tls = NULL;
     tomo_tls_free(g_tls_h2);

@@ -47,7 +47,7 @@ int tomo_api_match_list(tomo_api_ctx *ctx)
                           .min_size = has_min ? (int)min : -1,
                           .max_size = has_max ? (int)max : -1,
                           .query = query};
-    if (tomo_rt_match_list_all(ctx->srv->rt, &q, matches) < 0) {
+    if (tomo_rt_match_list_all(tomo_rt_of_thread(ctx->srv->rt), &q, matches) < 0) {
         json_decref(matches);
         return tomo_api_error(ctx, TOMO_GRPC_INTERNAL, "Error listing matches.");
     }

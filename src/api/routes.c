@@ -24,7 +24,7 @@
 #define NOGRPC NULL, NULL, NULL
 
 /* The /ws upgrade belongs to the realtime layer (rt/rt.h). */
-static void ws_upgrade(tomo_server *srv, tomo_http_req *req) { tomo_rt_handle_upgrade(srv->rt, req); }
+static void ws_upgrade(tomo_server *srv, tomo_http_req *req) { tomo_rt_handle_upgrade(tomo_rt_of_thread(srv->rt), req); }
 
 static const tomo_api_route table[] = {
     /* health */

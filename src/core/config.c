@@ -61,6 +61,8 @@ static const key_def keys[] = {
     SECRET("socket.server_key", socket.server_key, "defaultkey"),
     I("socket.port", socket.port, "7350", 0, 65535),
     I("socket.ws_port", socket.ws_port, "7349", 0, 65535),
+    I("socket.loops", socket.loops, "1", 0, 64),
+    I("socket.loop_port_base", socket.loop_port_base, "0", 0, 65535),
     S("socket.address", socket.address, ""),
     S("socket.protocol", socket.protocol, "tcp"),
     I("socket.max_message_size_bytes", socket.max_message_size_bytes, "4096", 128, 1 << 26),

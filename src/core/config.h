@@ -34,6 +34,8 @@ typedef struct tomo_config {
     struct {
         char *server_key, *address, *protocol, *ssl_certificate, *ssl_private_key;
         int port, ws_port;
+        int loops;          /* event loops (0: one per core, capped); rt/loops.h */
+        int loop_port_base; /* 0 off; else loop k also listens on base + k (tests) */
         int max_message_size_bytes, max_request_size_bytes, read_buffer_size_bytes,
             write_buffer_size_bytes;
         int read_timeout_ms, write_timeout_ms, idle_timeout_ms, write_wait_ms, pong_wait_ms,

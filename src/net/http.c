@@ -25,6 +25,7 @@ struct tomo_http_server {
     uv_tcp_t **listeners;
     size_t nlisteners;
     tomo_tls *tls; /* borrowed; NULL = plain TCP */
+    int reuseport; /* listen with SO_REUSEPORT (socket.loops > 1) */
     int port;
     int shutting_down;
     size_t nconns, inflight;
@@ -756,8 +757,8 @@ int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, cha
                             size_t errlen)
 {
     uv_tcp_t *t;
-    int rc = tomo_sock_listen(tomo_loop_uv(s->loop), host, port, on_connection, s, &t, &s->port, err,
-                              errlen);
+    int rc = tomo_sock_listen_ex(tomo_loop_uv(s->loop), host, port, s->reuseport, on_connection, s,
+                                 &t, &s->port, err, errlen);
     if (rc < 0)
         return rc;
     s->listeners = tomo_xrealloc(s->listeners, (s->nlisteners + 1) * sizeof(uv_tcp_t *));
@@ -766,6 +767,7 @@ int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, cha
 }
 
 int tomo_http_server_port(tomo_http_server *s) { return s->port; }
+void tomo_http_server_set_reuseport(tomo_http_server *s, int on) { s->reuseport = on ? 1 : 0; }
 size_t tomo_http_server_inflight(tomo_http_server *s) { return s->inflight; }
 size_t tomo_http_server_connections(tomo_http_server *s) { return s->nconns; }
 

@@ -63,6 +63,8 @@ tomo_http_server *tomo_http_server_new(tomo_loop *loop, const tomo_http_limits *
 /* Serve TLS on this server's listeners (tls borrowed, outlives the server;
  * NULL: plain TCP). Call before listening. */
 void tomo_http_server_set_tls(tomo_http_server *s, tomo_tls *tls);
+/* Later listens set SO_REUSEPORT (several loops on one port). */
+void tomo_http_server_set_reuseport(tomo_http_server *s, int on);
 /* Bind and listen on host:port ("" = all interfaces). Can be called several
  * times for several ports. Returns 0 or TOMO_EIO with a message in err. */
 int tomo_http_server_listen(tomo_http_server *s, const char *host, int port, char *err,

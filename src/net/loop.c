@@ -20,6 +20,10 @@ struct tomo_loop {
     int closed;
 };
 
+static __thread tomo_loop *t_loop; /* the loop this thread runs */
+
+tomo_loop *tomo_loop_current(void) { return t_loop; }
+
 static void drain(uv_async_t *a)
 {
     tomo_loop *l = a->data;
@@ -63,16 +67,37 @@ void tomo_loop_post(tomo_loop *l, tomo_fn fn, void *arg)
     else
         l->head = p;
     l->tail = p;
+    int closed = l->closed;
     pthread_mutex_unlock(&l->mu);
-    uv_async_send(&l->async);
+    /* A closed loop keeps the post for tomo_loop_drain / tomo_loop_free. */
+    if (!closed)
+        uv_async_send(&l->async);
 }
 
-int tomo_loop_run(tomo_loop *l) { return uv_run(&l->uv, UV_RUN_DEFAULT); }
+int tomo_loop_run(tomo_loop *l)
+{
+    tomo_loop *prev = t_loop;
+    t_loop = l;
+    int rc = uv_run(&l->uv, UV_RUN_DEFAULT);
+    t_loop = prev;
+    return rc;
+}
+
+void tomo_loop_drain(tomo_loop *l)
+{
+    tomo_loop *prev = t_loop;
+    t_loop = l;
+    drain(&l->async);
+    t_loop = prev;
+}
 
 void tomo_loop_close(tomo_loop *l)
 {
-    if (!l->closed) {
-        l->closed = 1;
+    pthread_mutex_lock(&l->mu);
+    int was = l->closed;
+    l->closed = 1;
+    pthread_mutex_unlock(&l->mu);
+    if (!was) {
         drain(&l->async);
         uv_close((uv_handle_t *)&l->async, NULL);
     }
@@ -203,7 +228,8 @@ tomo_pool *tomo_pool_new_hooks(tomo_loop *l, int nthreads, int max_queue,
 
 int tomo_pool_submit(tomo_pool *p, tomo_fn work, tomo_fn done, void *arg)
 {
-    return tomo_pool_submit_on(p, p->loop, work, done, arg);
+    /* done resumes on the loop that submitted (one of several, socket.loops) */
+    return tomo_pool_submit_on(p, t_loop ? t_loop : p->loop, work, done, arg);
 }
 
 int tomo_pool_submit_on(tomo_pool *p, tomo_loop *l, tomo_fn work, tomo_fn done, void *arg)

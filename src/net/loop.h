@@ -20,8 +20,14 @@ uv_loop_t *tomo_loop_uv(tomo_loop *l);
 void tomo_loop_post(tomo_loop *l, tomo_fn fn, void *arg);
 /* Run the loop until tomo_loop_stop; returns after handles are closed. */
 int tomo_loop_run(tomo_loop *l);
-/* Close the post handle so the loop can end once other handles are closed. */
+/* Close the post handle so the loop can end once other handles are closed.
+ * Posts after that are kept (not signalled) until tomo_loop_drain/free. */
 void tomo_loop_close(tomo_loop *l);
+/* Run the queued posts now on the calling thread (after the loop's thread
+ * ended: shutdown). */
+void tomo_loop_drain(tomo_loop *l);
+/* The loop the calling thread is running (inside tomo_loop_run), or NULL. */
+tomo_loop *tomo_loop_current(void);
 void tomo_loop_free(tomo_loop *l);
 
 /* Per-worker set-up and tear-down (a worker's own Lua state, a cached
@@ -44,7 +50,8 @@ tomo_pool *tomo_pool_new(tomo_loop *l, int nthreads, int max_queue);
 tomo_pool *tomo_pool_new_hooks(tomo_loop *l, int nthreads, int max_queue,
                                const tomo_pool_hooks *hooks);
 /* Queue work(arg) on a worker; then done(arg) on the loop thread (done may be
- * NULL). Returns 0, or TOMO_EAGAIN when the queue is full (caller answers
+ * NULL): the loop the caller runs on (tomo_loop_current), else the pool's.
+ * Returns 0, or TOMO_EAGAIN when the queue is full (caller answers
  * "unavailable"), or TOMO_EINVAL after tomo_pool_stop. */
 int tomo_pool_submit(tomo_pool *p, tomo_fn work, tomo_fn done, void *arg);
 /* The same, with done posted to loop `l` instead of the pool's (a job

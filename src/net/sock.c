@@ -4,6 +4,7 @@
 #include "../core/common.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,13 @@ static void on_listener_failed(uv_handle_t *h) { free(h); }
 int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_cb cb, void *data,
                      uv_tcp_t **out, int *bound_port, char *err, size_t errlen)
 {
+    return tomo_sock_listen_ex(loop, host, port, 0, cb, data, out, bound_port, err, errlen);
+}
+
+int tomo_sock_listen_ex(uv_loop_t *loop, const char *host, int port, int reuseport,
+                        uv_connection_cb cb, void *data, uv_tcp_t **out, int *bound_port,
+                        char *err, size_t errlen)
+{
     struct sockaddr_storage addr;
     const char *h = host && *host ? host : "0.0.0.0";
     int rc = strchr(h, ':') ? uv_ip6_addr(h, port, (struct sockaddr_in6 *)&addr)
@@ -91,8 +99,16 @@ int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_
         return TOMO_EIO;
     }
     uv_tcp_t *t = tomo_xmalloc(sizeof(*t));
-    uv_tcp_init(loop, t);
+    uv_tcp_init_ex(loop, t, addr.ss_family);
     t->data = data;
+    if (reuseport) {
+        /* several loops accept on the same port; the kernel spreads the
+         * connections (socket.loops) */
+        uv_os_fd_t fd;
+        int one = 1;
+        if (uv_fileno((uv_handle_t *)t, &fd) == 0)
+            (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
     rc = uv_tcp_bind(t, (struct sockaddr *)&addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)t, 4096, cb);

@@ -48,6 +48,11 @@ int tomo_sock_accept(uv_stream_t *listener, tomo_sock *s);
  * err. */
 int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_cb cb, void *data,
                      uv_tcp_t **out, int *bound_port, char *err, size_t errlen);
+/* The same; reuseport sets SO_REUSEPORT first (several loops listening on
+ * one port, socket.loops). */
+int tomo_sock_listen_ex(uv_loop_t *loop, const char *host, int port, int reuseport,
+                        uv_connection_cb cb, void *data, uv_tcp_t **out, int *bound_port,
+                        char *err, size_t errlen);
 /* The peer's address as text into buf ("" if unknown). */
 void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len);
 /* User pointer (the handle's data field). */

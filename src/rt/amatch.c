@@ -1290,6 +1290,7 @@ int tomo_rt_amatch_list(tomo_rt *rt, const tomo_match_query *q, json_t *out)
 
 int tomo_rt_match_list_all(tomo_rt *rt, const tomo_match_query *q, json_t *out)
 {
+    tomo_rt_route_pump(rt); /* matches other loops just made are listed */
     if (q->authoritative != 0 || q->query || q->label) {
         int rc = tomo_rt_amatch_list(rt, q, out);
         if (rc < 0)

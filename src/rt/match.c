@@ -380,26 +380,27 @@ static int h_match_data_send(tomo_rt_req *req)
         tomo_rt_out o;
         tomo_rt_md_out(&o, b.p, b.n, &f);
         sb_free(&b);
-        int remote = 0;
+        size_t ng = 0;
         for (size_t r = 0; r < k; r++) {
-            if (!to[r]->_ghost)
+            if (to[r]->_ghost)
+                ng++;
+            else
                 tomo_rt_out_send(&o, to[r]);
-            else if (json_array_size(filters))
-                remote = 1;
         }
-        /* Members on other loops or nodes: to everyone, one hand-off per
-         * origin (the routing); to listed ones, one per target. */
-        if (!json_array_size(filters) && tomo_tracker_remote_count(t, &st) &&
-            req->rt->routing.to_stream) {
-            json_t *tree = md_tree_cb(&f);
-            req->rt->routing.to_stream(req->rt->routing.ctx, req->rt, &st, tree, self->id);
-            json_decref(tree);
-        } else if (remote) {
-            json_t *tree = md_tree_cb(&f);
+        if (ng) {
+            /* Members on other loops or nodes: one hand-off per origin, the
+             * JSON frame shared. */
+            tomo_rt_session *gstack[64];
+            tomo_rt_session **g = ng <= 64 ? gstack : tomo_xmalloc(ng * sizeof(*g));
+            ng = 0;
             for (size_t r = 0; r < k; r++)
                 if (to[r]->_ghost)
-                    tomo_rt_session_send(to[r], tree);
-            json_decref(tree);
+                    g[ng++] = to[r];
+            if (!o.env)
+                o.env = o.build(o.build_arg);
+            tomo_rt_route_ghosts(req->rt, g, ng, o.env, o.frame[TOMO_RT_FORMAT_JSON]);
+            if (g != gstack)
+                free(g);
         }
         tomo_rt_out_clear(&o);
     }

@@ -50,11 +50,23 @@ typedef struct tomo_rt_routing {
      * status NULL unless a status stream; everything borrowed). */
     void (*presence)(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
                      const tomo_stream *st, int persistence, int hidden, const char *status);
-    /* One remote session (a ghost: g->origin, g->id): send env / close it
-     * (final_env may be NULL), as tomo_rt_session_send / _close would. */
-    void (*to_session)(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *env);
+    /* Sessions of one origin (ghosts' ids): send env to each, encoded once
+     * per format there. json_frame (may be NULL) is env already encoded as
+     * a JSON text frame (atomically refcounted: ref it to keep it). */
+    void (*to_sessions)(void *ctx, tomo_rt *from, uint32_t origin, const char *const *session_ids,
+                        size_t n, json_t *env, tomo_frame *json_frame);
+    /* Close one remote session (a ghost: g->origin, g->id); final_env may
+     * be NULL; as tomo_rt_session_close would. */
     void (*close_session)(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *final_env,
                           int ws_code, const char *reason);
+    /* Untrack the user's sessions that are not on `from` from st (a group
+     * kick: svc push stream_user_leave). May be NULL. */
+    void (*user_stream_leave)(void *ctx, tomo_rt *from, const tomo_stream *st,
+                              const char *user_id);
+    /* Apply now what other origins already handed to this loop (rt calls it
+     * before it handles an envelope, a push or a listing, so that what a
+     * client saw answered elsewhere is visible here). May be NULL. */
+    void (*pump)(void *ctx, tomo_rt *rt);
 } tomo_rt_routing;
 
 /* Install the routing of a loop (start-up, before sockets arrive; copied).
@@ -62,6 +74,8 @@ typedef struct tomo_rt_routing {
  * origin is this loop's origin id (its sessions' `origin`). */
 void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t origin);
 uint32_t tomo_rt_origin(const tomo_rt *rt);
+/* routing.pump, if any (see above). */
+void tomo_rt_route_pump(tomo_rt *rt);
 /* After injecting remote presences: deliver the events they queued (to
  * this loop's sessions) and update the presences gauge. */
 void tomo_rt_route_flush(tomo_rt *rt);
@@ -75,6 +89,14 @@ tomo_rt_session *tomo_rt_route_session(tomo_rt *rt, const char *session_id);
  * reached. */
 size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
                             const tomo_rt_session *skip);
+/* Send to ghosts (remote sessions) g[0..n): one to_sessions call per
+ * origin. env borrowed; json_frame may be NULL (see to_sessions). */
+void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json_t *env,
+                          tomo_frame *json_frame);
+/* On the destination: send env to this loop's sessions ids[0..n), sharing
+ * one encoding per format (json_frame, if given, is the JSON one). */
+size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
+                                    tomo_frame *json_frame);
 /* Only this loop's members (what a routing implementation calls on the
  * destination loop). skip_session_id may be NULL. */
 size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,

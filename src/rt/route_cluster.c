@@ -194,17 +194,21 @@ static void r_disconnect_user(void *ctx, tomo_rt *from, const char *user_id)
     send_to(rc, TOMO_CLUSTER_ALL);
 }
 
-static void r_to_session(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *env)
+static void r_to_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char *const *ids,
+                          size_t n, json_t *env, tomo_frame *json_frame)
 {
     (void)from;
+    (void)json_frame;
     tomo_rt_cluster *rc = ctx;
-    uint32_t node = node_of(g->origin);
+    uint32_t node = node_of(origin);
     if (!node)
         return;
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_SESSION, 0);
-    tomo_cluster_put_str(&rc->out, g->id);
-    put_env(&rc->out, env);
-    send_to(rc, node);
+    for (size_t i = 0; i < n; i++) {
+        tomo_cluster_buf_begin(rc->bus, &rc->out, K_SESSION, 0);
+        tomo_cluster_put_str(&rc->out, ids[i]);
+        put_env(&rc->out, env);
+        send_to(rc, node);
+    }
 }
 
 static void r_close_session(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *final_env,
@@ -458,7 +462,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *rt, tomo_cluster *bus)
         .to_user = r_to_user,
         .disconnect_user = r_disconnect_user,
         .presence = r_presence,
-        .to_session = r_to_session,
+        .to_sessions = r_to_sessions,
         .close_session = r_close_session,
     };
     tomo_rt_set_routing(rt, &routing, tomo_rt_origin(rt));

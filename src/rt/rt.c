@@ -77,7 +77,12 @@ static void ws_message(tomo_ws *ws, int opcode, const uint8_t *data, size_t len,
             return;
         }
     }
-    tomo_rt_dispatch(s, env);
+    /* What other loops did before this envelope was sent applies first. */
+    tomo_rt_session_hold(s);
+    tomo_rt_route_pump(s->rt);
+    if (tomo_rt_session_alive(s))
+        tomo_rt_dispatch(s, env);
+    tomo_rt_session_release(s);
     json_decref(env);
 }
 
@@ -176,8 +181,10 @@ static void start_session(upgrade_job *j, tomo_sock *tcp, const char *leftover, 
               j->format ? "protobuf" : "json");
     tomo_ws *ws = tomo_ws_new(rt->ws, tcp, &wc, &g_ws_cb, s);
     tomo_rt_session_attach(s, ws);
-    if (cfg->session.single_socket)
+    if (cfg->session.single_socket) {
+        tomo_rt_route_pump(rt);
         kick_older(s);
+    }
     tomo_tracker_flush(rt->tracker, rt);
     /* Envelopes sent right behind the handshake are handled only now that
      * the session can answer. */
@@ -505,6 +512,12 @@ void tomo_rt_free(tomo_rt *rt)
     free(rt);
 }
 
+static __thread tomo_rt *t_rt;
+
+void tomo_rt_bind_thread(tomo_rt *rt) { t_rt = rt; }
+
+tomo_rt *tomo_rt_of_thread(tomo_rt *fallback) { return t_rt ? t_rt : fallback; }
+
 struct tomo_tracker *tomo_rt_tracker(tomo_rt *rt)
 {
     return rt ? rt->tracker : NULL;
@@ -524,6 +537,12 @@ void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t o
 }
 
 uint32_t tomo_rt_origin(const tomo_rt *rt) { return rt->origin; }
+
+void tomo_rt_route_pump(tomo_rt *rt)
+{
+    if (rt && rt->routing.pump)
+        rt->routing.pump(rt->routing.ctx, rt);
+}
 
 void tomo_rt_route_flush(tomo_rt *rt)
 {
@@ -551,6 +570,47 @@ size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
     if (rt->routing.to_stream && tomo_tracker_remote_count(rt->tracker, st))
         rt->routing.to_stream(rt->routing.ctx, rt, st, env, skip ? skip->id : NULL);
     return n;
+}
+
+void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json_t *env,
+                          tomo_frame *json_frame)
+{
+    if (!n || !rt->routing.to_sessions)
+        return;
+    const char *stackv[64];
+    const char **ids = n <= 64 ? stackv : tomo_xmalloc(n * sizeof(*ids));
+    uint8_t *done = tomo_xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        size_t k = 0;
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && g[j]->origin == g[i]->origin) {
+                done[j] = 1;
+                ids[k++] = g[j]->id;
+            }
+        rt->routing.to_sessions(rt->routing.ctx, rt, g[i]->origin, ids, k, env, json_frame);
+    }
+    free(done);
+    if (ids != stackv)
+        free(ids);
+}
+
+size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
+                                    tomo_frame *json_frame)
+{
+    tomo_rt_out o;
+    tomo_rt_out_init(&o, json_incref(env));
+    if (json_frame)
+        o.frame[TOMO_RT_FORMAT_JSON] = tomo_frame_ref(json_frame);
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        tomo_rt_session *s = tomo_rt_session_find(rt, ids[i]);
+        if (s && tomo_rt_out_send(&o, s) == 0)
+            sent++;
+    }
+    tomo_rt_out_clear(&o);
+    return sent;
 }
 
 /* ---- services for the layers above ---- */
@@ -598,6 +658,14 @@ void tomo_rt_disconnect_user(tomo_rt *rt, const char *user_id)
     tomo_rt_disconnect_user_local(rt, user_id);
     if (rt && rt->routing.disconnect_user)
         rt->routing.disconnect_user(rt->routing.ctx, rt, user_id);
+}
+
+void tomo_rt_user_stream_leave_local(tomo_rt *rt, const tomo_stream *st, const char *user_id)
+{
+    for (tomo_rt_session *s = tomo_rt_session_first_of_user(rt, user_id); s;
+         s = tomo_rt_session_next_of_user(s))
+        tomo_tracker_untrack(rt->tracker, s, st);
+    tomo_tracker_flush(rt->tracker, rt);
 }
 
 int tomo_rt_user_online(tomo_rt *rt, const char *user_id)

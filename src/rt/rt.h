@@ -47,6 +47,12 @@ void tomo_rt_shutdown(tomo_rt *rt);
 void tomo_rt_close_all(tomo_rt *rt);
 void tomo_rt_free(tomo_rt *rt);
 
+/* The realtime context of the loop the calling thread runs (set with
+ * tomo_rt_bind_thread by each loop thread before it runs), or fallback:
+ * what the API layer uses for /ws and listings with several loops. */
+void tomo_rt_bind_thread(tomo_rt *rt);
+tomo_rt *tomo_rt_of_thread(tomo_rt *fallback);
+
 /* The tracker (rt/tracker.h). */
 struct tomo_tracker *tomo_rt_tracker(tomo_rt *rt);
 

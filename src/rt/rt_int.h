@@ -75,6 +75,9 @@ static inline void tomo_rt_presences_gauge(tomo_rt *rt)
     }
 }
 
+/* Untrack this loop's sessions of a user from st (svc_push.c, loops.c). */
+void tomo_rt_user_stream_leave_local(tomo_rt *rt, const tomo_stream *st, const char *user_id);
+
 /* channel.c: drop the per-session chat state (tomo_rt_free). */
 void tomo_rt_channel_free(tomo_rt *rt);
 

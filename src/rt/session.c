@@ -317,9 +317,10 @@ void tomo_rt_out_clear(tomo_rt_out *o)
 int tomo_rt_session_send(tomo_rt_session *s, json_t *envelope)
 {
     if (s->_ghost) {
-        if (s->_gone || !s->rt || !s->rt->routing.to_session)
+        if (s->_gone || !s->rt || !s->rt->routing.to_sessions)
             return TOMO_EIO;
-        s->rt->routing.to_session(s->rt->routing.ctx, s->rt, s, envelope);
+        const char *id = s->id;
+        s->rt->routing.to_sessions(s->rt->routing.ctx, s->rt, s->origin, &id, 1, envelope, NULL);
         return 0;
     }
     tomo_rt_out o;

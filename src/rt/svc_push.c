@@ -30,6 +30,7 @@ static void on_loop(void *arg)
     tomo_rt *rt = (j->rt);
     if (!rt || rt->stopping)
         goto out;
+    tomo_rt_route_pump(rt);
     if (j->kind == JOB_TO_USER) {
         tomo_rt_send_to_user(j->rt, j->user_id, j->env);
     } else if (j->kind == JOB_DISCONNECT) {
@@ -39,9 +40,9 @@ static void on_loop(void *arg)
         tomo_rt_route_stream(rt, &st, j->env, NULL);
     } else {
         tomo_stream st = {j->mode, j->subject, "", ""};
-        for (tomo_rt_session *s = tomo_rt_session_first_of_user(j->rt, j->user_id); s;
-             s = tomo_rt_session_next_of_user(s))
-            tomo_tracker_untrack(rt->tracker, s, &st);
+        tomo_rt_user_stream_leave_local(rt, &st, j->user_id);
+        if (rt->routing.user_stream_leave)
+            rt->routing.user_stream_leave(rt->routing.ctx, rt, &st, j->user_id);
     }
 out:
     json_decref(j->env);

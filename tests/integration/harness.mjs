@@ -54,6 +54,23 @@ export async function freePort() {
   throw new Error('no free port in 20000-32767');
 }
 
+/** n consecutive free ports (socket.loop_port_base); returns the first. */
+export async function freePortRange(n) {
+  for (let i = 0; i < 200; i++) {
+    const base = 20000 + Math.floor(Math.random() * (12768 - n));
+    let ok = true;
+    for (let k = 0; k < n && ok; k++) ok = !handedOut.has(base + k) && await tryListen(base + k);
+    if (!ok) continue;
+    for (let k = 0; k < n; k++) handedOut.add(base + k);
+    return base;
+  }
+  throw new Error('no free port range in 20000-32767');
+}
+
+// TOMO_TEST_LOOPS=N: every server runs N event loops (socket.loops; CI runs
+// the realtime files with 3). A test's own --socket.loops comes later and wins.
+export const TEST_LOOPS = process.env.TOMO_TEST_LOOPS || '';
+
 let dbCounter = 0;
 export function createPgDatabase() {
   const admin = process.env.TOMO_TEST_PG_ADMIN;
@@ -101,6 +118,7 @@ export async function startServer(opts = {}) {
     '--grpc.port', String(grpcPort),
     '--data_dir', dataDir,
     '--logger.level', opts.logLevel || 'info',
+    ...(TEST_LOOPS ? ['--socket.loops', TEST_LOOPS] : []),
     ...dbArgs,
   ];
   if (dbUrl && opts.migrate !== false) {

@@ -1,0 +1,386 @@
+/* rt/loops.c: the in-process routing between several loops (see loops.h). */
+#define _GNU_SOURCE
+#include "loops.h"
+
+#include "rt_int.h"
+
+#include "../core/common.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct msg msg;
+
+/* One FIFO per destination loop. The destination runs it when woken (one
+ * tomo_loop_post per batch) and also before it handles anything that may
+ * depend on what other loops did just before (tomo_rt_route_pump): a
+ * client that saw another loop's answer (a join) finds its effects here. */
+typedef struct inbox {
+    pthread_mutex_t mu;
+    msg *head, *tail;
+    int woken; /* a wake-up post is pending */
+    struct tomo_rt_loops *L;
+    int idx;
+} inbox;
+
+struct tomo_rt_loops {
+    int n;
+    size_t max_queue;
+    tomo_rt *rts[TOMO_RT_LOOPS_MAX];
+    inbox in[TOMO_RT_LOOPS_MAX];
+    atomic_size_t queued[TOMO_RT_LOOPS_MAX]; /* messages waiting per destination */
+    atomic_int stopping;
+    atomic_uint_fast64_t dropped;
+    tomo_metric *m_dropped;
+};
+
+enum { M_PRESENCE, M_STREAM, M_USER, M_SESSIONS, M_CLOSE, M_DISCONNECT, M_STREAM_LEAVE };
+
+struct msg {
+    msg *next;
+    tomo_rt_loops *L;
+    int dst, kind;
+    uint32_t origin;
+    /* presence */
+    int op, persistence, hidden;
+    char session_id[37], user_id[37];
+    char *username, *status;
+    /* stream (presence, stream messages) */
+    int mode;
+    char *subject, *subcontext, *label;
+    /* messages */
+    json_t *env;            /* owned (a deep copy made on the sender) */
+    tomo_frame *json_frame; /* ref held, or NULL */
+    char *skip;             /* session id or NULL */
+    char **ids;             /* M_SESSIONS */
+    size_t nids;
+    int ws_code;
+    char *reason;
+};
+
+static char *dup_or_null(const char *s) { return s ? tomo_xstrdup(s) : NULL; }
+
+static void msg_free(msg *m)
+{
+    free(m->username);
+    free(m->status);
+    free(m->subject);
+    free(m->subcontext);
+    free(m->label);
+    json_decref(m->env);
+    tomo_frame_unref(m->json_frame);
+    free(m->skip);
+    for (size_t i = 0; i < m->nids; i++)
+        free(m->ids[i]);
+    free(m->ids);
+    free(m->reason);
+    free(m);
+}
+
+static tomo_stream msg_stream(const msg *m)
+{
+    tomo_stream st = {m->mode, m->subject, m->subcontext, m->label};
+    return st;
+}
+
+static void run(msg *m)
+{
+    tomo_rt_loops *L = m->L;
+    atomic_fetch_sub(&L->queued[m->dst], 1);
+    tomo_rt *rt = L->rts[m->dst];
+    if (atomic_load(&L->stopping) || !rt) {
+        msg_free(m);
+        return;
+    }
+    tomo_stream st = msg_stream(m);
+    switch (m->kind) {
+    case M_PRESENCE:
+        if (m->op == TOMO_TRACKER_UNTRACK)
+            tomo_tracker_untrack_remote(rt->tracker, m->session_id, &st);
+        else
+            tomo_tracker_track_remote(rt->tracker, m->origin, m->session_id, m->user_id,
+                                      m->username, &st, m->persistence, m->hidden, m->status);
+        tomo_rt_route_flush(rt);
+        break;
+    case M_STREAM:
+        tomo_rt_route_stream_local(rt, &st, m->env, m->skip);
+        break;
+    case M_USER:
+        tomo_rt_send_to_user_local(rt, m->user_id, m->env);
+        break;
+    case M_SESSIONS:
+        tomo_rt_route_sessions_local(rt, (const char *const *)m->ids, m->nids, m->env,
+                                     m->json_frame);
+        break;
+    case M_CLOSE: {
+        tomo_rt_session *s = tomo_rt_route_session(rt, m->session_id);
+        if (s)
+            tomo_rt_session_close(s, m->env, m->ws_code, m->reason);
+        tomo_rt_route_flush(rt);
+        break;
+    }
+    case M_DISCONNECT:
+        tomo_rt_disconnect_user_local(rt, m->user_id);
+        break;
+    case M_STREAM_LEAVE:
+        tomo_rt_user_stream_leave_local(rt, &st, m->user_id);
+        break;
+    }
+    msg_free(m);
+}
+
+static void pump_inbox(inbox *in)
+{
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        msg *m = in->head;
+        in->head = in->tail = NULL;
+        pthread_mutex_unlock(&in->mu);
+        if (!m)
+            return;
+        while (m) {
+            msg *next = m->next;
+            run(m);
+            m = next;
+        }
+    }
+}
+
+static void pump(void *ctx, tomo_rt *rt)
+{
+    tomo_rt_loops *L = ctx;
+    if (rt->origin < (uint32_t)L->n)
+        pump_inbox(&L->in[rt->origin]);
+}
+
+/* arg: the inbox (owned by L, which outlives every loop: this may run in
+ * tomo_loop_free's drain after the loop's rt is gone; run() then only frees). */
+static void on_wake(void *arg)
+{
+    inbox *in = arg;
+    pthread_mutex_lock(&in->mu);
+    in->woken = 0; /* later hand-offs post a new wake-up */
+    pthread_mutex_unlock(&in->mu);
+    pump_inbox(in);
+}
+
+/* Post m to its destination; droppable messages give way on a full queue. */
+static void post(tomo_rt_loops *L, msg *m, int droppable)
+{
+    if (atomic_load(&L->stopping) || m->dst < 0 || m->dst >= L->n || !L->rts[m->dst]) {
+        msg_free(m);
+        return;
+    }
+    size_t q = atomic_fetch_add(&L->queued[m->dst], 1);
+    if (droppable && q >= L->max_queue) {
+        atomic_fetch_sub(&L->queued[m->dst], 1);
+        atomic_fetch_add(&L->dropped, 1);
+        tomo_metric_add(L->m_dropped, NULL, 1);
+        msg_free(m);
+        return;
+    }
+    inbox *in = &L->in[m->dst];
+    pthread_mutex_lock(&in->mu);
+    if (in->tail)
+        in->tail->next = m;
+    else
+        in->head = m;
+    in->tail = m;
+    int wake = !in->woken;
+    in->woken = 1;
+    pthread_mutex_unlock(&in->mu);
+    if (wake)
+        tomo_loop_post(L->rts[m->dst]->loop, on_wake, in);
+}
+
+static msg *msg_new(tomo_rt_loops *L, int dst, int kind, tomo_rt *from)
+{
+    msg *m = tomo_xcalloc(1, sizeof(*m));
+    m->L = L;
+    m->dst = dst;
+    m->kind = kind;
+    m->origin = from->origin;
+    return m;
+}
+
+static void set_stream(msg *m, const tomo_stream *st)
+{
+    m->mode = st->mode;
+    m->subject = dup_or_null(st->subject);
+    m->subcontext = dup_or_null(st->subcontext);
+    m->label = dup_or_null(st->label);
+}
+
+/* ---- the routing (rt/route.h) ---- */
+
+static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
+                       const tomo_stream *st, int persistence, int hidden, const char *status)
+{
+    tomo_rt_loops *L = ctx;
+    for (int i = 0; i < L->n; i++) {
+        if (i == (int)from->origin)
+            continue;
+        msg *m = msg_new(L, i, M_PRESENCE, from);
+        m->op = op;
+        m->persistence = persistence;
+        m->hidden = hidden;
+        memcpy(m->session_id, s->id, sizeof(m->session_id));
+        memcpy(m->user_id, s->user_id, sizeof(m->user_id));
+        m->username = dup_or_null(s->username);
+        m->status = dup_or_null(status);
+        set_stream(m, st);
+        post(L, m, 0);
+    }
+}
+
+static void r_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
+                     const char *skip_session_id)
+{
+    tomo_rt_loops *L = ctx;
+    uint32_t orig[TOMO_RT_LOOPS_MAX];
+    size_t n = tomo_tracker_origins(from->tracker, st, orig, TOMO_RT_LOOPS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        msg *m = msg_new(L, (int)orig[i], M_STREAM, from);
+        set_stream(m, st);
+        m->env = json_deep_copy(env);
+        m->skip = dup_or_null(skip_session_id);
+        post(L, m, 1);
+    }
+}
+
+static void r_user(void *ctx, tomo_rt *from, const char *user_id, json_t *env)
+{
+    tomo_rt_loops *L = ctx;
+    if (strlen(user_id) >= 37)
+        return;
+    tomo_stream notif = {TOMO_STREAM_NOTIFICATIONS, user_id, NULL, NULL};
+    uint32_t orig[TOMO_RT_LOOPS_MAX];
+    size_t n = tomo_tracker_origins(from->tracker, &notif, orig, TOMO_RT_LOOPS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        msg *m = msg_new(L, (int)orig[i], M_USER, from);
+        memcpy(m->user_id, user_id, strlen(user_id) + 1);
+        m->env = json_deep_copy(env);
+        post(L, m, 1);
+    }
+}
+
+static void r_disconnect(void *ctx, tomo_rt *from, const char *user_id)
+{
+    tomo_rt_loops *L = ctx;
+    if (strlen(user_id) >= 37)
+        return;
+    for (int i = 0; i < L->n; i++) {
+        if (i == (int)from->origin)
+            continue;
+        msg *m = msg_new(L, i, M_DISCONNECT, from);
+        memcpy(m->user_id, user_id, strlen(user_id) + 1);
+        post(L, m, 0);
+    }
+}
+
+static void r_stream_leave(void *ctx, tomo_rt *from, const tomo_stream *st, const char *user_id)
+{
+    tomo_rt_loops *L = ctx;
+    if (strlen(user_id) >= 37)
+        return;
+    for (int i = 0; i < L->n; i++) {
+        if (i == (int)from->origin)
+            continue;
+        msg *m = msg_new(L, i, M_STREAM_LEAVE, from);
+        memcpy(m->user_id, user_id, strlen(user_id) + 1);
+        set_stream(m, st);
+        post(L, m, 0);
+    }
+}
+
+static void r_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char *const *ids,
+                       size_t n, json_t *env, tomo_frame *json_frame)
+{
+    tomo_rt_loops *L = ctx;
+    msg *m = msg_new(L, (int)origin, M_SESSIONS, from);
+    m->ids = tomo_xcalloc(n ? n : 1, sizeof(*m->ids));
+    for (size_t i = 0; i < n; i++)
+        m->ids[i] = tomo_xstrdup(ids[i]);
+    m->nids = n;
+    m->env = json_deep_copy(env);
+    m->json_frame = json_frame ? tomo_frame_ref(json_frame) : NULL;
+    post(L, m, 1);
+}
+
+static void r_close(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *final_env,
+                    int ws_code, const char *reason)
+{
+    tomo_rt_loops *L = ctx;
+    msg *m = msg_new(L, (int)g->origin, M_CLOSE, from);
+    memcpy(m->session_id, g->id, sizeof(m->session_id));
+    m->env = final_env ? json_deep_copy(final_env) : NULL;
+    m->ws_code = ws_code;
+    m->reason = dup_or_null(reason);
+    post(L, m, 0);
+}
+
+/* ---- set-up ---- */
+
+tomo_rt_loops *tomo_rt_loops_new(int n, size_t max_queue)
+{
+    if (n < 1)
+        n = 1;
+    if (n > TOMO_RT_LOOPS_MAX)
+        n = TOMO_RT_LOOPS_MAX;
+    tomo_rt_loops *L = tomo_xcalloc(1, sizeof(*L));
+    L->n = n;
+    L->max_queue = max_queue ? max_queue : 1;
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_init(&L->in[i].mu, NULL);
+        L->in[i].L = L;
+        L->in[i].idx = i;
+    }
+    L->m_dropped = tomo_metrics_counter("realtime_cross_loop_dropped_total",
+                                        "Messages between loops dropped on a full queue", NULL);
+    return L;
+}
+
+void tomo_rt_loops_add(tomo_rt_loops *L, int idx, tomo_rt *rt)
+{
+    if (idx < 0 || idx >= L->n)
+        return;
+    L->rts[idx] = rt;
+    tomo_rt_routing r = {
+        .ctx = L,
+        .to_stream = r_stream,
+        .to_user = r_user,
+        .disconnect_user = r_disconnect,
+        .presence = r_presence,
+        .to_sessions = r_sessions,
+        .close_session = r_close,
+        .pump = pump,
+        .user_stream_leave = r_stream_leave,
+    };
+    tomo_rt_set_routing(rt, &r, (uint32_t)idx);
+}
+
+void tomo_rt_loops_stop(tomo_rt_loops *L)
+{
+    if (L)
+        atomic_store(&L->stopping, 1);
+}
+
+uint64_t tomo_rt_loops_dropped(tomo_rt_loops *L) { return L ? atomic_load(&L->dropped) : 0; }
+
+void tomo_rt_loops_free(tomo_rt_loops *L)
+{
+    if (!L)
+        return;
+    for (int i = 0; i < L->n; i++) {
+        for (msg *m = L->in[i].head, *next; m; m = next) {
+            next = m->next;
+            msg_free(m);
+        }
+        pthread_mutex_destroy(&L->in[i].mu);
+    }
+    free(L);
+}

@@ -1,0 +1,46 @@
+/* rt/loops.h: several event loops in one process (socket.loops): the
+ * in-process routing implementation (rt/route.h) that joins their tomo_rt.
+ * Owns: tomo_rt_loops (one per process) and the hand-off messages between
+ *       loops (heap; each one freed by the loop that runs it).
+ * Borrows: every loop's tomo_rt (registered with tomo_rt_loops_add).
+ * Threads: new/add/stop/free on the main thread (start-up, shutdown); the
+ *          routing callbacks run on the sending loop's thread and post to
+ *          the destination loop (tomo_loop_post: one FIFO queue per loop, so
+ *          the order of one sender's messages holds, and a presence change
+ *          always arrives before the messages that follow it).
+ *
+ * What crosses: every local presence change (replicated into the other
+ * loops' trackers as remote presences, so listings, counts and presence
+ * events are process-wide); stream messages, once per destination loop
+ * that has members (a deep copy of the envelope; that loop encodes it once
+ * per format for all its members); messages to a user (loops holding the
+ * user's sockets, from the notification stream); messages to given remote
+ * sessions (relayed match data: the JSON frame is shared, refcounted);
+ * session closes (single_socket) and disconnect_user.
+ * Bounded: at most max_queue messages wait per destination loop; beyond
+ * that, messages (not presence changes or closes) are dropped and counted
+ * (tomo_rt_loops_dropped; metric tomo_rt_cross_loop_dropped_total). */
+#ifndef TOMO_RT_LOOPS_H
+#define TOMO_RT_LOOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt.h"
+
+typedef struct tomo_rt_loops tomo_rt_loops;
+
+/* Room for n loops (1..TOMO_RT_LOOPS_MAX). */
+#define TOMO_RT_LOOPS_MAX 64
+tomo_rt_loops *tomo_rt_loops_new(int n, size_t max_queue);
+/* Register loop idx's realtime context and install the routing on it
+ * (origin = idx). Before any loop runs. */
+void tomo_rt_loops_add(tomo_rt_loops *L, int idx, tomo_rt *rt);
+/* Shutdown: hand-offs from now on are dropped (messages still queued are
+ * freed when their loop drains them). */
+void tomo_rt_loops_stop(tomo_rt_loops *L);
+void tomo_rt_loops_free(tomo_rt_loops *L);
+/* Messages dropped on a full queue so far. */
+uint64_t tomo_rt_loops_dropped(tomo_rt_loops *L);
+
+#endif
