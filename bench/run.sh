@@ -20,6 +20,8 @@
 #   BENCH_MATCHES, BENCH_PLAYERS, BENCH_RATE     relay (200, 4, 50)
 #   BENCH_MEMBERS, BENCH_CHAT_RATE               chat (100, 5)
 #   BENCH_FRIENDS, BENCH_GROUP_MEMBERS           friends, groups (1000, 10000)
+#   TOMO_LOOPS       socket.loops for the server (default: the server's own);
+#                    each scenario then also prints the CPU of every loop thread
 #   BENCH_OUT        also append the output to this file (default:
 #                    bench/results/run-<UTC time>.md, ignored by git; '' = none)
 # Only loopback traffic; every scenario is bounded in time by its flags.
@@ -95,6 +97,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 args=(--data_dir "$data" --socket.address 127.0.0.1 --socket.port "$api" --socket.ws_port "$ws"
     --console.port "$console" --metrics.prometheus_port "$metrics"
     --session.token_expiry_sec 7200 --logger.level warn)
+[ -n "${TOMO_LOOPS:-}" ] && args+=(--socket.loops "$TOMO_LOOPS")
 if [ -n "${TOMO_BENCH_PG:-}" ]; then
     args+=(--database.address "$TOMO_BENCH_PG")
     "$tomo" migrate up "${args[@]}" >"$data/migrate.log" 2>&1 || {
@@ -155,6 +158,19 @@ sessions=${BENCH_SESSIONS:-10000}
 # Leave room for the server's other descriptors and tomo-bench's HTTP pool.
 [ "$sessions" -gt $((nofile - 200)) ] && sessions=$((nofile - 200))
 
+# CPU ticks of the loop threads: loop 0 is the main thread (tid = pid), the
+# others are named tomo-loop-<k> (serve.c).
+loop_ticks() {
+    for t in /proc/"$srv_pid"/task/*; do
+        local tid=${t##*/} comm
+        comm=$(cat "$t/comm" 2>/dev/null) || continue
+        if [ "$tid" = "$srv_pid" ]; then comm=loop-0; fi
+        case "$comm" in loop-0 | tomo-loop-*) ;; *) continue ;; esac
+        awk -v c="${comm#tomo-}" '{ sub(/^.*\) /, ""); print c, $12 + $13 }' "$t/stat"
+    done | sort
+}
+hz=$(getconf CLK_TCK)
+
 failed=0 ran=0
 for sc in "${scenarios[@]}"; do
     need=0
@@ -189,8 +205,15 @@ for sc in "${scenarios[@]}"; do
     kill -0 "$srv_pid" 2>/dev/null || { echo "## $sc: skipped (tomo is gone)" | out; failed=1; continue; }
     ran=$((ran + 1))
     # Hard bound per scenario, on top of its own time limits.
+    t0=$(loop_ticks) s0=$(date +%s.%N)
     timeout -k 5 170 "$bench" "${cmd[@]}" "${common[@]}" --quiet 2>&1 | out
     rc=${PIPESTATUS[0]}
+    if [ -n "${TOMO_LOOPS:-}" ]; then
+        t1=$(loop_ticks) s1=$(date +%s.%N)
+        echo "- server CPU per loop thread (socket.loops $TOMO_LOOPS, % of one core over the run):" \
+            "$(join <(echo "$t0") <(echo "$t1") | awk -v hz="$hz" -v d="$(echo "$s1 - $s0" | bc)" \
+                '{ printf "%s %.0f%%  ", $1, 100 * ($3 - $2) / hz / d }')" | out
+    fi
     [ "$rc" != 0 ] && failed=1 && echo "($sc exited $rc)" | out
     echo | out
 done
