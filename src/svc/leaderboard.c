@@ -1515,47 +1515,8 @@ int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, co
 
 /* ---- protojson ---- */
 
-json_t *tomo_lb_record_json(const tomo_lb_record *r)
-{
-    json_t *o = json_object();
-    tomo_json_set_str(o, "leaderboard_id", r->leaderboard_id);
-    tomo_json_set_str(o, "owner_id", r->owner_id);
-    if (r->username)
-        json_object_set_new(o, "username", json_string(r->username));
-    tomo_json_set_i64(o, "score", r->score);
-    tomo_json_set_i64(o, "subscore", r->subscore);
-    if (r->num_score)
-        json_object_set_new(o, "num_score", json_integer(r->num_score));
-    tomo_json_set_str(o, "metadata", r->metadata);
-    tomo_json_set_time(o, "create_time", r->create_time);
-    tomo_json_set_time(o, "update_time", r->update_time);
-    tomo_json_set_time(o, "expiry_time", r->expiry_time * 1000);
-    tomo_json_set_i64(o, "rank", r->rank);
-    if (r->max_num_score)
-        json_object_set_new(o, "max_num_score", json_integer(r->max_num_score));
-    return o;
-}
-
-json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l)
-{
-    json_t *o = json_object(), *recs = json_array(), *owners = json_array();
-    for (size_t i = 0; i < l->n; i++)
-        json_array_append_new(recs, tomo_lb_record_json(&l->records[i]));
-    for (size_t i = 0; i < l->n_owner; i++)
-        json_array_append_new(owners, tomo_lb_record_json(&l->owner_records[i]));
-    if (json_array_size(recs))
-        json_object_set(o, "records", recs);
-    if (json_array_size(owners))
-        json_object_set(o, "owner_records", owners);
-    json_decref(recs);
-    json_decref(owners);
-    tomo_json_set_str(o, "next_cursor", l->next_cursor);
-    tomo_json_set_str(o, "prev_cursor", l->prev_cursor);
-    tomo_json_set_i64(o, "rank_count", l->rank_count);
-    return o;
-}
-
-/* ---- protojson text (tomo_lb_record_list_text) ---- */
+/* ---- protojson: written as text; the trees are parsed from it (one
+ * rendering of the message) ---- */
 
 static void jw_i64(tomo_jw *w, const char *key, long long v)
 {
@@ -1625,4 +1586,23 @@ char *tomo_lb_record_list_text(const tomo_lb_record_list *l, size_t *len)
     jw_i64(&w, "rank_count", l->rank_count);
     tomo_jw_obj_end(&w);
     return tomo_jw_take(&w, len);
+}
+
+json_t *tomo_lb_record_json(const tomo_lb_record *r)
+{
+    tomo_jw w;
+    tomo_jw_init(&w);
+    record_text(&w, r);
+    char *text = tomo_jw_take(&w, NULL);
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    return o;
+}
+
+json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l)
+{
+    char *text = tomo_lb_record_list_text(l, NULL);
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    return o;
 }

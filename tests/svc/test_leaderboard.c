@@ -529,7 +529,7 @@ static void suite(testdb *t)
     db = NULL;
 }
 
-/* tomo_lb_record_list_text prints what json_dumps of the tree prints. */
+/* The list's text, and the tree made from it. */
 static void test_list_text(void)
 {
     tomo_lb_record recs[3];
@@ -561,15 +561,38 @@ static void test_list_text(void)
         {recs, 1, NULL, 0, NULL, NULL, 0},
         {NULL, 0, NULL, 0, NULL, NULL, 0},
     };
+    /* As tomo printed these lists when they were jansson trees (json_dumps,
+     * JSON_COMPACT): escapes, omitted zeros, a non-UTF-8 string left out. */
+    static const char *const want[3] = {
+        "{\"records\":[{\"leaderboard_id\":\"b\",\"owner_id\":\"00000000-0000-4000"
+        "-8000-000000000001\",\"username\":\"q\\\"u\\\\o\\u0001t\xc3""\xa9""\",\"s"
+        "core\":\"-5\",\"subscore\":\"7\",\"num_score\":2,\"metadata\":\"{\\\"a\\\":"
+        "1}\",\"create_time\":\"2023-11-14T22:13:20Z\",\"update_time\":\"2023-11-1"
+        "4T22:13:21Z\",\"expiry_time\":\"2027-01-15T08:00:00Z\",\"rank\":\"1\",\"m"
+        "ax_num_score\":9},{\"leaderboard_id\":\"b\",\"owner_id\":\"00000000-0000-"
+        "4000-8000-000000000002\",\"username\":\"\",\"rank\":\"2\"},{\"leaderboard"
+        "_id\":\"b\",\"owner_id\":\"00000000-0000-4000-8000-000000000003\",\"score"
+        "\":\"1099511627776\",\"metadata\":\"{}\"}],\"owner_records\":[{\"leaderbo"
+        "ard_id\":\"b\",\"owner_id\":\"00000000-0000-4000-8000-000000000002\",\"us"
+        "ername\":\"\",\"rank\":\"2\"}],\"next_cursor\":\"next\",\"prev_cursor\":\"p"
+        "rev\",\"rank_count\":\"3\"}",
+        "{\"records\":[{\"leaderboard_id\":\"b\",\"owner_id\":\"00000000-0000-4000"
+        "-8000-000000000001\",\"username\":\"q\\\"u\\\\o\\u0001t\xc3""\xa9""\",\"s"
+        "core\":\"-5\",\"subscore\":\"7\",\"num_score\":2,\"metadata\":\"{\\\"a\\\":"
+        "1}\",\"create_time\":\"2023-11-14T22:13:20Z\",\"update_time\":\"2023-11-1"
+        "4T22:13:21Z\",\"expiry_time\":\"2027-01-15T08:00:00Z\",\"rank\":\"1\",\"m"
+        "ax_num_score\":9}]}",
+        "{}"};
     for (int i = 0; i < 3; i++) {
-        json_t *tree = tomo_lb_record_list_json(&lists[i]);
-        char *want = json_dumps(tree, JSON_COMPACT);
         size_t len = 0;
         char *got = tomo_lb_record_list_text(&lists[i], &len);
-        TT_STR_EQ(got, want);
-        TT_EQ(len, strlen(want));
+        TT_STR_EQ(got, want[i]);
+        TT_EQ(len, strlen(want[i]));
         free(got);
-        free(want);
+        json_t *tree = tomo_lb_record_list_json(&lists[i]);
+        char *dump = json_dumps(tree, JSON_COMPACT);
+        TT_STR_EQ(dump, want[i]);
+        free(dump);
         json_decref(tree);
     }
     free(lists[0].next_cursor);
