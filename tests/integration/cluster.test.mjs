@@ -324,6 +324,8 @@ test('the bus stopped: nodes serve node-local; restarted: the cluster heals', as
   nodes.e = await startNode('node-e');
   assert.equal((await readyz(nodes.e)).body.cluster.bus, 'disconnected');
   assert.match(nodes.e.logs(), /cluster bus unreachable at start-up, serving node-local/);
+  const joinsOfA = () => joinedIds(ub.socket.events.channelpresence).filter((id) => id === ua.userId).length;
+  const joinsOfA0 = joinsOfA();
   await startNats();
   await waitFor(async () => (await readyz(nodes.a)).body.cluster.bus === 'connected', 15000, 'a reconnects');
   await waitFor(async () => (await peers(nodes.a)).join() === 'node-b,node-e', 15000, 'a sees b and e');
@@ -336,6 +338,10 @@ test('the bus stopped: nodes serve node-local; restarted: the cluster heals', as
   await waitFor(() => joinedIds(ua.socket.events.channelpresence).filter((id) => id === ub.userId).length >= 2, 10000, 'a told b is back');
   ua.socket.events.channelmessage.length = 0;
   const again = await ub.socket.joinChat('heal-room', 1, false, false);
+  // b hears of a again too (a's snapshot may reach b after b's reached a)
+  if (!(again.presences || []).some((p) => p.user_id === ua.userId)) {
+    await waitFor(() => joinsOfA() > joinsOfA0, 10000, 'b told a is back');
+  }
   await ub.socket.writeChatMessage(again.id, { text: 'healed' });
   await waitFor(() => ua.socket.events.channelmessage.length, 5000, 'messages flow again');
   ua.socket.disconnect(false);
