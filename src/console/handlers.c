@@ -314,6 +314,7 @@ static int h_call_api(tomo_console_ctx *ctx)
     tomo_console_audit(ctx, "api/%s/%s", method, user_id && *user_id ? user_id : "-");
     const tomo_api_binding *row = tomo_api_binding_pick(rows, nrows, in);
     api.srv = ctx->con->d.api;
+    api.tree_out = 1; /* the response is rendered from api.out below */
     api.http = &req;
     req.method = row->route->method;
     req.path = (char *)row->route->path;
