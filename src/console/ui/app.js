@@ -242,7 +242,18 @@ async function pageGroup(id) {
 
 async function pageMatches() {
   const r = await api('GET', '/match');
-  show(h('h2', {}, 'Matches'), localTable('matches-table', [['Match ID', (m) => m.api_match.match_id], ['Authoritative', (m) => (m.api_match.authoritative ? 'yes' : 'no')], ['Label', (m) => m.api_match.label || ''], ['Size', (m) => m.api_match.size || 0], ['Node', (m) => m.node]], r.matches || []));
+  show(h('h2', {}, 'Matches'), localTable('matches-table', [['Match ID', (m) => m.api_match.match_id], ['Authoritative', (m) => (m.api_match.authoritative ? 'yes' : 'no')], ['Label', (m) => m.api_match.label || ''], ['Size', (m) => m.api_match.size || 0], ['Node', (m) => m.node]], r.matches || [],
+    { onRow: (m) => { if (m.api_match.authoritative) location.hash = '#/matches/' + enc(m.api_match.match_id); } }));
+}
+
+// An authoritative match's state: its presences, tick and the handler's state.
+async function pageMatch(id) {
+  const r = await api('GET', `/match/${enc(id)}/state`);
+  let st = r.state || '';
+  try { st = JSON.stringify(JSON.parse(st), null, 2); } catch { /* not JSON: shown as it is */ }
+  show(h('h2', {}, 'Match ', id), h('div', { class: 'card' }, kv({ tick: r.tick || '0', presences: (r.presences || []).length })),
+    h('div', { class: 'card' }, h('h3', {}, 'Presences'), localTable('match-presences', [['Username', (p) => p.username], ['User ID', (p) => p.user_id], ['Session', (p) => p.session_id], ['Node', (p) => p.node]], r.presences || [])),
+    h('div', { class: 'card' }, h('h3', {}, 'State'), h('pre', { id: 'match-state' }, st)));
 }
 
 async function pageLeaderboards() {
@@ -294,7 +305,7 @@ async function route() {
       case 'accounts': return parts[1] ? await pageAccount(parts[1]) : await pageAccounts();
       case 'storage': return parts.length === 4 ? await pageStorageObject(parts[1], parts[2], parts[3]) : await pageStorage(params);
       case 'groups': return parts[1] ? await pageGroup(parts[1]) : await pageGroups();
-      case 'matches': return await pageMatches();
+      case 'matches': return parts[1] ? await pageMatch(parts[1]) : await pageMatches();
       case 'leaderboards': return parts[1] ? await pageLeaderboard(parts[1]) : await pageLeaderboards();
       case 'runtime': return await pageRuntime();
       case 'config': return await pageConfig();
