@@ -129,6 +129,11 @@ struct tomo_pool {
     pthread_t *threads;
     int nthreads, max_queue, queued, running, stopping;
     int started; /* workers whose init hook finished (under mu) */
+    /* Workers blocked in cond_wait, and signals sent to them that they have
+     * not yet woken from: a submit wakes a worker only when an idle one is
+     * not already on its way (each wake is a futex call and a context
+     * switch, the dominant cost of a short job on a small box). */
+    int idle, signalled;
     tomo_pool_hooks hooks;
     pthread_mutex_t mu;
     pthread_cond_t cv, started_cv;
@@ -159,15 +164,20 @@ static void *worker_main(void *a)
     p->started++;
     pthread_cond_broadcast(&p->started_cv);
     pthread_mutex_unlock(&p->mu);
+    /* One critical section per job: the finished job's bookkeeping and the
+     * next job's dequeue share it. */
+    pthread_mutex_lock(&p->mu);
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->head && !p->stopping)
+        while (!p->head && !p->stopping) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
-        job *j = p->head;
-        if (!j) {
-            pthread_mutex_unlock(&p->mu);
-            break;
+            p->idle--;
+            if (p->signalled > 0)
+                p->signalled--;
         }
+        job *j = p->head;
+        if (!j)
+            break;
         p->head = j->next;
         if (!p->head)
             p->tail = NULL;
@@ -175,13 +185,13 @@ static void *worker_main(void *a)
         p->running++;
         pthread_mutex_unlock(&p->mu);
         j->work(j->arg);
-        pthread_mutex_lock(&p->mu);
-        p->running--;
-        pthread_mutex_unlock(&p->mu);
         if (j->done)
             tomo_loop_post(j->loop, j->done, j->arg);
         free(j);
+        pthread_mutex_lock(&p->mu);
+        p->running--;
     }
+    pthread_mutex_unlock(&p->mu);
     if (p->hooks.fini)
         p->hooks.fini(idx, t_worker_data, p->hooks.arg);
     t_worker_data = NULL;
@@ -255,8 +265,14 @@ int tomo_pool_submit_on(tomo_pool *p, tomo_loop *l, tomo_fn work, tomo_fn done, 
         p->head = j;
     p->tail = j;
     p->queued++;
-    pthread_cond_signal(&p->cv);
+    /* Wake a worker only if one sleeps and none is already waking; signal
+     * after unlocking so the woken worker does not block on mu at once. */
+    int wake = p->idle > p->signalled;
+    if (wake)
+        p->signalled++;
     pthread_mutex_unlock(&p->mu);
+    if (wake)
+        pthread_cond_signal(&p->cv);
     return 0;
 }
 
