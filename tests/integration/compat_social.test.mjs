@@ -7,8 +7,8 @@
 // the link; the friend imports' checks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { startServer, uid, rejectsWith as rejects } from './harness.mjs';
+import { fbigSignedInfo } from './rtutil.mjs';
 
 const SECRET = 'fbig-app-secret';
 let srv;
@@ -20,14 +20,8 @@ before(async () => {
 });
 after(async () => { if (srv) await srv.cleanup(); });
 
-/** Facebook Instant Games signed player info: base64url(HMAC).base64url(payload). */
-function signedInfo(playerId, secret = SECRET, algorithm = 'HMAC-SHA256') {
-  const payload = Buffer.from(JSON.stringify({
-    algorithm, issued_at: Math.floor(Date.now() / 1000), player_id: playerId, request_payload: '',
-  })).toString('base64url');
-  const sig = crypto.createHmac('sha256', secret).update(payload).digest('base64url');
-  return `${sig}.${payload}`;
-}
+const signedInfo = (playerId, secret = SECRET, algorithm = 'HMAC-SHA256') =>
+  fbigSignedInfo(playerId, secret, algorithm);
 
 const NOT_IMPL = 'Not implemented';
 

@@ -3,9 +3,12 @@
 // sockets, and waiting for pushed envelopes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
+import { before, after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { WebSocketAdapterPb } from '@heroiclabs/nakama-js-protobuf';
-import { uid } from './harness.mjs';
+import { startServer, uid } from './harness.mjs';
 
 export { WebSocket };
 
@@ -17,6 +20,18 @@ export function signToken(claims, key = 'defaultencryptionkey') {
   const p = b64u(JSON.stringify(claims));
   const s = crypto.createHmac('sha256', key).update(`${h}.${p}`).digest('base64url');
   return `${h}.${p}.${s}`;
+}
+
+/**
+ * Facebook Instant Games signed player info as the platform makes it:
+ * base64url(HMAC-SHA256(payload, secret)).base64url(payload).
+ */
+export function fbigSignedInfo(playerId, secret, algorithm = 'HMAC-SHA256') {
+  const payload = b64u(JSON.stringify({
+    algorithm, issued_at: Math.floor(Date.now() / 1000), player_id: playerId, request_payload: '',
+  }));
+  const sig = crypto.createHmac('sha256', secret).update(payload).digest('base64url');
+  return `${sig}.${payload}`;
 }
 
 /** A real user: device authentication through the server. */
@@ -113,4 +128,27 @@ export function nkCaller(u) {
     assert.match(r.err, re);
   };
   return { call, ok, fails };
+}
+
+const NKCALL_MODULES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures',
+  'nkcall');
+
+/**
+ * The set-up of the nkcall test files: before the file's tests, a server
+ * with fixtures/nkcall (plus args) and an admin user whose nkCaller is
+ * suite.call / ok / fails; stopped after them. suite.srv and suite.admin
+ * are set once the set-up ran.
+ */
+export function nkcallSuite(args = []) {
+  const suite = {};
+  before(async () => {
+    suite.srv = await startServer({ args: ['--runtime.path', NKCALL_MODULES, ...args] });
+    suite.admin = await newUser(suite.srv, 'adm');
+    suite.caller = nkCaller(suite.admin);
+  });
+  after(async () => { await suite.srv?.cleanup(); });
+  suite.call = (...a) => suite.caller.call(...a);
+  suite.ok = (...a) => suite.caller.ok(...a);
+  suite.fails = (...a) => suite.caller.fails(...a);
+  return suite;
 }

@@ -3,24 +3,14 @@
 // with nakama-js), authenticate_token_generate makes a session token the
 // API accepts, link_* / unlink_* change how an account can log in; errors
 // carry the REST API's messages.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Session } from '@heroiclabs/nakama-js';
-import { startServer, uid } from './harness.mjs';
-import { newUser, nkCaller } from './rtutil.mjs';
+import { uid } from './harness.mjs';
+import { newUser, nkcallSuite } from './rtutil.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const MODULES = path.join(here, 'fixtures', 'nkcall');
-
-let srv, admin, ok, fails;
-before(async () => {
-  srv = await startServer({ args: ['--runtime.path', MODULES] });
-  admin = await newUser(srv, 'adm');
-  ({ ok, fails } = nkCaller(admin));
-});
-after(async () => { await srv?.cleanup(); });
+const suite = nkcallSuite();
+const { ok, fails } = suite;
 
 test('authenticate_device: creates, finds again, honours create=false', async () => {
   const dev = 'lua-dev-' + uid();
@@ -29,7 +19,7 @@ test('authenticate_device: creates, finds again, honours create=false', async ()
   assert.ok(name.startsWith('luadev'));
   const again = await ok('authenticate_device', dev);
   assert.deepEqual(again, [id, name, false]);
-  const s = await srv.client().authenticateDevice(dev, false);
+  const s = await suite.srv.client().authenticateDevice(dev, false);
   assert.equal(s.user_id, id);
   await fails('authenticate_device', /error authenticating: User account not found/,
     'lua-dev-' + uid(), '', false);
@@ -42,14 +32,14 @@ test('authenticate_custom and authenticate_email: same accounts as the API', asy
   const cid = 'lua-cus-' + uid();
   const [cuser, , ccreated] = await ok('authenticate_custom', cid);
   assert.equal(ccreated, true);
-  assert.equal((await srv.client().authenticateCustom(cid, false)).user_id, cuser);
+  assert.equal((await suite.srv.client().authenticateCustom(cid, false)).user_id, cuser);
   await fails('authenticate_custom', /Custom ID invalid, must be 6-128 bytes/, 'abc');
 
   const email = `Lua.${uid()}@Example.com`;
   const uname = 'luaem' + uid().slice(0, 8);
   const [euser, ename, ecreated] = await ok('authenticate_email', email, 'password-1', uname);
   assert.deepEqual([ename, ecreated], [uname, true]);
-  const s = await srv.client().authenticateEmail(email.toLowerCase(), 'password-1', false);
+  const s = await suite.srv.client().authenticateEmail(email.toLowerCase(), 'password-1', false);
   assert.equal(s.user_id, euser);
   assert.deepEqual(await ok('authenticate_email', email, 'password-1'), [euser, uname, false]);
   // login by username (email ""), never creating
@@ -60,7 +50,7 @@ test('authenticate_custom and authenticate_email: same accounts as the API', asy
 });
 
 test('authenticate_token_generate: the token works with the API, with exp and vars', async () => {
-  const u = await newUser(srv, 'tok');
+  const u = await newUser(suite.srv, 'tok');
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const [token, gotExp] = await ok('authenticate_token_generate', u.userId, u.username, exp,
     { tier: 'gold' });
@@ -81,15 +71,15 @@ test('authenticate_token_generate: the token works with the API, with exp and va
 });
 
 test('link_* / unlink_*: the account logs in with what was linked, until unlinked', async () => {
-  const u = await newUser(srv, 'lnk');
-  const other = await newUser(srv, 'lnk');
+  const u = await newUser(suite.srv, 'lnk');
+  const other = await newUser(suite.srv, 'lnk');
   const dev = 'lua-link-' + uid();
   const cid = 'lua-cid-' + uid();
   const email = `link.${uid()}@example.com`;
   assert.deepEqual(await ok('link_device', u.userId, dev), {}, 'no results');
   await ok('link_custom', u.userId, cid);
   await ok('link_email', u.userId, email, 'password-2');
-  const c = srv.client();
+  const c = suite.srv.client();
   assert.equal((await c.authenticateDevice(dev, false)).user_id, u.userId);
   assert.equal((await c.authenticateCustom(cid, false)).user_id, u.userId);
   assert.equal((await c.authenticateEmail(email, 'password-2', false)).user_id, u.userId);

@@ -2,28 +2,17 @@
 // account_export_id, friends_of_friends_list, users_get_friend_status,
 // jwt_generate, event, stream_user_kick and the channel_message_* calls, each
 // checked against what the client or the realtime layer sees.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer } from './harness.mjs';
-import { newUser, connect, waitFor, nkCaller } from './rtutil.mjs';
+import { newUser, connect, waitFor, nkcallSuite } from './rtutil.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const MODULES = path.join(here, 'fixtures', 'nkcall');
-
-let srv, admin, ok, fails;
-before(async () => {
-  srv = await startServer({ args: ['--runtime.path', MODULES] });
-  admin = await newUser(srv, 'adm');
-  ({ ok, fails } = nkCaller(admin));
-});
-after(async () => { await srv?.cleanup(); });
+const suite = nkcallSuite();
+const { ok, fails } = suite;
 
 test('users_get_random: Lua Users, never more than asked, bounds checked', async () => {
-  await newUser(srv, 'rnd');
-  await newUser(srv, 'rnd');
+  await newUser(suite.srv, 'rnd');
+  await newUser(suite.srv, 'rnd');
   const [users] = await ok('users_get_random', 2);
   assert.equal(users.length, 2);
   for (const u of users) {
@@ -39,7 +28,7 @@ test('users_get_random: Lua Users, never more than asked, bounds checked', async
 });
 
 test('groups_get_random: Lua Groups of groups the client created', async () => {
-  const g = await admin.client.createGroup(admin.session, { name: 'rg' + Date.now(), open: true });
+  const g = await suite.admin.client.createGroup(suite.admin.session, { name: 'rg' + Date.now(), open: true });
   const [groups] = await ok('groups_get_random', 1000);
   const mine = groups.find((x) => x.id === g.id);
   assert.ok(mine, 'the new group is among them');
@@ -49,7 +38,7 @@ test('groups_get_random: Lua Groups of groups the client created', async () => {
 });
 
 test('account_export_id: the export as JSON text', async () => {
-  const u = await newUser(srv, 'exp');
+  const u = await newUser(suite.srv, 'exp');
   await u.client.writeStorageObjects(u.session, [{ collection: 'c', key: 'k', value: { a: 1 } }]);
   const [text] = await ok('account_export_id', u.userId);
   const exp = JSON.parse(text);
@@ -60,9 +49,9 @@ test('account_export_id: the export as JSON text', async () => {
 });
 
 test('friends_of_friends_list and users_get_friend_status', async () => {
-  const a = await newUser(srv, 'ff');
-  const b = await newUser(srv, 'ff');
-  const c = await newUser(srv, 'ff');
+  const a = await newUser(suite.srv, 'ff');
+  const b = await newUser(suite.srv, 'ff');
+  const c = await newUser(suite.srv, 'ff');
   await a.client.addFriends(a.session, [b.userId]);
   await b.client.addFriends(b.session, [a.userId, c.userId]);
   await c.client.addFriends(c.session, [b.userId]);
@@ -109,8 +98,8 @@ test('event: accepted with string properties, bad input raises', async () => {
 });
 
 test('stream_user_kick: the presence leaves the stream', async () => {
-  const u = await newUser(srv, 'kick');
-  const s = await connect(srv, u);
+  const u = await newUser(suite.srv, 'kick');
+  const s = await connect(suite.srv, u);
   try {
     const who = JSON.parse((await s.rpc('whoami', '{}')).payload);
     const stream = { mode: 12, label: 'kick-test' };
@@ -127,8 +116,8 @@ test('stream_user_kick: the presence leaves the stream', async () => {
 });
 
 test('channel_message_send / update / remove / channel_messages_list', async () => {
-  const u = await newUser(srv, 'chat');
-  const s = await connect(srv, u);
+  const u = await newUser(suite.srv, 'chat');
+  const s = await connect(suite.srv, u);
   const got = [];
   s.onchannelmessage = (m) => got.push(m);
   try {
