@@ -2,14 +2,17 @@
 // find or create the same accounts the REST API does (checked by logging in
 // with nakama-js), authenticate_token_generate makes a session token the
 // API accepts, link_* / unlink_* change how an account can log in; errors
-// carry the REST API's messages.
+// carry the REST API's messages. The social providers answer as REST does:
+// Facebook Instant Games verified, Apple and Steam not configured, the
+// vendor-only ones not implemented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session } from '@heroiclabs/nakama-js';
 import { uid } from './harness.mjs';
-import { newUser, nkcallSuite } from './rtutil.mjs';
+import { newUser, nkcallSuite, fbigSignedInfo } from './rtutil.mjs';
 
-const suite = nkcallSuite();
+const FBIG_SECRET = 'lua-fbig-secret';
+const suite = nkcallSuite(['--social.facebook_instant_game.app_secret', FBIG_SECRET]);
 const { ok, fails } = suite;
 
 test('authenticate_device: creates, finds again, honours create=false', async () => {
@@ -98,4 +101,51 @@ test('link_* / unlink_*: the account logs in with what was linked, until unlinke
   const solo = await ok('authenticate_custom', 'lua-solo-' + uid());
   await fails('unlink_custom', /error unlinking: Cannot unlink last account identifier/,
     solo[0]);
+});
+
+test('social providers: Facebook Instant Games works; the others refuse as REST does', async () => {
+  const player = 'lua-fbig-' + uid();
+  const info = fbigSignedInfo(player, FBIG_SECRET);
+  const [id, , created] = await ok('authenticate_facebook_instant_game', info);
+  assert.equal(created, true);
+  assert.deepEqual(await ok('authenticate_facebook_instant_game', info, null, false),
+    [id, (await ok('account_get_id', id))[0].username, false]);
+  const s = await suite.srv.client().authenticateFacebookInstantGame(info, false);
+  assert.equal(s.user_id, id);
+  await fails('authenticate_facebook_instant_game',
+    /error authenticating: Error extracting the Facebook Instant Game player ID/,
+    fbigSignedInfo(player, 'wrong-secret'));
+  await fails('authenticate_facebook_instant_game', /expects signed player info/, '');
+
+  // link to another account, then unlink (with and without the credentials)
+  const u = await newUser(suite.srv, 'soc');
+  const p2 = 'lua-fbig-' + uid();
+  await ok('link_facebook_instant_game', u.userId, fbigSignedInfo(p2, FBIG_SECRET));
+  const [acct] = await ok('account_get_id', u.userId);
+  assert.equal(acct.user.facebook_instant_game_id, p2);
+  await fails('link_facebook_instant_game', /error linking: Facebook Instant Game ID is already in use/,
+    id, fbigSignedInfo(p2, FBIG_SECRET));
+  await ok('unlink_facebook_instant_game', u.userId, fbigSignedInfo(p2, FBIG_SECRET));
+  assert.equal((await ok('account_get_id', u.userId))[0].user.facebook_instant_game_id, undefined);
+  await ok('link_facebook_instant_game', u.userId, fbigSignedInfo(p2, FBIG_SECRET));
+  await ok('unlink_facebook_instant_game', u.userId);
+  assert.equal((await ok('account_get_id', u.userId))[0].user.facebook_instant_game_id, undefined);
+
+  // unconfigured and vendor-only providers
+  await fails('authenticate_apple', /^Apple authentication is not configured$/, 'tok');
+  await fails('authenticate_steam', /^Steam authentication is not configured$/, 'tok');
+  await fails('authenticate_google', /error authenticating: Not implemented/, 'tok');
+  await fails('authenticate_facebook', /error authenticating: Not implemented/, 'tok', false);
+  await fails('authenticate_google', /expects ID token string/, '');
+  await fails('authenticate_game_center', /error authenticating: Not implemented/,
+    'player', 'bundle', 1700000000, 'salt', 'sig', 'https://example.com/key');
+  await fails('authenticate_game_center', /expects timestamp value/,
+    'player', 'bundle', 0, 'salt', 'sig', 'https://example.com/key');
+  await fails('link_apple', /error linking: Apple authentication is not configured/, u.userId, 'tok');
+  await fails('link_google', /error linking: Not implemented/, u.userId, 'tok');
+  await fails('link_steam', /expects username string/, u.userId, '', 'tok');
+  await fails('link_gamecenter', /expects bundle ID string/, u.userId, 'player', '');
+  await fails('link_facebook', /expects token string/, u.userId, 'name', '');
+  await fails('unlink_google', /error unlinking: Not implemented/, u.userId, 'tok');
+  await fails('unlink_gamecenter', /expects bundle ID string/, u.userId, 'player');
 });
