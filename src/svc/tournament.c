@@ -251,7 +251,7 @@ int tomo_svc_tournament_join(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *
     tomo_lb_board b;
     (void)caller;
     if (!id || !*id)
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Tournament ID must be provided.");
+        return tomo_err_set(err, TOMO_GRPC_NOT_FOUND, "Tournament not found.");
     if (!owner_id || !tomo_uuid_valid(owner_id))
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid owner ID.");
     int rc = get_tournament(svc, db, id, &b, err);
@@ -348,7 +348,7 @@ int tomo_svc_tournament_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_
     }
     tomo_lbi_tournament_times(&b, now, &sa, &ea, &exp);
     if (sa > now || ea <= now) {
-        rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+        rc = tomo_err_set(err, TOMO_GRPC_FAILED_PRECONDITION,
                           "Tournament is not active and cannot accept new scores.");
         goto out;
     }
@@ -371,7 +371,7 @@ int tomo_svc_tournament_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_
         if (changed && out->max_num_score > 0 && out->num_score > out->max_num_score) {
             tomo_db_rollback(db);
             tomo_lb_record_clear(out);
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+            rc = tomo_err_set(err, TOMO_GRPC_FAILED_PRECONDITION,
                               "Reached allowed max number of score attempts.");
             goto out;
         }
@@ -389,7 +389,8 @@ int tomo_svc_tournament_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_
             if (ch == 0) {
                 tomo_db_rollback(db);
                 tomo_lb_record_clear(out);
-                rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Tournament has reached max size.");
+                rc = tomo_err_set(err, TOMO_GRPC_FAILED_PRECONDITION,
+                                 "Tournament has reached max size.");
                 goto out;
             }
         }
@@ -404,7 +405,7 @@ int tomo_svc_tournament_record_write(tomo_svc *svc, tomo_dbconn *db, const tomo_
     tomo_lb_record_clear(out);
     rc = tomo_lbi_read(db, b.id, exp, owner, out);
     if (rc == TOMO_ENOTFOUND && b.join_required) {
-        rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+        rc = tomo_err_set(err, TOMO_GRPC_FAILED_PRECONDITION,
                           "Must join tournament before attempting to write value.");
         goto out;
     }
@@ -612,7 +613,7 @@ int tomo_svc_tournament_records_around_owner(tomo_svc *svc, tomo_dbconn *db, con
     tomo_lb_board b;
     memset(out, 0, sizeof(*out));
     if (!id || !*id)
-        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Tournament ID must be provided");
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid tournament ID.");
     if (tomo_lbi_check_haystack_owner(owner_id, err) < 0)
         return -1;
     int rc = get_tournament(svc, db, id, &b, err);

@@ -33,3 +33,26 @@ test('a tournament record is deleted by deleteTournamentRecord, not deleteLeader
   assert.deepEqual(await client.apiClient.deleteLeaderboardRecord(s.token, 'compat_lb'), {});
   assert.equal(((await client.listLeaderboardRecords(s, 'compat_lb')).records || []).length, 0);
 });
+
+test('tournament write refusals are FAILED_PRECONDITION (code 9, HTTP 400), join refusals code 3', async () => {
+  const a = await client.authenticateDevice(`compat-tw-${uid()}`, true);
+  const b = await client.authenticateDevice(`compat-tw-${uid()}`, true);
+  await rejectsWith(client.writeTournamentRecord(a, 'compat_tj', { score: '1' }), 400, 9,
+    'Must join tournament before attempting to write value.');
+  await client.joinTournament(a, 'compat_tj');
+  assert.equal((await client.writeTournamentRecord(a, 'compat_tj', { score: '1' })).num_score, 1);
+  // Join-required: an attempt past max_num_score changes nothing and answers the record (3.15).
+  const same = await client.writeTournamentRecord(a, 'compat_tj', { score: '2' });
+  assert.deepEqual([same.score, same.num_score], [1, 1]);
+  await rejectsWith(client.joinTournament(b, 'compat_tj'), 400, 3,
+    'Tournament cannot be joined as it has reached its max size.');
+  await client.writeTournamentRecord(a, 'compat_tm', { score: '1' });
+  await rejectsWith(client.writeTournamentRecord(a, 'compat_tm', { score: '2' }), 400, 9,
+    'Reached allowed max number of score attempts.');
+  await rejectsWith(client.writeTournamentRecord(b, 'compat_tm', { score: '1' }), 400, 9,
+    'Tournament has reached max size.');
+  await rejectsWith(client.writeTournamentRecord(a, 'compat_tf', { score: '1' }), 400, 9,
+    'Tournament is not active and cannot accept new scores.');
+  await rejectsWith(client.writeTournamentRecord(a, 'compat_none', { score: '1' }), 404, 5,
+    'Tournament not found.');
+});

@@ -283,7 +283,7 @@ test('tournaments: list, join, max size, attempts, authoritative, window', async
 
   // join required, max size 2
   let f = await failure(a.client.writeTournamentRecord(a.session, 't_join', { score: 1 }));
-  assert.deepEqual(f, { status: 400, code: 3,
+  assert.deepEqual(f, { status: 400, code: 9,
     message: 'Must join tournament before attempting to write value.' });
   await a.client.joinTournament(a.session, 't_join');
   await a.client.joinTournament(a.session, 't_join'); // again: no-op
