@@ -157,12 +157,13 @@ void fuzz_net_exchange(const char *prefix, size_t plen, const uint8_t *data, siz
         fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
             break;
-        /* a shared box can run out of ephemeral ports for a moment */
+        /* a shared box can run out of ephemeral ports for a moment; libFuzzer's
+         * timeout alarm (SIGALRM each second) can interrupt the blocking connect */
         int e = errno;
         close(fd);
         fd = -1;
         errno = e;
-        if (e != EADDRNOTAVAIL && e != EAGAIN && e != ECONNREFUSED)
+        if (e != EADDRNOTAVAIL && e != EAGAIN && e != ECONNREFUSED && e != EINTR)
             break;
         uv_run(uv, UV_RUN_NOWAIT);
         usleep(20000);
@@ -187,7 +188,7 @@ void fuzz_net_exchange(const char *prefix, size_t plen, const uint8_t *data, siz
             ssize_t w = write(fd, buf + sent, total - sent);
             if (w > 0)
                 sent += (size_t)w;
-            else if (w < 0 && errno != EAGAIN)
+            else if (w < 0 && errno != EAGAIN && errno != EINTR)
                 sent = total; /* the server closed on us */
         }
         if (sent == total && !shut) {
@@ -196,7 +197,7 @@ void fuzz_net_exchange(const char *prefix, size_t plen, const uint8_t *data, siz
         }
         uv_run(uv, UV_RUN_NOWAIT);
         ssize_t r = read(fd, rbuf, sizeof(rbuf));
-        if (r == 0 || (r < 0 && errno != EAGAIN))
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
             eof = 1;
     }
     free(buf);
