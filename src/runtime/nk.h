@@ -92,6 +92,9 @@ void tomo_nk_push_take(lua_State *L, json_t *j);
  * userdata pushed on the stack top (the table stays at i, so the strings
  * stay alive); a non-table or a non-string element raises `what`. */
 const char **tomo_nk_strs(lua_State *L, int i, size_t *n, const char *what);
+/* A wallet changeset table at i (string keys, whole numbers) as a JSON
+ * object (new reference); raises before allocating anything. */
+json_t *tomo_nk_changeset(lua_State *L, int i);
 /* Optional metadata table at i -> compact JSON object text (malloc'd), or
  * NULL for nil/none; an empty table is {}; anything else raises. */
 char *tomo_nk_opt_metadata(lua_State *L, int i);

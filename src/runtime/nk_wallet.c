@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *check_changeset(lua_State *L, int i)
+json_t *tomo_nk_changeset(lua_State *L, int i)
 {
     if (lua_type(L, i) != LUA_TTABLE)
         luaL_argerror(L, i, "expects changeset to be a table");
@@ -33,7 +33,7 @@ static json_t *check_changeset(lua_State *L, int i)
 
 static int do_update(lua_State *L, const char *uid, int ics, int imeta, int ledger, int push_uid)
 {
-    json_t *cs = check_changeset(L, ics);
+    json_t *cs = tomo_nk_changeset(L, ics);
     char *meta = NULL;
     if (!lua_isnoneornil(L, imeta)) {
         if (!lua_istable(L, imeta)) {

@@ -13,6 +13,9 @@
 #define _GNU_SOURCE
 #include "storage.h"
 
+#include "account.h"
+#include "wallet.h"
+
 #include "../core/codec_util.h"
 #include "../core/common.h"
 #include "../core/log.h"
@@ -273,118 +276,139 @@ out:
     return rc;
 }
 
-int tomo_svc_storage_write(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
-                           const tomo_storage_write_op *in, size_t n, json_t **out, tomo_err *err)
+/* A write batch: its ops checked, in processing order, and their acks. */
+typedef struct wbatch {
+    op *ops;
+    op **order;
+    ack *acks;
+    size_t n;
+} wbatch;
+
+static void wbatch_free(wbatch *b)
 {
-    pthread_once(&metrics_once, metrics_init);
-    op *ops = NULL;
-    op **order = NULL;
-    ack *acks = NULL;
-    int rc, system = tomo_caller_is_system(caller);
-    *out = NULL;
+    free(b->acks);
+    free(b->order);
+    free(b->ops);
+}
+
+/* Check a batch before any transaction: 0 with b filled (free it), or
+ * INVALID_ARGUMENT. */
+static int write_prepare(const tomo_caller *caller, const tomo_storage_write_op *in, size_t n,
+                         wbatch *b, tomo_err *err)
+{
+    int rc;
+    memset(b, 0, sizeof(*b));
     if ((rc = check_batch(err, n)) < 0 || n == 0)
         return rc;
-    ops = tomo_xcalloc(n, sizeof(*ops));
+    b->n = n;
+    b->ops = tomo_xcalloc(n, sizeof(*b->ops));
     for (size_t i = 0; i < n; i++) {
         const tomo_storage_write_op *w = &in[i];
-        op *o = &ops[i];
+        op *o = &b->ops[i];
         o->idx = i;
         o->collection = w->collection ? w->collection : "";
         o->key = w->key ? w->key : "";
         o->value = w->value ? w->value : "";
         o->version = w->version ? w->version : "";
-        if (!*o->value) {
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_NAMES);
-            goto out;
-        }
+        if (!*o->value)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_NAMES);
         if ((rc = check_names(err, o->collection, o->key)) < 0)
-            goto out;
-        if (w->permission_read < 0 || w->permission_read > 2) {
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_READ_PERM);
-            goto out;
-        }
-        if (w->permission_write < 0 || w->permission_write > 1) {
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_WRITE_PERM);
-            goto out;
-        }
+            return rc;
+        if (w->permission_read < 0 || w->permission_read > 2)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_READ_PERM);
+        if (w->permission_write < 0 || w->permission_write > 1)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_WRITE_PERM);
         o->read = (int)w->permission_read;
         o->write = (int)w->permission_write;
         size_t vlen = strlen(o->value);
-        if (vlen > TOMO_STORAGE_MAX_VALUE_BYTES) {
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
-                              "Value too large: %zu bytes (the limit is %d bytes).", vlen,
-                              TOMO_STORAGE_MAX_VALUE_BYTES);
-            goto out;
-        }
-        if (!tomo_storage_value_is_object(o->value, vlen)) {
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_NOT_OBJECT);
-            goto out;
-        }
+        if (vlen > TOMO_STORAGE_MAX_VALUE_BYTES)
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
+                                "Value too large: %zu bytes (the limit is %d bytes).", vlen,
+                                TOMO_STORAGE_MAX_VALUE_BYTES);
+        if (!tomo_storage_value_is_object(o->value, vlen))
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_NOT_OBJECT);
         if ((rc = write_owner(err, caller, w->user_id, o->owner)) < 0)
-            goto out;
+            return rc;
     }
+    b->order = sorted_ops(b->ops, n);
+    b->acks = tomo_xcalloc(n, sizeof(*b->acks));
+    return 0;
+}
 
+/* Write a prepared batch inside the caller's transaction (the caller rolls
+ * back on failure). */
+static int write_run(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller, wbatch *b,
+                     tomo_err *err)
+{
+    int system = tomo_caller_is_system(caller);
+    int rc = owners_exist(svc, db, b->order, b->n);
+    if (rc > 0) {
+        TOMO_LOGW(TOMO_SVC, "storage write for a user without an account caller=%s",
+                  system ? "system" : caller->user_id);
+        return tomo_err_set(err, TOMO_GRPC_INTERNAL, MSG_WRITE_ERROR);
+    }
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "storage write owner");
+    int64_t now = tomo_now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        const op *o = b->order[i];
+        rc = write_one(db, system, o, now, &b->acks[o->idx]);
+        if (rc > 0) {
+            int perm = rc == REJECT_PERMISSION;
+            count_reject(perm ? "permission" : "version");
+            TOMO_LOGD(TOMO_SVC, "storage write rejected user=%s collection=%s reason=%s",
+                      o->owner, o->collection, perm ? "permission" : "version");
+            return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "%s",
+                                perm ? MSG_REJECT_PERM : MSG_REJECT_VERSION);
+        }
+        if (rc < 0)
+            return tomo_err_db_conn(err, db, rc, "storage write");
+    }
+    return 0;
+}
+
+/* StorageObjectAcks of a written batch (counted as written). */
+static json_t *write_acks(const wbatch *b)
+{
+    tomo_metric_add(m_writes, NULL, (double)b->n);
+    json_t *list = json_array();
+    for (size_t i = 0; i < b->n; i++) {
+        json_t *a = json_object();
+        tomo_json_set_str(a, "collection", b->ops[i].collection);
+        tomo_json_set_str(a, "key", b->ops[i].key);
+        tomo_json_set_str(a, "version", b->acks[i].version);
+        tomo_json_set_str(a, "user_id", b->ops[i].owner);
+        tomo_json_set_time(a, "create_time", b->acks[i].create_time);
+        tomo_json_set_time(a, "update_time", b->acks[i].update_time);
+        json_array_append_new(list, a);
+    }
+    return json_pack("{s:o}", "acks", list);
+}
+
+int tomo_svc_storage_write(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const tomo_storage_write_op *in, size_t n, json_t **out, tomo_err *err)
+{
+    pthread_once(&metrics_once, metrics_init);
+    wbatch b;
+    *out = NULL;
+    int rc = write_prepare(caller, in, n, &b, err);
+    if (rc < 0 || n == 0)
+        goto out;
     if ((rc = tomo_db_begin(db)) < 0) {
         rc = tomo_err_db_conn(err, db, rc, "storage write begin");
         goto out;
     }
-    order = sorted_ops(ops, n);
-    acks = tomo_xcalloc(n, sizeof(*acks));
-    rc = owners_exist(svc, db, order, n);
-    if (rc > 0) {
-        tomo_db_rollback(db);
-        TOMO_LOGW(TOMO_SVC, "storage write for a user without an account caller=%s",
-                  system ? "system" : caller->user_id);
-        rc = tomo_err_set(err, TOMO_GRPC_INTERNAL, MSG_WRITE_ERROR);
-        goto out;
-    }
-    if (rc < 0) {
-        rc = tomo_err_db_conn(err, db, rc, "storage write owner");
+    if ((rc = write_run(svc, db, caller, &b, err)) < 0) {
         tomo_db_rollback(db);
         goto out;
-    }
-    int64_t now = tomo_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        const op *o = order[i];
-        rc = write_one(db, system, o, now, &acks[o->idx]);
-        if (rc > 0) {
-            int perm = rc == REJECT_PERMISSION;
-            tomo_db_rollback(db);
-            count_reject(perm ? "permission" : "version");
-            TOMO_LOGD(TOMO_SVC, "storage write rejected user=%s collection=%s reason=%s",
-                      o->owner, o->collection, perm ? "permission" : "version");
-            rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "%s",
-                              perm ? MSG_REJECT_PERM : MSG_REJECT_VERSION);
-            goto out;
-        }
-        if (rc < 0) {
-            rc = tomo_err_db_conn(err, db, rc, "storage write");
-            tomo_db_rollback(db);
-            goto out;
-        }
     }
     if ((rc = tomo_db_commit(db)) < 0) {
         rc = tomo_err_db_conn(err, db, rc, "storage write commit");
         goto out;
     }
-    tomo_metric_add(m_writes, NULL, (double)n);
-
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *a = json_object();
-        tomo_json_set_str(a, "collection", ops[i].collection);
-        tomo_json_set_str(a, "key", ops[i].key);
-        tomo_json_set_str(a, "version", acks[i].version);
-        tomo_json_set_str(a, "user_id", ops[i].owner);
-        tomo_json_set_time(a, "create_time", acks[i].create_time);
-        tomo_json_set_time(a, "update_time", acks[i].update_time);
-        json_array_append_new(list, a);
-    }
-    *out = json_pack("{s:o}", "acks", list);
+    *out = write_acks(&b);
 out:
-    free(acks);
-    free(order);
-    free(ops);
+    wbatch_free(&b);
     return rc;
 }
 
@@ -495,33 +519,36 @@ static const char SQL_DELETE_SYSTEM[] = "DELETE FROM storage WHERE collection = 
 static const char SQL_DELETE_IF_SYSTEM[] = "DELETE FROM storage WHERE collection = $1 AND"
                                            " key = $2 AND user_id = $3 AND version = $4";
 
-int tomo_svc_storage_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
-                            const tomo_storage_id *in, size_t n, tomo_err *err)
+/* Check a delete batch before any transaction: 0 with *ops (free it), or
+ * INVALID_ARGUMENT. */
+static int delete_prepare(const tomo_caller *caller, const tomo_storage_id *in, size_t n,
+                          op **ops, tomo_err *err)
 {
-    (void)svc;
-    pthread_once(&metrics_once, metrics_init);
-    op *ops = NULL;
-    op **order = NULL;
-    tomo_dbres *r = NULL;
-    int rc, system = tomo_caller_is_system(caller);
+    int rc;
+    *ops = NULL;
     if ((rc = check_batch(err, n)) < 0 || n == 0)
         return rc;
-    ops = tomo_xcalloc(n, sizeof(*ops));
+    *ops = tomo_xcalloc(n, sizeof(**ops));
     for (size_t i = 0; i < n; i++) {
-        ops[i].idx = i;
-        ops[i].collection = in[i].collection ? in[i].collection : "";
-        ops[i].key = in[i].key ? in[i].key : "";
-        ops[i].version = in[i].version ? in[i].version : "";
-        if ((rc = check_names(err, ops[i].collection, ops[i].key)) < 0 ||
-            (rc = write_owner(err, caller, in[i].user_id, ops[i].owner)) < 0)
-            goto out;
+        op *o = &(*ops)[i];
+        o->idx = i;
+        o->collection = in[i].collection ? in[i].collection : "";
+        o->key = in[i].key ? in[i].key : "";
+        o->version = in[i].version ? in[i].version : "";
+        if ((rc = check_names(err, o->collection, o->key)) < 0 ||
+            (rc = write_owner(err, caller, in[i].user_id, o->owner)) < 0)
+            return rc;
     }
+    return 0;
+}
 
-    if ((rc = tomo_db_begin(db)) < 0) {
-        rc = tomo_err_db_conn(err, db, rc, "storage delete begin");
-        goto out;
-    }
-    order = sorted_ops(ops, n);
+/* Delete a prepared batch inside the caller's transaction (the caller rolls
+ * back on failure). */
+static int delete_run(tomo_dbconn *db, int system, op *ops, size_t n, tomo_err *err)
+{
+    op **order = sorted_ops(ops, n);
+    tomo_dbres *r = NULL;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         const op *o = order[i];
         tomo_dbval p[4] = {TOMO_DBTEXT(o->collection), TOMO_DBTEXT(o->key),
@@ -531,18 +558,37 @@ int tomo_svc_storage_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
                                  : (cond ? SQL_DELETE_IF : SQL_DELETE);
         tomo_dbres_free(r);
         r = NULL;
-        rc = tomo_db_exec(db, sql, p, cond ? 4 : 3, &r);
-        if (rc < 0) {
+        if ((rc = tomo_db_exec(db, sql, p, cond ? 4 : 3, &r)) < 0) {
             rc = tomo_err_db_conn(err, db, rc, "storage delete");
-            tomo_db_rollback(db);
-            goto out;
+            break;
         }
         /* Nakama: an unconditional system delete of nothing is a no-op. */
         if (tomo_dbres_changes(r) == 0 && !(system && !cond)) {
-            tomo_db_rollback(db);
             rc = tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, MSG_REJECT_DELETE);
-            goto out;
+            break;
         }
+    }
+    tomo_dbres_free(r);
+    free(order);
+    return rc;
+}
+
+int tomo_svc_storage_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                            const tomo_storage_id *in, size_t n, tomo_err *err)
+{
+    (void)svc;
+    pthread_once(&metrics_once, metrics_init);
+    op *ops = NULL;
+    int rc = delete_prepare(caller, in, n, &ops, err);
+    if (rc < 0 || n == 0)
+        goto out;
+    if ((rc = tomo_db_begin(db)) < 0) {
+        rc = tomo_err_db_conn(err, db, rc, "storage delete begin");
+        goto out;
+    }
+    if ((rc = delete_run(db, tomo_caller_is_system(caller), ops, n, err)) < 0) {
+        tomo_db_rollback(db);
+        goto out;
     }
     if ((rc = tomo_db_commit(db)) < 0) {
         rc = tomo_err_db_conn(err, db, rc, "storage delete commit");
@@ -550,9 +596,66 @@ int tomo_svc_storage_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *c
     }
     tomo_metric_add(m_deletes, NULL, (double)n);
 out:
-    tomo_dbres_free(r);
-    free(order);
     free(ops);
+    return rc;
+}
+
+/* ---- multi update ---- */
+
+int tomo_svc_multi_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const tomo_multi_update *m, json_t **acks, json_t **wallets,
+                          tomo_err *err)
+{
+    pthread_once(&metrics_once, metrics_init);
+    *acks = *wallets = NULL;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Multi updates are server-side only.");
+    wbatch b;
+    op *dels = NULL;
+    json_t *results = json_array();
+    int rc = write_prepare(caller, m->writes, m->nwrites, &b, err);
+    if (rc < 0 || (rc = delete_prepare(caller, m->deletes, m->ndeletes, &dels, err)) < 0)
+        goto out;
+    if (!m->naccounts && !m->nwrites && !m->ndeletes && !m->nwallets)
+        goto out;
+    if ((rc = tomo_db_begin(db)) < 0) {
+        rc = tomo_err_db_conn(err, db, rc, "multi update begin");
+        goto out;
+    }
+    /* Nakama's order: accounts, storage writes, deletes, wallets. */
+    for (size_t i = 0; i < m->naccounts && rc == 0; i++)
+        rc = tomo_svc_account_update(svc, db, caller, m->accounts[i].user_id, m->accounts[i].update,
+                                     err);
+    if (rc == 0 && m->nwrites)
+        rc = write_run(svc, db, caller, &b, err);
+    if (rc == 0 && m->ndeletes)
+        rc = delete_run(db, 1, dels, m->ndeletes, err);
+    for (size_t i = 0; i < m->nwallets && rc == 0; i++) {
+        json_t *upd = NULL, *prev = NULL;
+        rc = tomo_svc_wallet_update_tx(svc, db, &m->wallets[i], m->update_ledger, &upd, &prev,
+                                       err);
+        if (rc == 0)
+            json_array_append_new(results, json_pack("{s:s,s:o,s:o}", "user_id",
+                                                     m->wallets[i].user_id, "updated", upd,
+                                                     "previous", prev));
+    }
+    if (rc < 0) {
+        tomo_db_rollback(db);
+        goto out;
+    }
+    if ((rc = tomo_db_commit(db)) < 0) {
+        rc = tomo_err_db_conn(err, db, rc, "multi update commit");
+        goto out;
+    }
+    if (m->nwrites)
+        *acks = write_acks(&b);
+    if (m->ndeletes)
+        tomo_metric_add(m_deletes, NULL, (double)m->ndeletes);
+    *wallets = json_incref(results);
+out:
+    json_decref(results);
+    wbatch_free(&b);
+    free(dels);
     return rc;
 }
 

@@ -71,6 +71,34 @@ int tomo_svc_storage_read(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
 int tomo_svc_storage_delete(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                             const tomo_storage_id *ids, size_t n, tomo_err *err);
 
+/* nk.multi_update: account updates, storage writes and deletes and wallet
+ * changes in ONE transaction, all or nothing (Nakama's order: accounts,
+ * writes, deletes, wallets). The system only. */
+struct tomo_account_update;
+struct tomo_wallet_change;
+typedef struct tomo_multi_account {
+    const char *user_id;
+    const struct tomo_account_update *update;
+} tomo_multi_account;
+typedef struct tomo_multi_update {
+    const tomo_multi_account *accounts;
+    size_t naccounts;
+    const tomo_storage_write_op *writes;
+    size_t nwrites;
+    const tomo_storage_id *deletes;
+    size_t ndeletes;
+    const struct tomo_wallet_change *wallets;
+    size_t nwallets;
+    int update_ledger;
+} tomo_multi_update;
+/* *acks = StorageObjectAcks (NULL without writes); *wallets = array of
+ * {user_id, updated, previous} (empty without wallet changes). Errors are
+ * the parts' (svc/account.h, the writes and deletes above, svc/wallet.h);
+ * nothing is kept after one. */
+int tomo_svc_multi_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                          const tomo_multi_update *m, struct json_t **acks,
+                          struct json_t **wallets, tomo_err *err);
+
 /* A keyset-paged listing of a collection: owner NULL/"" = every owner
  * (users: public objects only), else that owner's objects (users: all their
  * own readable ones, or another user's public ones). limit 1..100; cursor

@@ -10,44 +10,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tomo_svc_wallet_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
-                           const char *user_id, json_t *changeset, const char *metadata,
-                           int update_ledger, json_t **updated, json_t **previous, tomo_err *err)
+/* The changeset and metadata checks: 0 with *meta (new reference, NULL
+ * for none), or INVALID_ARGUMENT. */
+static int check_change(const tomo_wallet_change *c, json_t **meta, tomo_err *err)
 {
-    if (updated)
-        *updated = NULL;
-    if (previous)
-        *previous = NULL;
-    if (!tomo_caller_is_system(caller))
-        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Wallet updates are server-side only.");
-    if (!json_is_object(changeset))
+    *meta = NULL;
+    if (!json_is_object(c->changeset))
         return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "expects changeset to be an object");
     const char *k;
     json_t *v;
-    json_object_foreach(changeset, k, v) {
+    json_object_foreach(c->changeset, k, v) {
         if (!json_is_integer(v))
             return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT,
                                 "wallet changeset value at path '%s' must be a whole number", k);
     }
-    json_t *meta = NULL;
-    if (metadata && *metadata) {
-        meta = json_loads(metadata, 0, NULL);
-        if (!json_is_object(meta)) {
-            json_decref(meta);
+    if (c->metadata && *c->metadata) {
+        *meta = json_loads(c->metadata, 0, NULL);
+        if (!json_is_object(*meta)) {
+            json_decref(*meta);
+            *meta = NULL;
             return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "expects metadata to be an object");
         }
     }
-    int rc = tomo_db_begin(db);
-    json_t *before = NULL, *after = NULL;
+    return 0;
+}
+
+/* Apply a checked change inside the caller's transaction. */
+static int apply_change(tomo_svc *svc, tomo_dbconn *db, const tomo_wallet_change *c,
+                        const json_t *meta, int update_ledger, json_t **updated,
+                        json_t **previous, tomo_err *err)
+{
+    const char *user_id = c->user_id, *k;
+    json_t *v, *before = NULL, *after = NULL;
     tomo_dbres *r = NULL;
-    if (rc < 0) {
-        rc = tomo_err_db(err, rc, "wallet update begin");
-        goto out;
-    }
     const char *sel = svc && svc->db && tomo_db_kind_of(svc->db) == TOMO_DB_POSTGRES
                           ? "SELECT wallet FROM users WHERE id = $1 FOR UPDATE"
                           : "SELECT wallet FROM users WHERE id = $1";
-    rc = tomo_db_exec(db, sel, (tomo_dbval[]){TOMO_DBTEXT(user_id)}, 1, &r);
+    int rc = tomo_db_exec(db, sel, (tomo_dbval[]){TOMO_DBTEXT(user_id)}, 1, &r);
     if (rc < 0) {
         rc = tomo_err_db(err, rc, "wallet read");
         goto out;
@@ -63,7 +62,7 @@ int tomo_svc_wallet_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *ca
         before = json_object();
     }
     after = json_deep_copy(before);
-    json_object_foreach(changeset, k, v) {
+    json_object_foreach(c->changeset, k, v) {
         json_int_t cur = json_integer_value(json_object_get(after, k));
         json_int_t nv = cur + json_integer_value(v);
         if (nv < 0) {
@@ -86,35 +85,80 @@ int tomo_svc_wallet_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *ca
     if (update_ledger) {
         char id[37];
         tomo_uuid_v4(id);
-        char *cs = json_dumps(changeset, JSON_COMPACT | JSON_SORT_KEYS);
+        char *cs = json_dumps(c->changeset, JSON_COMPACT | JSON_SORT_KEYS);
         char *ms = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : tomo_xstrdup("{}");
         rc = tomo_db_exec(db,
                           "INSERT INTO wallet_ledger (id, user_id, changeset, metadata, "
                           "create_time, update_time) VALUES ($1, $2, $3, $4, $5, $5)",
-                          (tomo_dbval[]){((tomo_dbval){TOMO_DBV_TEXT, 0, id}), TOMO_DBTEXT(user_id), TOMO_DBTEXT(cs),
-                                         TOMO_DBTEXT(ms), TOMO_DBINT(now)},
+                          (tomo_dbval[]){((tomo_dbval){TOMO_DBV_TEXT, 0, id}), TOMO_DBTEXT(user_id),
+                                         TOMO_DBTEXT(cs), TOMO_DBTEXT(ms), TOMO_DBINT(now)},
                           5, NULL);
         free(cs);
         free(ms);
-        if (rc < 0) {
+        if (rc < 0)
             rc = tomo_err_db(err, rc, "wallet ledger insert");
-            goto out;
-        }
     }
-    rc = tomo_db_commit(db);
-    if (rc < 0)
-        rc = tomo_err_db(err, rc, "wallet update commit");
 out:
-    if (rc < 0)
-        tomo_db_rollback(db);
     tomo_dbres_free(r);
-    json_decref(meta);
     if (rc == 0 && updated)
         *updated = json_incref(after);
     if (rc == 0 && previous)
         *previous = json_incref(before);
     json_decref(after);
     json_decref(before);
+    return rc;
+}
+
+int tomo_svc_wallet_update_tx(tomo_svc *svc, tomo_dbconn *db, const tomo_wallet_change *c,
+                              int update_ledger, json_t **updated, json_t **previous,
+                              tomo_err *err)
+{
+    if (updated)
+        *updated = NULL;
+    if (previous)
+        *previous = NULL;
+    json_t *meta;
+    int rc = check_change(c, &meta, err);
+    if (rc == 0)
+        rc = apply_change(svc, db, c, meta, update_ledger, updated, previous, err);
+    json_decref(meta);
+    return rc;
+}
+
+int tomo_svc_wallet_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                           const char *user_id, json_t *changeset, const char *metadata,
+                           int update_ledger, json_t **updated, json_t **previous, tomo_err *err)
+{
+    if (updated)
+        *updated = NULL;
+    if (previous)
+        *previous = NULL;
+    if (!tomo_caller_is_system(caller))
+        return tomo_err_set(err, TOMO_GRPC_PERMISSION_DENIED, "Wallet updates are server-side only.");
+    tomo_wallet_change c = {user_id, changeset, metadata};
+    json_t *meta;
+    int rc = check_change(&c, &meta, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = tomo_db_begin(db)) < 0) {
+        json_decref(meta);
+        return tomo_err_db(err, rc, "wallet update begin");
+    }
+    rc = apply_change(svc, db, &c, meta, update_ledger, updated, previous, err);
+    json_decref(meta);
+    if (rc == 0 && (rc = tomo_db_commit(db)) < 0)
+        rc = tomo_err_db(err, rc, "wallet update commit");
+    if (rc < 0) {
+        tomo_db_rollback(db);
+        if (updated) {
+            json_decref(*updated);
+            *updated = NULL;
+        }
+        if (previous) {
+            json_decref(*previous);
+            *previous = NULL;
+        }
+    }
     return rc;
 }
 

@@ -25,6 +25,19 @@ int tomo_svc_wallet_update(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *ca
                            int update_ledger, struct json_t **updated, struct json_t **previous,
                            tomo_err *err);
 
+/* One change of a wallet (the changeset borrowed; metadata as above). */
+typedef struct tomo_wallet_change {
+    const char *user_id;
+    struct json_t *changeset;
+    const char *metadata;
+} tomo_wallet_change;
+/* The same change inside the caller's transaction (db inside one; the
+ * caller commits, or rolls back after an error). No caller check: the
+ * system's callers only (svc/storage.h tomo_svc_multi_update). */
+int tomo_svc_wallet_update_tx(tomo_svc *svc, tomo_dbconn *db, const tomo_wallet_change *c,
+                              int update_ledger, struct json_t **updated,
+                              struct json_t **previous, tomo_err *err);
+
 /* A page of user_id's ledger, newest first: *items = array of {id, user_id,
  * create_time, update_time (unix seconds), changeset, metadata (objects)};
  * *next_cursor (malloc'd) is "" at the end. limit 1..100. */

@@ -1,7 +1,7 @@
 // More nk functions (fixtures/nkcall): users_get_random, groups_get_random,
 // account_export_id, friends_of_friends_list, users_get_friend_status,
-// jwt_generate, event, stream_user_kick and the channel_message_* calls, each
-// checked against what the client or the realtime layer sees.
+// jwt_generate, event, stream_user_kick, the channel_message_* calls and
+// multi_update, each checked against what the client or the realtime layer sees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -167,4 +167,66 @@ test('channel_message_send / update / remove / channel_messages_list', async () 
   } finally {
     s.disconnect(false);
   }
+});
+
+test('multi_update: accounts, storage and wallets in one transaction, all or nothing', async () => {
+  const u = await newUser(suite.srv, 'mu');
+  const key = 'k' + Date.now();
+  const [acks, wallets] = await ok('multi_update',
+    [{ user_id: u.userId, display_name: 'Multi', metadata: { lvl: 3 } }],
+    [{ collection: 'multi', key, user_id: u.userId, value: { a: 1 }, permission_read: 2 }],
+    [{ user_id: u.userId, changeset: { coins: 10 }, metadata: { why: 'quest' } }], true);
+  assert.equal(acks.length, 1);
+  assert.deepEqual([acks[0].collection, acks[0].key, acks[0].user_id],
+    ['multi', key, u.userId]);
+  assert.match(acks[0].version, /^[0-9a-f]{32}$/);
+  assert.deepEqual(wallets, [{ user_id: u.userId, updated: { coins: 10 }, previous: {} }]);
+  const acct = await u.client.getAccount(u.session);
+  assert.equal(acct.user.display_name, 'Multi');
+  assert.deepEqual(JSON.parse(acct.user.metadata), { lvl: 3 });
+  assert.deepEqual(JSON.parse(acct.wallet), { coins: 10 });
+  const objs = await u.client.readStorageObjects(u.session,
+    { object_ids: [{ collection: 'multi', key, user_id: u.userId }] });
+  assert.deepEqual(objs.objects[0].value, { a: 1 });
+  const [ledger] = await ok('wallet_ledger_list', u.userId);
+  assert.deepEqual(ledger[0].changeset, { coins: 10 });
+  assert.deepEqual(ledger[0].metadata, { why: 'quest' });
+
+  // a negative wallet rolls everything back
+  await fails('multi_update',
+    /^error running multi update: wallet update rejected negative value at path 'coins'$/,
+    [{ user_id: u.userId, display_name: 'Rolled back' }],
+    [{ collection: 'multi', key: key + 'x', user_id: u.userId, value: { b: 2 } }],
+    [{ user_id: u.userId, changeset: { coins: -11 } }]);
+  // so does a failed version check, after the account update ran
+  await fails('multi_update', /Storage write rejected - version check failed/,
+    [{ user_id: u.userId, display_name: 'Rolled back' }],
+    [{ collection: 'multi', key, user_id: u.userId, value: { a: 2 }, version: '*' }]);
+  const after = await u.client.getAccount(u.session);
+  assert.equal(after.user.display_name, 'Multi');
+  assert.deepEqual(JSON.parse(after.wallet), { coins: 10 });
+  const none = await u.client.readStorageObjects(u.session,
+    { object_ids: [{ collection: 'multi', key: key + 'x', user_id: u.userId }] });
+  assert.deepEqual(none.objects, []);
+
+  // the 3.27 layout: storage deletes third, then wallets and the ledger flag
+  // (acks nil: the encoded results hold the wallets alone, not as an array)
+  const res2 = await ok('multi_update', null, null,
+    [{ collection: 'multi', key, user_id: u.userId }],
+    [{ user_id: u.userId, changeset: { coins: -4 } }], false);
+  assert.equal(Array.isArray(res2), false);
+  assert.equal(Object.keys(res2).length, 1);
+  const wallets2 = Object.values(res2)[0];
+  assert.deepEqual(wallets2, [{ user_id: u.userId, updated: { coins: 6 }, previous: { coins: 10 } }]);
+  const gone = await u.client.readStorageObjects(u.session,
+    { object_ids: [{ collection: 'multi', key, user_id: u.userId }] });
+  assert.deepEqual(gone.objects, []);
+
+  // nothing to do; bad input
+  assert.deepEqual(await ok('multi_update'), {});
+  await fails('multi_update', /expects user_id to be a valid ID/, [{ user_id: 'nope' }]);
+  await fails('multi_update', /error running multi update: No fields to update/,
+    [{ user_id: u.userId }]);
+  await fails('multi_update', /expects changeset to be supplied/, null, null,
+    [{ user_id: u.userId }]);
 });
