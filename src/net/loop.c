@@ -183,7 +183,14 @@ static void *worker_main(void *a)
             p->tail = NULL;
         p->queued--;
         p->running++;
+        /* More work queued: pass the wake-up on (a submitter wakes one
+         * worker at a time). */
+        int wake = p->head && p->idle > p->signalled;
+        if (wake)
+            p->signalled++;
         pthread_mutex_unlock(&p->mu);
+        if (wake)
+            pthread_cond_signal(&p->cv);
         j->work(j->arg);
         if (j->done)
             tomo_loop_post(j->loop, j->done, j->arg);
@@ -265,9 +272,12 @@ int tomo_pool_submit_on(tomo_pool *p, tomo_loop *l, tomo_fn work, tomo_fn done, 
         p->head = j;
     p->tail = j;
     p->queued++;
-    /* Wake a worker only if one sleeps and none is already waking; signal
-     * after unlocking so the woken worker does not block on mu at once. */
-    int wake = p->idle > p->signalled;
+    /* Wake a worker only if one sleeps and none is already waking (the
+     * woken one passes the wake-up on if more jobs are queued: a burst of
+     * requests read in one loop iteration costs the loop thread one futex
+     * call, not one per idle worker); signal after unlocking so the woken
+     * worker does not block on mu at once. */
+    int wake = p->idle > 0 && p->signalled == 0;
     if (wake)
         p->signalled++;
     pthread_mutex_unlock(&p->mu);

@@ -1,5 +1,6 @@
 /* tests/net/test_loop.c: the worker pool's per-thread hooks, per-worker
- * data, and done callbacks posted to the loop a job names. */
+ * data, done callbacks posted to the loop a job names, and wake-ups passed
+ * on from worker to worker (a burst of blocking jobs reaches every worker). */
 #include "core/common.h"
 #include "net/loop.h"
 #include "tt.h"
@@ -146,9 +147,56 @@ static void test_no_hooks(void)
     tomo_loop_free(a);
 }
 
+/* Each job blocks until NBLOCK jobs run at once: a burst submitted while
+ * every worker sleeps completes only if the one wake-up the submitter sends
+ * is passed on until every worker runs. Rounds repeat it with the workers
+ * asleep again. */
+#define NBLOCK 4
+static pthread_mutex_t g_bmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_bcv = PTHREAD_COND_INITIALIZER;
+static int g_inside, g_round_done;
+
+static void block_work(void *a)
+{
+    (void)a;
+    pthread_mutex_lock(&g_bmu);
+    g_inside++;
+    pthread_cond_broadcast(&g_bcv);
+    while (g_inside < NBLOCK)
+        pthread_cond_wait(&g_bcv, &g_bmu);
+    pthread_mutex_unlock(&g_bmu);
+}
+
+static void block_done(void *a)
+{
+    (void)a;
+    g_round_done++;
+}
+
+static void test_wake_chain(void)
+{
+    tomo_loop *a = tomo_loop_new();
+    tomo_pool *p = tomo_pool_new(a, NBLOCK, 100);
+    for (int round = 0; round < 20; round++) {
+        g_inside = 0;
+        g_round_done = 0;
+        /* Let every worker go back to sleep between rounds. */
+        while (tomo_pool_pending(p) > 0)
+            uv_run(tomo_loop_uv(a), UV_RUN_NOWAIT);
+        for (int i = 0; i < NBLOCK; i++)
+            TT_OK(tomo_pool_submit(p, block_work, block_done, NULL));
+        while (g_round_done < NBLOCK)
+            uv_run(tomo_loop_uv(a), UV_RUN_ONCE);
+        TT_EQ(g_inside, NBLOCK);
+    }
+    tomo_pool_free(p);
+    tomo_loop_free(a);
+}
+
 int main(void)
 {
     TT_RUN(test_hooks);
     TT_RUN(test_no_hooks);
+    TT_RUN(test_wake_chain);
     return tt_finish();
 }
