@@ -108,12 +108,6 @@ static size_t subs_inflight(void)
 static int loops_wanted(const tomo_config *cfg)
 {
     int n = cfg->socket.loops;
-    if (*cfg->cluster.nats_url && n != 1) {
-        /* the cluster routing is installed on one loop's context */
-        TOMO_LOGW(TOMO_MAIN, "cluster.nats_url set: running one event loop (socket.loops > 1 "
-                             "is not combined with a cluster yet) socket.loops=%d", n);
-        return 1;
-    }
     if (n <= 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         n = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
@@ -708,6 +702,13 @@ int tomo_serve(tomo_config *cfg)
     uv_signal_init(tomo_loop_uv(srv->loop), &g_sighup);
     uv_signal_start(&g_sighup, on_sighup, SIGHUP);
 
+    if (srv->cluster) {
+        /* before the loops run: it wraps each loop's routing */
+        tomo_rt *rts[TOMO_RT_LOOPS_MAX];
+        for (int i = 0; i < g_nloops; i++)
+            rts[i] = i ? g_subs[i].rt : srv->rt;
+        g_rt_cluster = tomo_rt_cluster_attach(rts, g_nloops, srv->cluster);
+    }
     for (int i = 1; i < g_nloops; i++) {
         if (pthread_create(&g_subs[i].th, NULL, sub_main, &g_subs[i]) != 0) {
             TOMO_LOGE(TOMO_MAIN, "cannot start loop thread %d", i);
@@ -715,8 +716,6 @@ int tomo_serve(tomo_config *cfg)
         }
         g_subs[i].started = 1;
     }
-    if (srv->cluster)
-        g_rt_cluster = tomo_rt_cluster_attach(srv->rt, srv->cluster);
     TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d loops=%d data_dir=%s cluster=%s",
               cfg->name, workers, g_nloops, cfg->data_dir, srv->cluster ? "nats" : "off");
     tomo_loop_run(srv->loop);
@@ -727,6 +726,7 @@ int tomo_serve(tomo_config *cfg)
         if (g_subs[i].started)
             pthread_join(g_subs[i].th, NULL);
     tomo_rt_loops_stop(g_router);
+    tomo_rt_cluster_stop(g_rt_cluster);
     tomo_pool_stop(srv->pool);
     /* done callbacks posted by the last jobs */
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);

@@ -13,6 +13,8 @@
 #include "session.h"
 #include "tracker.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,29 +28,54 @@ enum {
     K_STREAM = 19,     /* an envelope for a stream's members on the receiver */
     K_USER = 20,       /* an envelope for a user's sessions on the receiver */
     K_DISCONNECT = 21, /* close a user's sessions (all nodes) */
-    K_SESSION = 22,    /* an envelope for one session */
-    K_CLOSE = 23,      /* close one session (optional final envelope) */
+    K_SESSION = 22,    /* an envelope for sessions of one loop (target loop, ids) */
+    K_CLOSE = 23,      /* close one session (target loop; optional final envelope) */
     K_REVOKE = 24,     /* a token or a user's tokens revoked (all nodes) */
+    K_STREAM_LEAVE = 25, /* a user's sessions leave a stream (all nodes) */
 };
 
 /* A remote session with a notifications presence: the online table counts
- * it (a user online on any node is online everywhere). */
+ * it (a user online on any node is online everywhere). Loop 0 only. */
 typedef struct remote_sess {
     char id[40], user_id[40];
+    unsigned loop; /* its loop on its node (the origin's low byte) */
 } remote_sess;
 
-struct tomo_rt_cluster {
+/* Internal kinds posted from loop 0 to the other loops of this process
+ * (never on the bus). */
+enum { K_LOCAL_NODE_DOWN = 250, K_LOCAL_SNAPSHOT = 251 };
+
+/* One loop of this process: its routing state. The routing callbacks of
+ * rt run with this as ctx, on rt's thread. */
+typedef struct cl_loop {
+    struct tomo_rt_cluster *rc;
     tomo_rt *rt;
+    unsigned idx;
+    tomo_rt_routing inner; /* the loop router (rt/loops.c) or zero with one loop */
+    tomo_cluster_buf out;  /* this loop's frames, reused */
+} cl_loop;
+
+struct tomo_rt_cluster {
     tomo_cluster *bus;
+    int n;
+    cl_loop *loops;                               /* [n]; loops[0] gets the bus */
     tomo_hmap online[TOMO_CLUSTER_MAX_NODES + 1]; /* per node: session id -> remote_sess */
-    tomo_cluster_buf out;                         /* reused for every frame */
-    int64_t revoke_loaded_ms;                     /* last revocation reload */
+    /* per node: the loop indexes its presences came from (drop on down) */
+    uint8_t node_loops[TOMO_CLUSTER_MAX_NODES + 1][32];
+    int64_t revoke_loaded_ms; /* last revocation reload */
+    atomic_int stopping;
 };
 
-static uint32_t origin_of(uint32_t node) { return node << 8; }
+static uint32_t origin_of(uint32_t node, unsigned loop) { return node << 8 | (loop & 0xff); }
 static uint32_t node_of(uint32_t origin) { return origin >> 8; }
 
-static tomo_tracker *tracker(tomo_rt_cluster *rc) { return rc->rt->tracker; }
+static tomo_tracker *tracker(cl_loop *L) { return L->rt->tracker; }
+
+/* Members of st on L's own loop. */
+static size_t local_members(cl_loop *L, const tomo_stream *st)
+{
+    return tomo_tracker_count(tracker(L), st) - tomo_tracker_remote_count(tracker(L), st);
+}
 
 /* ---- framing helpers ---- */
 
@@ -100,16 +127,19 @@ static json_t *get_env(tomo_cluster_buf *r)
     return env;
 }
 
-static void send_to(tomo_rt_cluster *rc, uint32_t node)
+static void send_to(cl_loop *L, uint32_t node) { tomo_cluster_send(L->rc->bus, node, &L->out); }
+
+static void begin(cl_loop *L, int kind)
 {
-    tomo_cluster_send(rc->bus, node, &rc->out);
+    /* flags: the sending loop (the receiver's ghosts get origin node|loop) */
+    tomo_cluster_buf_begin(L->rc->bus, &L->out, kind, (int)L->idx);
 }
 
 /* The distinct remote nodes with members on st (origins >= 256). */
-static size_t stream_nodes(tomo_rt_cluster *rc, const tomo_stream *st, uint32_t *nodes)
+static size_t stream_nodes(cl_loop *L, const tomo_stream *st, uint32_t *nodes)
 {
-    uint32_t origins[TOMO_CLUSTER_MAX_NODES * 2];
-    size_t no = tomo_tracker_origins(tracker(rc), st, origins, TOMO_ARRAY_LEN(origins));
+    uint32_t origins[TOMO_CLUSTER_MAX_NODES * 4];
+    size_t no = tomo_tracker_origins(tracker(L), st, origins, TOMO_ARRAY_LEN(origins));
     size_t n = 0;
     for (size_t i = 0; i < no; i++) {
         uint32_t node = node_of(origins[i]);
@@ -124,7 +154,9 @@ static size_t stream_nodes(tomo_rt_cluster *rc, const tomo_stream *st, uint32_t 
     return n;
 }
 
-/* ---- the routing (rt/route.h), called on the loop thread ---- */
+/* ---- the routing (rt/route.h), on the calling loop's thread ----
+ * Each callback hands the loops of this process to the loop router first
+ * (inner), then frames what concerns other nodes. */
 
 static void put_presence(tomo_cluster_buf *b, int op, const tomo_rt_session *s,
                          const tomo_stream *st, int persistence, int hidden, const char *status)
@@ -143,88 +175,119 @@ static void put_presence(tomo_cluster_buf *b, int op, const tomo_rt_session *s,
 static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
                        const tomo_stream *st, int persistence, int hidden, const char *status)
 {
-    (void)from;
-    tomo_rt_cluster *rc = ctx;
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_PRESENCE, 0);
-    put_presence(&rc->out, op, s, st, persistence, hidden, status);
-    send_to(rc, TOMO_CLUSTER_ALL);
+    cl_loop *L = ctx;
+    if (L->inner.presence)
+        L->inner.presence(L->inner.ctx, from, op, s, st, persistence, hidden, status);
+    if (s->_ghost)
+        return; /* the session's own loop replicates it once it applied it */
+    begin(L, K_PRESENCE);
+    put_presence(&L->out, op, s, st, persistence, hidden, status);
+    send_to(L, TOMO_CLUSTER_ALL);
 }
 
 static void r_to_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
                         const char *skip_session_id)
 {
-    (void)from;
-    tomo_rt_cluster *rc = ctx;
+    cl_loop *L = ctx;
+    if (L->inner.to_stream)
+        L->inner.to_stream(L->inner.ctx, from, st, env, skip_session_id);
     uint32_t nodes[TOMO_CLUSTER_MAX_NODES];
-    size_t n = stream_nodes(rc, st, nodes);
+    size_t n = stream_nodes(L, st, nodes);
     if (!n)
         return;
     /* one frame, encoded once, published once per node with members */
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_STREAM, 0);
-    put_stream(&rc->out, st);
-    tomo_cluster_put_str(&rc->out, skip_session_id);
-    put_env(&rc->out, env);
+    begin(L, K_STREAM);
+    put_stream(&L->out, st);
+    tomo_cluster_put_str(&L->out, skip_session_id);
+    put_env(&L->out, env);
     for (size_t i = 0; i < n; i++)
-        send_to(rc, nodes[i]);
+        send_to(L, nodes[i]);
 }
 
 static void r_to_user(void *ctx, tomo_rt *from, const char *user_id, json_t *env)
 {
-    (void)from;
-    tomo_rt_cluster *rc = ctx;
+    cl_loop *L = ctx;
+    if (L->inner.to_user)
+        L->inner.to_user(L->inner.ctx, from, user_id, env);
     tomo_stream notif = {TOMO_STREAM_NOTIFICATIONS, user_id, NULL, NULL};
     uint32_t nodes[TOMO_CLUSTER_MAX_NODES];
-    size_t n = stream_nodes(rc, &notif, nodes);
+    size_t n = stream_nodes(L, &notif, nodes);
     if (!n)
         return;
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_USER, 0);
-    tomo_cluster_put_str(&rc->out, user_id);
-    put_env(&rc->out, env);
+    begin(L, K_USER);
+    tomo_cluster_put_str(&L->out, user_id);
+    put_env(&L->out, env);
     for (size_t i = 0; i < n; i++)
-        send_to(rc, nodes[i]);
+        send_to(L, nodes[i]);
 }
 
 static void r_disconnect_user(void *ctx, tomo_rt *from, const char *user_id)
 {
-    (void)from;
-    tomo_rt_cluster *rc = ctx;
+    cl_loop *L = ctx;
+    if (L->inner.disconnect_user)
+        L->inner.disconnect_user(L->inner.ctx, from, user_id);
     /* to every node: a session may be connecting there right now */
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_DISCONNECT, 0);
-    tomo_cluster_put_str(&rc->out, user_id);
-    send_to(rc, TOMO_CLUSTER_ALL);
+    begin(L, K_DISCONNECT);
+    tomo_cluster_put_str(&L->out, user_id);
+    send_to(L, TOMO_CLUSTER_ALL);
+}
+
+static void r_user_stream_leave(void *ctx, tomo_rt *from, const tomo_stream *st,
+                                const char *user_id)
+{
+    cl_loop *L = ctx;
+    if (L->inner.user_stream_leave)
+        L->inner.user_stream_leave(L->inner.ctx, from, st, user_id);
+    begin(L, K_STREAM_LEAVE);
+    tomo_cluster_put_str(&L->out, user_id);
+    put_stream(&L->out, st);
+    send_to(L, TOMO_CLUSTER_ALL);
 }
 
 static void r_to_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char *const *ids,
                           size_t n, json_t *env, tomo_frame *json_frame)
 {
-    (void)from;
-    (void)json_frame;
-    tomo_rt_cluster *rc = ctx;
+    cl_loop *L = ctx;
     uint32_t node = node_of(origin);
-    if (!node)
+    if (!node) {
+        if (L->inner.to_sessions)
+            L->inner.to_sessions(L->inner.ctx, from, origin, ids, n, env, json_frame);
         return;
-    for (size_t i = 0; i < n; i++) {
-        tomo_cluster_buf_begin(rc->bus, &rc->out, K_SESSION, 0);
-        tomo_cluster_put_str(&rc->out, ids[i]);
-        put_env(&rc->out, env);
-        send_to(rc, node);
     }
+    /* one frame per origin: its loop sends to each id */
+    begin(L, K_SESSION);
+    tomo_cluster_put_u8(&L->out, origin & 0xff);
+    tomo_cluster_put_u32(&L->out, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        tomo_cluster_put_str(&L->out, ids[i]);
+    put_env(&L->out, env);
+    send_to(L, node);
 }
 
 static void r_close_session(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *final_env,
                             int ws_code, const char *reason)
 {
-    (void)from;
-    tomo_rt_cluster *rc = ctx;
+    cl_loop *L = ctx;
     uint32_t node = node_of(g->origin);
-    if (!node)
+    if (!node) {
+        if (L->inner.close_session)
+            L->inner.close_session(L->inner.ctx, from, g, final_env, ws_code, reason);
         return;
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_CLOSE, 0);
-    tomo_cluster_put_str(&rc->out, g->id);
-    tomo_cluster_put_u32(&rc->out, (uint32_t)ws_code);
-    tomo_cluster_put_str(&rc->out, reason);
-    put_env(&rc->out, final_env);
-    send_to(rc, node);
+    }
+    begin(L, K_CLOSE);
+    tomo_cluster_put_u8(&L->out, g->origin & 0xff);
+    tomo_cluster_put_str(&L->out, g->id);
+    tomo_cluster_put_u32(&L->out, (uint32_t)ws_code);
+    tomo_cluster_put_str(&L->out, reason);
+    put_env(&L->out, final_env);
+    send_to(L, node);
+}
+
+static void r_pump(void *ctx, tomo_rt *rt)
+{
+    cl_loop *L = ctx;
+    if (L->inner.pump)
+        L->inner.pump(L->inner.ctx, rt);
 }
 
 /* svc/revoke.h notify: any thread (a worker, after the database write). */
@@ -251,26 +314,30 @@ static void revoke_reload(tomo_rt_cluster *rc)
     if (now - rc->revoke_loaded_ms < 2000)
         return;
     rc->revoke_loaded_ms = now;
-    tomo_pool_submit(rc->rt->pool, revoke_reload_work, revoke_reload_done, rc->rt->svc);
+    tomo_rt *rt = rc->loops[0].rt;
+    tomo_pool_submit(rt->pool, revoke_reload_work, revoke_reload_done, rt->svc);
 }
 
-/* ---- the bus handler (cluster.h), loop thread ---- */
+/* ---- inbound (the bus delivers on loop 0; see apply / inject) ---- */
 
-static void online_clear(tomo_rt_cluster *rc, uint32_t node)
+/* The online table follows remote notifications presences (one per
+ * socket); loop 0 only. loop < 0: every loop of the node. */
+static void online_clear(tomo_rt_cluster *rc, uint32_t node, int loop)
 {
     tomo_hmap *m = &rc->online[node];
     void *v;
     for (size_t i = 0; (i = tomo_hmap_next(m, i, NULL, &v)) != 0;) {
         remote_sess *r = v;
+        if (loop >= 0 && r->loop != (unsigned)loop)
+            continue;
         tomo_rt_online_remove(r->user_id);
         tomo_hmap_del(m, r->id);
         free(r);
     }
 }
 
-/* The online table follows remote notifications presences (one per socket). */
-static void online_note(tomo_rt_cluster *rc, uint32_t node, int op, const char *session_id,
-                        const char *user_id, const tomo_stream *st)
+static void online_note(tomo_rt_cluster *rc, uint32_t node, unsigned loop, int op,
+                        const char *session_id, const char *user_id, const tomo_stream *st)
 {
     if (st->mode != TOMO_STREAM_NOTIFICATIONS || strcmp(st->subject, user_id))
         return;
@@ -286,12 +353,13 @@ static void online_note(tomo_rt_cluster *rc, uint32_t node, int op, const char *
         r = tomo_xcalloc(1, sizeof(*r));
         snprintf(r->id, sizeof(r->id), "%s", session_id);
         snprintf(r->user_id, sizeof(r->user_id), "%s", user_id);
+        r->loop = loop;
         tomo_hmap_put(m, r->id, r);
         tomo_rt_online_add(user_id);
     }
 }
 
-static void in_presence(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
+static void in_presence(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
 {
     int op = (int)tomo_cluster_get_u8(r);
     char sid[40], uid[40], uname[256];
@@ -308,45 +376,96 @@ static void in_presence(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
         free(status);
         return;
     }
+    unsigned loop = (unsigned)r->flags & 0xff;
     if (op == TOMO_TRACKER_UNTRACK)
-        tomo_tracker_untrack_remote(tracker(rc), sid, &in.st);
+        tomo_tracker_untrack_remote(tracker(L), sid, &in.st);
     else
-        tomo_tracker_track_remote(tracker(rc), origin_of(node), sid, uid, uname, &in.st,
+        tomo_tracker_track_remote(tracker(L), origin_of(node, loop), sid, uid, uname, &in.st,
                                   persistence, hidden, has_status ? status : NULL);
-    online_note(rc, node, op, sid, uid, &in.st);
+    if (L->idx == 0) {
+        L->rc->node_loops[node][loop >> 3] |= (uint8_t)(1u << (loop & 7));
+        online_note(L->rc, node, loop, op, sid, uid, &in.st);
+    }
     free(status);
 }
 
-static void drop_node(tomo_rt_cluster *rc, uint32_t node)
+/* Drop what this loop holds of node (loop < 0: all its loops). */
+static void drop_node(cl_loop *L, uint32_t node, int loop)
 {
-    tomo_tracker_untrack_origin(tracker(rc), origin_of(node));
-    online_clear(rc, node);
+    tomo_rt_cluster *rc = L->rc;
+    if (loop >= 0) {
+        tomo_tracker_untrack_origin(tracker(L), origin_of(node, (unsigned)loop));
+    } else {
+        for (unsigned k = 0; k < 256; k++)
+            if (rc->node_loops[node][k >> 3] & (1u << (k & 7)))
+                tomo_tracker_untrack_origin(tracker(L), origin_of(node, k));
+    }
+    if (L->idx == 0) {
+        online_clear(rc, node, loop);
+        if (loop < 0)
+            memset(rc->node_loops[node], 0, sizeof(rc->node_loops[node]));
+    }
 }
 
-static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
+/* Send node this loop's sessions' presences, framed by SNAP_BEGIN /
+ * SNAP_END (the receiver replaces what it held of this loop). */
+static void send_snapshot(cl_loop *L, uint32_t node)
 {
-    tomo_rt_cluster *rc = ctx;
-    tomo_rt *rt = rc->rt;
-    if (node == 0 || node > TOMO_CLUSTER_MAX_NODES)
-        return;
+    begin(L, K_SNAP_BEGIN);
+    send_to(L, node);
+    size_t n = 0;
+    for (tomo_rt_session *s = L->rt->all; s; s = s->_all_next) {
+        if (s->_ghost || !tomo_rt_session_alive(s))
+            continue;
+        for (tomo_presence *p = s->_presences; p; p = p->_next_of_session) {
+            tomo_stream st;
+            tomo_presence_stream(p, &st);
+            begin(L, K_PRESENCE);
+            put_presence(&L->out, TOMO_TRACKER_TRACK, s, &st, p->persistence, p->hidden,
+                         p->status);
+            send_to(L, node);
+            n++;
+        }
+    }
+    begin(L, K_SNAP_END);
+    send_to(L, node);
+    TOMO_LOGD(TOMO_CLUSTER_LOG, "presences sent to node=%u loop=%u count=%zu", node, L->idx, n);
+}
+
+/* Run a frame on loop L (loop 0: straight from the bus; the others: a copy
+ * posted by inject). Everything here is about L's own sessions and
+ * tracker. */
+static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
+{
+    tomo_rt *rt = L->rt;
     switch (r->kind) {
     case K_PRESENCE:
-        in_presence(rc, node, r);
+        in_presence(L, node, r);
         tomo_rt_route_flush(rt);
         break;
     case K_SNAP_BEGIN:
-        /* its state follows in full: what we held of it may be stale
-         * (messages lost while one of us was away) */
-        drop_node(rc, node);
+        /* that loop's state follows in full: what we held of it may be
+         * stale (messages lost while one of us was away) */
+        drop_node(L, node, r->flags & 0xff);
         break;
     case K_SNAP_END:
         tomo_rt_route_flush(rt);
+        break;
+    case K_LOCAL_NODE_DOWN:
+        /* its presences leave here, with presence events to our sessions */
+        drop_node(L, node, -1);
+        tomo_rt_route_flush(rt);
+        break;
+    case K_LOCAL_SNAPSHOT:
+        send_snapshot(L, node);
         break;
     case K_STREAM: {
         stream_in in;
         get_stream(r, &in);
         char skip[40];
         tomo_cluster_get_strn(r, skip, sizeof(skip));
+        if (r->bad || !local_members(L, &in.st))
+            break; /* nobody here: not even parsed */
         json_t *env = get_env(r);
         if (env && !r->bad)
             tomo_rt_route_stream_local(rt, &in.st, env, skip[0] ? skip : NULL);
@@ -356,6 +475,9 @@ static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
     case K_USER: {
         char uid[40];
         tomo_cluster_get_strn(r, uid, sizeof(uid));
+        tomo_stream notif = {TOMO_STREAM_NOTIFICATIONS, uid, NULL, NULL};
+        if (r->bad || !local_members(L, &notif))
+            break;
         json_t *env = get_env(r);
         if (env && !r->bad)
             tomo_rt_send_to_user_local(rt, uid, env);
@@ -369,18 +491,39 @@ static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
             tomo_rt_disconnect_user_local(rt, uid);
         break;
     }
+    case K_STREAM_LEAVE: {
+        char uid[40];
+        tomo_cluster_get_strn(r, uid, sizeof(uid));
+        stream_in in;
+        get_stream(r, &in);
+        if (!r->bad)
+            tomo_rt_user_stream_leave_local(rt, &in.st, uid);
+        break;
+    }
     case K_SESSION: {
-        char sid[40];
-        tomo_cluster_get_strn(r, sid, sizeof(sid));
-        json_t *env = get_env(r);
-        tomo_rt_session *s = r->bad ? NULL : tomo_rt_route_session(rt, sid);
-        if (s && env)
-            tomo_rt_session_send(s, env);
+        (void)tomo_cluster_get_u8(r); /* the target loop: this one */
+        uint32_t n = tomo_cluster_get_u32(r);
+        if (r->bad || n > 100000) {
+            r->bad = 1;
+            break;
+        }
+        char(*ids)[40] = tomo_xcalloc(n ? n : 1, sizeof(*ids));
+        const char **pp = tomo_xcalloc(n ? n : 1, sizeof(*pp));
+        for (uint32_t i = 0; i < n; i++) {
+            tomo_cluster_get_strn(r, ids[i], sizeof(ids[i]));
+            pp[i] = ids[i];
+        }
+        json_t *env = r->bad ? NULL : get_env(r);
+        if (env && !r->bad)
+            tomo_rt_route_sessions_local(rt, pp, n, env, NULL);
         json_decref(env);
+        free(pp);
+        free(ids);
         break;
     }
     case K_CLOSE: {
         char sid[40], reason[128];
+        (void)tomo_cluster_get_u8(r);
         tomo_cluster_get_strn(r, sid, sizeof(sid));
         int code = (int)tomo_cluster_get_u32(r);
         tomo_cluster_get_strn(r, reason, sizeof(reason));
@@ -392,15 +535,6 @@ static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
         tomo_rt_route_flush(rt);
         break;
     }
-    case K_REVOKE: {
-        int kind = (int)tomo_cluster_get_u8(r);
-        char key[64];
-        tomo_cluster_get_strn(r, key, sizeof(key));
-        int64_t v = (int64_t)tomo_cluster_get_u64(r);
-        if (!r->bad)
-            tomo_revoke_apply(kind, key, v);
-        break;
-    }
     default:
         break;
     }
@@ -408,34 +542,94 @@ static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
         TOMO_LOGW(TOMO_CLUSTER_LOG, "dropping a malformed routing frame kind=%d", r->kind);
 }
 
-/* A node is alive (new, back, or after a reconnect): send it every local
- * presence, framed by SNAP_BEGIN / SNAP_END. */
+/* A frame copied for another loop of this process. */
+typedef struct injected {
+    cl_loop *L;
+    uint32_t node;
+    int kind, flags;
+    size_t len, pos;
+    uint8_t data[];
+} injected;
+
+static void run_injected(void *arg)
+{
+    injected *in = arg;
+    if (!atomic_load(&in->L->rc->stopping)) {
+        tomo_cluster_buf r = {.p = in->data, .len = in->len, .pos = in->pos,
+                              .kind = in->kind, .flags = in->flags};
+        apply(in->L, in->node, &r);
+    }
+    free(in);
+}
+
+/* Hand frame r (positioned after its header) to loop k (FIFO per loop:
+ * the order of one node's frames holds on every loop). */
+static void inject(tomo_rt_cluster *rc, int k, uint32_t node, const tomo_cluster_buf *r)
+{
+    if (atomic_load(&rc->stopping))
+        return;
+    injected *in = tomo_xcalloc(1, sizeof(*in) + r->len);
+    in->L = &rc->loops[k];
+    in->node = node;
+    in->kind = r->kind;
+    in->flags = r->flags;
+    in->len = r->len;
+    in->pos = r->pos;
+    memcpy(in->data, r->p, r->len);
+    tomo_loop_post(rc->loops[k].rt->loop, run_injected, in);
+}
+
+/* Loop 0 and a copy to every other loop (or only the one a frame names). */
+static void dispatch(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
+{
+    int only = -1;
+    if (r->kind == K_SESSION || r->kind == K_CLOSE) {
+        if (r->pos >= r->len) {
+            TOMO_LOGW(TOMO_CLUSTER_LOG, "dropping a malformed routing frame kind=%d", r->kind);
+            return;
+        }
+        only = r->p[r->pos]; /* the target loop, first byte of the body */
+        if (only >= rc->n)
+            return;
+    }
+    for (int k = 1; k < rc->n; k++)
+        if (only < 0 || only == k)
+            inject(rc, k, node, r);
+    if (only <= 0)
+        apply(&rc->loops[0], node, r);
+}
+
+/* ---- the bus handler (cluster.h), loop 0's thread ---- */
+
+static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
+{
+    tomo_rt_cluster *rc = ctx;
+    if (node == 0 || node > TOMO_CLUSTER_MAX_NODES)
+        return;
+    if (r->kind == K_REVOKE) { /* process-wide table */
+        int kind = (int)tomo_cluster_get_u8(r);
+        char key[64];
+        tomo_cluster_get_strn(r, key, sizeof(key));
+        int64_t v = (int64_t)tomo_cluster_get_u64(r);
+        if (!r->bad)
+            tomo_revoke_apply(kind, key, v);
+        return;
+    }
+    if (r->kind >= K_LOCAL_NODE_DOWN)
+        return; /* never on the bus */
+    dispatch(rc, node, r);
+}
+
+/* A node is alive (new, back, or after a reconnect): every loop sends it
+ * its presences. */
 static void h_node_up(void *ctx, uint32_t node, const char *name, int resync)
 {
     (void)name;
     (void)resync;
     tomo_rt_cluster *rc = ctx;
-    tomo_rt *rt = rc->rt;
     revoke_reload(rc);
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_SNAP_BEGIN, 0);
-    send_to(rc, node);
-    size_t n = 0;
-    for (tomo_rt_session *s = rt->all; s; s = s->_all_next) {
-        if (s->_ghost || !tomo_rt_session_alive(s))
-            continue;
-        for (tomo_presence *p = s->_presences; p; p = p->_next_of_session) {
-            tomo_stream st;
-            tomo_presence_stream(p, &st);
-            tomo_cluster_buf_begin(rc->bus, &rc->out, K_PRESENCE, 0);
-            put_presence(&rc->out, TOMO_TRACKER_TRACK, s, &st, p->persistence, p->hidden,
-                         p->status);
-            send_to(rc, node);
-            n++;
-        }
-    }
-    tomo_cluster_buf_begin(rc->bus, &rc->out, K_SNAP_END, 0);
-    send_to(rc, node);
-    TOMO_LOGD(TOMO_CLUSTER_LOG, "presences sent to node=%s count=%zu", name, n);
+    tomo_cluster_buf r = {.kind = K_LOCAL_SNAPSHOT};
+    dispatch(rc, node, &r);
 }
 
 static void h_node_down(void *ctx, uint32_t node, const char *name)
@@ -444,28 +638,37 @@ static void h_node_down(void *ctx, uint32_t node, const char *name)
     tomo_rt_cluster *rc = ctx;
     if (node == 0 || node > TOMO_CLUSTER_MAX_NODES)
         return;
-    /* its presences leave here, with presence events to our sessions */
-    drop_node(rc, node);
-    tomo_rt_route_flush(rc->rt);
+    tomo_cluster_buf r = {.kind = K_LOCAL_NODE_DOWN};
+    dispatch(rc, node, &r);
 }
 
-tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *rt, tomo_cluster *bus)
+tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster *bus)
 {
     tomo_rt_cluster *rc = tomo_xcalloc(1, sizeof(*rc));
-    rc->rt = rt;
     rc->bus = bus;
+    rc->n = n < 1 ? 1 : n > 256 ? 256 : n;
+    rc->loops = tomo_xcalloc((size_t)rc->n, sizeof(*rc->loops));
     for (size_t i = 0; i < TOMO_ARRAY_LEN(rc->online); i++)
         tomo_hmap_init(&rc->online[i]);
-    tomo_rt_routing routing = {
-        .ctx = rc,
-        .to_stream = r_to_stream,
-        .to_user = r_to_user,
-        .disconnect_user = r_disconnect_user,
-        .presence = r_presence,
-        .to_sessions = r_to_sessions,
-        .close_session = r_close_session,
-    };
-    tomo_rt_set_routing(rt, &routing, tomo_rt_origin(rt));
+    for (int k = 0; k < rc->n; k++) {
+        cl_loop *L = &rc->loops[k];
+        L->rc = rc;
+        L->rt = rts[k];
+        L->idx = (unsigned)k;
+        /* wrap what is there (the loop router with several loops) */
+        L->inner = rts[k]->routing;
+        tomo_rt_routing routing = L->inner;
+        routing.ctx = L;
+        routing.to_stream = r_to_stream;
+        routing.to_user = r_to_user;
+        routing.disconnect_user = r_disconnect_user;
+        routing.presence = r_presence;
+        routing.to_sessions = r_to_sessions;
+        routing.close_session = r_close_session;
+        routing.user_stream_leave = r_user_stream_leave;
+        routing.pump = r_pump;
+        tomo_rt_set_routing(rts[k], &routing, tomo_rt_origin(rts[k]));
+    }
     rc->revoke_loaded_ms = tomo_now_ms(); /* serve.c loaded them at start-up */
     tomo_revoke_set_notify(revoke_notify, rc);
     tomo_cluster_handler h = {
@@ -475,15 +678,23 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *rt, tomo_cluster *bus)
     return rc;
 }
 
+void tomo_rt_cluster_stop(tomo_rt_cluster *rc)
+{
+    if (rc)
+        atomic_store(&rc->stopping, 1);
+}
+
 void tomo_rt_cluster_free(tomo_rt_cluster *rc)
 {
     if (!rc)
         return;
     tomo_revoke_set_notify(NULL, NULL);
     for (uint32_t i = 0; i < TOMO_ARRAY_LEN(rc->online); i++) {
-        online_clear(rc, i);
+        online_clear(rc, i, -1);
         tomo_hmap_free(&rc->online[i]);
     }
-    tomo_cluster_buf_free(&rc->out);
+    for (int k = 0; k < rc->n; k++)
+        tomo_cluster_buf_free(&rc->loops[k].out);
+    free(rc->loops);
     free(rc);
 }

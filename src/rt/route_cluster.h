@@ -3,12 +3,19 @@
  * span nodes (docs/CLUSTER.md, "Routing").
  * Owns: tomo_rt_cluster (the routing state: which remote sessions are
  *       online, per node) and the routing frames (kinds >= 16).
- * Borrows: the loop's tomo_rt and the bus (both outlive it).
- * Threads: the loop thread of rt (the bus delivers there too).
+ * Borrows: every loop's tomo_rt and the bus (all outlive it).
+ * Threads: each routing callback on the calling loop's thread (it frames
+ *          and publishes from there: NATS publishing is thread-safe, and
+ *          one loop's frames keep their order); the bus delivers on loop 0,
+ *          which applies each frame to itself and posts a copy to every
+ *          other loop (tomo_loop_post: FIFO), or only to the one a
+ *          session frame names.
  *
- * A remote node's sessions are ghosts of origin (node id << 8) in the
- * tracker; this node's own sessions are origin tomo_rt_origin(rt) (< 256).
- * One loop per node (socket.loops 1) is what this routes. */
+ * A remote node's sessions are ghosts of origin (node id << 8 | its loop)
+ * in every loop's tracker; this node's own sessions are origins < 256 (the
+ * loop index). With socket.loops > 1 this routing wraps the loop router
+ * (rt/loops.c): each callback calls the loop router's first, then frames
+ * what concerns other nodes. */
 #ifndef TOMO_RT_ROUTE_CLUSTER_H
 #define TOMO_RT_ROUTE_CLUSTER_H
 
@@ -17,9 +24,15 @@
 
 typedef struct tomo_rt_cluster tomo_rt_cluster;
 
-/* Install the routing on rt and start the bus with it as the handler. */
-tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *rt, tomo_cluster *bus);
-/* After tomo_cluster_stop (no more frames); NULL is fine. */
+/* Install the routing on the n loops rts[0..n) (rts[0] is the bus's loop),
+ * wrapping the routing each already has, and start the bus with it as the
+ * handler. Main thread, before the loops run. */
+tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster *bus);
+/* Shutdown, once the other loops' threads ended: frames still posted to
+ * them are only freed. NULL is fine. */
+void tomo_rt_cluster_stop(tomo_rt_cluster *rc);
+/* After tomo_cluster_stop (no more frames) and the loops are drained; NULL
+ * is fine. */
 void tomo_rt_cluster_free(tomo_rt_cluster *rc);
 
 #endif

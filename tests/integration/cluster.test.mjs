@@ -3,7 +3,9 @@
 // when TOMO_TEST_BACKEND=postgres; else one SQLite file in WAL mode, which
 // three processes on one host can share: fine for a test, not a deployment).
 // Users on different nodes chat and follow status; a node killed with
-// SIGKILL leaves everywhere; the bus stopped and restarted heals.
+// SIGKILL leaves everywhere; the bus stopped and restarted heals. Nodes b
+// and c run two event loops each (socket.loops 2; b's loop k also accepts
+// on bBase + k, so a test can pin a client to a loop).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,12 +13,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, freePort, BACKEND, createPgDatabase, sleep } from './harness.mjs';
+import { Client } from '@heroiclabs/nakama-js';
+import { startServer, freePort, freePortRange, BACKEND, createPgDatabase, sleep, SERVER_KEY } from './harness.mjs';
 import { newUser, connect, waitFor } from './rtutil.mjs';
 
 const natsDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-nats-'));
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-cluster-'));
 let natsPort;
+let bBase;
 let nats = null;
 const nodes = {};
 const FAST = ['--cluster.heartbeat_ms', '200', '--cluster.dead_after_ms', '1500'];
@@ -71,8 +75,9 @@ before(async () => {
   if (BACKEND === 'postgres') dbUrl = createPgDatabase();
   await startNats();
   nodes.a = await startNode('node-a');
-  nodes.b = await startNode('node-b');
-  nodes.c = await startNode('node-c');
+  bBase = await freePortRange(2);
+  nodes.b = await startNode('node-b', ['--socket.loops', '2', '--socket.loop_port_base', String(bBase)]);
+  nodes.c = await startNode('node-c', ['--socket.loops', '2']);
 });
 
 after(async () => {
@@ -220,6 +225,69 @@ test('a relayed match with players on two nodes: joins, data to all and to one, 
     await waitFor(() => ua.socket.events.matchpresence.some((e) => e.leaves?.some((p) => p.user_id === ub.userId)), 5000, 'a sees b leave');
   } finally {
     for (const u of [ua, ub, uc]) u.socket.disconnect(false);
+  }
+});
+
+/** A user whose HTTP calls and socket go to loop k of node b. */
+async function userOnBLoop(k, name) {
+  const client = new Client(SERVER_KEY, '127.0.0.1', String(bBase + k), false, 7000, false);
+  const u = await newUser({ client: () => client }, name);
+  u.socket = await connect(null, u);
+  u.socket.events.channelmessage = [];
+  u.socket.events.channelpresence = [];
+  u.socket.onchannelmessage = (m) => u.socket.events.channelmessage.push(m);
+  u.socket.onchannelpresence = (p) => u.socket.events.channelpresence.push(p);
+  return u;
+}
+
+test('a node with two loops: members on each loop and on another node chat, get match data and notifications', async () => {
+  assert.match(nodes.b.logs(), /tomo started[^\n]*"loops":"?2\b/);
+  const ua = await userOn(nodes.a, 'la');
+  const u0 = await userOnBLoop(0, 'l0');
+  const u1 = await userOnBLoop(1, 'l1');
+  try {
+    const room = 'loops-room';
+    const ja = await ua.socket.joinChat(room, 1, false, false);
+    const j1 = await u1.socket.joinChat(room, 1, false, false);
+    await seesMember(j1, u1.socket.events.channelpresence, ua.userId, 'b loop 1 sees a');
+    const j0 = await u0.socket.joinChat(room, 1, false, false);
+    // the member on the other loop of the same node is listed at once
+    assert.ok((j0.presences || []).some((p) => p.user_id === u1.userId), 'loop 0 lists loop 1');
+    await seesMember(j0, u0.socket.events.channelpresence, ua.userId, 'b loop 0 sees a');
+    await waitFor(() => joinedIds(ua.socket.events.channelpresence).includes(u0.userId) &&
+      joinedIds(ua.socket.events.channelpresence).includes(u1.userId), 5000, 'a sees both loops join');
+
+    // a message from another node reaches both loops; one from a loop reaches the other loop and a
+    await ua.socket.writeChatMessage(ja.id, { text: 'from a' });
+    await waitFor(() => u0.socket.events.channelmessage.length && u1.socket.events.channelmessage.length, 5000, 'both loops get it');
+    await u1.socket.writeChatMessage(j1.id, { text: 'from loop 1' });
+    await waitFor(() => ua.socket.events.channelmessage.length === 2 && u0.socket.events.channelmessage.length === 2, 5000, 'a and loop 0 get it');
+    assert.deepEqual(ua.socket.events.channelmessage[1].content, { text: 'from loop 1' });
+    assert.equal(u1.socket.events.channelmessage.length, 2, 'the sender gets its own message once');
+
+    // relayed match: data targeted at a session on loop 1 from another node
+    const m = await ua.socket.createMatch();
+    await waitFor(async () => (await u1.client.listMatches(u1.session, 100)).matches?.some((x) => x.match_id === m.match_id), 5000, 'match listed on b');
+    const m1 = await u1.socket.joinMatch(m.match_id);
+    const m0 = await u0.socket.joinMatch(m.match_id);
+    assert.equal(m0.size, 2);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === u0.userId)) &&
+      ua.socket.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === u1.userId)), 5000, 'a sees both join');
+    await ua.socket.sendMatchState(m.match_id, 3, 'to loop 1', [m1.self]);
+    await waitFor(() => u1.socket.events.matchdata.length, 5000, 'loop 1 gets targeted data');
+    await ua.socket.sendMatchState(m.match_id, 4, 'to all');
+    await waitFor(() => u0.socket.events.matchdata.length && u1.socket.events.matchdata.length === 2, 5000, 'both loops get data');
+    assert.equal(u0.socket.events.matchdata[0].op_code, 4, 'loop 0 was not a target of the first');
+
+    // a notification (REST on node a) to the user on loop 1
+    await ua.client.addFriends(ua.session, [u1.userId]);
+    await waitFor(() => u1.socket.events.notification.length, 5000, 'loop 1 notified');
+
+    // a socket closing on loop 0 leaves on node a
+    u0.socket.disconnect(false);
+    await waitFor(() => leftIds(ua.socket.events.channelpresence).includes(u0.userId), 5000, 'a sees loop 0 leave');
+  } finally {
+    for (const u of [ua, u0, u1]) u.socket.disconnect(false);
   }
 });
 
