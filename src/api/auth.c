@@ -61,6 +61,37 @@ static int respond_session(tomo_api_ctx *ctx, tomo_dbconn *db, const tomo_auth_a
 
 /* ---- authenticate ---- */
 
+int tomo_api_route_kind(const tomo_api_ctx *ctx)
+{
+    static const struct {
+        const char *name;
+        int kind;
+    } kinds[] = {
+        {"Device", TOMO_UNLINK_DEVICE},
+        {"Custom", TOMO_UNLINK_CUSTOM},
+        {"Email", TOMO_UNLINK_EMAIL},
+        {"Apple", TOMO_UNLINK_APPLE},
+        {"Facebook", TOMO_UNLINK_FACEBOOK},
+        {"FacebookInstantGame", TOMO_UNLINK_FACEBOOK_INSTANT_GAME},
+        {"GameCenter", TOMO_UNLINK_GAMECENTER},
+        {"Google", TOMO_UNLINK_GOOGLE},
+        {"Steam", TOMO_UNLINK_STEAM},
+    };
+    static const char *const verbs[] = {"Authenticate", "Unlink", "Link"};
+    const char *n = ctx->route->name;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        size_t len = strlen(verbs[i]);
+        if (!strncmp(n, verbs[i], len)) {
+            n += len;
+            break;
+        }
+    }
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(n, kinds[i].name))
+            return kinds[i].kind;
+    abort(); /* a route table row this adapter does not serve */
+}
+
 static int authenticate_by_id(tomo_api_ctx *ctx, int kind)
 {
     const json_t *body, *vars;
@@ -83,14 +114,10 @@ static int authenticate_by_id(tomo_api_ctx *ctx, int kind)
     return respond_session(ctx, db, &a, vars);
 }
 
-int tomo_api_authenticate_device(tomo_api_ctx *ctx)
+/* Device or custom id: the route says which. */
+int tomo_api_authenticate_id(tomo_api_ctx *ctx)
 {
-    return authenticate_by_id(ctx, TOMO_UNLINK_DEVICE);
-}
-
-int tomo_api_authenticate_custom(tomo_api_ctx *ctx)
-{
-    return authenticate_by_id(ctx, TOMO_UNLINK_CUSTOM);
+    return authenticate_by_id(ctx, tomo_api_route_kind(ctx));
 }
 
 int tomo_api_authenticate_email(tomo_api_ctx *ctx)
@@ -150,8 +177,9 @@ int tomo_api_provider_account(tomo_api_ctx *ctx, const json_t *acct, int kind,
 
 /* The body is the provider account; `sync` (Facebook, Steam) only reads
  * friends from the vendor, which tomo never reaches. */
-static int authenticate_social(tomo_api_ctx *ctx, int kind)
+int tomo_api_authenticate_social(tomo_api_ctx *ctx)
 {
+    int kind = tomo_api_route_kind(ctx);
     const json_t *body, *vars;
     tomo_provider_account a;
     int create, sync, bad = 0;
@@ -172,36 +200,6 @@ static int authenticate_social(tomo_api_ctx *ctx, int kind)
                              &acct, &err) < 0)
         return tomo_api_svc_error(ctx, &err);
     return respond_session(ctx, db, &acct, vars);
-}
-
-int tomo_api_authenticate_apple(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_APPLE);
-}
-
-int tomo_api_authenticate_facebook(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_FACEBOOK);
-}
-
-int tomo_api_authenticate_facebook_instant_game(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
-}
-
-int tomo_api_authenticate_gamecenter(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_GAMECENTER);
-}
-
-int tomo_api_authenticate_google(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_GOOGLE);
-}
-
-int tomo_api_authenticate_steam(tomo_api_ctx *ctx)
-{
-    return authenticate_social(ctx, TOMO_UNLINK_STEAM);
 }
 
 /* ---- session refresh and logout ---- */

@@ -22,37 +22,24 @@ struct tomo_provider_account;
  * strings borrowed from acct); 0 or an error recorded. */
 int tomo_api_provider_account(tomo_api_ctx *ctx, const json_t *acct, int kind,
                               struct tomo_provider_account *a);
-int tomo_api_authenticate_apple(tomo_api_ctx *ctx);
-int tomo_api_authenticate_facebook(tomo_api_ctx *ctx);
-int tomo_api_authenticate_facebook_instant_game(tomo_api_ctx *ctx);
-int tomo_api_authenticate_gamecenter(tomo_api_ctx *ctx);
-int tomo_api_authenticate_google(tomo_api_ctx *ctx);
-int tomo_api_authenticate_steam(tomo_api_ctx *ctx);
-int tomo_api_link_apple(tomo_api_ctx *ctx);
-int tomo_api_link_facebook(tomo_api_ctx *ctx);
-int tomo_api_link_facebook_instant_game(tomo_api_ctx *ctx);
-int tomo_api_link_gamecenter(tomo_api_ctx *ctx);
-int tomo_api_link_google(tomo_api_ctx *ctx);
-int tomo_api_link_steam(tomo_api_ctx *ctx);
-int tomo_api_unlink_apple(tomo_api_ctx *ctx);
-int tomo_api_unlink_facebook(tomo_api_ctx *ctx);
-int tomo_api_unlink_facebook_instant_game(tomo_api_ctx *ctx);
-int tomo_api_unlink_gamecenter(tomo_api_ctx *ctx);
-int tomo_api_unlink_google(tomo_api_ctx *ctx);
-int tomo_api_unlink_steam(tomo_api_ctx *ctx);
-int tomo_api_authenticate_device(tomo_api_ctx *ctx);
-int tomo_api_authenticate_custom(tomo_api_ctx *ctx);
+/* One adapter per shape for the identifier calls; the kind (TOMO_UNLINK_*)
+ * comes from the route's name minus its verb ("AuthenticateGameCenter",
+ * "LinkSteam", "UnlinkDevice"), so a route row names its identifier once. */
+int tomo_api_route_kind(const tomo_api_ctx *ctx);
+/* Authenticate / link / unlink a device or custom id (unlink: email too). */
+int tomo_api_authenticate_id(tomo_api_ctx *ctx);
+int tomo_api_link_id(tomo_api_ctx *ctx);
+int tomo_api_unlink_id(tomo_api_ctx *ctx);
+/* Authenticate / link / unlink a social provider's account. */
+int tomo_api_authenticate_social(tomo_api_ctx *ctx);
+int tomo_api_link_social(tomo_api_ctx *ctx);
+int tomo_api_unlink_social(tomo_api_ctx *ctx);
 /* Email+password, or username+password when the email is empty. */
 int tomo_api_authenticate_email(tomo_api_ctx *ctx);
 int tomo_api_session_refresh(tomo_api_ctx *ctx);
 int tomo_api_session_logout(tomo_api_ctx *ctx);
 int tomo_api_event(tomo_api_ctx *ctx);
-int tomo_api_link_device(tomo_api_ctx *ctx);
-int tomo_api_link_custom(tomo_api_ctx *ctx);
 int tomo_api_link_email(tomo_api_ctx *ctx);
-int tomo_api_unlink_device(tomo_api_ctx *ctx);
-int tomo_api_unlink_custom(tomo_api_ctx *ctx);
-int tomo_api_unlink_email(tomo_api_ctx *ctx);
 
 /* account.c (account get/update/delete, users) */
 int tomo_api_account_get(tomo_api_ctx *ctx);

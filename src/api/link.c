@@ -38,9 +38,8 @@ static int one_field(tomo_api_ctx *ctx, int link, int kind, const char *field)
     return link_op(ctx, link, kind, v, NULL);
 }
 
-int tomo_api_link_device(tomo_api_ctx *ctx) { return one_field(ctx, 1, TOMO_UNLINK_DEVICE, "id"); }
-
-int tomo_api_link_custom(tomo_api_ctx *ctx) { return one_field(ctx, 1, TOMO_UNLINK_CUSTOM, "id"); }
+/* Device or custom id (the route says which). */
+int tomo_api_link_id(tomo_api_ctx *ctx) { return one_field(ctx, 1, tomo_api_route_kind(ctx), "id"); }
 
 int tomo_api_link_email(tomo_api_ctx *ctx)
 {
@@ -52,19 +51,11 @@ int tomo_api_link_email(tomo_api_ctx *ctx)
     return link_op(ctx, 1, TOMO_UNLINK_EMAIL, email, password);
 }
 
-int tomo_api_unlink_device(tomo_api_ctx *ctx)
+/* Device, custom id or email (the route says which; email needs no password). */
+int tomo_api_unlink_id(tomo_api_ctx *ctx)
 {
-    return one_field(ctx, 0, TOMO_UNLINK_DEVICE, "id");
-}
-
-int tomo_api_unlink_custom(tomo_api_ctx *ctx)
-{
-    return one_field(ctx, 0, TOMO_UNLINK_CUSTOM, "id");
-}
-
-int tomo_api_unlink_email(tomo_api_ctx *ctx)
-{
-    return one_field(ctx, 0, TOMO_UNLINK_EMAIL, "email");
+    int kind = tomo_api_route_kind(ctx);
+    return one_field(ctx, 0, kind, kind == TOMO_UNLINK_EMAIL ? "email" : "id");
 }
 
 /* ---- social providers (svc/provider.h) ---- */
@@ -85,58 +76,21 @@ static int social_op(tomo_api_ctx *ctx, int link, int kind, const json_t *acct)
     return rc < 0 ? tomo_api_svc_error(ctx, &err) : 0;
 }
 
-static int social_body(tomo_api_ctx *ctx, int link, int kind)
+/* The provider account is the body, but LinkSteamRequest {account, sync}
+ * is the whole body (LinkFacebookRequest's `sync` is a query flag). */
+static int social_route(tomo_api_ctx *ctx, int link)
 {
     const json_t *body;
+    int kind = tomo_api_route_kind(ctx), sync;
     if (tomo_api_body(ctx, &body) < 0)
         return -1;
-    return social_op(ctx, link, kind, body);
-}
-
-int tomo_api_link_apple(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_APPLE); }
-
-/* LinkFacebookRequest: the body is its `account`; `sync` is a query flag. */
-int tomo_api_link_facebook(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_FACEBOOK); }
-
-int tomo_api_link_facebook_instant_game(tomo_api_ctx *ctx)
-{
-    return social_body(ctx, 1, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
-}
-
-int tomo_api_link_gamecenter(tomo_api_ctx *ctx)
-{
-    return social_body(ctx, 1, TOMO_UNLINK_GAMECENTER);
-}
-
-int tomo_api_link_google(tomo_api_ctx *ctx) { return social_body(ctx, 1, TOMO_UNLINK_GOOGLE); }
-
-/* LinkSteamRequest {account, sync} is the whole body. */
-int tomo_api_link_steam(tomo_api_ctx *ctx)
-{
-    const json_t *body;
-    int sync;
-    if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_bool(ctx, body, "sync", 0, &sync) < 0)
+    if (!link || kind != TOMO_UNLINK_STEAM)
+        return social_op(ctx, link, kind, body);
+    if (tomo_api_field_bool(ctx, body, "sync", 0, &sync) < 0)
         return -1;
-    return social_op(ctx, 1, TOMO_UNLINK_STEAM, body ? json_object_get(body, "account") : NULL);
+    return social_op(ctx, 1, kind, body ? json_object_get(body, "account") : NULL);
 }
 
-int tomo_api_unlink_apple(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_APPLE); }
+int tomo_api_link_social(tomo_api_ctx *ctx) { return social_route(ctx, 1); }
 
-int tomo_api_unlink_facebook(tomo_api_ctx *ctx)
-{
-    return social_body(ctx, 0, TOMO_UNLINK_FACEBOOK);
-}
-
-int tomo_api_unlink_facebook_instant_game(tomo_api_ctx *ctx)
-{
-    return social_body(ctx, 0, TOMO_UNLINK_FACEBOOK_INSTANT_GAME);
-}
-
-int tomo_api_unlink_gamecenter(tomo_api_ctx *ctx)
-{
-    return social_body(ctx, 0, TOMO_UNLINK_GAMECENTER);
-}
-
-int tomo_api_unlink_google(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_GOOGLE); }
-
-int tomo_api_unlink_steam(tomo_api_ctx *ctx) { return social_body(ctx, 0, TOMO_UNLINK_STEAM); }
+int tomo_api_unlink_social(tomo_api_ctx *ctx) { return social_route(ctx, 0); }

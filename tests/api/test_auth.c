@@ -95,6 +95,10 @@ static void test_password(void)
 
 /* ---- concurrent device creation ---- */
 
+/* The identifier adapters read their kind from the route's name. */
+static const tomo_api_route device_route = {.name = "AuthenticateDevice"};
+static const tomo_api_route custom_route = {.name = "AuthenticateCustom"};
+
 typedef struct racer {
     pthread_t th;
     int rc, created;
@@ -109,7 +113,8 @@ static void *race(void *arg)
     ctx.srv = &srv;
     ctx.body = json_pack("{s:s}", "id", "race-device-0001");
     ctx.query = json_object();
-    me->rc = tomo_api_authenticate_device(&ctx);
+    ctx.route = &device_route;
+    me->rc = tomo_api_authenticate_id(&ctx);
     if (me->rc == 0) {
         me->created = json_is_true(json_object_get(ctx.out, "created"));
         tomo_session_claims c;
@@ -144,13 +149,14 @@ static void test_device_race(void)
     TT_EQ(created, 1);
 }
 
-/* Run a Basic-auth handler with a body and a query object (JSON text). */
+/* Run a Basic-auth handler (as the custom id route) with a body and a query object (JSON text). */
 static int call(tomo_api_fn fn, const char *body, const char *query, json_t **out, int *code,
                 char **msg)
 {
     tomo_api_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.srv = &srv;
+    ctx.route = &custom_route;
     ctx.body = body ? json_loads(body, 0, NULL) : NULL;
     ctx.query = query ? json_loads(query, 0, NULL) : json_object();
     int rc = fn(&ctx);
@@ -168,7 +174,7 @@ static void test_banned(void)
     json_t *out = NULL;
     char *msg = NULL;
     int code = 0;
-    TT_OK(call(tomo_api_authenticate_custom, "{\"id\":\"banned-custom\"}", NULL, &out, &code,
+    TT_OK(call(tomo_api_authenticate_id, "{\"id\":\"banned-custom\"}", NULL, &out, &code,
                &msg));
     char *refresh = tomo_xstrdup(tomo_json_str(out, "refresh_token"));
     json_decref(out);
@@ -178,7 +184,7 @@ static void test_banned(void)
     TT_OK(tomo_db_exec(db, "UPDATE users SET disable_time = $1 WHERE custom_id = 'banned-custom'",
                        p, 1, NULL));
     tomo_db_release(db);
-    TT_TRUE(call(tomo_api_authenticate_custom, "{\"id\":\"banned-custom\"}", NULL, &out, &code,
+    TT_TRUE(call(tomo_api_authenticate_id, "{\"id\":\"banned-custom\"}", NULL, &out, &code,
                  &msg) < 0);
     TT_EQ(code, TOMO_GRPC_PERMISSION_DENIED);
     TT_STR_EQ(msg, "User account banned.");
