@@ -657,7 +657,8 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         L->idx = (unsigned)k;
         /* wrap what is there (the loop router with several loops) */
         L->inner = rts[k]->routing;
-        tomo_rt_routing routing = L->inner;
+        /* only the members wrapped here: one ctx for all of them */
+        tomo_rt_routing routing = {0};
         routing.ctx = L;
         routing.to_stream = r_to_stream;
         routing.to_user = r_to_user;
