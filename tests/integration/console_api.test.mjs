@@ -4,16 +4,16 @@
 // limit, and each call's happy path against users made through nakama-js.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startServer, uid } from './harness.mjs';
 import { signToken, newUser, connect, waitFor, refusedUpgrade, closeAll } from './rtutil.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const SIGNING_KEY = 'defaultsigningkey';
 let srv;
 let token;
-let modDir;
 
 /** A console call: { status, body }. token: a string, null (no header), or a header value via auth. */
 async function con(method, p, { body, tok = token, auth } = {}) {
@@ -35,36 +35,13 @@ async function login(username = 'admin', password = 'password') {
 }
 
 before(async () => {
-  modDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-console-mod-'));
-  writeFileSync(path.join(modDir, 'console.lua'), [
-    'local nk = require("nakama")',
-    'nk.leaderboard_create("console_lb", false, "desc", "best")',
-    'nk.register_rpc(function(ctx, payload) return "echo:" .. (ctx.user_id or "server") .. ":" .. payload end, "console_echo")',
-    'nk.register_rpc(function(ctx, payload) nk.wallet_update(ctx.user_id, { coins = 5 }, {}, true); return "{}" end, "console_wallet")',
-    'nk.register_rpc(function(ctx, payload) return nk.json_encode({ match_id = nk.match_create("console_match", {}) }) end, "console_match_create")',
-    '',
-  ].join('\n'));
-  // an authoritative match whose state counts joins and ticks
-  writeFileSync(path.join(modDir, 'console_match.lua'), [
-    'local M = {}',
-    'function M.match_init(ctx, params) return { joined = 0, ticks = 0, name = "console" }, 10, "console" end',
-    'function M.match_join_attempt(ctx, d, t, s, p, meta) return s, true end',
-    'function M.match_join(ctx, d, t, s, ps) s.joined = s.joined + #ps; return s end',
-    'function M.match_leave(ctx, d, t, s, ps) return s end',
-    'function M.match_loop(ctx, d, t, s, msgs) s.ticks = t; return s end',
-    'function M.match_signal(ctx, d, t, s, data) return s, data end',
-    'function M.match_terminate(ctx, d, t, s, g) return s end',
-    'return M',
-    '',
-  ].join('\n'));
-  srv = await startServer({ args: ['--runtime.path', modDir] });
+  srv = await startServer({ args: ['--runtime.path', path.join(here, 'fixtures/console')] });
   const r = await login();
   assert.equal(r.status, 200, JSON.stringify(r.body));
   token = r.body.token;
 });
 after(async () => {
   if (srv) await srv.cleanup();
-  if (modDir) rmSync(modDir, { recursive: true, force: true });
 });
 
 test('login: a token signed with console.signing_key carrying Nakama\'s claims; bad credentials refused', async () => {

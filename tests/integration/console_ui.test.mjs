@@ -6,8 +6,7 @@
 // committed). One browser, a handful of pages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
@@ -21,29 +20,11 @@ const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (scripts/deps.sh --t
 let srv;
 let browser;
 let page;
-let modDir;
 
 before(async () => {
   if (skip) return;
   mkdirSync(SHOTS, { recursive: true });
-  // an authoritative match to look at on the match page
-  modDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-console-ui-'));
-  writeFileSync(path.join(modDir, 'ui.lua'), [
-    'local nk = require("nakama")',
-    'nk.register_rpc(function(ctx, p) return nk.json_encode({ id = nk.match_create("ui_match", {}) }) end, "ui_match_create")',
-  ].join('\n'));
-  writeFileSync(path.join(modDir, 'ui_match.lua'), [
-    'local M = {}',
-    'function M.match_init(ctx, p) return { color = "teal", round = 3 }, 5, "ui" end',
-    'function M.match_join_attempt(ctx, d, t, s, p, m) return s, true end',
-    'function M.match_join(ctx, d, t, s, ps) return s end',
-    'function M.match_leave(ctx, d, t, s, ps) return s end',
-    'function M.match_loop(ctx, d, t, s, ms) return s end',
-    'function M.match_signal(ctx, d, t, s, x) return s, x end',
-    'function M.match_terminate(ctx, d, t, s, g) return s end',
-    'return M',
-  ].join('\n'));
-  srv = await startServer({ args: ['--runtime.path', modDir] });
+  srv = await startServer({ args: ['--runtime.path', path.join(here, 'fixtures/console_ui')] });
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -56,7 +37,6 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (srv) await srv.cleanup();
-  if (modDir) rmSync(modDir, { recursive: true, force: true });
 });
 
 const shot = (name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
