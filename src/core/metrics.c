@@ -1,6 +1,8 @@
 /* core/metrics.c: registry and exposition. Families are few (tens) and
- * series per family small (routes x statuses), so lookups are linear scans
- * under one mutex; the hot paths hold it for well under a microsecond. */
+ * series per family small (routes x statuses), so lookups are linear scans.
+ * The family list has one mutex (g_mu: registration, render, reset); each
+ * family's series have their own (mu), so the loop thread counting a request
+ * never waits for a worker timing a query. Lock order: g_mu, then mu. */
 #define _GNU_SOURCE
 #include "metrics.h"
 
@@ -33,6 +35,7 @@ struct tomo_metric {
     size_t nbounds;
     double (*fn)(void *);
     void *arg;
+    pthread_mutex_t mu; /* head and every series' values */
     series *head;
     struct tomo_metric *next;
 };
@@ -53,6 +56,7 @@ static tomo_metric *reg(const char *name, const char *help, const char *labels, 
             return m;
         }
     tomo_metric *m = tomo_xcalloc(1, sizeof(*m));
+    pthread_mutex_init(&m->mu, NULL);
     m->name = tomo_xstrdup(name);
     m->help = tomo_xstrdup(help);
     m->type = t;
@@ -87,7 +91,7 @@ tomo_metric *tomo_metrics_histogram(const char *name, const char *help, const ch
                                     const double *buckets, size_t nbuckets)
 {
     tomo_metric *m = reg(name, help, labels, M_HIST);
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&m->mu);
     if (!m->bounds) {
         if (!buckets) {
             buckets = default_buckets;
@@ -97,7 +101,7 @@ tomo_metric *tomo_metrics_histogram(const char *name, const char *help, const ch
         memcpy(m->bounds, buckets, nbuckets * sizeof(double));
         m->nbounds = nbuckets;
     }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&m->mu);
     return m;
 }
 
@@ -121,7 +125,7 @@ void tomo_metrics_counter_fn(const char *name, const char *help, double (*fn)(vo
     reg_fn(name, help, fn, arg, M_COUNTER_FN);
 }
 
-/* Caller holds g_mu. */
+/* Caller holds m->mu. */
 static series *find(tomo_metric *m, const char *const *values)
 {
     for (series *s = m->head; s; s = s->next) {
@@ -149,25 +153,25 @@ void tomo_metric_add(tomo_metric *m, const char *const *values, double v)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&m->mu);
     find(m, values)->v += v;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&m->mu);
 }
 
 void tomo_metric_set(tomo_metric *m, const char *const *values, double v)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&m->mu);
     find(m, values)->v = v;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&m->mu);
 }
 
 void tomo_metric_observe(tomo_metric *m, const char *const *values, double v)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&m->mu);
     series *s = find(m, values);
     s->sum += v;
     s->count++;
@@ -176,16 +180,16 @@ void tomo_metric_observe(tomo_metric *m, const char *const *values, double v)
             s->buckets[i]++;
             break;
         }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&m->mu);
 }
 
 double tomo_metric_value(tomo_metric *m, const char *const *values)
 {
     if (!m)
         return 0;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&m->mu);
     double v = find(m, values)->v;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&m->mu);
     return v;
 }
 
@@ -286,6 +290,7 @@ char *tomo_metrics_render(void)
             sb_printf(&b, " %s\n", num);
             continue;
         }
+        pthread_mutex_lock(&m->mu);
         if (!m->head && !m->nlabels && m->type != M_HIST) {
             sb_printf(&b, "%s", m->name);
             sb_labels(&b, m, NULL, NULL);
@@ -318,6 +323,7 @@ char *tomo_metrics_render(void)
                 sb_printf(&b, " %s\n", num);
             }
         }
+        pthread_mutex_unlock(&m->mu);
     }
     pthread_mutex_unlock(&g_mu);
     return b.p;
@@ -345,6 +351,7 @@ void tomo_metrics_reset(void)
         free(m->bounds);
         free(m->name);
         free(m->help);
+        pthread_mutex_destroy(&m->mu);
         free(m);
         m = nm;
     }
