@@ -64,6 +64,7 @@ struct tomo_api_ctx {
     const char *token;            /* the raw bearer token */
     int http_key_auth;            /* RPC called with runtime.http_key */
     char client_ip[64];           /* for the runtime ctx (api/hooks.c) */
+    char client_port[8];
     /* result */
     json_t *out;                  /* response object (owned) */
     char *raw_out;                /* raw response body instead of JSON */

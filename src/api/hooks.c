@@ -51,17 +51,11 @@ void tomo_api_runtime_call(tomo_api_ctx *ctx, int mode, tomo_runtime_call *c)
             json_array_append_new(arr, v ? v : json_string(""));
             free(name);
         }
-        const char *xff = tomo_http_header_get(ctx->http, "x-forwarded-for");
-        if (xff && *xff) {
-            size_t n = strcspn(xff, ",");
-            while (n && xff[n - 1] == ' ')
-                n--;
-            snprintf(ctx->client_ip, sizeof(ctx->client_ip), "%.*s", (int)n, xff);
-        } else {
-            snprintf(ctx->client_ip, sizeof(ctx->client_ip), "%s", ctx->http->client_ip);
-        }
+        tomo_http_client_addr(ctx->http, ctx->client_ip, ctx->client_port);
         if (ctx->client_ip[0])
             c->client_ip = ctx->client_ip;
+        if (ctx->client_port[0])
+            c->client_port = ctx->client_port;
     }
     c->query = ctx->query ? json_deep_copy(ctx->query) : json_object();
     json_object_del(c->query, "http_key");

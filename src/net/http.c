@@ -51,6 +51,7 @@ typedef struct conn {
     uint64_t last_activity_ns, msg_start_ns, write_start_ns;
     size_t live_reqs;               /* reqs not yet freed (handed to handlers) */
     char client_ip[64];
+    int client_port;
     struct conn *prev, *next;
 } conn;
 
@@ -163,6 +164,7 @@ static int cb_message_begin(llhttp_t *p)
     c->cur->_conn = c;
     c->live_reqs++;
     snprintf(c->cur->client_ip, sizeof(c->cur->client_ip), "%s", c->client_ip);
+    c->cur->client_port = c->client_port;
     c->cur->start_ns = tomo_mono_ns();
     c->msg_start_ns = c->cur->start_ns;
     c->hdr_state = 0;
@@ -720,6 +722,7 @@ static void on_connection(uv_stream_t *ls, int status)
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
     tomo_sock_peer_ip(tcp, c->client_ip, sizeof(c->client_ip));
+    c->client_port = tomo_sock_peer_port(tcp);
     c->last_activity_ns = tomo_mono_ns();
     uv_timer_init(tomo_loop_uv(s->loop), &c->timer);
     c->timer.data = c;
@@ -875,3 +878,45 @@ int tomo_http_upgrade(tomo_http_req *req, const char *response_head, tomo_sock *
     return 0;
 }
 
+
+void tomo_http_client_addr(const tomo_http_req *req, char ip[64], char port[8])
+{
+    ip[0] = port[0] = '\0';
+    const char *xff = tomo_http_header_get((tomo_http_req *)req, "x-forwarded-for");
+    if (!xff || !*xff) {
+        snprintf(ip, 64, "%s", req->client_ip);
+        if (req->client_port > 0 && req->client_port <= 65535)
+            snprintf(port, 8, "%u", (unsigned)(req->client_port & 0xffff));
+        return;
+    }
+    /* the first entry, trimmed */
+    size_t n = strcspn(xff, ",");
+    while (n && (*xff == ' ' || *xff == '\t')) {
+        xff++;
+        n--;
+    }
+    while (n && (xff[n - 1] == ' ' || xff[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= 64)
+        return;
+    char a[64];
+    memcpy(a, xff, n);
+    a[n] = '\0';
+    /* host:port, [v6]:port, or a bare address (v6 has several colons) */
+    char *colon = strrchr(a, ':');
+    if (a[0] == '[') {
+        char *end = strchr(a, ']');
+        if (!end)
+            return;
+        *end = '\0';
+        snprintf(ip, 64, "%s", a + 1);
+        if (end[1] == ':')
+            snprintf(port, 8, "%s", end + 2);
+    } else if (colon && colon == strchr(a, ':')) {
+        *colon = '\0';
+        snprintf(ip, 64, "%s", a);
+        snprintf(port, 8, "%s", colon + 1);
+    } else {
+        snprintf(ip, 64, "%s", a);
+    }
+}

@@ -37,6 +37,7 @@ typedef struct tomo_http_req {
     size_t body_len;
     int upgrade;   /* Upgrade header present (WebSocket) */
     char client_ip[64];
+    int client_port; /* the peer's (0 if unknown) */
     uint64_t start_ns;
     void *user;    /* free for the handler's use */
     /* private */
@@ -47,6 +48,11 @@ typedef struct tomo_http_req {
     int _done, _keep_alive, _close_after;
     size_t _header_bytes;
 } tomo_http_req;
+
+/* The client's address as Nakama reports it to the runtime: the first
+ * X-Forwarded-For entry (split into ip and port when it has one), else the
+ * peer's ip and port. "" when unknown. */
+void tomo_http_client_addr(const tomo_http_req *req, char ip[64], char port[8]);
 
 /* Called on the loop thread for each complete request. The handler must call
  * tomo_http_respond (now or later) or tomo_http_upgrade exactly once. */

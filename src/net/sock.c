@@ -78,6 +78,19 @@ void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len)
         uv_ip6_name((struct sockaddr_in6 *)&ss, buf, len);
 }
 
+int tomo_sock_peer_port(tomo_sock *s)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &sl) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
 static void on_listener_failed(uv_handle_t *h) { free(h); }
 
 int tomo_sock_listen(uv_loop_t *loop, const char *host, int port, uv_connection_cb cb, void *data,

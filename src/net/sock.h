@@ -55,6 +55,8 @@ int tomo_sock_listen_ex(uv_loop_t *loop, const char *host, int port, int reusepo
                         char *err, size_t errlen);
 /* The peer's address as text into buf ("" if unknown). */
 void tomo_sock_peer_ip(tomo_sock *s, char *buf, size_t len);
+/* The peer's port (0 if unknown). */
+int tomo_sock_peer_port(tomo_sock *s);
 /* User pointer (the handle's data field). */
 static inline void tomo_sock_set_data(tomo_sock *s, void *p) { s->tcp.data = p; }
 static inline void *tomo_sock_data(const tomo_sock *s) { return s->tcp.data; }

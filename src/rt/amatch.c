@@ -70,6 +70,7 @@ struct jattempt {
     pres p;
     json_t *metadata, *vars;
     int64_t exp;
+    char client_ip[64], client_port[8];
     int found, accept;
     char reason[256];
     char *label;
@@ -641,6 +642,8 @@ static void run_event(am *m, evt *e)
         ctx_of(m, &mc);
         mc.vars = ja->vars;
         mc.session_exp = ja->exp;
+        mc.client_ip = ja->client_ip;
+        mc.client_port = ja->client_port;
         tomo_match_presence p;
         pres_view(&ja->p, node, &p);
         int accept = 0;
@@ -1534,6 +1537,8 @@ int tomo_rt_amatch_join(tomo_rt_req *req, const char *uuid, const char *node,
     ja->metadata = json_is_object(metadata) ? json_deep_copy(metadata) : json_object();
     ja->vars = s->vars ? json_deep_copy(s->vars) : NULL;
     ja->exp = s->expiry;
+    memcpy(ja->client_ip, s->client_ip, sizeof(ja->client_ip));
+    memcpy(ja->client_port, s->client_port, sizeof(ja->client_port));
     evt *e = tomo_xcalloc(1, sizeof(*e));
     e->kind = EV_JOIN_ATTEMPT;
     e->ja = ja;

@@ -83,6 +83,8 @@ typedef struct tomo_match_ctx {
      * (object) and expiry (unix seconds). */
     json_t *vars;
     int64_t session_exp;
+    /* join_attempt only: the joining socket's address ("" when unknown). */
+    const char *client_ip, *client_port;
 } tomo_match_ctx;
 
 /* One authoritative match's logic (implemented by the runtime). */

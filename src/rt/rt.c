@@ -120,6 +120,7 @@ typedef struct upgrade_job {
     char *lang;
     int format, status;
     int ok;
+    char client_ip[64], client_port[8];
     tomo_session_claims claims;
     tomo_trace trace; /* the upgrade's server span (traceparent of the request) */
 } upgrade_job;
@@ -160,6 +161,8 @@ static void start_session(upgrade_job *j, tomo_sock *tcp, const char *leftover, 
     tomo_rt *rt = j->rt;
     const tomo_config *cfg = rt->cfg;
     tomo_rt_session *s = tomo_rt_session_new(rt, &j->claims, j->format, j->lang);
+    memcpy(s->client_ip, j->client_ip, sizeof(s->client_ip));
+    memcpy(s->client_port, j->client_port, sizeof(s->client_port));
     tomo_ws_config wc = {
         .max_message_bytes = (size_t)cfg->socket.max_message_size_bytes,
         .max_queued_writes = (size_t)cfg->socket.outgoing_queue_size,
@@ -224,6 +227,7 @@ static void upgrade_done(void *a)
     tomo_sock *tcp = NULL;
     char *leftover = NULL;
     size_t nleft = 0;
+    tomo_http_client_addr(req, j->client_ip, j->client_port);
     if (tomo_http_upgrade(req, head, &tcp, &leftover, &nleft) < 0)
         goto out; /* answered 400 by the HTTP layer, or the client left */
     start_session(j, tcp, leftover, nleft);

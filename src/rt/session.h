@@ -38,6 +38,9 @@ struct tomo_rt_session {
     json_t *vars;       /* session vars from the token (object) or NULL */
     int64_t expiry;     /* token exp, unix seconds */
     uint8_t format;     /* TOMO_RT_FORMAT_* */
+    /* The client's address at the upgrade (net/http.h tomo_http_client_addr;
+     * "" when unknown), for the runtime's ctx. */
+    char client_ip[64], client_port[8];
     tomo_rt *rt;
     /* private (rt/session.c, rt/tracker.c) */
     tomo_ws *_ws;

@@ -22,6 +22,8 @@ static void session_call(tomo_runtime_call *c, tomo_rt_session *s, int mode)
     c->session_exp = s->expiry;
     c->session_id = s->id;
     c->lang = s->lang;
+    c->client_ip = s->client_ip;
+    c->client_port = s->client_port;
 }
 
 static int b_rpc(void *ctx, tomo_rt_session *s, const char *id, const char *payload, size_t len,

@@ -441,7 +441,9 @@ static int h_join_attempt(void *ud, const tomo_match_ctx *mc, void **state,
                               .username = p->username,
                               .vars = mc->vars,
                               .session_exp = mc->session_exp,
-                              .session_id = p->session_id};
+                              .session_id = p->session_id,
+                              .client_ip = mc->client_ip,
+                              .client_port = mc->client_port};
     mcall c = {.ml = ud, .cb = CB_JOIN_ATTEMPT, .mc = mc, .ps = p, .n = 1,
                .metadata = metadata, .reason = reason, .reason_len = reason_len};
     int rc = run(ud, &c, state, &call);
