@@ -374,6 +374,19 @@ static void match_grace_tick(uv_timer_t *t)
     begin_shutdown(srv);
 }
 
+static void stop_serving(tomo_server *srv);
+
+static void shutdown_hook_work(void *arg)
+{
+    tomo_server *srv = arg;
+    tomo_runtime_call call = {.mode = TOMO_RUNTIME_MODE_SHUTDOWN};
+    tomo_err err = {0};
+    if (tomo_runtime_callback(srv->runtime, TOMO_CB_SHUTDOWN, &call, NULL, NULL, &err) < 0)
+        TOMO_LOGW(TOMO_MAIN, "shutdown hook failed error=%s", err.msg);
+}
+
+static void shutdown_hook_done(void *arg) { stop_serving(arg); }
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
@@ -386,6 +399,16 @@ static void on_signal(uv_signal_t *s, int signum)
     atomic_store(&srv->shutting_down, 1);
     TOMO_LOGI(TOMO_MAIN, "shutting down signal=%s grace_sec=%d",
               signum == SIGTERM ? "SIGTERM" : "SIGINT", srv->cfg->shutdown_grace_sec);
+    /* register_shutdown (Nakama 3.22): the hook runs on a worker before
+     * anything stops (its instruction budget bounds it). */
+    if (srv->runtime && tomo_runtime_has_callback(srv->runtime, TOMO_CB_SHUTDOWN) &&
+        tomo_pool_submit(srv->pool, shutdown_hook_work, shutdown_hook_done, srv) == 0)
+        return;
+    stop_serving(srv);
+}
+
+static void stop_serving(tomo_server *srv)
+{
     uv_timer_init(tomo_loop_uv(srv->loop), &g_shutdown_timer);
     int grace = srv->cfg->shutdown_grace_sec;
     if (grace > 0 && tomo_rt_amatch_count(srv->rt)) {
