@@ -825,7 +825,11 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
-    conn_flush(c);
+    /* Over TLS nothing can be written before the handshake is done: the
+     * server's SETTINGS go out with the first flush after the client's
+     * preface, which only arrives once it is. */
+    if (!g->tls)
+        conn_flush(c);
 }
 
 /* ---- server ---------------------------------------------------------------- */

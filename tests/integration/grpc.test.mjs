@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
-import { startServer, SERVER_KEY, basicAuth } from './harness.mjs';
+import { startServer, SERVER_KEY, basicAuth, makeTestCA } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROTO_DIR = path.resolve(here, '../../src/codec/proto');
@@ -56,11 +56,12 @@ function md(auth) {
 const basic = (key = SERVER_KEY) => md(basicAuth(key));
 const bearer = (s) => md('Bearer ' + s.token);
 
-function call(method, req, meta, opts = {}) {
+function callOn(c, method, req, meta, opts = {}) {
   return new Promise((resolve, reject) => {
-    client[method](req, meta || md(), opts, (err, res) => (err ? reject(err) : resolve(res)));
+    c[method](req, meta || md(), opts, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
+const call = (method, req, meta, opts) => callOn(client, method, req, meta, opts);
 async function fails(p, code, message) {
   try {
     await p;
@@ -281,4 +282,37 @@ test('per-method metrics', async () => {
   assert.match(text, /grpc_requests_total\{[^}]*method="AuthenticateDevice"[^}]*code="0"[^}]*\} [1-9]/);
   assert.match(text, /grpc_requests_total\{[^}]*method="GetAccount"[^}]*code="16"/);
   assert.match(text, /grpc_request_duration_ms_count\{[^}]*method="AuthenticateDevice"/);
+});
+
+test('TLS: the gRPC port serves the API port\'s certificate (ALPN h2); plain text and an unknown CA are refused', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tomo-grpc-tls-'));
+  const ca = makeTestCA(dir, ['server']);
+  const tlsSrv = await startServer({
+    args: ['--socket.ssl_certificate', path.join(dir, 'server.pem'),
+      '--socket.ssl_private_key', path.join(dir, 'server.key')],
+    ca,
+  });
+  const at = `localhost:${tlsSrv.grpcPort}`;
+  const secure = new api.Nakama(at, grpc.credentials.createSsl(ca));
+  const plain = new api.Nakama(`127.0.0.1:${tlsSrv.grpcPort}`, grpc.credentials.createInsecure());
+  const otherCa = makeTestCA(mkdtempSync(path.join(dir, 'other-')), []);
+  const stranger = new api.Nakama(at, grpc.credentials.createSsl(otherCa));
+  const soon = () => ({ deadline: Date.now() + 5000 });
+  try {
+    const s = await callOn(secure, 'AuthenticateDevice',
+      { account: { id: uniq('tls') + '-device-id' }, create: { value: true } }, basic(), soon());
+    assert.ok(s.token);
+    const acct = await callOn(secure, 'GetAccount', {}, bearer(s), soon());
+    assert.ok(acct.user.id);
+    await fails(callOn(secure, 'GetAccount', {}, md(), soon()), grpc.status.UNAUTHENTICATED,
+      'Auth token required');
+    await fails(callOn(plain, 'Healthcheck', {}, md(), soon()), grpc.status.UNAVAILABLE);
+    await fails(callOn(stranger, 'Healthcheck', {}, md(), soon()), grpc.status.UNAVAILABLE);
+  } finally {
+    secure.close();
+    plain.close();
+    stranger.close();
+    await tlsSrv.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

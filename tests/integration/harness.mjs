@@ -8,7 +8,7 @@
 //   TOMO_TEST_PG_ADMIN  postgres://user@127.0.0.1:PORT/postgres, used to create
 //                       one database per server started
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -195,6 +195,24 @@ export function rawExchange(port, chunks, { timeoutMs = 3000, delayMs = 0 } = {}
       }
     });
   });
+}
+
+/** A throwaway CA in dir (ca.pem, ca.key) and, for each name, <name>.pem /
+ * <name>.key: a certificate it signed for localhost and 127.0.0.1 (subject
+ * O "tomo <name>"). Returns the CA certificate (PEM). */
+export function makeTestCA(dir, names) {
+  const f = (n) => path.join(dir, n);
+  const ossl = (...a) => execFileSync('openssl', a, { stdio: 'pipe' });
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'),
+    '-days', '2', '-subj', '/CN=tomo test CA');
+  writeFileSync(f('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  for (const name of names) {
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`),
+      '-subj', `/CN=localhost/O=tomo ${name}`);
+    ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+      '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f('ext'));
+  }
+  return readFileSync(f('ca.pem'));
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -5,29 +5,18 @@
 // open connections, a bad file at reload keeps the current certificate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startServer, sleep, TOMO_BIN } from './harness.mjs';
+import { startServer, sleep, makeTestCA, TOMO_BIN } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tomo-tls-'));
 const f = (n) => path.join(dir, n);
-const ossl = (...a) => execFileSync('openssl', a, { stdio: 'pipe' });
-
-ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'),
-  '-days', '2', '-subj', '/CN=tomo test CA');
-writeFileSync(f('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-for (const name of ['first', 'second']) {
-  ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`),
-    '-subj', `/CN=localhost/O=tomo ${name}`);
-  ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
-    '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f('ext'));
-}
-const CA = readFileSync(f('ca.pem'));
+const CA = makeTestCA(dir, ['first', 'second']);
 copyFileSync(f('first.pem'), f('cert.pem'));
 copyFileSync(f('first.key'), f('key.pem'));
 const tlsArgs = ['--socket.ssl_certificate', f('cert.pem'), '--socket.ssl_private_key', f('key.pem')];
