@@ -6,6 +6,9 @@
 # Each figure is the median of BENCH_RUNS (3) runs; the runs alternate
 # (REST, gRPC, REST, ... and tracing on, off, on, ...) so background load
 # hits both sides alike. SQLite in a temporary data_dir, loopback only.
+# Every run also prints the server's CPU per request (utime + stime of the
+# tomo process over the run, from /proc, divided by the requests): unlike
+# req/s, it holds on a box shared with other work.
 #
 # Usage: bench/grpc_run.sh
 # Environment: TOMO_BIN (build/tomo), BENCH_REQUESTS per run (20000),
@@ -56,6 +59,10 @@ open(sys.argv[2], 'wb').write(b'\x00' + len(msg).to_bytes(4, 'big') + msg)
 EOF
 basic="authorization: Basic $(printf 'defaultkey:' | base64)"
 
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# us <ticks before> <requests>: server CPU per request in microseconds
+us() { echo "$(( ($(ticks) - $1) * 1000000 / hz / $2 ))"; }
 rps() { sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p'; }
 ok() { sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -76,31 +83,41 @@ start true
 rest_auth >/dev/null # creates the device, warms up
 grpc_auth >/dev/null
 : >"$tmp/rest" ; : >"$tmp/grpc"
+for f in rest grpc rest_us grpc_us; do : >"$tmp/$f"; done
 for i in $(seq 1 "$runs"); do
-    out=$(rest_auth); echo "$out" | rps >>"$tmp/rest"; echo "REST run $i: $(echo "$out" | rps) req/s, $(echo "$out" | ok) ok"
-    out=$(grpc_auth); echo "$out" | rps >>"$tmp/grpc"; echo "gRPC run $i: $(echo "$out" | rps) req/s, $(echo "$out" | ok) ok"
+    for t in rest grpc; do
+        t0=$(ticks)
+        out=$(${t}_auth)
+        u=$(us "$t0" "$n")
+        echo "$out" | rps >>"$tmp/$t"; echo "$u" >>"$tmp/${t}_us"
+        echo "$t run $i: $(echo "$out" | rps) req/s, $(echo "$out" | ok) ok, server CPU $u us/request"
+    done
 done
 stop
-echo "| transport | median req/s |"
-echo "|---|---|"
-echo "| REST  | $(median <"$tmp/rest") |"
-echo "| gRPC  | $(median <"$tmp/grpc") |"
+echo "| transport | median req/s | median server CPU per request (us) |"
+echo "|---|---|---|"
+echo "| REST  | $(median <"$tmp/rest") | $(median <"$tmp/rest_us") |"
+echo "| gRPC  | $(median <"$tmp/grpc") | $(median <"$tmp/grpc_us") |"
 
 echo
 echo "# tracing on (no exporter) vs off: auth (REST) and /healthcheck, median of $runs alternating runs"
-for f in on_auth off_auth on_health off_health; do : >"$tmp/$f"; done
+for f in on_auth off_auth on_health off_health on_auth_us off_auth_us on_health_us off_health_us; do
+    : >"$tmp/$f"
+done
 for i in $(seq 1 "$runs"); do
     for mode in true false; do
         start "$mode"
         rest_auth >/dev/null
-        a=$(rest_auth | rps); h=$(health | rps)
+        t0=$(ticks); a=$(rest_auth | rps); au=$(us "$t0" "$n")
+        t0=$(ticks); h=$(health | rps); hu=$(us "$t0" "$((n * 2))")
         stop
         tag=$([ "$mode" = true ] && echo on || echo off)
         echo "$a" >>"$tmp/${tag}_auth"; echo "$h" >>"$tmp/${tag}_health"
-        echo "run $i tracing $tag: auth $a req/s, healthcheck $h req/s"
+        echo "$au" >>"$tmp/${tag}_auth_us"; echo "$hu" >>"$tmp/${tag}_health_us"
+        echo "run $i tracing $tag: auth $a req/s ($au us CPU each), healthcheck $h req/s ($hu us)"
     done
 done
-echo "| tracing | auth median req/s | healthcheck median req/s |"
-echo "|---|---|---|"
-echo "| on  | $(median <"$tmp/on_auth") | $(median <"$tmp/on_health") |"
-echo "| off | $(median <"$tmp/off_auth") | $(median <"$tmp/off_health") |"
+echo "| tracing | auth median req/s | auth CPU us/request | healthcheck median req/s | healthcheck CPU us/request |"
+echo "|---|---|---|---|---|"
+echo "| on  | $(median <"$tmp/on_auth") | $(median <"$tmp/on_auth_us") | $(median <"$tmp/on_health") | $(median <"$tmp/on_health_us") |"
+echo "| off | $(median <"$tmp/off_auth") | $(median <"$tmp/off_auth_us") | $(median <"$tmp/off_health") | $(median <"$tmp/off_health_us") |"
