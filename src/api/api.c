@@ -470,11 +470,24 @@ static void finish_ctx(job *j)
     tomo_server *srv = ctx->srv;
     if (ctx->err_msg) {
         j->status = ctx->http_status ? ctx->http_status : tomo_grpc_to_http(ctx->grpc_code);
-        json_t *e = json_pack("{s:i,s:s}", "code", ctx->grpc_code, "message", ctx->err_msg);
-        j->body = json_dumps(e, JSON_COMPACT);
+        /* Nakama answers /v2/rpc from its own handler, not the gateway: its
+         * errors carry an "error" too, the message again or, for the
+         * function's own error, the Go error value marshalled ({}); and its
+         * 401s have no WWW-Authenticate. */
+        int rpc = ctx->route && ctx->route->auth == TOMO_AUTH_RPC;
+        json_t *e;
+        if (!rpc)
+            e = json_pack("{s:i,s:s}", "code", ctx->grpc_code, "message", ctx->err_msg);
+        else if (ctx->rpc_fn_error)
+            e = json_pack("{s:i,s:{},s:s}", "code", ctx->grpc_code, "error", "message",
+                          ctx->err_msg);
+        else
+            e = json_pack("{s:s,s:s,s:i}", "error", ctx->err_msg, "message", ctx->err_msg, "code",
+                          ctx->grpc_code);
+        j->body = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(e);
         common_headers(srv, &j->headers, "application/json");
-        if (ctx->grpc_code == TOMO_GRPC_UNAUTHENTICATED)
+        if (ctx->grpc_code == TOMO_GRPC_UNAUTHENTICATED && !rpc)
             append_hdr(&j->headers, "WWW-Authenticate: %s", ctx->err_msg);
         if (ctx->retry_after_sec > 0)
             append_hdr(&j->headers, "Retry-After: %d", ctx->retry_after_sec);

@@ -74,6 +74,7 @@ struct tomo_api_ctx {
     int grpc_code;
     char *err_msg;
     int http_status;              /* overrides the status mapped from grpc_code */
+    int rpc_fn_error;             /* the error is the RPC function's own (see finish_ctx) */
     int retry_after_sec;          /* > 0: a Retry-After header (429) */
     tomo_dbconn *db;              /* acquired lazily by tomo_api_db */
     /* work scheduled by the handler to run on the loop thread after the

@@ -1,7 +1,8 @@
 /* api/rpc.c: GET/POST /v2/rpc/{id}, the REST adapter of the Lua runtime.
  * POST bodies are a JSON string literal holding the payload, or with
  * ?unwrap the raw payload (and the raw result comes back with the request's
- * Content-Type). GET takes the payload from ?payload=. Worker thread. */
+ * Content-Type). GET runs with an empty payload. Errors have Nakama's RPC
+ * handler form (api.c finish_ctx). Worker thread. */
 #define _GNU_SOURCE
 #include "handlers.h"
 
@@ -23,13 +24,10 @@ int tomo_api_rpc(tomo_api_ctx *ctx)
     const char *payload = "";
     size_t plen = 0;
     json_t *decoded = NULL;
-    if (ctx->http && ctx->http->method == TOMO_HTTP_GET) {
-        const char *q = tomo_api_query(ctx, "payload");
-        if (q) {
-            payload = q;
-            plen = strlen(q);
-        }
-    } else if (ctx->raw_body_len) {
+    /* GET runs with an empty payload, as Nakama's (3.15 to 3.40): nakama-js
+     * rpcHttpKey's ?payload= reaches the function only in ctx.query_params. */
+    int get = ctx->http && ctx->http->method == TOMO_HTTP_GET;
+    if (!get && ctx->raw_body_len) {
         if (unwrap) {
             payload = ctx->raw_body;
             plen = ctx->raw_body_len;
@@ -38,9 +36,10 @@ int tomo_api_rpc(tomo_api_ctx *ctx)
             decoded = json_loadb(ctx->raw_body, ctx->raw_body_len, JSON_DECODE_ANY, &e);
             if (!json_is_string(decoded)) {
                 json_decref(decoded);
+                /* Nakama's fixed text, whatever the body was */
                 return tomo_api_error(ctx, TOMO_GRPC_INVALID_ARGUMENT,
-                                      "json: cannot unmarshal request body into a string (send "
-                                      "the payload as a JSON string, or use ?unwrap)");
+                                      "json: cannot unmarshal object into Go value of type "
+                                      "string");
             }
             payload = json_string_value(decoded);
             plen = json_string_length(decoded);
@@ -54,8 +53,10 @@ int tomo_api_rpc(tomo_api_ctx *ctx)
     int rc = tomo_runtime_rpc(rt, &c, id, payload, plen, &out, &out_len, &err);
     tomo_api_runtime_call_clear(&c);
     json_decref(decoded);
-    if (rc < 0)
+    if (rc < 0) {
+        ctx->rpc_fn_error = 1;
         return tomo_api_error(ctx, err.code ? err.code : TOMO_GRPC_INTERNAL, "%s", err.msg);
+    }
     if (unwrap) {
         const char *ct = ctx->http ? tomo_http_header_get(ctx->http, "content-type") : NULL;
         ctx->content_type = tomo_xstrdup(ct && *ct ? ct : "text/plain");

@@ -60,19 +60,29 @@ test('rpc with http_key: no user in ctx, query params kept except http_key; GET 
   assert.equal(out.ctx.user_id, undefined);
   assert.equal(out.ctx.username, undefined);
   assert.deepEqual(out.ctx.query_params, { a: ['1', '2'] });
-  // nakama-js rpcHttpKey: GET with ?payload=
+  // nakama-js rpcHttpKey: GET with ?payload=, which Nakama leaves in the query
+  // parameters: the function's payload is empty
   const c = srv.client();
-  const g = await c.rpcHttpKey(KEY, 'echo', { via: 'get' });
-  assert.deepEqual(g.payload, { via: 'get' });
+  const g = await c.rpcHttpKey(KEY, 'ctx', { via: 'get' });
+  assert.equal(g.payload.payload, '');
+  assert.deepEqual(g.payload.ctx.query_params, { payload: ['{"via":"get"}'] });
+  assert.equal((await c.rpcHttpKey(KEY, 'echo', { via: 'get' })).payload, undefined);
   // a wrong key or no auth at all
+  // (Nakama's RPC handler answers errors with an "error" too, and no WWW-Authenticate)
   const bad = await fetch(`${srv.url}/v2/rpc/echo?http_key=wrong`, { method: 'POST', body: '"x"' });
   assert.equal(bad.status, 401);
+  assert.equal(bad.headers.get('www-authenticate'), null);
+  assert.deepEqual(await bad.json(),
+    { error: 'HTTP key invalid', message: 'HTTP key invalid', code: 16 });
   const none = await fetch(`${srv.url}/v2/rpc/echo`, { method: 'POST', body: '"x"' });
   assert.equal(none.status, 401);
-  // a body that is not a JSON string
+  assert.deepEqual(await none.json(), { error: 'Auth token or HTTP key required',
+    message: 'Auth token or HTTP key required', code: 16 });
+  // a body that is not a JSON string: Nakama's fixed text
   r = await post('echo', '{"a":1}');
   assert.equal(r.status, 400);
-  assert.equal(r.json.code, 3);
+  const m = 'json: cannot unmarshal object into Go value of type string';
+  assert.deepEqual(r.json, { error: m, message: m, code: 3 });
 });
 
 test('rpc unwrap: raw body in and out, Content-Type copied', async () => {
@@ -87,12 +97,12 @@ test('rpc unwrap: raw body in and out, Content-Type copied', async () => {
 test('rpc errors: unknown id, error codes, runtime errors, bad return', async () => {
   let r = await post('nosuch', '""');
   assert.equal(r.status, 404);
-  assert.equal(r.json.code, 5);
-  assert.equal(r.json.message, 'RPC function not found');
+  assert.deepEqual(r.json,
+    { error: 'RPC function not found', message: 'RPC function not found', code: 5 });
+  // the function's own error: Nakama marshals the Go error value, {}
   r = await post('err_code', '""');
   assert.equal(r.status, 403);
-  assert.equal(r.json.code, 7);
-  assert.equal(r.json.message, 'custom denied');
+  assert.deepEqual(r.json, { code: 7, error: {}, message: 'custom denied' });
   r = await post('err_msg', '""');
   assert.equal(r.status, 500);
   assert.equal(r.json.code, 13);
