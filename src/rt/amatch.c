@@ -124,6 +124,8 @@ typedef struct am {
     /* reg->mu */
     char *label;
     tomo_qdoc doc;
+    uint32_t remote_node; /* a match of another node (listing only): its cluster id */
+    char rnode[64];       /* and that node's name */
     struct am *rprev, *rnext;
     /* w->mu */
     evt *eh, *et;
@@ -163,6 +165,9 @@ struct amreg {
     tomo_hmap byid;
     am *newest;
     size_t count;
+    tomo_hmap remote; /* id -> am of another node (tomo_rt_amatch_remote_put) */
+    tomo_rt_amatch_observe_fn obs;
+    void *obs_ud;
     pthread_mutex_t start_mu;
     mworker *w;
     int nw;
@@ -249,7 +254,7 @@ static void label_doc(am *m, const char *label)
 {
     tomo_qdoc_clear(&m->doc);
     tomo_qdoc_init(&m->doc);
-    tomo_qdoc_add_keyword(&m->doc, "node", m->reg->rt->cfg->name);
+    tomo_qdoc_add_keyword(&m->doc, "node", m->remote_node ? m->rnode : m->reg->rt->cfg->name);
     tomo_qdoc_add_keyword(&m->doc, "label_string", label);
     tomo_qdoc_add_number(&m->doc, "tick_rate", m->tick_rate);
     tomo_qdoc_add_keyword(&m->doc, "handler_name", m->handler_name);
@@ -258,6 +263,26 @@ static void label_doc(am *m, const char *label)
     if (json_is_object(j))
         tomo_qdoc_add_json(&m->doc, "label", j);
     json_decref(j);
+}
+
+/* reg->mu held: tell the observer (the cluster's directory) of m. */
+static void notify_locked(am *m, int ended)
+{
+    amreg *r = m->reg;
+    if (!r->obs || m->remote_node)
+        return;
+    tomo_amatch_info mi = {m->id, ended ? NULL : m->label ? m->label : "", m->handler_name,
+                           atomic_load(&m->size), m->tick_rate, m->create_ms};
+    r->obs(r->obs_ud, &mi);
+}
+
+static void notify(am *m)
+{
+    if (!m->reg->obs)
+        return;
+    pthread_mutex_lock(&m->reg->mu);
+    notify_locked(m, 0);
+    pthread_mutex_unlock(&m->reg->mu);
 }
 
 /* ---- the loop side of outgoing work ---- */
@@ -552,6 +577,7 @@ static void set_label(am *m, const char *label)
     free(m->label);
     m->label = tomo_xstrdup(label);
     label_doc(m, label);
+    notify_locked(m, 0);
     pthread_mutex_unlock(&m->reg->mu);
 }
 
@@ -681,6 +707,7 @@ static void run_event(am *m, evt *e)
                 for (size_t i = 0; i < e->n; i++)
                     members_del(m, e->ps[i].session_id);
             atomic_store(&m->size, (int)m->nmem);
+            notify(m);
             after_call(m, rc, e->kind == EV_JOIN ? "match_join" : "match_leave");
         }
         free(ps);
@@ -878,6 +905,7 @@ static void reg_remove(am *m)
     int was = tomo_hmap_get(&r->byid, m->id) == m;
     if (was) {
         tomo_hmap_del(&r->byid, m->id);
+        notify_locked(m, 1);
         if (m->rprev)
             m->rprev->rnext = m->rnext;
         else
@@ -1173,6 +1201,7 @@ int tomo_rt_amatch_create(tomo_rt *rt, const char *module, json_t *params, char 
         r->newest->rprev = m;
     r->newest = m;
     size_t count = ++r->count;
+    notify_locked(m, 0);
     pthread_mutex_unlock(&r->mu);
     tomo_metric_set(m_count, NULL, (double)count);
     unsigned k = atomic_fetch_add(&r->next_w, 1) % (unsigned)r->nw;
@@ -1211,6 +1240,8 @@ json_t *tomo_rt_amatch_get(tomo_rt *rt, const char *id)
         return NULL;
     pthread_mutex_lock(&r->mu);
     am *m = tomo_hmap_get(&r->byid, cid);
+    if (!m)
+        m = tomo_hmap_get(&r->remote, cid);
     json_t *o = m ? match_json(m) : NULL;
     pthread_mutex_unlock(&r->mu);
     return o;
@@ -1243,6 +1274,32 @@ static int hit_cmp(const void *a, const void *b)
     return 0;
 }
 
+typedef struct hitlist {
+    hit *v;
+    size_t n, cap;
+} hitlist;
+
+/* reg->mu held: add m to h if it passes q; 1 when the listing is full. */
+static int consider(hitlist *h, const tomo_match_query *q, tomo_query *tq, am *m, json_t *out)
+{
+    int size = atomic_load(&m->size);
+    if ((q->min_size >= 0 && size < q->min_size) || (q->max_size >= 0 && size > q->max_size))
+        return 0;
+    double score = 0;
+    if (tq) {
+        if (!tomo_query_match(tq, &m->doc, &score))
+            return 0;
+    } else if (q->label && strcmp(q->label, m->label ? m->label : "")) {
+        return 0;
+    }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 16;
+        h->v = tomo_xrealloc(h->v, h->cap * sizeof(*h->v));
+    }
+    h->v[h->n++] = (hit){score, m->create_ms, match_json(m)};
+    return !tq && json_array_size(out) + h->n >= (size_t)q->limit;
+}
+
 int tomo_rt_amatch_list(tomo_rt *rt, const tomo_match_query *q, json_t *out)
 {
     amreg *r = reg_of(rt);
@@ -1256,29 +1313,17 @@ int tomo_rt_amatch_list(tomo_rt *rt, const tomo_match_query *q, json_t *out)
         if (tomo_query_parse(*text ? q->query : "*", &tq, NULL, 0) < 0)
             return TOMO_EINVAL;
     }
-    hit *hits = NULL;
-    size_t nh = 0, cap = 0;
+    hitlist h = {0};
     pthread_mutex_lock(&r->mu);
-    for (am *m = r->newest; m; m = m->rnext) {
-        int size = atomic_load(&m->size);
-        if ((q->min_size >= 0 && size < q->min_size) || (q->max_size >= 0 && size > q->max_size))
-            continue;
-        double score = 0;
-        if (tq) {
-            if (!tomo_query_match(tq, &m->doc, &score))
-                continue;
-        } else if (q->label && strcmp(q->label, m->label ? m->label : "")) {
-            continue;
-        }
-        if (nh == cap) {
-            cap = cap ? cap * 2 : 16;
-            hits = tomo_xrealloc(hits, cap * sizeof(*hits));
-        }
-        hits[nh++] = (hit){score, m->create_ms, match_json(m)};
-        if (!tq && json_array_size(out) + nh >= (size_t)q->limit)
-            break;
-    }
+    int full = 0;
+    for (am *m = r->newest; m && !full; m = m->rnext)
+        full = consider(&h, q, tq, m, out);
+    void *v;
+    for (size_t i = 0; !full && (i = tomo_hmap_next(&r->remote, i, NULL, &v)) != 0;)
+        full = consider(&h, q, tq, v, out); /* other nodes' (the cluster) */
     pthread_mutex_unlock(&r->mu);
+    hit *hits = h.v;
+    size_t nh = h.n;
     if (tq && nh > 1)
         qsort(hits, nh, sizeof(*hits), hit_cmp);
     for (size_t i = 0; i < nh; i++) {
@@ -1625,6 +1670,97 @@ static void on_am_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_
     am_unref(m);
 }
 
+/* ---- the cluster's directory ---- */
+
+void tomo_rt_amatch_observe(tomo_rt *rt, tomo_rt_amatch_observe_fn fn, void *ud)
+{
+    amreg *r = reg_of(rt);
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->obs = fn;
+    r->obs_ud = ud;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void tomo_rt_amatch_each(tomo_rt *rt, tomo_rt_amatch_observe_fn fn, void *ud)
+{
+    amreg *r = reg_of(rt);
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    for (am *m = r->newest; m; m = m->rnext) {
+        tomo_amatch_info mi = {m->id, m->label ? m->label : "", m->handler_name,
+                               atomic_load(&m->size), m->tick_rate, m->create_ms};
+        fn(ud, &mi);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* reg->mu held (or the registry is being freed); node 0: all. */
+static void drop_remote(amreg *r, uint32_t node)
+{
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&r->remote, i, NULL, &v)) != 0;) {
+        am *m = v;
+        if (node && m->remote_node != node)
+            continue;
+        tomo_hmap_del(&r->remote, m->id);
+        am_unref(m);
+    }
+}
+
+void tomo_rt_amatch_remote_put(tomo_rt *rt, uint32_t node, const tomo_amatch_info *mi)
+{
+    amreg *r = reg_of(rt);
+    char cid[TOMO_MATCH_ID_MAX], uuid[37];
+    const char *nodename;
+    if (!r || !node || canon_id(mi->id, cid, uuid, &nodename) < 0 ||
+        !strcmp(nodename, rt->cfg->name))
+        return;
+    pthread_mutex_lock(&r->mu);
+    am *m = tomo_hmap_get(&r->remote, cid);
+    if (!mi->label) {
+        if (m) {
+            tomo_hmap_del(&r->remote, m->id);
+            am_unref(m);
+        }
+    } else {
+        if (!m) {
+            m = tomo_xcalloc(1, sizeof(*m));
+            m->reg = r;
+            atomic_init(&m->refs, 1);
+            snprintf(m->id, sizeof(m->id), "%s", cid);
+            snprintf(m->uuid, sizeof(m->uuid), "%s", uuid);
+            snprintf(m->rnode, sizeof(m->rnode), "%s", nodename);
+            tomo_qdoc_init(&m->doc);
+            tomo_hmap_put(&r->remote, m->id, m);
+        }
+        m->remote_node = node;
+        snprintf(m->handler_name, sizeof(m->handler_name), "%s",
+                 mi->handler_name ? mi->handler_name : "");
+        m->tick_rate = mi->tick_rate;
+        m->create_ms = mi->create_ms;
+        atomic_store(&m->size, mi->size);
+        if (!m->label || strcmp(m->label, mi->label)) {
+            free(m->label);
+            m->label = tomo_xstrdup(mi->label);
+            label_doc(m, mi->label);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void tomo_rt_amatch_remote_drop(tomo_rt *rt, uint32_t node)
+{
+    amreg *r = reg_of(rt);
+    if (!r || !node)
+        return;
+    pthread_mutex_lock(&r->mu);
+    drop_remote(r, node);
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* ---- lifecycle ---- */
 
 void tomo_rt_amatch_init(tomo_rt *rt)
@@ -1635,6 +1771,7 @@ void tomo_rt_amatch_init(tomo_rt *rt)
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->start_mu, NULL);
     tomo_hmap_init(&r->byid);
+    tomo_hmap_init(&r->remote);
     rt->amatch = r;
     tomo_tracker_listen(rt->tracker, TOMO_STREAM_MATCH_AUTHORITATIVE, on_am_event, NULL);
 }
@@ -1709,6 +1846,8 @@ void tomo_rt_amatch_free(tomo_rt *rt)
         return;
     tomo_rt_amatch_stop_all(rt);
     tomo_hmap_free(&r->byid);
+    drop_remote(r, 0);
+    tomo_hmap_free(&r->remote);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->start_mu);
     free(r);

@@ -79,6 +79,30 @@ int tomo_rt_amatch_state(tomo_rt *rt, const char *id, char **json_out);
 
 /* Live authoritative matches (any thread). */
 size_t tomo_rt_amatch_count(tomo_rt *rt);
+
+/* ---- the cluster's directory of matches (rt/route_cluster.c) ----
+ * A match's listing summary. label NULL: the match ended. */
+typedef struct tomo_amatch_info {
+    const char *id, *label, *handler_name;
+    int size, tick_rate;
+    int64_t create_ms;
+} tomo_amatch_info;
+typedef void (*tomo_rt_amatch_observe_fn)(void *ud, const tomo_amatch_info *mi);
+/* One observer of this process's matches: fn runs after a match is
+ * created, after its label or size changed and when it ended, on the
+ * thread that made the change, with the registry locked (so what it
+ * publishes is in the order of the changes; it must not call back here).
+ * NULL removes it. Start-up / shutdown. */
+void tomo_rt_amatch_observe(tomo_rt *rt, tomo_rt_amatch_observe_fn fn, void *ud);
+/* fn for every live match of this process (registry locked, as above). */
+void tomo_rt_amatch_each(tomo_rt *rt, tomo_rt_amatch_observe_fn fn, void *ud);
+/* Matches of other nodes (node: the cluster's id for the node): listed by
+ * tomo_rt_amatch_list and returned by tomo_rt_amatch_get like local ones;
+ * they run on their node. put adds or updates (mi->label NULL removes);
+ * drop removes every match of node (node gone, or its full list follows).
+ * Any thread. */
+void tomo_rt_amatch_remote_put(tomo_rt *rt, uint32_t node, const tomo_amatch_info *mi);
+void tomo_rt_amatch_remote_drop(tomo_rt *rt, uint32_t node);
 /* Shutdown with a grace period: every match gets terminate(grace) once and
  * keeps ticking; at the deadline the remaining ones stop. Loop thread. */
 void tomo_rt_amatch_terminate_all(tomo_rt *rt, int grace_sec);

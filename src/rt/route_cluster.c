@@ -7,6 +7,7 @@
 #include "../core/hmap.h"
 #include "../core/log.h"
 #include "../svc/revoke.h"
+#include "amatch.h"
 #include "online.h"
 #include "route.h"
 #include "rt_int.h"
@@ -32,6 +33,7 @@ enum {
     K_CLOSE = 23,      /* close one session (target loop; optional final envelope) */
     K_REVOKE = 24,     /* a token or a user's tokens revoked (all nodes) */
     K_STREAM_LEAVE = 25, /* a user's sessions leave a stream (all nodes) */
+    K_MATCH = 26,        /* an authoritative match's listing summary, or its end (all) */
 };
 
 /* A remote session with a notifications presence: the online table counts
@@ -407,6 +409,65 @@ static void drop_node(cl_loop *L, uint32_t node, int loop)
     }
 }
 
+/* ---- authoritative matches: the listing directory ---- */
+
+static void put_match(tomo_cluster_buf *b, const tomo_amatch_info *mi)
+{
+    tomo_cluster_put_str(b, mi->id);
+    tomo_cluster_put_u8(b, mi->label == NULL); /* ended */
+    tomo_cluster_put_str(b, mi->label);
+    tomo_cluster_put_str(b, mi->handler_name);
+    tomo_cluster_put_u32(b, (uint32_t)mi->size);
+    tomo_cluster_put_u32(b, (uint32_t)mi->tick_rate);
+    tomo_cluster_put_u64(b, (uint64_t)mi->create_ms);
+}
+
+/* amatch observer: any thread (the registry locked, so frames go out in
+ * the order of the changes). */
+static void match_observe(void *ud, const tomo_amatch_info *mi)
+{
+    tomo_rt_cluster *rc = ud;
+    if (atomic_load(&rc->stopping))
+        return;
+    tomo_cluster_buf b = {0};
+    tomo_cluster_buf_begin(rc->bus, &b, K_MATCH, 0);
+    put_match(&b, mi);
+    tomo_cluster_send(rc->bus, TOMO_CLUSTER_ALL, &b);
+    tomo_cluster_buf_free(&b);
+}
+
+typedef struct snap_to {
+    cl_loop *L;
+    uint32_t node;
+} snap_to;
+
+static void match_snap(void *ud, const tomo_amatch_info *mi)
+{
+    snap_to *t = ud;
+    begin(t->L, K_MATCH);
+    put_match(&t->L->out, mi);
+    send_to(t->L, t->node);
+}
+
+/* Loop 0: a match of node (K_MATCH) into the registry's directory. */
+static void in_match(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
+{
+    char id[TOMO_MATCH_ID_MAX], handler[128];
+    tomo_cluster_get_strn(r, id, sizeof(id));
+    int ended = (int)tomo_cluster_get_u8(r);
+    char *label = tomo_cluster_get_str(r);
+    tomo_cluster_get_strn(r, handler, sizeof(handler));
+    tomo_amatch_info mi = {id, ended ? NULL : label, handler, 0, 0, 0};
+    mi.size = (int)tomo_cluster_get_u32(r);
+    mi.tick_rate = (int)tomo_cluster_get_u32(r);
+    mi.create_ms = (int64_t)tomo_cluster_get_u64(r);
+    if (!r->bad)
+        tomo_rt_amatch_remote_put(rc->loops[0].rt, node, &mi);
+    else
+        TOMO_LOGW(TOMO_CLUSTER_LOG, "dropping a malformed routing frame kind=%d", r->kind);
+    free(label);
+}
+
 /* Send node this loop's sessions' presences, framed by SNAP_BEGIN /
  * SNAP_END (the receiver replaces what it held of this loop). */
 static void send_snapshot(cl_loop *L, uint32_t node)
@@ -426,6 +487,10 @@ static void send_snapshot(cl_loop *L, uint32_t node)
             send_to(L, node);
             n++;
         }
+    }
+    if (L->idx == 0) { /* and the process's authoritative matches */
+        snap_to t = {L, node};
+        tomo_rt_amatch_each(L->rt, match_snap, &t);
     }
     begin(L, K_SNAP_END);
     send_to(L, node);
@@ -447,6 +512,8 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
         /* that loop's state follows in full: what we held of it may be
          * stale (messages lost while one of us was away) */
         drop_node(L, node, r->flags & 0xff);
+        if (L->idx == 0 && (r->flags & 0xff) == 0) /* its loop 0 sends its matches too */
+            tomo_rt_amatch_remote_drop(rt, node);
         break;
     case K_SNAP_END:
         tomo_rt_route_flush(rt);
@@ -454,6 +521,8 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
     case K_LOCAL_NODE_DOWN:
         /* its presences leave here, with presence events to our sessions */
         drop_node(L, node, -1);
+        if (L->idx == 0)
+            tomo_rt_amatch_remote_drop(rt, node);
         tomo_rt_route_flush(rt);
         break;
     case K_LOCAL_SNAPSHOT:
@@ -575,7 +644,8 @@ static void inject(tomo_rt_cluster *rc, int k, uint32_t node, const tomo_cluster
     in->flags = r->flags;
     in->len = r->len;
     in->pos = r->pos;
-    memcpy(in->data, r->p, r->len);
+    if (r->len) /* the local kinds have no bytes */
+        memcpy(in->data, r->p, r->len);
     tomo_loop_post(rc->loops[k].rt->loop, run_injected, in);
 }
 
@@ -613,6 +683,10 @@ static void h_message(void *ctx, uint32_t node, tomo_cluster_buf *r)
         int64_t v = (int64_t)tomo_cluster_get_u64(r);
         if (!r->bad)
             tomo_revoke_apply(kind, key, v);
+        return;
+    }
+    if (r->kind == K_MATCH) { /* the home loop's registry */
+        in_match(rc, node, r);
         return;
     }
     if (r->kind >= K_LOCAL_NODE_DOWN)
@@ -672,6 +746,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
     }
     rc->revoke_loaded_ms = tomo_now_ms(); /* serve.c loaded them at start-up */
     tomo_revoke_set_notify(revoke_notify, rc);
+    tomo_rt_amatch_observe(rc->loops[0].rt, match_observe, rc);
     tomo_cluster_handler h = {
         .ctx = rc, .node_up = h_node_up, .node_down = h_node_down, .message = h_message,
     };
@@ -681,8 +756,10 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
 
 void tomo_rt_cluster_stop(tomo_rt_cluster *rc)
 {
-    if (rc)
-        atomic_store(&rc->stopping, 1);
+    if (!rc)
+        return;
+    atomic_store(&rc->stopping, 1);
+    tomo_rt_amatch_observe(rc->loops[0].rt, NULL, NULL);
 }
 
 void tomo_rt_cluster_free(tomo_rt_cluster *rc)

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Client } from '@heroiclabs/nakama-js';
 import { startServer, freePort, freePortRange, BACKEND, createPgDatabase, sleep, SERVER_KEY } from './harness.mjs';
 import { newUser, connect, waitFor } from './rtutil.mjs';
+import { writeModules, createMatch } from './amatch_util.mjs';
 
 const natsDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-nats-'));
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-cluster-'));
@@ -24,6 +25,7 @@ let bBase;
 let nats = null;
 const nodes = {};
 const FAST = ['--cluster.heartbeat_ms', '200', '--cluster.dead_after_ms', '1500'];
+const modDir = writeModules(); // the "arena" match module and RPCs around nk.match_*
 
 async function portOpen(port) {
   return new Promise((resolve) => {
@@ -49,7 +51,8 @@ async function stopNats() {
 
 let dbUrl = null;
 async function startNode(name, extra = []) {
-  const args = ['--name', name, '--cluster.nats_url', `nats://127.0.0.1:${natsPort}`, ...FAST, ...extra];
+  const args = ['--name', name, '--cluster.nats_url', `nats://127.0.0.1:${natsPort}`, ...FAST,
+    '--runtime.path', modDir, ...extra];
   return startServer({ args, dataDir, dbUrl, keepData: true, migrate: BACKEND === 'postgres' });
 }
 
@@ -85,6 +88,7 @@ after(async () => {
   if (nats) await stopNats();
   rmSync(natsDir, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(modDir, { recursive: true, force: true });
 });
 
 test('three nodes see each other; /readyz and metrics say so', async () => {
@@ -288,6 +292,42 @@ test('a node with two loops: members on each loop and on another node chat, get 
     await waitFor(() => leftIds(ua.socket.events.channelpresence).includes(u0.userId), 5000, 'a sees loop 0 leave');
   } finally {
     for (const u of [ua, u0, u1]) u.socket.disconnect(false);
+  }
+});
+
+test('authoritative matches are listed on every node: label, size, node query, nk.match_get, end', async () => {
+  const ua = await userOn(nodes.a, 'aa');
+  // b's loop 0 (the home of its match registry)
+  const ub = await newUser({ client: () => new Client(SERVER_KEY, '127.0.0.1', String(bBase), false, 7000, false) }, 'ab');
+  try {
+    const { match_id: id } = await createMatch(ua, { label: JSON.stringify({ mode: 'clustered', skill: 5 }), rate: 5 });
+    assert.match(id, /\.node-a$/);
+    const listB = async (q) => ((await ub.client.listMatches(ub.session, 100, true, undefined, undefined, undefined, q)).matches || []);
+    const onB = await waitFor(async () => (await listB('+label.mode:clustered')).find((m) => m.match_id === id), 5000, 'listed on b');
+    assert.equal(onB.authoritative, true);
+    assert.equal(onB.handler_name, 'arena');
+    assert.equal(onB.tick_rate, 5);
+    assert.equal(onB.size ?? 0, 0);
+    assert.ok((await listB('+node:"node-a"')).some((m) => m.match_id === id), 'node field of another node');
+    assert.ok(!(await listB('+node:"node-b"')).some((m) => m.match_id === id));
+    // a player joins on a: the size follows; a label update follows
+    await ua.socket.joinMatch(id);
+    await waitFor(async () => (await listB('+label.mode:clustered')).find((m) => m.match_id === id)?.size === 1, 5000, 'size 1 on b');
+    await ua.socket.sendMatchState(id, 5, JSON.stringify({ mode: 'relabelled' }));
+    await waitFor(async () => (await listB('+label.mode:relabelled')).some((m) => m.match_id === id), 5000, 'new label on b');
+    // nk.match_get and nk.match_list on another node
+    const got = (await ub.client.rpc(ub.session, 'get_match', { id })).payload;
+    assert.equal(got.found, true);
+    assert.equal(got.match.match_id, id);
+    const viaLua = (await ub.client.rpc(ub.session, 'list_matches', { limit: 100, authoritative: true, query: '+label.mode:relabelled' })).payload;
+    assert.ok((viaLua.ids || []).includes(id), 'nk.match_list on b lists it');
+    // the match ends: gone from b's listing
+    const sig = (await ua.client.rpc(ua.session, 'signal_match', { id, data: 'stop' })).payload;
+    assert.equal(sig.result, 'bye');
+    await waitFor(async () => !(await listB('')).some((m) => m.match_id === id), 5000, 'gone from b');
+    assert.equal((await ub.client.rpc(ub.session, 'get_match', { id })).payload.found, false);
+  } finally {
+    ua.socket.disconnect(false);
   }
 });
 
