@@ -7,10 +7,13 @@
 #          sockets spread round-robin over the three nodes, then all on node a
 #   relay  BENCH_MATCHES (200) relayed matches x 4 players at BENCH_RATE (20) Hz,
 #          each match's players spread over nodes a and b, then all on node a
-# and prints tomo-bench's tables (deliveries/s, latency percentiles, loss).
+# and prints tomo-bench's tables (deliveries/s, latency percentiles, loss)
+# and, per run, the CPU the whole cluster spent (three nodes + nats-server,
+# from /proc: compare runs of one invocation, the box may be loaded).
 # Usage: bench/cluster_run.sh            (one line; BENCH_DURATION=10 by default)
 # Knobs: BENCH_DURATION, BENCH_THREADS (1), BENCH_MEMBERS, BENCH_CHAT_RATE,
-#        BENCH_MATCHES, BENCH_RATE, TOMO_BIN, TOMO_BENCH_BIN, TOMO_BENCH_PG.
+#        BENCH_MATCHES, BENCH_RATE, TOMO_BIN, TOMO_BENCH_BIN, TOMO_BENCH_PG,
+#        TOMO_LOOPS (socket.loops of every node, default 1).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -55,7 +58,8 @@ for n in a b c; do
     "$tomo" --name "node-$n" --cluster.nats_url "nats://127.0.0.1:$nats_port" \
         --data_dir "$data" "${dbargs[@]}" --socket.address 127.0.0.1 --socket.port "${api[$n]}" \
         --socket.ws_port 0 --console.port 0 --grpc.port 0 --metrics.prometheus_port 0 \
-        --session.token_expiry_sec 7200 --logger.level warn >"$data/tomo-$n.log" 2>&1 &
+        --session.token_expiry_sec 7200 --socket.loops "${TOMO_LOOPS:-1}" \
+        --logger.level warn >"$data/tomo-$n.log" 2>&1 &
     pids+=($!)
     until curl -sf -m 1 "http://127.0.0.1:${api[$n]}/healthcheck" >/dev/null; do
         kill -0 "${pids[-1]}" 2>/dev/null || { log "node $n exited"; tail "$data/tomo-$n.log" >&2; exit 2; }
@@ -67,14 +71,29 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 pid_a=${pids[1]}
-log "3 nodes up (nats :$nats_port; api ${api[a]} ${api[b]} ${api[c]}; $([ ${#dbargs[@]} -gt 0 ] && echo postgres || echo 'shared sqlite'))"
+log "3 nodes up, socket.loops ${TOMO_LOOPS:-1} (nats :$nats_port; api ${api[a]} ${api[b]} ${api[c]}; $([ ${#dbargs[@]} -gt 0 ] && echo postgres || echo 'shared sqlite'))"
 
+tck=$(getconf CLK_TCK)
+# CPU ticks (user + system) of nats-server and the three nodes.
+cluster_ticks() {
+    local t=0 p f
+    for p in "${pids[@]}"; do
+        read -r -a f <"/proc/$p/stat" 2>/dev/null || continue
+        t=$((t + f[13] + f[14]))
+    done
+    echo "$t"
+}
 run() {
     local title=$1; shift
     echo
     echo "### $title"
+    local t0 t1
+    t0=$(cluster_ticks)
     timeout -k 5 300 "$bench" "$@" --host 127.0.0.1 --http-port "${api[a]}" --server-pid "$pid_a" \
         --threads "$threads" --duration "$dur" --warmup 2 --quiet 2>&1
+    t1=$(cluster_ticks)
+    echo "cluster CPU for this run (3 nodes + nats, set-up and warm-up included):" \
+        "$(awk -v t=$((t1 - t0)) -v h="$tck" 'BEGIN { printf "%.2f s", t / h }')"
 }
 members=${BENCH_MEMBERS:-100} crate=${BENCH_CHAT_RATE:-5}
 matches=${BENCH_MATCHES:-200} rate=${BENCH_RATE:-20}
