@@ -187,6 +187,18 @@ static void set_time(json_t *o, const char *key, int64_t ms)
     json_object_set_new(o, key, json_string(ts));
 }
 
+/* The ending a message and its ack share: times, persistence, the
+ * channel's target fields. Returns o. */
+static json_t *stamped(const tomo_chat_channel *c, json_t *o, int64_t create_ms, int64_t update_ms,
+                       int persistent)
+{
+    set_time(o, "create_time", create_ms);
+    set_time(o, "update_time", update_ms);
+    json_object_set_new(o, "persistent", json_boolean(persistent));
+    tomo_chat_set_target(c, o);
+    return o;
+}
+
 json_t *tomo_chat_message_json(const tomo_chat_channel *c, const char *channel_id,
                                const char *message_id, int code, const char *sender_id,
                                const char *username, const char *content, int64_t create_ms,
@@ -204,11 +216,7 @@ json_t *tomo_chat_message_json(const tomo_chat_channel *c, const char *channel_i
         json_object_set_new(m, "username", json_string(username));
     if (content && *content)
         json_object_set_new(m, "content", json_string(content));
-    set_time(m, "create_time", create_ms);
-    set_time(m, "update_time", update_ms);
-    json_object_set_new(m, "persistent", json_boolean(persistent));
-    tomo_chat_set_target(c, m);
-    return m;
+    return stamped(c, m, create_ms, update_ms, persistent);
 }
 
 /* ---- the message table ---- */
@@ -502,11 +510,7 @@ json_t *tomo_chat_ack_json(const tomo_chat_channel *c, const char *channel_id,
     json_object_set_new(ack, "code", json_integer(code));
     if (username && *username)
         json_object_set_new(ack, "username", json_string(username));
-    set_time(ack, "create_time", create_ms);
-    set_time(ack, "update_time", update_ms);
-    json_object_set_new(ack, "persistent", json_boolean(persistent));
-    tomo_chat_set_target(c, ack);
-    return ack;
+    return stamped(c, ack, create_ms, update_ms, persistent);
 }
 
 #define NIL_UUID "00000000-0000-0000-0000-000000000000"
