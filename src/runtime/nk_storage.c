@@ -70,6 +70,21 @@ static void anchor_top(lua_State *L, int anchor)
     lua_rawseti(L, anchor, (int)lua_objlen(L, anchor) + 1);
 }
 
+/* The table on the stack top (popped) as JSON object text (an array-like
+ * or empty table: {}), anchored. */
+static const char *anchor_object_text(lua_State *L, int anchor)
+{
+    json_t *v = tomo_nk_to_json(L, -1);
+    lua_pop(L, 1);
+    char *txt = json_is_object(v) ? tomo_nk_json_dump(v) : tomo_xstrdup("{}");
+    json_decref(v);
+    lua_pushstring(L, txt);
+    free(txt);
+    const char *s = lua_tostring(L, -1);
+    anchor_top(L, anchor);
+    return s;
+}
+
 /* A string field of the table at t (numbers coerced), anchored; NULL when
  * nil. A non-string raises, as does an empty or missing required one. */
 static const char *field_str(lua_State *L, int t, int anchor, const char *k, int required,
@@ -140,14 +155,7 @@ static void fill_write(lua_State *L, int t, int anchor, void *item, int arg)
     lua_getfield(L, t, "value");
     if (!lua_istable(L, -1))
         luaL_argerror(L, arg, "expects value to be a table");
-    json_t *v = tomo_nk_to_json(L, -1);
-    lua_pop(L, 1);
-    char *txt = json_is_object(v) ? tomo_nk_json_dump(v) : tomo_xstrdup("{}");
-    json_decref(v);
-    lua_pushstring(L, txt);
-    free(txt);
-    op->value = lua_tostring(L, -1);
-    anchor_top(L, anchor);
+    op->value = anchor_object_text(L, anchor);
     lua_getfield(L, t, "permission_read");
     op->permission_read = lua_isnumber(L, -1) ? lua_tointeger(L, -1) : 1;
     lua_getfield(L, t, "permission_write");
@@ -312,15 +320,7 @@ static const char *field_metadata(lua_State *L, int t, int anchor, int arg)
     }
     if (!lua_istable(L, -1))
         luaL_argerror(L, arg, "expects metadata to be table");
-    json_t *m = tomo_nk_to_json(L, -1);
-    lua_pop(L, 1);
-    char *txt = json_is_object(m) ? tomo_nk_json_dump(m) : tomo_xstrdup("{}");
-    json_decref(m);
-    lua_pushstring(L, txt);
-    free(txt);
-    const char *s = lua_tostring(L, -1);
-    anchor_top(L, anchor);
-    return s;
+    return anchor_object_text(L, anchor);
 }
 
 typedef struct multi_account {
