@@ -84,6 +84,15 @@ static void push_cursor(lua_State *L, const json_t *list)
         lua_pushnil(L);
 }
 
+/* A listing's two results: res (taken) and out's cursor (out freed). */
+static int push_page(lua_State *L, json_t *res, json_t *out)
+{
+    tomo_nk_push_take(L, res);
+    push_cursor(L, out);
+    json_decref(out);
+    return 2;
+}
+
 /* ---- arguments ---- */
 
 static int opt_state(lua_State *L, int i, int max)
@@ -146,10 +155,7 @@ static int l_friends_list(lua_State *L)
     json_decref(users);
     json_array_foreach(friends, k, f)
         json_array_append_new(res, lua_friend(f));
-    tomo_nk_push_take(L, res);
-    push_cursor(L, out);
-    json_decref(out);
-    return 2;
+    return push_page(L, res, out);
 }
 
 typedef int (*friend_op)(tomo_svc *, tomo_dbconn *, const tomo_caller *, const char *,
@@ -416,10 +422,7 @@ static int l_group_users_list(lua_State *L)
         json_object_set_new(o, "state", json_integer(state_of(e)));
         json_array_append_new(res, o);
     }
-    tomo_nk_push_take(L, res);
-    push_cursor(L, out);
-    json_decref(out);
-    return 2;
+    return push_page(L, res, out);
 }
 
 static int l_user_groups_list(lua_State *L)
@@ -450,10 +453,7 @@ static int l_user_groups_list(lua_State *L)
         json_object_set_new(o, "state", json_integer(state_of(e)));
         json_array_append_new(res, o);
     }
-    tomo_nk_push_take(L, res);
-    push_cursor(L, out);
-    json_decref(out);
-    return 2;
+    return push_page(L, res, out);
 }
 
 /* groups_list(name?, lang_tag?, open?, edge_count=-1, limit=100, cursor?). */
@@ -488,10 +488,7 @@ static int l_groups_list(lua_State *L)
     json_t *g;
     json_array_foreach(json_object_get(out, "groups"), k, g)
         json_array_append_new(res, lua_group(g));
-    tomo_nk_push_take(L, res);
-    push_cursor(L, out);
-    json_decref(out);
-    return 2;
+    return push_page(L, res, out);
 }
 
 static int l_groups_get_id(lua_State *L)
@@ -544,10 +541,7 @@ static int l_friends_of_friends_list(lua_State *L)
         json_object_set_new(o, "user", tomo_nk_lua_user(json_object_get(f, "user")));
         json_array_append_new(res, o);
     }
-    tomo_nk_push_take(L, res);
-    push_cursor(L, out);
-    json_decref(out);
-    return 2;
+    return push_page(L, res, out);
 }
 
 static int l_users_get_friend_status(lua_State *L)
