@@ -348,31 +348,49 @@ static int str_list(const char *text, const char *what, json_t **arr, const char
     return 0;
 }
 
-static int s_users_get(const tomo_ctx *ctx, const char *ids_text, const char *names_text,
-                       char **out, char **error)
-{
+/* Ids and usernames given as two JSON arrays of strings (either text may
+ * be NULL); free with id_lists_free whatever the result. */
+typedef struct id_lists {
     json_t *ja, *na;
     const char **ids, **names;
     size_t ni, nn;
-    int rc = str_list(ids_text, "users_get ids", &ja, &ids, &ni, error);
+} id_lists;
+
+static int id_lists_parse(id_lists *l, const char *ids_text, const char *ids_what,
+                          const char *names_text, const char *names_what, char **error)
+{
+    memset(l, 0, sizeof(*l));
+    int rc = str_list(ids_text, ids_what, &l->ja, &l->ids, &l->ni, error);
     if (!rc)
-        rc = str_list(names_text, "users_get usernames", &na, &names, &nn, error);
-    else
-        na = NULL, names = NULL, nn = 0;
+        rc = str_list(names_text, names_what, &l->na, &l->names, &l->nn, error);
+    return rc;
+}
+
+static void id_lists_free(id_lists *l)
+{
+    free(l->ids);
+    free(l->names);
+    json_decref(l->ja);
+    json_decref(l->na);
+}
+
+static int s_users_get(const tomo_ctx *ctx, const char *ids_text, const char *names_text,
+                       char **out, char **error)
+{
+    id_lists l;
+    int rc = id_lists_parse(&l, ids_text, "users_get ids", names_text, "users_get usernames",
+                            error);
     tomo_svc *svc = NULL;
     tomo_dbconn *c = NULL;
     json_t *res = NULL;
     if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0) {
         tomo_err err = {0};
-        if (tomo_svc_users_get(svc, c, &tomo_caller_system, ids, ni, names, nn, NULL, 0, &res,
-                               &err) < 0)
+        if (tomo_svc_users_get(svc, c, &tomo_caller_system, l.ids, l.ni, l.names, l.nn, NULL, 0,
+                               &res, &err) < 0)
             rc = fail_err(error, &err);
     }
     tomo_db_release(c);
-    free(ids);
-    free(names);
-    json_decref(ja);
-    json_decref(na);
+    id_lists_free(&l);
     return rc ? rc : give_list(res, "users", out);
 }
 
@@ -656,25 +674,18 @@ static int friends_change(friend_op op, const tomo_ctx *ctx, const char *user_id
                           const char *username, const char *ids_text, const char *names_text,
                           char **error)
 {
-    json_t *ja = NULL, *na = NULL;
-    const char **ids = NULL, **names = NULL;
-    size_t ni = 0, nn = 0;
-    int rc = str_list(ids_text, "friend ids", &ja, &ids, &ni, error);
-    if (!rc)
-        rc = str_list(names_text, "friend usernames", &na, &names, &nn, error);
+    id_lists l;
+    int rc = id_lists_parse(&l, ids_text, "friend ids", names_text, "friend usernames", error);
     tomo_svc *svc = NULL;
     tomo_dbconn *c = NULL;
     if (!rc && (rc = acquire(ctx, &svc, &c, error)) == 0) {
-        tomo_svc_friend_targets t = {ids, ni, names, nn};
+        tomo_svc_friend_targets t = {l.ids, l.ni, l.names, l.nn};
         tomo_err err = {0};
         if (op(svc, c, &tomo_caller_system, user_id ? user_id : "", username, &t, &err) < 0)
             rc = fail_err(error, &err);
     }
     tomo_db_release(c);
-    free(ids);
-    free(names);
-    json_decref(ja);
-    json_decref(na);
+    id_lists_free(&l);
     return rc;
 }
 
