@@ -190,7 +190,12 @@ static void metrics_once_fn(void)
                                         b, sizeof(b) / sizeof(b[0]));
 }
 
-static amreg *reg_of(tomo_rt *rt) { return rt ? rt->amatch : NULL; }
+/* The registry is the home loop's (rt/route.h tomo_rt_set_home): every
+ * loop looks matches up there (lookups lock it), match threads post what
+ * they send to the home loop, which reaches members on other loops through
+ * the routing. own_reg: this loop's (start-up, shutdown). */
+static amreg *reg_of(tomo_rt *rt) { return rt ? rt->home->amatch : NULL; }
+static amreg *own_reg(tomo_rt *rt) { return rt ? rt->amatch : NULL; }
 
 /* ---- small helpers ---- */
 
@@ -324,6 +329,7 @@ static void on_loopjob(void *arg)
     if (rt->stopping && !j->end)
         goto out;
     tomo_stream st = {TOMO_STREAM_MATCH_AUTHORITATIVE, j->uuid, NULL, j->node};
+    /* Members here or, as ghosts, on other loops (tomo_rt_route_out). */
     for (outmsg *o = j->mh; o; o = o->next) {
         tomo_rt_session **ss = NULL;
         size_t k = 0;
@@ -332,7 +338,7 @@ static void on_loopjob(void *arg)
         } else {
             ss = tomo_xcalloc(o->nto ? o->nto : 1, sizeof(*ss));
             for (size_t i = 0; i < o->nto; i++) {
-                tomo_rt_session *s = tomo_rt_session_find(rt, o->to[i]);
+                tomo_rt_session *s = tomo_rt_route_reach(rt, o->to[i]);
                 if (s && tomo_tracker_get(rt->tracker, s, &st)) {
                     tomo_rt_session_hold(s);
                     ss[k++] = s;
@@ -342,8 +348,7 @@ static void on_loopjob(void *arg)
         if (k) {
             tomo_rt_out ro;
             tomo_rt_md_out(&ro, o->json, o->len, &o->f);
-            for (size_t i = 0; i < k; i++)
-                tomo_rt_out_send(&ro, ss[i]);
+            tomo_rt_route_out(rt, &ro, ss, k);
             tomo_rt_out_clear(&ro);
         }
         for (size_t i = 0; i < k; i++)
@@ -351,7 +356,7 @@ static void on_loopjob(void *arg)
         free(ss);
     }
     for (size_t i = 0; i < j->nkick; i++) {
-        tomo_rt_session *s = tomo_rt_session_find(rt, j->kick[i]);
+        tomo_rt_session *s = tomo_rt_route_reach(rt, j->kick[i]);
         if (s)
             tomo_tracker_untrack(rt->tracker, s, &st);
     }
@@ -1526,7 +1531,7 @@ static void on_join_answer(void *arg)
     } else if (!ja->accept) {
         rc = tomo_rt_reply_error(req, TOMO_RT_ERR_MATCH_JOIN_REJECTED, "%s",
                                  *ja->reason ? ja->reason : "Match join rejected");
-    } else if (tomo_rt_session_alive(req->session) && !rt->stopping) {
+    } else if (tomo_rt_session_reachable(req->session) && !rt->stopping) {
         tomo_stream st = {TOMO_STREAM_MATCH_AUTHORITATIVE, ja->uuid, NULL, ja->node};
         int isnew = tomo_tracker_track(rt->tracker, req->session, &st, 0, 0, NULL) == 1;
         tomo_rt_match_single(rt, req->session, &st);
@@ -1654,8 +1659,8 @@ static void on_am_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, json_
 {
     (void)ud;
     tomo_rt_match_presence_event(rt, st, joins, leaves);
-    if (tomo_tracker_event_is_remote(rt->tracker))
-        return; /* the handler hears of it from the presence's own loop */
+    if (rt->home != rt)
+        return; /* the match hears of it on the home loop, whatever the member's loop */
     char cid[TOMO_MATCH_ID_MAX];
     snprintf(cid, sizeof(cid), "%s.%s", st->subject, st->label ? st->label : "");
     am *m = lookup_ref(reg_of(rt), cid);
@@ -1801,7 +1806,7 @@ void tomo_rt_amatch_terminate_all(tomo_rt *rt, int grace_sec)
 
 void tomo_rt_amatch_stop_all(tomo_rt *rt)
 {
-    amreg *r = reg_of(rt);
+    amreg *r = own_reg(rt);
     if (!r || atomic_exchange(&r->closing, 1))
         return;
     pthread_mutex_lock(&r->start_mu);
@@ -1841,7 +1846,7 @@ void tomo_rt_amatch_stop_all(tomo_rt *rt)
 
 void tomo_rt_amatch_free(tomo_rt *rt)
 {
-    amreg *r = reg_of(rt);
+    amreg *r = own_reg(rt);
     if (!r)
         return;
     tomo_rt_amatch_stop_all(rt);

@@ -90,7 +90,7 @@ int tomo_rt_reply(tomo_rt_req *req, const char *type, json_t *payload)
         json_decref(payload);
     if (req->after_hook && !req->reply_env)
         req->reply_env = json_incref(env);
-    if (tomo_rt_session_alive(req->session))
+    if (tomo_rt_session_reachable(req->session))
         tomo_rt_session_send(req->session, env);
     json_decref(env);
     return 0;
@@ -105,7 +105,7 @@ int tomo_rt_reply_error(tomo_rt_req *req, int code, const char *fmt, ...)
     va_end(ap);
     req->replied = 1;
     json_t *env = tomo_rt_error_envelope(req->cid, code, msg);
-    if (tomo_rt_session_alive(req->session))
+    if (tomo_rt_session_reachable(req->session))
         tomo_rt_session_send(req->session, env);
     json_decref(env);
     return TOMO_EINVAL;
@@ -230,6 +230,16 @@ void tomo_rt_dispatch_handler(tomo_rt_session *s, json_t *env, const char *type,
 {
     if (!hooked && tomo_rt_hooks_before(s, env, type, fn))
         return;
+    tomo_rt *rt = s->rt;
+    if (!s->_ghost && rt->routing.forward) {
+        /* Parties, the matchmaker, authoritative joins: where they live
+         * (rate limit and before hook ran here, on the session's loop). */
+        uint32_t owner = tomo_rt_owner_of(rt, type, json_object_get(env, type));
+        if (owner != rt->origin) {
+            rt->routing.forward(rt->routing.ctx, rt, owner, s, env, type);
+            return;
+        }
+    }
     tomo_rt_req *r = tomo_rt_req_new(s, env, type);
     r->after_hook = tomo_rt_hooks_has_after(s->rt, type);
     int rc = fn(r);

@@ -22,7 +22,7 @@ void tomo_rt_set_runtime(tomo_rt *rt, const tomo_rt_runtime *seam)
 
 const tomo_rt_runtime *tomo_rt_runtime_of(tomo_rt *rt)
 {
-    return rt ? &rt->runtime : &no_runtime;
+    return rt ? &rt->home->runtime : &no_runtime; /* set on the home loop, used by all */
 }
 
 /* ---- rpc envelope ---- */

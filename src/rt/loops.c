@@ -9,6 +9,7 @@
 #include "../core/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,17 @@ struct tomo_rt_loops {
     tomo_metric *m_dropped;
 };
 
-enum { M_PRESENCE, M_STREAM, M_USER, M_SESSIONS, M_CLOSE, M_DISCONNECT, M_STREAM_LEAVE };
+enum {
+    M_PRESENCE,
+    M_STREAM,
+    M_USER,
+    M_SESSIONS,
+    M_CLOSE,
+    M_DISCONNECT,
+    M_STREAM_LEAVE,
+    M_FORWARD, /* an envelope for the owner (home loop) */
+    M_APPLY,   /* a presence change the owner made, for the session's loop */
+};
 
 struct msg {
     msg *next;
@@ -60,6 +71,9 @@ struct msg {
     size_t nids;
     int ws_code;
     char *reason;
+    /* M_FORWARD */
+    char *type;
+    tomo_rt_session_meta meta; /* vars owned */
 };
 
 static char *dup_or_null(const char *s) { return s ? tomo_xstrdup(s) : NULL; }
@@ -78,6 +92,8 @@ static void msg_free(msg *m)
         free(m->ids[i]);
     free(m->ids);
     free(m->reason);
+    free(m->type);
+    json_decref(m->meta.vars);
     free(m);
 }
 
@@ -86,6 +102,9 @@ static tomo_stream msg_stream(const msg *m)
     tomo_stream st = {m->mode, m->subject, m->subcontext, m->label};
     return st;
 }
+
+static void untrack_everywhere(tomo_rt_loops *L, int self, const char *session_id,
+                               const tomo_stream *st);
 
 static void run(msg *m)
 {
@@ -128,6 +147,17 @@ static void run(msg *m)
         break;
     case M_STREAM_LEAVE:
         tomo_rt_user_stream_leave_local(rt, &st, m->user_id);
+        break;
+    case M_FORWARD:
+        tomo_rt_route_forwarded(rt, m->session_id, m->env, m->type, &m->meta);
+        break;
+    case M_APPLY:
+        if (tomo_rt_route_apply(rt, m->op, m->session_id, &st, m->persistence, m->hidden,
+                                m->status) == TOMO_ENOTFOUND &&
+            m->op != TOMO_TRACKER_UNTRACK)
+            untrack_everywhere(L, m->dst, m->session_id, &st);
+        /* no flush here: the owner's reply follows in this queue and goes
+         * out first, the join events at the next flush, as on one loop */
         break;
     }
     msg_free(m);
@@ -217,24 +247,58 @@ static void set_stream(msg *m, const tomo_stream *st)
 
 /* ---- the routing (rt/route.h) ---- */
 
+/* One message per other loop, from make(L, dst, arg). */
+static void to_others(tomo_rt_loops *L, int self, msg *(*make)(tomo_rt_loops *L, int dst,
+                                                              const void *arg),
+                      const void *arg)
+{
+    for (int i = 0; i < L->n; i++)
+        if (i != self)
+            post(L, make(L, i, arg), 0);
+}
+
+typedef struct presence_arg {
+    uint32_t origin;
+    int op, persistence, hidden;
+    const char *session_id, *user_id, *username, *status;
+    const tomo_stream *st;
+} presence_arg;
+
+static msg *make_presence(tomo_rt_loops *L, int dst, const void *arg)
+{
+    const presence_arg *a = arg;
+    msg *m = tomo_xcalloc(1, sizeof(*m));
+    m->L = L;
+    m->dst = dst;
+    m->kind = M_PRESENCE;
+    m->origin = a->origin;
+    m->op = a->op;
+    m->persistence = a->persistence;
+    m->hidden = a->hidden;
+    snprintf(m->session_id, sizeof(m->session_id), "%s", a->session_id);
+    snprintf(m->user_id, sizeof(m->user_id), "%s", a->user_id ? a->user_id : "");
+    m->username = dup_or_null(a->username);
+    m->status = dup_or_null(a->status);
+    set_stream(m, a->st);
+    return m;
+}
+
 static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
                        const tomo_stream *st, int persistence, int hidden, const char *status)
 {
-    tomo_rt_loops *L = ctx;
-    for (int i = 0; i < L->n; i++) {
-        if (i == (int)from->origin)
-            continue;
-        msg *m = msg_new(L, i, M_PRESENCE, from);
-        m->op = op;
-        m->persistence = persistence;
-        m->hidden = hidden;
-        memcpy(m->session_id, s->id, sizeof(m->session_id));
-        memcpy(m->user_id, s->user_id, sizeof(m->user_id));
-        m->username = dup_or_null(s->username);
-        m->status = dup_or_null(status);
-        set_stream(m, st);
-        post(L, m, 0);
-    }
+    presence_arg a = {from->origin, op, persistence, hidden, s->id, s->user_id, s->username,
+                      status, st};
+    to_others(ctx, (int)from->origin, make_presence, &a);
+}
+
+/* A change the owner made for a session that is gone: undo it everywhere
+ * (as the session's own untrack would have). */
+static void untrack_everywhere(tomo_rt_loops *L, int self, const char *session_id,
+                               const tomo_stream *st)
+{
+    presence_arg a = {(uint32_t)self, TOMO_TRACKER_UNTRACK, 0, 0, session_id, NULL, NULL, NULL,
+                      st};
+    to_others(L, self, make_presence, &a);
 }
 
 static void r_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
@@ -268,33 +332,46 @@ static void r_user(void *ctx, tomo_rt *from, const char *user_id, json_t *env)
     }
 }
 
-static void r_disconnect(void *ctx, tomo_rt *from, const char *user_id)
+typedef struct user_arg {
+    int kind;
+    uint32_t origin;
+    const char *user_id;
+    const tomo_stream *st; /* M_STREAM_LEAVE */
+} user_arg;
+
+static msg *make_user(tomo_rt_loops *L, int dst, const void *arg)
 {
-    tomo_rt_loops *L = ctx;
+    const user_arg *a = arg;
+    msg *m = tomo_xcalloc(1, sizeof(*m));
+    m->L = L;
+    m->dst = dst;
+    m->kind = a->kind;
+    m->origin = a->origin;
+    memcpy(m->user_id, a->user_id, strlen(a->user_id) + 1);
+    if (a->st)
+        set_stream(m, a->st);
+    return m;
+}
+
+/* disconnect_user and user_stream_leave: the user's sessions on every
+ * other loop. */
+static void user_to_others(tomo_rt_loops *L, tomo_rt *from, int kind, const char *user_id,
+                           const tomo_stream *st)
+{
     if (strlen(user_id) >= 37)
         return;
-    for (int i = 0; i < L->n; i++) {
-        if (i == (int)from->origin)
-            continue;
-        msg *m = msg_new(L, i, M_DISCONNECT, from);
-        memcpy(m->user_id, user_id, strlen(user_id) + 1);
-        post(L, m, 0);
-    }
+    user_arg a = {kind, from->origin, user_id, st};
+    to_others(L, (int)from->origin, make_user, &a);
+}
+
+static void r_disconnect(void *ctx, tomo_rt *from, const char *user_id)
+{
+    user_to_others(ctx, from, M_DISCONNECT, user_id, NULL);
 }
 
 static void r_stream_leave(void *ctx, tomo_rt *from, const tomo_stream *st, const char *user_id)
 {
-    tomo_rt_loops *L = ctx;
-    if (strlen(user_id) >= 37)
-        return;
-    for (int i = 0; i < L->n; i++) {
-        if (i == (int)from->origin)
-            continue;
-        msg *m = msg_new(L, i, M_STREAM_LEAVE, from);
-        memcpy(m->user_id, user_id, strlen(user_id) + 1);
-        set_stream(m, st);
-        post(L, m, 0);
-    }
+    user_to_others(ctx, from, M_STREAM_LEAVE, user_id, st);
 }
 
 static void r_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char *const *ids,
@@ -320,6 +397,36 @@ static void r_close(void *ctx, tomo_rt *from, const tomo_rt_session *g, json_t *
     m->env = final_env ? json_deep_copy(final_env) : NULL;
     m->ws_code = ws_code;
     m->reason = dup_or_null(reason);
+    post(L, m, 0);
+}
+
+static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_session *s,
+                      json_t *env, const char *type)
+{
+    tomo_rt_loops *L = ctx;
+    msg *m = msg_new(L, (int)owner, M_FORWARD, from);
+    memcpy(m->session_id, s->id, sizeof(m->session_id));
+    m->env = json_deep_copy(env);
+    m->type = tomo_xstrdup(type);
+    m->meta.vars = s->vars ? json_deep_copy(s->vars) : NULL;
+    m->meta.expiry = s->expiry;
+    memcpy(m->meta.client_ip, s->client_ip, sizeof(m->meta.client_ip));
+    memcpy(m->meta.client_port, s->client_port, sizeof(m->meta.client_port));
+    post(L, m, 0); /* a request: never dropped (its client waits) */
+}
+
+static void r_ghost_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *g,
+                             const tomo_stream *st, int persistence, int hidden,
+                             const char *status)
+{
+    tomo_rt_loops *L = ctx;
+    msg *m = msg_new(L, (int)g->origin, M_APPLY, from);
+    m->op = op;
+    m->persistence = persistence;
+    m->hidden = hidden;
+    memcpy(m->session_id, g->id, sizeof(m->session_id));
+    m->status = dup_or_null(status);
+    set_stream(m, st);
     post(L, m, 0);
 }
 
@@ -359,8 +466,11 @@ void tomo_rt_loops_add(tomo_rt_loops *L, int idx, tomo_rt *rt)
         .close_session = r_close,
         .pump = pump,
         .user_stream_leave = r_stream_leave,
+        .forward = r_forward,
+        .ghost_presence = r_ghost_presence,
     };
     tomo_rt_set_routing(rt, &r, (uint32_t)idx);
+    tomo_rt_set_home(rt, L->rts[0] ? L->rts[0] : rt);
 }
 
 void tomo_rt_loops_stop(tomo_rt_loops *L)

@@ -16,7 +16,12 @@
  * per format for all its members); messages to a user (loops holding the
  * user's sockets, from the notification stream); messages to given remote
  * sessions (relayed match data: the JSON frame is shared, refcounted);
- * session closes (single_socket) and disconnect_user.
+ * session closes (single_socket) and disconnect_user. Loop 0 is the home
+ * of the single owners (parties, the matchmaker, authoritative matches,
+ * the runtime's seam): envelopes for them are forwarded there with the
+ * session's id (tomo_rt_route_forwarded runs them on its ghost), and the
+ * presence changes loop 0 makes on such a ghost go to the session's loop
+ * (tomo_rt_route_apply), which replicates them as usual.
  * Bounded: at most max_queue messages wait per destination loop; beyond
  * that, messages (not presence changes or closes) are dropped and counted
  * (tomo_rt_loops_dropped; metric tomo_rt_cross_loop_dropped_total). */
@@ -34,7 +39,8 @@ typedef struct tomo_rt_loops tomo_rt_loops;
 #define TOMO_RT_LOOPS_MAX 64
 tomo_rt_loops *tomo_rt_loops_new(int n, size_t max_queue);
 /* Register loop idx's realtime context and install the routing on it
- * (origin = idx). Before any loop runs. */
+ * (origin = idx; home = loop 0's, so add loop 0 first). Before any loop
+ * runs. */
 void tomo_rt_loops_add(tomo_rt_loops *L, int idx, tomo_rt *rt);
 /* Shutdown: hand-offs from now on are dropped (messages still queued are
  * freed when their loop drains them). */

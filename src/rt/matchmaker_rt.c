@@ -120,7 +120,7 @@ static void deliver(matched *x)
     json_array_foreach (x->users, i, u) {
         const char *sid = json_string_value(
             json_object_get(json_object_get(u, "presence"), "session_id"));
-        tomo_rt_session *s = sid ? tomo_rt_session_find(rt, sid) : NULL;
+        tomo_rt_session *s = sid ? tomo_rt_route_reach(rt, sid) : NULL;
         if (!s)
             continue; /* gone meanwhile */
         json_t *mm = json_object();
@@ -271,11 +271,16 @@ size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id)
     return n;
 }
 
+void tomo_rt_matchmaker_session_id_gone(tomo_rt *rt, const char *session_id)
+{
+    mm_rt *m = mm_of(rt);
+    if (m && tomo_mm_remove_session(m->mm, session_id))
+        gauges(m);
+}
+
 void tomo_rt_matchmaker_session_gone(tomo_rt_session *s)
 {
-    mm_rt *m = mm_of(s->rt);
-    if (m && tomo_mm_remove_session(m->mm, s->id))
-        gauges(m);
+    tomo_rt_matchmaker_session_id_gone(s->rt, s->id);
 }
 
 /* ---- envelopes ---- */

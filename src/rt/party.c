@@ -160,11 +160,21 @@ static void single_party(tomo_rt_req *req, const tomo_stream *keep)
                                   keep);
 }
 
+/* Members may live on other loops (their ghosts): parties run on the home
+ * loop (rt/route.h tomo_rt_owner_of), which answers them through the
+ * routing. */
 static void send_to(tomo_rt *rt, const char *session_id, json_t *env)
 {
-    tomo_rt_session *s = tomo_rt_session_find(rt, session_id);
+    tomo_rt_session *s = tomo_rt_route_reach(rt, session_id);
     if (s)
         tomo_rt_session_send(s, env);
+}
+
+/* To every member wherever it is; env stolen. */
+static void route(tomo_rt *rt, const tomo_stream *st, json_t *env, const tomo_rt_session *skip)
+{
+    tomo_rt_route_stream(rt, st, env, skip);
+    json_decref(env);
 }
 
 /* ---- stream events ---- */
@@ -222,7 +232,7 @@ static void on_party_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, js
         if (leader_left) {
             set_leader(p, oldest->session);
             json_t *pl = json_pack("{s:s,s:O}", "party_id", p->id, "presence", p->leader);
-            tomo_tracker_broadcast(t, st, json_pack("{s:o}", "party_leader", pl), NULL);
+            route(rt, st, json_pack("{s:o}", "party_leader", pl), NULL);
         }
     }
     /* Membership changed: the party's tickets no longer describe it. */
@@ -352,8 +362,7 @@ static int h_party_promote(tomo_rt_req *req)
     int rc = tomo_rt_reply(req, NULL, NULL);
     tomo_stream st = party_stream(req->rt, p->uuid);
     json_t *pl = json_pack("{s:s,s:O}", "party_id", p->id, "presence", p->leader);
-    tomo_tracker_broadcast((req->rt)->tracker, &st,
-                           json_pack("{s:o}", "party_leader", pl), NULL);
+    route(req->rt, &st, json_pack("{s:o}", "party_leader", pl), NULL);
     return rc;
 }
 
@@ -373,7 +382,7 @@ static int h_party_accept(tomo_rt_req *req)
     if (i == p->nreqs)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: party join request not found",
                                    pfx);
-    tomo_rt_session *s = tomo_rt_session_find(req->rt, p->reqs[i].session_id);
+    tomo_rt_session *s = tomo_rt_route_reach(req->rt, p->reqs[i].session_id);
     free(p->reqs[i].username);
     memmove(&p->reqs[i], &p->reqs[i + 1], (p->nreqs - i - 1) * sizeof(*p->reqs));
     p->nreqs--;
@@ -416,7 +425,7 @@ static int h_party_remove(tomo_rt_req *req)
     tomo_tracker_untrack((req->rt)->tracker, s, &st);
     int rc = tomo_rt_reply(req, NULL, NULL);
     json_t *env = json_pack("{s:{s:s}}", "party_close", "party_id", p->id);
-    if (tomo_rt_session_alive(s))
+    if (tomo_rt_session_reachable(s))
         tomo_rt_session_send(s, env);
     json_decref(env);
     tomo_rt_session_release(s);
@@ -432,7 +441,7 @@ static int h_party_close(tomo_rt_req *req)
     tomo_tracker *t = (rt)->tracker;
     tomo_stream st = party_stream(rt, p->uuid);
     int rc = tomo_rt_reply(req, NULL, NULL);
-    tomo_tracker_broadcast(t, &st, json_pack("{s:{s:s}}", "party_close", "party_id", p->id), NULL);
+    route(rt, &st, json_pack("{s:{s:s}}", "party_close", "party_id", p->id), NULL);
     /* Drop the party first: the members' leaves then find no party. */
     char uuid[37];
     memcpy(uuid, p->uuid, 37);
@@ -492,7 +501,7 @@ static int h_party_matchmaker_add(tomo_rt_req *req)
                        json_pack("{s:s,s:s}", "party_id", pid, "ticket", ticket));
     json_t *env = json_pack("{s:{s:s,s:s}}", "party_matchmaker_ticket", "party_id", pid, "ticket",
                             ticket);
-    tomo_tracker_broadcast(t, &st, env, req->session);
+    route(rt, &st, env, req->session);
     return rc;
 }
 
@@ -535,7 +544,7 @@ static int h_party_data_send(tomo_rt_req *req)
         json_object_set(pd, "op_code", op);
     if (data)
         json_object_set(pd, "data", data);
-    tomo_tracker_broadcast(t, &st, json_pack("{s:o}", "party_data", pd), req->session);
+    route(req->rt, &st, json_pack("{s:o}", "party_data", pd), req->session);
     return tomo_rt_reply(req, NULL, NULL);
 }
 

@@ -67,6 +67,20 @@ typedef struct tomo_rt_routing {
      * before it handles an envelope, a push or a listing, so that what a
      * client saw answered elsewhere is visible here). May be NULL. */
     void (*pump)(void *ctx, tomo_rt *rt);
+    /* Single owners (parties, the matchmaker, authoritative matches): an
+     * envelope session s (local to `from`) sent for something `owner` (an
+     * origin, see tomo_rt_owner_of) holds. The owner runs it with
+     * tomo_rt_route_forwarded. env borrowed; type is its oneof member.
+     * May be NULL (everything is handled where it arrives). */
+    void (*forward)(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_session *s,
+                    json_t *env, const char *type);
+    /* This loop changed a presence of ghost g itself (an owner tracking a
+     * party or match member that lives elsewhere): g's origin applies the
+     * change to the real session with tomo_rt_route_apply, which then
+     * replicates as usual (the replica is a no-op here). May be NULL. */
+    void (*ghost_presence)(void *ctx, tomo_rt *from, int op, const tomo_rt_session *g,
+                           const tomo_stream *st, int persistence, int hidden,
+                           const char *status);
 } tomo_rt_routing;
 
 /* Install the routing of a loop (start-up, before sockets arrive; copied).
@@ -74,6 +88,36 @@ typedef struct tomo_rt_routing {
  * origin is this loop's origin id (its sessions' `origin`). */
 void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t origin);
 uint32_t tomo_rt_origin(const tomo_rt *rt);
+/* The loop of this process that holds the single owners (parties, the
+ * matchmaker, the authoritative-match registry and the runtime's seam):
+ * itself unless set (the loop router sets loop 0 on every loop). */
+void tomo_rt_set_home(tomo_rt *rt, tomo_rt *home);
+/* Where an envelope must run: the origin of the owner of what it names
+ * (the home loop for party_*, matchmaker_* and the joins and leaves of an
+ * authoritative match or by matchmaker token), else this loop's origin. */
+uint32_t tomo_rt_owner_of(tomo_rt *rt, const char *type, json_t *body);
+/* What a forwarded envelope carries of its session beyond the ghost's ids:
+ * match join attempts and after hooks read it (vars borrowed). */
+typedef struct tomo_rt_session_meta {
+    json_t *vars;
+    int64_t expiry;
+    char client_ip[64], client_port[8];
+} tomo_rt_session_meta;
+/* On the owner: run envelope env (borrowed) that remote session
+ * session_id sent, with the session's ghost as req->session (meta copied
+ * onto the ghost). Dropped when the ghost is gone (the session closed
+ * meanwhile). */
+void tomo_rt_route_forwarded(tomo_rt *rt, const char *session_id, json_t *env, const char *type,
+                             const tomo_rt_session_meta *meta);
+/* On the session's origin: apply a presence change its owner made (op
+ * TOMO_TRACKER_*) to local session session_id. TOMO_ENOTFOUND when the
+ * session is gone (the routing then replicates an untrack so the owner
+ * drops its copy). */
+int tomo_rt_route_apply(tomo_rt *rt, int op, const char *session_id, const tomo_stream *st,
+                        int persistence, int hidden, const char *status);
+/* A session by id that a send can reach: local and alive, or a ghost
+ * (NULL if neither). What owners use to answer members anywhere. */
+tomo_rt_session *tomo_rt_route_reach(tomo_rt *rt, const char *session_id);
 /* routing.pump, if any (see above). */
 void tomo_rt_route_pump(tomo_rt *rt);
 /* After injecting remote presences: deliver the events they queued (to
@@ -93,6 +137,10 @@ size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
  * origin. env borrowed; json_frame may be NULL (see to_sessions). */
 void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json_t *env,
                           tomo_frame *json_frame);
+/* A broadcast to sessions ss[0..n) wherever they are: local ones through
+ * o, ghosts through tomo_rt_route_ghosts (o's tree built if it is lazy).
+ * Returns the local recipients reached. */
+size_t tomo_rt_route_out(tomo_rt *rt, tomo_rt_out *o, tomo_rt_session *const *ss, size_t n);
 /* On the destination: send env to this loop's sessions ids[0..n), sharing
  * one encoding per format (json_frame, if given, is the JSON one). */
 size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,

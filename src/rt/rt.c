@@ -415,8 +415,19 @@ static void observe_local(void *ud, int op, const tomo_rt_session *s, const tomo
                           int persistence, int hidden, const char *status)
 {
     tomo_rt *rt = ud;
-    if (rt->routing.presence)
+    if (s->_ghost) {
+        if (rt->routing.ghost_presence)
+            rt->routing.ghost_presence(rt->routing.ctx, rt, op, s, st, persistence, hidden,
+                                       status);
+    } else if (rt->routing.presence) {
         rt->routing.presence(rt->routing.ctx, rt, op, s, st, persistence, hidden, status);
+    }
+}
+
+/* A remote session is gone (its ghost's last presence left): its tickets. */
+static void ghost_gone(void *ud, const char *session_id)
+{
+    tomo_rt_matchmaker_session_id_gone(ud, session_id);
 }
 
 tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
@@ -431,6 +442,8 @@ tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
     rt->tracker = tomo_tracker_new();
     tomo_tracker_set_owner(rt->tracker, rt);
     tomo_tracker_observe(rt->tracker, observe_local, rt);
+    tomo_tracker_on_ghost_gone(rt->tracker, ghost_gone, rt);
+    rt->home = rt;
     rt->ws = tomo_ws_loop_new(rt->loop);
     tomo_hmap_init(&rt->sessions);
     tomo_hmap_init(&rt->users);
@@ -541,6 +554,90 @@ void tomo_rt_set_routing(tomo_rt *rt, const tomo_rt_routing *routing, uint32_t o
 }
 
 uint32_t tomo_rt_origin(const tomo_rt *rt) { return rt->origin; }
+
+void tomo_rt_set_home(tomo_rt *rt, tomo_rt *home) { rt->home = home ? home : rt; }
+
+uint32_t tomo_rt_owner_of(tomo_rt *rt, const char *type, json_t *body)
+{
+    if (rt->home == rt || !rt->routing.forward)
+        return rt->origin;
+    if (!strncmp(type, "party_", 6) || !strncmp(type, "matchmaker_", 11))
+        return rt->home->origin;
+    if (!strcmp(type, "match_join")) {
+        /* Authoritative matches join on their owner (the join attempt, then
+         * the presence, then the reply, in that order); so do token joins
+         * (the token names either kind). Relayed ones join anywhere. */
+        const char *id = json_string_value(json_object_get(body, "match_id"));
+        const char *dot = id ? strchr(id, '.') : NULL;
+        if (json_object_get(body, "token") || (dot && dot[1]))
+            return rt->home->origin;
+    }
+    return rt->origin;
+}
+
+void tomo_rt_route_forwarded(tomo_rt *rt, const char *session_id, json_t *env, const char *type,
+                             const tomo_rt_session_meta *meta)
+{
+    tomo_rt_session *g = tomo_tracker_ghost(rt->tracker, session_id);
+    tomo_rt_handler fn = tomo_rt_handler_of(rt, type);
+    if (!g || !fn)
+        return; /* the session closed meanwhile */
+    if (!g->vars && meta->vars)
+        g->vars = json_deep_copy(meta->vars);
+    g->expiry = meta->expiry;
+    memcpy(g->client_ip, meta->client_ip, sizeof(g->client_ip));
+    memcpy(g->client_port, meta->client_port, sizeof(g->client_port));
+    tomo_rt_dispatch_handler(g, env, type, fn, 1);
+}
+
+int tomo_rt_route_apply(tomo_rt *rt, int op, const char *session_id, const tomo_stream *st,
+                        int persistence, int hidden, const char *status)
+{
+    tomo_rt_session *s = tomo_rt_session_find(rt, session_id);
+    if (!s)
+        return TOMO_ENOTFOUND;
+    if (op == TOMO_TRACKER_UNTRACK)
+        tomo_tracker_untrack(rt->tracker, s, st);
+    else if (op == TOMO_TRACKER_UPDATE)
+        tomo_tracker_update(rt->tracker, s, st, persistence, hidden, status);
+    else
+        tomo_tracker_track(rt->tracker, s, st, persistence, hidden, status);
+    return 0;
+}
+
+tomo_rt_session *tomo_rt_route_reach(tomo_rt *rt, const char *session_id)
+{
+    tomo_rt_session *s = tomo_rt_session_find(rt, session_id);
+    return s ? s : tomo_tracker_ghost(rt->tracker, session_id);
+}
+
+size_t tomo_rt_route_out(tomo_rt *rt, tomo_rt_out *o, tomo_rt_session *const *ss, size_t n)
+{
+    size_t sent = 0, ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ss[i]->_ghost)
+            ng++;
+        else if (tomo_rt_out_send(o, ss[i]) == 0)
+            sent++;
+    }
+    if (!ng)
+        return sent;
+    /* Members on other loops or nodes: one hand-off per origin, the JSON
+     * frame shared. */
+    tomo_rt_session *gstack[64];
+    tomo_rt_session **g = ng <= 64 ? gstack : tomo_xmalloc(ng * sizeof(*g));
+    ng = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ss[i]->_ghost && !ss[i]->_gone)
+            g[ng++] = ss[i];
+    if (!o->env && o->build)
+        o->env = o->build(o->build_arg);
+    if (o->env && ng)
+        tomo_rt_route_ghosts(rt, g, ng, o->env, o->frame[TOMO_RT_FORMAT_JSON]);
+    if (g != gstack)
+        free(g);
+    return sent;
+}
 
 void tomo_rt_route_pump(tomo_rt *rt)
 {

@@ -22,6 +22,7 @@ struct tomo_rt {
     struct tomo_ratelimit *ratelimit;
     tomo_rt_routing routing;   /* rt/route.h; zero: this loop only */
     uint32_t origin;           /* this loop's origin id (rt/route.h) */
+    tomo_rt *home;             /* the loop owning the process's singletons (itself by default) */
     tomo_tracker *tracker;
     tomo_hmap handlers;        /* envelope type -> handler entry (rt/envelope.c) */
     tomo_hmap out_types;       /* envelope type -> sent count (rt/session.c) */
@@ -102,6 +103,7 @@ void tomo_rt_matchmaker_close(tomo_rt *rt); /* stop its timers (close_all) */
 void tomo_rt_matchmaker_free(tomo_rt *rt);
 /* Drop every ticket holding the session (teardown). */
 void tomo_rt_matchmaker_session_gone(tomo_rt_session *s);
+void tomo_rt_matchmaker_session_id_gone(tomo_rt *rt, const char *session_id);
 /* matchmaker_add / party_matchmaker_add bounds: NULL if valid, else
  * Nakama's BAD_INPUT message. */
 const char *tomo_rt_mm_validate(struct json_t *body);

@@ -162,6 +162,11 @@ int tomo_rt_session_alive(const tomo_rt_session *s)
     return !s->_closing && !s->_gone && !s->_ghost;
 }
 
+int tomo_rt_session_reachable(const tomo_rt_session *s)
+{
+    return s->_ghost ? !s->_gone : tomo_rt_session_alive(s);
+}
+
 void tomo_rt_session_hold(tomo_rt_session *s) { s->_refs++; }
 
 static void session_free(tomo_rt_session *s)

@@ -72,6 +72,10 @@ size_t tomo_rt_session_count(tomo_rt *rt);
 
 /* 1 if the session is open here (not closing, not closed, not a ghost). */
 int tomo_rt_session_alive(const tomo_rt_session *s);
+/* 1 if a send can reach it: alive here, or a ghost whose session still
+ * lives elsewhere (the send goes through the routing). What replies and
+ * owner-side handlers (parties, matches) check. */
+int tomo_rt_session_reachable(const tomo_rt_session *s);
 /* Keep the struct from being freed while a job runs; release drops it.
  * Release may free the session: do not touch it afterwards. */
 void tomo_rt_session_hold(tomo_rt_session *s);

@@ -41,6 +41,9 @@ struct tomo_tracker {
     void *observe_ud;
     size_t nremote;
     int flushing_remote;
+    int applying;             /* inside a *_remote call: ghost changes are not reported */
+    void (*ghost_gone)(void *ud, const char *session_id);
+    void *ghost_gone_ud;
     event *pending_head, *pending_tail;
     size_t npending;
     size_t size;
@@ -117,13 +120,19 @@ static tomo_tstream *stream_get(const tomo_tracker *t, const tomo_stream *st)
 
 /* A ghost is freed when its last presence goes, unless someone holds it
  * (tomo_rt_session_hold): then the last release frees it (rt/session.c). */
+static void ghost_free(tomo_rt_session *g)
+{
+    free(g->username);
+    free(g->lang);
+    json_decref(g->vars);
+    free(g);
+}
+
 static void ghost_drop(tomo_rt_session *g)
 {
     g->_gone = 1;
-    if (--g->_refs == 0) {
-        free(g->username);
-        free(g);
-    }
+    if (--g->_refs == 0)
+        ghost_free(g);
 }
 
 tomo_tracker *tomo_tracker_new(void)
@@ -294,7 +303,9 @@ void tomo_tracker_observe(tomo_tracker *t, tomo_tracker_observe_fn fn, void *ud)
 
 static void observe(tomo_tracker *t, int op, const tomo_presence *p)
 {
-    if (!t->observe || p->session->_ghost)
+    /* Ghost changes are reported only when this loop made them (a party or
+     * match join on the owner), not when a routing applies a replica. */
+    if (!t->observe || (p->session->_ghost && t->applying))
         return;
     tomo_stream st;
     tomo_presence_stream(p, &st);
@@ -431,6 +442,8 @@ static void presence_remove(tomo_tracker *t, tomo_presence *p, int events)
     stream_drop_if_empty(t, ts);
     if (s->_ghost && !s->_presences) {
         tomo_hmap_del(&t->ghosts, s->id);
+        if (t->ghost_gone)
+            t->ghost_gone(t->ghost_gone_ud, s->id);
         ghost_drop(s);
     }
 }
@@ -457,10 +470,8 @@ size_t tomo_tracker_untrack_all(tomo_tracker *t, tomo_rt_session *s)
         presence_remove(t, last, 1);
         n++;
     }
-    if (--s->_refs == 0) { /* only a ghost can drop to 0 here */
-        free(s->username);
-        free(s);
-    }
+    if (--s->_refs == 0) /* only a ghost can drop to 0 here */
+        ghost_free(s);
     return n;
 }
 
@@ -592,8 +603,17 @@ int tomo_tracker_track_remote(tomo_tracker *t, uint32_t origin, const char *sess
         g->_ghost = 1;
         g->_refs = 1; /* the tracker's */
         tomo_hmap_put(&t->ghosts, g->id, g);
+    } else {
+        /* The replica of a change this loop made itself (the owner tracked
+         * the ghost first): nothing new, no events. */
+        tomo_presence *p = tomo_tracker_get(t, g, st);
+        if (p && p->persistence == (persistence ? 1 : 0) && p->hidden == (hidden ? 1 : 0) &&
+            !strcmp(p->status ? p->status : "", status ? status : ""))
+            return 0;
     }
+    t->applying++;
     int rc = tomo_tracker_update(t, g, st, persistence, hidden, status);
+    t->applying--;
     if (!g->_presences) { /* bad mode: nothing tracked */
         tomo_hmap_del(&t->ghosts, g->id);
         ghost_drop(g);
@@ -604,13 +624,30 @@ int tomo_tracker_track_remote(tomo_tracker *t, uint32_t origin, const char *sess
 int tomo_tracker_untrack_remote(tomo_tracker *t, const char *session_id, const tomo_stream *st)
 {
     tomo_rt_session *g = tomo_hmap_get(&t->ghosts, session_id);
-    return g ? tomo_tracker_untrack(t, g, st) : 0;
+    if (!g)
+        return 0;
+    t->applying++;
+    int rc = tomo_tracker_untrack(t, g, st);
+    t->applying--;
+    return rc;
 }
 
 size_t tomo_tracker_untrack_remote_session(tomo_tracker *t, const char *session_id)
 {
     tomo_rt_session *g = tomo_hmap_get(&t->ghosts, session_id);
-    return g ? tomo_tracker_untrack_all(t, g) : 0;
+    if (!g)
+        return 0;
+    t->applying++;
+    size_t n = tomo_tracker_untrack_all(t, g);
+    t->applying--;
+    return n;
+}
+
+void tomo_tracker_on_ghost_gone(tomo_tracker *t, void (*fn)(void *ud, const char *session_id),
+                                void *ud)
+{
+    t->ghost_gone = fn;
+    t->ghost_gone_ud = ud;
 }
 
 size_t tomo_tracker_untrack_origin(tomo_tracker *t, uint32_t origin)
@@ -626,7 +663,9 @@ size_t tomo_tracker_untrack_origin(tomo_tracker *t, uint32_t origin)
             }
         if (!found)
             return n;
+        t->applying++;
         n += tomo_tracker_untrack_all(t, found);
+        t->applying--;
     }
 }
 

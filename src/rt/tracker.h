@@ -155,6 +155,10 @@ int tomo_tracker_untrack_remote(tomo_tracker *t, const char *session_id, const t
  * origin (a loop or node is gone). Returns the count. */
 size_t tomo_tracker_untrack_remote_session(tomo_tracker *t, const char *session_id);
 size_t tomo_tracker_untrack_origin(tomo_tracker *t, uint32_t origin);
+/* fn(ud, session_id) when a ghost's last presence leaves (the remote
+ * session is gone: its matchmaker tickets go too). One callback. */
+void tomo_tracker_on_ghost_gone(tomo_tracker *t, void (*fn)(void *ud, const char *session_id),
+                                void *ud);
 /* The ghost of a remote session, or NULL. */
 tomo_rt_session *tomo_tracker_ghost(tomo_tracker *t, const char *session_id);
 /* Remote presences on a stream (0: local delivery is all there is). */
@@ -171,8 +175,12 @@ int tomo_tracker_event_is_remote(const tomo_tracker *t);
 
 /* Observer of local changes: fn(ud, op, s, st, persistence, hidden, status)
  * runs synchronously after each track/update/untrack of a non-ghost
- * session (op TOMO_TRACKER_*; status NULL unless a status stream). One
- * observer; NULL removes it. */
+ * session (op TOMO_TRACKER_*; status NULL unless a status stream), and of
+ * a ghost when this loop made the change itself (not through the *_remote
+ * calls): the owner of a party or match tracking a session that lives
+ * elsewhere; s->_ghost tells them apart. One observer; NULL removes it.
+ * A tomo_tracker_track_remote identical to the presence already held is a
+ * no-op (no events): the replica of such an owner-made change. */
 typedef void (*tomo_tracker_observe_fn)(void *ud, int op, const tomo_rt_session *s,
                                         const tomo_stream *st, int persistence, int hidden,
                                         const char *status);

@@ -5,6 +5,7 @@
 #include "runtime_int.h"
 
 #include "../core/common.h"
+#include "../rt/route.h"
 #include "../rt/rt.h"
 #include "../rt/session.h"
 #include "../rt/tracker.h"
@@ -28,9 +29,11 @@ void tomo_stream_call_free(void *arg)
     free(lc);
 }
 
+/* The session here or, as its ghost, on another loop: changes to a ghost's
+ * presences are applied by its own loop (rt/route.h ghost_presence). */
 static tomo_rt_session *find_session(tomo_stream_call *lc)
 {
-    tomo_rt_session *s = tomo_rt_session_find(lc->rt, lc->session_id);
+    tomo_rt_session *s = tomo_rt_route_reach(lc->rt, lc->session_id);
     if (!s || (lc->user_id[0] && strcmp(s->user_id, lc->user_id))) {
         lc->rc = TOMO_ENOTFOUND;
         snprintf(lc->msg, sizeof(lc->msg), "session not found");
@@ -73,6 +76,7 @@ static void on_loop(void *arg)
         snprintf(lc->msg, sizeof(lc->msg), "realtime layer unavailable");
         goto out;
     }
+    tomo_rt_route_pump(lc->rt); /* sessions other loops just opened */
     switch (lc->op) {
     case TOMO_SC_JOIN:
     case TOMO_SC_UPDATE:
@@ -155,7 +159,7 @@ static void on_loop(void *arg)
         break;
     }
     case TOMO_SC_DISCONNECT:
-        s = tomo_rt_session_find(lc->rt, lc->session_id);
+        s = tomo_rt_route_reach(lc->rt, lc->session_id);
         if (s)
             tomo_rt_session_close(s, NULL, TOMO_WS_CLOSE_NORMAL, "");
         break;

@@ -1,24 +1,66 @@
 // tests/integration/loops.test.mjs: several event loops (socket.loops) with
 // members of one chat room, one relayed match, one status follow and one
 // user's notifications on different loops: delivery, per-sender order and
-// presence events cross loops. Deterministic: socket.loop_port_base makes
+// presence events cross loops. Parties, the matchmaker and authoritative
+// matches live on loop 0 (their single owner): members on loops 1 and 2
+// reach them through the forwarding, and Lua's nk.stream_* reach sessions
+// on any loop. Deterministic: socket.loop_port_base makes
 // loop k also accept on base + k, so each client picks its loop by port
 // instead of relying on the kernel's SO_REUSEPORT hash.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@heroiclabs/nakama-js';
-import { startServer, freePortRange, SERVER_KEY, uid } from './harness.mjs';
+import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { startServer, freePortRange, SERVER_KEY, uid, sleep } from './harness.mjs';
 import { connect, waitFor, closeAll } from './rtutil.mjs';
+import { writeModules, createMatch } from './amatch_util.mjs';
 
-const LOOPS = 2;
-let srv, base;
+// nk.stream_* on the caller's session, wherever its socket is
+const STREAMS = `
+local nk = require("nakama")
+local function st(p) return { mode = 123 % 16, subject = p.subject, label = "loops" } end
+nk.register_rpc(function(ctx, payload)
+  local p = nk.json_decode(payload)
+  nk.stream_user_join(ctx.user_id, ctx.session_id, st(p), false, false, p.status or "")
+  return nk.json_encode({ count = nk.stream_count(st(p)), session_id = ctx.session_id })
+end, "stream_join")
+nk.register_rpc(function(ctx, payload)
+  local p = nk.json_decode(payload)
+  local got = nk.stream_user_get(ctx.user_id, ctx.session_id, st(p))
+  nk.stream_user_leave(ctx.user_id, ctx.session_id, st(p))
+  return nk.json_encode({ had = got ~= nil, count = nk.stream_count(st(p)) })
+end, "stream_leave")
+nk.register_rpc(function(ctx, payload)
+  local p = nk.json_decode(payload)
+  local ids = {}
+  for _, u in ipairs(nk.stream_user_list(st(p))) do ids[#ids + 1] = u.session_id end
+  nk.stream_send(st(p), p.data)
+  return nk.json_encode({ ids = ids })
+end, "stream_send")
+nk.register_rpc(function(ctx, payload)
+  local p = nk.json_decode(payload)
+  nk.session_disconnect(p.session_id)
+  return "{}"
+end, "kick_session")
+`;
+
+const LOOPS = 3;
+let srv, base, dir;
 before(async () => {
   base = await freePortRange(LOOPS);
+  dir = writeModules({ 'streams.lua': STREAMS });
   srv = await startServer({
-    args: ['--socket.loops', String(LOOPS), '--socket.loop_port_base', String(base)],
+    args: ['--socket.loops', String(LOOPS), '--socket.loop_port_base', String(base),
+      '--runtime.path', dir, '--matchmaker.interval_sec', '1'],
   });
 });
-after(async () => { await srv?.cleanup(); });
+after(async () => {
+  const r = await srv?.stop();
+  await srv?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(r?.code, 0, srv?.logs().slice(-3000));
+});
 
 /** A user whose HTTP calls and socket go to loop k. */
 async function userOn(k, name, session) {
@@ -157,5 +199,180 @@ test('loops: single_socket closes the older socket on another loop', async () =>
     assert.equal(r.code, 0, s2.logs().slice(-2000));
   } finally {
     await s2.cleanup();
+  }
+});
+
+const PARTY_KINDS = ['party', 'partypresence', 'partyleader', 'partyjoinrequest', 'partyclose', 'partydata',
+  'matchmakermatched', 'streamdata', 'streampresence'];
+
+/** A user with HTTP and socket on loop k, recording party, matchmaker and stream pushes in s.ev. */
+async function memberOn(k, name) {
+  const u = await userOn(k, name);
+  const s = await socketOn(u);
+  s.ev = {};
+  for (const kind of PARTY_KINDS) {
+    s.ev[kind] = [];
+    s['on' + kind] = (m) => s.ev[kind].push(m);
+  }
+  s.user = u;
+  return s;
+}
+
+const has = (list, uid) => list?.some((p) => p.user_id === uid);
+
+test('loops: a party whose leader and members sit on loops 1, 2 and 0', async () => {
+  const a = await memberOn(1, 'pa'), b = await memberOn(2, 'pb'), c = await memberOn(0, 'pc');
+  try {
+    const p = await a.createParty(true, 3);
+    assert.equal(p.leader.user_id, a.user.userId);
+    await b.joinParty(p.party_id);
+    await c.joinParty(p.party_id);
+    // joiners get the party with every member; everyone sees the joins once
+    const pb = await waitFor(() => b.ev.party[0], 5000, 'b gets the party');
+    assert.equal(pb.party_id, p.party_id);
+    assert.ok(has(pb.presences, a.user.userId) && has(pb.presences, b.user.userId));
+    const joinsSeen = (s) => s.ev.partypresence.flatMap((e) => e.joins || []).map((x) => x.user_id);
+    await waitFor(() => [a, b, c].every((s) => joinsSeen(s).includes(c.user.userId)), 5000, 'c join seen');
+    for (const s of [a, b, c]) {
+      const j = joinsSeen(s);
+      assert.equal(j.filter((x) => x === c.user.userId).length, 1, 'one join event for c per member');
+    }
+    // party data from loop 2 reaches loops 1 and 0, not the sender
+    await b.sendPartyData(p.party_id, 5, 'from-b');
+    await waitFor(() => a.ev.partydata.length && c.ev.partydata.length, 5000, 'party data');
+    assert.equal(a.ev.partydata[0].presence.user_id, b.user.userId);
+    assert.equal(new TextDecoder().decode(c.ev.partydata[0].data), 'from-b');
+    assert.equal(b.ev.partydata.length, 0);
+    // the leader (loop 1) promotes b (loop 2): everyone is told
+    const bself = pb.self;
+    await a.promotePartyMember(p.party_id, bself);
+    await waitFor(() => [a, b, c].every((s) => s.ev.partyleader.some((l) => l.presence.user_id === b.user.userId)),
+      5000, 'leader change seen everywhere');
+    // the new leader removes c (loop 0): c is told, a and b see the leave
+    const cself = (await waitFor(() => c.ev.party[0], 5000, 'c gets the party')).self;
+    await b.removePartyMember(p.party_id, cself);
+    await waitFor(() => c.ev.partyclose.length, 5000, 'c removed');
+    await waitFor(() => a.ev.partypresence.some((e) => has(e.leaves, c.user.userId)), 5000, 'a sees c leave');
+    // the leader's socket closes: the oldest member (a, loop 1) leads
+    b.disconnect(false);
+    await waitFor(() => a.ev.partyleader.some((l) => l.presence.user_id === a.user.userId), 5000,
+      'a leads after b left');
+    // a closed party: a request from loop 0 reaches the leader on loop 1; accepted
+    const q = await a.createParty(false, 2);
+    await c.joinParty(q.party_id);
+    const rq = await waitFor(() => a.ev.partyjoinrequest[0], 5000, 'a hears of the request');
+    assert.ok(has(rq.presences, c.user.userId));
+    const listed = await a.listPartyJoinRequests(q.party_id);
+    assert.ok(has(listed.presences, c.user.userId));
+    await a.acceptPartyMember(q.party_id, rq.presences[0]);
+    await waitFor(() => c.ev.party.some((x) => x.party_id === q.party_id), 5000, 'c in the closed party');
+    await a.closeParty(q.party_id);
+    await waitFor(() => c.ev.partyclose.some((x) => x.party_id === q.party_id), 5000, 'close reaches c');
+  } finally {
+    closeAll(a, b, c);
+  }
+});
+
+test('loops: matchmaker tickets from loops 1 and 2 are matched; a closed socket takes its ticket along', async () => {
+  const mode = 'lp' + uid().slice(0, 8);
+  const q = `+properties.mode:${mode}`;
+  const gone = await memberOn(1, 'mg');
+  await gone.addMatchmaker(q, 2, 2, { mode });
+  gone.disconnect(false);
+  await sleep(300);
+  const x = await memberOn(1, 'mx'), y = await memberOn(2, 'my');
+  try {
+    const tx = await x.addMatchmaker(q, 2, 2, { mode });
+    const ty = await y.addMatchmaker(q, 2, 2, { mode });
+    await waitFor(() => x.ev.matchmakermatched.length && y.ev.matchmakermatched.length, 5000, 'both matched');
+    const mx = x.ev.matchmakermatched[0], my = y.ev.matchmakermatched[0];
+    assert.equal(mx.ticket, tx.ticket);
+    assert.equal(my.ticket, ty.ticket);
+    const users = mx.users.map((u) => u.presence.user_id).sort();
+    assert.deepEqual(users, [x.user.userId, y.user.userId].sort(), 'the closed socket\'s ticket is gone');
+    // the token joins both (token joins run on loop 0) to one relayed match
+    const jx = await x.joinMatch(undefined, mx.token);
+    const jy = await y.joinMatch(undefined, my.token);
+    assert.equal(jx.match_id, jy.match_id);
+    await y.sendMatchState(jy.match_id, 3, 'hello');
+    await waitFor(() => x.events.matchdata.some((d) => d.op_code === 3), 5000, 'x gets y\'s data');
+    // a removed ticket never matches
+    const z = await memberOn(2, 'mz');
+    const tz = await z.addMatchmaker(q, 2, 2, { mode });
+    await z.removeMatchmaker(tz.ticket);
+    const w = await memberOn(1, 'mw');
+    await w.addMatchmaker(q, 2, 2, { mode });
+    await sleep(2300);
+    assert.equal(z.ev.matchmakermatched.length + w.ev.matchmakermatched.length, 0);
+    closeAll(z, w);
+  } finally {
+    closeAll(x, y);
+  }
+});
+
+test('loops: an authoritative match (on loop 0) with players on loops 1 and 2', async () => {
+  const a = await memberOn(1, 'aa'), b = await memberOn(2, 'ab');
+  try {
+    const { match_id: id } = await createMatch(a.user, { label: '{"m":"loops"}', rate: 20 });
+    const ma = await a.joinMatch(id, undefined, { password: 'secret' });
+    assert.equal(ma.authoritative, true);
+    assert.equal(ma.label, '{"m":"loops"}');
+    const mb = await b.joinMatch(id);
+    assert.deepEqual(mb.presences.map((p) => p.user_id), [a.user.userId]);
+    // match_join broadcast to the joiner only (op 100); a sees b join
+    await waitFor(() => b.events.matchdata.some((d) => d.op_code === 100), 5000, 'b hears its join');
+    await waitFor(() => a.events.matchpresence.some((e) => has(e.joins, b.user.userId)), 5000, 'a sees b');
+    // a refusal from the match answers the joiner on its own loop
+    const c = await memberOn(2, 'ac');
+    await assert.rejects(c.joinMatch(id, undefined, { password: 'wrong' }), (e) => e.message === 'wrong password');
+    c.disconnect(false);
+    // data from loop 2 through the match to everyone else (op 3 -> 4) and back to the sender (1 -> 2)
+    for (let i = 0; i < 20; i++) b.sendMatchState(id, 3, String(i));
+    await waitFor(() => a.events.matchdata.filter((d) => d.op_code === 4).length >= 20, 5000, 'a gets 20');
+    const seq = a.events.matchdata.filter((d) => d.op_code === 4).map((d) => new TextDecoder().decode(d.data));
+    assert.deepEqual(seq, [...Array(20).keys()].map(String));
+    await a.sendMatchState(id, 1, 'echo');
+    await waitFor(() => a.events.matchdata.some((d) => d.op_code === 2), 5000, 'a gets its echo');
+    // the listing from any loop sees the match with its two players
+    for (let k = 0; k < LOOPS; k++) {
+      const u = await userOn(k, 'al');
+      const list = await u.client.listMatches(u.session, 10, true);
+      assert.equal(list.matches?.find((m) => m.match_id === id)?.size, 2, `listing from loop ${k}`);
+    }
+    // b leaves: the match hears of it (op 101 to a); a is kicked (op 7): it leaves the stream
+    await b.leaveMatch(id);
+    await waitFor(() => a.events.matchdata.some((d) => d.op_code === 101), 5000, 'match saw b leave');
+    await a.sendMatchState(id, 7, '');
+    await sleep(300);
+    const before = a.events.matchdata.length;
+    await a.sendMatchState(id, 1, 'after-kick');
+    await sleep(500);
+    assert.equal(a.events.matchdata.length, before, 'a kicked player sends nothing more to the match');
+  } finally {
+    closeAll(a, b);
+  }
+});
+
+test('loops: nk.stream_* (run on loop 0) on sessions of loops 1 and 2', async () => {
+  const a = await memberOn(1, 'sa'), b = await memberOn(2, 'sb');
+  try {
+    const subject = randomUUID();
+    const call = async (s, id, body) => JSON.parse((await s.rpc(id, JSON.stringify(body))).payload);
+    assert.equal((await call(a, 'stream_join', { subject })).count, 1);
+    const jb = await call(b, 'stream_join', { subject });
+    assert.equal(jb.count, 2);
+    await waitFor(() => a.ev.streampresence.some((e) => has(e.joins, b.user.userId)), 5000, 'a sees b join');
+    const sent = await call(a, 'stream_send', { subject, data: 'to-all' });
+    assert.equal(sent.ids.length, 2);
+    await waitFor(() => a.ev.streamdata.length && b.ev.streamdata.length, 5000, 'stream data on both loops');
+    assert.equal(b.ev.streamdata[0].data, 'to-all');
+    const left = await call(b, 'stream_leave', { subject });
+    assert.deepEqual(left, { had: true, count: 1 });
+    await waitFor(() => a.ev.streampresence.some((e) => has(e.leaves, b.user.userId)), 5000, 'a sees b leave');
+    // nk.session_disconnect on a session of loop 2
+    await call(a, 'kick_session', { session_id: jb.session_id });
+    await waitFor(() => b.events.disconnect.length, 5000, 'b disconnected from loop 0');
+  } finally {
+    closeAll(a, b);
   }
 });
