@@ -34,8 +34,11 @@ FUZZ_SEED=1 bash scripts/fuzz.sh 30
 echo "== acceptance test dependencies (npm)"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 
-# The realtime files that run a second time with socket.loops 3 (3b).
-LOOPS_FILES=(realtime.test.mjs realtime_abuse.test.mjs chat.test.mjs)
+# The realtime files that run a second time with socket.loops 3 (3b):
+# sockets land on any loop, so parties, tickets, authoritative matches and
+# socket RPCs are reached from loops other than their owner (loop 0).
+LOOPS_FILES=(realtime.test.mjs realtime_abuse.test.mjs chat.test.mjs party.test.mjs
+  matchmaker.test.mjs match_authoritative.test.mjs runtime.test.mjs runtime_nk.test.mjs)
 
 run_acceptance() {
   local label=$1
