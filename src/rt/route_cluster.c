@@ -34,6 +34,7 @@ enum {
     K_REVOKE = 24,     /* a token or a user's tokens revoked (all nodes) */
     K_STREAM_LEAVE = 25, /* a user's sessions leave a stream (all nodes) */
     K_MATCH = 26,        /* an authoritative match's listing summary, or its end (all) */
+    K_APPLY = 27,        /* a presence change another node made on a ghost: apply it (one loop) */
 };
 
 /* A remote session with a notifications presence: the online table counts
@@ -285,6 +286,35 @@ static void r_close_session(void *ctx, tomo_rt *from, const tomo_rt_session *g, 
     send_to(L, node);
 }
 
+/* Owners (parties, the matchmaker, authoritative matches) are this
+ * process's home loop: the loop router forwards. */
+static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_session *s,
+                      json_t *env, const char *type)
+{
+    cl_loop *L = ctx;
+    if (!node_of(owner) && L->inner.forward)
+        L->inner.forward(L->inner.ctx, from, owner, s, env, type);
+}
+
+/* This loop changed a presence of ghost g: g's own loop applies it, here
+ * (loop router) or on g's node (K_APPLY). */
+static void r_ghost_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *g,
+                             const tomo_stream *st, int persistence, int hidden,
+                             const char *status)
+{
+    cl_loop *L = ctx;
+    uint32_t node = node_of(g->origin);
+    if (!node) {
+        if (L->inner.ghost_presence)
+            L->inner.ghost_presence(L->inner.ctx, from, op, g, st, persistence, hidden, status);
+        return;
+    }
+    begin(L, K_APPLY);
+    tomo_cluster_put_u8(&L->out, g->origin & 0xff);
+    put_presence(&L->out, op, g, st, persistence, hidden, status);
+    send_to(L, node);
+}
+
 static void r_pump(void *ctx, tomo_rt *rt)
 {
     cl_loop *L = ctx;
@@ -361,34 +391,68 @@ static void online_note(tomo_rt_cluster *rc, uint32_t node, unsigned loop, int o
     }
 }
 
+/* A presence as put_presence framed it (status: heap, free()). */
+typedef struct pres_in {
+    int op, persistence, hidden, has_status;
+    char sid[40], uid[40], uname[256];
+    stream_in in;
+    char *status;
+} pres_in;
+
+static int get_presence(tomo_cluster_buf *r, pres_in *p)
+{
+    p->op = (int)tomo_cluster_get_u8(r);
+    tomo_cluster_get_strn(r, p->sid, sizeof(p->sid));
+    tomo_cluster_get_strn(r, p->uid, sizeof(p->uid));
+    tomo_cluster_get_strn(r, p->uname, sizeof(p->uname));
+    get_stream(r, &p->in);
+    p->persistence = (int)tomo_cluster_get_u8(r);
+    p->hidden = (int)tomo_cluster_get_u8(r);
+    p->has_status = (int)tomo_cluster_get_u8(r);
+    p->status = tomo_cluster_get_str(r);
+    return r->bad ? -1 : 0;
+}
+
 static void in_presence(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
 {
-    int op = (int)tomo_cluster_get_u8(r);
-    char sid[40], uid[40], uname[256];
-    tomo_cluster_get_strn(r, sid, sizeof(sid));
-    tomo_cluster_get_strn(r, uid, sizeof(uid));
-    tomo_cluster_get_strn(r, uname, sizeof(uname));
-    stream_in in;
-    get_stream(r, &in);
-    int persistence = (int)tomo_cluster_get_u8(r);
-    int hidden = (int)tomo_cluster_get_u8(r);
-    int has_status = (int)tomo_cluster_get_u8(r);
-    char *status = tomo_cluster_get_str(r);
-    if (r->bad) {
-        free(status);
+    pres_in p;
+    if (get_presence(r, &p) < 0) {
+        free(p.status);
         return;
     }
     unsigned loop = (unsigned)r->flags & 0xff;
-    if (op == TOMO_TRACKER_UNTRACK)
-        tomo_tracker_untrack_remote(tracker(L), sid, &in.st);
+    if (p.op == TOMO_TRACKER_UNTRACK)
+        tomo_tracker_untrack_remote(tracker(L), p.sid, &p.in.st);
     else
-        tomo_tracker_track_remote(tracker(L), origin_of(node, loop), sid, uid, uname, &in.st,
-                                  persistence, hidden, has_status ? status : NULL);
+        tomo_tracker_track_remote(tracker(L), origin_of(node, loop), p.sid, p.uid, p.uname,
+                                  &p.in.st, p.persistence, p.hidden,
+                                  p.has_status ? p.status : NULL);
     if (L->idx == 0) {
         L->rc->node_loops[node][loop >> 3] |= (uint8_t)(1u << (loop & 7));
-        online_note(L->rc, node, loop, op, sid, uid, &in.st);
+        online_note(L->rc, node, loop, p.op, p.sid, p.uid, &p.in.st);
     }
-    free(status);
+    free(p.status);
+}
+
+/* K_APPLY on the session's loop: another node (the owner of a party or
+ * match, or nk.stream_* there) changed a presence of our session; apply it
+ * (it then replicates as usual). A session gone meanwhile: tell every node
+ * it is not there (the owner drops its copy). */
+static void in_apply(cl_loop *L, tomo_cluster_buf *r)
+{
+    (void)tomo_cluster_get_u8(r); /* the target loop: this one */
+    pres_in p;
+    if (get_presence(r, &p) == 0 &&
+        tomo_rt_route_apply(L->rt, p.op, p.sid, &p.in.st, p.persistence, p.hidden,
+                            p.has_status ? p.status : NULL) == TOMO_ENOTFOUND &&
+        p.op != TOMO_TRACKER_UNTRACK) {
+        tomo_rt_session gone = {0};
+        memcpy(gone.id, p.sid, sizeof(gone.id) - 1); /* 36 chars: get_strn NUL-ends */
+        begin(L, K_PRESENCE);
+        put_presence(&L->out, TOMO_TRACKER_UNTRACK, &gone, &p.in.st, 0, 0, NULL);
+        send_to(L, TOMO_CLUSTER_ALL);
+    }
+    free(p.status);
 }
 
 /* Drop what this loop holds of node (loop < 0: all its loops). */
@@ -569,6 +633,9 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
             tomo_rt_user_stream_leave_local(rt, &in.st, uid);
         break;
     }
+    case K_APPLY:
+        in_apply(L, r);
+        break;
     case K_SESSION: {
         (void)tomo_cluster_get_u8(r); /* the target loop: this one */
         uint32_t n = tomo_cluster_get_u32(r);
@@ -653,7 +720,7 @@ static void inject(tomo_rt_cluster *rc, int k, uint32_t node, const tomo_cluster
 static void dispatch(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
 {
     int only = -1;
-    if (r->kind == K_SESSION || r->kind == K_CLOSE) {
+    if (r->kind == K_SESSION || r->kind == K_CLOSE || r->kind == K_APPLY) {
         if (r->pos >= r->len) {
             TOMO_LOGW(TOMO_CLUSTER_LOG, "dropping a malformed routing frame kind=%d", r->kind);
             return;
@@ -742,6 +809,8 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         routing.close_session = r_close_session;
         routing.user_stream_leave = r_user_stream_leave;
         routing.pump = r_pump;
+        routing.forward = r_forward;
+        routing.ghost_presence = r_ghost_presence;
         tomo_rt_set_routing(rts[k], &routing, tomo_rt_origin(rts[k]));
     }
     rc->revoke_loaded_ms = tomo_now_ms(); /* serve.c loaded them at start-up */

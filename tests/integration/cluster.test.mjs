@@ -287,6 +287,16 @@ test('a node with two loops: members on each loop and on another node chat, get 
     await ua.client.addFriends(ua.session, [u1.userId]);
     await waitFor(() => u1.socket.events.notification.length, 5000, 'loop 1 notified');
 
+    // a party of node b with its leader on loop 1 and a member on loop 0 (the owner is b's loop 0,
+    // reached through the cluster routing wrapped around the loop router)
+    const partyOf0 = [];
+    u0.socket.onparty = (pt) => partyOf0.push(pt);
+    const pt = await u1.socket.createParty(true, 3);
+    await u0.socket.joinParty(pt.party_id);
+    const got = await waitFor(() => partyOf0[0], 5000, 'loop 0 gets the party');
+    assert.equal(got.party_id, pt.party_id);
+    assert.ok(got.presences.some((x) => x.user_id === u1.userId), 'the leader on loop 1 is listed');
+
     // a socket closing on loop 0 leaves on node a
     u0.socket.disconnect(false);
     await waitFor(() => leftIds(ua.socket.events.channelpresence).includes(u0.userId), 5000, 'a sees loop 0 leave');
