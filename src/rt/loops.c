@@ -227,14 +227,19 @@ static void post(tomo_rt_loops *L, msg *m, int droppable)
         tomo_loop_post(L->rts[m->dst]->loop, on_wake, in);
 }
 
-static msg *msg_new(tomo_rt_loops *L, int dst, int kind, tomo_rt *from)
+static msg *msg_new_from(tomo_rt_loops *L, int dst, int kind, uint32_t origin)
 {
     msg *m = tomo_xcalloc(1, sizeof(*m));
     m->L = L;
     m->dst = dst;
     m->kind = kind;
-    m->origin = from->origin;
+    m->origin = origin;
     return m;
+}
+
+static msg *msg_new(tomo_rt_loops *L, int dst, int kind, tomo_rt *from)
+{
+    return msg_new_from(L, dst, kind, from->origin);
 }
 
 static void set_stream(msg *m, const tomo_stream *st)
@@ -267,11 +272,7 @@ typedef struct presence_arg {
 static msg *make_presence(tomo_rt_loops *L, int dst, const void *arg)
 {
     const presence_arg *a = arg;
-    msg *m = tomo_xcalloc(1, sizeof(*m));
-    m->L = L;
-    m->dst = dst;
-    m->kind = M_PRESENCE;
-    m->origin = a->origin;
+    msg *m = msg_new_from(L, dst, M_PRESENCE, a->origin);
     m->op = a->op;
     m->persistence = a->persistence;
     m->hidden = a->hidden;
@@ -342,11 +343,7 @@ typedef struct user_arg {
 static msg *make_user(tomo_rt_loops *L, int dst, const void *arg)
 {
     const user_arg *a = arg;
-    msg *m = tomo_xcalloc(1, sizeof(*m));
-    m->L = L;
-    m->dst = dst;
-    m->kind = a->kind;
-    m->origin = a->origin;
+    msg *m = msg_new_from(L, dst, a->kind, a->origin);
     memcpy(m->user_id, a->user_id, strlen(a->user_id) + 1);
     if (a->st)
         set_stream(m, a->st);

@@ -13,7 +13,7 @@ import { Client } from '@heroiclabs/nakama-js';
 import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { startServer, freePortRange, SERVER_KEY, uid, sleep } from './harness.mjs';
-import { connect, waitFor, closeAll } from './rtutil.mjs';
+import { connect, waitFor, closeAll, recordPushes } from './rtutil.mjs';
 import { writeModules, createMatch } from './amatch_util.mjs';
 
 // nk.stream_* on the caller's session, wherever its socket is
@@ -208,12 +208,7 @@ const PARTY_KINDS = ['party', 'partypresence', 'partyleader', 'partyjoinrequest'
 /** A user with HTTP and socket on loop k, recording party, matchmaker and stream pushes in s.ev. */
 async function memberOn(k, name) {
   const u = await userOn(k, name);
-  const s = await socketOn(u);
-  s.ev = {};
-  for (const kind of PARTY_KINDS) {
-    s.ev[kind] = [];
-    s['on' + kind] = (m) => s.ev[kind].push(m);
-  }
+  const s = recordPushes(await socketOn(u), PARTY_KINDS);
   s.user = u;
   return s;
 }

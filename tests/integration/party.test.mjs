@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, sleep } from './harness.mjs';
-import { newUser, connect, waitFor, closeAll } from './rtutil.mjs';
+import { newUser, connect, waitFor, closeAll, recordPushes } from './rtutil.mjs';
 
 let srv;
 before(async () => {
@@ -19,12 +19,7 @@ const kinds = ['party', 'partypresence', 'partyleader', 'partyjoinrequest', 'par
 /** A connected user recording every party push in s.ev[kind]. */
 async function member(name, protobuf) {
   const u = await newUser(srv, name);
-  const s = await connect(srv, u, { protobuf });
-  s.ev = {};
-  for (const k of kinds) {
-    s.ev[k] = [];
-    s['on' + k] = (m) => s.ev[k].push(m);
-  }
+  const s = recordPushes(await connect(srv, u, { protobuf }), kinds);
   s.user = u;
   return s;
 }

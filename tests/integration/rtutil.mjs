@@ -61,6 +61,16 @@ export async function connect(srv, u, opts = {}) {
   return socket;
 }
 
+/** Record socket s's pushes of the given kinds ('party', 'streamdata', ...) in s.ev[kind]. */
+export function recordPushes(s, kinds) {
+  s.ev = {};
+  for (const k of kinds) {
+    s.ev[k] = [];
+    s['on' + k] = (m) => s.ev[k].push(m);
+  }
+  return s;
+}
+
 /** Wait until fn() returns a truthy value (polling), or fail after ms. */
 export async function waitFor(fn, ms = 3000, what = 'condition') {
   const end = Date.now() + ms;
