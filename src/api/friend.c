@@ -63,10 +63,20 @@ int tomo_api_friend_list(tomo_api_ctx *ctx)
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
-    if (tomo_svc_friend_list(&ctx->srv->svc, db, &caller, NULL, (int)limit, (int)state,
-                             tomo_api_query(ctx, "cursor"), &ctx->out, &err) < 0)
-        return tomo_api_svc_error(ctx, &err);
-    return 0;
+    const char *cursor = tomo_api_query(ctx, "cursor");
+    int rc;
+    if (tomo_api_text_ok(ctx)) { /* the page's text straight from the rows */
+        char *text;
+        size_t len;
+        rc = tomo_svc_friend_list_text(&ctx->srv->svc, db, &caller, NULL, (int)limit, (int)state,
+                                       cursor, &text, &len, &err);
+        if (rc == 0)
+            tomo_api_json_text(ctx, text, len);
+    } else {
+        rc = tomo_svc_friend_list(&ctx->srv->svc, db, &caller, NULL, (int)limit, (int)state,
+                                  cursor, &ctx->out, &err);
+    }
+    return rc < 0 ? tomo_api_svc_error(ctx, &err) : 0;
 }
 
 int tomo_api_friend_list_fof(tomo_api_ctx *ctx)

@@ -151,11 +151,20 @@ int tomo_api_group_users_list(tomo_api_ctx *ctx)
     tomo_dbconn *db;
     if (tomo_api_db(ctx, &db) < 0)
         return -1;
-    if (tomo_svc_group_users_list(&ctx->srv->svc, db, &caller, tomo_api_param(ctx, "group_id"),
-                                  limit, state, tomo_api_query(ctx, "cursor"), &ctx->out,
-                                  &err) < 0)
-        return svc_fail(ctx, &err);
-    return 0;
+    const char *gid = tomo_api_param(ctx, "group_id"), *cursor = tomo_api_query(ctx, "cursor");
+    int rc;
+    if (tomo_api_text_ok(ctx)) { /* the page's text straight from the rows */
+        char *text;
+        size_t len;
+        rc = tomo_svc_group_users_list_text(&ctx->srv->svc, db, &caller, gid, limit, state,
+                                            cursor, &text, &len, &err);
+        if (rc == 0)
+            tomo_api_json_text(ctx, text, len);
+    } else {
+        rc = tomo_svc_group_users_list(&ctx->srv->svc, db, &caller, gid, limit, state, cursor,
+                                       &ctx->out, &err);
+    }
+    return rc < 0 ? svc_fail(ctx, &err) : 0;
 }
 
 int tomo_api_user_groups_list(tomo_api_ctx *ctx)

@@ -518,7 +518,6 @@ static int h_friends(tomo_console_ctx *ctx)
     if (tomo_svc_friend_list(ctx->con->d.svc, db, SYS, tomo_console_param(ctx, "id"),
                              TOMO_FRIEND_LIST_MAX, -1, NULL, &ctx->out, &err) < 0)
         return svc_fail(ctx, &err);
-    tomo_svc_users_fill_online(ctx->con->d.svc, json_object_get(ctx->out, "friends"));
     return 0;
 }
 

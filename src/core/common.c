@@ -121,8 +121,46 @@ int tomo_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
+static void digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void tomo_rfc3339(int64_t unix_sec, char buf[32])
 {
+    /* Years 1000-9999 (every time a row holds) by civil-from-days
+     * arithmetic: gmtime_r takes glibc's time-zone lock on every call, which
+     * list pages paid per row. Anything else as strftime prints it. */
+    if (unix_sec >= -30610224000LL && unix_sec < 253402300800LL) {
+        int64_t days = unix_sec >= 0 ? unix_sec / 86400 : -((-unix_sec + 86399) / 86400);
+        int64_t sec = unix_sec - days * 86400;
+        int64_t z = days + 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned d = doy - (153 * mp + 2) / 5 + 1;
+        unsigned m = mp < 10 ? mp + 3 : mp - 9;
+        unsigned y = (unsigned)((int64_t)yoe + era * 400 + (m <= 2));
+        digits(buf, y, 4);
+        buf[4] = '-';
+        digits(buf + 5, m, 2);
+        buf[7] = '-';
+        digits(buf + 8, d, 2);
+        buf[10] = 'T';
+        digits(buf + 11, (unsigned)(sec / 3600), 2);
+        buf[13] = ':';
+        digits(buf + 14, (unsigned)(sec / 60 % 60), 2);
+        buf[16] = ':';
+        digits(buf + 17, (unsigned)(sec % 60), 2);
+        buf[19] = 'Z';
+        buf[20] = 0;
+        return;
+    }
     time_t t = (time_t)unix_sec;
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -141,18 +141,9 @@ static int l_friends_list(lua_State *L)
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "error listing friends", &err);
-    json_t *friends = json_object_get(out, "friends");
-    json_t *users = json_array(), *res = json_array();
+    json_t *friends = json_object_get(out, "friends"), *res = json_array();
     size_t k;
     json_t *f;
-    json_array_foreach(friends, k, f)
-    {
-        json_t *u = json_object_get(f, "user");
-        if (u)
-            json_array_append(users, u);
-    }
-    tomo_svc_users_fill_online(svc, users);
-    json_decref(users);
     json_array_foreach(friends, k, f)
         json_array_append_new(res, lua_friend(f));
     return push_page(L, res, out);
@@ -403,18 +394,9 @@ static int l_group_users_list(lua_State *L)
     tomo_db_release(db);
     if (rc < 0)
         return tomo_nk_raise_err(L, "error listing users in group", &err);
-    json_t *list = json_object_get(out, "group_users");
-    json_t *users = json_array(), *res = json_array();
+    json_t *list = json_object_get(out, "group_users"), *res = json_array();
     size_t k;
     json_t *e;
-    json_array_foreach(list, k, e)
-    {
-        json_t *u = json_object_get(e, "user");
-        if (u)
-            json_array_append(users, u);
-    }
-    tomo_svc_users_fill_online(svc, users);
-    json_decref(users);
     json_array_foreach(list, k, e)
     {
         json_t *o = json_object();

@@ -11,6 +11,7 @@
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
+#include "../core/jsonw.h"
 #include "../core/log.h"
 #include "social.h"
 #include "users.h"
@@ -358,29 +359,30 @@ int tomo_svc_friend_block(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
                       "JOIN users u ON u.id = e.destination_id WHERE e.source_id = $1"
 
 /* Friend {user, state, update_time} from a FRIEND_SELECT row. */
-static json_t *friend_json(const tomo_dbres *r, size_t i)
+static void friend_text(tomo_svc *svc, tomo_jw *w, const tomo_dbres *r, size_t i)
 {
-    json_t *f = json_object();
-    json_t *u = tomo_users_user_json(r, i, 3);
-    json_object_del(u, "edge_count"); /* Nakama leaves it unset here */
-    json_object_set_new(f, "user", u);
-    json_object_set_new(f, "state", json_integer(tomo_dbres_int(r, i, 0)));
+    tomo_jw_obj(w, NULL);
+    int online = tomo_svc_user_online(svc, tomo_dbres_text(r, i, 3));
+    /* Nakama leaves edge_count unset here */
+    tomo_users_user_text(w, "user", r, i, 3, TOMO_USER_NO_EDGES | (online ? TOMO_USER_ONLINE : 0));
+    tomo_jw_int(w, "state", tomo_dbres_int(r, i, 0));
     char ts[32];
     tomo_rfc3339(tomo_dbres_int(r, i, 2) / 1000, ts);
-    json_object_set_new(f, "update_time", json_string(ts));
-    return f;
+    tomo_jw_str(w, "update_time", ts);
+    tomo_jw_obj_end(w);
 }
 
-int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
-                         const char *user_id, int limit, int state, const char *cursor,
-                         json_t **out, tomo_err *err)
+/* The page as FriendList text into w; keep_empty: "friends":[] when there
+ * are none (the tree's shape) instead of leaving it out (protojson's). */
+static int friend_page(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                       const char *user_id, int limit, int state, const char *cursor,
+                       int keep_empty, tomo_jw *w, tomo_err *err)
 {
     char me[37], myname[129];
     int64_t cs = 0, cp = 0;
     int has_cursor = cursor && *cursor;
     tomo_dbres *r = NULL;
     char *sql = NULL;
-    *out = NULL;
     int rc = acting(db, caller, user_id, NULL, me, myname, 0, err);
     if (rc < 0)
         return rc;
@@ -408,28 +410,55 @@ int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *call
         p[n++] = TOMO_DBINT(cp);
     p[n++] = TOMO_DBINT(limit + 1);
     rc = tomo_db_exec(db, sql, p, n, &r);
-    if (rc < 0) {
-        rc = tomo_err_db_conn(err, db, rc, "friend list");
-        goto out;
-    }
-    json_t *list = json_array();
-    char *next = NULL;
-    for (size_t i = 0; i < tomo_dbres_rows(r); i++) {
-        if ((int)i == limit) {
-            next = tomo_social_cursor_encode('f', tomo_dbres_int(r, i, 0), tomo_dbres_int(r, i, 1));
-            break;
-        }
-        json_array_append_new(list, friend_json(r, i));
-    }
-    tomo_social_fill_online(svc, list, "user");
-    *out = json_object();
-    json_object_set_new(*out, "friends", list);
-    if (next)
-        json_object_set_new(*out, "cursor", json_string(next));
-    free(next);
-out:
-    tomo_dbres_free(r);
     free(sql);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "friend list");
+    size_t rows = tomo_dbres_rows(r), shown = rows > (size_t)limit ? (size_t)limit : rows;
+    tomo_jw_obj(w, NULL);
+    if (shown || keep_empty) {
+        tomo_jw_arr(w, "friends");
+        for (size_t i = 0; i < shown; i++)
+            friend_text(svc, w, r, i);
+        tomo_jw_arr_end(w);
+    }
+    if (rows > shown) {
+        char *next = tomo_social_cursor_encode('f', tomo_dbres_int(r, shown, 0),
+                                               tomo_dbres_int(r, shown, 1));
+        tomo_jw_str(w, "cursor", next);
+        free(next);
+    }
+    tomo_jw_obj_end(w);
+    tomo_dbres_free(r);
+    return 0;
+}
+
+int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                         const char *user_id, int limit, int state, const char *cursor,
+                         json_t **out, tomo_err *err)
+{
+    tomo_jw w;
+    tomo_jw_init(&w);
+    *out = NULL;
+    int rc = friend_page(svc, db, caller, user_id, limit, state, cursor, 1, &w, err);
+    if (rc < 0)
+        tomo_jw_free(&w);
+    else
+        *out = tomo_jw_tree(&w);
+    return rc;
+}
+
+int tomo_svc_friend_list_text(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                              const char *user_id, int limit, int state, const char *cursor,
+                              char **text, size_t *len, tomo_err *err)
+{
+    tomo_jw w;
+    tomo_jw_init(&w);
+    *text = NULL;
+    int rc = friend_page(svc, db, caller, user_id, limit, state, cursor, 0, &w, err);
+    if (rc < 0)
+        tomo_jw_free(&w);
+    else
+        *text = tomo_jw_take(&w, len);
     return rc;
 }
 
@@ -590,11 +619,14 @@ int tomo_svc_friend_status(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *ca
             json_decref(list);
             return tomo_err_db_conn(err, db, rc, "friend status");
         }
-        for (size_t i = 0; i < tomo_dbres_rows(r); i++)
-            json_array_append_new(list, friend_json(r, i));
+        for (size_t i = 0; i < tomo_dbres_rows(r); i++) {
+            tomo_jw w;
+            tomo_jw_init(&w);
+            friend_text(svc, &w, r, i);
+            json_array_append_new(list, tomo_jw_tree(&w));
+        }
         tomo_dbres_free(r);
     }
-    tomo_social_fill_online(svc, list, "user");
     *out = list;
     return 0;
 }

@@ -61,11 +61,17 @@ int tomo_svc_friend_block(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
 /* A page of user_id's edges: FriendList {friends:[{user, state,
  * update_time}], cursor} (new reference in *out), ordered state, position.
  * state -1 = every state. limit 1..TOMO_FRIEND_LIST_MAX (the caller checks
- * the transport's bounds and message). user.online is not filled (the
- * transport asks the realtime layer). Errors: "Cursor is invalid.". */
+ * the transport's bounds and message). user.online is filled (a snapshot
+ * through the push seam). Errors: "Cursor is invalid.". */
 int tomo_svc_friend_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                          const char *user_id, int limit, int state, const char *cursor,
                          json_t **out, tomo_err *err);
+/* The same page as protojson text (REST's form: no "friends" member when
+ * empty); heap text in *text, its length in *len. The tree above is parsed
+ * from the same rendering. */
+int tomo_svc_friend_list_text(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                              const char *user_id, int limit, int state, const char *cursor,
+                              char **text, size_t *len, tomo_err *err);
 
 /* Friends of user_id's mutual friends who are not user_id or its friends:
  * FriendsOfFriendsList {friends_of_friends:[{referrer, user}], cursor}

@@ -9,6 +9,7 @@
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
+#include "../core/jsonw.h"
 #include "../core/log.h"
 #include "social.h"
 #include "users.h"
@@ -800,14 +801,14 @@ static int list_args(int limit, int state, tomo_err *err)
     return 0;
 }
 
-int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
-                              const char *group_id, int limit, int state, const char *cursor,
-                              json_t **out, tomo_err *err)
+/* A group's users page as GroupUserList text into w (cursor first, as the
+ * tree always had it); keep_empty: "group_users":[] when there are none. */
+static int group_users_page(tomo_svc *svc, const char *group_id, tomo_dbconn *db, int limit,
+                            int state, const char *cursor, int keep_empty, tomo_jw *w,
+                            tomo_err *err)
 {
-    (void)caller;
     char gid[37];
     tomo_dbres *r = NULL;
-    *out = NULL;
     int rc = group_id_arg(group_id, gid, err);
     if (rc == 0)
         rc = list_args(limit, state, err);
@@ -818,22 +819,60 @@ int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller 
                        gid, limit, state, TOMO_GROUP_JOIN_REQUEST, cursor, &r, err);
     if (rc < 0)
         return rc;
-    json_t *list = json_array();
-    *out = json_object();
-    for (size_t i = 0; i < tomo_dbres_rows(r); i++) {
-        if ((int)i == limit) {
-            char *c = tomo_social_cursor_encode('g', tomo_dbres_int(r, i, 0), tomo_dbres_int(r, i, 1));
-            json_object_set_new(*out, "cursor", json_string(c));
-            free(c);
-            break;
-        }
-        json_array_append_new(list, json_pack("{s:o,s:I}", "user", tomo_users_user_json(r, i, 2),
-                                              "state", (json_int_t)tomo_dbres_int(r, i, 0)));
+    size_t rows = tomo_dbres_rows(r), shown = rows > (size_t)limit ? (size_t)limit : rows;
+    tomo_jw_obj(w, NULL);
+    if (rows > shown) {
+        char *c = tomo_social_cursor_encode('g', tomo_dbres_int(r, shown, 0),
+                                            tomo_dbres_int(r, shown, 1));
+        tomo_jw_str(w, "cursor", c);
+        free(c);
     }
-    tomo_social_fill_online(svc, list, "user");
-    json_object_set_new(*out, "group_users", list);
+    if (shown || keep_empty) {
+        tomo_jw_arr(w, "group_users");
+        for (size_t i = 0; i < shown; i++) {
+            int online = tomo_svc_user_online(svc, tomo_dbres_text(r, i, 2));
+            tomo_jw_obj(w, NULL);
+            tomo_users_user_text(w, "user", r, i, 2, online ? TOMO_USER_ONLINE : 0);
+            tomo_jw_int(w, "state", tomo_dbres_int(r, i, 0));
+            tomo_jw_obj_end(w);
+        }
+        tomo_jw_arr_end(w);
+    }
+    tomo_jw_obj_end(w);
     tomo_dbres_free(r);
     return 0;
+}
+
+int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                              const char *group_id, int limit, int state, const char *cursor,
+                              json_t **out, tomo_err *err)
+{
+    (void)caller;
+    tomo_jw w;
+    tomo_jw_init(&w);
+    *out = NULL;
+    int rc = group_users_page(svc, group_id, db, limit, state, cursor, 1, &w, err);
+    if (rc < 0)
+        tomo_jw_free(&w);
+    else
+        *out = tomo_jw_tree(&w);
+    return rc;
+}
+
+int tomo_svc_group_users_list_text(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                   const char *group_id, int limit, int state,
+                                   const char *cursor, char **text, size_t *len, tomo_err *err)
+{
+    (void)caller;
+    tomo_jw w;
+    tomo_jw_init(&w);
+    *text = NULL;
+    int rc = group_users_page(svc, group_id, db, limit, state, cursor, 0, &w, err);
+    if (rc < 0)
+        tomo_jw_free(&w);
+    else
+        *text = tomo_jw_take(&w, len);
+    return rc;
 }
 
 int tomo_svc_group_user_groups(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,

@@ -78,10 +78,17 @@ int tomo_svc_group_users_change(tomo_svc *svc, tomo_dbconn *db, const tomo_calle
                                 size_t n, tomo_err *err);
 
 /* A group's users: GroupUserList {group_users:[{user, state}], cursor}.
- * state -1 = states 0..3. limit 1..100. user.online is not filled. */
+ * state -1 = states 0..3. limit 1..100. user.online is filled (a snapshot
+ * through the push seam). */
 int tomo_svc_group_users_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                               const char *group_id, int limit, int state, const char *cursor,
                               json_t **out, tomo_err *err);
+/* The same page as protojson text (REST's form: no "group_users" member
+ * when empty); heap text in *text, its length in *len. The tree above is
+ * parsed from the same rendering. */
+int tomo_svc_group_users_list_text(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
+                                   const char *group_id, int limit, int state,
+                                   const char *cursor, char **text, size_t *len, tomo_err *err);
 /* A user's groups: UserGroupList {user_groups:[{group, state}], cursor};
  * state -1 = 0..3 (bans never show). */
 int tomo_svc_group_user_groups(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,

@@ -1513,52 +1513,26 @@ int tomo_svc_leaderboard_records_around_owner(tomo_svc *svc, tomo_dbconn *db, co
     return rc;
 }
 
-/* ---- protojson ---- */
-
 /* ---- protojson: written as text; the trees are parsed from it (one
  * rendering of the message) ---- */
-
-static void jw_i64(tomo_jw *w, const char *key, long long v)
-{
-    if (v) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", v);
-        tomo_jw_str(w, key, buf);
-    }
-}
-
-static void jw_str(tomo_jw *w, const char *key, const char *v)
-{
-    if (v && *v)
-        tomo_jw_str(w, key, v);
-}
-
-static void jw_time(tomo_jw *w, const char *key, long long unix_ms)
-{
-    if (unix_ms) {
-        char buf[32];
-        tomo_rfc3339(unix_ms / 1000, buf);
-        tomo_jw_str(w, key, buf);
-    }
-}
 
 /* Member for member what tomo_lb_record_json builds. */
 static void record_text(tomo_jw *w, const tomo_lb_record *r)
 {
     tomo_jw_obj(w, NULL);
-    jw_str(w, "leaderboard_id", r->leaderboard_id);
-    jw_str(w, "owner_id", r->owner_id);
+    tomo_jw_opt_str(w, "leaderboard_id", r->leaderboard_id);
+    tomo_jw_opt_str(w, "owner_id", r->owner_id);
     if (r->username)
         tomo_jw_str(w, "username", r->username);
-    jw_i64(w, "score", r->score);
-    jw_i64(w, "subscore", r->subscore);
+    tomo_jw_opt_i64(w, "score", r->score);
+    tomo_jw_opt_i64(w, "subscore", r->subscore);
     if (r->num_score)
         tomo_jw_int(w, "num_score", r->num_score);
-    jw_str(w, "metadata", r->metadata);
-    jw_time(w, "create_time", r->create_time);
-    jw_time(w, "update_time", r->update_time);
-    jw_time(w, "expiry_time", r->expiry_time * 1000);
-    jw_i64(w, "rank", r->rank);
+    tomo_jw_opt_str(w, "metadata", r->metadata);
+    tomo_jw_opt_time(w, "create_time", r->create_time);
+    tomo_jw_opt_time(w, "update_time", r->update_time);
+    tomo_jw_opt_time(w, "expiry_time", r->expiry_time * 1000);
+    tomo_jw_opt_i64(w, "rank", r->rank);
     if (r->max_num_score)
         tomo_jw_int(w, "max_num_score", r->max_num_score);
     tomo_jw_obj_end(w);
@@ -1581,9 +1555,9 @@ char *tomo_lb_record_list_text(const tomo_lb_record_list *l, size_t *len)
             record_text(&w, &l->owner_records[i]);
         tomo_jw_arr_end(&w);
     }
-    jw_str(&w, "next_cursor", l->next_cursor);
-    jw_str(&w, "prev_cursor", l->prev_cursor);
-    jw_i64(&w, "rank_count", l->rank_count);
+    tomo_jw_opt_str(&w, "next_cursor", l->next_cursor);
+    tomo_jw_opt_str(&w, "prev_cursor", l->prev_cursor);
+    tomo_jw_opt_i64(&w, "rank_count", l->rank_count);
     tomo_jw_obj_end(&w);
     return tomo_jw_take(&w, len);
 }
@@ -1593,10 +1567,7 @@ json_t *tomo_lb_record_json(const tomo_lb_record *r)
     tomo_jw w;
     tomo_jw_init(&w);
     record_text(&w, r);
-    char *text = tomo_jw_take(&w, NULL);
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
-    return o;
+    return tomo_jw_tree(&w);
 }
 
 json_t *tomo_lb_record_list_json(const tomo_lb_record_list *l)

@@ -4,6 +4,7 @@
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
+#include "../core/jsonw.h"
 #include "../core/log.h"
 
 #include <jansson.h>
@@ -137,6 +138,39 @@ void tomo_json_set_time(json_t *obj, const char *key, long long unix_ms)
         tomo_rfc3339(unix_ms / 1000, buf);
         json_object_set_new(obj, key, json_string(buf));
     }
+}
+
+void tomo_jw_opt_str(tomo_jw *w, const char *key, const char *v)
+{
+    if (v && *v)
+        tomo_jw_str(w, key, v);
+}
+
+void tomo_jw_opt_i64(tomo_jw *w, const char *key, long long v)
+{
+    if (v) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", v);
+        tomo_jw_str(w, key, buf);
+    }
+}
+
+void tomo_jw_opt_time(tomo_jw *w, const char *key, long long unix_ms)
+{
+    if (unix_ms) {
+        char buf[32];
+        tomo_rfc3339(unix_ms / 1000, buf);
+        tomo_jw_str(w, key, buf);
+    }
+}
+
+json_t *tomo_jw_tree(tomo_jw *w)
+{
+    size_t len;
+    char *text = tomo_jw_take(w, &len);
+    json_t *o = json_loadb(text, len, 0, NULL);
+    free(text);
+    return o;
 }
 
 /* ---- random rows ---- */

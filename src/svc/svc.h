@@ -81,6 +81,13 @@ void tomo_json_set_str(struct json_t *obj, const char *key, const char *v);
 void tomo_json_set_i64(struct json_t *obj, const char *key, long long v);
 /* RFC 3339 timestamp from unix milliseconds, omitted when 0. */
 void tomo_json_set_time(struct json_t *obj, const char *key, long long unix_ms);
+/* The same three as text (core/jsonw.h), omitted under the same rules. */
+struct tomo_jw;
+void tomo_jw_opt_str(struct tomo_jw *w, const char *key, const char *v);
+void tomo_jw_opt_i64(struct tomo_jw *w, const char *key, long long v);
+void tomo_jw_opt_time(struct tomo_jw *w, const char *key, long long unix_ms);
+/* The tree of JSON text a svc renderer wrote (NULL if it does not parse). */
+struct json_t *tomo_jw_tree(struct tomo_jw *w);
 
 /* Up to count rows picked at random (Nakama's GetRandomUsers/Groups: rows
  * after a random UUID pivot in id order, then from the start when short):

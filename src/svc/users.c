@@ -3,38 +3,53 @@
 
 #include "../core/codec_util.h"
 #include "../core/common.h"
+#include "../core/jsonw.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-json_t *tomo_users_user_json(const tomo_dbres *r, size_t row, size_t c)
+void tomo_users_user_text(tomo_jw *w, const char *key, const tomo_dbres *r, size_t row,
+                          size_t c, int flags)
 {
-    json_t *u = json_object();
     static const char *const names[] = {"id",           "username",    "display_name",
                                         "avatar_url",   "lang_tag",    "location",
                                         "timezone",     "metadata",    "facebook_id",
                                         "google_id",    "gamecenter_id", "steam_id"};
+    tomo_jw_obj(w, key);
     for (size_t i = 0; i < TOMO_ARRAY_LEN(names); i++)
-        tomo_json_set_str(u, names[i], tomo_dbres_text(r, row, c + i));
+        tomo_jw_opt_str(w, names[i], tomo_dbres_text(r, row, c + i));
     long long edges = tomo_dbres_int(r, row, c + 12);
-    if (edges)
-        json_object_set_new(u, "edge_count", json_integer(edges));
-    tomo_json_set_time(u, "create_time", tomo_dbres_int(r, row, c + 13));
-    tomo_json_set_time(u, "update_time", tomo_dbres_int(r, row, c + 14));
-    tomo_json_set_str(u, "facebook_instant_game_id", tomo_dbres_text(r, row, c + 15));
-    tomo_json_set_str(u, "apple_id", tomo_dbres_text(r, row, c + 16));
-    return u;
+    if (edges && !(flags & TOMO_USER_NO_EDGES))
+        tomo_jw_int(w, "edge_count", edges);
+    tomo_jw_opt_time(w, "create_time", tomo_dbres_int(r, row, c + 13));
+    tomo_jw_opt_time(w, "update_time", tomo_dbres_int(r, row, c + 14));
+    tomo_jw_opt_str(w, "facebook_instant_game_id", tomo_dbres_text(r, row, c + 15));
+    tomo_jw_opt_str(w, "apple_id", tomo_dbres_text(r, row, c + 16));
+    if (flags & TOMO_USER_ONLINE)
+        tomo_jw_raw(w, "online", "true");
+    tomo_jw_obj_end(w);
+}
+
+json_t *tomo_users_user_json(const tomo_dbres *r, size_t row, size_t c)
+{
+    tomo_jw w;
+    tomo_jw_init(&w);
+    tomo_users_user_text(&w, NULL, r, row, c, 0);
+    return tomo_jw_tree(&w);
+}
+
+int tomo_svc_user_online(tomo_svc *svc, const char *user_id)
+{
+    return svc && svc->push.user_online && user_id &&
+           svc->push.user_online(svc->push.ctx, user_id) > 0;
 }
 
 void tomo_svc_users_fill_online(tomo_svc *svc, json_t *users)
 {
-    if (!svc || !svc->push.user_online)
-        return;
     for (size_t i = 0; i < json_array_size(users); i++) {
         json_t *u = json_array_get(users, i);
-        const char *id = tomo_json_str(u, "id");
-        if (id && svc->push.user_online(svc->push.ctx, id) > 0)
+        if (tomo_svc_user_online(svc, tomo_json_str(u, "id")))
             json_object_set_new(u, "online", json_true());
     }
 }

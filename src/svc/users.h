@@ -22,6 +22,15 @@
 /* A User object (protojson: zero values omitted, times RFC 3339) from the
  * TOMO_USERS_COLS starting at column col0 of row. New reference. */
 struct json_t *tomo_users_user_json(const tomo_dbres *r, size_t row, size_t col0);
+/* The same User as JSON text, member `key` of w's open object (NULL: an
+ * array element); the tree above is parsed from it. Flags: leave out
+ * edge_count (friend lists) / end with "online":true. */
+enum { TOMO_USER_NO_EDGES = 1, TOMO_USER_ONLINE = 2 };
+struct tomo_jw;
+void tomo_users_user_text(struct tomo_jw *w, const char *key, const tomo_dbres *r, size_t row,
+                          size_t col0, int flags);
+/* 1 when user_id has a live socket now (the push seam's snapshot), else 0. */
+int tomo_svc_user_online(tomo_svc *svc, const char *user_id);
 
 /* Set "online": true on each User object of `users` (a JSON array) whose
  * user has a live socket now. */
