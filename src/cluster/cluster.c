@@ -791,6 +791,14 @@ void tomo_cluster_node_name(tomo_cluster *c, uint32_t nodeid, char *buf, size_t 
     pthread_mutex_unlock(&c->mu);
 }
 
+uint32_t tomo_cluster_node_id(tomo_cluster *c, const char *name)
+{
+    pthread_mutex_lock(&c->mu);
+    int slot = find_node(c, name);
+    pthread_mutex_unlock(&c->mu);
+    return slot < 0 ? 0 : (uint32_t)slot + 1;
+}
+
 const char *tomo_cluster_self(const tomo_cluster *c) { return c->name; }
 
 const char *tomo_cluster_conflict(const tomo_cluster *c)

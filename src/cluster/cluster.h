@@ -105,6 +105,8 @@ int tomo_cluster_connected(const tomo_cluster *c);
 size_t tomo_cluster_nodes(tomo_cluster *c, uint32_t *out, size_t max);
 /* Name of a live node into buf ("" if none). */
 void tomo_cluster_node_name(tomo_cluster *c, uint32_t node, char *buf, size_t cap);
+/* The id of the live node named name, or 0 (none, or this node). */
+uint32_t tomo_cluster_node_id(tomo_cluster *c, const char *name);
 const char *tomo_cluster_self(const tomo_cluster *c);
 /* Another live node has this node's name and was there first: this node is
  * out of the cluster (node-local) until it is restarted with another name.

@@ -81,6 +81,11 @@ typedef struct tomo_rt_routing {
     void (*ghost_presence)(void *ctx, tomo_rt *from, int op, const tomo_rt_session *g,
                            const tomo_stream *st, int persistence, int hidden,
                            const char *status);
+    /* The origin of the home loop of another node, by node name (an
+     * authoritative match's id names the node that runs it), or 0 when no
+     * live node has that name. tomo_rt_owner_of then sends joins and data
+     * for that node's matches through `forward`. May be NULL (one node). */
+    uint32_t (*node_origin)(void *ctx, const char *node_name);
 } tomo_rt_routing;
 
 /* Install the routing of a loop (start-up, before sockets arrive; copied).
@@ -94,7 +99,9 @@ uint32_t tomo_rt_origin(const tomo_rt *rt);
 void tomo_rt_set_home(tomo_rt *rt, tomo_rt *home);
 /* Where an envelope must run: the origin of the owner of what it names
  * (the home loop for party_*, matchmaker_* and the joins and leaves of an
- * authoritative match or by matchmaker token), else this loop's origin. */
+ * authoritative match or by matchmaker token; another node's home loop,
+ * through routing.node_origin, for a join by id or match data of a match
+ * that node runs), else this loop's origin. */
 uint32_t tomo_rt_owner_of(tomo_rt *rt, const char *type, json_t *body);
 /* What a forwarded envelope carries of its session beyond the ghost's ids:
  * match join attempts and after hooks read it (vars borrowed). */

@@ -8,6 +8,7 @@
 #include "../core/log.h"
 #include "../svc/revoke.h"
 #include "amatch.h"
+#include "envelope.h"
 #include "online.h"
 #include "route.h"
 #include "rt_int.h"
@@ -35,6 +36,7 @@ enum {
     K_STREAM_LEAVE = 25, /* a user's sessions leave a stream (all nodes) */
     K_MATCH = 26,        /* an authoritative match's listing summary, or its end (all) */
     K_APPLY = 27,        /* a presence change another node made on a ghost: apply it (one loop) */
+    K_FORWARD = 28,      /* an envelope a session sent for something the receiver owns (one loop) */
 };
 
 /* A remote session with a notifications presence: the online table counts
@@ -286,14 +288,46 @@ static void r_close_session(void *ctx, tomo_rt *from, const tomo_rt_session *g, 
     send_to(L, node);
 }
 
-/* Owners (parties, the matchmaker, authoritative matches) are this
- * process's home loop: the loop router forwards. */
+/* Owners (parties, the matchmaker, authoritative matches): this process's
+ * home loop (the loop router forwards) or another node's (K_FORWARD: the
+ * envelope with what the owner's ghost of s lacks; the ghost itself is
+ * there already, its presences went out earlier on this connection). */
 static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_session *s,
                       json_t *env, const char *type)
 {
     cl_loop *L = ctx;
-    if (!node_of(owner) && L->inner.forward)
-        L->inner.forward(L->inner.ctx, from, owner, s, env, type);
+    uint32_t node = node_of(owner);
+    if (!node) {
+        if (L->inner.forward)
+            L->inner.forward(L->inner.ctx, from, owner, s, env, type);
+        return;
+    }
+    begin(L, K_FORWARD);
+    tomo_cluster_put_u8(&L->out, owner & 0xff);
+    tomo_cluster_put_str(&L->out, s->id);
+    tomo_cluster_put_str(&L->out, type);
+    put_env(&L->out, env);
+    put_env(&L->out, json_is_object(s->vars) ? s->vars : NULL);
+    tomo_cluster_put_u64(&L->out, (uint64_t)s->expiry);
+    tomo_cluster_put_str(&L->out, s->client_ip);
+    tomo_cluster_put_str(&L->out, s->client_port);
+    if (tomo_cluster_send(L->rc->bus, node, &L->out) != 0 && strcmp(type, "match_data_send")) {
+        /* the owner is gone or the bus refused: the client waits for an
+         * answer, give it one */
+        tomo_rt_req *r = tomo_rt_req_new((tomo_rt_session *)s, env, type);
+        int rc = !strcmp(type, "match_join")
+                     ? tomo_rt_reply_error(r, TOMO_RT_ERR_MATCH_NOT_FOUND, "Match not found")
+                     : tomo_rt_reply_error(r, TOMO_RT_ERR_RUNTIME_EXCEPTION, "Cluster node unreachable");
+        tomo_rt_req_finish(r, rc);
+    }
+}
+
+/* The home loop (0) of the live node named name. */
+static uint32_t r_node_origin(void *ctx, const char *name)
+{
+    cl_loop *L = ctx;
+    uint32_t node = tomo_cluster_node_id(L->rc->bus, name);
+    return node ? origin_of(node, 0) : 0;
 }
 
 /* This loop changed a presence of ghost g: g's own loop applies it, here
@@ -453,6 +487,28 @@ static void in_apply(cl_loop *L, tomo_cluster_buf *r)
         send_to(L, TOMO_CLUSTER_ALL);
     }
     free(p.status);
+}
+
+/* K_FORWARD on the owner's home loop: run the envelope on the sender's
+ * ghost (dropped if the ghost is gone: the session closed meanwhile). */
+static void in_forward(cl_loop *L, tomo_cluster_buf *r)
+{
+    (void)tomo_cluster_get_u8(r); /* the target loop: this one */
+    char sid[40], type[64];
+    tomo_cluster_get_strn(r, sid, sizeof(sid));
+    tomo_cluster_get_strn(r, type, sizeof(type));
+    json_t *env = r->bad ? NULL : get_env(r);
+    tomo_rt_session_meta meta = {0};
+    meta.vars = r->bad ? NULL : get_env(r);
+    meta.expiry = (int64_t)tomo_cluster_get_u64(r);
+    tomo_cluster_get_strn(r, meta.client_ip, sizeof(meta.client_ip));
+    tomo_cluster_get_strn(r, meta.client_port, sizeof(meta.client_port));
+    if (env && !r->bad && json_object_get(env, type))
+        tomo_rt_route_forwarded(L->rt, sid, env, type, &meta);
+    else
+        r->bad = 1;
+    json_decref(meta.vars);
+    json_decref(env);
 }
 
 /* Drop what this loop holds of node (loop < 0: all its loops). */
@@ -636,6 +692,9 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
     case K_APPLY:
         in_apply(L, r);
         break;
+    case K_FORWARD:
+        in_forward(L, r);
+        break;
     case K_SESSION: {
         (void)tomo_cluster_get_u8(r); /* the target loop: this one */
         uint32_t n = tomo_cluster_get_u32(r);
@@ -720,7 +779,8 @@ static void inject(tomo_rt_cluster *rc, int k, uint32_t node, const tomo_cluster
 static void dispatch(tomo_rt_cluster *rc, uint32_t node, tomo_cluster_buf *r)
 {
     int only = -1;
-    if (r->kind == K_SESSION || r->kind == K_CLOSE || r->kind == K_APPLY) {
+    if (r->kind == K_SESSION || r->kind == K_CLOSE || r->kind == K_APPLY ||
+        r->kind == K_FORWARD) {
         if (r->pos >= r->len) {
             TOMO_LOGW(TOMO_CLUSTER_LOG, "dropping a malformed routing frame kind=%d", r->kind);
             return;
@@ -811,6 +871,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         routing.pump = r_pump;
         routing.forward = r_forward;
         routing.ghost_presence = r_ghost_presence;
+        routing.node_origin = r_node_origin;
         tomo_rt_set_routing(rts[k], &routing, tomo_rt_origin(rts[k]));
     }
     rc->revoke_loaded_ms = tomo_now_ms(); /* serve.c loaded them at start-up */

@@ -557,9 +557,35 @@ uint32_t tomo_rt_origin(const tomo_rt *rt) { return rt->origin; }
 
 void tomo_rt_set_home(tomo_rt *rt, tomo_rt *home) { rt->home = home ? home : rt; }
 
+/* The node an id field names ("uuid.node": an authoritative match or a
+ * party) into buf, or "" (relayed, malformed, or this node's). */
+static void remote_node_of(tomo_rt *rt, json_t *body, const char *field, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    const char *id = json_string_value(json_object_get(body, field));
+    const char *dot = id ? strchr(id, '.') : NULL;
+    if (!dot || !dot[1] || strlen(dot + 1) >= cap || !strcmp(dot + 1, rt->cfg->name))
+        return;
+    snprintf(buf, cap, "%s", dot + 1);
+}
+
 uint32_t tomo_rt_owner_of(tomo_rt *rt, const char *type, json_t *body)
 {
-    if (rt->home == rt || !rt->routing.forward)
+    if (!rt->routing.forward)
+        return rt->origin;
+    int party = !strncmp(type, "party_", 6) && strcmp(type, "party_create");
+    if (rt->routing.node_origin &&
+        (party || !strcmp(type, "match_join") || !strcmp(type, "match_data_send"))) {
+        /* Another node's match or party: its join attempt, input queue or
+         * members are there. A node not (or no longer) live: handled here
+         * ("Match not found", "Party not found"). */
+        char node[64];
+        remote_node_of(rt, body, party ? "party_id" : "match_id", node, sizeof(node));
+        uint32_t o = *node ? rt->routing.node_origin(rt->routing.ctx, node) : 0;
+        if (o)
+            return o;
+    }
+    if (rt->home == rt)
         return rt->origin;
     if (!strncmp(type, "party_", 6) || !strncmp(type, "matchmaker_", 11))
         return rt->home->origin;

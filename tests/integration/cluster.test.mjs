@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@heroiclabs/nakama-js';
 import { startServer, freePort, freePortRange, BACKEND, createPgDatabase, sleep, SERVER_KEY } from './harness.mjs';
-import { newUser, connect, waitFor } from './rtutil.mjs';
+import { newUser, connect, waitFor, recordPushes, closeAll } from './rtutil.mjs';
 import { writeModules, createMatch } from './amatch_util.mjs';
 
 const natsDir = mkdtempSync(path.join(os.tmpdir(), 'tomo-nats-'));
@@ -341,6 +341,129 @@ test('authoritative matches are listed on every node: label, size, node query, n
   }
 });
 
+const mdText = (d) => new TextDecoder().decode(d.data);
+const mdOf = (s, op) => s.events.matchdata.filter((d) => d.op_code === op).map(mdText);
+
+test('an authoritative match on node a played from nodes a, b (loop 1) and c: join attempts, data, leave, disconnect', async () => {
+  const ua = await userOn(nodes.a, 'pa');
+  // b's loop 1: its forwards leave from a loop that is not b's home
+  const ub = await newUser({ client: () => new Client(SERVER_KEY, '127.0.0.1', String(bBase + 1), false, 7000, false) }, 'pb');
+  ub.socket = await connect(nodes.b, ub);
+  const uc = await userOn(nodes.c, 'pc');
+  try {
+    const { match_id: id } = await createMatch(ua, { label: 'played', rate: 10 });
+    assert.match(id, /\.node-a$/);
+    await ua.socket.joinMatch(id);
+    // the listing on b knows it first (MATCH frame); then b's player joins through a
+    await waitFor(async () => ((await ub.client.listMatches(ub.session, 100, true, undefined, undefined, undefined, '+node:node-a')).matches || []).some((m) => m.match_id === id), 5000, 'listed on b with an unquoted node query');
+    // the join attempt runs on a, with b's metadata; its refusal reaches b
+    await assert.rejects(ub.socket.joinMatch(id, undefined, { password: 'nope' }), (e) => {
+      assert.equal(e.code, 5); // MATCH_JOIN_REJECTED
+      assert.equal(e.message, 'wrong password');
+      return true;
+    });
+    const mb = await ub.socket.joinMatch(id, undefined, { password: 'secret' });
+    assert.equal(mb.match_id, id);
+    assert.equal(mb.authoritative, true);
+    assert.equal(mb.label, 'played');
+    assert.ok(mb.presences.some((p) => p.user_id === ua.userId), 'b\'s join reply lists a\'s player');
+    assert.equal(mb.self.user_id, ub.userId);
+    // match_join ran on a: its targeted broadcast reaches b's socket
+    const hello = JSON.parse(await waitFor(() => mdOf(ub.socket, 100)[0], 5000, 'b gets the join broadcast'));
+    assert.equal(hello.user_id, ub.userId);
+    assert.equal(hello.match_id, id);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => (e.joins || []).some((p) => p.user_id === ub.userId)), 5000, 'a sees b join');
+    const mc = await uc.socket.joinMatch(id);
+    assert.equal(mc.match_id, id);
+    await waitFor(() => ub.socket.events.matchpresence.some((e) => (e.joins || []).some((p) => p.user_id === uc.userId)), 5000, 'b sees c join');
+    // data from remote players reaches the match's input queue on a; its broadcasts every player
+    await ub.socket.sendMatchState(id, 3, 'from b');
+    for (const u of [ua, ub, uc]) await waitFor(() => mdOf(u.socket, 4).includes('from b'), 5000, `${u.username} gets b's data`);
+    const fromB = ua.socket.events.matchdata.find((d) => d.op_code === 4 && mdText(d) === 'from b');
+    assert.equal(fromB.presence.user_id, ub.userId, 'the sender is b\'s player');
+    await uc.socket.sendMatchState(id, 3, 'from c');
+    for (const u of [ua, ub, uc]) await waitFor(() => mdOf(u.socket, 4).includes('from c'), 5000, `${u.username} gets c's data`);
+    // the match answers the sender only (op 1 -> 2, to the sender)
+    await ub.socket.sendMatchState(id, 1, 'echo');
+    await waitFor(() => mdOf(ub.socket, 2).includes('echo'), 5000, 'b gets its echo');
+    assert.ok(!mdOf(ua.socket, 2).includes('echo'));
+    // a leave on b and a disconnect on c reach the match (match_leave broadcasts op 101)
+    await ub.socket.leaveMatch(id);
+    await waitFor(() => mdOf(ua.socket, 101).includes(ub.userId), 5000, 'the match hears b leave');
+    uc.socket.disconnect(false);
+    await waitFor(() => mdOf(ua.socket, 101).includes(uc.userId), 5000, 'the match hears c disconnect');
+    const listed = await waitFor(async () => ((await ua.client.listMatches(ua.session, 100, true)).matches || []).find((m) => m.match_id === id && m.size === 1), 5000, 'size 1');
+    assert.ok(listed);
+    // a match id naming a node that is not there: not found, on any node
+    await assert.rejects(ub.socket.joinMatch(id.replace(/node-a$/, 'node-zz')), (e) => e.code === 4);
+    await ua.client.rpc(ua.session, 'signal_match', { id, data: 'stop' });
+  } finally {
+    for (const u of [ua, ub, uc]) u.socket.disconnect(false);
+  }
+});
+
+const PARTY_KINDS = ['party', 'partypresence', 'partyleader', 'partyjoinrequest', 'partyclose', 'partydata'];
+const has = (list, uid) => list?.some((p) => p.user_id === uid);
+
+/** A user on a node whose socket records party pushes in s.ev (s.user: the user). */
+async function partyMemberOn(srv, name, port) {
+  const u = port
+    ? await newUser({ client: () => new Client(SERVER_KEY, '127.0.0.1', String(port), false, 7000, false) }, name)
+    : await newUser(srv, name);
+  const s = recordPushes(await connect(srv, u), PARTY_KINDS);
+  s.user = u;
+  return s;
+}
+
+test('a party of node a with members on b (loop 1) and c: join, data, promote, remove, leader hand-over, join requests', async () => {
+  const a = await partyMemberOn(nodes.a, 'qa'), b = await partyMemberOn(nodes.b, 'qb', bBase + 1), c = await partyMemberOn(nodes.c, 'qc');
+  try {
+    const p = await a.createParty(true, 3);
+    assert.match(p.party_id, /\.node-a$/);
+    await b.joinParty(p.party_id);
+    await c.joinParty(p.party_id);
+    const pb = await waitFor(() => b.ev.party[0], 5000, 'b gets the party');
+    assert.equal(pb.party_id, p.party_id);
+    assert.equal(pb.leader.user_id, a.user.userId);
+    assert.ok(has(pb.presences, a.user.userId) && has(pb.presences, b.user.userId));
+    const joinsSeen = (s) => s.ev.partypresence.flatMap((e) => e.joins || []).map((x) => x.user_id);
+    await waitFor(() => [a, b, c].every((s) => joinsSeen(s).includes(c.user.userId)), 5000, 'c join seen');
+    for (const s of [a, b, c]) assert.equal(joinsSeen(s).filter((x) => x === c.user.userId).length, 1, 'one join event for c per member');
+    // party data from b reaches a and c, not the sender
+    await b.sendPartyData(p.party_id, 5, 'from-b');
+    await waitFor(() => a.ev.partydata.length && c.ev.partydata.length, 5000, 'party data');
+    assert.equal(a.ev.partydata[0].presence.user_id, b.user.userId);
+    assert.equal(new TextDecoder().decode(c.ev.partydata[0].data), 'from-b');
+    assert.equal(b.ev.partydata.length, 0);
+    // the leader (a) promotes b: everyone is told; the new leader on b removes c
+    await a.promotePartyMember(p.party_id, pb.self);
+    await waitFor(() => [a, b, c].every((s) => s.ev.partyleader.some((l) => l.presence.user_id === b.user.userId)), 5000, 'leader change seen everywhere');
+    const cself = (await waitFor(() => c.ev.party[0], 5000, 'c gets the party')).self;
+    await b.removePartyMember(p.party_id, cself);
+    await waitFor(() => c.ev.partyclose.length, 5000, 'c removed');
+    await waitFor(() => a.ev.partypresence.some((e) => has(e.leaves, c.user.userId)), 5000, 'a sees c leave');
+    // the leader's socket on b closes: the party on a hands the lead to a
+    b.disconnect(false);
+    await waitFor(() => a.ev.partyleader.some((l) => l.presence.user_id === a.user.userId), 5000, 'a leads after b left');
+    // a closed party of a: c (another node) asks, the leader lists and accepts
+    const q = await a.createParty(false, 2);
+    await c.joinParty(q.party_id);
+    const rq = await waitFor(() => a.ev.partyjoinrequest[0], 5000, 'a hears of the request');
+    assert.ok(has(rq.presences, c.user.userId));
+    assert.ok(has((await a.listPartyJoinRequests(q.party_id)).presences, c.user.userId));
+    await a.acceptPartyMember(q.party_id, rq.presences[0]);
+    await waitFor(() => c.ev.party.some((x) => x.party_id === q.party_id), 5000, 'c in the closed party');
+    // c leaves on its own node: a sees it
+    await c.leaveParty(q.party_id);
+    await waitFor(() => a.ev.partypresence.some((e) => has(e.leaves, c.user.userId) && e.party_id === q.party_id), 5000, 'a sees c leave q');
+    // a party id naming no live node: an error, not a hang
+    await assert.rejects(c.joinParty(q.party_id.replace(/node-a$/, 'node-zz')));
+    await a.closeParty(q.party_id);
+  } finally {
+    closeAll(a, b, c);
+  }
+});
+
 test('logout on one node revokes the token on every node; account deletion closes sockets everywhere', async () => {
   const u = await newUser(nodes.a, 'lo');
   const sb = await connectOn(nodes.b, u);
@@ -406,6 +529,11 @@ test('a node killed with SIGKILL leaves everywhere; the others keep serving', as
   const ch = await ua.socket.joinChat('kill-room', 1, false, false);
   await uc.socket.joinChat('kill-room', 1, false, false);
   await waitFor(() => joinedIds(ua.socket.events.channelpresence).includes(uc.userId), 5000, 'a sees c join');
+  // and c's player is in an authoritative match of a
+  const { match_id: mid } = await createMatch(ua, { label: 'kill', rate: 10 });
+  await ua.socket.joinMatch(mid);
+  await uc.socket.joinMatch(mid);
+  await waitFor(() => ua.socket.events.matchpresence.some((e) => (e.joins || []).some((p) => p.user_id === uc.userId)), 5000, 'a sees c in the match');
   await nodes.c.stop('SIGKILL');
   delete nodes.c;
   await waitFor(async () => (await peers(nodes.a)).join() === 'node-b', 10000, 'a reports c gone');
@@ -418,6 +546,9 @@ test('a node killed with SIGKILL leaves everywhere; the others keep serving', as
   // a re-join lists the joiner itself (Nakama), never the dead node's user
   assert.ok(!(again.presences || []).some((p) => p.user_id === uc.userId), 'no ghost of the dead node');
   assert.equal(again.id, ch.id);
+  // the match on a hears c's player leave (match_leave: op 101)
+  await waitFor(() => ua.socket.events.matchdata.some((d) => d.op_code === 101 && new TextDecoder().decode(d.data) === uc.userId), 5000, 'the match hears c died');
+  assert.ok(ua.socket.events.matchpresence.some((e) => (e.leaves || []).some((p) => p.user_id === uc.userId)), 'a told c left the match');
   ua.socket.disconnect(false);
   const u = await newUser(nodes.b, 'after');
   assert.ok(u.session.token);
