@@ -337,6 +337,20 @@ int64_t tomo_lb_rank_get(tomo_lb_rank *r, const uint8_t owner[16])
     return rank;
 }
 
+int tomo_lb_rank_key(tomo_lb_rank *r, const uint8_t owner[16], int64_t *score, int64_t *subscore)
+{
+    int rc = TOMO_ENOTFOUND;
+    pthread_rwlock_rdlock(&r->lock);
+    uint32_t *slot = slot_find(r, owner);
+    if (slot && r->n[*slot].in_tree) {
+        *score = r->n[*slot].score;
+        *subscore = r->n[*slot].subscore;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
 int64_t tomo_lb_rank_of_key(tomo_lb_rank *r, const uint8_t owner[16], int64_t score,
                             int64_t subscore)
 {

@@ -36,6 +36,9 @@ int64_t tomo_lb_rank_put(tomo_lb_rank *r, const uint8_t owner[16], int64_t score
 void tomo_lb_rank_remove(tomo_lb_rank *r, const uint8_t owner[16]);
 /* Rank of owner, 0 when absent. */
 int64_t tomo_lb_rank_get(tomo_lb_rank *r, const uint8_t owner[16]);
+/* The (score, subscore) owner is ranked with: 0, or TOMO_ENOTFOUND (-2) when
+ * the owner is not in the set. */
+int tomo_lb_rank_key(tomo_lb_rank *r, const uint8_t owner[16], int64_t *score, int64_t *subscore);
 /* Rank that (score, subscore, owner) has or would have. */
 int64_t tomo_lb_rank_of_key(tomo_lb_rank *r, const uint8_t owner[16], int64_t score,
                             int64_t subscore);

@@ -1350,69 +1350,127 @@ int tomo_lbi_list(tomo_svc *svc, tomo_dbconn *db, const tomo_lb_board *b, int64_
     return 0;
 }
 
+/* The rows around `at` in one statement (one database round trip): up to
+ * `limit` rows better than it ("above") and up to `limit` worse ("below"),
+ * and with with_me the owner's own row. The side of each row (0 the owner,
+ * 1 above, 2 below) is the last column. Rows come back in no guaranteed
+ * order; the caller sorts. */
+static int around_rows(tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry, const lbcursor *at,
+                       int limit, int with_me, tomo_dbres **res)
+{
+    int desc = b->sort_order == TOMO_LB_DESC;
+    /* above travels against the board order, below with it */
+    const char *up = desc ? "ASC" : "DESC", *down = desc ? "DESC" : "ASC";
+    char *sql = tomo_xasprintf(
+        "SELECT * FROM (SELECT " TOMO_LBI_COLS ", 1 AS side FROM leaderboard_record WHERE"
+        " leaderboard_id = $1 AND expiry_time = $2 AND (score, subscore, owner_id) %s ($3, $4, $5)"
+        " ORDER BY score %s, subscore %s, owner_id %s LIMIT $6) AS above"
+        " UNION ALL SELECT * FROM (SELECT " TOMO_LBI_COLS ", 2 AS side FROM leaderboard_record"
+        " WHERE leaderboard_id = $1 AND expiry_time = $2 AND (score, subscore, owner_id) %s"
+        " ($3, $4, $5) ORDER BY score %s, subscore %s, owner_id %s LIMIT $6) AS below%s",
+        desc ? ">" : "<", up, up, up, desc ? "<" : ">", down, down, down,
+        with_me ? " UNION ALL SELECT " TOMO_LBI_COLS ", 0 AS side FROM leaderboard_record WHERE"
+                  " leaderboard_id = $1 AND expiry_time = $2 AND owner_id = $5"
+                : "");
+    tomo_dbval p[] = {TOMO_LBI_TEXT(b->id), TOMO_DBINT(expiry),   TOMO_DBINT(at->score),
+                      TOMO_DBINT(at->subscore), TOMO_DBTEXT(at->owner), TOMO_DBINT(limit)};
+    int rc = tomo_db_exec(db, sql, p, 6, res);
+    free(sql);
+    return rc;
+}
+
 int tomo_lbi_around(tomo_svc *svc, tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry,
                     const char *owner_id, int limit, tomo_lb_record_list *out, tomo_err *err)
 {
     tomo_lb_record me;
     char owner[37];
     memset(out, 0, sizeof(*out));
+    memset(&me, 0, sizeof(me));
     for (int i = 0; i < 37; i++)
         owner[i] = (char)(owner_id[i] >= 'A' && owner_id[i] <= 'F' ? owner_id[i] + 32
                                                                    : owner_id[i]);
-    int rc = tomo_lbi_read(db, b->id, expiry, owner, &me);
     out->rank_count = rank_count(svc, b, expiry);
-    if (rc == TOMO_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return tomo_err_db_conn(err, db, rc, "leaderboard haystack");
-    me.rank = tomo_lbi_rank(svc, db, b, &me);
-    if (limit <= 1) {
-        out->records = tomo_xcalloc(1, sizeof(tomo_lb_record));
-        out->records[0] = me;
-        out->n = 1;
-        return 0;
-    }
-    int desc = b->sort_order == TOMO_LB_DESC;
     lbcursor at;
     memset(&at, 0, sizeof(at));
-    at.score = me.score;
-    at.subscore = me.subscore;
-    snprintf(at.owner, sizeof(at.owner), "%s", me.owner_id);
-    tomo_lb_record *above = NULL, *below = NULL;
-    size_t na = 0, nb = 0;
-    /* above: better rows, nearest first (travel against the board order) */
-    rc = query_rows(db, b, expiry, !desc, &at, limit + 1, &above, &na);
-    int more_above = 0, more_below = 0;
-    size_t half = (size_t)limit / 2, s;
-    if (rc == 0) {
-        more_above = na > (size_t)limit;
-        while (na > (size_t)limit)
-            tomo_lb_record_clear(&above[--na]);
-        s = na < half ? (size_t)limit - na : half;
-        rc = query_rows(db, b, expiry, desc, &at, (int)s + 1, &below, &nb);
-        if (rc == 0) {
-            more_below = nb > s;
-            while (nb > s)
-                tomo_lb_record_clear(&below[--nb]);
+    snprintf(at.owner, sizeof(at.owner), "%s", owner);
+    /* The owner's key from the rank set when it is complete: then the owner's
+     * row comes in the same statement as its neighbours. Otherwise (filling,
+     * or not ranked) the row is read first. */
+    int keyed = 0, rc;
+    if (limit > 1) {
+        uint8_t o[16];
+        tomo_lb_rank *set = tomo_lbi_rankset(svc, b, expiry, 0);
+        keyed = set && !tomo_lb_rank_filling(set) && tomo_lb_uuid_parse(owner, o) == 0 &&
+                tomo_lb_rank_key(set, o, &at.score, &at.subscore) == 0;
+        tomo_lb_rank_unref(set);
+    }
+    if (!keyed) {
+        rc = tomo_lbi_read(db, b->id, expiry, owner, &me);
+        if (rc == TOMO_ENOTFOUND)
+            return 0;
+        if (rc < 0)
+            return tomo_err_db_conn(err, db, rc, "leaderboard haystack");
+        me.rank = tomo_lbi_rank(svc, db, b, &me);
+        if (limit <= 1) {
+            out->records = tomo_xcalloc(1, sizeof(tomo_lb_record));
+            out->records[0] = me;
+            out->n = 1;
+            return 0;
+        }
+        at.score = me.score;
+        at.subscore = me.subscore;
+        snprintf(at.owner, sizeof(at.owner), "%s", me.owner_id);
+    }
+    tomo_dbres *res = NULL;
+    rc = around_rows(db, b, expiry, &at, limit + 1, keyed, &res);
+    if (rc < 0) {
+        tomo_dbres_free(res);
+        tomo_lb_record_clear(&me);
+        return tomo_err_db_conn(err, db, rc, "leaderboard haystack");
+    }
+    size_t k = tomo_dbres_rows(res), na = 0, nb = 0;
+    tomo_lb_record *above = tomo_xcalloc(k + 1, sizeof(*above));
+    tomo_lb_record *below = tomo_xcalloc(k + 1, sizeof(*below));
+    int found = !keyed;
+    for (size_t i = 0; i < k; i++) {
+        int64_t side = tomo_dbres_int(res, i, 10);
+        if (side == 0) {
+            tomo_lbi_parse_row(res, i, b->id, &me);
+            found = 1;
+        } else {
+            tomo_lbi_parse_row(res, i, b->id, side == 1 ? &above[na++] : &below[nb++]);
         }
     }
-    if (rc < 0) {
+    tomo_dbres_free(res);
+    if (!found) { /* deleted since the rank set saw it */
         for (size_t i = 0; i < na; i++)
             tomo_lb_record_clear(&above[i]);
         for (size_t i = 0; i < nb; i++)
             tomo_lb_record_clear(&below[i]);
         free(above);
         free(below);
-        tomo_lb_record_clear(&me);
-        return tomo_err_db_conn(err, db, rc, "leaderboard haystack");
+        return 0;
     }
+    if (keyed)
+        me.rank = tomo_lbi_rank(svc, db, b, &me);
+    /* board order, best first: above ends nearest the owner, below starts there */
+    qsort_r(above, na, sizeof(*above), board_order, (void *)b);
+    qsort_r(below, nb, sizeof(*below), board_order, (void *)b);
+    size_t half = (size_t)limit / 2;
+    int more_above = na > (size_t)limit, more_below;
+    size_t skip = more_above ? na - (size_t)limit : 0; /* the farthest rows above */
+    for (size_t i = 0; i < skip; i++)
+        tomo_lb_record_clear(&above[i]);
+    na -= skip;
+    size_t s = na < half ? (size_t)limit - na : half;
+    more_below = nb > s;
+    while (nb > s)
+        tomo_lb_record_clear(&below[--nb]);
     size_t len = na + 1 + nb;
     tomo_lb_record *all = tomo_xcalloc(len, sizeof(*all));
-    for (size_t i = 0; i < na; i++)
-        all[i] = above[na - 1 - i];
+    memcpy(all, above + skip, na * sizeof(*all));
     all[na] = me;
-    for (size_t i = 0; i < nb; i++)
-        all[na + 1 + i] = below[i];
+    memcpy(all + na + 1, below, nb * sizeof(*all));
     free(above);
     free(below);
     for (size_t i = 0; i < len; i++)

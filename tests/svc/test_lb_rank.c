@@ -2,6 +2,7 @@
  * (random puts/removes on both orders), fill-mode precedence, threads. */
 #include "tt.h"
 
+#include "core/common.h"
 #include "svc/lb_rank.h"
 
 #include <pthread.h>
@@ -83,6 +84,10 @@ static void test_model(void)
                 if (rank != tomo_lb_rank_get(r, o))
                     TT_FAIL("put rank %lld != get", (long long)rank);
             }
+            int64_t ks = -1, kss = -1;
+            int krc = tomo_lb_rank_key(r, o, &ks, &kss);
+            if (m[i].present ? (krc != 0 || ks != m[i].s || kss != m[i].ss) : krc != TOMO_ENOTFOUND)
+                TT_FAIL("key of owner %d: rc %d, %lld/%lld", i, krc, (long long)ks, (long long)kss);
             if (step % 1000 == 999)
                 model_check(r, desc, m);
         }
