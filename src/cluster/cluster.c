@@ -16,13 +16,14 @@
 
 #define TOMO_CLUSTER "cluster"
 #define MAGIC 0x54 /* 'T' */
-#define VERSION 1
+#define VERSION 2 /* 2: the header carries the sender's start time */
 
 typedef struct node {
     int used;
     char name[64];
     uint64_t instance;
     int64_t last_seen_ms;
+    int64_t started_ms; /* from its HEARTBEAT / HELLO; 0 until heard */
     char subject[192]; /* <prefix>.node.<name> */
 } node;
 
@@ -176,7 +177,9 @@ void tomo_cluster_buf_free(tomo_cluster_buf *b)
 }
 
 /* Header: magic, version, kind, flags, sender name (u8 length + bytes),
- * sender instance (u64). */
+ * sender instance (u64), sender start time (u64 ms; so that the first
+ * frame heard from a node already places it in the age order
+ * tomo_cluster_elder reads). */
 void tomo_cluster_buf_begin(tomo_cluster *c, tomo_cluster_buf *b, int kind, int flags)
 {
     b->len = b->pos = 0;
@@ -184,7 +187,7 @@ void tomo_cluster_buf_begin(tomo_cluster *c, tomo_cluster_buf *b, int kind, int 
     b->kind = kind;
     b->flags = flags;
     size_t nl = strlen(c->name);
-    buf_reserve(b, 5 + nl + 8);
+    buf_reserve(b, 5 + nl + 16);
     b->p[b->len++] = MAGIC;
     b->p[b->len++] = VERSION;
     b->p[b->len++] = (uint8_t)kind;
@@ -193,10 +196,12 @@ void tomo_cluster_buf_begin(tomo_cluster *c, tomo_cluster_buf *b, int kind, int 
     memcpy(b->p + b->len, c->name, nl);
     b->len += nl;
     tomo_cluster_put_u64(b, c->instance);
+    tomo_cluster_put_u64(b, (uint64_t)c->started_ms);
 }
 
-/* Parse a header: sender name into name[64], instance. Returns 0 or -1. */
-static int read_header(tomo_cluster_buf *r, char name[64], uint64_t *instance)
+/* Parse a header: sender name into name[64], instance, start time.
+ * Returns 0 or -1. */
+static int read_header(tomo_cluster_buf *r, char name[64], uint64_t *instance, int64_t *started)
 {
     if (r->len < 5 || r->p[0] != MAGIC || r->p[1] != VERSION)
         return -1;
@@ -210,6 +215,7 @@ static int read_header(tomo_cluster_buf *r, char name[64], uint64_t *instance)
     name[nl] = '\0';
     r->pos += nl;
     *instance = tomo_cluster_get_u64(r);
+    *started = (int64_t)tomo_cluster_get_u64(r);
     return r->bad ? -1 : 0;
 }
 
@@ -365,11 +371,15 @@ static int sender_slot(tomo_cluster *c, const char *name, uint64_t instance, int
         node_down(c, s, "restarted"), s = -1;
     if (s >= 0) {
         c->nodes[s].last_seen_ms = tomo_now_ms();
+        if (started_ms && !c->nodes[s].started_ms) {
+            pthread_mutex_lock(&c->mu);
+            c->nodes[s].started_ms = started_ms;
+            pthread_mutex_unlock(&c->mu);
+        }
         return s;
     }
     if (kind == TOMO_CLUSTER_BYE)
         return -1;
-    (void)started_ms;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < TOMO_CLUSTER_MAX_NODES; i++)
         if (!c->nodes[i].used) {
@@ -379,6 +389,7 @@ static int sender_slot(tomo_cluster *c, const char *name, uint64_t instance, int
             snprintf(n->name, sizeof(n->name), "%s", name);
             n->instance = instance;
             n->last_seen_ms = tomo_now_ms();
+            n->started_ms = started_ms;
             snprintf(n->subject, sizeof(n->subject), "%s.node.%s",
                      c->cfg->cluster.subject_prefix, name);
             atomic_fetch_add(&c->live, 1);
@@ -413,9 +424,10 @@ static void handle(tomo_cluster *c, natsMsg *msg)
     r.len = (size_t)natsMsg_GetDataLength(msg);
     char name[64];
     uint64_t instance;
+    int64_t started = 0;
     atomic_fetch_add(&c->received, 1);
     atomic_fetch_add(&c->bytes_received, r.len);
-    if (read_header(&r, name, &instance) < 0) {
+    if (read_header(&r, name, &instance, &started) < 0) {
         TOMO_LOGW(TOMO_CLUSTER, "dropping a malformed message subject=%s bytes=%zu",
                   natsMsg_GetSubject(msg), r.len);
         return;
@@ -425,8 +437,7 @@ static void handle(tomo_cluster *c, natsMsg *msg)
             return;
         /* Another live node carries this name: the one that started
          * first keeps it. */
-        int64_t their_start = r.kind == TOMO_CLUSTER_HEARTBEAT ? (int64_t)tomo_cluster_get_u64(&r)
-                                                               : INT64_MAX;
+        int64_t their_start = started;
         if (their_start < c->started_ms ||
             (their_start == c->started_ms && instance < c->instance)) {
             char m[256];
@@ -440,12 +451,6 @@ static void handle(tomo_cluster *c, natsMsg *msg)
     }
     if (c->conflict[0])
         return;
-    int64_t started = 0;
-    if (r.kind == TOMO_CLUSTER_HEARTBEAT || r.kind == TOMO_CLUSTER_HELLO) {
-        size_t save = r.pos;
-        started = (int64_t)tomo_cluster_get_u64(&r);
-        r.pos = save;
-    }
     int known = find_node(c, name) >= 0 && c->nodes[find_node(c, name)].instance == instance;
     int s = sender_slot(c, name, instance, r.kind, started);
     if (s < 0)
@@ -795,6 +800,28 @@ uint32_t tomo_cluster_node_id(tomo_cluster *c, const char *name)
 {
     pthread_mutex_lock(&c->mu);
     int slot = find_node(c, name);
+    pthread_mutex_unlock(&c->mu);
+    return slot < 0 ? 0 : (uint32_t)slot + 1;
+}
+
+uint32_t tomo_cluster_elder(tomo_cluster *c)
+{
+    if (atomic_load(&c->conflicted))
+        return 0;
+    int64_t best = c->started_ms;
+    const char *best_name = c->name;
+    int slot = -1;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < TOMO_CLUSTER_MAX_NODES; i++) {
+        const node *n = &c->nodes[i];
+        if (!n->used || !n->started_ms)
+            continue; /* not heard from with its start time yet */
+        if (n->started_ms < best || (n->started_ms == best && strcmp(n->name, best_name) < 0)) {
+            best = n->started_ms;
+            best_name = n->name;
+            slot = i;
+        }
+    }
     pthread_mutex_unlock(&c->mu);
     return slot < 0 ? 0 : (uint32_t)slot + 1;
 }

@@ -105,6 +105,11 @@ int tomo_cluster_connected(const tomo_cluster *c);
 size_t tomo_cluster_nodes(tomo_cluster *c, uint32_t *out, size_t max);
 /* Name of a live node into buf ("" if none). */
 void tomo_cluster_node_name(tomo_cluster *c, uint32_t node, char *buf, size_t cap);
+/* The oldest live node (earliest start time, then the smallest name),
+ * this one included: its id, or 0 when it is this node. Every node that
+ * sees the same members picks the same one, and a node joining never
+ * displaces it (it is younger). */
+uint32_t tomo_cluster_elder(tomo_cluster *c);
 /* The id of the live node named name, or 0 (none, or this node). */
 uint32_t tomo_cluster_node_id(tomo_cluster *c, const char *name);
 const char *tomo_cluster_self(const tomo_cluster *c);

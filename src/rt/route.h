@@ -86,6 +86,10 @@ typedef struct tomo_rt_routing {
      * live node has that name. tomo_rt_owner_of then sends joins and data
      * for that node's matches through `forward`. May be NULL (one node). */
     uint32_t (*node_origin)(void *ctx, const char *node_name);
+    /* The origin of the home loop of the node that runs the cluster's
+     * matchmaker, or 0 when it is this node. matchmaker_add / _remove go
+     * there through `forward`. May be NULL (one node). */
+    uint32_t (*matchmaker_origin)(void *ctx);
 } tomo_rt_routing;
 
 /* Install the routing of a loop (start-up, before sockets arrive; copied).

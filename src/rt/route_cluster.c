@@ -322,6 +322,14 @@ static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_se
     }
 }
 
+/* The home loop (0) of the oldest live node: it runs the matchmaker. */
+static uint32_t r_matchmaker_origin(void *ctx)
+{
+    cl_loop *L = ctx;
+    uint32_t node = tomo_cluster_connected(L->rc->bus) ? tomo_cluster_elder(L->rc->bus) : 0;
+    return node ? origin_of(node, 0) : 0;
+}
+
 /* The home loop (0) of the live node named name. */
 static uint32_t r_node_origin(void *ctx, const char *name)
 {
@@ -872,6 +880,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         routing.forward = r_forward;
         routing.ghost_presence = r_ghost_presence;
         routing.node_origin = r_node_origin;
+        routing.matchmaker_origin = r_matchmaker_origin;
         tomo_rt_set_routing(rts[k], &routing, tomo_rt_origin(rts[k]));
     }
     rc->revoke_loaded_ms = tomo_now_ms(); /* serve.c loaded them at start-up */

@@ -585,6 +585,12 @@ uint32_t tomo_rt_owner_of(tomo_rt *rt, const char *type, json_t *body)
         if (o)
             return o;
     }
+    if (!strncmp(type, "matchmaker_", 11) && rt->routing.matchmaker_origin) {
+        /* solo tickets: one matchmaker for the cluster (docs/CLUSTER.md) */
+        uint32_t o = rt->routing.matchmaker_origin(rt->routing.ctx);
+        if (o)
+            return o;
+    }
     if (rt->home == rt)
         return rt->origin;
     if (!strncmp(type, "party_", 6) || !strncmp(type, "matchmaker_", 11))

@@ -24,7 +24,7 @@ let natsPort;
 let bBase;
 let nats = null;
 const nodes = {};
-const FAST = ['--cluster.heartbeat_ms', '200', '--cluster.dead_after_ms', '1500'];
+const FAST = ['--cluster.heartbeat_ms', '200', '--cluster.dead_after_ms', '1500', '--matchmaker.interval_sec', '1'];
 const modDir = writeModules(); // the "arena" match module and RPCs around nk.match_*
 
 async function portOpen(port) {
@@ -402,7 +402,7 @@ test('an authoritative match on node a played from nodes a, b (loop 1) and c: jo
   }
 });
 
-const PARTY_KINDS = ['party', 'partypresence', 'partyleader', 'partyjoinrequest', 'partyclose', 'partydata'];
+const PARTY_KINDS = ['party', 'partypresence', 'partyleader', 'partyjoinrequest', 'partyclose', 'partydata', 'matchmakermatched'];
 const has = (list, uid) => list?.some((p) => p.user_id === uid);
 
 /** A user on a node whose socket records party pushes in s.ev (s.user: the user). */
@@ -461,6 +461,48 @@ test('a party of node a with members on b (loop 1) and c: join, data, promote, r
     await a.closeParty(q.party_id);
   } finally {
     closeAll(a, b, c);
+  }
+});
+
+test('one matchmaker for the cluster (the oldest node, a): tickets from three nodes match together; remove and closed sockets', async () => {
+  const mode = 'cl' + Date.now();
+  const q = `+properties.mode:${mode}`;
+  // a ticket of a socket that closes on c: it reaches a's matchmaker, and leaves with the socket
+  const gone = await partyMemberOn(nodes.c, 'mg');
+  await gone.addMatchmaker(q, 3, 3, { mode });
+  await waitFor(async () => (await metric(nodes.a, 'matchmaker_tickets')) === 1, 5000, 'the ticket is held on a');
+  assert.equal(await metric(nodes.c, 'matchmaker_tickets'), 0, 'not on c');
+  gone.disconnect(false);
+  await waitFor(async () => (await metric(nodes.a, 'matchmaker_tickets')) === 0, 5000, 'gone with its socket');
+  // matchmaker_remove from b reaches a
+  const r = await partyMemberOn(nodes.b, 'mr');
+  const tr = await r.addMatchmaker(q, 3, 3, { mode });
+  await r.removeMatchmaker(tr.ticket);
+  assert.equal(await metric(nodes.a, 'matchmaker_tickets'), 0, 'removed on a');
+  r.disconnect(false);
+  const x = await partyMemberOn(nodes.b, 'mx', bBase + 1), y = await partyMemberOn(nodes.c, 'my'), w = await partyMemberOn(nodes.a, 'mw');
+  try {
+    const tx = await x.addMatchmaker(q, 3, 3, { mode });
+    const ty = await y.addMatchmaker(q, 3, 3, { mode });
+    const tw = await w.addMatchmaker(q, 3, 3, { mode });
+    await waitFor(() => [x, y, w].every((s) => s.ev.matchmakermatched.length), 8000, 'all three matched');
+    const [mx, my, mw] = [x, y, w].map((s) => s.ev.matchmakermatched[0]);
+    assert.equal(mx.ticket, tx.ticket);
+    assert.equal(my.ticket, ty.ticket);
+    assert.equal(mw.ticket, tw.ticket);
+    assert.deepEqual(mx.users.map((u) => u.presence.user_id).sort(), [x, y, w].map((s) => s.user.userId).sort());
+    assert.equal(mx.self.presence.user_id, x.user.userId);
+    // the token names a relayed match: each joins it on its own node; data flows across nodes
+    const jx = await x.joinMatch(undefined, mx.token);
+    const jy = await y.joinMatch(undefined, my.token);
+    const jw = await w.joinMatch(undefined, mw.token);
+    assert.equal(jx.match_id, jy.match_id);
+    assert.equal(jw.match_id, jx.match_id);
+    await waitFor(() => x.events.matchpresence.some((e) => (e.joins || []).some((p) => p.user_id === w.user.userId)), 5000, 'x sees w join');
+    await w.sendMatchState(jw.match_id, 3, 'hi');
+    await waitFor(() => x.events.matchdata.length && y.events.matchdata.length, 5000, 'x and y get w\'s data');
+  } finally {
+    closeAll(x, y, w);
   }
 });
 
