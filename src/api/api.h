@@ -184,8 +184,8 @@ int tomo_api_text_ok(tomo_api_ctx *ctx);
  * application/json exactly like a ctx->out tree that prints to it. */
 void tomo_api_json_text(tomo_api_ctx *ctx, char *text, size_t len);
 /* Fill *c from the request (user, headers, query without http_key, client
- * address); strings stay owned by ctx, c->headers and c->query are new
- * references released by tomo_api_runtime_call_clear. */
+ * address); everything is borrowed from ctx (no copies: the call runs while
+ * ctx lives), tomo_api_runtime_call_clear forgets it. */
 void tomo_api_runtime_call(tomo_api_ctx *ctx, int mode, struct tomo_runtime_call *c);
 void tomo_api_runtime_call_clear(struct tomo_runtime_call *c);
 

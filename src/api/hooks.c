@@ -8,19 +8,9 @@
 #include "../core/common.h"
 #include "../runtime/runtime.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void canonical(char *s)
-{
-    int up = 1;
-    for (; *s; s++) {
-        *s = (char)(up ? toupper((unsigned char)*s) : tolower((unsigned char)*s));
-        up = *s == '-';
-    }
-}
 
 void tomo_api_runtime_call(tomo_api_ctx *ctx, int mode, tomo_runtime_call *c)
 {
@@ -32,40 +22,25 @@ void tomo_api_runtime_call(tomo_api_ctx *ctx, int mode, tomo_runtime_call *c)
         c->vars = ctx->session.vars;
         c->session_exp = ctx->session.exp;
     }
-    c->headers = json_object();
+    /* borrowed for the call: the ctx table is built from the request itself */
     if (ctx->http) {
-        for (size_t i = 0; i < ctx->http->nheaders; i++) {
-            const tomo_http_header *h = &ctx->http->headers[i];
-            char *name = tomo_xstrdup(h->name);
-            canonical(name);
-            if (!strcmp(name, "Grpc-Timeout")) {
-                free(name);
-                continue;
-            }
-            json_t *arr = json_object_get(c->headers, name);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(c->headers, name, arr);
-            }
-            json_t *v = json_string(h->value);
-            json_array_append_new(arr, v ? v : json_string(""));
-            free(name);
-        }
+        c->http_headers = ctx->http->headers;
+        c->nhttp_headers = ctx->http->nheaders;
         tomo_http_client_addr(ctx->http, ctx->client_ip, ctx->client_port);
         if (ctx->client_ip[0])
             c->client_ip = ctx->client_ip;
         if (ctx->client_port[0])
             c->client_port = ctx->client_port;
     }
-    c->query = ctx->query ? json_deep_copy(ctx->query) : json_object();
-    json_object_del(c->query, "http_key");
+    c->query = ctx->query;
+    c->query_skip = "http_key";
 }
 
 void tomo_api_runtime_call_clear(tomo_runtime_call *c)
 {
-    json_decref(c->headers);
-    json_decref(c->query);
-    c->headers = c->query = NULL;
+    c->http_headers = NULL;
+    c->nhttp_headers = 0;
+    c->query = NULL;
 }
 
 int tomo_api_hooked(tomo_api_ctx *ctx, int after)

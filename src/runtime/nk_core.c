@@ -5,6 +5,7 @@
 
 #include "../core/common.h"
 #include "../core/trace.h"
+#include "../net/http.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -319,14 +320,54 @@ char *tomo_nk_json_dump(const json_t *v)
 
 /* ---- ctx ---- */
 
-static void push_multimap(lua_State *L, json_t *m)
+static void push_multimap(lua_State *L, json_t *m, const char *skip)
 {
-    lua_newtable(L);
+    lua_createtable(L, 0, (int)json_object_size(m));
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v) {
+        if (skip && !strcmp(k, skip))
+            continue;
         tomo_nk_push_json(L, v);
         lua_setfield(L, -2, k);
+    }
+}
+
+/* ctx.headers as Nakama's gateway gives them: Canonical-Case names, each an
+ * array of the values in the order they came, Grpc-Timeout left out. Built
+ * from the request's own header array (no tree in between). */
+static void push_headers(lua_State *L, const tomo_http_header *h, size_t n)
+{
+    lua_createtable(L, 0, (int)n);
+    int t = lua_gettop(L);
+    char name[256];
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(h[i].name);
+        /* a long name goes in a userdata the collector frees (a push can
+         * raise the memory bound's error, so no malloc here) */
+        char *nm = len < sizeof(name) ? name : lua_newuserdata(L, len + 1);
+        int up = 1;
+        for (size_t j = 0; j < len; j++) {
+            unsigned char ch = (unsigned char)h[i].name[j];
+            nm[j] = (char)(up ? toupper(ch) : tolower(ch));
+            up = ch == '-';
+        }
+        nm[len] = '\0';
+        if (strcmp(nm, "Grpc-Timeout")) {
+            lua_pushlstring(L, nm, len);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, t);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_createtable(L, 1, 0);
+                lua_pushvalue(L, -2);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, t); /* headers[name] = {} */
+            }
+            lua_pushstring(L, h[i].value ? h[i].value : "");
+            lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+        }
+        lua_settop(L, t);
     }
 }
 
@@ -378,13 +419,13 @@ void tomo_nk_push_context(lua_State *L, const tomo_runtime_call *c)
     if (mode != TOMO_RUNTIME_MODE_MATCH) {
         lua_pushstring(L, TOMO_VERSION);
         lua_setfield(L, -2, "version");
-        if (c && c->headers)
-            push_multimap(L, c->headers);
+        if (c && c->nhttp_headers)
+            push_headers(L, c->http_headers, c->nhttp_headers);
         else
             lua_newtable(L);
         lua_setfield(L, -2, "headers");
         if (c && c->query)
-            push_multimap(L, c->query);
+            push_multimap(L, c->query, c->query_skip);
         else
             lua_newtable(L);
         lua_setfield(L, -2, "query_params");

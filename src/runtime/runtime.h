@@ -85,6 +85,8 @@ typedef struct tomo_runtime_deps {
     tomo_loop *loop;
 } tomo_runtime_deps;
 
+struct tomo_http_header;
+
 /* Who is calling and how: becomes the ctx table. Every field is borrowed and
  * optional (NULL / 0 = absent from ctx). */
 typedef struct tomo_runtime_call {
@@ -94,8 +96,13 @@ typedef struct tomo_runtime_call {
     int64_t session_exp;      /* unix seconds */
     const char *session_id, *lang;
     const char *client_ip, *client_port;
-    json_t *headers;          /* object: name -> array of strings */
+    /* HTTP calls: the request's headers as read (lower-cased names); ctx.headers
+     * canonicalises them (Content-Type), groups repeats and leaves out
+     * Grpc-Timeout, straight from this array with no copy per call. */
+    const struct tomo_http_header *http_headers;
+    size_t nhttp_headers;
     json_t *query;            /* object: name -> array of strings */
+    const char *query_skip;   /* a query key ctx.query_params leaves out (http_key) */
 } tomo_runtime_call;
 
 /* Scan cfg->runtime.path for *.lua, compile and run them in the first state,

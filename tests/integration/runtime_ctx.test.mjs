@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './harness.mjs';
@@ -73,6 +74,30 @@ test('rpc: HTTP with a session, with http_key, over the socket', async () => {
   } finally {
     closeAll(s);
   }
+});
+
+// Raw HTTP/1.1, so that a header can be sent twice and in any case.
+const rawPost = (port, target, lines) => new Promise((resolve, reject) => {
+  const sock = net.connect(port, '127.0.0.1');
+  let data = '';
+  sock.on('data', (d) => { data += d; });
+  sock.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
+  sock.on('error', reject);
+  sock.end(`POST ${target} HTTP/1.1\r\nHost: x\r\n${lines.join('\r\n')}\r\n` +
+    'Content-Length: 0\r\nConnection: close\r\n\r\n');
+});
+
+test('rpc over HTTP: ctx.headers canonical and grouped, query_params without http_key', async () => {
+  const port = new URL(srv.url).port;
+  const body = await rawPost(port, '/v2/rpc/ctx_http?http_key=defaulthttpkey&unwrap&a=1&a=2&b=',
+    ['x-dup-header: one', 'X-DUP-HEADER: two', 'grpc-timeout: 5S', 'x-empty:']);
+  const { headers, query } = JSON.parse(body);
+  assert.deepEqual(headers['X-Dup-Header'], ['one', 'two']);
+  assert.deepEqual(headers['X-Empty'], ['']);
+  assert.deepEqual(headers.Host, ['x']);
+  assert.equal(headers['Grpc-Timeout'], undefined);
+  assert.equal(headers['x-dup-header'], undefined);
+  assert.deepEqual(query, { unwrap: [''], a: ['1', '2'], b: [''] });
 });
 
 test('before/after hooks of the API and of realtime envelopes', async () => {
