@@ -162,12 +162,18 @@ static int m_init(void *ud, tomo_match *m, const char *params, void **st, int *t
 static int m_join_attempt(void *ud, tomo_match *m, void **st, const tomo_presence *p,
                           const char *metadata, int *accept, char *reason, size_t reason_len)
 {
-    (void)ud, (void)m, (void)st, (void)p;
+    (void)ud, (void)st, (void)p;
     tomo_json *md = H->json_parse(metadata, strlen(metadata));
     const char *deny = H->json_string(H->json_get(md, "deny"));
-    *accept = !(deny && !strcmp(deny, "yes"));
-    if (!*accept)
+    *accept = !(deny && (!strcmp(deny, "yes") || !strcmp(deny, "addr")));
+    if (!*accept && !strcmp(deny, "addr") && TOMO_HAS(H, tomo_host, match_ctx)) {
+        /* ABI 1.3: the joining socket's address, as Lua's ctx.client_ip */
+        const tomo_ctx *ctx = H->match_ctx(m);
+        const char *ip = H->ctx_value(ctx, "client_ip"), *port = H->ctx_value(ctx, "client_port");
+        snprintf(reason, reason_len, "denied from %s:%s", ip ? ip : "?", port ? port : "?");
+    } else if (!*accept) {
         snprintf(reason, reason_len, "denied by the example");
+    }
     H->json_free(md);
     return 0;
 }

@@ -22,7 +22,10 @@
  * History: 1.0 first ABI. 1.1 appends host->match_create and
  * tomo_presence.reason. 1.2 appends streams (stream_user_join ..
  * stream_close), friends (friends_list .. friends_block), groups
- * (group_create .. groups_get) and channel_message_send. The first members of
+ * (group_create .. groups_get) and channel_message_send. 1.3 appends
+ * match_ctx (a match call's context, for ctx_value), whose join_attempt
+ * context also carries the joining socket's client_ip and client_port. The
+ * first members of
  * tomo_host (size, abi_major, abi_minor, declare) never move in any major.
  *
  * Memory. Every pointer the host passes in (payloads, JSON text, ctx
@@ -61,7 +64,7 @@ extern "C" {
 #endif
 
 #define TOMO_PLUGIN_ABI_MAJOR 1
-#define TOMO_PLUGIN_ABI_MINOR 2
+#define TOMO_PLUGIN_ABI_MINOR 3
 
 /* gRPC status codes (Nakama's error codes). */
 enum {
@@ -221,7 +224,9 @@ struct tomo_host {
      * "node", "user_session_exp" (unix seconds), "vars.<name>",
      * "env.<name>" (runtime.env); in match calls "match_id",
      * "match_label", "match_tick_rate" (and in join_attempt the joining
-     * session's "vars.<name>" and "user_session_exp"). Unknown keys give
+     * session's "vars.<name>", "user_session_exp", "client_ip" and
+     * "client_port"); a match call's ctx comes from match_ctx (ABI 1.3).
+     * Unknown keys give
      * NULL, so a key added by a later tomo is simply absent on an older one. */
     const char *(*ctx_value)(const tomo_ctx *ctx, const char *key);
 
@@ -334,7 +339,7 @@ struct tomo_host {
 
     /* Friends of user_id (Nakama's friends_*). state -1 = every state;
      * limit 1..1000; cursor NULL = start. *out: {"friends":[{user, state,
-     * update_time}],"cursor"?}. */
+     * update_time, metadata? (JSON text, when not {})}],"cursor"?}. */
     int (*friends_list)(const tomo_ctx *ctx, const char *user_id, int limit, int state,
                         const char *cursor, char **out, char **error);
     /* user_id (username NULL = looked up) adds, deletes or blocks the users
@@ -372,6 +377,14 @@ struct tomo_host {
     int (*channel_message_send)(const tomo_ctx *ctx, const char *channel_id, const char *content,
                                 const char *sender_id, const char *username, int persist,
                                 char **out, char **error);
+    /* -- ABI 1.3 -- */
+    /* The context of the match call m is passed to (borrowed, valid for that
+     * call): for ctx_value (match_id, match_label, match_tick_rate, node,
+     * env.*; in join_attempt also the joiner's vars.*, user_session_exp,
+     * client_ip and client_port, as Lua's match_join_attempt ctx) and for
+     * the services. Check TOMO_HAS(host, tomo_host, match_ctx) first when
+     * the plugin also loads on 1.2 hosts. */
+    const tomo_ctx *(*match_ctx)(const tomo_match *m);
     /* -- later minors append here -- */
 };
 

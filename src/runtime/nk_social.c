@@ -3,7 +3,8 @@
  * group_update, group_delete, group_user_join/leave, group_users_add/ban/
  * kick/promote/demote, group_users_list, user_groups_list, groups_list and
  * groups_get_id, groups_get_random over svc/group.h; friends_of_friends_list
- * and users_get_friend_status over svc/friend.h.
+ * users_get_friend_status and friend_metadata_update (3.26) over
+ * svc/friend.h.
  * Threads: the worker that borrowed the state.
  *
  * The system is the caller except where Nakama's signature names a user to
@@ -26,6 +27,7 @@
 #include "../core/common.h"
 #include "../svc/friend.h"
 #include "../svc/group.h"
+#include "../svc/social.h"
 #include "../svc/users.h"
 
 /* ---- shapes ---- */
@@ -72,6 +74,12 @@ static json_t *lua_friend(const json_t *f)
     json_object_set_new(o, "state", json_integer(state_of(f)));
     json_object_set_new(o, "update_time",
                         json_integer(tomo_nk_rfc3339_secs(tomo_json_str(f, "update_time"))));
+    /* Nakama 3.26+: the edge's metadata as a table, {} when never set */
+    const char *md = tomo_json_str(f, "metadata");
+    json_t *mt = md ? json_loads(md, 0, NULL) : NULL;
+    json_object_set_new(o, "metadata", json_is_object(mt) ? mt : json_object());
+    if (mt && !json_is_object(mt))
+        json_decref(mt);
     return o;
 }
 
@@ -552,13 +560,38 @@ static int l_users_get_friend_status(lua_State *L)
     json_t *f;
     json_array_foreach(out, k, f)
     {
-        json_t *o = lua_friend(f);
-        json_object_set_new(o, "metadata", json_object()); /* no friend metadata in tomo */
-        json_array_append_new(res, o);
+        json_array_append_new(res, lua_friend(f));
     }
     json_decref(out);
     tomo_nk_push_take(L, res);
     return 1;
+}
+
+/* nk.friend_metadata_update(user_id, friend_user_id, metadata) (Nakama
+ * 3.26): the metadata of user_id's edge to the friend; nothing when there is
+ * no edge. */
+static int l_friend_metadata_update(lua_State *L)
+{
+    char uid[37], fid[37];
+    if (lua_type(L, 1) != LUA_TSTRING || tomo_social_uuid_lower(lua_tostring(L, 1), uid) < 0)
+        return luaL_argerror(L, 1, "expects user ID to be a valid identifier");
+    if (lua_type(L, 2) != LUA_TSTRING || tomo_social_uuid_lower(lua_tostring(L, 2), fid) < 0)
+        return luaL_argerror(L, 2, "expects user ID to be a valid identifier");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    tomo_svc *svc = tomo_nk_need_svc(L, "friend_metadata_update");
+    char *md = tomo_nk_opt_metadata(L, 3); /* last check: nothing raises after it */
+    tomo_dbconn *db = NULL;
+    if (tomo_db_acquire(svc->db, &db) < 0) {
+        free(md);
+        return tomo_nk_error(L, "friend_metadata_update: database unavailable");
+    }
+    tomo_err err = {0};
+    int rc = tomo_svc_friend_metadata_update(db, uid, fid, md, &err);
+    tomo_db_release(db);
+    free(md);
+    if (rc < 0)
+        return tomo_nk_raise_err(L, "error updating friends metadata", &err);
+    return 0;
 }
 
 static int l_groups_get_random(lua_State *L)
@@ -601,6 +634,7 @@ void tomo_nk_social_open(lua_State *L, int nk)
         {"groups_get_random", l_groups_get_random},
         {"friends_of_friends_list", l_friends_of_friends_list},
         {"users_get_friend_status", l_users_get_friend_status},
+        {"friend_metadata_update", l_friend_metadata_update},
         {NULL, NULL},
     };
     tomo_nk_register(L, nk, fns);

@@ -203,6 +203,11 @@ static const char *h_ctx_value(const tomo_ctx *c, const char *key)
             return json_string_value(json_object_get(c->mc->vars, key + 5));
         if (!strcmp(key, "user_session_exp"))
             return c->exp[0] ? c->exp : NULL;
+        /* join_attempt only ("" elsewhere): the joining socket's address */
+        if (!strcmp(key, "client_ip"))
+            return nonempty(c->mc->client_ip);
+        if (!strcmp(key, "client_port"))
+            return nonempty(c->mc->client_port);
     }
     if (!call)
         return NULL;

@@ -292,6 +292,7 @@ static int h_label_update(tomo_match *m, const char *label)
 
 static const char *h_match_id(const tomo_match *m) { return m && m->mc ? m->mc->match_id : NULL; }
 static int64_t h_match_tick(const tomo_match *m) { return m && m->mc ? m->mc->tick : 0; }
+static const tomo_ctx *h_match_ctx(const tomo_match *m) { return m ? &m->ctx : NULL; }
 
 static int h_match_create(const tomo_ctx *ctx, const char *module, const char *params,
                           char **match_id, char **error)
@@ -335,4 +336,5 @@ void tomo_plugin_host_fill_match(tomo_host *h)
     h->match_label_update = h_label_update;
     h->match_id = h_match_id;
     h->match_tick = h_match_tick;
+    h->match_ctx = h_match_ctx;
 }

@@ -353,22 +353,30 @@ int tomo_svc_friend_block(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
     return run_op(OP_BLOCK, svc, db, caller, user_id, username, t, err);
 }
 
-/* The columns a Friend is read from: state, position, update_time, then
- * the destination user's. */
-#define FRIEND_SELECT "SELECT e.state, e.position, e.update_time, %s FROM user_edge e " \
+/* The columns a Friend is read from: state, position, update_time, the
+ * edge's metadata, then the destination user's. */
+#define FRIEND_SELECT "SELECT e.state, e.position, e.update_time, e.metadata, %s FROM user_edge e " \
                       "JOIN users u ON u.id = e.destination_id WHERE e.source_id = $1"
+#define FRIEND_USER_COL 4
 
-/* Friend {user, state, update_time} from a FRIEND_SELECT row. */
+/* Friend {user, state, update_time, metadata?} from a FRIEND_SELECT row.
+ * metadata (Nakama 3.26's Friend.metadata, JSON text) is written only when
+ * it is not the empty object: Nakama 3.15's Friend has no such field, so a
+ * graph nobody annotated keeps 3.15's exact shape. */
 static void friend_text(tomo_svc *svc, tomo_jw *w, const tomo_dbres *r, size_t i)
 {
     tomo_jw_obj(w, NULL);
-    int online = tomo_svc_user_online(svc, tomo_dbres_text(r, i, 3));
+    int online = tomo_svc_user_online(svc, tomo_dbres_text(r, i, FRIEND_USER_COL));
     /* Nakama leaves edge_count unset here */
-    tomo_users_user_text(w, "user", r, i, 3, TOMO_USER_NO_EDGES | (online ? TOMO_USER_ONLINE : 0));
+    tomo_users_user_text(w, "user", r, i, FRIEND_USER_COL,
+                         TOMO_USER_NO_EDGES | (online ? TOMO_USER_ONLINE : 0));
     tomo_jw_int(w, "state", tomo_dbres_int(r, i, 0));
     char ts[32];
     tomo_rfc3339(tomo_dbres_int(r, i, 2) / 1000, ts);
     tomo_jw_str(w, "update_time", ts);
+    const char *md = tomo_dbres_text(r, i, 3);
+    if (md && *md && strcmp(md, "{}") != 0)
+        tomo_jw_str(w, "metadata", md);
     tomo_jw_obj_end(w);
 }
 
@@ -568,6 +576,30 @@ out:
     tomo_dbres_free(friends);
     tomo_dbres_free(r);
     return rc;
+}
+
+int tomo_svc_friend_metadata_update(tomo_dbconn *db, const char *user_id, const char *friend_id,
+                                    const char *metadata, tomo_err *err)
+{
+    char me[37], other[37];
+    if (!user_id || tomo_social_uuid_lower(user_id, me) < 0)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid user ID.");
+    if (!friend_id || tomo_social_uuid_lower(friend_id, other) < 0)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Invalid friend user ID.");
+    json_error_t je;
+    json_t *md = metadata && *metadata ? json_loads(metadata, 0, &je) : json_object();
+    int is_obj = json_is_object(md);
+    json_decref(md);
+    if (!is_obj)
+        return tomo_err_set(err, TOMO_GRPC_INVALID_ARGUMENT, "Metadata must be a JSON object.");
+    tomo_dbval p[] = {TOMO_DBTEXT(metadata && *metadata ? metadata : "{}"),
+                      tomo_social_text(me), tomo_social_text(other)};
+    /* one direction only, update_time untouched: Nakama's UpdateFriendMetadata */
+    int rc = tomo_db_exec(db, "UPDATE user_edge SET metadata = $1 WHERE source_id = $2 AND "
+                              "destination_id = $3", p, 3, NULL);
+    if (rc < 0)
+        return tomo_err_db_conn(err, db, rc, "friend metadata update");
+    return 0;
 }
 
 int tomo_svc_friend_remove_user(tomo_dbconn *db, const char *user_id)

@@ -59,7 +59,7 @@ int tomo_svc_friend_block(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *cal
                           const tomo_svc_friend_targets *t, tomo_err *err);
 
 /* A page of user_id's edges: FriendList {friends:[{user, state,
- * update_time}], cursor} (new reference in *out), ordered state, position.
+ * update_time, metadata?}], cursor} (new reference in *out), ordered state, position.
  * state -1 = every state. limit 1..TOMO_FRIEND_LIST_MAX (the caller checks
  * the transport's bounds and message). user.online is filled (a snapshot
  * through the push seam). Errors: "Cursor is invalid.". */
@@ -87,6 +87,15 @@ int tomo_svc_friend_list_fof(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *
 int tomo_svc_friend_status(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *caller,
                            const char *user_id, const char *const *ids, size_t n, json_t **out,
                            tomo_err *err);
+
+/* Set the metadata of user_id's edge to friend_id (either order of a
+ * friendship has its own; any state) to metadata, a JSON object's text
+ * (NULL or "" = {}); no edge = nothing changes and 0, update_time is left
+ * alone (Nakama 3.26's UpdateFriendMetadata). Friend pages show it as
+ * Friend.metadata when it is not {}. Errors: InvalidArgument "Invalid user
+ * ID.", "Invalid friend user ID.", "Metadata must be a JSON object.". */
+int tomo_svc_friend_metadata_update(tomo_dbconn *db, const char *user_id, const char *friend_id,
+                                    const char *metadata, tomo_err *err);
 
 /* Account deletion: remove every edge from or to user_id and fix the other
  * sides' edge_count. Runs inside the caller's transaction; returns 0 or a

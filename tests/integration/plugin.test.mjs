@@ -155,6 +155,9 @@ test('the plugin match: created by the plugin, joined and played over nakama-js'
     // a refused join (the plugin's join_attempt reads the metadata)
     await assert.rejects(sb.joinMatch(id, undefined, { deny: 'yes' }),
       (e) => /denied by the example/.test(e.message ?? JSON.stringify(e)));
+    // ABI 1.3: join_attempt's context (host->match_ctx) has the joining socket's address
+    await assert.rejects(sb.joinMatch(id, undefined, { deny: 'addr' }),
+      (e) => /denied from 127\.0\.0\.1:\d+/.test(e.message ?? JSON.stringify(e)));
     const ma = await sa.joinMatch(id);
     assert.equal(ma.authoritative, true);
     assert.equal(ma.label, '{"kind":"example"}');
@@ -258,7 +261,7 @@ test('a plugin realtime before hook rewrites or refuses ChannelJoin', async () =
 test('a plugin built against the ABI 1.0 header loads (from a subdirectory)', async () => {
   const r = await post('old_abi', JSON.stringify(''), '&unwrap');
   assert.equal(r.status, 200);
-  assert.equal(r.text, 'built=1.0 host=1.2');
+  assert.equal(r.text, 'built=1.0 host=1.3');
 });
 
 test('a plugin of another ABI major is refused at start-up, naming both versions', () => {

@@ -99,7 +99,7 @@ static void test_rpc_and_hooks(void)
     TT_TRUE(tomo_runtime_rpc(rt, &c, "example_store", "{}", 2, &out, &ol, &e) < 0);
     TT_EQ(e.code, 14);
     TT_OK(tomo_runtime_rpc(rt, &c, "old_abi", "", 0, &out, &ol, &e));
-    TT_STR_EQ(out, "built=1.0 host=1.2");
+    TT_STR_EQ(out, "built=1.0 host=1.3");
     free(out);
     /* before hook: change, refuse, pass unchanged */
     TT_TRUE(tomo_runtime_has_hook(rt, TOMO_HOOK_REQ_BEFORE, "updateaccount"));
