@@ -163,7 +163,8 @@ static int cb_message_begin(llhttp_t *p)
     c->cur = tomo_xcalloc(1, sizeof(tomo_http_req));
     c->cur->_conn = c;
     c->live_reqs++;
-    snprintf(c->cur->client_ip, sizeof(c->cur->client_ip), "%s", c->client_ip);
+    /* same size, NUL-terminated (on_connection): no formatting per request */
+    memcpy(c->cur->client_ip, c->client_ip, sizeof(c->cur->client_ip));
     c->cur->client_port = c->client_port;
     c->cur->start_ns = tomo_mono_ns();
     c->msg_start_ns = c->cur->start_ns;
@@ -879,14 +880,32 @@ int tomo_http_upgrade(tomo_http_req *req, const char *response_head, tomo_sock *
 }
 
 
+/* snprintf(dst, cap, "%s", src) without the formatter: called for every
+ * runtime call over HTTP */
+static void copy_trunc(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void tomo_http_client_addr(const tomo_http_req *req, char ip[64], char port[8])
 {
     ip[0] = port[0] = '\0';
     const char *xff = tomo_http_header_get((tomo_http_req *)req, "x-forwarded-for");
     if (!xff || !*xff) {
-        snprintf(ip, 64, "%s", req->client_ip);
-        if (req->client_port > 0 && req->client_port <= 65535)
-            snprintf(port, 8, "%u", (unsigned)(req->client_port & 0xffff));
+        copy_trunc(ip, 64, req->client_ip, strnlen(req->client_ip, sizeof(req->client_ip)));
+        if (req->client_port > 0 && req->client_port <= 65535) {
+            char d[8];
+            size_t k = sizeof(d);
+            unsigned v = (unsigned)req->client_port;
+            do {
+                d[--k] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            copy_trunc(port, 8, d + k, sizeof(d) - k);
+        }
         return;
     }
     /* the first entry, trimmed */
@@ -909,14 +928,14 @@ void tomo_http_client_addr(const tomo_http_req *req, char ip[64], char port[8])
         if (!end)
             return;
         *end = '\0';
-        snprintf(ip, 64, "%s", a + 1);
+        copy_trunc(ip, 64, a + 1, strlen(a + 1));
         if (end[1] == ':')
-            snprintf(port, 8, "%s", end + 2);
+            copy_trunc(port, 8, end + 2, strlen(end + 2));
     } else if (colon && colon == strchr(a, ':')) {
         *colon = '\0';
-        snprintf(ip, 64, "%s", a);
-        snprintf(port, 8, "%s", colon + 1);
+        copy_trunc(ip, 64, a, strlen(a));
+        copy_trunc(port, 8, colon + 1, strlen(colon + 1));
     } else {
-        snprintf(ip, 64, "%s", a);
+        copy_trunc(ip, 64, a, strlen(a));
     }
 }

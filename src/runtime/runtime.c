@@ -1081,8 +1081,13 @@ static int trampoline(lua_State *L)
     cs->found = 1;
     lua_Debug ar;
     lua_pushvalue(L, -1);
-    if (lua_getinfo(L, ">S", &ar))
-        snprintf(cs->src, sizeof(cs->src), "%s", ar.source ? ar.source : "");
+    if (lua_getinfo(L, ">S", &ar)) {
+        /* kept for error messages (strip_position); a copy, not snprintf */
+        const char *src = ar.source ? ar.source : "";
+        size_t n = strnlen(src, sizeof(cs->src) - 1);
+        memcpy(cs->src, src, n);
+        cs->src[n] = '\0';
+    }
     tomo_nk_push_context(L, cs->call);
     int nargs = 1;
     if (cs->want == WANT_STRING) {
