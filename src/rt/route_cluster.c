@@ -265,7 +265,13 @@ static void r_to_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char 
     tomo_cluster_put_u32(&L->out, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         tomo_cluster_put_str(&L->out, ids[i]);
-    put_env(&L->out, env);
+    if (json_frame) { /* the JSON text the sender's own clients got: not rendered again */
+        size_t len;
+        const uint8_t *text = tomo_frame_payload(json_frame, &len);
+        tomo_cluster_put_bytes(&L->out, text, len);
+    } else {
+        put_env(&L->out, env);
+    }
     send_to(L, node);
 }
 
@@ -625,6 +631,54 @@ static void send_snapshot(cl_loop *L, uint32_t node)
     TOMO_LOGD(TOMO_CLUSTER_LOG, "presences sent to node=%u loop=%u count=%zu", node, L->idx, n);
 }
 
+/* The tree of a SESSION frame's JSON text, built only if a protobuf
+ * recipient needs it (tomo_rt_out_init_json). */
+typedef struct text_env {
+    const char *p;
+    size_t n;
+} text_env;
+
+static json_t *text_env_build(void *arg)
+{
+    text_env *t = arg;
+    json_t *env = json_loadb(t->p, t->n, 0, NULL);
+    if (!json_is_object(env)) {
+        json_decref(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* K_SESSION's envelope to this loop's sessions ids[0..n). Relayed match data
+ * (the hot one) goes out as the text it came in: JSON recipients get those
+ * bytes, protobuf ones the tree parsed once; anything else is parsed. */
+static void session_deliver(cl_loop *L, tomo_cluster_buf *r, const char *const *ids, uint32_t n)
+{
+    static const char md[] = "{\"match_data\":";
+    size_t len;
+    const char *text = tomo_cluster_get_bytes(r, &len);
+    if (!text || !len)
+        return;
+    if (len > sizeof(md) - 1 && !memcmp(text, md, sizeof(md) - 1)) {
+        text_env t = {text, len};
+        tomo_rt_out o;
+        tomo_rt_out_init_json(&o, "match_data", text, len, text_env_build, &t);
+        for (uint32_t i = 0; i < n; i++) {
+            tomo_rt_session *s = tomo_rt_session_find(L->rt, ids[i]);
+            if (s)
+                (void)tomo_rt_out_send(&o, s);
+        }
+        tomo_rt_out_clear(&o);
+        return;
+    }
+    json_t *env = json_loadb(text, len, 0, NULL);
+    if (json_is_object(env))
+        tomo_rt_route_sessions_local(L->rt, ids, n, env, NULL);
+    else
+        r->bad = 1;
+    json_decref(env);
+}
+
 /* Run a frame on loop L (loop 0: straight from the bus; the others: a copy
  * posted by inject). Everything here is about L's own sessions and
  * tracker. */
@@ -716,10 +770,8 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
             tomo_cluster_get_strn(r, ids[i], sizeof(ids[i]));
             pp[i] = ids[i];
         }
-        json_t *env = r->bad ? NULL : get_env(r);
-        if (env && !r->bad)
-            tomo_rt_route_sessions_local(rt, pp, n, env, NULL);
-        json_decref(env);
+        if (!r->bad)
+            session_deliver(L, r, pp, n);
         free(pp);
         free(ids);
         break;
