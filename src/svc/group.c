@@ -904,6 +904,8 @@ int tomo_svc_group_user_groups(tomo_svc *svc, tomo_dbconn *db, const tomo_caller
         return rc;
     json_t *list = json_array();
     *out = json_object();
+    /* the list before the cursor: protojson's field order (UserGroupList) */
+    json_object_set(*out, "user_groups", list);
     for (size_t i = 0; i < tomo_dbres_rows(r); i++) {
         if ((int)i == limit) {
             char *c = tomo_social_cursor_encode('u', tomo_dbres_int(r, i, 0), tomo_dbres_int(r, i, 1));
@@ -914,7 +916,7 @@ int tomo_svc_group_user_groups(tomo_svc *svc, tomo_dbconn *db, const tomo_caller
         json_array_append_new(list, json_pack("{s:o,s:I}", "group", group_json(r, i, 2), "state",
                                               (json_int_t)tomo_dbres_int(r, i, 0)));
     }
-    json_object_set_new(*out, "user_groups", list);
+    json_decref(list);
     tomo_dbres_free(r);
     return 0;
 }
@@ -1090,6 +1092,8 @@ int tomo_svc_group_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
         return tomo_err_db_conn(err, db, rc, "group list");
     json_t *groups = json_array();
     *out = json_object();
+    /* groups before cursor: protojson's field order (GroupList) */
+    json_object_set(*out, "groups", groups);
     size_t rows = tomo_dbres_rows(r);
     for (size_t i = 0; i < rows && (int)i < limit; i++)
         json_array_append_new(groups, group_json(r, i, 0));
@@ -1112,7 +1116,7 @@ int tomo_svc_group_list(tomo_svc *svc, tomo_dbconn *db, const tomo_caller *calle
         free(text);
         json_decref(c);
     }
-    json_object_set_new(*out, "groups", groups);
+    json_decref(groups);
     tomo_dbres_free(r);
     return 0;
 }

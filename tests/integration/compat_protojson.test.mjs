@@ -36,3 +36,16 @@ test('empty lists are omitted from REST responses', async () => {
   // nakama-js still hands the caller arrays.
   assert.deepEqual((await client.listFriends(s)).friends, []);
 });
+
+// protojson writes fields in field-number order; JSON.parse does not care,
+// but a byte-for-byte comparison with Nakama's answer does.
+test('paged lists put the items before the cursor (field order)', async () => {
+  const s = await client.authenticateDevice(`pj-${uid()}`, true);
+  const tag = uid().slice(0, 8);
+  for (let i = 0; i < 2; i++)
+    await client.createGroup(s, { name: `pjo-${tag}-${i}`, open: true, lang_tag: 'en' });
+  const groups = await get(s, '/v2/group?limit=1');
+  assert.deepEqual(Object.keys(groups), ['groups', 'cursor']);
+  const mine = await get(s, `/v2/user/${s.user_id}/group?limit=1`);
+  assert.deepEqual(Object.keys(mine), ['user_groups', 'cursor']);
+});
