@@ -801,8 +801,9 @@ static int list_args(int limit, int state, tomo_err *err)
     return 0;
 }
 
-/* A group's users page as GroupUserList text into w (cursor first, as the
- * tree always had it); keep_empty: "group_users":[] when there are none. */
+/* A group's users page as GroupUserList text into w (group_users, then
+ * cursor: protojson's field order); keep_empty: "group_users":[] when there
+ * are none. */
 static int group_users_page(tomo_svc *svc, const char *group_id, tomo_dbconn *db, int limit,
                             int state, const char *cursor, int keep_empty, tomo_jw *w,
                             tomo_err *err)
@@ -821,12 +822,6 @@ static int group_users_page(tomo_svc *svc, const char *group_id, tomo_dbconn *db
         return rc;
     size_t rows = tomo_dbres_rows(r), shown = rows > (size_t)limit ? (size_t)limit : rows;
     tomo_jw_obj(w, NULL);
-    if (rows > shown) {
-        char *c = tomo_social_cursor_encode('g', tomo_dbres_int(r, shown, 0),
-                                            tomo_dbres_int(r, shown, 1));
-        tomo_jw_str(w, "cursor", c);
-        free(c);
-    }
     if (shown || keep_empty) {
         tomo_jw_arr(w, "group_users");
         for (size_t i = 0; i < shown; i++) {
@@ -837,6 +832,12 @@ static int group_users_page(tomo_svc *svc, const char *group_id, tomo_dbconn *db
             tomo_jw_obj_end(w);
         }
         tomo_jw_arr_end(w);
+    }
+    if (rows > shown) {
+        char *c = tomo_social_cursor_encode('g', tomo_dbres_int(r, shown, 0),
+                                            tomo_dbres_int(r, shown, 1));
+        tomo_jw_str(w, "cursor", c);
+        free(c);
     }
     tomo_jw_obj_end(w);
     tomo_dbres_free(r);

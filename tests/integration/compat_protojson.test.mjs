@@ -48,4 +48,8 @@ test('paged lists put the items before the cursor (field order)', async () => {
   assert.deepEqual(Object.keys(groups), ['groups', 'cursor']);
   const mine = await get(s, `/v2/user/${s.user_id}/group?limit=1`);
   assert.deepEqual(Object.keys(mine), ['user_groups', 'cursor']);
+  const other = await client.authenticateDevice(`pj-${uid()}`, true);
+  await client.joinGroup(other, groups.groups[0].id);
+  const users = await get(s, `/v2/group/${groups.groups[0].id}/user?limit=1`);
+  assert.deepEqual(Object.keys(users), ['group_users', 'cursor']);
 });
