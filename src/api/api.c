@@ -615,7 +615,29 @@ static void run_handler(job *j)
     tomo_trace_set_current(NULL);
 }
 
-static void work_cb(void *arg) { run_handler(arg); }
+/* What send_job does not read, freed where the handler ran: the loop
+ * thread serves every connection, so the request's trees (query, body,
+ * response), its session and path parameters are not its work. */
+static void release_on_worker(tomo_api_ctx *ctx)
+{
+    json_decref(ctx->body);
+    json_decref(ctx->query);
+    json_decref(ctx->out);
+    ctx->body = ctx->query = ctx->out = NULL;
+    free(ctx->raw_out);
+    free(ctx->content_type);
+    ctx->raw_out = NULL;
+    ctx->content_type = NULL;
+    tomo_session_claims_clear(&ctx->session);
+    tomo_route_match_clear(&ctx->match);
+}
+
+static void work_cb(void *arg)
+{
+    job *j = arg;
+    run_handler(j);
+    release_on_worker(&j->ctx);
+}
 
 static void send_job(job *j)
 {
