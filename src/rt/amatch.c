@@ -88,8 +88,7 @@ struct sigcall {
 /* An outgoing message, formatted on the match thread. */
 typedef struct outmsg {
     struct outmsg *next;
-    char *json;
-    size_t len;
+    tomo_frame *frame; /* the JSON frame, built here and shared by every recipient */
     tomo_md_fields f; /* strings below, for the protobuf tree */
     char *match_id, *user_id, *session_id, *username, *op_code, *data; /* in the block */
     char (*to)[37];   /* recipients' session ids (in the block); NULL: every member */
@@ -294,7 +293,7 @@ static void notify(am *m)
 
 static void outmsg_free(outmsg *o)
 {
-    free(o->json);
+    tomo_frame_unref(o->frame);
     free(o); /* strings and recipients live in the same block */
 }
 
@@ -329,12 +328,23 @@ static void on_loopjob(void *arg)
     if (rt->stopping && !j->end)
         goto out;
     tomo_stream st = {TOMO_STREAM_MATCH_AUTHORITATIVE, j->uuid, NULL, j->node};
-    /* Members here or, as ghosts, on other loops (tomo_rt_route_out). */
+    /* Members here or, as ghosts, on other loops (tomo_rt_route_out).
+     * Sending changes no membership (a slow consumer closes, and a closed
+     * session is skipped by the send), so the member list is looked up
+     * once per job and shared by its broadcasts to everyone. */
+    tomo_rt_session **all = NULL;
+    size_t nall = 0;
+    int have_all = 0;
     for (outmsg *o = j->mh; o; o = o->next) {
         tomo_rt_session **ss = NULL;
         size_t k = 0;
         if (!o->to) {
-            k = members(rt, &st, &ss);
+            if (!have_all) {
+                nall = members(rt, &st, &all);
+                have_all = 1;
+            }
+            ss = all;
+            k = nall;
         } else {
             ss = tomo_xcalloc(o->nto ? o->nto : 1, sizeof(*ss));
             for (size_t i = 0; i < o->nto; i++) {
@@ -345,16 +355,21 @@ static void on_loopjob(void *arg)
                 }
             }
         }
-        if (k) {
+        if (k && o->frame) {
             tomo_rt_out ro;
-            tomo_rt_md_out(&ro, o->json, o->len, &o->f);
+            tomo_rt_md_out_frame(&ro, o->frame, &o->f);
             tomo_rt_route_out(rt, &ro, ss, k);
             tomo_rt_out_clear(&ro);
         }
+        if (ss == all)
+            continue;
         for (size_t i = 0; i < k; i++)
             tomo_rt_session_release(ss[i]);
         free(ss);
     }
+    for (size_t i = 0; i < nall; i++)
+        tomo_rt_session_release(all[i]);
+    free(all);
     for (size_t i = 0; i < j->nkick; i++) {
         tomo_rt_session *s = tomo_rt_route_reach(rt, j->kick[i]);
         if (s)
@@ -488,7 +503,7 @@ static outmsg *make_msg(am *m, int64_t op_code, const uint8_t *data, size_t len,
     }
     o->f = (tomo_md_fields){o->match_id, o->user_id, o->session_id, o->username,
                             o->op_code,  o->data,    reliable};
-    o->json = tomo_rt_md_json(&o->f, &o->len);
+    o->frame = tomo_rt_md_frame(&o->f);
     return o;
 }
 

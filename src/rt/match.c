@@ -291,22 +291,30 @@ static void md_json(sbuf *b, const tomo_md_fields *f)
     sb_lit(b, "}}");
 }
 
-char *tomo_rt_md_json(const tomo_md_fields *f, size_t *len)
+tomo_frame *tomo_rt_md_frame(const tomo_md_fields *f)
 {
+    /* Rendered on the stack (a small envelope fits) and copied once, into
+     * the frame itself. */
     sbuf b;
     sb_init(&b);
     md_json(&b, f);
-    char *out = tomo_xmalloc(b.n + 1);
-    memcpy(out, b.p, b.n);
-    out[b.n] = '\0';
-    *len = b.n;
+    tomo_frame *fr = tomo_frame_new(TOMO_WS_TEXT, b.p, b.n);
     sb_free(&b);
-    return out;
+    return fr;
 }
 
 void tomo_rt_md_out(tomo_rt_out *o, const char *json, size_t len, tomo_md_fields *f)
 {
     tomo_rt_out_init_json(o, "match_data", json, len, md_tree_cb, f);
+}
+
+void tomo_rt_md_out_frame(tomo_rt_out *o, tomo_frame *frame, tomo_md_fields *f)
+{
+    memset(o, 0, sizeof(*o));
+    o->type = "match_data";
+    o->build = md_tree_cb;
+    o->build_arg = f;
+    o->frame[TOMO_RT_FORMAT_JSON] = tomo_frame_ref(frame);
 }
 
 static int h_match_data_send(tomo_rt_req *req)

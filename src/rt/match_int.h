@@ -1,7 +1,7 @@
 /* rt/match_int.h: what rt/match.c (relayed matches, the shared envelope
  * handlers) and rt/amatch.c (authoritative matches) share (private).
  * Owns: nothing.
- * Threads: loop thread, except tomo_rt_md_json / tomo_rt_md_tree (pure: any
+ * Threads: loop thread, except tomo_rt_md_frame / tomo_rt_md_tree (pure: any
  *          thread). */
 #ifndef TOMO_RT_MATCH_INT_H
 #define TOMO_RT_MATCH_INT_H
@@ -22,13 +22,16 @@ typedef struct tomo_md_fields {
     int reliable;
 } tomo_md_fields;
 
-/* The canonical JSON text of {"match_data":{...}} (heap, NUL-terminated),
- * and the same envelope as a tree (new reference). */
-char *tomo_rt_md_json(const tomo_md_fields *f, size_t *len);
+/* The canonical JSON text of {"match_data":{...}} as a text frame (refs =
+ * 1, the caller's), and the same envelope as a tree (new reference). */
+tomo_frame *tomo_rt_md_frame(const tomo_md_fields *f);
 json_t *tomo_rt_md_tree(const tomo_md_fields *f);
 /* A broadcast of that frame: json[0..len) copied, the tree built from f
  * (which must outlive o) only for protobuf recipients. */
 void tomo_rt_md_out(tomo_rt_out *o, const char *json, size_t len, tomo_md_fields *f);
+/* The same with the JSON frame already built (referenced, not copied):
+ * authoritative matches build it on the match thread. */
+void tomo_rt_md_out_frame(tomo_rt_out *o, tomo_frame *frame, tomo_md_fields *f);
 
 /* "<uuid>.<node>" -> lower-case uuid and a pointer to the node part.
  * Returns 0 or TOMO_EINVAL. */
