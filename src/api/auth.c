@@ -96,7 +96,7 @@ static int authenticate_by_id(tomo_api_ctx *ctx, int kind)
 {
     const json_t *body, *vars;
     const char *id, *username;
-    int create;
+    int create = 0;
     tomo_err err;
     if (tomo_api_body(ctx, &body) < 0 || tomo_api_field_str(ctx, body, "id", "", &id) < 0 ||
         tomo_api_field_str_map(ctx, body, "vars", &vars) < 0)
@@ -124,7 +124,7 @@ int tomo_api_authenticate_email(tomo_api_ctx *ctx)
 {
     const json_t *body, *vars;
     const char *email, *password, *username;
-    int create;
+    int create = 0;
     tomo_err err;
     if (tomo_api_body(ctx, &body) < 0)
         return -1;
@@ -182,7 +182,7 @@ int tomo_api_authenticate_social(tomo_api_ctx *ctx)
     int kind = tomo_api_route_kind(ctx);
     const json_t *body, *vars;
     tomo_provider_account a;
-    int create, sync, bad = 0;
+    int create = 0, sync = 0, bad = 0;
     tomo_err err;
     if (tomo_api_body(ctx, &body) < 0 || tomo_api_provider_account(ctx, body, kind, &a) < 0 ||
         tomo_api_field_str_map(ctx, body, "vars", &vars) < 0 || query_create(ctx, &create) < 0)

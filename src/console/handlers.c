@@ -378,7 +378,7 @@ static int h_call_rpc(tomo_console_ctx *ctx)
 
 static int h_accounts_list(tomo_console_ctx *ctx)
 {
-    int limit;
+    int limit = 0;
     if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
         return -1;
     WITH_DB(ctx, db);
@@ -554,7 +554,7 @@ static int h_group_user_delete(tomo_console_ctx *ctx)
 
 static int h_wallet(tomo_console_ctx *ctx)
 {
-    int limit;
+    int limit = 0;
     if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
         return -1;
     WITH_DB(ctx, db);
@@ -932,7 +932,7 @@ static int h_storage_delete_all(tomo_console_ctx *ctx)
 
 static int h_storage_list(tomo_console_ctx *ctx)
 {
-    int limit;
+    int limit = 0;
     if (query_int(ctx, "limit", 100, 1, 1000, &limit) < 0)
         return -1;
     WITH_DB(ctx, db);
@@ -1025,7 +1025,7 @@ static int h_storage_delete(tomo_console_ctx *ctx)
 
 static int h_matches(tomo_console_ctx *ctx)
 {
-    int limit;
+    int limit = 0;
     if (query_int(ctx, "limit", 100, 1, 1000, &limit) < 0)
         return -1;
     json_t *list = json_array(), *m;
@@ -1154,7 +1154,7 @@ static int h_leaderboard_delete(tomo_console_ctx *ctx)
 
 static int h_leaderboard_records(tomo_console_ctx *ctx)
 {
-    int limit;
+    int limit = 0;
     if (query_int(ctx, "limit", 100, 1, 100, &limit) < 0)
         return -1;
     WITH_DB(ctx, db);
