@@ -83,7 +83,8 @@ static int proc_threads(void)
 static int h_status(tomo_console_ctx *ctx)
 {
     const tomo_console_deps *d = &ctx->con->d;
-    size_t sessions = d->rt ? tomo_rt_session_count(d->rt) : 0;
+    /* every loop's sessions; the tracker already knows every loop's presences */
+    size_t sessions = d->rt ? tomo_rt_session_count_process() : 0;
     size_t presences = d->rt ? tomo_tracker_size(tomo_rt_tracker(d->rt)) : 0;
     json_t *node = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:f,s:f,s:f,s:f}", "name", d->cfg->name,
                              "health", 0, "session_count", (json_int_t)sessions, "presence_count",

@@ -157,6 +157,12 @@ size_t tomo_rt_session_count(tomo_rt *rt)
     return rt ? rt->nsessions : 0;
 }
 
+size_t tomo_rt_session_count_process(void)
+{
+    double v = tomo_rt_m.sessions_active ? tomo_metric_value(tomo_rt_m.sessions_active, NULL) : 0;
+    return v > 0 ? (size_t)v : 0;
+}
+
 int tomo_rt_session_alive(const tomo_rt_session *s)
 {
     return !s->_closing && !s->_gone && !s->_ghost;

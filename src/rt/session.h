@@ -67,8 +67,12 @@ tomo_rt_session *tomo_rt_session_find(tomo_rt *rt, const char *session_id);
  * tomo_rt_session_next_of_user. Order: newest first. */
 tomo_rt_session *tomo_rt_session_first_of_user(tomo_rt *rt, const char *user_id);
 tomo_rt_session *tomo_rt_session_next_of_user(tomo_rt_session *s);
-/* Live sessions in this process. */
+/* Live sessions on this rt's loop (its own sockets, not ghosts). */
 size_t tomo_rt_session_count(tomo_rt *rt);
+/* Live sessions on every loop of this process (the active_sessions_count
+ * gauge every loop adds to): what process-wide listings such as the
+ * console's status report. Any thread. */
+size_t tomo_rt_session_count_process(void);
 
 /* 1 if the session is open here (not closing, not closed, not a ghost). */
 int tomo_rt_session_alive(const tomo_rt_session *s);
