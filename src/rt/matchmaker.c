@@ -1443,12 +1443,12 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     size_t nout = 0;
     if ((size_t)x->max_count + 1 > 32)
         out = tomo_xmalloc(((size_t)x->max_count + 1) * sizeof(*out));
-    /* Walk the candidates, compacting stale refs out of the walked part
-     * as we go (matched tickets leave holes that every later search would
-     * otherwise step over again). */
+    /* Walk the candidates; the stale refs of the walked part are then moved
+     * before the list's head (matched tickets leave holes that every later
+     * search would otherwise step over again). */
     while (cands->head < cands->n && !live(mm, cands->v[cands->head]))
         cands->head++;
-    size_t ci = cands->head, w = cands->head, removed = 0;
+    size_t ci = cands->head, removed = 0;
     uint32_t walked = 0;
     for (; ci < cands->n && !formed; ci++) {
         if (ci + PREFETCH < cands->n)
@@ -1458,7 +1458,6 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
             removed++;
             continue;
         }
-        cands->v[w++] = r;
         mm->st.candidates++;
         walked++;
         double score = 0;
@@ -1488,9 +1487,19 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
     mm->st.stale += removed;
     mm->st.searches++;
     if (removed) {
-        memmove(&cands->v[w], &cands->v[ci], (cands->n - ci) * sizeof(ref));
-        cands->n -= removed;
-        cands->dead -= removed;
+        /* A stable partition of the walked part [head, ci): its live refs
+         * keep their order at its end, the stale ones go before the new
+         * head (still counted in `dead`; rl_stale compacts the list when
+         * half is stale). Moving the unwalked tail down instead cost a copy
+         * of most of the list per search: two thirds of an interval. */
+        size_t w = ci;
+        for (size_t i = ci; i-- > cands->head;)
+            if (live(mm, cands->v[i])) {
+                ref t = cands->v[--w];
+                cands->v[w] = cands->v[i];
+                cands->v[i] = t;
+            }
+        cands->head = w;
     }
     if (!formed && mm->nhits) {
         heap_make(mm->hits, mm->nhits);
