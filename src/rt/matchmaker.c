@@ -61,7 +61,9 @@ typedef struct hot {
     uint32_t gen; /* the live ticket's generation; 0: a free slot */
     int32_t min, max;
     uint32_t party; /* hash of party_id | 1; 0: a solo ticket */
-    uint64_t bloom; /* one bit per session: disjoint blooms share no session */
+    uint64_t bloom; /* one bit per session (disjoint blooms share no session);
+                     * a solo-session ticket holds its session's hash instead:
+                     * see may_share */
     uint16_t npres;
     uint8_t flags;        /* HOT_* */
     uint8_t mult;         /* count_multiple, 0: more than fits (read the ticket) */
@@ -948,8 +950,11 @@ int tomo_mm_add(tomo_mm *mm, const tomo_mm_presence *ps, size_t n, const char *p
     h->min = min_count;
     h->max = max_count;
     h->party = party_id ? tomo_query_hash(party_id) | 1 : 0;
-    for (size_t i = 0; i < n; i++)
-        h->bloom |= 1ULL << (tomo_query_hash(t->presences[i].session_id) & 63);
+    if (n == 1)
+        h->bloom = tomo_query_hash(t->presences[0].session_id);
+    else
+        for (size_t i = 0; i < n; i++)
+            h->bloom |= 1ULL << (tomo_query_hash(t->presences[i].session_id) & 63);
     h->npres = n > UINT16_MAX ? UINT16_MAX : (uint16_t)n;
     h->flags = HOT_ACTIVE | HOT_KW_ALL | HOT_NUM_ALL | (n > UINT16_MAX ? HOT_BIGPRES : 0);
     h->mult = t->count_multiple <= UINT8_MAX ? (uint8_t)t->count_multiple : 0;
@@ -1127,11 +1132,28 @@ static int clash(const tomo_mm_ticket *a, const tomo_mm_ticket *b)
     return 0;
 }
 
-/* Do the tickets in slots a and b share a session? Disjoint blooms say no
- * without reading the tickets. */
+/* A hot line's sessions as a bloom of one bit per session. */
+static uint64_t sess_bloom(const hot *h)
+{
+    return h->npres == 1 ? 1ULL << (h->bloom & 63) : h->bloom;
+}
+
+/* May the tickets of these lines share a session (0: they do not)? Two
+ * one-session tickets compare their sessions' 32-bit hashes (a 64-bit bloom
+ * let one candidate in 64 through to a read of both tickets, most of them
+ * cache misses); otherwise the blooms. */
+static int may_share(const hot *a, const hot *b)
+{
+    if (a->npres == 1 && b->npres == 1)
+        return a->bloom == b->bloom;
+    return (sess_bloom(a) & sess_bloom(b)) != 0;
+}
+
+/* Do the tickets in slots a and b share a session? Fingerprints that differ
+ * say no without reading the tickets. */
 static int clash_slots(const tomo_mm *mm, uint32_t a, uint32_t b)
 {
-    return (mm->hot[a].bloom & mm->hot[b].bloom) && clash(mm->tab[a], mm->tab[b]);
+    return may_share(&mm->hot[a], &mm->hot[b]) && clash(mm->tab[a], mm->tab[b]);
 }
 
 static int hot_npres(const tomo_mm *mm, uint32_t slot)
@@ -1324,7 +1346,7 @@ static int candidate(tomo_mm *mm, const tomo_mm_ticket *x, const hot *xh, uint32
         return 0;
     if (!qe_match(mm, x->_qe, slot, score))
         return 0;
-    if ((h->bloom & xh->bloom) && clash(x, mm->tab[slot]))
+    if (may_share(h, xh) && clash(x, mm->tab[slot]))
         return 0;
     return !rev || qe_match(mm, mm->tab[slot]->_qe, x->_slot, NULL);
 }
@@ -1481,6 +1503,7 @@ static void process_one(tomo_mm *mm, tomo_mm_ticket *x, int last, tomo_mm_matche
         lastc = c; /* a hit that fits nowhere leaves no partial match */
         if (!c)
             continue;
+        __builtin_prefetch(mm->tab[r.slot]); /* read if the match forms */
         if (c->count + (int)x->npresences == x->max_count && form(mm, x, c, out, &nout))
             formed = c;
     }
