@@ -36,9 +36,12 @@ echo "== acceptance test dependencies (npm)"
 
 # The realtime files that run a second time with socket.loops 3 (3b):
 # sockets land on any loop, so parties, tickets, authoritative matches and
-# socket RPCs are reached from loops other than their owner (loop 0).
+# socket RPCs are reached from loops other than their owner (loop 0);
+# console_api.test.mjs: the console's process-wide counts and bans that close
+# sockets on any loop.
 LOOPS_FILES=(realtime.test.mjs realtime_abuse.test.mjs chat.test.mjs party.test.mjs
-  matchmaker.test.mjs match_authoritative.test.mjs runtime.test.mjs runtime_nk.test.mjs)
+  matchmaker.test.mjs match_authoritative.test.mjs runtime.test.mjs runtime_nk.test.mjs
+  console_api.test.mjs)
 
 run_acceptance() {
   local label=$1
