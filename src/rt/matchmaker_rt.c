@@ -271,6 +271,17 @@ size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id)
     return n;
 }
 
+int tomo_rt_mm_remove_party_ticket(tomo_rt *rt, const char *party_id, const char *ticket)
+{
+    mm_rt *m = mm_of(rt);
+    tomo_mm_ticket *t = m ? tomo_mm_get(m->mm, ticket) : NULL;
+    if (!t || !t->party_id || strcmp(t->party_id, party_id))
+        return TOMO_ENOTFOUND;
+    tomo_mm_remove(m->mm, ticket);
+    gauges(m);
+    return 0;
+}
+
 void tomo_rt_matchmaker_session_id_gone(tomo_rt *rt, const char *session_id)
 {
     mm_rt *m = mm_of(rt);

@@ -213,8 +213,12 @@ static void on_party_event(tomo_rt *rt, const tomo_stream *st, json_t *joins, js
     if (json_array_size(leaves))
         json_object_set(ev, "leaves", leaves);
     tomo_tracker_broadcast(t, st, json_pack("{s:o}", "party_presence_event", ev), NULL);
-    if (!p)
+    if (!p) {
+        /* Another node's party (or one gone): the matchmaker node holds its
+         * tickets, which its membership change cancels here too. */
+        tomo_rt_mm_remove_party(rt, id);
         return;
+    }
     if (json_array_size(leaves)) {
         size_t i;
         json_t *l;
@@ -473,6 +477,50 @@ static int h_party_join_request_list(tomo_rt_req *req)
     return tomo_rt_reply(req, "party_join_request", msg);
 }
 
+/* The origin of the cluster's matchmaker node when it is another node
+ * (docs/CLUSTER.md, "The matchmaker"), else 0: a party's tickets are then
+ * held and matched there, with every node's solo and party tickets. */
+static uint32_t mm_elsewhere(tomo_rt *rt)
+{
+    if (!rt->routing.forward || !rt->routing.matchmaker_origin)
+        return 0;
+    uint32_t o = rt->routing.matchmaker_origin(rt->routing.ctx);
+    return o == rt->origin ? 0 : o;
+}
+
+/* Send env (borrowed, with the request's cid) of type to the matchmaker
+ * node mmo, run there on the ghost of req's session, which replies. */
+static int forward_to_mm(tomo_rt_req *req, uint32_t mmo, const char *type, json_t *body)
+{
+    json_t *env = json_pack("{s:o}", type, body);
+    if (req->cid)
+        json_object_set_new(env, "cid", json_string(req->cid));
+    req->rt->routing.forward(req->rt->routing.ctx, req->rt, mmo, req->session, env, type);
+    json_decref(env);
+    return 0;
+}
+
+/* Add the party's ticket here and answer the leader; pid names the party.
+ * Returns the ticket in ticket, or <0 having replied the error. */
+static int party_mm_add_here(tomo_rt_req *req, const tomo_mm_presence *ps, size_t n,
+                             const char *pid, char ticket[37])
+{
+    int rc = tomo_rt_mm_add(req->rt, ps, n, pid, req->body, ticket);
+    if (rc < 0) {
+        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker: %s",
+                            rc == TOMO_ETOOBIG ? "matchmaker too many tickets"
+                                               : "matchmaker query invalid");
+        return rc;
+    }
+    return tomo_rt_reply(req, "party_matchmaker_ticket",
+                         json_pack("{s:s,s:s}", "party_id", pid, "ticket", ticket));
+}
+
+static json_t *ticket_env(const char *pid, const char *ticket)
+{
+    return json_pack("{s:{s:s,s:s}}", "party_matchmaker_ticket", "party_id", pid, "ticket", ticket);
+}
+
 static int h_party_matchmaker_add(tomo_rt_req *req)
 {
     static const char pfx[] = "Error adding party to matchmaker";
@@ -485,24 +533,76 @@ static int h_party_matchmaker_add(tomo_rt_req *req)
     tomo_rt *rt = req->rt;
     tomo_tracker *t = (rt)->tracker;
     tomo_stream st = party_stream(rt, p->uuid);
+    uint32_t mmo = mm_elsewhere(rt);
+    if (mmo) {
+        /* The members go along: the matchmaker node adds the ticket, answers
+         * the leader and tells the members (cluster_party_matchmaker_add). */
+        json_t *body = json_deep_copy(req->body), *pl = json_array();
+        for (tomo_presence *m = tomo_tracker_first(t, &st); m; m = tomo_presence_next(m))
+            json_array_append_new(pl, tomo_rt_session_presence_json(m->session));
+        json_object_set_new(body, "party_id", json_string(p->id));
+        json_object_set_new(body, "presences", pl);
+        return forward_to_mm(req, mmo, "cluster_party_matchmaker_add", body);
+    }
     size_t n = tomo_tracker_count(t, &st), k = 0;
     tomo_mm_presence *ps = tomo_xmalloc((n ? n : 1) * sizeof(*ps));
     for (tomo_presence *m = tomo_tracker_first(t, &st); m; m = tomo_presence_next(m))
         tomo_rt_mm_presence(m->session, &ps[k++]);
     char ticket[37];
-    int rc = tomo_rt_mm_add(rt, ps, k, p->id, req->body, ticket);
+    const char *pid = party_id_of(req);
+    int rc = party_mm_add_here(req, ps, k, pid, ticket);
     free(ps);
     if (rc < 0)
-        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: %s", pfx,
-                                   rc == TOMO_ETOOBIG ? "matchmaker too many tickets"
-                                                      : "matchmaker query invalid");
-    const char *pid = party_id_of(req);
-    rc = tomo_rt_reply(req, "party_matchmaker_ticket",
-                       json_pack("{s:s,s:s}", "party_id", pid, "ticket", ticket));
-    json_t *env = json_pack("{s:{s:s,s:s}}", "party_matchmaker_ticket", "party_id", pid, "ticket",
-                            ticket);
-    route(rt, &st, env, req->session);
+        return rc;
+    route(rt, &st, ticket_env(pid, ticket), req->session);
     return rc;
+}
+
+/* On the matchmaker node, from a party's node (never from a client: only a
+ * forwarded envelope runs on a ghost): body is party_matchmaker_add's plus
+ * the canonical party_id and the members' presences. */
+static int h_cluster_party_matchmaker_add(tomo_rt_req *req)
+{
+    if (!req->session->_ghost)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_UNRECOGNIZED_PAYLOAD, "Unrecognized message.");
+    const char *pid = json_string_value(json_object_get(req->body, "party_id"));
+    json_t *pl = json_object_get(req->body, "presences");
+    size_t n = json_array_size(pl);
+    if (!pid || !n)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker");
+    tomo_mm_presence *ps = tomo_xcalloc(n, sizeof(*ps));
+    size_t i, k = 0;
+    json_t *m;
+    json_array_foreach (pl, i, m) {
+        const char *u = json_string_value(json_object_get(m, "user_id"));
+        const char *sid = json_string_value(json_object_get(m, "session_id"));
+        if (!u || !sid || strlen(u) != 36 || strlen(sid) != 36)
+            continue;
+        memcpy(ps[k].user_id, u, 37);
+        memcpy(ps[k].session_id, sid, 37);
+        ps[k++].username = (char *)json_string_value(json_object_get(m, "username"));
+    }
+    char ticket[37];
+    int rc = k ? party_mm_add_here(req, ps, k, pid, ticket)
+               : tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker");
+    if (rc >= 0 && k) {
+        json_t *env = ticket_env(pid, ticket);
+        for (i = 0; i < k; i++)
+            if (strcmp(ps[i].session_id, req->session->id))
+                send_to(req->rt, ps[i].session_id, env);
+        json_decref(env);
+    }
+    free(ps);
+    return rc < 0 ? rc : 0;
+}
+
+/* Remove the party's ticket here, answering the leader. */
+static int party_mm_remove_here(tomo_rt_req *req, const char *pid, const char *ticket)
+{
+    if (tomo_rt_mm_remove_party_ticket(req->rt, pid, ticket) < 0)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
+                                   "Error closing party: matchmaker ticket not found");
+    return tomo_rt_reply(req, NULL, NULL);
 }
 
 static int h_party_matchmaker_remove(tomo_rt_req *req)
@@ -514,13 +614,24 @@ static int h_party_matchmaker_remove(tomo_rt_req *req)
     /* Nakama's text says "closing" here. */
     if (leader_op(req, "Error closing party", 0, &p, NULL) < 0)
         return TOMO_EINVAL;
-    tomo_mm *mm = tomo_rt_matchmaker(req->rt);
-    tomo_mm_ticket *tk = mm ? tomo_mm_get(mm, ticket) : NULL;
-    if (!tk || !tk->party_id || strcmp(tk->party_id, p->id))
-        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT,
-                                   "Error closing party: matchmaker ticket not found");
-    tomo_mm_remove(mm, ticket);
-    return tomo_rt_reply(req, NULL, NULL);
+    uint32_t mmo = mm_elsewhere(req->rt);
+    if (mmo)
+        return forward_to_mm(req, mmo, "cluster_party_matchmaker_remove",
+                             json_pack("{s:s,s:s}", "party_id", p->id, "ticket", ticket));
+    return party_mm_remove_here(req, p->id, ticket);
+}
+
+/* On the matchmaker node, from a party's node (the leader was checked
+ * there): {party_id, ticket}. */
+static int h_cluster_party_matchmaker_remove(tomo_rt_req *req)
+{
+    if (!req->session->_ghost)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_UNRECOGNIZED_PAYLOAD, "Unrecognized message.");
+    const char *pid = json_string_value(json_object_get(req->body, "party_id"));
+    const char *ticket = json_string_value(json_object_get(req->body, "ticket"));
+    if (!pid || !ticket)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid matchmaker ticket");
+    return party_mm_remove_here(req, pid, ticket);
 }
 
 static int h_party_data_send(tomo_rt_req *req)
@@ -578,5 +689,7 @@ void tomo_rt_party_init(tomo_rt *rt)
     tomo_rt_register(rt, "party_join_request_list", h_party_join_request_list);
     tomo_rt_register(rt, "party_matchmaker_add", h_party_matchmaker_add);
     tomo_rt_register(rt, "party_matchmaker_remove", h_party_matchmaker_remove);
+    tomo_rt_register(rt, "cluster_party_matchmaker_add", h_cluster_party_matchmaker_add);
+    tomo_rt_register(rt, "cluster_party_matchmaker_remove", h_cluster_party_matchmaker_remove);
     tomo_rt_register(rt, "party_data_send", h_party_data_send);
 }

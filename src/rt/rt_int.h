@@ -112,6 +112,8 @@ int tomo_rt_mm_add(tomo_rt *rt, const struct tomo_mm_presence *ps, size_t n,
                    const char *party_id, struct json_t *body, char ticket[37]);
 void tomo_rt_mm_presence(const tomo_rt_session *s, struct tomo_mm_presence *p);
 size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id);
+/* Remove the party's ticket; TOMO_ENOTFOUND if no such ticket of that party. */
+int tomo_rt_mm_remove_party_ticket(tomo_rt *rt, const char *party_id, const char *ticket);
 
 /* party.c */
 void tomo_rt_party_init(tomo_rt *rt);

@@ -506,6 +506,58 @@ test('one matchmaker for the cluster (the oldest node, a): tickets from three no
   }
 });
 
+test('a party of node b (members on b and c) is matched on the matchmaker node (a) with a solo ticket of a; remove, leave and close cancel its tickets there', async () => {
+  const mode = 'pm' + Date.now();
+  const q = `+properties.mode:${mode}`;
+  const l = await partyMemberOn(nodes.b, 'pl'), m = await partyMemberOn(nodes.c, 'pm'), w = await partyMemberOn(nodes.a, 'pw');
+  for (const s of [l, m]) { s.ev.partymatchmakerticket = []; s.onpartymatchmakerticket = (x) => s.ev.partymatchmakerticket.push(x); }
+  const tickets = (srv) => metric(srv, 'matchmaker_tickets');
+  try {
+    const p = await l.createParty(true, 3);
+    assert.match(p.party_id, /\.node-b$/);
+    await m.joinParty(p.party_id);
+    await waitFor(() => m.ev.party[0], 5000, 'm gets the party');
+    // the ticket is held on a (the oldest node), the member on c is told of it
+    const t1 = await l.addMatchmakerParty(p.party_id, q, 3, 3, { mode });
+    assert.equal(t1.party_id, p.party_id);
+    await waitFor(async () => (await tickets(nodes.a)) === 1, 5000, 'the party ticket is held on a');
+    assert.equal(await tickets(nodes.b), 0, 'not on b');
+    const mt = await waitFor(() => m.ev.partymatchmakerticket[0], 5000, 'm told of the ticket');
+    assert.equal(mt.ticket, t1.ticket);
+    // a member leaves on its own node: the ticket goes on a
+    await m.leaveParty(p.party_id);
+    await waitFor(async () => (await tickets(nodes.a)) === 0, 5000, 'cancelled on a by the leave');
+    await m.joinParty(p.party_id);
+    await waitFor(() => l.ev.partypresence.filter((e) => has(e.joins, m.user.userId)).length === 2, 5000, 'm back');
+    // party_matchmaker_remove from b reaches a; an unknown ticket is an error
+    const t2 = await l.addMatchmakerParty(p.party_id, q, 3, 3, { mode });
+    await l.removeMatchmakerParty(p.party_id, t2.ticket);
+    assert.equal(await tickets(nodes.a), 0, 'removed on a');
+    await assert.rejects(l.removeMatchmakerParty(p.party_id, t2.ticket), (e) => /ticket not found/.test(e.message));
+    // bad input still answers from b
+    await assert.rejects(l.addMatchmakerParty(p.party_id, q, 1, 3, { mode }), (e) => /minimum count/.test(e.message));
+    // matched on a with a solo ticket of a: everyone told, wherever they are
+    const t3 = await l.addMatchmakerParty(p.party_id, q, 3, 3, { mode });
+    const tw = await w.addMatchmaker(q, 3, 3, { mode });
+    await waitFor(() => [l, m, w].every((s) => s.ev.matchmakermatched.length), 8000, 'all three matched');
+    const [ml, mm, mw] = [l, m, w].map((s) => s.ev.matchmakermatched[0]);
+    assert.equal(ml.ticket, t3.ticket);
+    assert.equal(mm.ticket, t3.ticket);
+    assert.equal(mw.ticket, tw.ticket);
+    assert.deepEqual(ml.users.map((u) => u.presence.user_id).sort(), [l, m, w].map((s) => s.user.userId).sort());
+    assert.equal(ml.users.filter((u) => u.party_id === p.party_id).length, 2, 'the party\'s two members');
+    assert.equal(mm.self.presence.user_id, m.user.userId);
+    assert.equal(ml.token, mw.token);
+    // the party closes: its new ticket goes on a
+    await l.addMatchmakerParty(p.party_id, q, 3, 3, { mode });
+    await waitFor(async () => (await tickets(nodes.a)) === 1, 5000, 'a new ticket on a');
+    await l.closeParty(p.party_id);
+    await waitFor(async () => (await tickets(nodes.a)) === 0, 5000, 'cancelled on a by the close');
+  } finally {
+    closeAll(l, m, w);
+  }
+});
+
 test('logout on one node revokes the token on every node; account deletion closes sockets everywhere', async () => {
   const u = await newUser(nodes.a, 'lo');
   const sb = await connectOn(nodes.b, u);
