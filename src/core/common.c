@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,20 @@ char *tomo_xasprintf(const char *fmt, ...)
     return out;
 }
 
+/* Tests only: a pinned wall clock (0: the real one). Relaxed atomics: a
+ * test sets it between operations, never racing a reader it cares about. */
+static _Atomic int64_t g_clock_pinned_ms;
+
+void tomo_clock_pin_ms(int64_t ms)
+{
+    atomic_store_explicit(&g_clock_pinned_ms, ms, memory_order_relaxed);
+}
+
 int64_t tomo_now_ms(void)
 {
+    int64_t pinned = atomic_load_explicit(&g_clock_pinned_ms, memory_order_relaxed);
+    if (pinned)
+        return pinned;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -96,6 +109,9 @@ int64_t tomo_now_ms(void)
 
 int64_t tomo_now_sec(void)
 {
+    int64_t pinned = atomic_load_explicit(&g_clock_pinned_ms, memory_order_relaxed);
+    if (pinned)
+        return pinned / 1000;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec;

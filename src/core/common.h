@@ -38,6 +38,9 @@ char *tomo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Wall-clock time in ms / seconds since the epoch; monotonic ns. */
 int64_t tomo_now_ms(void);
 int64_t tomo_now_sec(void);
+/* Tests only: pin tomo_now_ms/tomo_now_sec to ms since the epoch (0 goes
+ * back to the real clock), so period boundaries can be crossed on purpose. */
+void tomo_clock_pin_ms(int64_t ms);
 uint64_t tomo_mono_ns(void);
 
 /* Cryptographically secure random bytes (aborts if the OS RNG fails). */

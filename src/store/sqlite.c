@@ -19,12 +19,23 @@
  * (disk full, I/O error) every member of the batch gets the error. Members
  * of one batch are serialised in turn order, so a later member reads what
  * an earlier one wrote; they commit or fail together.
+ * The fsync is outside the turn: the writer runs with synchronous=NORMAL
+ * (COMMIT writes the WAL without an fsync; checkpoints still sync), and the
+ * committing thread hands the turn on before it fdatasyncs the WAL file, so
+ * the next batch runs while this one's fsync is in flight and one fsync
+ * covers every commit written before it (see wal_open, turn_end). Members
+ * are still answered only after an fsync that holds their commit. What
+ * that costs: a reader on another connection can see a committed batch
+ * during its fsync, before its writers are answered; a kill -9 loses
+ * nothing of it (the kernel has the pages), a power cut in that window can.
  * Threads: any worker; the writer connection is used only by the turn
  * holder. */
 #define _GNU_SOURCE
 #include "db.h"
 
 #include "../core/common.h"
+#include "../core/log.h"
+#include "../core/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +44,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CACHE_SIZE 128
 #define MAX_BATCH 64 /* turns per outer commit, at most */
@@ -83,10 +96,38 @@ struct wgroup {
     sconn *w;                 /* the writer connection */
     uint64_t limit_ns;        /* how long a writer waits for its turn */
     uint64_t commits, writes; /* outer commits done, member turns they held */
+    /* The fsync, outside the turn: once wal_fd is open the writer runs with
+     * synchronous=NORMAL (COMMIT writes the WAL, no fsync) and the
+     * committing thread hands the turn on, then fdatasyncs the WAL before
+     * answering its batch, so the next batch runs during the fsync and one
+     * fsync covers every commit written before it. */
+    int wal_fd;               /* the -wal file, or -1: synchronous=FULL */
+    uint64_t written, synced; /* commits written to the WAL, and covered by an fsync */
+    uint64_t wwrites, swrites; /* the member writes in them */
+    int syncing;              /* an fdatasync is running */
+    int sync_failed;          /* an fdatasync failed: no write is durable any more */
+    pthread_cond_t synced_cv; /* synced moved */
 };
 
 static pthread_mutex_t g_groups_mu = PTHREAD_MUTEX_INITIALIZER;
 static wgroup *g_groups;
+
+/* Batch sizes and commit times, so the batch can be read off /metrics
+ * (writes are bounded by the writers the workers hold: see serve.c). */
+static pthread_once_t g_metrics_once = PTHREAD_ONCE_INIT;
+static tomo_metric *m_batch, *m_commit_ms;
+
+static void metrics_init(void)
+{
+    static const double sizes[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
+    static const double ms[] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128};
+    m_batch = tomo_metrics_histogram("database_group_commit_batch_size",
+                                     "SQLite writes per WAL fsync", NULL, sizes,
+                                     sizeof(sizes) / sizeof(sizes[0]));
+    m_commit_ms = tomo_metrics_histogram("database_group_commit_duration_ms",
+                                         "SQLite COMMIT time on the writer, ms (the fsync is outside it)", NULL, ms,
+                                         sizeof(ms) / sizeof(ms[0]));
+}
 
 /* Waiting for another connection's write lock. SQLite's own busy timeout
  * sleeps in growing steps of up to 100 ms, which turned a sub-millisecond
@@ -191,6 +232,8 @@ static int group_ref(const char *path, uint64_t limit_ns, wgroup **out, char *er
         pthread_mutex_init(&g->mu, NULL);
         pthread_cond_init(&g->turn, NULL);
         pthread_cond_init(&g->done, NULL);
+        pthread_cond_init(&g->synced_cv, NULL);
+        g->wal_fd = -1;
         g->next = g_groups;
         g_groups = g;
     }
@@ -214,6 +257,9 @@ static void group_unref(wgroup *g)
     if (!last)
         return;
     conn_close(g->w);
+    if (g->wal_fd >= 0)
+        close(g->wal_fd);
+    pthread_cond_destroy(&g->synced_cv);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->turn);
     pthread_cond_destroy(&g->done);
@@ -315,6 +361,13 @@ static int turn_begin(wgroup *g, char *err, size_t errlen)
             return TOMO_ETIMEOUT;
         }
     g->waiting--;
+    if (g->sync_failed) {
+        pthread_cond_signal(&g->turn);
+        pthread_mutex_unlock(&g->mu);
+        snprintf(err, errlen, "writes refused: an fsync of the WAL failed earlier: %s",
+                 strerror(g->sync_failed));
+        return TOMO_EIO;
+    }
     g->busy = 1;
     int open = g->outer_open;
     pthread_mutex_unlock(&g->mu);
@@ -352,6 +405,27 @@ static void check_lost(wgroup *g)
     }
 }
 
+/* After the first commit (the WAL file exists now): open the -wal file for
+ * fdatasync and switch the writer to synchronous=NORMAL. Called by the turn
+ * holder. If the file cannot be opened the writer stays at FULL (SQLite
+ * fsyncs inside COMMIT, as before). */
+static void wal_open(wgroup *g)
+{
+    char *wal = tomo_xasprintf("%s-wal", g->path);
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    free(wal);
+    if (fd < 0)
+        return;
+    char ignored[128];
+    if (run_script(g->w, "PRAGMA synchronous=NORMAL", ignored, sizeof(ignored)) < 0) {
+        close(fd);
+        return;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->wal_fd = fd;
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* End the turn. joined: the turn's savepoint was released into the batch,
  * so its result is the batch commit's. Hands the batch to the next queued
  * writer while there is one (and room), else commits it and answers every
@@ -380,7 +454,7 @@ static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
         return me.rc;
     }
     /* Commit now, still holding the turn so nobody touches the writer. */
-    int open = g->outer_open, lost = g->lost;
+    int open = g->outer_open, lost = g->lost, njoined = g->joined;
     pthread_mutex_unlock(&g->mu);
     int rc = 0;
     char cerr[256] = "";
@@ -390,30 +464,84 @@ static int turn_end(wgroup *g, int joined, char *err, size_t errlen)
         if (!sqlite3_get_autocommit(g->w->h))
             run_script(g->w, "ROLLBACK", cerr + strlen(cerr), 0);
     } else if (open) {
+        uint64_t t0 = tomo_mono_ns();
         rc = run_script(g->w, "COMMIT", cerr, sizeof(cerr));
+        pthread_once(&g_metrics_once, metrics_init);
+        tomo_metric_observe(m_commit_ms, NULL, (double)(tomo_mono_ns() - t0) / 1e6);
         if (rc < 0 && !sqlite3_get_autocommit(g->w->h)) {
             char ignored[64];
             run_script(g->w, "ROLLBACK", ignored, sizeof(ignored));
         }
+        if (rc == 0 && g->wal_fd < 0)
+            wal_open(g);
     }
+    /* Take the batch, and hand the turn on (the writer is free again). */
     pthread_mutex_lock(&g->mu);
-    if (open && rc == 0) {
-        g->commits++;
-        g->writes += (uint64_t)g->joined;
-    }
-    for (waiter *x = g->list; x; x = x->next) {
-        x->rc = rc;
-        if (rc < 0)
-            snprintf(x->err, sizeof(x->err), "%s", cerr);
-        x->done = 1;
+    waiter *list = g->list;
+    int synced_here = open && rc == 0 && njoined > 0 && g->wal_fd >= 0;
+    uint64_t seq = 0;
+    if (synced_here) {
+        seq = ++g->written;
+        g->wwrites += (uint64_t)njoined;
     }
     g->list = NULL;
     g->members = g->joined = 0;
     g->outer_open = 0;
     g->lost = 0;
     g->busy = 0;
-    pthread_cond_broadcast(&g->done);
     pthread_cond_signal(&g->turn);
+    if (synced_here) {
+        /* Wait for an fdatasync that started after this commit was
+         * written, running one when nobody is. */
+        while (g->synced < seq && !g->sync_failed) {
+            if (g->syncing) {
+                pthread_cond_wait(&g->synced_cv, &g->mu);
+                continue;
+            }
+            g->syncing = 1;
+            uint64_t upto = g->written, upto_writes = g->wwrites;
+            int fd = g->wal_fd;
+            pthread_mutex_unlock(&g->mu);
+            int src = fdatasync(fd);
+            int serr = errno;
+            pthread_mutex_lock(&g->mu);
+            g->syncing = 0;
+            if (src == 0) {
+                /* one fsync: the durable "commit" of every batch it covers */
+                g->commits++;
+                g->writes += upto_writes - g->swrites;
+                tomo_metric_observe(m_batch, NULL, (double)(upto_writes - g->swrites));
+                g->synced = upto;
+                g->swrites = upto_writes;
+            } else {
+                /* After a failed fsync the kernel may have dropped the
+                 * pages: nothing written since is known to be durable.
+                 * Refuse every write from here on (as Postgres panics). */
+                g->sync_failed = serr ? serr : EIO;
+                TOMO_LOGE(TOMO_STORE, "sqlite fdatasync of the WAL failed, writes refused "
+                                      "until restart path=%s error=%s",
+                          g->path, strerror(g->sync_failed));
+            }
+            pthread_cond_broadcast(&g->synced_cv);
+        }
+        if (g->synced < seq) {
+            rc = TOMO_EIO;
+            snprintf(cerr, sizeof(cerr), "the write may be lost: fsync of the WAL failed: %s",
+                     strerror(g->sync_failed));
+        }
+    }
+    if (open && rc == 0 && !synced_here && g->wal_fd < 0) { /* FULL: COMMIT fsynced */
+        g->commits++;
+        g->writes += (uint64_t)njoined;
+        tomo_metric_observe(m_batch, NULL, (double)njoined);
+    }
+    for (waiter *x = list; x; x = x->next) {
+        x->rc = rc;
+        if (rc < 0)
+            snprintf(x->err, sizeof(x->err), "%s", cerr);
+        x->done = 1;
+    }
+    pthread_cond_broadcast(&g->done);
     pthread_mutex_unlock(&g->mu);
     if (!joined)
         return 0;

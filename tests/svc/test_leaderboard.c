@@ -274,19 +274,24 @@ static void test_listing(void)
     tomo_lb_record_clear(&r);
 }
 
+/* Deterministic: the wall clock is pinned (tomo_clock_pin_ms) inside one
+ * 2 s period, then moved past its end, so no write can land across a
+ * boundary the test did not choose. */
 static void test_reset(void)
 {
     tomo_lb_record r;
     tomo_err err;
+    int64_t t0 = (tomo_now_sec() / 2) * 2 - 4; /* a period start, just past */
+    tomo_clock_pin_ms(t0 * 1000 + 500);
     create("secs", 0, TOMO_LB_DESC, TOMO_LB_OP_INCR, "*/2 * * * * * *");
     TT_OK(write_as("secs", 1, 5, 0, 0, &r));
     int64_t old = r.expiry_time;
-    TT_TRUE(old > tomo_now_sec());
+    TT_EQ(old, t0 + 2);
     TT_EQ(r.rank, 1);
     tomo_lb_record_clear(&r);
-    while (tomo_now_sec() < old)
-        usleep(50000);
     /* a new period: the old record is history, not ranked */
+    tomo_clock_pin_ms(old * 1000 + 500);
+    tomo_lbi_kick(&svc);
     tomo_lb_record_list l;
     tomo_lb_list req = {.limit = 10};
     TT_OK(tomo_svc_leaderboard_records_list(&svc, db, "secs", &req, &l, &err));
@@ -300,8 +305,10 @@ static void test_reset(void)
     TT_OK(write_as("secs", 1, 3, 0, 0, &r));
     TT_EQ(r.score, 3);
     TT_EQ(r.num_score, 1);
-    TT_TRUE(r.expiry_time > old);
+    TT_EQ(r.expiry_time, old + 2);
+    TT_EQ(r.rank, 1);
     tomo_lb_record_clear(&r);
+    tomo_clock_pin_ms(0);
 }
 
 static int t_write(const char *id, int i, int64_t s, tomo_lb_record *r, tomo_err *err)
