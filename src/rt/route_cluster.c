@@ -526,14 +526,18 @@ static void in_forward(cl_loop *L, tomo_cluster_buf *r)
 }
 
 /* Drop what this loop holds of node (loop < 0: all its loops). */
-static void drop_node(cl_loop *L, uint32_t node, int loop)
+/* Drop what loop `loop` of node held here, or (loop < 0) every loop of it
+ * named in the bitmap `loops` (32 bytes): a copy loop 0 took when the node
+ * went down, because loop 0 clears the shared table before the other
+ * loops run their copy of the news. */
+static void drop_node(cl_loop *L, uint32_t node, int loop, const uint8_t *loops)
 {
     tomo_rt_cluster *rc = L->rc;
     if (loop >= 0) {
         tomo_tracker_untrack_origin(tracker(L), origin_of(node, (unsigned)loop));
     } else {
         for (unsigned k = 0; k < 256; k++)
-            if (rc->node_loops[node][k >> 3] & (1u << (k & 7)))
+            if (loops[k >> 3] & (1u << (k & 7)))
                 tomo_tracker_untrack_origin(tracker(L), origin_of(node, k));
     }
     if (L->idx == 0) {
@@ -693,7 +697,7 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
     case K_SNAP_BEGIN:
         /* that loop's state follows in full: what we held of it may be
          * stale (messages lost while one of us was away) */
-        drop_node(L, node, r->flags & 0xff);
+        drop_node(L, node, r->flags & 0xff, NULL);
         if (L->idx == 0 && (r->flags & 0xff) == 0) /* its loop 0 sends its matches too */
             tomo_rt_amatch_remote_drop(rt, node);
         break;
@@ -702,7 +706,9 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
         break;
     case K_LOCAL_NODE_DOWN:
         /* its presences leave here, with presence events to our sessions */
-        drop_node(L, node, -1);
+        if (r->len < 32)
+            break;
+        drop_node(L, node, -1, r->p);
         if (L->idx == 0)
             tomo_rt_amatch_remote_drop(rt, node);
         tomo_rt_route_flush(rt);
@@ -830,7 +836,7 @@ static void inject(tomo_rt_cluster *rc, int k, uint32_t node, const tomo_cluster
     in->flags = r->flags;
     in->len = r->len;
     in->pos = r->pos;
-    if (r->len) /* the local kinds have no bytes */
+    if (r->len) /* K_LOCAL_SNAPSHOT has no bytes */
         memcpy(in->data, r->p, r->len);
     tomo_loop_post(rc->loops[k].rt->loop, run_injected, in);
 }
@@ -899,7 +905,11 @@ static void h_node_down(void *ctx, uint32_t node, const char *name)
     tomo_rt_cluster *rc = ctx;
     if (node == 0 || node > TOMO_CLUSTER_MAX_NODES)
         return;
-    tomo_cluster_buf r = {.kind = K_LOCAL_NODE_DOWN};
+    /* the loops its presences came from, as they are now (every loop gets
+     * this copy; loop 0 clears the table when it applies it) */
+    uint8_t loops[32];
+    memcpy(loops, rc->node_loops[node], sizeof(loops));
+    tomo_cluster_buf r = {.kind = K_LOCAL_NODE_DOWN, .p = loops, .len = sizeof(loops)};
     dispatch(rc, node, &r);
 }
 
