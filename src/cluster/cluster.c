@@ -16,7 +16,8 @@
 
 #define TOMO_CLUSTER "cluster"
 #define MAGIC 0x54 /* 'T' */
-#define VERSION 2 /* 2: the header carries the sender's start time */
+#define VERSION 3 /* 2: the header carries the sender's start time; 3: BATCH frames */
+#define OUT_MAX_BYTES (8u << 20) /* frames waiting for the publisher, at most */
 
 typedef struct node {
     int used;
@@ -31,6 +32,14 @@ typedef struct inmsg {
     struct inmsg *next;
     natsMsg *msg;
 } inmsg;
+
+/* A frame waiting for the publisher thread: its subject and bytes. */
+typedef struct outmsg {
+    struct outmsg *next;
+    char subject[192];
+    size_t len;
+    uint8_t p[];
+} outmsg;
 
 struct tomo_cluster {
     const tomo_config *cfg;
@@ -57,6 +66,20 @@ struct tomo_cluster {
     atomic_int conflicted;     /* conflict[] is set (read by any thread) */
     atomic_uint_fast64_t sent, received, bytes_sent, bytes_received, send_errors;
     atomic_int live;           /* other live nodes */
+    /* The publisher: every frame this process sends goes through one FIFO
+     * (so frames keep the order they were sent in, whatever the subject)
+     * to one thread that publishes runs of frames for one subject as one
+     * BATCH message, written at once (SendAsap: no flusher delay). The
+     * loops never write to the NATS socket, so a slow bus never stalls
+     * them: past OUT_MAX_BYTES waiting, frames are refused. */
+    pthread_t pub_thread;
+    int pub_running;
+    pthread_mutex_t out_mu;
+    pthread_cond_t out_cv;
+    outmsg *out_head, *out_tail;
+    size_t out_bytes;
+    int out_stop; /* drain what is queued, then exit */
+    atomic_uint_fast64_t batches;
 };
 
 /* ---- frames ---- */
@@ -245,6 +268,7 @@ COUNTER_FN(m_received, received)
 COUNTER_FN(m_bytes_sent, bytes_sent)
 COUNTER_FN(m_bytes_received, bytes_received)
 COUNTER_FN(m_send_errors, send_errors)
+COUNTER_FN(m_batches, batches)
 
 static void register_metrics(tomo_cluster *c)
 {
@@ -261,6 +285,9 @@ static void register_metrics(tomo_cluster *c)
                             m_bytes_sent, NULL);
     tomo_metrics_counter_fn("cluster_bytes_received_total", "Bytes received from other nodes",
                             m_bytes_received, NULL);
+    tomo_metrics_counter_fn("cluster_batches_sent_total",
+                            "Bus messages that carried several frames for one subject at once",
+                            m_batches, NULL);
     tomo_metrics_counter_fn("cluster_send_errors_total",
                             "Messages the bus refused (disconnected and its buffer full)",
                             m_send_errors, NULL);
@@ -417,19 +444,34 @@ static void leave_cluster(tomo_cluster *c, const char *msg)
         natsSubscription_Unsubscribe(c->sub_all);
 }
 
-static void handle(tomo_cluster *c, natsMsg *msg)
+static void handle_frame(tomo_cluster *c, const uint8_t *p, size_t len, const char *subject)
 {
     tomo_cluster_buf r = {0};
-    r.p = (uint8_t *)natsMsg_GetData(msg);
-    r.len = (size_t)natsMsg_GetDataLength(msg);
+    r.p = (uint8_t *)p;
+    r.len = len;
     char name[64];
     uint64_t instance;
     int64_t started = 0;
     atomic_fetch_add(&c->received, 1);
-    atomic_fetch_add(&c->bytes_received, r.len);
     if (read_header(&r, name, &instance, &started) < 0) {
-        TOMO_LOGW(TOMO_CLUSTER, "dropping a malformed message subject=%s bytes=%zu",
-                  natsMsg_GetSubject(msg), r.len);
+        TOMO_LOGW(TOMO_CLUSTER, "dropping a malformed message subject=%s bytes=%zu", subject, len);
+        return;
+    }
+    if (r.kind == TOMO_CLUSTER_BATCH) {
+        /* frames of one sender in the order it sent them, each whole */
+        while (!r.bad && r.pos < r.len) {
+            size_t n;
+            const char *f = tomo_cluster_get_bytes(&r, &n);
+            if (!f)
+                break;
+            if (n > 5 && (uint8_t)f[2] == TOMO_CLUSTER_BATCH)
+                break; /* no nesting */
+            handle_frame(c, (const uint8_t *)f, n, subject);
+        }
+        if (r.bad)
+            TOMO_LOGW(TOMO_CLUSTER, "a malformed batch, its tail dropped subject=%s bytes=%zu",
+                      subject, len);
+        atomic_fetch_sub(&c->received, 1); /* the frames inside were counted */
         return;
     }
     if (!strcmp(name, c->name)) {
@@ -474,17 +516,152 @@ static void handle(tomo_cluster *c, natsMsg *msg)
     }
 }
 
+static void handle(tomo_cluster *c, natsMsg *msg)
+{
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    atomic_fetch_add(&c->bytes_received, len);
+    handle_frame(c, (const uint8_t *)natsMsg_GetData(msg), len, natsMsg_GetSubject(msg));
+}
+
+/* ---- the publisher (any thread enqueues; its own thread publishes) ---- */
+
+static outmsg *out_make(const char *subj, const uint8_t *p, size_t len)
+{
+    outmsg *m = tomo_xmalloc(sizeof(*m) + len);
+    m->next = NULL;
+    snprintf(m->subject, sizeof(m->subject), "%s", subj);
+    m->len = len;
+    memcpy(m->p, p, len);
+    return m;
+}
+
+static void out_free_list(outmsg *m)
+{
+    while (m) {
+        outmsg *next = m->next;
+        free(m);
+        m = next;
+    }
+}
+
+/* Hand frames head..tail (n of them, bytes long) to the publisher: 0, or
+ * TOMO_EUNAVAIL (all refused) when too much already waits or it stopped. */
+static int out_push(tomo_cluster *c, outmsg *head, outmsg *tail, size_t bytes, unsigned n)
+{
+    pthread_mutex_lock(&c->out_mu);
+    if (!c->pub_running || c->out_bytes + bytes > OUT_MAX_BYTES) {
+        pthread_mutex_unlock(&c->out_mu);
+        out_free_list(head);
+        atomic_fetch_add(&c->send_errors, n);
+        return TOMO_EUNAVAIL;
+    }
+    int was_empty = c->out_head == NULL;
+    if (c->out_tail)
+        c->out_tail->next = head;
+    else
+        c->out_head = head;
+    c->out_tail = tail;
+    c->out_bytes += bytes;
+    pthread_mutex_unlock(&c->out_mu);
+    /* the thread sleeps only on an empty queue */
+    if (was_empty)
+        pthread_cond_signal(&c->out_cv);
+    return 0;
+}
+
+static int out_push1(tomo_cluster *c, const char *subj, const uint8_t *p, size_t len)
+{
+    outmsg *m = out_make(subj, p, len);
+    return out_push(c, m, m, len, 1);
+}
+
+static void publish_run(tomo_cluster *c, const char *subj, const uint8_t *p, size_t len,
+                        unsigned frames)
+{
+    natsStatus s = natsConnection_Publish(c->nc, subj, p, (int)len);
+    if (s == NATS_OK) {
+        atomic_fetch_add(&c->sent, frames);
+        atomic_fetch_add(&c->bytes_sent, len);
+    } else {
+        atomic_fetch_add(&c->send_errors, frames);
+    }
+}
+
+static void *publisher(void *arg)
+{
+    tomo_cluster *c = arg;
+    tomo_cluster_buf batch = {0};
+    for (;;) {
+        pthread_mutex_lock(&c->out_mu);
+        while (!c->out_head && !c->out_stop)
+            pthread_cond_wait(&c->out_cv, &c->out_mu);
+        outmsg *m = c->out_head;
+        c->out_head = c->out_tail = NULL;
+        c->out_bytes = 0;
+        int stop = c->out_stop;
+        pthread_mutex_unlock(&c->out_mu);
+        if (!m && stop)
+            break;
+        while (m) {
+            /* the run of frames for m's subject, in order */
+            outmsg *end = m->next;
+            unsigned n = 1;
+            while (end && !strcmp(end->subject, m->subject))
+                end = end->next, n++;
+            if (n == 1) {
+                publish_run(c, m->subject, m->p, m->len, 1);
+            } else {
+                tomo_cluster_buf_begin(c, &batch, TOMO_CLUSTER_BATCH, 0);
+                for (outmsg *q = m; q != end; q = q->next)
+                    tomo_cluster_put_bytes(&batch, q->p, q->len);
+                publish_run(c, m->subject, batch.p, batch.len, n);
+                atomic_fetch_add(&c->batches, 1);
+            }
+            while (m != end) {
+                outmsg *next = m->next;
+                free(m);
+                m = next;
+            }
+        }
+    }
+    tomo_cluster_buf_free(&batch);
+    return NULL;
+}
+
+static void publisher_start(tomo_cluster *c)
+{
+    c->pub_running = 1;
+    if (pthread_create(&c->pub_thread, NULL, publisher, c) != 0) {
+        c->pub_running = 0;
+        TOMO_LOGE(TOMO_CLUSTER, "cannot start the cluster publisher thread: frames will be refused");
+    }
+}
+
+/* Publish what is queued, then stop the thread (shutdown). */
+static void publisher_stop(tomo_cluster *c)
+{
+    pthread_mutex_lock(&c->out_mu);
+    int running = c->pub_running;
+    c->out_stop = 1;
+    pthread_mutex_unlock(&c->out_mu);
+    pthread_cond_signal(&c->out_cv);
+    if (running)
+        pthread_join(c->pub_thread, NULL);
+    pthread_mutex_lock(&c->out_mu);
+    c->pub_running = 0;
+    outmsg *m = c->out_head;
+    c->out_head = c->out_tail = NULL;
+    pthread_mutex_unlock(&c->out_mu);
+    out_free_list(m);
+}
+
 static void publish_control(tomo_cluster *c, int kind, int flags)
 {
     tomo_cluster_buf b = {0};
     tomo_cluster_buf_begin(c, &b, kind, flags);
     tomo_cluster_put_u64(&b, (uint64_t)c->started_ms);
     const char *subj = kind == TOMO_CLUSTER_HEARTBEAT ? c->subj_hb : c->subj_all;
-    natsStatus s = natsConnection_Publish(c->nc, subj, b.p, (int)b.len);
-    if (s == NATS_OK) {
-        atomic_fetch_add(&c->sent, 1);
-        atomic_fetch_add(&c->bytes_sent, b.len);
-    }
+    out_push1(c, subj, b.p, b.len);
     tomo_cluster_buf_free(&b);
 }
 
@@ -613,6 +790,8 @@ int tomo_cluster_new(const tomo_config *cfg, tomo_loop *loop, tomo_cluster **out
     tomo_random_bytes(&c->instance, sizeof(c->instance));
     c->started_ms = tomo_now_ms();
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->out_mu, NULL);
+    pthread_cond_init(&c->out_cv, NULL);
     show_url(cfg->cluster.nats_url, c->url_shown, sizeof(c->url_shown));
     snprintf(c->subj_hb, sizeof(c->subj_hb), "%s.hb", prefix);
     snprintf(c->subj_all, sizeof(c->subj_all), "%s.all", prefix);
@@ -638,6 +817,8 @@ int tomo_cluster_new(const tomo_config *cfg, tomo_loop *loop, tomo_cluster **out
     natsOptions_SetPingInterval(c->opts, 1000);
     natsOptions_SetMaxPingsOut(c->opts, 2);
     natsOptions_SetMaxPendingMsgs(c->opts, 1 << 20);
+    /* the publisher thread batches; each of its publishes goes out at once */
+    natsOptions_SetSendAsap(c->opts, true);
     natsOptions_UseGlobalMessageDelivery(c->opts, true);
     natsOptions_SetDisconnectedCB(c->opts, on_disconnected, c);
     natsOptions_SetReconnectedCB(c->opts, on_reconnected, c);
@@ -649,6 +830,7 @@ int tomo_cluster_new(const tomo_config *cfg, tomo_loop *loop, tomo_cluster **out
         *out = c;
         return TOMO_EINVAL; /* caller frees */
     }
+    publisher_start(c);
     if (s == NATS_OK) {
         atomic_store(&c->bus_up, 1);
         c->bus_logged = 1;
@@ -696,8 +878,10 @@ void tomo_cluster_stop(tomo_cluster *c)
         return;
     if (c->started && atomic_load(&c->bus_up) && !c->conflict[0]) {
         publish_control(c, TOMO_CLUSTER_BYE, 0);
+        publisher_stop(c);
         natsConnection_FlushTimeout(c->nc, 500);
     }
+    publisher_stop(c);
     pthread_mutex_lock(&c->mu);
     c->stopped = 1;
     pthread_mutex_unlock(&c->mu);
@@ -735,37 +919,72 @@ void tomo_cluster_free(tomo_cluster *c)
     }
     if (g_metrics_c == c)
         g_metrics_c = NULL;
+    publisher_stop(c); /* a refused start never stopped it */
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->out_mu);
+    pthread_cond_destroy(&c->out_cv);
     free(c);
     nats_CloseAndWait(2000);
 }
 
 /* ---- queries and sending (any thread) ---- */
 
+/* The subject for node id (or all) into subj[192]: 0 or TOMO_ENOTFOUND. */
+static int subject_of(tomo_cluster *c, uint32_t nodeid, char subj[192])
+{
+    if (nodeid == TOMO_CLUSTER_ALL) {
+        snprintf(subj, 192, "%s", c->subj_all);
+        return 0;
+    }
+    pthread_mutex_lock(&c->mu);
+    int ok = nodeid <= TOMO_CLUSTER_MAX_NODES && c->nodes[nodeid - 1].used;
+    if (ok)
+        memcpy(subj, c->nodes[nodeid - 1].subject, 192);
+    pthread_mutex_unlock(&c->mu);
+    return ok ? 0 : TOMO_ENOTFOUND;
+}
+
 int tomo_cluster_send(tomo_cluster *c, uint32_t nodeid, const tomo_cluster_buf *b)
 {
     char subj[192];
     if (atomic_load(&c->conflicted))
         return TOMO_EUNAVAIL;
-    if (nodeid == TOMO_CLUSTER_ALL) {
-        snprintf(subj, sizeof(subj), "%s", c->subj_all);
-    } else {
-        pthread_mutex_lock(&c->mu);
-        int ok = nodeid <= TOMO_CLUSTER_MAX_NODES && c->nodes[nodeid - 1].used;
-        if (ok)
-            memcpy(subj, c->nodes[nodeid - 1].subject, sizeof(subj));
-        pthread_mutex_unlock(&c->mu);
-        if (!ok)
-            return TOMO_ENOTFOUND;
-    }
-    natsStatus s = natsConnection_Publish(c->nc, subj, b->p, (int)b->len);
-    if (s != NATS_OK) {
-        atomic_fetch_add(&c->send_errors, 1);
+    int rc = subject_of(c, nodeid, subj);
+    return rc ? rc : out_push1(c, subj, b->p, b->len);
+}
+
+int tomo_cluster_stage_send(tomo_cluster *c, tomo_cluster_stage *st, uint32_t nodeid,
+                            const tomo_cluster_buf *b)
+{
+    char subj[192];
+    if (atomic_load(&c->conflicted))
         return TOMO_EUNAVAIL;
-    }
-    atomic_fetch_add(&c->sent, 1);
-    atomic_fetch_add(&c->bytes_sent, b->len);
+    int rc = subject_of(c, nodeid, subj);
+    if (rc)
+        return rc;
+    outmsg *m = out_make(subj, b->p, b->len);
+    if (st->tail)
+        st->tail->next = m;
+    else
+        st->head = m;
+    st->tail = m;
+    st->bytes += b->len;
+    st->n++;
     return 0;
+}
+
+void tomo_cluster_flush(tomo_cluster *c, tomo_cluster_stage *st)
+{
+    if (!st->head)
+        return;
+    out_push(c, st->head, st->tail, st->bytes, st->n);
+    memset(st, 0, sizeof(*st));
+}
+
+void tomo_cluster_stage_drop(tomo_cluster_stage *st)
+{
+    out_free_list(st->head);
+    memset(st, 0, sizeof(*st));
 }
 
 int tomo_cluster_connected(const tomo_cluster *c)

@@ -36,6 +36,7 @@ enum {
     TOMO_CLUSTER_HEARTBEAT = 1,
     TOMO_CLUSTER_HELLO = 2, /* connected (again): flags bit 0 = send me your state */
     TOMO_CLUSTER_BYE = 3,   /* graceful shutdown */
+    TOMO_CLUSTER_BATCH = 4, /* whole frames of one sender, in order (u32 length + frame each) */
     TOMO_CLUSTER_KIND_USER = 16,
 };
 
@@ -94,10 +95,32 @@ void tomo_cluster_stop(tomo_cluster *c);
 /* After the loop has run the close callbacks. NULL is fine. */
 void tomo_cluster_free(tomo_cluster *c);
 
-/* Publish a frame to one node (id) or to all (TOMO_CLUSTER_ALL). Non-blocking
- * (NATS buffers; while disconnected, up to its reconnect buffer). Returns 0,
- * TOMO_ENOTFOUND (no such live node), TOMO_EUNAVAIL (bus refused). */
+/* Publish a frame to one node (id) or to all (TOMO_CLUSTER_ALL). Never
+ * blocks: the frame is copied to the publisher thread's queue (frames keep
+ * the order they were sent in, process-wide; while disconnected NATS keeps
+ * up to its reconnect buffer). Returns 0, TOMO_ENOTFOUND (no such live
+ * node), TOMO_EUNAVAIL (more than 8 MiB already waiting, or shut down). */
 int tomo_cluster_send(tomo_cluster *c, uint32_t node, const tomo_cluster_buf *b);
+
+/* Frames one loop thread sends during one iteration of its loop, handed to
+ * the publisher together at the end of the iteration (tomo_cluster_flush):
+ * one queue hand-off and at most one wake-up per iteration instead of one
+ * per frame, and runs of frames for one node leave as one bus message.
+ * Owned by that thread; zero-initialised. The order is kept with every
+ * other frame the thread stages; frames it sends with tomo_cluster_send
+ * meanwhile go out before them. */
+typedef struct tomo_cluster_stage {
+    struct outmsg *head, *tail;
+    size_t bytes;
+    unsigned n;
+} tomo_cluster_stage;
+/* As tomo_cluster_send, but into st (TOMO_ENOTFOUND when no such live
+ * node; a refusal of the publisher is only counted, at the flush). */
+int tomo_cluster_stage_send(tomo_cluster *c, tomo_cluster_stage *st, uint32_t node,
+                            const tomo_cluster_buf *b);
+void tomo_cluster_flush(tomo_cluster *c, tomo_cluster_stage *st);
+/* Free what st holds without sending it. */
+void tomo_cluster_stage_drop(tomo_cluster_stage *st);
 
 /* Bus connected and this node a member (no name conflict). */
 int tomo_cluster_connected(const tomo_cluster *c);

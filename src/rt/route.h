@@ -67,6 +67,9 @@ typedef struct tomo_rt_routing {
      * before it handles an envelope, a push or a listing, so that what a
      * client saw answered elsewhere is visible here). May be NULL. */
     void (*pump)(void *ctx, tomo_rt *rt);
+    /* The end of an iteration of this loop (and its shutdown): send what
+     * the implementation held back to send together. May be NULL. */
+    void (*flush)(void *ctx, tomo_rt *rt);
     /* Single owners (parties, the matchmaker, authoritative matches): an
      * envelope session s (local to `from`) sent for something `owner` (an
      * origin, see tomo_rt_owner_of) holds. The owner runs it with

@@ -58,6 +58,7 @@ typedef struct cl_loop {
     unsigned idx;
     tomo_rt_routing inner; /* the loop router (rt/loops.c) or zero with one loop */
     tomo_cluster_buf out;  /* this loop's frames, reused */
+    tomo_cluster_stage stage; /* frames of this iteration, flushed by r_flush */
 } cl_loop;
 
 struct tomo_rt_cluster {
@@ -132,7 +133,10 @@ static json_t *get_env(tomo_cluster_buf *r)
     return env;
 }
 
-static void send_to(cl_loop *L, uint32_t node) { tomo_cluster_send(L->rc->bus, node, &L->out); }
+static int send_to(cl_loop *L, uint32_t node)
+{
+    return tomo_cluster_stage_send(L->rc->bus, &L->stage, node, &L->out);
+}
 
 static void begin(cl_loop *L, int kind)
 {
@@ -317,7 +321,7 @@ static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_se
     tomo_cluster_put_u64(&L->out, (uint64_t)s->expiry);
     tomo_cluster_put_str(&L->out, s->client_ip);
     tomo_cluster_put_str(&L->out, s->client_port);
-    if (tomo_cluster_send(L->rc->bus, node, &L->out) != 0 && strcmp(type, "match_data_send")) {
+    if (send_to(L, node) != 0 && strcmp(type, "match_data_send")) {
         /* the owner is gone or the bus refused: the client waits for an
          * answer, give it one */
         tomo_rt_req *r = tomo_rt_req_new((tomo_rt_session *)s, env, type);
@@ -368,6 +372,15 @@ static void r_pump(void *ctx, tomo_rt *rt)
     cl_loop *L = ctx;
     if (L->inner.pump)
         L->inner.pump(L->inner.ctx, rt);
+}
+
+/* End of this loop's iteration: what it staged goes to the bus. */
+static void r_flush(void *ctx, tomo_rt *rt)
+{
+    cl_loop *L = ctx;
+    if (L->inner.flush)
+        L->inner.flush(L->inner.ctx, rt);
+    tomo_cluster_flush(L->rc->bus, &L->stage);
 }
 
 /* svc/revoke.h notify: any thread (a worker, after the database write). */
@@ -939,6 +952,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         routing.close_session = r_close_session;
         routing.user_stream_leave = r_user_stream_leave;
         routing.pump = r_pump;
+        routing.flush = r_flush;
         routing.forward = r_forward;
         routing.ghost_presence = r_ghost_presence;
         routing.node_origin = r_node_origin;
@@ -972,8 +986,10 @@ void tomo_rt_cluster_free(tomo_rt_cluster *rc)
         online_clear(rc, i, -1);
         tomo_hmap_free(&rc->online[i]);
     }
-    for (int k = 0; k < rc->n; k++)
+    for (int k = 0; k < rc->n; k++) {
         tomo_cluster_buf_free(&rc->loops[k].out);
+        tomo_cluster_stage_drop(&rc->loops[k].stage);
+    }
     free(rc->loops);
     free(rc);
 }

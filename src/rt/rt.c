@@ -352,6 +352,8 @@ static void flush_check(uv_check_t *c)
     tomo_rt *rt = c->data;
     if (tomo_tracker_pending(rt->tracker))
         tomo_tracker_flush(rt->tracker, rt);
+    if (rt->routing.flush)
+        rt->routing.flush(rt->routing.ctx, rt);
 }
 
 /* ---- core envelopes ---- */
@@ -481,6 +483,8 @@ void tomo_rt_shutdown(tomo_rt *rt)
     while (rt->all)
         tomo_rt_session_close(rt->all, NULL, TOMO_WS_CLOSE_GOING_AWAY, "Server shutting down");
     tomo_tracker_flush(rt->tracker, rt);
+    if (rt->routing.flush)
+        rt->routing.flush(rt->routing.ctx, rt);
 }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -498,6 +502,8 @@ void tomo_rt_close_all(tomo_rt *rt)
     }
     tomo_ws_loop_abort_closing(rt->ws);
     tomo_tracker_flush(rt->tracker, rt);
+    if (rt->routing.flush)
+        rt->routing.flush(rt->routing.ctx, rt);
     tomo_rt_metrics_flush(rt);
     if (!uv_is_closing((uv_handle_t *)&rt->scan_timer)) {
         uv_timer_stop(&rt->scan_timer);

@@ -232,6 +232,27 @@ test('a relayed match with players on two nodes: joins, data to all and to one, 
   }
 });
 
+test('a burst of match data from one socket crosses to another node in order, batched on the bus', async () => {
+  const ua = await userOn(nodes.a, 'ba');
+  const ub = await userOn(nodes.b, 'bb');
+  try {
+    const m = await ua.socket.createMatch();
+    await waitFor(async () => (await ub.client.listMatches(ub.session, 100)).matches?.some((x) => x.match_id === m.match_id), 5000, 'match listed on b');
+    await ub.socket.joinMatch(m.match_id);
+    await waitFor(() => ua.socket.events.matchpresence.some((e) => e.joins?.some((p) => p.user_id === ub.userId)), 5000, 'a sees b join');
+    const batches0 = await metric(nodes.a, 'cluster_batches_sent_total');
+    const N = 300;
+    // one synchronous burst: node a reads many of these in one loop iteration
+    for (let i = 0; i < N; i++) ua.socket.sendMatchState(m.match_id, 1, String(i));
+    await waitFor(() => ub.socket.events.matchdata.length >= N, 10000, `b gets all ${N}`);
+    const got = ub.socket.events.matchdata.map((d) => Number(new TextDecoder().decode(d.data)));
+    assert.deepEqual(got, Array.from({ length: N }, (_, i) => i), 'in the order sent, none lost or doubled');
+    assert.ok(await metric(nodes.a, 'cluster_batches_sent_total') > batches0, 'several frames went out as one bus message');
+  } finally {
+    for (const u of [ua, ub]) u.socket.disconnect(false);
+  }
+});
+
 /** A user whose HTTP calls and socket go to loop k of node b. */
 async function userOnBLoop(k, name) {
   const client = new Client(SERVER_KEY, '127.0.0.1', String(bBase + k), false, 7000, false);
