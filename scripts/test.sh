@@ -38,10 +38,11 @@ echo "== acceptance test dependencies (npm)"
 # sockets land on any loop, so parties, tickets, authoritative matches and
 # socket RPCs are reached from loops other than their owner (loop 0);
 # console_api.test.mjs: the console's process-wide counts and bans that close
-# sockets on any loop.
+# sockets on any loop; cluster.test.mjs: bus frames handed from loop 0 to
+# the others (a dead node's presences must leave on every loop).
 LOOPS_FILES=(realtime.test.mjs realtime_abuse.test.mjs chat.test.mjs party.test.mjs
   matchmaker.test.mjs match_authoritative.test.mjs runtime.test.mjs runtime_nk.test.mjs
-  console_api.test.mjs)
+  console_api.test.mjs cluster.test.mjs)
 
 run_acceptance() {
   local label=$1

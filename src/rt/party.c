@@ -500,6 +500,9 @@ static int forward_to_mm(tomo_rt_req *req, uint32_t mmo, const char *type, json_
     return 0;
 }
 
+/* The prefix of every party_matchmaker_add error (Nakama's wording). */
+static const char mm_add_err[] = "Error adding party to matchmaker";
+
 /* Add the party's ticket here and answer the leader; pid names the party.
  * Returns the ticket in ticket, or <0 having replied the error. */
 static int party_mm_add_here(tomo_rt_req *req, const tomo_mm_presence *ps, size_t n,
@@ -507,7 +510,7 @@ static int party_mm_add_here(tomo_rt_req *req, const tomo_mm_presence *ps, size_
 {
     int rc = tomo_rt_mm_add(req->rt, ps, n, pid, req->body, ticket);
     if (rc < 0) {
-        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker: %s",
+        tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s: %s", mm_add_err,
                             rc == TOMO_ETOOBIG ? "matchmaker too many tickets"
                                                : "matchmaker query invalid");
         return rc;
@@ -523,12 +526,11 @@ static json_t *ticket_env(const char *pid, const char *ticket)
 
 static int h_party_matchmaker_add(tomo_rt_req *req)
 {
-    static const char pfx[] = "Error adding party to matchmaker";
     const char *bad = tomo_rt_mm_validate(req->body);
     if (bad)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s", bad);
     party *p;
-    if (leader_op(req, pfx, 0, &p, NULL) < 0)
+    if (leader_op(req, mm_add_err, 0, &p, NULL) < 0)
         return TOMO_EINVAL;
     tomo_rt *rt = req->rt;
     tomo_tracker *t = (rt)->tracker;
@@ -569,7 +571,7 @@ static int h_cluster_party_matchmaker_add(tomo_rt_req *req)
     json_t *pl = json_object_get(req->body, "presences");
     size_t n = json_array_size(pl);
     if (!pid || !n)
-        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker");
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s", mm_add_err);
     tomo_mm_presence *ps = tomo_xcalloc(n, sizeof(*ps));
     size_t i, k = 0;
     json_t *m;
@@ -584,7 +586,7 @@ static int h_cluster_party_matchmaker_add(tomo_rt_req *req)
     }
     char ticket[37];
     int rc = k ? party_mm_add_here(req, ps, k, pid, ticket)
-               : tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Error adding party to matchmaker");
+               : tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "%s", mm_add_err);
     if (rc >= 0 && k) {
         json_t *env = ticket_env(pid, ticket);
         for (i = 0; i < k; i++)
