@@ -67,8 +67,10 @@ typedef struct tomo_rt_routing {
      * before it handles an envelope, a push or a listing, so that what a
      * client saw answered elsewhere is visible here). May be NULL. */
     void (*pump)(void *ctx, tomo_rt *rt);
-    /* The end of an iteration of this loop (and its shutdown): send what
-     * the implementation held back to send together. May be NULL. */
+    /* After this loop's I/O callbacks, and again before it waits for I/O
+     * (timers and close callbacks run outside the check phase), and at its
+     * shutdown: send what the implementation held back to send together.
+     * May be NULL. */
     void (*flush)(void *ctx, tomo_rt *rt);
     /* Single owners (parties, the matchmaker, authoritative matches): an
      * envelope session s (local to `from`) sent for something `owner` (an

@@ -356,6 +356,16 @@ static void flush_check(uv_check_t *c)
         rt->routing.flush(rt->routing.ctx, rt);
 }
 
+/* Before the loop waits for I/O: what timers and the previous iteration's
+ * close callbacks (which run after the check phase) held back must not
+ * wait for the next wake-up. */
+static void flush_prepare(uv_prepare_t *p)
+{
+    tomo_rt *rt = p->data;
+    if (rt->routing.flush)
+        rt->routing.flush(rt->routing.ctx, rt);
+}
+
 /* ---- core envelopes ---- */
 
 static int h_ping(tomo_rt_req *req) { return tomo_rt_reply(req, "pong", NULL); }
@@ -472,6 +482,10 @@ tomo_rt *tomo_rt_new(const tomo_rt_deps *deps)
     rt->flush_check.data = rt;
     uv_check_start(&rt->flush_check, flush_check);
     uv_unref((uv_handle_t *)&rt->flush_check);
+    uv_prepare_init(uv, &rt->flush_prepare);
+    rt->flush_prepare.data = rt;
+    uv_prepare_start(&rt->flush_prepare, flush_prepare);
+    uv_unref((uv_handle_t *)&rt->flush_prepare);
     return rt;
 }
 
@@ -510,6 +524,8 @@ void tomo_rt_close_all(tomo_rt *rt)
         uv_close((uv_handle_t *)&rt->scan_timer, on_handle_closed);
         uv_check_stop(&rt->flush_check);
         uv_close((uv_handle_t *)&rt->flush_check, on_handle_closed);
+        uv_prepare_stop(&rt->flush_prepare);
+        uv_close((uv_handle_t *)&rt->flush_prepare, on_handle_closed);
     }
     tomo_rt_matchmaker_close(rt);
     tomo_rt_amatch_stop_all(rt);

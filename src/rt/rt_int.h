@@ -38,6 +38,7 @@ struct tomo_rt {
     tomo_hmap followers;       /* user id -> status follower list (rt/status.c) */
     uv_timer_t scan_timer;
     uv_check_t flush_check;
+    uv_prepare_t flush_prepare; /* the routing's flush before the loop blocks */
     int stopping;
     size_t trimmed;              /* parser contexts freed since the last malloc_trim */
     int64_t last_malloc_trim_ms;
