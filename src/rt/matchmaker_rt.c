@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "../core/common.h"
 #include "../core/codec_util.h"
+#include "../core/hmap.h"
 #include "../core/jwt.h"
 #include "../core/log.h"
 #include "envelope.h"
@@ -31,7 +32,30 @@ typedef struct mm_rt {
     void *hook_ud;
     int64_t run_started_ns;
     tomo_metric *m_tickets, *m_active, *m_time;
+    /* Tickets re-homed here from a dead matchmaker node (cluster): their
+     * ids here (the matcher makes its own) and the ids their clients hold,
+     * both ways (heap strings). matchmaker_remove and matchmaker_matched
+     * speak the client's id. An entry goes when its ticket is matched or
+     * removed; one whose session closed stays (only tickets re-homed once
+     * a matchmaker node died can be here). Keys are borrowed: each map's
+     * key is the other map's value, freed with it. */
+    tomo_hmap real_of_client, client_of_real;
 } mm_rt;
+
+static void alias_drop(mm_rt *m, const char *real)
+{
+    char *client = tomo_hmap_del(&m->client_of_real, real);
+    if (client)
+        free(tomo_hmap_del(&m->real_of_client, client));
+    free(client);
+}
+
+/* The id the client holds for ticket `real`. */
+static const char *client_ticket(mm_rt *m, const char *real)
+{
+    const char *c = m->client_of_real.count ? tomo_hmap_get(&m->client_of_real, real) : NULL;
+    return c ? c : real;
+}
 
 static mm_rt *mm_of(tomo_rt *rt)
 {
@@ -164,11 +188,14 @@ static void on_matched(void *ud, tomo_mm_ticket *const *tickets, size_t n)
     x->rt = m->rt;
     x->users = json_array();
     x->tickets = json_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < tickets[i]->npresences; j++) {
             json_array_append_new(x->users, user_entry(tickets[i], &tickets[i]->presences[j]));
-            json_array_append_new(x->tickets, json_string(tickets[i]->id));
+            json_array_append_new(x->tickets, json_string(client_ticket(m, tickets[i]->id)));
         }
+        if (m->client_of_real.count)
+            alias_drop(m, tickets[i]->id);
+    }
     if (m->hook && m->rt->pool && tomo_pool_submit(m->rt->pool, hook_work, hook_done, x) == 0)
         return;
     deliver(x);
@@ -316,14 +343,58 @@ static int h_matchmaker_remove(tomo_rt_req *req)
     if (!ticket || !*ticket)
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Invalid matchmaker ticket");
     mm_rt *m = mm_of(req->rt);
+    const char *real = m->real_of_client.count ? tomo_hmap_get(&m->real_of_client, ticket) : NULL;
+    if (real)
+        ticket = real;
     tomo_mm_ticket *t = tomo_mm_get(m->mm, ticket);
     /* Only this session's own solo tickets. */
     if (!t || t->party_id || t->npresences != 1 ||
         strcmp(t->presences[0].session_id, req->session->id))
         return tomo_rt_reply_error(req, TOMO_RT_ERR_BAD_INPUT, "Matchmaker ticket not found");
-    tomo_mm_remove(m->mm, ticket);
+    char id[37];
+    snprintf(id, sizeof(id), "%s", ticket);
+    tomo_mm_remove(m->mm, id);
+    if (real)
+        alias_drop(m, id);
     gauges(m);
     return tomo_rt_reply(req, NULL, NULL);
+}
+
+int tomo_rt_mm_readd(tomo_rt *rt, const tomo_rt_session *s, json_t *body)
+{
+    mm_rt *m = mm_of(rt);
+    const char *held = json_string_value(json_object_get(body, "ticket"));
+    if (!m || !held || strlen(held) != 36 || tomo_rt_mm_validate(body))
+        return TOMO_EINVAL;
+    if (tomo_hmap_get(&m->real_of_client, held))
+        return 0; /* here already */
+    tomo_mm_presence p;
+    tomo_rt_mm_presence(s, &p);
+    char real[37];
+    int rc = tomo_rt_mm_add(rt, &p, 1, NULL, body, real);
+    if (rc < 0) {
+        TOMO_LOGW(TOMO_RT, "matchmaker ticket not re-homed session=%s ticket=%s rc=%d", s->id,
+                  held, rc);
+        return rc;
+    }
+    /* keys are borrowed: each map's key is the other map's value */
+    char *r = tomo_xstrdup(real), *c = tomo_xstrdup(held);
+    tomo_hmap_put(&m->real_of_client, c, r);
+    tomo_hmap_put(&m->client_of_real, r, c);
+    TOMO_LOGI(TOMO_RT, "matchmaker ticket re-homed session=%s ticket=%s", s->id, held);
+    return 0;
+}
+
+/* cluster: a ticket of a dead matchmaker node, sent again by its session's
+ * node (only a forwarded envelope runs on a ghost; from a client socket it
+ * is unrecognised). No answer: the client already holds the ticket. */
+static int h_cluster_matchmaker_readd(tomo_rt_req *req)
+{
+    if (!req->session->_ghost)
+        return tomo_rt_reply_error(req, TOMO_RT_ERR_UNRECOGNIZED_PAYLOAD, "Unrecognized message.");
+    tomo_rt_mm_readd(req->rt, req->session, req->body);
+    req->replied = 1;
+    return 0;
 }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
@@ -346,6 +417,14 @@ void tomo_rt_matchmaker_free(tomo_rt *rt)
     if (!m)
         return;
     tomo_mm_free(m->mm);
+    const char *k;
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&m->real_of_client, i, &k, &v)) != 0;)
+        free(v);
+    for (size_t i = 0; (i = tomo_hmap_next(&m->client_of_real, i, &k, &v)) != 0;)
+        free(v);
+    tomo_hmap_free(&m->real_of_client);
+    tomo_hmap_free(&m->client_of_real);
     free(m);
     rt->mm = NULL;
 }
@@ -355,6 +434,8 @@ void tomo_rt_matchmaker_init(tomo_rt *rt)
     const tomo_config *cfg = rt->cfg;
     mm_rt *m = tomo_xcalloc(1, sizeof(*m));
     m->rt = rt;
+    tomo_hmap_init(&m->real_of_client);
+    tomo_hmap_init(&m->client_of_real);
     tomo_mm_config mc = {
         .max_tickets = cfg->matchmaker.max_tickets,
         .max_intervals = cfg->matchmaker.max_intervals,
@@ -385,4 +466,5 @@ void tomo_rt_matchmaker_init(tomo_rt *rt)
     }
     tomo_rt_register(rt, "matchmaker_add", h_matchmaker_add);
     tomo_rt_register(rt, "matchmaker_remove", h_matchmaker_remove);
+    tomo_rt_register(rt, "cluster_matchmaker_readd", h_cluster_matchmaker_readd);
 }

@@ -59,7 +59,16 @@ typedef struct cl_loop {
     tomo_rt_routing inner; /* the loop router (rt/loops.c) or zero with one loop */
     tomo_cluster_buf out;  /* this loop's frames, reused */
     tomo_cluster_stage stage; /* frames of this iteration, flushed by r_flush */
+    tomo_hmap shadows;        /* session id -> mm_shadow (this loop's sessions) */
 } cl_loop;
+
+/* What this loop's session s asked another node's matchmaker for, kept so
+ * that the tickets can be added again on the next matchmaker node when
+ * that one dies: recs is [{cid, ticket ("" until the answer), node, body}]. */
+typedef struct mm_shadow {
+    char sid[40]; /* the map's key */
+    json_t *recs;
+} mm_shadow;
 
 struct tomo_rt_cluster {
     tomo_cluster *bus;
@@ -181,6 +190,145 @@ static void put_presence(tomo_cluster_buf *b, int op, const tomo_rt_session *s,
     tomo_cluster_put_str(b, status);
 }
 
+static uint32_t r_matchmaker_origin(void *ctx);
+static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_session *s,
+                      json_t *env, const char *type);
+
+/* ---- matchmaker tickets held on another node (re-homed when it dies) ---- */
+
+static void shadow_drop(cl_loop *L, const char *sid)
+{
+    mm_shadow *sh = tomo_hmap_del(&L->shadows, sid);
+    if (sh) {
+        json_decref(sh->recs);
+        free(sh);
+    }
+}
+
+static void shadow_add(cl_loop *L, const tomo_rt_session *s, json_t *env, uint32_t node)
+{
+    json_t *body = json_object_get(env, "matchmaker_add");
+    if (!json_is_object(body))
+        return;
+    mm_shadow *sh = tomo_hmap_get(&L->shadows, s->id);
+    if (!sh) {
+        sh = tomo_xcalloc(1, sizeof(*sh));
+        snprintf(sh->sid, sizeof(sh->sid), "%s", s->id);
+        sh->recs = json_array();
+        tomo_hmap_put(&L->shadows, sh->sid, sh);
+    }
+    const char *cid = json_string_value(json_object_get(env, "cid"));
+    json_array_append_new(sh->recs, json_pack("{s:s,s:s,s:I,s:O}", "cid", cid ? cid : "",
+                                              "ticket", "", "node", (json_int_t)node, "body",
+                                              body));
+}
+
+/* Forget the record of ticket (or, ticket NULL, the pending one of cid). */
+static void shadow_forget(cl_loop *L, const char *sid, const char *ticket, const char *cid)
+{
+    mm_shadow *sh = tomo_hmap_get(&L->shadows, sid);
+    if (!sh)
+        return;
+    size_t i;
+    json_t *r;
+    json_array_foreach (sh->recs, i, r) {
+        const char *t = json_string_value(json_object_get(r, "ticket"));
+        const char *c = json_string_value(json_object_get(r, "cid"));
+        if (ticket ? !strcmp(t, ticket) : (!*t && cid && !strcmp(c, cid))) {
+            json_array_remove(sh->recs, i);
+            break;
+        }
+    }
+    if (!json_array_size(sh->recs))
+        shadow_drop(L, sid);
+}
+
+/* An envelope from the matchmaker node reaching session sid here: learn
+ * its ticket, or forget it once matched or refused. */
+static void shadow_reply(cl_loop *L, const char *sid, json_t *env)
+{
+    mm_shadow *sh = tomo_hmap_get(&L->shadows, sid);
+    if (!sh)
+        return;
+    const char *cid = json_string_value(json_object_get(env, "cid"));
+    json_t *v;
+    if ((v = json_object_get(env, "matchmaker_ticket"))) {
+        const char *ticket = json_string_value(json_object_get(v, "ticket"));
+        size_t i;
+        json_t *r;
+        json_array_foreach (sh->recs, i, r) {
+            const char *c = json_string_value(json_object_get(r, "cid"));
+            if (ticket && !*json_string_value(json_object_get(r, "ticket")) &&
+                (!cid || !strcmp(c, cid))) {
+                json_object_set_new(r, "ticket", json_string(ticket));
+                break;
+            }
+        }
+    } else if ((v = json_object_get(env, "matchmaker_matched"))) {
+        const char *ticket = json_string_value(json_object_get(v, "ticket"));
+        if (ticket)
+            shadow_forget(L, sid, ticket, NULL);
+    } else if (cid && json_object_get(env, "error")) {
+        shadow_forget(L, sid, NULL, cid);
+    }
+}
+
+/* The matchmaker node `dead` is gone: this loop's sessions' tickets that
+ * it held go to the next matchmaker node (the client keeps its ticket id:
+ * that node answers to it). An add still waiting for its answer is lost
+ * with it, as any request to a dead node. */
+static void shadow_rehome(cl_loop *L, uint32_t dead)
+{
+    if (!L->shadows.count)
+        return;
+    uint32_t owner = r_matchmaker_origin(L);
+    uint32_t node = node_of(owner);
+    const char *k;
+    void *v;
+    for (size_t i = 0; (i = tomo_hmap_next(&L->shadows, i, &k, &v)) != 0;) {
+        mm_shadow *sh = v;
+        tomo_rt_session *s = tomo_rt_route_session(L->rt, sh->sid);
+        if (!s) {
+            shadow_drop(L, sh->sid);
+            continue;
+        }
+        for (size_t j = json_array_size(sh->recs); j-- > 0;) {
+            json_t *r = json_array_get(sh->recs, j);
+            if ((uint32_t)json_integer_value(json_object_get(r, "node")) != dead)
+                continue;
+            const char *ticket = json_string_value(json_object_get(r, "ticket"));
+            if (!*ticket) {
+                json_array_remove(sh->recs, j);
+                continue;
+            }
+            json_t *body = json_deep_copy(json_object_get(r, "body"));
+            json_object_set_new(body, "ticket", json_string(ticket));
+            if (node) {
+                json_t *env = json_pack("{s:o}", "cluster_matchmaker_readd", body);
+                r_forward(L, L->rt, owner, s, env, "cluster_matchmaker_readd");
+                json_decref(env);
+                json_object_set_new(r, "node", json_integer(node));
+                continue;
+            }
+            /* this node is the matchmaker node now: its home loop adds it */
+            if (L->idx == 0) {
+                tomo_rt_mm_readd(L->rt, s, body);
+                json_decref(body);
+            } else if (L->inner.forward) {
+                json_t *env = json_pack("{s:o}", "cluster_matchmaker_readd", body);
+                L->inner.forward(L->inner.ctx, L->rt, tomo_rt_origin(L->rc->loops[0].rt), s, env,
+                                 "cluster_matchmaker_readd");
+                json_decref(env);
+            } else {
+                json_decref(body);
+            }
+            json_array_remove(sh->recs, j);
+        }
+        if (!json_array_size(sh->recs))
+            shadow_drop(L, sh->sid);
+    }
+}
+
 static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *s,
                        const tomo_stream *st, int persistence, int hidden, const char *status)
 {
@@ -189,6 +337,8 @@ static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *
         L->inner.presence(L->inner.ctx, from, op, s, st, persistence, hidden, status);
     if (s->_ghost)
         return; /* the session's own loop replicates it once it applied it */
+    if (op == TOMO_TRACKER_UNTRACK && L->shadows.count && !tomo_rt_session_alive(s))
+        shadow_drop(L, s->id); /* it is closing */
     begin(L, K_PRESENCE);
     put_presence(&L->out, op, s, st, persistence, hidden, status);
     send_to(L, TOMO_CLUSTER_ALL);
@@ -321,7 +471,17 @@ static void r_forward(void *ctx, tomo_rt *from, uint32_t owner, const tomo_rt_se
     tomo_cluster_put_u64(&L->out, (uint64_t)s->expiry);
     tomo_cluster_put_str(&L->out, s->client_ip);
     tomo_cluster_put_str(&L->out, s->client_port);
-    if (send_to(L, node) != 0 && strcmp(type, "match_data_send")) {
+    int sent = send_to(L, node);
+    if (sent == 0 && !s->_ghost) {
+        if (!strcmp(type, "matchmaker_add"))
+            shadow_add(L, s, env, node);
+        else if (!strcmp(type, "matchmaker_remove") && L->shadows.count)
+            shadow_forget(L, s->id,
+                          json_string_value(json_object_get(
+                              json_object_get(env, "matchmaker_remove"), "ticket")),
+                          NULL);
+    }
+    if (sent != 0 && strcmp(type, "match_data_send")) {
         /* the owner is gone or the bus refused: the client waits for an
          * answer, give it one */
         tomo_rt_req *r = tomo_rt_req_new((tomo_rt_session *)s, env, type);
@@ -689,6 +849,9 @@ static void session_deliver(cl_loop *L, tomo_cluster_buf *r, const char *const *
         return;
     }
     json_t *env = json_loadb(text, len, 0, NULL);
+    if (json_is_object(env) && L->shadows.count)
+        for (uint32_t i = 0; i < n; i++)
+            shadow_reply(L, ids[i], env);
     if (json_is_object(env))
         tomo_rt_route_sessions_local(L->rt, ids, n, env, NULL);
     else
@@ -724,6 +887,7 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
         drop_node(L, node, -1, r->p);
         if (L->idx == 0)
             tomo_rt_amatch_remote_drop(rt, node);
+        shadow_rehome(L, node);
         tomo_rt_route_flush(rt);
         break;
     case K_LOCAL_SNAPSHOT:
@@ -939,6 +1103,7 @@ tomo_rt_cluster *tomo_rt_cluster_attach(tomo_rt *const *rts, int n, tomo_cluster
         L->rc = rc;
         L->rt = rts[k];
         L->idx = (unsigned)k;
+        tomo_hmap_init(&L->shadows);
         /* wrap what is there (the loop router with several loops) */
         L->inner = rts[k]->routing;
         /* only the members wrapped here: one ctx for all of them */
@@ -989,6 +1154,13 @@ void tomo_rt_cluster_free(tomo_rt_cluster *rc)
     for (int k = 0; k < rc->n; k++) {
         tomo_cluster_buf_free(&rc->loops[k].out);
         tomo_cluster_stage_drop(&rc->loops[k].stage);
+        const char *key;
+        void *v;
+        for (size_t i = 0; (i = tomo_hmap_next(&rc->loops[k].shadows, i, &key, &v)) != 0;) {
+            json_decref(((mm_shadow *)v)->recs);
+            free(v);
+        }
+        tomo_hmap_free(&rc->loops[k].shadows);
     }
     free(rc->loops);
     free(rc);

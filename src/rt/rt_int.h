@@ -112,6 +112,11 @@ const char *tomo_rt_mm_validate(struct json_t *body);
 int tomo_rt_mm_add(tomo_rt *rt, const struct tomo_mm_presence *ps, size_t n,
                    const char *party_id, struct json_t *body, char ticket[37]);
 void tomo_rt_mm_presence(const tomo_rt_session *s, struct tomo_mm_presence *p);
+/* cluster: add again, for session s, a solo ticket a dead matchmaker node
+ * held: body is its matchmaker_add body plus "ticket", the id the client
+ * holds, which this matchmaker then answers to (remove, matched). 0 or <0
+ * (logged). Home loop. */
+int tomo_rt_mm_readd(tomo_rt *rt, const tomo_rt_session *s, struct json_t *body);
 size_t tomo_rt_mm_remove_party(tomo_rt *rt, const char *party_id);
 /* Remove the party's ticket; TOMO_ENOTFOUND if no such ticket of that party. */
 int tomo_rt_mm_remove_party_ticket(tomo_rt *rt, const char *party_id, const char *ticket);
