@@ -275,8 +275,8 @@ static void shadow_reply(cl_loop *L, const char *sid, json_t *env)
 
 /* The matchmaker node `dead` is gone: this loop's sessions' tickets that
  * it held go to the next matchmaker node (the client keeps its ticket id:
- * that node answers to it). An add still waiting for its answer is lost
- * with it, as any request to a dead node. */
+ * that node answers to it); an add still waiting for its answer is sent
+ * there again as it was (before hooks are not run twice). */
 static void shadow_rehome(cl_loop *L, uint32_t dead)
 {
     if (!L->shadows.count)
@@ -298,7 +298,22 @@ static void shadow_rehome(cl_loop *L, uint32_t dead)
                 continue;
             const char *ticket = json_string_value(json_object_get(r, "ticket"));
             if (!*ticket) {
+                /* its answer died with the node: ask the next one (the
+                 * answer reaches the client under its cid) */
+                json_t *env = json_pack("{s:O}", "matchmaker_add", json_object_get(r, "body"));
+                const char *cid = json_string_value(json_object_get(r, "cid"));
+                if (*cid)
+                    json_object_set_new(env, "cid", json_string(cid));
                 json_array_remove(sh->recs, j);
+                if (node)
+                    r_forward(L, L->rt, owner, s, env, "matchmaker_add"); /* shadowed again */
+                else if (L->idx == 0)
+                    tomo_rt_dispatch_handler(s, env, "matchmaker_add",
+                                             tomo_rt_handler_of(L->rt, "matchmaker_add"), 1);
+                else if (L->inner.forward)
+                    L->inner.forward(L->inner.ctx, L->rt, tomo_rt_origin(L->rc->loops[0].rt), s,
+                                     env, "matchmaker_add");
+                json_decref(env);
                 continue;
             }
             json_t *body = json_deep_copy(json_object_get(r, "body"));

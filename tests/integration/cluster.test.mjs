@@ -527,7 +527,7 @@ test('one matchmaker for the cluster (the oldest node, a): tickets from three no
   }
 });
 
-test('the matchmaker node dies: the tickets it held are matched on the next one under the ids their clients hold', async () => {
+test('the matchmaker node dies: the tickets it held, and an add it never answered, go to the next one under the ids their clients hold', async () => {
   // a cluster of its own (another subject prefix on the same bus): d is its
   // matchmaker node (the oldest), then e (two loops), then f
   const own = ['--cluster.subject_prefix', 'tomo-mmfail'];
@@ -542,32 +542,32 @@ test('the matchmaker node dies: the tickets it held are matched on the next one 
     const mode = 'mf' + Date.now();
     const q = `+properties.mode:${mode}`;
     const e0 = await partyMemberOn(e, 'mfe0', eBase), e1 = await partyMemberOn(e, 'mfe1', eBase + 1);
-    const f0 = await partyMemberOn(f, 'mff0'), gone = await partyMemberOn(f, 'mffr');
-    users.push(e0, e1, f0, gone);
+    const f0 = await partyMemberOn(f, 'mff0'), kept = await partyMemberOn(f, 'mffr'), late = await partyMemberOn(f, 'mffl');
+    users.push(e0, e1, f0, kept, late);
     const t0 = await e0.addMatchmaker(q, 4, 4, { mode });
     const t1 = await e1.addMatchmaker(q, 4, 4, { mode });
     const tf = await f0.addMatchmaker(q, 4, 4, { mode });
-    const tr = await gone.addMatchmaker(`+properties.mode:other${mode}`, 2, 2, { mode: 'other' + mode });
+    const tk = await kept.addMatchmaker(`+properties.mode:other${mode}`, 2, 2, { mode: 'other' + mode });
     await waitFor(async () => (await metric(d, 'matchmaker_tickets')) === 4, 5000, 'd holds the four tickets');
-    await d.stop('SIGKILL');
+    // d hangs: an add sent now gets no answer, then d is declared dead
+    d.child.kill('SIGSTOP');
+    const waiting = late.addMatchmaker(q, 4, 4, { mode });
     await waitFor(async () => (await peers(f)).join() === 'node-e', 10000, 'f reports d gone');
-    // e is the matchmaker node now: its own sessions' tickets (loop 0 and
-    // loop 1) and f's come back to it
-    await waitFor(async () => (await metric(e, 'matchmaker_tickets')) === 4, 5000, 'e holds the four tickets');
-    assert.equal(await metric(f, 'matchmaker_tickets'), 0, 'not on f');
-    // removal by the id the client holds
-    await gone.removeMatchmaker(tr.ticket);
-    await waitFor(async () => (await metric(e, 'matchmaker_tickets')) === 3, 5000, 'removed on e by its old id');
-    // a fourth player completes the match: each gets the ticket it holds
-    const late = await partyMemberOn(f, 'mffl');
-    users.push(late);
-    const tl = await late.addMatchmaker(q, 4, 4, { mode });
+    await waitFor(async () => (await peers(e)).join() === 'node-f', 10000, 'e reports d gone');
+    // e is the matchmaker node now: the tickets of its own sessions (loop 0
+    // and loop 1) and of f's come back to it, and e answers the waiting add
+    const tl = await waiting;
+    assert.match(tl.ticket, /^[0-9a-f-]{36}$/);
     await waitFor(() => [e0, e1, f0, late].every((u) => u.ev.matchmakermatched.length), 8000, 'all four matched');
     assert.deepEqual([e0, e1, f0, late].map((u) => u.ev.matchmakermatched[0].ticket),
-      [t0.ticket, t1.ticket, tf.ticket, tl.ticket]);
+      [t0.ticket, t1.ticket, tf.ticket, tl.ticket], 'each gets the ticket id it holds');
     const m = e0.ev.matchmakermatched[0];
     assert.deepEqual(m.users.map((u) => u.presence.user_id).sort(), [e0, e1, f0, late].map((u) => u.user.userId).sort());
-    await waitFor(async () => (await metric(e, 'matchmaker_tickets')) === 0, 5000, 'no ticket left on e');
+    // the other ticket waits on e, and is removed by the id its client holds
+    await waitFor(async () => (await metric(e, 'matchmaker_tickets')) === 1, 5000, 'one ticket left on e');
+    assert.equal(await metric(f, 'matchmaker_tickets'), 0, 'none on f');
+    await kept.removeMatchmaker(tk.ticket);
+    await waitFor(async () => (await metric(e, 'matchmaker_tickets')) === 0, 5000, 'removed on e by its old id');
   } finally {
     closeAll(...users);
     for (const n of [d, e, f]) await n.stop('SIGKILL').catch(() => {});
