@@ -381,6 +381,9 @@ typedef struct job {
     char *body;
     size_t body_len;
     char *headers;
+    tomo_loop *loop; /* where the answer goes back to (the submitting loop) */
+    int lent;        /* tomo_http_lend said the worker may write the answer */
+    int accounted;   /* metrics and the server span already recorded */
 } job;
 
 static void append_hdr(char **h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -632,14 +635,38 @@ static void release_on_worker(tomo_api_ctx *ctx)
     tomo_route_match_clear(&ctx->match);
 }
 
+static void account(job *j);
+static void send_job(job *j);
+static void done_cb(void *arg) { send_job(arg); }
+
+static void job_free(job *j)
+{
+    free(j->headers);
+    free(j->body);
+    tomo_api_ctx_clear(&j->ctx);
+    free(j);
+}
+
 static void work_cb(void *arg)
 {
     job *j = arg;
     run_handler(j);
     release_on_worker(&j->ctx);
+    /* A lent request is answered from here (net/http.h): the loop is not
+     * woken for it. after_fn must run on the loop, after the answer. */
+    if (j->lent && !j->ctx.after_fn) {
+        account(j); /* reads req: before it goes back */
+        j->accounted = 1;
+        if (tomo_http_respond_worker(j->req, j->status, j->headers, j->body, j->body_len)) {
+            job_free(j);
+            return;
+        }
+    }
+    tomo_loop_post(j->loop, done_cb, j);
 }
 
-static void send_job(job *j)
+/* The request's metrics and its server span (any thread). */
+static void account(job *j)
 {
     tomo_http_req *req = j->req;
     const char *route = j->ctx.route ? j->ctx.route->name : "unknown";
@@ -661,16 +688,17 @@ static void send_job(job *j)
                  j->ctx.route ? j->ctx.route->path : "?");
         tomo_trace_end_server(&j->ctx.trace, name, j->ctx.err_msg ? j->ctx.grpc_code : 0, "http");
     }
-    tomo_http_respond_raw(req, j->status, j->headers, j->body, j->body_len);
-    if (j->ctx.after_fn)
-        j->ctx.after_fn(j->ctx.srv, j->ctx.after_arg);
-    free(j->headers);
-    free(j->body);
-    tomo_api_ctx_clear(&j->ctx);
-    free(j);
 }
 
-static void done_cb(void *arg) { send_job(arg); }
+static void send_job(job *j)
+{
+    if (!j->accounted)
+        account(j);
+    tomo_http_respond_raw(j->req, j->status, j->headers, j->body, j->body_len);
+    if (j->ctx.after_fn)
+        j->ctx.after_fn(j->ctx.srv, j->ctx.after_arg);
+    job_free(j);
+}
 
 static void respond_simple(tomo_server *srv, tomo_http_req *req, int status, int code,
                            const char *msg, const char *route)
@@ -759,7 +787,11 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
         send_job(j);
         return;
     }
-    if (tomo_pool_submit(srv->pool, work_cb, done_cb, j) < 0) {
+    tomo_loop *cur = tomo_loop_current();
+    j->loop = cur ? cur : srv->loop;
+    j->lent = tomo_http_lend(req);
+    /* work_cb posts the answer back itself (or writes it: lent) */
+    if (tomo_pool_submit(srv->pool, work_cb, NULL, j) < 0) {
         tomo_metric_add(m_rejected, NULL, 1);
         tomo_api_error(&j->ctx, TOMO_GRPC_UNAVAILABLE, "Server busy, try again.");
         finish_ctx(j);

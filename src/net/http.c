@@ -11,10 +11,13 @@
 #include "../core/log.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <llhttp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct tomo_http_server {
     tomo_loop *loop;
@@ -52,8 +55,25 @@ typedef struct conn {
     size_t live_reqs;               /* reqs not yet freed (handed to handlers) */
     char client_ip[64];
     int client_port;
+    /* A request lent to a worker that may write its answer itself
+     * (tomo_http_lend / tomo_http_respond_worker; the rules are in http.h).
+     * `direct` is the loop's alone; dstate and doff are shared with that
+     * worker under dmu, which the worker also holds across its send() so
+     * the loop cannot close the fd under it. */
+    tomo_http_req *direct;
+    pthread_mutex_t dmu;
+    int dstate;                     /* D_* */
+    int doff;                       /* the loop took the permission back */
+    int fd;                         /* the socket (plain TCP only), for the worker's send() */
     struct conn *prev, *next;
 } conn;
+
+enum {
+    D_NONE = 0,
+    D_PENDING, /* lent: the worker may still write */
+    D_WRITTEN, /* the worker wrote the whole answer: the loop takes the request back */
+    D_REST     /* the worker wrote part (or none): the rest is posted to the loop */
+};
 
 typedef struct wreq {
     uv_write_t w;
@@ -70,6 +90,7 @@ static void process(conn *c);
 static void flush(conn *c);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void direct_revoke(struct conn *c);
 
 const char *tomo_http_reason(int status)
 {
@@ -264,6 +285,8 @@ static int cb_message_complete(llhttp_t *p)
     tomo_http_req *r = c->cur;
     c->cur = NULL;
     c->msg_start_ns = 0;
+    /* pipelined behind a lent request: its answer goes through the loop */
+    direct_revoke(c);
     if (c->tail)
         c->tail->_next = r;
     else
@@ -294,6 +317,7 @@ static void init_settings(void)
 static void maybe_free(conn *c)
 {
     if (c->closed && c->timer_closed && c->live_reqs == 0 && c->writes_pending == 0) {
+        pthread_mutex_destroy(&c->dmu);
         free(c->in);
         free(c);
     }
@@ -330,18 +354,70 @@ static void unlink_conn(conn *c)
     s->nconns--;
 }
 
+/* ---- answers written by a worker (tomo_http_lend) ---- */
+
+/* Loop thread: take back the lent request once its worker wrote the whole
+ * answer (D_WRITTEN): it leaves the pipeline as a written response would.
+ * The worker posts nothing in that case, so the loop looks here when it
+ * next hears from the connection (a read, its timer, a close). Returns 1
+ * when it took one. */
+static int direct_collect(conn *c)
+{
+    tomo_http_req *r = c->direct;
+    if (!r)
+        return 0;
+    pthread_mutex_lock(&c->dmu);
+    int st = c->dstate;
+    pthread_mutex_unlock(&c->dmu);
+    if (st != D_WRITTEN)
+        return 0;
+    c->direct = NULL;
+    c->dstate = D_NONE; /* the worker is done with the conn */
+    /* lent only as the pipeline's only request; later ones queue behind it */
+    c->head = r->_next;
+    if (!c->head)
+        c->tail = NULL;
+    c->npipeline--;
+    c->srv->inflight--;
+    c->live_reqs--;
+    c->last_activity_ns = r->_sent_ns;
+    req_free(r);
+    return 1;
+}
+
+/* Loop thread: the loop needs to act on the connection itself (a
+ * pipelined request, EOF, an error answer, shutdown, close): a worker that
+ * has not written yet answers through the loop instead (tomo_http_respond_worker
+ * returns 0); one that has is collected now. */
+static void direct_revoke(conn *c)
+{
+    if (!c->direct)
+        return;
+    pthread_mutex_lock(&c->dmu);
+    c->doff = 1;
+    pthread_mutex_unlock(&c->dmu);
+    direct_collect(c);
+}
+
 static void conn_close(conn *c)
 {
     if (c->closing)
         return;
+    direct_revoke(c);
     c->closing = 1;
     unlink_conn(c);
     /* Requests still with handlers stay alive until they respond; requests
-     * answered but unsent are dropped now. */
+     * answered but unsent are dropped now. A request still lent to a worker
+     * keeps its conn (and its count in live_reqs): that worker may lock dmu
+     * until it answers through the loop, which drops it then. */
     tomo_http_req *r = c->head;
     while (r) {
         tomo_http_req *n = r->_next;
         c->srv->inflight--;
+        if (r == c->direct) {
+            r = n;
+            continue;
+        }
         c->live_reqs--;
         if (r->_done)
             req_free(r);
@@ -491,6 +567,17 @@ static void respond_common(tomo_http_req *req, int status, const char *extra,
     }
     if (req->_done)
         return;
+    if (req == c->direct) {
+        /* lent, but answered through the loop after all */
+        c->direct = NULL;
+        c->dstate = D_NONE;
+        if (c->closing) {
+            c->live_reqs--;
+            req_free(req);
+            maybe_free(c);
+            return;
+        }
+    }
     int ka = req->_keep_alive && !req->_close_after && !c->srv->shutting_down;
     if (req->method == TOMO_HTTP_HEAD) {
         req->_resp = build_response(status, extra, headers, NULL, 0, ka, &req->_resp_len);
@@ -524,6 +611,83 @@ void tomo_http_respond_raw(tomo_http_req *req, int status, const char *extra_hea
     respond_common(req, status, extra_headers, NULL, body, len);
 }
 
+int tomo_http_lend(tomo_http_req *req)
+{
+    conn *c = req->_conn;
+    req->_direct_ok = 0;
+    /* Only the pipeline's only request on a plain TCP keep-alive connection
+     * with nothing queued for writing, that the loop keeps reading behind
+     * (so the client's next request finds the answer written): then the
+     * loop does not write to this socket until the request is back. */
+    if (!c || c->closing || c->upgraded || c->peer_eof || c->stop_reading || !c->reading ||
+        c->fd < 0 || c->direct || c->head != req || req->_next || c->writes_pending ||
+        c->npipeline >= c->srv->lim.max_pipeline || c->srv->shutting_down ||
+        !req->_keep_alive || req->_close_after || req->upgrade || req->method == TOMO_HTTP_HEAD)
+        return 0;
+    c->direct = req;
+    pthread_mutex_lock(&c->dmu);
+    c->dstate = D_PENDING;
+    c->doff = 0;
+    pthread_mutex_unlock(&c->dmu);
+    req->_direct_ok = 1;
+    return 1;
+}
+
+/* Loop thread: what a worker could not send at once (a full socket buffer,
+ * or an error the loop's own write will meet and close on). */
+static void direct_rest(void *arg)
+{
+    tomo_http_req *req = arg;
+    conn *c = req->_conn;
+    c->direct = NULL;
+    c->dstate = D_NONE;
+    if (c->closing) {
+        c->live_reqs--;
+        req_free(req);
+        maybe_free(c);
+        return;
+    }
+    req->_done = 1;
+    flush(c);
+}
+
+int tomo_http_respond_worker(tomo_http_req *req, int status, const char *extra_headers,
+                             const char *body, size_t len)
+{
+    if (!req->_direct_ok)
+        return 0;
+    conn *c = req->_conn; /* kept valid by the lent request (conn_close) */
+    size_t rl;
+    char *resp = build_response(status, extra_headers, NULL, body, len, 1, &rl);
+    pthread_mutex_lock(&c->dmu);
+    if (c->doff) {
+        pthread_mutex_unlock(&c->dmu);
+        free(resp);
+        return 0;
+    }
+    ssize_t w;
+    do
+        w = send(c->fd, resp, rl, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)rl) {
+        req->_sent_ns = tomo_mono_ns();
+        c->dstate = D_WRITTEN;
+        /* from here the loop may free req and c at any time */
+        pthread_mutex_unlock(&c->dmu);
+        free(resp);
+        return 1;
+    }
+    size_t done = w > 0 ? (size_t)w : 0;
+    memmove(resp, resp + done, rl - done);
+    req->_resp = resp;
+    req->_resp_len = rl - done;
+    c->dstate = D_REST;
+    tomo_loop *loop = c->srv->loop;
+    pthread_mutex_unlock(&c->dmu);
+    tomo_loop_post(loop, direct_rest, req);
+    return 1;
+}
+
 /* Answer a protocol error (not tied to a parsed request) and close. The
  * answer queues behind earlier pipelined requests so they still get theirs. */
 static void fail_conn(conn *c, int status, const char *reason)
@@ -534,6 +698,7 @@ static void fail_conn(conn *c, int status, const char *reason)
     const char *hdrs[] = {"Content-Type: application/json", NULL};
     TOMO_LOGD(TOMO_NET, "http protocol error server=%s status=%d reason=%s client=%s",
               c->srv->name, status, reason, c->client_ip);
+    direct_revoke(c);
     if (c->cur) {
         c->live_reqs--;
         req_free(c->cur);
@@ -649,6 +814,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         uv_read_stop(s);
         c->reading = 0;
         c->stop_reading = 1;
+        direct_revoke(c);
         eof_check(c);
         return;
     }
@@ -660,6 +826,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (c->discard_input)
         return;
+    /* a client that waited for its answer before sending more: the lent
+     * request was written by its worker, take it back before parsing */
+    direct_collect(c);
     c->in_len += (size_t)n;
     c->last_activity_ns = tomo_mono_ns();
     process(c);
@@ -676,6 +845,8 @@ static void on_timer(uv_timer_t *t)
     conn *c = t->data;
     if (c->closing || c->upgraded)
         return;
+    /* an answer a worker wrote on a connection that has been quiet since */
+    direct_collect(c);
     uint64_t now = tomo_mono_ns();
     const tomo_http_limits *l = &c->srv->lim;
     if (c->write_start_ns && now - c->write_start_ns > l->write_timeout_ms * 1000000ull) {
@@ -719,6 +890,11 @@ static void on_connection(uv_stream_t *ls, int status)
     conn *c = tomo_xcalloc(1, sizeof(*c));
     c->srv = s;
     c->tcp = tcp;
+    pthread_mutex_init(&c->dmu, NULL);
+    c->fd = -1;
+    uv_os_fd_t fd;
+    if (!tomo_sock_is_tls(tcp) && uv_fileno((uv_handle_t *)&tcp->tcp, &fd) == 0)
+        c->fd = fd;
     tomo_sock_set_data(tcp, c);
     llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
@@ -788,6 +964,7 @@ void tomo_http_server_shutdown(tomo_http_server *s)
     conn *c = s->conns;
     while (c) {
         conn *n = c->next;
+        direct_revoke(c); /* answers from now on say Connection: close */
         if (c->npipeline == 0 && !c->msg_start_ns)
             conn_close(c);
         else if (c->reading) {

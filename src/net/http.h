@@ -4,7 +4,9 @@
  *       idle, write). Hands a connection over on a WebSocket upgrade.
  * Borrows: the loop (net/loop.h).
  * Threads: loop thread only. A handler may hand the request to a worker, but
- *          tomo_http_respond must be called back on the loop thread. */
+ *          tomo_http_respond must be called back on the loop thread; the one
+ *          exception is tomo_http_respond_worker for a request the loop lent
+ *          with tomo_http_lend (below). */
 #ifndef TOMO_NET_HTTP_H
 #define TOMO_NET_HTTP_H
 
@@ -46,6 +48,8 @@ typedef struct tomo_http_req {
     char *_resp;
     size_t _resp_len;
     int _done, _keep_alive, _close_after;
+    int _direct_ok;     /* lent (tomo_http_lend) */
+    uint64_t _sent_ns;  /* when its worker wrote the answer */
     size_t _header_bytes;
 } tomo_http_req;
 
@@ -99,6 +103,38 @@ void tomo_http_respond(tomo_http_req *req, int status, const char *const *header
 /* As above but extra_headers is a pre-built block ("A: b\r\nC: d\r\n"). */
 void tomo_http_respond_raw(tomo_http_req *req, int status, const char *extra_headers,
                            const char *body, size_t len);
+
+/* Answering from a worker without a second hand-off.
+ *
+ * A keep-alive HTTP/1.1 client that waits for each answer has one request
+ * in flight, so the worker that ran it can write the (small) answer to the
+ * socket itself and the loop need not be woken for it: the loop takes the
+ * request back when it next hears from the connection (the client's next
+ * request, the connection's timer tick, a close).
+ *
+ * tomo_http_lend (loop thread, before handing req to a worker): returns 1
+ * when req may be answered with tomo_http_respond_worker: plain TCP (not
+ * TLS), keep-alive, not HEAD or an upgrade, the pipeline's only request,
+ * nothing queued for writing. From then until the request is back, the loop
+ * writes nothing to that socket. If the handler answers on the loop after
+ * all (a full queue), tomo_http_respond* ends the loan.
+ *
+ * tomo_http_respond_worker (the worker holding req): builds the answer and,
+ * under the connection's lock, sends it with one non-blocking send(). The
+ * loop takes the permission back under the same lock (a pipelined request
+ * behind it, the client's EOF, an error answer, shutdown, close): the lock
+ * is held across the send, so the loop never closes the fd under the
+ * worker, and a worker that finds the permission gone returns 0 and the
+ * caller answers on the loop as usual (tomo_http_respond*; a closed
+ * connection drops it there). What one send() could not write is posted to
+ * the loop, which writes the rest in order. Returns 1 when the HTTP layer
+ * took the answer: req is no longer the caller's, who must not touch it
+ * (the loop may free it at once). 0 for a request that was not lent. The
+ * conn stays allocated while its lent request is out: conn_close keeps that
+ * request counted until it comes back. */
+int tomo_http_lend(tomo_http_req *req);
+int tomo_http_respond_worker(tomo_http_req *req, int status, const char *extra_headers,
+                             const char *body, size_t len);
 
 /* Take the TCP connection out of HTTP for a WebSocket: writes response_head
  * (the 101 response) and gives the socket to the caller, who owns it from now

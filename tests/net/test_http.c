@@ -1,6 +1,8 @@
 /* tests/net/test_http.c: the HTTP server over real sockets: keep-alive,
  * pipelining order, body/header limits, malformed input, read timeout, and
- * that the server keeps serving others after each bad client. */
+ * that the server keeps serving others after each bad client; answers
+ * written by a worker (tomo_http_lend / tomo_http_respond_worker), and the
+ * loop taking that back for pipelining, EOF, a reset and a full socket. */
 #define _GNU_SOURCE
 #include "core/common.h"
 #include "net/http.h"
@@ -9,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -32,11 +35,58 @@ static void slow_done(void *a)
     free(d);
 }
 
+/* /lent/N: answered by the worker after N ms, written from the worker when
+ * the loop lent the request, else (or when the loop took it back) through
+ * the loop. /lent/big: an 8 MiB answer (more than one send() takes). */
+static atomic_int g_direct, g_fallback, g_notlent;
+
+typedef struct lent {
+    tomo_http_req *req;
+    int ms, big, lent;
+} lent;
+
+static void lent_done(void *a)
+{
+    lent *l = a;
+    tomo_http_respond(l->req, 200, NULL, l->req->path, strlen(l->req->path));
+    free(l);
+}
+
+static void lent_work(void *a)
+{
+    lent *l = a;
+    usleep((useconds_t)l->ms * 1000);
+    size_t n = l->big ? (size_t)8 << 20 : strlen(l->req->path);
+    char *body = l->big ? malloc(n) : tomo_xstrdup(l->req->path);
+    if (l->big)
+        memset(body, 'b', n);
+    int was_lent = l->lent;
+    /* a big answer goes back through the loop when not lent; never here */
+    if (tomo_http_respond_worker(l->req, 200, NULL, body, n)) {
+        /* l->req is the HTTP layer's now */
+        atomic_fetch_add(&g_direct, 1);
+        free(l);
+    } else {
+        atomic_fetch_add(was_lent ? &g_fallback : &g_notlent, 1);
+        tomo_loop_post(g_loop, lent_done, l);
+    }
+    free(body);
+}
+
 /* /slow/N answers after N ms on a worker, everything else at once with the
  * path (or the body for POST) as the response body. */
 static void handler(tomo_http_req *req, void *ud)
 {
     (void)ud;
+    if (!strncmp(req->path, "/lent/", 6)) {
+        lent *l = tomo_xcalloc(1, sizeof(*l));
+        l->req = req;
+        l->big = !strcmp(req->path, "/lent/big");
+        l->ms = l->big ? 0 : atoi(req->path + 6);
+        l->lent = tomo_http_lend(req);
+        tomo_pool_submit(g_pool, lent_work, NULL, l);
+        return;
+    }
     if (!strncmp(req->path, "/slow/", 6)) {
         delayed *d = tomo_xcalloc(1, sizeof(*d));
         d->req = req;
@@ -81,6 +131,8 @@ static void send_all(int fd, const char *s, size_t n)
         n -= (size_t)w;
     }
 }
+
+static void send_str(int fd, const char *s) { send_all(fd, s, strlen(s)); }
 
 /* Read until the peer closes or `want` bytes matched count responses. */
 static char *read_until(int fd, const char *stop, int count)
@@ -202,6 +254,121 @@ static void test_half_close(void)
     close(fd);
 }
 
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* One request at a time on a keep-alive connection: every answer written by
+ * its worker, in order, and the connection stays usable. */
+static void test_lent_keepalive(void)
+{
+    int d0 = atomic_load(&g_direct), f0 = atomic_load(&g_fallback);
+    int fd = dial();
+    for (int i = 0; i < 50; i++) {
+        char q[80], want[40];
+        int n = snprintf(q, sizeof(q), "GET /lent/0/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+        snprintf(want, sizeof(want), "/lent/0/%d", i);
+        send_all(fd, q, (size_t)n);
+        char *r = read_until(fd, want, 1);
+        TT_CONTAINS(r, "HTTP/1.1 200");
+        TT_CONTAINS(r, want);
+        TT_TRUE(!strstr(r, "Connection: close"));
+        free(r);
+    }
+    close(fd);
+    /* the worker counts after its send: the last answer can arrive first */
+    for (int i = 0; i < 100 && atomic_load(&g_direct) - d0 < 50; i++)
+        usleep(10000);
+    TT_EQ(atomic_load(&g_direct) - d0, 50);
+    TT_EQ(atomic_load(&g_fallback) - f0, 0);
+}
+
+/* A request pipelined behind a lent one takes the loan back: the worker's
+ * answer goes through the loop, both in order. */
+static void test_lent_pipelined(void)
+{
+    int f0 = atomic_load(&g_fallback);
+    int fd = dial();
+    const char reqs[] = "GET /lent/150 HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, reqs, sizeof(reqs) - 1);
+    char *r = read_until(fd, "/fast", 1);
+    const char *a = strstr(r, "/lent/150"), *b = strstr(r, "/fast");
+    TT_TRUE(a && b && a < b);
+    TT_EQ(count(r, "HTTP/1.1 200"), 2);
+    free(r);
+    close(fd);
+    TT_EQ(atomic_load(&g_fallback) - f0, 1);
+}
+
+/* The client half-closes, or resets, while its request is lent: the
+ * half-closed one still gets its answer and then the close; the reset one
+ * is dropped (the conn outlives the loan); the server keeps serving. */
+static void test_lent_eof_and_reset(void)
+{
+    int fd = dial();
+    send_str(fd, "GET /lent/100 HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(fd, SHUT_WR);
+    char *r = read_until(fd, NULL, 0); /* until the server closes */
+    TT_CONTAINS(r, "HTTP/1.1 200");
+    TT_CONTAINS(r, "/lent/100");
+    free(r);
+    close(fd);
+    int f0 = atomic_load(&g_fallback) + atomic_load(&g_direct);
+    fd = dial();
+    send_str(fd, "GET /lent/100 HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    usleep(20000); /* the server has read it and lent it */
+    close(fd);     /* RST */
+    for (int i = 0; i < 100 && atomic_load(&g_fallback) + atomic_load(&g_direct) == f0; i++)
+        usleep(10000);
+    TT_EQ(atomic_load(&g_fallback) + atomic_load(&g_direct) - f0, 1);
+    fd = dial();
+    send_str(fd, "GET /lent/0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    r = read_until(fd, "/lent/0", 1);
+    TT_CONTAINS(r, "/lent/0");
+    free(r);
+    close(fd);
+}
+
+/* An answer larger than the socket takes at once: the worker sends what
+ * fits, the loop writes the rest in order, the connection carries on. */
+static void test_lent_partial_write(void)
+{
+    int fd = dial();
+    send_str(fd, "GET /lent/big HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50000); /* let the worker meet a full socket */
+    size_t cap = (9u << 20), len = 0;
+    char *buf = malloc(cap);
+    size_t want = 0;
+    while (len < cap - 1) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *eoh = strstr(buf, "\r\n\r\n");
+        if (eoh && !want)
+            want = (size_t)(eoh + 4 - buf) + ((size_t)8 << 20);
+        if (want && len >= want)
+            break;
+    }
+    TT_TRUE(want && len == want);
+    TT_CONTAINS(buf, "Content-Length: 8388608");
+    TT_TRUE(buf[len - 1] == 'b');
+    free(buf);
+    send_str(fd, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *r = read_until(fd, "/after", 1);
+    TT_CONTAINS(r, "HTTP/1.1 200");
+    free(r);
+    close(fd);
+}
+
 static void stop_cb(void *a)
 {
     (void)a;
@@ -232,6 +399,10 @@ int main(void)
     TT_RUN(test_bad_requests);
     TT_RUN(test_half_request_times_out);
     TT_RUN(test_half_close);
+    TT_RUN(test_lent_keepalive);
+    TT_RUN(test_lent_pipelined);
+    TT_RUN(test_lent_eof_and_reset);
+    TT_RUN(test_lent_partial_write);
     tomo_loop_post(g_loop, stop_cb, NULL);
     pthread_join(th, NULL);
     tomo_pool_free(g_pool);
