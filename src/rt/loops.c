@@ -16,14 +16,27 @@
 
 typedef struct msg msg;
 
+/* Relayed match data is the hot hand-off (M_SESSIONS of a few ids): its
+ * blocks are recycled instead of freed. The loop that runs (or drops) one
+ * keeps it in its own list (its thread only, no lock) and takes from there
+ * for its own hand-offs; match traffic runs both ways, so in steady state a
+ * hand-off allocates nothing. At most POOL_MAX blocks kept per loop. */
+#define POOL_IDS 8
+#define POOL_MAX 4096
+typedef struct msg_pool {
+    msg *free;
+    size_t n;
+} msg_pool;
+
 /* One FIFO per destination loop. The destination runs it when woken (one
  * tomo_loop_post per batch) and also before it handles anything that may
  * depend on what other loops did just before (tomo_rt_route_pump): a
  * client that saw another loop's answer (a join) finds its effects here. */
 typedef struct inbox {
-    pthread_mutex_t mu;
+    _Alignas(64) pthread_mutex_t mu; /* a cache line of its own per loop */
     msg *head, *tail;
     int woken; /* a wake-up post is pending */
+    atomic_size_t queued; /* messages waiting (the bound) */
     struct tomo_rt_loops *L;
     int idx;
 } inbox;
@@ -33,7 +46,14 @@ struct tomo_rt_loops {
     size_t max_queue;
     tomo_rt *rts[TOMO_RT_LOOPS_MAX];
     inbox in[TOMO_RT_LOOPS_MAX];
-    atomic_size_t queued[TOMO_RT_LOOPS_MAX]; /* messages waiting per destination */
+    /* Per loop, touched by its own thread only (a cache line each): the
+     * destinations whose wake-up it owes, posted at the end of its turn
+     * (routing.flush), so one turn's hand-offs to a loop cost one uv_async, not
+     * one per message; and its recycled blocks. */
+    struct {
+        _Alignas(64) uint64_t owed;
+        msg_pool pool;
+    } self[TOMO_RT_LOOPS_MAX];
     atomic_int stopping;
     atomic_uint_fast64_t dropped;
     tomo_metric *m_dropped;
@@ -55,6 +75,7 @@ struct msg {
     msg *next;
     tomo_rt_loops *L;
     int dst, kind;
+    int pooled; /* a recycled block (room for POOL_IDS ids) */
     uint32_t origin;
     /* presence */
     int op, persistence, hidden;
@@ -67,19 +88,38 @@ struct msg {
     json_t *env;            /* owned (a deep copy made on the sender) */
     tomo_frame *json_frame; /* ref held, or NULL */
     char *skip;             /* session id or NULL */
-    char **ids;             /* M_SESSIONS */
+    const char **ids;       /* M_SESSIONS: nids pointers into idv */
     size_t nids;
     int ws_code;
     char *reason;
     /* M_FORWARD */
     char *type;
     tomo_rt_session_meta meta; /* vars owned */
+    /* M_SESSIONS: the ids, in the same block as the message */
+    char idv[][37];
 };
 
 static char *dup_or_null(const char *s) { return s ? tomo_xstrdup(s) : NULL; }
 
+/* The loop of L the calling thread runs, among a and b, or -1. */
+static int thread_loop(const tomo_rt_loops *L, int a, int b);
+
 static void msg_free(msg *m)
 {
+    if (m->pooled) { /* only a frame or a tree to let go of */
+        json_decref(m->env);
+        tomo_frame_unref(m->json_frame);
+        tomo_rt_loops *L = m->L;
+        int k = thread_loop(L, m->dst, (int)m->origin);
+        if (k >= 0 && L->self[k].pool.n < POOL_MAX) {
+            m->next = L->self[k].pool.free;
+            L->self[k].pool.free = m;
+            L->self[k].pool.n++;
+        } else {
+            free(m);
+        }
+        return;
+    }
     free(m->username);
     free(m->status);
     free(m->subject);
@@ -88,9 +128,6 @@ static void msg_free(msg *m)
     json_decref(m->env);
     tomo_frame_unref(m->json_frame);
     free(m->skip);
-    for (size_t i = 0; i < m->nids; i++)
-        free(m->ids[i]);
-    free(m->ids);
     free(m->reason);
     free(m->type);
     json_decref(m->meta.vars);
@@ -109,7 +146,7 @@ static void untrack_everywhere(tomo_rt_loops *L, int self, const char *session_i
 static void run(msg *m)
 {
     tomo_rt_loops *L = m->L;
-    atomic_fetch_sub(&L->queued[m->dst], 1);
+    atomic_fetch_sub(&L->in[m->dst].queued, 1);
     tomo_rt *rt = L->rts[m->dst];
     if (atomic_load(&L->stopping) || !rt) {
         msg_free(m);
@@ -132,8 +169,7 @@ static void run(msg *m)
         tomo_rt_send_to_user_local(rt, m->user_id, m->env);
         break;
     case M_SESSIONS:
-        tomo_rt_route_sessions_local(rt, (const char *const *)m->ids, m->nids, m->env,
-                                     m->json_frame);
+        tomo_rt_route_sessions_local(rt, m->ids, m->nids, m->env, m->json_frame);
         break;
     case M_CLOSE: {
         tomo_rt_session *s = tomo_rt_route_session(rt, m->session_id);
@@ -205,9 +241,9 @@ static void post(tomo_rt_loops *L, msg *m, int droppable)
         msg_free(m);
         return;
     }
-    size_t q = atomic_fetch_add(&L->queued[m->dst], 1);
+    size_t q = atomic_fetch_add(&L->in[m->dst].queued, 1);
     if (droppable && q >= L->max_queue) {
-        atomic_fetch_sub(&L->queued[m->dst], 1);
+        atomic_fetch_sub(&L->in[m->dst].queued, 1);
         atomic_fetch_add(&L->dropped, 1);
         tomo_metric_add(L->m_dropped, NULL, 1);
         msg_free(m);
@@ -222,9 +258,44 @@ static void post(tomo_rt_loops *L, msg *m, int droppable)
     in->tail = m;
     int wake = !in->woken;
     in->woken = 1;
+    int dst = m->dst;
     pthread_mutex_unlock(&in->mu);
-    if (wake)
-        tomo_loop_post(L->rts[m->dst]->loop, on_wake, in);
+    if (!wake)
+        return;
+    /* The message is visible to the destination's pump now; the wake-up
+     * waits for the end of this loop's turn when this is a loop thread
+     * (always, but for shutdown's drain). */
+    int self = (int)m->origin;
+    if (self >= 0 && self < L->n && L->rts[self] &&
+        tomo_loop_current() == L->rts[self]->loop && dst < 64)
+        L->self[self].owed |= (uint64_t)1 << dst;
+    else
+        tomo_loop_post(L->rts[dst]->loop, on_wake, in);
+}
+
+static void flush(void *ctx, tomo_rt *rt)
+{
+    tomo_rt_loops *L = ctx;
+    int self = (int)rt->origin;
+    if (self < 0 || self >= L->n || !L->self[self].owed)
+        return;
+    uint64_t owed = L->self[self].owed;
+    L->self[self].owed = 0;
+    for (int d = 0; d < L->n; d++)
+        if ((owed >> d) & 1)
+            tomo_loop_post(L->rts[d]->loop, on_wake, &L->in[d]);
+}
+
+static int thread_loop(const tomo_rt_loops *L, int a, int b)
+{
+    tomo_loop *cur = tomo_loop_current();
+    if (!cur)
+        return -1;
+    if (a >= 0 && a < L->n && L->rts[a] && L->rts[a]->loop == cur)
+        return a;
+    if (b >= 0 && b < L->n && L->rts[b] && L->rts[b]->loop == cur)
+        return b;
+    return -1;
 }
 
 static msg *msg_new_from(tomo_rt_loops *L, int dst, int kind, uint32_t origin)
@@ -375,13 +446,44 @@ static void r_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char *co
                        size_t n, json_t *env, tomo_frame *json_frame)
 {
     tomo_rt_loops *L = ctx;
-    msg *m = msg_new(L, (int)origin, M_SESSIONS, from);
-    m->ids = tomo_xcalloc(n ? n : 1, sizeof(*m->ids));
-    for (size_t i = 0; i < n; i++)
-        m->ids[i] = tomo_xstrdup(ids[i]);
+    if ((int)origin < 0 || (int)origin >= L->n || (!env && !json_frame))
+        return;
+    /* One block: the message, the ids and the pointers to them; a
+     * recycled one when they fit. */
+    size_t cap = n <= POOL_IDS ? POOL_IDS : n;
+    size_t head = sizeof(msg) + cap * sizeof(char[37]);
+    head = (head + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+    int self = thread_loop(L, (int)from->origin, -1);
+    msg *m;
+    if (cap == POOL_IDS && self >= 0 && L->self[self].pool.free) {
+        m = L->self[self].pool.free;
+        L->self[self].pool.free = m->next;
+        L->self[self].pool.n--;
+    } else {
+        m = tomo_xmalloc(head + cap * sizeof(char *));
+    }
+    memset(m, 0, sizeof(*m));
+    m->pooled = cap == POOL_IDS;
+    m->L = L;
+    m->dst = (int)origin;
+    m->kind = M_SESSIONS;
+    m->origin = from->origin;
+    m->ids = (const char **)(void *)((char *)m + head);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strnlen(ids[i], 36);
+        memcpy(m->idv[i], ids[i], l);
+        m->idv[i][l] = '\0';
+        m->ids[i] = m->idv[i];
+    }
     m->nids = n;
-    m->env = json_deep_copy(env);
-    m->json_frame = json_frame ? tomo_frame_ref(json_frame) : NULL;
+    /* The JSON frame the sender's own clients got is shared as it is (its
+     * count is atomic); the destination builds a tree from its text only
+     * for a protobuf recipient. Without one, a copy of the tree (jansson
+     * counts are not atomic). */
+    if (json_frame)
+        m->json_frame = tomo_frame_ref(json_frame);
+    else
+        m->env = json_deep_copy(env);
     post(L, m, 1);
 }
 
@@ -435,7 +537,11 @@ tomo_rt_loops *tomo_rt_loops_new(int n, size_t max_queue)
         n = 1;
     if (n > TOMO_RT_LOOPS_MAX)
         n = TOMO_RT_LOOPS_MAX;
-    tomo_rt_loops *L = tomo_xcalloc(1, sizeof(*L));
+    /* aligned: the per-loop parts each have their own cache line */
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, sizeof(tomo_rt_loops)) != 0)
+        abort();
+    tomo_rt_loops *L = memset(mem, 0, sizeof(tomo_rt_loops));
     L->n = n;
     L->max_queue = max_queue ? max_queue : 1;
     for (int i = 0; i < n; i++) {
@@ -465,6 +571,7 @@ void tomo_rt_loops_add(tomo_rt_loops *L, int idx, tomo_rt *rt)
         .user_stream_leave = r_stream_leave,
         .forward = r_forward,
         .ghost_presence = r_ghost_presence,
+        .flush = flush,
     };
     tomo_rt_set_routing(rt, &r, (uint32_t)idx);
     tomo_rt_set_home(rt, L->rts[0] ? L->rts[0] : rt);
@@ -485,7 +592,12 @@ void tomo_rt_loops_free(tomo_rt_loops *L)
     for (int i = 0; i < L->n; i++) {
         for (msg *m = L->in[i].head, *next; m; m = next) {
             next = m->next;
+            m->pooled = 0; /* no loop runs any more: free, not recycled */
             msg_free(m);
+        }
+        for (msg *m = L->self[i].pool.free, *next; m; m = next) {
+            next = m->next;
+            free(m);
         }
         pthread_mutex_destroy(&L->in[i].mu);
     }

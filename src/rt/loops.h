@@ -4,10 +4,13 @@
  *       loops (heap; each one freed by the loop that runs it).
  * Borrows: every loop's tomo_rt (registered with tomo_rt_loops_add).
  * Threads: new/add/stop/free on the main thread (start-up, shutdown); the
- *          routing callbacks run on the sending loop's thread and post to
- *          the destination loop (tomo_loop_post: one FIFO queue per loop, so
- *          the order of one sender's messages holds, and a presence change
- *          always arrives before the messages that follow it).
+ *          routing callbacks run on the sending loop's thread and append to
+ *          the destination loop's inbox (one FIFO per loop, so the order of
+ *          one sender's messages holds, and a presence change always arrives
+ *          before the messages that follow it). The destination runs its
+ *          inbox when woken and before it handles an envelope (pump); the
+ *          sender posts the wake-up (tomo_loop_post) once per destination at
+ *          the end of its turn (routing.flush), not once per message.
  *
  * What crosses: every local presence change (replicated into the other
  * loops' trackers as remote presences, so listings, counts and presence
@@ -15,7 +18,9 @@
  * that has members (a deep copy of the envelope; that loop encodes it once
  * per format for all its members); messages to a user (loops holding the
  * user's sockets, from the notification stream); messages to given remote
- * sessions (relayed match data: the JSON frame is shared, refcounted);
+ * sessions (relayed and authoritative match data: only the JSON frame
+ * crosses, refcounted; the destination parses its text into a tree only
+ * for a protobuf recipient; the message block, ids inline, is recycled);
  * session closes (single_socket) and disconnect_user. Loop 0 is the home
  * of the single owners (parties, the matchmaker, authoritative matches,
  * the runtime's seam): envelopes for them are forwarded there with the

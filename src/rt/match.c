@@ -388,28 +388,9 @@ static int h_match_data_send(tomo_rt_req *req)
         tomo_rt_out o;
         tomo_rt_md_out(&o, b.p, b.n, &f);
         sb_free(&b);
-        size_t ng = 0;
-        for (size_t r = 0; r < k; r++) {
-            if (to[r]->_ghost)
-                ng++;
-            else
-                tomo_rt_out_send(&o, to[r]);
-        }
-        if (ng) {
-            /* Members on other loops or nodes: one hand-off per origin, the
-             * JSON frame shared. */
-            tomo_rt_session *gstack[64];
-            tomo_rt_session **g = ng <= 64 ? gstack : tomo_xmalloc(ng * sizeof(*g));
-            ng = 0;
-            for (size_t r = 0; r < k; r++)
-                if (to[r]->_ghost)
-                    g[ng++] = to[r];
-            if (!o.env)
-                o.env = o.build(o.build_arg);
-            tomo_rt_route_ghosts(req->rt, g, ng, o.env, o.frame[TOMO_RT_FORMAT_JSON]);
-            if (g != gstack)
-                free(g);
-        }
+        /* Members on other loops or nodes: one hand-off per origin, the
+         * JSON frame shared (rt/route.h). */
+        tomo_rt_route_out(req->rt, &o, to, k);
         tomo_rt_out_clear(&o);
     }
     for (size_t r = 0; r < k; r++)

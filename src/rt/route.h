@@ -52,7 +52,9 @@ typedef struct tomo_rt_routing {
                      const tomo_stream *st, int persistence, int hidden, const char *status);
     /* Sessions of one origin (ghosts' ids): send env to each, encoded once
      * per format there. json_frame (may be NULL) is env already encoded as
-     * a JSON text frame (atomically refcounted: ref it to keep it). */
+     * a JSON text frame (atomically refcounted: ref it to keep it); with a
+     * frame, env may be NULL (the tree is then parsed from the frame's text
+     * where a protobuf recipient needs it). */
     void (*to_sessions)(void *ctx, tomo_rt *from, uint32_t origin, const char *const *session_ids,
                         size_t n, json_t *env, tomo_frame *json_frame);
     /* Close one remote session (a ghost: g->origin, g->id); final_env may
@@ -150,7 +152,8 @@ tomo_rt_session *tomo_rt_route_session(tomo_rt *rt, const char *session_id);
 size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
                             const tomo_rt_session *skip);
 /* Send to ghosts (remote sessions) g[0..n): one to_sessions call per
- * origin. env borrowed; json_frame may be NULL (see to_sessions). */
+ * origin. env borrowed; either env or json_frame may be NULL, not both
+ * (see to_sessions). */
 void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json_t *env,
                           tomo_frame *json_frame);
 /* A broadcast to sessions ss[0..n) wherever they are: local ones through
@@ -158,7 +161,9 @@ void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json
  * Returns the local recipients reached. */
 size_t tomo_rt_route_out(tomo_rt *rt, tomo_rt_out *o, tomo_rt_session *const *ss, size_t n);
 /* On the destination: send env to this loop's sessions ids[0..n), sharing
- * one encoding per format (json_frame, if given, is the JSON one). */
+ * one encoding per format (json_frame, if given, is the JSON one; env may
+ * then be NULL: the tree is parsed from the frame's text, and only if a
+ * protobuf recipient needs it). */
 size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
                                     tomo_frame *json_frame);
 /* Only this loop's members (what a routing implementation calls on the

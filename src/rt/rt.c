@@ -684,10 +684,13 @@ size_t tomo_rt_route_out(tomo_rt *rt, tomo_rt_out *o, tomo_rt_session *const *ss
     for (size_t i = 0; i < n; i++)
         if (ss[i]->_ghost && !ss[i]->_gone)
             g[ng++] = ss[i];
-    if (!o->env && o->build)
+    /* The JSON frame, when there is one, is all the hand-off needs (the
+     * tree is built on the far side only for a protobuf recipient). */
+    tomo_frame *jf = o->frame[TOMO_RT_FORMAT_JSON];
+    if (!jf && !o->env && o->build)
         o->env = o->build(o->build_arg);
-    if (o->env && ng)
-        tomo_rt_route_ghosts(rt, g, ng, o->env, o->frame[TOMO_RT_FORMAT_JSON]);
+    if ((o->env || jf) && ng)
+        tomo_rt_route_ghosts(rt, g, ng, o->env, jf);
     if (g != gstack)
         free(g);
     return sent;
@@ -733,8 +736,9 @@ void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json
     if (!n || !rt->routing.to_sessions)
         return;
     const char *stackv[64];
+    uint8_t donev[64] = {0};
     const char **ids = n <= 64 ? stackv : tomo_xmalloc(n * sizeof(*ids));
-    uint8_t *done = tomo_xcalloc(n, 1);
+    uint8_t *done = n <= 64 ? donev : tomo_xcalloc(n, 1);
     for (size_t i = 0; i < n; i++) {
         if (done[i])
             continue;
@@ -746,16 +750,63 @@ void tomo_rt_route_ghosts(tomo_rt *rt, tomo_rt_session *const *g, size_t n, json
             }
         rt->routing.to_sessions(rt->routing.ctx, rt, g[i]->origin, ids, k, env, json_frame);
     }
-    free(done);
+    if (done != donev)
+        free(done);
     if (ids != stackv)
         free(ids);
+}
+
+/* The tree of a JSON frame's text (tomo_rt_out's lazy build: only a
+ * protobuf recipient needs it). */
+static json_t *frame_tree(void *arg)
+{
+    size_t len;
+    const uint8_t *p = tomo_frame_payload(arg, &len);
+    json_t *env = json_loadb((const char *)p, len, 0, NULL);
+    if (!json_is_object(env)) {
+        json_decref(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* The envelope type of a JSON frame, from its first key (the codec and
+ * the match_data formatter put it first; a reply's "cid" would come
+ * first: -1, as for anything unexpected). */
+static int frame_type(tomo_frame *f, char *buf, size_t cap)
+{
+    size_t len, k = 0;
+    const char *p = (const char *)tomo_frame_payload(f, &len);
+    if (len < 4 || p[0] != '{' || p[1] != '"')
+        return -1;
+    for (size_t i = 2; i < len && k + 1 < cap; i++) {
+        if (p[i] == '"') {
+            buf[k] = '\0';
+            return k && strcmp(buf, "cid") ? 0 : -1;
+        }
+        if (p[i] == '\\')
+            return -1;
+        buf[k++] = p[i];
+    }
+    return -1;
 }
 
 size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
                                     tomo_frame *json_frame)
 {
     tomo_rt_out o;
-    tomo_rt_out_init(&o, json_incref(env));
+    char type[64];
+    if (!env && json_frame && frame_type(json_frame, type, sizeof(type)) == 0) {
+        memset(&o, 0, sizeof(o));
+        o.type = type; /* read by tomo_rt_out_clear, below */
+        o.build = frame_tree;
+        o.build_arg = json_frame;
+    } else {
+        json_t *tree = env ? json_incref(env) : json_frame ? frame_tree(json_frame) : NULL;
+        if (!tree)
+            return 0;
+        tomo_rt_out_init(&o, tree);
+    }
     if (json_frame)
         o.frame[TOMO_RT_FORMAT_JSON] = tomo_frame_ref(json_frame);
     size_t sent = 0;

@@ -122,8 +122,10 @@ test('loops: chat room across loops: presence events, listings, delivery in orde
 });
 
 test('loops: relayed match across loops: join by id, presences, match data in order', async () => {
-  const a = await userOn(0, 'ma'), b = await userOn(1, 'mb');
-  const sa = await socketOn(a), sb = await socketOn(b);
+  // c (loop 2) speaks protobuf: only the JSON frame crosses loops, so its
+  // loop builds the protobuf envelope from that text
+  const a = await userOn(0, 'ma'), b = await userOn(1, 'mb'), c = await userOn(2, 'mc');
+  const sa = await socketOn(a), sb = await socketOn(b), sc = await socketOn(c, { protobuf: true });
   try {
     const m = await sa.createMatch();
     const mb = await sb.joinMatch(m.match_id);
@@ -131,19 +133,30 @@ test('loops: relayed match across loops: join by id, presences, match data in or
     assert.deepEqual(mb.presences.map((p) => p.user_id), [a.userId]);
     await waitFor(() => sa.events.matchpresence.find((e) => e.joins?.some((p) => p.user_id === b.userId)),
       5000, 'a sees b join the match');
-    // the listing is process-wide: from either loop, size 2
+    const mc = await sc.joinMatch(m.match_id);
+    assert.deepEqual(mc.presences.map((p) => p.user_id).sort(), [a.userId, b.userId].sort());
+    await waitFor(() => sb.events.matchpresence.find((e) => e.joins?.some((p) => p.user_id === c.userId)),
+      5000, 'b sees c join the match');
+    // the listing is process-wide: from any loop, size 3
     for (let k = 0; k < LOOPS; k++) {
       const u = await userOn(k, 'lst');
       const list = await u.client.listMatches(u.session, 100);
       const row = (list.matches || []).find((x) => x.match_id === m.match_id);
-      assert.equal(row?.size, 2, `listing from loop ${k}`);
+      assert.equal(row?.size, 3, `listing from loop ${k}`);
     }
     for (let i = 0; i < 50; i++) sa.sendMatchState(m.match_id, 7, JSON.stringify({ i }));
     await waitFor(() => sb.events.matchdata.length >= 50, 5000, 'b gets 50 match data');
-    const seq = sb.events.matchdata.map((d) => JSON.parse(new TextDecoder().decode(d.data)).i);
-    assert.deepEqual(seq, [...Array(50).keys()]);
-    assert.equal(sb.events.matchdata[0].presence.user_id, a.userId);
-    assert.equal(sb.events.matchdata[0].op_code, 7);
+    await waitFor(() => sc.events.matchdata.length >= 50, 5000, 'c (protobuf) gets 50 match data');
+    for (const s of [sb, sc]) {
+      const seq = s.events.matchdata.map((d) => JSON.parse(new TextDecoder().decode(d.data)).i);
+      assert.deepEqual(seq, [...Array(50).keys()]);
+      assert.equal(s.events.matchdata[0].match_id, m.match_id);
+      assert.equal(s.events.matchdata[0].presence.user_id, a.userId);
+      assert.equal(s.events.matchdata[0].presence.session_id, m.self.session_id);
+      assert.equal(s.events.matchdata[0].presence.username, a.username);
+      assert.equal(Number(s.events.matchdata[0].op_code), 7);
+    }
+    await sc.leaveMatch(m.match_id);
     // b to a only, by presence
     await sb.sendMatchState(m.match_id, 8, 'hi', [{ user_id: a.userId, session_id: m.self.session_id }]);
     await waitFor(() => sa.events.matchdata.some((d) => d.op_code === 8), 5000, 'a gets b');
@@ -151,7 +164,7 @@ test('loops: relayed match across loops: join by id, presences, match data in or
     await waitFor(() => sa.events.matchpresence.find((e) => e.leaves?.some((p) => p.user_id === b.userId)),
       5000, 'a sees b leave the match');
   } finally {
-    closeAll(sa, sb);
+    closeAll(sa, sb, sc);
   }
 });
 
