@@ -163,7 +163,7 @@ static void run(msg *m)
         tomo_rt_route_flush(rt);
         break;
     case M_STREAM:
-        tomo_rt_route_stream_local(rt, &st, m->env, m->skip);
+        tomo_rt_route_stream_local(rt, &st, m->env, m->json_frame, m->skip);
         break;
     case M_USER:
         tomo_rt_send_to_user_local(rt, m->user_id, m->env);
@@ -374,7 +374,7 @@ static void untrack_everywhere(tomo_rt_loops *L, int self, const char *session_i
 }
 
 static void r_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
-                     const char *skip_session_id)
+                     tomo_frame *json_frame, const char *skip_session_id)
 {
     tomo_rt_loops *L = ctx;
     uint32_t orig[TOMO_RT_LOOPS_MAX];
@@ -382,7 +382,11 @@ static void r_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *en
     for (size_t i = 0; i < n; i++) {
         msg *m = msg_new(L, (int)orig[i], M_STREAM, from);
         set_stream(m, st);
-        m->env = json_deep_copy(env);
+        /* the frame, shared (as in r_sessions), else a copy of the tree */
+        if (json_frame)
+            m->json_frame = tomo_frame_ref(json_frame);
+        else
+            m->env = json_deep_copy(env);
         m->skip = dup_or_null(skip_session_id);
         post(L, m, 1);
     }

@@ -39,9 +39,11 @@
 typedef struct tomo_rt_routing {
     void *ctx;
     /* Members of stream st that are not on loop `from`: deliver env to
-     * them, leaving out the session skip_session_id (NULL: none). */
+     * them, leaving out the session skip_session_id (NULL: none).
+     * json_frame (may be NULL) is env encoded as a JSON text frame, as in
+     * to_sessions: ref it to hand it on instead of a copy of env. */
     void (*to_stream)(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
-                      const char *skip_session_id);
+                      tomo_frame *json_frame, const char *skip_session_id);
     /* Sessions of a user that are not on loop `from`. */
     void (*to_user)(void *ctx, tomo_rt *from, const char *user_id, json_t *env);
     /* Close the sessions of a user that are not on loop `from`. */
@@ -167,8 +169,9 @@ size_t tomo_rt_route_out(tomo_rt *rt, tomo_rt_out *o, tomo_rt_session *const *ss
 size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
                                     tomo_frame *json_frame);
 /* Only this loop's members (what a routing implementation calls on the
- * destination loop). skip_session_id may be NULL. */
+ * destination loop). skip_session_id may be NULL; json_frame as in
+ * tomo_rt_route_sessions_local (env may then be NULL). */
 size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,
-                                  const char *skip_session_id);
+                                  tomo_frame *json_frame, const char *skip_session_id);
 
 #endif

@@ -126,6 +126,19 @@ static void put_env(tomo_cluster_buf *b, json_t *env)
     free(text);
 }
 
+/* The JSON text the sender's own clients got, when there is one (not
+ * rendered again), else env rendered now. */
+static void put_env_frame(tomo_cluster_buf *b, json_t *env, tomo_frame *json_frame)
+{
+    if (!json_frame) {
+        put_env(b, env);
+        return;
+    }
+    size_t len;
+    const uint8_t *text = tomo_frame_payload(json_frame, &len);
+    tomo_cluster_put_bytes(b, text, len);
+}
+
 /* The envelope of a frame (new reference), or NULL when empty or bad. */
 static json_t *get_env(tomo_cluster_buf *r)
 {
@@ -360,11 +373,11 @@ static void r_presence(void *ctx, tomo_rt *from, int op, const tomo_rt_session *
 }
 
 static void r_to_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t *env,
-                        const char *skip_session_id)
+                        tomo_frame *json_frame, const char *skip_session_id)
 {
     cl_loop *L = ctx;
     if (L->inner.to_stream)
-        L->inner.to_stream(L->inner.ctx, from, st, env, skip_session_id);
+        L->inner.to_stream(L->inner.ctx, from, st, env, json_frame, skip_session_id);
     uint32_t nodes[TOMO_CLUSTER_MAX_NODES];
     size_t n = stream_nodes(L, st, nodes);
     if (!n)
@@ -373,7 +386,7 @@ static void r_to_stream(void *ctx, tomo_rt *from, const tomo_stream *st, json_t 
     begin(L, K_STREAM);
     put_stream(&L->out, st);
     tomo_cluster_put_str(&L->out, skip_session_id);
-    put_env(&L->out, env);
+    put_env_frame(&L->out, env, json_frame);
     for (size_t i = 0; i < n; i++)
         send_to(L, nodes[i]);
 }
@@ -434,13 +447,7 @@ static void r_to_sessions(void *ctx, tomo_rt *from, uint32_t origin, const char 
     tomo_cluster_put_u32(&L->out, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         tomo_cluster_put_str(&L->out, ids[i]);
-    if (json_frame) { /* the JSON text the sender's own clients got: not rendered again */
-        size_t len;
-        const uint8_t *text = tomo_frame_payload(json_frame, &len);
-        tomo_cluster_put_bytes(&L->out, text, len);
-    } else {
-        put_env(&L->out, env);
-    }
+    put_env_frame(&L->out, env, json_frame);
     send_to(L, node);
 }
 
@@ -917,7 +924,7 @@ static void apply(cl_loop *L, uint32_t node, tomo_cluster_buf *r)
             break; /* nobody here: not even parsed */
         json_t *env = get_env(r);
         if (env && !r->bad)
-            tomo_rt_route_stream_local(rt, &in.st, env, skip[0] ? skip : NULL);
+            tomo_rt_route_stream_local(rt, &in.st, env, NULL, skip[0] ? skip : NULL);
         json_decref(env);
         break;
     }

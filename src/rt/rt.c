@@ -713,20 +713,35 @@ tomo_rt_session *tomo_rt_route_session(tomo_rt *rt, const char *session_id)
     return tomo_rt_session_find(rt, session_id);
 }
 
+static int out_from(tomo_rt_out *o, json_t *env, tomo_frame *json_frame, char *type,
+                    size_t cap);
+
 size_t tomo_rt_route_stream_local(tomo_rt *rt, const tomo_stream *st, json_t *env,
-                                  const char *skip_session_id)
+                                  tomo_frame *json_frame, const char *skip_session_id)
 {
     const tomo_rt_session *skip =
         skip_session_id ? tomo_rt_session_find(rt, skip_session_id) : NULL;
-    return tomo_tracker_broadcast(rt->tracker, st, json_incref(env), skip);
+    tomo_rt_out o;
+    char type[64];
+    if (out_from(&o, env, json_frame, type, sizeof(type)) < 0)
+        return 0;
+    size_t n = tomo_tracker_broadcast_out(rt->tracker, st, &o, skip);
+    tomo_rt_out_clear(&o);
+    return n;
 }
 
 size_t tomo_rt_route_stream(tomo_rt *rt, const tomo_stream *st, json_t *env,
                             const tomo_rt_session *skip)
 {
-    size_t n = tomo_tracker_broadcast(rt->tracker, st, json_incref(env), skip);
+    tomo_rt_out o;
+    tomo_rt_out_init(&o, json_incref(env));
+    size_t n = tomo_tracker_broadcast_out(rt->tracker, st, &o, skip);
     if (rt->routing.to_stream && tomo_tracker_remote_count(rt->tracker, st))
-        rt->routing.to_stream(rt->routing.ctx, rt, st, env, skip ? skip->id : NULL);
+        /* the JSON frame this loop's members got (or one made now) is
+         * shared with the other loops: encoded once for the process */
+        rt->routing.to_stream(rt->routing.ctx, rt, st, env,
+                              tomo_rt_out_frame(&o, TOMO_RT_FORMAT_JSON), skip ? skip->id : NULL);
+    tomo_rt_out_clear(&o);
     return n;
 }
 
@@ -791,24 +806,35 @@ static int frame_type(tomo_frame *f, char *buf, size_t cap)
     return -1;
 }
 
+/* o for a delivery of env, or of json_frame alone (env NULL: the tree
+ * parsed from its text only if a protobuf recipient needs it). type (cap
+ * bytes) holds the envelope type for o's metrics: it must live until
+ * tomo_rt_out_clear. -1: nothing to send. */
+static int out_from(tomo_rt_out *o, json_t *env, tomo_frame *json_frame, char *type, size_t cap)
+{
+    if (!env && json_frame && frame_type(json_frame, type, cap) == 0) {
+        memset(o, 0, sizeof(*o));
+        o->type = type;
+        o->build = frame_tree;
+        o->build_arg = json_frame;
+    } else {
+        json_t *tree = env ? json_incref(env) : json_frame ? frame_tree(json_frame) : NULL;
+        if (!tree)
+            return -1;
+        tomo_rt_out_init(o, tree);
+    }
+    if (json_frame)
+        o->frame[TOMO_RT_FORMAT_JSON] = tomo_frame_ref(json_frame);
+    return 0;
+}
+
 size_t tomo_rt_route_sessions_local(tomo_rt *rt, const char *const *ids, size_t n, json_t *env,
                                     tomo_frame *json_frame)
 {
     tomo_rt_out o;
     char type[64];
-    if (!env && json_frame && frame_type(json_frame, type, sizeof(type)) == 0) {
-        memset(&o, 0, sizeof(o));
-        o.type = type; /* read by tomo_rt_out_clear, below */
-        o.build = frame_tree;
-        o.build_arg = json_frame;
-    } else {
-        json_t *tree = env ? json_incref(env) : json_frame ? frame_tree(json_frame) : NULL;
-        if (!tree)
-            return 0;
-        tomo_rt_out_init(&o, tree);
-    }
-    if (json_frame)
-        o.frame[TOMO_RT_FORMAT_JSON] = tomo_frame_ref(json_frame);
+    if (out_from(&o, env, json_frame, type, sizeof(type)) < 0)
+        return 0;
     size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         tomo_rt_session *s = tomo_rt_session_find(rt, ids[i]);

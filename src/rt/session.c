@@ -287,22 +287,28 @@ static int send_frame(tomo_rt_session *s, tomo_frame *f)
     return rc;
 }
 
+tomo_frame *tomo_rt_out_frame(tomo_rt_out *o, int format)
+{
+    int fmt = format == TOMO_RT_FORMAT_PROTOBUF;
+    if (!o->frame[fmt]) {
+        if (o->bad & (1 << fmt))
+            return NULL;
+        if (!o->env && o->build)
+            o->env = o->build(o->build_arg);
+        o->frame[fmt] = o->env ? encode(o->env, fmt) : NULL;
+        if (!o->frame[fmt])
+            o->bad |= 1 << fmt;
+    }
+    return o->frame[fmt];
+}
+
 int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s)
 {
     if (!tomo_rt_session_alive(s))
         return TOMO_EIO;
     int fmt = s->format == TOMO_RT_FORMAT_PROTOBUF;
-    if (!o->frame[fmt]) {
-        if (o->bad & (1 << fmt))
-            return TOMO_EINVAL;
-        if (!o->env && o->build)
-            o->env = o->build(o->build_arg);
-        o->frame[fmt] = o->env ? encode(o->env, fmt) : NULL;
-        if (!o->frame[fmt]) {
-            o->bad |= 1 << fmt;
-            return TOMO_EINVAL;
-        }
-    }
+    if (!tomo_rt_out_frame(o, fmt))
+        return TOMO_EINVAL;
     int rc = send_frame(s, o->frame[fmt]);
     if (rc == 0) {
         o->rt = s->rt;

@@ -123,6 +123,9 @@ void tomo_rt_out_init(tomo_rt_out *o, json_t *envelope);
 void tomo_rt_out_init_json(tomo_rt_out *o, const char *type, const char *json, size_t len,
                            json_t *(*build)(void *arg), void *arg);
 int tomo_rt_out_send(tomo_rt_out *o, tomo_rt_session *s);
+/* o's encoding in format (TOMO_RT_FORMAT_*), encoded now if no send needed
+ * it yet (borrowed: ref it to keep it); NULL if it cannot be encoded. */
+tomo_frame *tomo_rt_out_frame(tomo_rt_out *o, int format);
 void tomo_rt_out_clear(tomo_rt_out *o);
 
 /* UserPresence object {user_id, session_id, username} of a session. */

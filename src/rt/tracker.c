@@ -552,6 +552,14 @@ size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *en
 {
     tomo_rt_out o;
     tomo_rt_out_init(&o, envelope);
+    size_t n = tomo_tracker_broadcast_out(t, st, &o, skip_session);
+    tomo_rt_out_clear(&o);
+    return n;
+}
+
+size_t tomo_tracker_broadcast_out(tomo_tracker *t, const tomo_stream *st, tomo_rt_out *o,
+                                  const tomo_rt_session *skip_session)
+{
     size_t n = 0;
     tomo_tstream *ts = stream_get(t, st);
     /* A send can disconnect a slow consumer, which untracks it from this
@@ -566,13 +574,12 @@ size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *en
             v[k++] = p->session;
         }
     for (size_t i = 0; i < k; i++) {
-        if (tomo_rt_out_send(&o, v[i]) == 0)
+        if (tomo_rt_out_send(o, v[i]) == 0)
             n++;
         tomo_rt_session_release(v[i]);
     }
     if (v != stackv)
         free(v);
-    tomo_rt_out_clear(&o);
     return n;
 }
 

@@ -137,6 +137,10 @@ size_t tomo_tracker_size(const tomo_tracker *t);
  * format; skip_session (may be NULL) is left out. Returns recipients. */
 size_t tomo_tracker_broadcast(tomo_tracker *t, const tomo_stream *st, json_t *envelope,
                               const tomo_rt_session *skip_session);
+/* The same through the caller's o (not cleared: the frames it encoded stay
+ * there for the caller, e.g. for the hand-off to other loops). */
+size_t tomo_tracker_broadcast_out(tomo_tracker *t, const tomo_stream *st, tomo_rt_out *o,
+                                  const tomo_rt_session *skip_session);
 
 /* ---- remote presences (routing implementations; see above) ---- */
 
