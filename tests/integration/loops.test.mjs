@@ -109,6 +109,22 @@ test('loops: chat room across loops: presence events, listings, delivery in orde
     await waitFor(() => sb.messages.length >= 15, 5000, "b gets 15 messages");
     assert.deepEqual(sb.messages.map((m) => m.content.n), [...Array(15).keys()]);
     assert.ok(sb.messages.every((m) => m.sender_id === a.userId && m.channel_id === ca.id));
+    // a protobuf member on loop 2 (the JSON frame crossed: its loop parses it)
+    const c = await userOn(2, 'lc');
+    const sc = await socketOn(c, { protobuf: true });
+    try {
+      await sc.joinChat(room, 1, false, false);
+      await waitFor(() => sb.presences.find((e) => e.joins?.some((p) => p.user_id === c.userId)),
+        5000, 'b sees c join');
+      await sa.writeChatMessage(ca.id, { n: 99 });
+      await waitFor(() => sc.messages.length >= 1, 5000, 'c gets a message');
+      assert.equal(sc.messages[0].content.n, 99);
+      assert.equal(sc.messages[0].sender_id, a.userId);
+      assert.equal(sc.messages[0].channel_id, ca.id);
+      await waitFor(() => sb.messages.length >= 16, 5000, 'b gets it too');
+    } finally {
+      closeAll(sc);
+    }
     // and the other way
     await sb.writeChatMessage(cb.id, { from: 'b' });
     await waitFor(() => sa.messages.some((m) => m.content.from === 'b'), 5000, 'a gets b');
