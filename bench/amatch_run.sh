@@ -4,15 +4,18 @@
 # N in BENCH_AMATCH_NS, tomo-bench amatch runs N Lua matches x 4 players at
 # 10 Hz (every player sends every tick, the match broadcasts the batch to
 # all 4), and this script reads the server's match_tick_lateness_ms
-# histogram before and after the run to report the tick lateness p99 (the
-# bucket bound at or above the 99th percentile) and the share of ticks
-# at most 5 ms late. A match ends when its last player leaves, so each step
-# starts from none.
+# histogram as tomo-bench's measured window opens and closes to report the
+# tick lateness p99 over the window (the bucket bound at or above the 99th
+# percentile) and the share of ticks at most 5 ms late, with the server's
+# CPU over the window and per delivered message. A match ends when its
+# last player leaves, so each step starts from none.
 # BENCH_RELAY_REF=1 adds, after each step, the same load on relayed matches
 # (N x 4 players at 10 Hz, each message to the 3 others) as a baseline
 # measured in the same conditions (a loaded box slows both alike).
 # Knobs: BENCH_AMATCH_NS ("100 250 500 1000"), BENCH_DURATION (10),
-# BENCH_THREADS (1), BENCH_RELAY_REF, TOMO_BIN, TOMO_BENCH_BIN.
+# BENCH_THREADS (1), BENCH_RELAY_REF, TOMO_BIN, TOMO_BENCH_BIN; BENCH_ON_WINDOW=CMD
+# runs `CMD start|end <server pid>` in the background at the window's edges
+# (e.g. to start perf on the server for exactly the measured load).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -35,34 +38,49 @@ until curl -sf -m 1 "http://127.0.0.1:$api/healthcheck" >/dev/null; do
     sleep 0.05
 done
 
-# "le count" lines of the lateness histogram.
+# The window's edges: tomo-bench runs `$data/win.sh start|end` right as
+# its measured window opens and closes, so the lateness histogram covers
+# the window only, not the setup before it (logins, sockets, match
+# creation), when ticks wait for a CPU for reasons this does not measure.
+# It also notes each server thread's CPU ticks, by name (match threads are
+# tomo-match-N), to split the server's CPU between them and the rest.
+cat >"$data/win.sh" <<EOF
+#!/bin/sh
+for t in /proc/$srv_pid/task/*; do
+    echo "\$(cat \$t/comm) \$(sed 's/.*) //' \$t/stat | awk '{ print \$12 + \$13 }')"
+done >"$data/tasks.\$1" 2>/dev/null
+curl -sf -m 30 "http://127.0.0.1:$metrics/metrics" >"$data/win.\$1"
+${BENCH_ON_WINDOW:+$BENCH_ON_WINDOW "\$1" $srv_pid &}
+EOF
+chmod +x "$data/win.sh"
+
+# "le count" lines of the lateness histogram in a metrics dump.
 buckets() {
-    curl -sf -m 5 "http://127.0.0.1:$metrics/metrics" |
-        sed -n 's/^match_tick_lateness_ms_bucket{[^}]*le="\([^"]*\)"[^}]*} \([0-9.e+]*\)$/\1 \2/p'
+    sed -n 's/^match_tick_lateness_ms_bucket{[^}]*le="\([^"]*\)"[^}]*} \([0-9.e+]*\)$/\1 \2/p' "$1"
 }
 
 # One step: tomo-bench <scenario> with N matches; prints the table row.
+# Server CPU is tomo-bench's figure over its window (/proc/<pid>/stat).
 step() {
     local sc=$1 n=$2 name=$3
-    local before after stats="- -" t0 t1 cpu0 cpu1 out dl lat lat99 loss cpu p50 p99
-    before=$(buckets)
-    cpu0=$(awk '{print $14 + $15}' "/proc/$srv_pid/stat")
-    t0=$(date +%s.%N)
+    local stats="- -" out dl lat lat99 loss cpu bcpu sends p50 p99 us mcpu
+    rm -f "$data/win.start" "$data/win.end" "$data/tasks.start" "$data/tasks.end"
     out=$(timeout -k 5 300 "$bench" "$sc" --host 127.0.0.1 --http-port "$api" --ws-port "$ws" \
         --server-pid "$srv_pid" --threads "$threads" --matches "$n" --players 4 --rate 10 \
-        --duration "$dur" --warmup 2 --device-prefix "$sc$total-" --quiet 2>&1)
-    t1=$(date +%s.%N)
-    cpu1=$(awk '{print $14 + $15}' "/proc/$srv_pid/stat")
+        --duration "$dur" --warmup 2 --device-prefix "$sc$total-" --window-cmd "$data/win.sh" \
+        --quiet 2>&1)
     total=$((total + n))
-    after=$(buckets)
     [ -n "${BENCH_VERBOSE:-}" ] && echo "$out" >&2
     field() { echo "$out" | sed -n "s/^| $1 *| *\([^|]*\) |.*/\1/p" | sed 's/ *$//'; }
     dl=$(field 'delivered msgs\/s')
+    sends=$(field 'achieved sends\/s')
     lat=$(field 'latency p50 (us)')
     lat99=$(field 'latency p99 (us)')
     loss=$(field loss)
-    if [ "$sc" = amatch ]; then
-        stats=$( { echo "$before" | sed 's/^/b /'; echo "$after" | sed 's/^/a /'; } | awk '
+    cpu=$(field 'server CPU (% of one core)')
+    bcpu=$(field 'tomo-bench CPU (% of one core)')
+    if [ "$sc" = amatch ] && [ -s "$data/win.start" ] && [ -s "$data/win.end" ]; then
+        stats=$( { buckets "$data/win.start" | sed 's/^/b /'; buckets "$data/win.end" | sed 's/^/a /'; } | awk '
             $1 == "b" { b[$2] = $3; next }
             $1 == "a" { n++; le[n] = $2; d[n] = $3 - b[$2] }
             END {
@@ -72,11 +90,16 @@ step() {
                 printf "%s %.2f%%\n", p, f * 100
             }')
     fi
-    cpu=$(echo "$cpu0 $cpu1 $t0 $t1 $(getconf CLK_TCK)" |
-        awk '{ printf "%.0f%%", ($2 - $1) / $5 / ($4 - $3) * 100 }')
     p50=$(echo "${lat:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
     p99=$(echo "${lat99:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
-    echo "| $name | ${dl:--} | $p50 / $p99 | ${loss:--} | ${stats% *} | ${stats#* } | $cpu |"
+    us=$(echo "${cpu:-} ${dl:-}" | awk '{ if ($2 > 0) printf "%.2f", $1 / 100 / $2 * 1e6; else print "-" }')
+    # match threads' share of the server's CPU over the window (threads that
+    # ended within it are missed: none do in a step)
+    mcpu=$( { sed 's/^/b /' "$data/tasks.start"; sed 's/^/a /' "$data/tasks.end"; } 2>/dev/null |
+        awk -v hz="$(getconf CLK_TCK)" -v t="$dur" '
+            $1 == "b" && $2 ~ /^tomo-match/ { b += $3 } $1 == "a" && $2 ~ /^tomo-match/ { a += $3 }
+            END { printf "%.0f%%", (a - b) / hz / t * 100 }')
+    echo "| $name | ${sends:--} | ${dl:--} | $p50 / $p99 | ${loss:--} | ${stats% *} | ${stats#* } | ${cpu:--}% | ${mcpu:--} | $us | ${bcpu:--}% |"
 }
 
 echo "# authoritative matches: N Lua matches x 4 players, 10 Hz"
@@ -84,8 +107,8 @@ echo
 echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "- machine: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| N | delivered msgs/s | delivery p50 / p99 (ms; amatch includes the tick wait) | loss | tick lateness p99 (ms) | ticks <= 5 ms late | server CPU |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| N | sends/s | delivered msgs/s | delivery p50 / p99 (ms; amatch includes the tick wait) | loss | tick lateness p99 (ms) | ticks <= 5 ms late | server CPU | of which match threads | us of server CPU per delivery | tomo-bench CPU |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 total=0
 for n in $ns; do
     step amatch "$n" "$n"

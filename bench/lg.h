@@ -33,6 +33,7 @@ typedef struct lg_opts {
     const char *ws_ports; /* "P1,P2,...": sockets spread over these (a cluster's nodes) */
     const char *server_key;
     int server_pid;  /* 0: no server RSS/CPU sampling */
+    const char *window_cmd; /* run as `CMD start` / `CMD end` at the window's edges */
     double duration; /* seconds of measured load */
     double warmup;   /* seconds of load before the window opens */
     int threads;

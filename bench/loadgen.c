@@ -272,6 +272,19 @@ void lg_sleep_until(lg_ctx *ctx, uint64_t t, const char *what, int c)
     }
 }
 
+/* --window-cmd: lets a script read the server's own figures (a metrics
+ * histogram) over exactly the window, not the setup before it. */
+static void window_cmd(lg_ctx *ctx, const char *edge)
+{
+    if (!ctx->o.window_cmd)
+        return;
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "%s %s", ctx->o.window_cmd, edge);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "tomo-bench: --window-cmd %s exited with %d\n", edge, rc);
+}
+
 void lg_run_window(lg_ctx *ctx, const char *what, int c, lg_mark *a, lg_mark *b)
 {
     char warm[64];
@@ -279,9 +292,11 @@ void lg_run_window(lg_ctx *ctx, const char *what, int c, lg_mark *a, lg_mark *b)
     lg_plan_window(ctx);
     lg_phase_set(ctx, LG_PH_RUN);
     lg_sleep_until(ctx, ctx->t_win0, warm, c);
+    window_cmd(ctx, "start");
     lg_mark_take(ctx, a);
     lg_sleep_until(ctx, ctx->t_win1, what, c);
     lg_mark_take(ctx, b);
+    window_cmd(ctx, "end");
 }
 
 /* --- workers ---------------------------------------------------------------------- */
@@ -417,6 +432,7 @@ enum {
     OPT_WS_PORTS,
     OPT_SERVER_KEY,
     OPT_SERVER_PID,
+    OPT_WINDOW_CMD,
     OPT_DURATION,
     OPT_WARMUP,
     OPT_THREADS,
@@ -456,6 +472,7 @@ static const struct option longopts[] = {
     {"ws-ports", required_argument, 0, OPT_WS_PORTS},
     {"server-key", required_argument, 0, OPT_SERVER_KEY},
     {"server-pid", required_argument, 0, OPT_SERVER_PID},
+    {"window-cmd", required_argument, 0, OPT_WINDOW_CMD},
     {"duration", required_argument, 0, OPT_DURATION},
     {"warmup", required_argument, 0, OPT_WARMUP},
     {"threads", required_argument, 0, OPT_THREADS},
@@ -503,6 +520,7 @@ static void usage(FILE *f)
             "  --ws-ports P,P,..    spread sockets round-robin over these ports (cluster nodes)\n"
             "  --server-key K       socket.server_key (defaultkey)\n"
             "  --server-pid PID     sample the server's VmRSS and CPU from /proc\n"
+            "  --window-cmd CMD     run `CMD start` / `CMD end` (sh) as the window opens / closes\n"
             "  --duration S         measured seconds of load (10)\n"
             "  --warmup S           seconds of load before measuring (1)\n"
             "  --threads N          load generator loops/threads (1)\n"
@@ -590,6 +608,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_WS_PORTS: o->ws_ports = optarg; break;
         case OPT_SERVER_KEY: o->server_key = optarg; break;
         case OPT_SERVER_PID: NUM(server_pid, 1, 1e9, int); break;
+        case OPT_WINDOW_CMD: o->window_cmd = optarg; break;
         case OPT_DURATION: NUM(duration, 0.1, 3600, double); break;
         case OPT_WARMUP: NUM(warmup, 0, 600, double); break;
         case OPT_THREADS: NUM(threads, 1, LG_MAX_THREADS, int); break;

@@ -76,8 +76,17 @@ static void finish(tomo_ws *ws);
 
 tomo_frame *tomo_frame_new(int opcode, const void *payload, size_t n)
 {
+    return tomo_frame_new_extra(opcode, payload, n, 0, NULL);
+}
+
+tomo_frame *tomo_frame_new_extra(int opcode, const void *payload, size_t n, size_t extra,
+                                 void **extra_out)
+{
     size_t hl = n < 126 ? 2 : n <= 0xffff ? 4 : 10;
-    tomo_frame *f = tomo_xmalloc(sizeof(*f) + hl + n);
+    size_t a = _Alignof(max_align_t), off = (sizeof(tomo_frame) + hl + n + a - 1) / a * a;
+    tomo_frame *f = tomo_xmalloc(extra ? off + extra : sizeof(*f) + hl + n);
+    if (extra_out)
+        *extra_out = extra ? (char *)f + off : NULL;
     atomic_init(&f->refs, 1);
     f->opcode = (uint8_t)opcode;
     f->len = hl + n;

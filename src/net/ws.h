@@ -59,6 +59,11 @@ typedef struct tomo_frame {
 /* Build a frame (FIN set, unmasked) for opcode TOMO_WS_TEXT/BINARY holding a
  * copy of payload[0..n). refs = 1. */
 tomo_frame *tomo_frame_new(int opcode, const void *payload, size_t n);
+/* The same with `extra` bytes (aligned for any object) after the frame in
+ * its block, for the caller's bookkeeping (*extra_out; NULL when extra is
+ * 0): one allocation, freed with the frame, so they live as long as it. */
+tomo_frame *tomo_frame_new_extra(int opcode, const void *payload, size_t n, size_t extra,
+                                 void **extra_out);
 /* Payload part of a frame. */
 const uint8_t *tomo_frame_payload(const tomo_frame *f, size_t *n);
 tomo_frame *tomo_frame_ref(tomo_frame *f);

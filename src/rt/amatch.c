@@ -33,6 +33,22 @@
 #define AM_LOG "match"
 #define SIGNAL_TIMEOUT_SEC 10
 #define NO_HEAP ((size_t)-1)
+/* A match's first tick falls on this grid, so that matches of one tick rate
+ * fall due together and a match thread runs them in one wake-up. */
+#define TICK_GRID_NS 1000000ull
+/* A match thread hands what its calls produced to the loop in one post per
+ * round of due work, unless the first item has waited this long or the
+ * batch holds BATCH_MAX items. */
+#define BATCH_NS 1000000ull
+#define BATCH_MAX 256
+
+/* The head of everything a match thread posts to a loop: a worker strings
+ * them into one batch (one tomo_loop_post, one wake-up of the loop), run
+ * in order. */
+typedef struct postlink {
+    struct postlink *next;
+    tomo_fn fn;
+} postlink;
 
 typedef struct pres {
     char user_id[37], session_id[37];
@@ -55,16 +71,19 @@ typedef struct evt {
     int grace;
 } evt;
 
+/* A received match_data_send: one allocation with its strings. */
 typedef struct inmsg {
     struct inmsg *next;
-    pres sender;
+    pres sender; /* username points into the block */
     int64_t op_code;
-    char *data; /* base64 (as received) or NULL */
+    char *data; /* base64 (as received) or NULL; in the block */
+    size_t data_len;
     int reliable;
     int64_t recv_ms;
 } inmsg;
 
 struct jattempt {
+    postlink pl; /* first: posted as a batch item */
     tomo_rt_req *req;
     char match_id[TOMO_MATCH_ID_MAX], reply_id[TOMO_MATCH_ID_MAX], uuid[37], node[64];
     pres p;
@@ -85,7 +104,9 @@ struct sigcall {
     char *data, *result;
 };
 
-/* An outgoing message, formatted on the match thread. */
+/* An outgoing message, formatted on the match thread; it lives in its
+ * frame's block (tomo_frame_new_extra): read nothing of it after the
+ * frame's reference is dropped. */
 typedef struct outmsg {
     struct outmsg *next;
     tomo_frame *frame; /* the JSON frame, built here and shared by every recipient */
@@ -97,6 +118,7 @@ typedef struct outmsg {
 
 /* What one callback asks of the loop, posted once. */
 typedef struct loopjob {
+    postlink pl; /* first: posted as a batch item */
     tomo_rt *rt;
     char uuid[37], node[64];
     outmsg *mh, *mt;
@@ -139,6 +161,7 @@ typedef struct am {
     size_t nmem, capmem;
     char *label_local;
     loopjob *out;
+    uint64_t bgen; /* its worker's batch its last post joined */
     outmsg *dh, *dt;
     size_t ndef;
     int stopped;
@@ -154,6 +177,14 @@ struct mworker {
     size_t hn, hcap;
     am *rh, *rtail;
     int stop;
+    /* this thread only: the batch for the loop (worker_post) */
+    postlink *bh, *bt;
+    size_t bn;
+    tomo_loop *bloop;
+    uint64_t bfirst_ns;
+    uint64_t bgen; /* +1 per batch posted */
+    uint8_t *scratch; /* decoded payloads of the tick being run */
+    size_t scratch_cap;
 };
 
 struct amreg {
@@ -293,8 +324,7 @@ static void notify(am *m)
 
 static void outmsg_free(outmsg *o)
 {
-    tomo_frame_unref(o->frame);
-    free(o); /* strings and recipients live in the same block */
+    tomo_frame_unref(o->frame); /* o, its strings and recipients live in the frame's block */
 }
 
 static void loopjob_free(loopjob *j)
@@ -307,11 +337,13 @@ static void loopjob_free(loopjob *j)
     free(j);
 }
 
-/* Members of the stream, held (the caller releases). */
-static size_t members(tomo_rt *rt, const tomo_stream *st, tomo_rt_session ***out)
+/* Members of the stream, held (the caller releases, and frees *out unless
+ * it is stackv, which holds nstack). */
+static size_t members(tomo_rt *rt, const tomo_stream *st, tomo_rt_session ***out,
+                      tomo_rt_session **stackv, size_t nstack)
 {
     size_t n = tomo_tracker_count(rt->tracker, st), k = 0;
-    tomo_rt_session **ss = tomo_xcalloc(n ? n : 1, sizeof(*ss));
+    tomo_rt_session **ss = n <= nstack ? stackv : tomo_xcalloc(n, sizeof(*ss));
     for (tomo_presence *p = tomo_tracker_first(rt->tracker, st); p && k < n;
          p = tomo_presence_next(p)) {
         ss[k] = p->session;
@@ -332,6 +364,7 @@ static void on_loopjob(void *arg)
      * Sending changes no membership (a slow consumer closes, and a closed
      * session is skipped by the send), so the member list is looked up
      * once per job and shared by its broadcasts to everyone. */
+    tomo_rt_session *allv[16];
     tomo_rt_session **all = NULL;
     size_t nall = 0;
     int have_all = 0;
@@ -340,7 +373,7 @@ static void on_loopjob(void *arg)
         size_t k = 0;
         if (!o->to) {
             if (!have_all) {
-                nall = members(rt, &st, &all);
+                nall = members(rt, &st, &all, allv, 16);
                 have_all = 1;
             }
             ss = all;
@@ -369,15 +402,16 @@ static void on_loopjob(void *arg)
     }
     for (size_t i = 0; i < nall; i++)
         tomo_rt_session_release(all[i]);
-    free(all);
+    if (all != allv)
+        free(all);
     for (size_t i = 0; i < j->nkick; i++) {
         tomo_rt_session *s = tomo_rt_route_reach(rt, j->kick[i]);
         if (s)
             tomo_tracker_untrack(rt->tracker, s, &st);
     }
     if (j->end) {
-        tomo_rt_session **ss = NULL;
-        size_t k = members(rt, &st, &ss);
+        tomo_rt_session *sv[16], **ss = NULL;
+        size_t k = members(rt, &st, &ss, sv, 16);
         for (size_t i = 0; i < k; i++) {
             if (j->disconnect)
                 tomo_rt_session_close(ss[i], NULL, TOMO_WS_CLOSE_NORMAL, "");
@@ -385,7 +419,8 @@ static void on_loopjob(void *arg)
                 tomo_tracker_untrack(rt->tracker, ss[i], &st);
             tomo_rt_session_release(ss[i]);
         }
-        free(ss);
+        if (ss != sv)
+            free(ss);
     }
     tomo_tracker_flush(rt->tracker, rt);
 out:
@@ -403,12 +438,73 @@ static loopjob *job_of(am *m)
     return m->out;
 }
 
+/* ---- batches to the loop ---- */
+
+static void on_batch(void *arg)
+{
+    for (postlink *p = arg, *n; p; p = n) {
+        n = p->next;
+        p->fn(p);
+    }
+}
+
+/* This thread's batch goes to its loop now. */
+static void batch_flush(mworker *w)
+{
+    if (!w || !w->bh)
+        return;
+    postlink *h = w->bh;
+    w->bh = w->bt = NULL;
+    w->bn = 0;
+    w->bgen++;
+    tomo_loop_post(w->bloop, on_batch, h);
+}
+
+/* Before a handler call of m on this thread: if m has something in the
+ * batch, the batch goes first, so that what the call posts to the loop by
+ * other ways (nk functions post directly) cannot overtake it. */
+static void batch_before_call(am *m)
+{
+    mworker *w = t_worker;
+    if (w && w->bh && m->bgen == w->bgen + 1)
+        batch_flush(w);
+}
+
+/* Post fn(pl) to loop for match m (or NULL): joins this thread's batch on a
+ * match thread (kept in order with everything else the thread posts),
+ * posted at once anywhere else. */
+static void worker_post(am *m, tomo_loop *loop, postlink *pl, tomo_fn fn)
+{
+    pl->fn = fn;
+    pl->next = NULL;
+    mworker *w = t_worker;
+    if (!w) {
+        tomo_loop_post(loop, fn, pl);
+        return;
+    }
+    if (w->bh && w->bloop != loop)
+        batch_flush(w);
+    if (w->bh) {
+        w->bt->next = pl;
+    } else {
+        w->bh = pl;
+        w->bloop = loop;
+        w->bfirst_ns = tomo_mono_ns();
+    }
+    w->bt = pl;
+    if (m)
+        m->bgen = w->bgen + 1; /* in the batch being filled (0 means none) */
+    if (++w->bn >= BATCH_MAX)
+        batch_flush(w);
+}
+
 static void flush_out(am *m)
 {
     if (!m->out)
         return;
-    tomo_loop_post(m->reg->rt->loop, on_loopjob, m->out);
+    loopjob *j = m->out;
     m->out = NULL;
+    worker_post(m, m->reg->rt->loop, &j->pl, on_loopjob);
 }
 
 /* Drop what a match queued but never posted (init, stop_all). */
@@ -446,8 +542,9 @@ static char *put_str(char **pos, const char *s, size_t n)
     return d;
 }
 
-/* One outgoing message: the struct, its strings and the recipient list in
- * one allocation, the JSON text in another. */
+/* One outgoing message: its JSON frame, and in the frame's own block the
+ * struct, its strings (for a protobuf recipient's tree) and the recipient
+ * list: one allocation, freed when the last socket wrote the frame. */
 static outmsg *make_msg(am *m, int64_t op_code, const uint8_t *data, size_t len,
                         const tomo_match_presence *ps, size_t n, const tomo_match_presence *sender,
                         int reliable)
@@ -475,9 +572,22 @@ static outmsg *make_msg(am *m, int64_t op_code, const uint8_t *data, size_t len,
     char op[24] = "";
     size_t lop = op_code ? (size_t)snprintf(op, sizeof(op), "%lld", (long long)op_code) : 0;
     size_t ld = len ? tomo_b64_encoded_len(len, 0) : 0;
-    size_t total = sizeof(outmsg) + nto * sizeof(*((outmsg *)0)->to) + lid + lu + ls + ln + lop +
+    char b64_stack[1024];
+    char *b64 = ld < sizeof(b64_stack) ? b64_stack : tomo_xmalloc(ld + 1);
+    if (ld)
+        tomo_b64_encode_to(data, len, 0, b64);
+    /* the frame from the caller's strings, then the copies beside it */
+    tomo_md_fields src = {m->id,           has_sender ? sender->user_id : NULL,
+                          has_sender ? sender->session_id : NULL,
+                          has_sender ? uname : NULL, lop ? op : NULL,
+                          ld ? b64 : NULL, reliable};
+    size_t extra = sizeof(outmsg) + nto * sizeof(*((outmsg *)0)->to) + lid + lu + ls + ln + lop +
                    ld + 6;
-    outmsg *o = tomo_xcalloc(1, total);
+    void *blk = NULL;
+    tomo_frame *frame = tomo_rt_md_frame_extra(&src, extra, &blk);
+    outmsg *o = blk;
+    memset(o, 0, sizeof(*o));
+    o->frame = frame;
     char *pos = (char *)(o + 1);
     if (nto) {
         o->to = (char(*)[37])pos;
@@ -496,14 +606,12 @@ static outmsg *make_msg(am *m, int64_t op_code, const uint8_t *data, size_t len,
     }
     if (lop)
         o->op_code = put_str(&pos, op, lop);
-    if (ld) {
-        o->data = pos;
-        tomo_b64_encode_to(data, len, 0, pos);
-        pos += ld + 1;
-    }
+    if (ld)
+        o->data = put_str(&pos, b64, ld);
+    if (b64 != b64_stack)
+        free(b64);
     o->f = (tomo_md_fields){o->match_id, o->user_id, o->session_id, o->username,
                             o->op_code,  o->data,    reliable};
-    o->frame = tomo_rt_md_frame(&o->f);
     return o;
 }
 
@@ -676,6 +784,7 @@ static void post_join_answer(am *m, jattempt *ja);
 
 static void run_event(am *m, evt *e)
 {
+    batch_before_call(m);
     tomo_match_ctx mc;
     const char *node = m->reg->rt->cfg->name;
     switch (e->kind) {
@@ -746,6 +855,8 @@ static void run_event(am *m, evt *e)
             after_call(m, rc, "match_signal"); /* a nil state: answered, then stopped */
             rc = rc < 0 ? TOMO_EAGAIN : 0;
         }
+        /* what the call sent reaches the loop before the caller hears back */
+        batch_flush(t_worker);
         pthread_mutex_lock(&sc->mu);
         sc->rc = rc;
         sc->result = rc == 0 ? (result ? result : tomo_xstrdup("")) : NULL;
@@ -806,21 +917,33 @@ static void evt_dead(evt *e)
 
 static void run_tick(am *m, inmsg *msgs, size_t n, uint64_t late_ns)
 {
+    batch_before_call(m);
     const char *node = m->reg->rt->cfg->name;
     tomo_match_message stackv[32];
     tomo_match_message *mv = n <= 32 ? stackv : tomo_xcalloc(n, sizeof(*mv));
-    uint8_t *bufs[32];
-    uint8_t **bv = n <= 32 ? bufs : tomo_xcalloc(n, sizeof(*bv));
+    /* The batch's payloads decoded into one buffer (the worker's, reused
+     * from tick to tick: no allocation per message). */
+    mworker *w = m->w;
+    size_t need = 0;
+    for (inmsg *x = msgs; x; x = x->next)
+        need += tomo_b64_decoded_max(x->data_len);
+    if (need > w->scratch_cap) {
+        free(w->scratch);
+        w->scratch_cap = need < 4096 ? 4096 : need * 2;
+        w->scratch = tomo_xmalloc(w->scratch_cap);
+    }
+    uint8_t *pos = w->scratch;
     size_t k = 0;
     for (inmsg *x = msgs; x; x = x->next, k++) {
         pres_view(&x->sender, node, &mv[k].sender);
         mv[k].op_code = x->op_code;
-        bv[k] = NULL;
         size_t len = 0;
-        if (x->data && tomo_b64_decode(x->data, strlen(x->data), &bv[k], &len) < 0)
-            bv[k] = NULL, len = 0;
-        mv[k].data = bv[k];
+        if (x->data_len && tomo_b64_decode_to(x->data, x->data_len, pos, &len) < 0)
+            len = 0;
+        mv[k].data = len ? pos : NULL;
         mv[k].len = len;
+        pos[len] = '\0'; /* as a decoded payload always was (decoded_max has room) */
+        pos += len + 1;
         mv[k].reliable = x->reliable;
         mv[k].receive_time_ms = x->recv_ms;
     }
@@ -831,12 +954,8 @@ static void run_tick(am *m, inmsg *msgs, size_t n, uint64_t late_ns)
     int rc = m->h.loop(m->h.ud, &mc, &m->state, mv, k);
     t_current = NULL;
     m->tick++;
-    for (size_t i = 0; i < k; i++)
-        free(bv[i]);
     if (mv != stackv)
         free(mv);
-    if (bv != bufs)
-        free(bv);
     if (!after_call(m, rc, "match_loop") && m->term_deadline_ns &&
         tomo_mono_ns() >= m->term_deadline_ns)
         am_stop(m, 0, "shutdown grace over");
@@ -846,9 +965,7 @@ static void inmsgs_free(inmsg *x)
 {
     while (x) {
         inmsg *n = x->next;
-        free(x->sender.username);
-        free(x->data);
-        free(x);
+        free(x); /* strings live in the block */
         x = n;
     }
 }
@@ -1001,93 +1118,125 @@ static void am_finalize(am *m)
 
 /* ---- worker threads ---- */
 
+/* After a piece of work, outside w->mu: the batch goes out once its first
+ * item has waited BATCH_NS (a long round does not hold back what its first
+ * matches sent). */
+static void batch_maybe_flush(mworker *w)
+{
+    if (w->bh && tomo_mono_ns() - w->bfirst_ns >= BATCH_NS)
+        batch_flush(w);
+}
+
+/* The events of a ready match (w->mu held on entry and on return). */
+static void run_ready(mworker *w, am *m)
+{
+    w->rh = m->ready_next;
+    if (!w->rh)
+        w->rtail = NULL;
+    m->ready = 0;
+    m->ready_next = NULL;
+    evt *e = m->eh;
+    m->eh = m->et = NULL;
+    pthread_mutex_unlock(&w->mu);
+    while (e) {
+        evt *n = e->next;
+        if (e->kind == EV_JOIN_ATTEMPT) {
+            pthread_mutex_lock(&w->mu);
+            m->njoin--;
+            pthread_mutex_unlock(&w->mu);
+        } else if (e->kind == EV_SIGNAL) {
+            pthread_mutex_lock(&w->mu);
+            m->nsig--;
+            pthread_mutex_unlock(&w->mu);
+        }
+        t_current = m;
+        run_event(m, e);
+        t_current = NULL;
+        e->ja = NULL;
+        evt_free(e);
+        e = n;
+        if (m->stopped)
+            break;
+    }
+    while (e) {
+        evt *n = e->next;
+        evt_dead(e);
+        e = n;
+    }
+    if (m->stopped)
+        am_finalize(m);
+    batch_maybe_flush(w);
+    pthread_mutex_lock(&w->mu);
+}
+
+/* The tick of the heap's first match, due at or before now (w->mu held on
+ * entry and on return). */
+static void run_due(mworker *w, am *m, uint64_t now)
+{
+    heap_remove(w, m);
+    inmsg *msgs = m->mh;
+    size_t n = m->nmsg;
+    m->mh = m->mt = NULL;
+    m->nmsg = 0;
+    uint64_t due = m->next_ns;
+    pthread_mutex_unlock(&w->mu);
+    run_tick(m, msgs, n, now - due);
+    inmsgs_free(msgs);
+    int stopped = m->stopped;
+    if (stopped)
+        am_finalize(m);
+    batch_maybe_flush(w);
+    pthread_mutex_lock(&w->mu);
+    if (!stopped && !m->dead) {
+        uint64_t period = 1000000000ull / (uint64_t)m->tick_rate;
+        m->next_ns = due + period;
+        uint64_t t = tomo_mono_ns();
+        if (m->next_ns + period < t) /* far behind: skip ticks, as a ticker drops them, */
+            m->next_ns += (t - m->next_ns) / period * period; /* keeping the phase */
+        heap_push(w, m);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     mworker *w = arg;
     t_worker = w;
+    char name[16];
+    snprintf(name, sizeof(name), "tomo-match-%d", (int)(w - w->reg->w)); /* top -H, bench */
+    pthread_setname_np(pthread_self(), name);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (w->rh) {
-            am *m = w->rh;
-            w->rh = m->ready_next;
-            if (!w->rh)
-                w->rtail = NULL;
-            m->ready = 0;
-            m->ready_next = NULL;
-            evt *e = m->eh;
-            m->eh = m->et = NULL;
-            pthread_mutex_unlock(&w->mu);
-            while (e) {
-                evt *n = e->next;
-                if (e->kind == EV_JOIN_ATTEMPT) {
-                    pthread_mutex_lock(&w->mu);
-                    m->njoin--;
-                    pthread_mutex_unlock(&w->mu);
-                } else if (e->kind == EV_SIGNAL) {
-                    pthread_mutex_lock(&w->mu);
-                    m->nsig--;
-                    pthread_mutex_unlock(&w->mu);
-                }
-                t_current = m;
-                run_event(m, e);
-                t_current = NULL;
-                e->ja = NULL;
-                evt_free(e);
-                e = n;
-                if (m->stopped)
-                    break;
-            }
-            while (e) {
-                evt *n = e->next;
-                evt_dead(e);
-                e = n;
-            }
-            if (m->stopped)
-                am_finalize(m);
-            pthread_mutex_lock(&w->mu);
+            run_ready(w, w->rh);
             continue;
         }
         if (w->stop)
             break;
         uint64_t now = tomo_mono_ns();
         if (w->hn && w->heap[0]->next_ns <= now) {
-            am *m = w->heap[0];
-            heap_remove(w, m);
-            inmsg *msgs = m->mh;
-            size_t n = m->nmsg;
-            m->mh = m->mt = NULL;
-            m->nmsg = 0;
-            uint64_t due = m->next_ns;
+            run_due(w, w->heap[0], now);
+            continue;
+        }
+        if (w->bh) {
+            /* nothing due: what this round produced goes out before the
+             * thread sleeps (then look again: work may have come meanwhile) */
             pthread_mutex_unlock(&w->mu);
-            (void)n;
-            run_tick(m, msgs, n, now - due);
-            inmsgs_free(msgs);
-            int stopped = m->stopped;
-            if (stopped)
-                am_finalize(m);
+            batch_flush(w);
             pthread_mutex_lock(&w->mu);
-            if (!stopped && !m->dead) {
-                uint64_t period = 1000000000ull / (uint64_t)m->tick_rate;
-                m->next_ns = due + period;
-                if (m->next_ns + period < now)
-                    m->next_ns = now + period; /* far behind: skip, as a ticker drops ticks */
-                heap_push(w, m);
-            }
             continue;
         }
         if (w->hn) {
-            uint64_t wait = w->heap[0]->next_ns - now;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t ns = (uint64_t)ts.tv_nsec + wait;
-            ts.tv_sec += (time_t)(ns / 1000000000ull);
-            ts.tv_nsec = (long)(ns % 1000000000ull);
+            /* until the first due tick exactly (the cv's clock is
+             * CLOCK_MONOTONIC, tomo_mono_ns's) */
+            uint64_t due = w->heap[0]->next_ns;
+            struct timespec ts = {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)};
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         } else {
             pthread_cond_wait(&w->cv, &w->mu);
         }
     }
     pthread_mutex_unlock(&w->mu);
+    batch_flush(w);
     return NULL;
 }
 
@@ -1228,7 +1377,8 @@ int tomo_rt_amatch_create(tomo_rt *rt, const char *module, json_t *params, char 
     mworker *w = &r->w[k];
     m->w = w;
     pthread_mutex_lock(&w->mu);
-    m->next_ns = tomo_mono_ns() + 1000000000ull / (uint64_t)m->tick_rate;
+    uint64_t first = tomo_mono_ns() + 1000000000ull / (uint64_t)m->tick_rate;
+    m->next_ns = first + (TICK_GRID_NS - first % TICK_GRID_NS) % TICK_GRID_NS;
     heap_push(w, m);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -1445,6 +1595,7 @@ static int sig_call(tomo_rt *rt, const char *id, const char *data, int want_stat
         tomo_match_ctx mc;
         ctx_of(m, &mc);
         char *res = NULL;
+        batch_before_call(m);
         rc = m->h.signal(m->h.ud, &mc, &m->state, data ? data : "", &res);
         int stopped = after_call(m, rc, "match_signal");
         t_current = prev;
@@ -1483,6 +1634,7 @@ static int sig_call(tomo_rt *rt, const char *id, const char *data, int want_stat
     }
     push_event(m, e);
     am_unref(m);
+    batch_flush(t_worker); /* a match thread waiting: what it produced goes out first */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += SIGNAL_TIMEOUT_SEC;
@@ -1513,7 +1665,7 @@ static void post_join_answer(am *m, jattempt *ja)
         ja->found = 0;
     else
         ja->label = tomo_xstrdup(m->label_local ? m->label_local : "");
-    tomo_loop_post(ja->req->rt->loop, on_join_answer, ja);
+    worker_post(m, ja->req->rt->loop, &ja->pl, on_join_answer);
 }
 
 static void ja_free(jattempt *ja)
@@ -1620,12 +1772,26 @@ void tomo_rt_amatch_data(tomo_rt *rt, const char *uuid, const char *node, tomo_r
     am *m = lookup_ref(reg_of(rt), cid);
     if (!m)
         return;
-    inmsg *x = tomo_xcalloc(1, sizeof(*x));
-    pres_set(&x->sender, s->user_id, s->id, s->username);
     const char *op = json_string_value(json_object_get(body, "op_code"));
+    json_t *jd = json_object_get(body, "data");
+    const char *data = json_string_value(jd);
+    size_t ld = data ? json_string_length(jd) : 0;
+    const char *uname = s->username ? s->username : "";
+    size_t lu = strlen(uname);
+    inmsg *x = tomo_xmalloc(sizeof(*x) + lu + 1 + (ld ? ld + 1 : 0));
+    x->next = NULL;
+    snprintf(x->sender.user_id, sizeof(x->sender.user_id), "%s", s->user_id);
+    snprintf(x->sender.session_id, sizeof(x->sender.session_id), "%s", s->id);
+    x->sender.username = (char *)(x + 1);
+    memcpy(x->sender.username, uname, lu + 1);
+    x->sender.reason = 0;
     x->op_code = op ? strtoll(op, NULL, 10) : 0;
-    const char *data = json_string_value(json_object_get(body, "data"));
-    x->data = data && *data ? tomo_xstrdup(data) : NULL;
+    x->data = NULL;
+    x->data_len = ld;
+    if (ld) {
+        x->data = x->sender.username + lu + 1;
+        memcpy(x->data, data, ld + 1);
+    }
     x->reliable = json_is_true(json_object_get(body, "reliable"));
     x->recv_ms = tomo_now_ms();
     mworker *w = m->w;
@@ -1851,6 +2017,7 @@ void tomo_rt_amatch_stop_all(tomo_rt *rt)
     }
     for (int i = 0; i < r->nw; i++) {
         free(r->w[i].heap);
+        free(r->w[i].scratch);
         pthread_mutex_destroy(&r->w[i].mu);
         pthread_cond_destroy(&r->w[i].cv);
     }

@@ -20,7 +20,11 @@
  * match_data_send (loop) appends to the match's input queue (bounded by
  * match.input_queue_size: past it messages are dropped); every tick the
  * handler's loop gets the batch. Broadcasts are encoded once (JSON text on
- * the match thread) and posted to the loop once per callback. */
+ * the match thread, in one allocation with the message) and what a match
+ * thread's calls produce reaches the loop in one post per round of due
+ * work (a batch, in call order; at most ~1 ms old). A match's first tick
+ * falls on a 1 ms grid, so matches of one tick rate fall due together and
+ * run in one wake-up of their thread. */
 #ifndef TOMO_RT_AMATCH_H
 #define TOMO_RT_AMATCH_H
 

@@ -293,12 +293,17 @@ static void md_json(sbuf *b, const tomo_md_fields *f)
 
 tomo_frame *tomo_rt_md_frame(const tomo_md_fields *f)
 {
+    return tomo_rt_md_frame_extra(f, 0, NULL);
+}
+
+tomo_frame *tomo_rt_md_frame_extra(const tomo_md_fields *f, size_t extra, void **extra_out)
+{
     /* Rendered on the stack (a small envelope fits) and copied once, into
      * the frame itself. */
     sbuf b;
     sb_init(&b);
     md_json(&b, f);
-    tomo_frame *fr = tomo_frame_new(TOMO_WS_TEXT, b.p, b.n);
+    tomo_frame *fr = tomo_frame_new_extra(TOMO_WS_TEXT, b.p, b.n, extra, extra_out);
     sb_free(&b);
     return fr;
 }

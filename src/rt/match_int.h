@@ -25,6 +25,8 @@ typedef struct tomo_md_fields {
 /* The canonical JSON text of {"match_data":{...}} as a text frame (refs =
  * 1, the caller's), and the same envelope as a tree (new reference). */
 tomo_frame *tomo_rt_md_frame(const tomo_md_fields *f);
+/* The same with extra bytes in the frame's block (tomo_frame_new_extra). */
+tomo_frame *tomo_rt_md_frame_extra(const tomo_md_fields *f, size_t extra, void **extra_out);
 json_t *tomo_rt_md_tree(const tomo_md_fields *f);
 /* A broadcast of that frame: json[0..len) copied, the tree built from f
  * (which must outlive o) only for protobuf recipients. */

@@ -336,8 +336,19 @@ static void scan_tick(uv_timer_t *t)
     }
     rt->scan_pos = s;
     /* Freed parser buffers sit in the middle of the heap; hand whole free
-     * pages back to the kernel now and then so idle RSS really shrinks. */
-    if (rt->trimmed >= 256 && now - rt->last_malloc_trim_ms >= 5000) {
+     * pages back to the kernel now and then so idle RSS really shrinks. But
+     * only while this loop is quiet (under 64 KiB/s in since the last
+     * scan): under traffic a trim madvises every free page of every arena
+     * (TLB shoot-downs on every core) and the match threads and workers
+     * fault the pages straight back in (8% of the server's samples in the
+     * authoritative-match benchmark at N = 250, docs/BENCHMARKS.md). */
+    uint64_t in = rt->bytes_in >= rt->trim_bytes_in ? rt->bytes_in - rt->trim_bytes_in
+                                                     : rt->bytes_in;
+    int64_t dt = now - rt->trim_check_ms;
+    int quiet = in * 1000 < (uint64_t)64 * 1024 * (uint64_t)(dt > 0 ? dt : 1);
+    rt->trim_bytes_in = rt->bytes_in;
+    rt->trim_check_ms = now;
+    if (rt->trimmed >= 256 && quiet && now - rt->last_malloc_trim_ms >= 5000) {
         malloc_trim(0);
         rt->trimmed = 0;
         rt->last_malloc_trim_ms = now;

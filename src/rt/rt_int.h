@@ -42,6 +42,8 @@ struct tomo_rt {
     int stopping;
     size_t trimmed;              /* parser contexts freed since the last malloc_trim */
     int64_t last_malloc_trim_ms;
+    uint64_t trim_bytes_in; /* bytes_in at the last scan (a trim waits for a quiet loop) */
+    int64_t trim_check_ms;
     void *mm;    /* matchmaker (rt/matchmaker_rt.c) */
     void *party; /* parties (rt/party.c) */
     void *amatch; /* authoritative matches (rt/amatch.c) */

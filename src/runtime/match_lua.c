@@ -27,12 +27,36 @@ static const char *const cb_names[CB_N] = {"match_init",  "match_join_attempt", 
                                            "match_leave", "match_loop",         "match_terminate",
                                            "match_signal"};
 
+/* Field names the hot paths use: interned once per state and kept in the
+ * registry, so that a tick pushes a reference (an array slot) instead of
+ * interning the name again (a hash, a walk of a chain of strings, a
+ * compare: cache misses in a state last touched a tick ago). */
+enum { K_SENDER, K_OP, K_DATA, K_RELIABLE, K_RECV, K_USER, K_SESSION, K_UNAME, K_NODE, K_NKEYS };
+static const char *const key_names[K_NKEYS] = {"sender",   "op_code",    "data",
+                                               "reliable", "receive_time_ms", "user_id",
+                                               "session_id", "username", "node"};
+
+/* The identity strings of recent senders, kept alive by registry refs so a
+ * message's presence gets the same strings without interning them again
+ * (strings are values: the tables are still fresh for every message). */
+#define ID_CACHE 16
+typedef struct idstr {
+    char session_id[37], user_id[37], username[129];
+    int refs[3]; /* user_id, session_id, username; LUA_NOREF: unused slot */
+} idstr;
+
 typedef struct mlua {
     tomo_runtime *rt;
     lstate *ls;
     char module[128];
     int mod_ref, state_ref, disp_ref;
     int ctx_ref;     /* the ctx table, reused as Nakama does (not for join attempts) */
+    int msgh_ref, tramp_ref; /* the two C functions of every call, made once */
+    int keyref[K_NKEYS];     /* key_names, interned (set by l_load) */
+    int node_ref;            /* node_name as a string */
+    char node_name[64];
+    idstr ids[ID_CACHE];
+    unsigned ids_next; /* the slot to reuse next */
     int ctx_rate;    /* the tick rate and label it was built with */
     char *ctx_label;
     const tomo_match_ctx *cur; /* the call in progress */
@@ -66,9 +90,16 @@ static mlua *disp_ml(lua_State *L)
     return ml;
 }
 
-static const char *field_str(lua_State *L, int t, const char *k)
+static void push_key(lua_State *L, const mlua *ml, int k)
 {
-    lua_getfield(L, t, k);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ml->keyref[k]);
+}
+
+/* t[key_names[k]] as lua_getfield would read it (metamethods too). */
+static const char *field_str(lua_State *L, const mlua *ml, int t, int k)
+{
+    push_key(L, ml, k);
+    lua_gettable(L, t);
     const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_pop(L, 1); /* the table keeps the string alive */
     return s;
@@ -77,7 +108,7 @@ static const char *field_str(lua_State *L, int t, const char *k)
 /* An array of presence tables at index i: a userdata-backed array (freed
  * by the GC) of borrowed strings. A table without an array part gives 0
  * presences (Nakama sends to nobody). */
-static tomo_match_presence *check_presences(lua_State *L, int i, size_t *n)
+static tomo_match_presence *check_presences(lua_State *L, const mlua *ml, int i, size_t *n)
 {
     luaL_checktype(L, i, LUA_TTABLE);
     size_t k = lua_objlen(L, i);
@@ -89,10 +120,10 @@ static tomo_match_presence *check_presences(lua_State *L, int i, size_t *n)
         if (lua_istable(L, -1)) {
             int t = lua_gettop(L);
             memset(&ps[m], 0, sizeof(ps[m]));
-            ps[m].user_id = field_str(L, t, "user_id");
-            ps[m].session_id = field_str(L, t, "session_id");
-            ps[m].username = field_str(L, t, "username");
-            ps[m].node = field_str(L, t, "node");
+            ps[m].user_id = field_str(L, ml, t, K_USER);
+            ps[m].session_id = field_str(L, ml, t, K_SESSION);
+            ps[m].username = field_str(L, ml, t, K_UNAME);
+            ps[m].node = field_str(L, ml, t, K_NODE);
             if (ps[m].session_id)
                 m++;
         }
@@ -112,15 +143,15 @@ static int broadcast(lua_State *L, int deferred)
     tomo_match_presence *ps = NULL;
     size_t n = 0;
     if (!lua_isnil(L, 3))
-        ps = check_presences(L, 3, &n);
+        ps = check_presences(L, ml, 3, &n);
     tomo_match_presence sender = {0};
     int has_sender = 0;
     if (!lua_isnil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
-        sender.user_id = field_str(L, 4, "user_id");
-        sender.session_id = field_str(L, 4, "session_id");
-        sender.username = field_str(L, 4, "username");
-        sender.node = field_str(L, 4, "node");
+        sender.user_id = field_str(L, ml, 4, K_USER);
+        sender.session_id = field_str(L, ml, 4, K_SESSION);
+        sender.username = field_str(L, ml, 4, K_UNAME);
+        sender.node = field_str(L, ml, 4, K_NODE);
         has_sender = sender.user_id && sender.session_id;
     }
     int reliable = lua_isnil(L, 5) ? 1 : lua_toboolean(L, 5);
@@ -145,7 +176,7 @@ static int l_kick(lua_State *L)
         return 0;
     lua_settop(L, 1);
     size_t n = 0;
-    tomo_match_presence *ps = check_presences(L, 1, &n);
+    tomo_match_presence *ps = check_presences(L, ml, 1, &n);
     if (n && ml->cur->dispatcher->kick(ml->cur->dispatcher->ctx, ps, n) < 0)
         return luaL_error(L, "match stopped");
     return 0;
@@ -169,6 +200,10 @@ static int l_load(lua_State *L)
 {
     mlua *ml = lua_touserdata(L, 1);
     lua_settop(L, 0);
+    for (int k = 0; k < K_NKEYS; k++) {
+        lua_pushstring(L, key_names[k]);
+        ml->keyref[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     lua_getglobal(L, "require");
     lua_pushstring(L, ml->module);
     lua_call(L, 1, 1);
@@ -215,6 +250,112 @@ static void push_presence(lua_State *L, const tomo_match_presence *p, int with_r
     if (with_reason) {
         lua_pushinteger(L, p->reason);
         lua_setfield(L, -2, "reason");
+    }
+}
+
+/* Push the three identity strings of p (user_id, session_id, username) from
+ * the cache, filling a slot on a miss (or pushing them plainly when a
+ * value does not fit a slot). */
+static void push_ids(lua_State *L, mlua *ml, const tomo_match_presence *p)
+{
+    const char *u = p->user_id, *sid = p->session_id, *un = p->username ? p->username : "";
+    if (!u || !sid || strlen(u) > 36 || strlen(sid) > 36 || strlen(un) > 128) {
+        tomo_nk_pushstr(L, u);
+        tomo_nk_pushstr(L, sid);
+        lua_pushstring(L, un);
+        return;
+    }
+    idstr *e = NULL;
+    for (int i = 0; i < ID_CACHE; i++) {
+        idstr *c = &ml->ids[i];
+        if (c->refs[2] != LUA_NOREF && !strcmp(c->session_id, sid) && !strcmp(c->user_id, u) &&
+            !strcmp(c->username, un)) {
+            e = c;
+            break;
+        }
+    }
+    if (!e) {
+        e = &ml->ids[ml->ids_next++ % ID_CACHE];
+        for (int j = 0; j < 3; j++) {
+            luaL_unref(L, LUA_REGISTRYINDEX, e->refs[j]);
+            e->refs[j] = LUA_NOREF; /* (a memory error below leaves the slot unused) */
+        }
+        const char *v[3] = {u, sid, un};
+        for (int j = 0; j < 3; j++) {
+            lua_pushstring(L, v[j]);
+            e->refs[j] = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        snprintf(e->session_id, sizeof(e->session_id), "%s", sid);
+        snprintf(e->user_id, sizeof(e->user_id), "%s", u);
+        snprintf(e->username, sizeof(e->username), "%s", un);
+    }
+    for (int j = 0; j < 3; j++)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->refs[j]);
+}
+
+/* The node's name as a string (a registry ref while it does not change). */
+static void push_node(lua_State *L, mlua *ml, const char *node)
+{
+    if (!node)
+        node = "";
+    if (strlen(node) >= sizeof(ml->node_name)) {
+        lua_pushstring(L, node);
+        return;
+    }
+    if (ml->node_ref == LUA_NOREF || strcmp(ml->node_name, node)) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ml->node_ref);
+        snprintf(ml->node_name, sizeof(ml->node_name), "%s", node);
+        lua_pushstring(L, node);
+        ml->node_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ml->node_ref);
+}
+
+/* The batch of match_loop: one table per message {sender = {user_id,
+ * session_id, username, node}, op_code, data (when not empty), reliable,
+ * receive_time_ms}, fresh tables as Nakama builds them, fields in the
+ * order they always were set. The hot path of a tick: names and identity
+ * strings are pushed from references (push_key, push_ids) and set with
+ * rawset (a new table has no metatable: what setfield would do). Leaves
+ * the array on the top. */
+static void push_messages(lua_State *L, mlua *ml, const tomo_match_message *msgs, size_t n)
+{
+    luaL_checkstack(L, 12, "match_loop messages");
+    lua_createtable(L, (int)n, 0);
+    int arr = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        const tomo_match_message *m = &msgs[i];
+        lua_createtable(L, 0, 5);
+        push_key(L, ml, K_SENDER);
+        lua_createtable(L, 0, 5); /* as push_presence: the same pairs() order */
+        int pt = lua_gettop(L);
+        push_ids(L, ml, &m->sender); /* pt+1 user_id, pt+2 session_id, pt+3 username */
+        for (int j = 0; j < 3; j++) {
+            static const int ks[3] = {K_USER, K_SESSION, K_UNAME};
+            push_key(L, ml, ks[j]);
+            lua_pushvalue(L, pt + 1 + j);
+            lua_rawset(L, pt);
+        }
+        lua_settop(L, pt);
+        push_key(L, ml, K_NODE);
+        push_node(L, ml, m->sender.node);
+        lua_rawset(L, pt);
+        lua_rawset(L, -3); /* msg.sender */
+        push_key(L, ml, K_OP);
+        lua_pushnumber(L, (lua_Number)m->op_code);
+        lua_rawset(L, -3);
+        if (m->len) {
+            push_key(L, ml, K_DATA);
+            lua_pushlstring(L, (const char *)m->data, m->len);
+            lua_rawset(L, -3);
+        }
+        push_key(L, ml, K_RELIABLE);
+        lua_pushboolean(L, m->reliable);
+        lua_rawset(L, -3);
+        push_key(L, ml, K_RECV);
+        lua_pushnumber(L, (lua_Number)m->receive_time_ms);
+        lua_rawset(L, -3);
+        lua_rawseti(L, arr, (int)i + 1);
     }
 }
 
@@ -300,24 +441,7 @@ static int tramp(lua_State *L)
             nargs++;
             break;
         case CB_LOOP:
-            lua_createtable(L, (int)c->n, 0);
-            for (size_t i = 0; i < c->n; i++) {
-                const tomo_match_message *m = &c->msgs[i];
-                lua_createtable(L, 0, 5);
-                push_presence(L, &m->sender, 0);
-                lua_setfield(L, -2, "sender");
-                lua_pushnumber(L, (lua_Number)m->op_code);
-                lua_setfield(L, -2, "op_code");
-                if (m->len) {
-                    lua_pushlstring(L, (const char *)m->data, m->len);
-                    lua_setfield(L, -2, "data");
-                }
-                lua_pushboolean(L, m->reliable);
-                lua_setfield(L, -2, "reliable");
-                lua_pushnumber(L, (lua_Number)m->receive_time_ms);
-                lua_setfield(L, -2, "receive_time_ms");
-                lua_rawseti(L, -2, (int)i + 1);
-            }
+            push_messages(L, ml, c->msgs, c->n);
             nargs++;
             break;
         case CB_TERMINATE:
@@ -399,8 +523,15 @@ static int run(mlua *ml, mcall *c, void **state, const tomo_runtime_call *call)
     ls->mem_over = 0;
     ml->cur = c->mc;
     lua_settop(L, 0);
-    lua_pushcfunction(L, tomo_runtime_msgh);
-    lua_pushcfunction(L, tramp);
+    /* (lua_pushcfunction would make a new closure object per call) */
+    if (ml->msgh_ref == LUA_NOREF) {
+        lua_pushcfunction(L, tomo_runtime_msgh);
+        ml->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushcfunction(L, tramp);
+        ml->tramp_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ml->msgh_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ml->tramp_ref);
     lua_pushlightuserdata(L, c);
     int r = lua_pcall(L, 1, 0, 1);
     ml->cur = NULL;
@@ -565,6 +696,11 @@ static int h_lookup(void *ctx, const char *module, tomo_match_handler *out)
     ml->rt = rt;
     ml->ls = ls;
     ml->mod_ref = ml->state_ref = ml->disp_ref = ml->ctx_ref = LUA_NOREF;
+    ml->msgh_ref = ml->tramp_ref = ml->node_ref = LUA_NOREF;
+    for (int k = 0; k < K_NKEYS; k++)
+        ml->keyref[k] = LUA_NOREF;
+    for (int i = 0; i < ID_CACHE; i++)
+        ml->ids[i].refs[0] = ml->ids[i].refs[1] = ml->ids[i].refs[2] = LUA_NOREF;
     snprintf(ml->module, sizeof(ml->module), "%s", module);
     lua_State *L = ls->L;
     ls->budget = rt->max_instructions;

@@ -46,6 +46,38 @@ static void test_frames(void)
     tomo_frame_unref(NULL);
 }
 
+/* A frame with the caller's bytes in its block: the frame is the same, the
+ * extra bytes aligned, after the payload, writable, freed with the frame
+ * (ASan sees an overlap or a leak). */
+static void test_frame_extra(void)
+{
+    size_t sizes[] = {0, 1, 125, 126, 300, 70000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *p = calloc(1, sizes[i] + 1);
+        memset(p, 'y', sizes[i]);
+        void *extra = NULL;
+        tomo_frame *f = tomo_frame_new_extra(TOMO_WS_TEXT, p, sizes[i], 100, &extra);
+        tomo_frame *g = tomo_frame_new(TOMO_WS_TEXT, p, sizes[i]);
+        TT_EQ(f->len, g->len);
+        TT_TRUE(memcmp(f->data, g->data, f->len) == 0);
+        TT_TRUE(extra != NULL);
+        TT_EQ((uintptr_t)extra % _Alignof(max_align_t), 0);
+        TT_TRUE((uint8_t *)extra >= f->data + f->len);
+        memset(extra, 0xab, 100);
+        size_t n;
+        const uint8_t *pl = tomo_frame_payload(f, &n);
+        TT_EQ(n, sizes[i]);
+        TT_TRUE(n == 0 || memcmp(pl, p, n) == 0);
+        tomo_frame_unref(g);
+        tomo_frame_unref(f);
+        free(p);
+    }
+    void *none = (void *)1;
+    tomo_frame *h = tomo_frame_new_extra(TOMO_WS_BINARY, "a", 1, 0, &none);
+    TT_TRUE(none == NULL);
+    tomo_frame_unref(h);
+}
+
 static tomo_http_header hdrs[8];
 static tomo_http_req mkreq(int method, const char *upgrade, const char *conn, const char *ver,
                            const char *key)
@@ -104,6 +136,7 @@ int main(void)
 {
     TT_RUN(test_accept_key);
     TT_RUN(test_frames);
+    TT_RUN(test_frame_extra);
     TT_RUN(test_handshake);
     return tt_finish();
 }
