@@ -38,7 +38,7 @@ static void slow_done(void *a)
 /* /lent/N: answered by the worker after N ms, written from the worker when
  * the loop lent the request, else (or when the loop took it back) through
  * the loop. /lent/big: an 8 MiB answer (more than one send() takes). */
-static atomic_int g_direct, g_fallback, g_notlent;
+static atomic_int g_direct, g_fallback, g_notlent, g_handed;
 
 typedef struct lent {
     tomo_http_req *req;
@@ -85,6 +85,7 @@ static void handler(tomo_http_req *req, void *ud)
         l->ms = l->big ? 0 : atoi(req->path + 6);
         l->lent = tomo_http_lend(req);
         tomo_pool_submit(g_pool, lent_work, NULL, l);
+        atomic_fetch_add(&g_handed, 1);
         return;
     }
     if (!strncmp(req->path, "/slow/", 6)) {
@@ -319,12 +320,16 @@ static void test_lent_eof_and_reset(void)
     free(r);
     close(fd);
     int f0 = atomic_load(&g_fallback) + atomic_load(&g_direct);
+    int h0 = atomic_load(&g_handed);
     fd = dial();
     send_str(fd, "GET /lent/100 HTTP/1.1\r\nHost: x\r\n\r\n");
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    usleep(20000); /* the server has read it and lent it */
-    close(fd);     /* RST */
+    /* reset only once the server has read the request and handed it on */
+    for (int i = 0; i < 300 && atomic_load(&g_handed) == h0; i++)
+        usleep(10000);
+    TT_EQ(atomic_load(&g_handed) - h0, 1);
+    close(fd); /* RST */
     for (int i = 0; i < 100 && atomic_load(&g_fallback) + atomic_load(&g_direct) == f0; i++)
         usleep(10000);
     TT_EQ(atomic_load(&g_fallback) + atomic_load(&g_direct) - f0, 1);
@@ -340,9 +345,14 @@ static void test_lent_eof_and_reset(void)
  * fits, the loop writes the rest in order, the connection carries on. */
 static void test_lent_partial_write(void)
 {
+    int d0 = atomic_load(&g_direct);
     int fd = dial();
     send_str(fd, "GET /lent/big HTTP/1.1\r\nHost: x\r\n\r\n");
-    usleep(50000); /* let the worker meet a full socket */
+    /* read only once the worker's one send() is over (it met a full socket
+     * and posted the rest to the loop) */
+    for (int i = 0; i < 300 && atomic_load(&g_direct) == d0; i++)
+        usleep(10000);
+    TT_EQ(atomic_load(&g_direct) - d0, 1);
     size_t cap = (9u << 20), len = 0;
     char *buf = malloc(cap);
     size_t want = 0;
