@@ -212,7 +212,11 @@ static double m_db_commit_writes(void *a)
     return (double)st.commit_writes;
 }
 
-static double m_pool_pending(void *a) { return tomo_pool_pending(((tomo_server *)a)->pool); }
+static double m_pool_pending(void *a)
+{
+    tomo_server *srv = a;
+    return tomo_pool_pending(srv->pool) + tomo_pool_pending(srv->rpool);
+}
 
 static void register_metrics(tomo_server *srv)
 {
@@ -235,7 +239,7 @@ static void register_metrics(tomo_server *srv)
                                 "SQLite writes made durable (per fsync: the mean batch size)",
                                 m_db_commit_writes, srv);
     }
-    tomo_metrics_gauge_fn("worker_jobs_pending", "Jobs queued or running on the worker pool",
+    tomo_metrics_gauge_fn("worker_jobs_pending", "Jobs queued or running on the worker pools (workers and readers)",
                           m_pool_pending, srv);
 }
 
@@ -311,7 +315,7 @@ static void shutdown_tick(uv_timer_t *t)
     size_t inflight = tomo_http_server_inflight(srv->api_http) +
                       (srv->ws_http ? tomo_http_server_inflight(srv->ws_http) : 0) +
                       tomo_grpc_inflight(g_grpc) + subs_inflight();
-    int pending = tomo_pool_pending(srv->pool);
+    int pending = tomo_pool_pending(srv->pool) + tomo_pool_pending(srv->rpool);
     if ((inflight == 0 && pending == 0) || tomo_now_ms() >= g_shutdown_deadline_ms) {
         if (inflight || pending)
             TOMO_LOGW(TOMO_MAIN, "grace period over, closing inflight=%zu pending=%d", inflight,
@@ -563,6 +567,17 @@ int tomo_serve(tomo_config *cfg)
     if (workers > cfg->database.max_open_conns)
         workers = cfg->database.max_open_conns;
     srv->pool = tomo_pool_new(srv->loop, workers, 65536);
+    /* Reads apart, sized to the cores: the 16 workers above are there to
+     * park on fsyncs; reads on them would wait behind parked writers, and
+     * 16 listings at once on 2 cores time-slice so that every one finishes
+     * late (friends p99 +2-3 ms). A Postgres read waits on the server's
+     * answer for part of its time, so it gets two per core. */
+    int readers = cfg->database.read_workers;
+    if (readers <= 0)
+        readers = (int)(tomo_db_kind_of(srv->db) == TOMO_DB_SQLITE ? ncpu : 2 * ncpu);
+    if (readers < 1)
+        readers = 1;
+    srv->rpool = tomo_pool_new(srv->loop, readers, 65536);
     tomo_trace_set_enabled(cfg->tracing.enabled);
     if (cfg->tracing.enabled && *cfg->tracing.otlp_endpoint) {
         tomo_trace_export_cfg tc = {cfg->tracing.otlp_endpoint, cfg->tracing.service_name,
@@ -740,8 +755,8 @@ int tomo_serve(tomo_config *cfg)
         }
         g_subs[i].started = 1;
     }
-    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d loops=%d data_dir=%s cluster=%s",
-              cfg->name, workers, g_nloops, cfg->data_dir, srv->cluster ? "nats" : "off");
+    TOMO_LOGI(TOMO_MAIN, "tomo started node=%s workers=%d readers=%d loops=%d data_dir=%s cluster=%s",
+              cfg->name, workers, tomo_pool_threads(srv->rpool), g_nloops, cfg->data_dir, srv->cluster ? "nats" : "off");
     tomo_loop_run(srv->loop);
 
     /* The other loops end once their finish_shutdown ran; hand-offs still
@@ -752,6 +767,7 @@ int tomo_serve(tomo_config *cfg)
     tomo_rt_loops_stop(g_router);
     tomo_rt_cluster_stop(g_rt_cluster);
     tomo_pool_stop(srv->pool);
+    tomo_pool_stop(srv->rpool);
     /* done callbacks posted by the last jobs */
     uv_run(tomo_loop_uv(srv->loop), UV_RUN_NOWAIT);
     for (int i = 1; i < g_nloops; i++) {
@@ -780,6 +796,7 @@ int tomo_serve(tomo_config *cfg)
     tomo_cluster_free(srv->cluster);
     srv->cluster = NULL;
     tomo_pool_free(srv->pool);
+    tomo_pool_free(srv->rpool);
     /* the scheduler calls reset hooks into the runtime: stop it first */
     tomo_svc_leaderboard_stop(&srv->svc);
     tomo_runtime_free(srv->runtime);

@@ -791,7 +791,8 @@ void tomo_api_handle_http(tomo_http_req *req, void *ud)
     j->loop = cur ? cur : srv->loop;
     j->lent = tomo_http_lend(req);
     /* work_cb posts the answer back itself (or writes it: lent) */
-    if (tomo_pool_submit(srv->pool, work_cb, NULL, j) < 0) {
+    if (tomo_pool_submit(rt->flags & TOMO_ROUTE_READ ? srv->rpool : srv->pool, work_cb, NULL,
+                         j) < 0) {
         tomo_metric_add(m_rejected, NULL, 1);
         tomo_api_error(&j->ctx, TOMO_GRPC_UNAVAILABLE, "Server busy, try again.");
         finish_ctx(j);

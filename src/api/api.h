@@ -4,8 +4,9 @@
  *       parsing, Nakama's error bodies (from a svc tomo_err; the gRPC code ->
  *       HTTP status map is svc.h's tomo_grpc_to_http), CORS, per-route metrics.
  * Threads: tomo_api_handle_http runs on the loop thread; route handlers run
- *          on a worker thread (they may block on the database) unless the
- *          route is flagged TOMO_ROUTE_LOOP or TOMO_ROUTE_RAW. */
+ *          on a worker thread (they may block on the database; the read
+ *          pool's for TOMO_ROUTE_READ) unless the route is flagged
+ *          TOMO_ROUTE_LOOP or TOMO_ROUTE_RAW. */
 #ifndef TOMO_API_API_H
 #define TOMO_API_API_H
 
@@ -17,8 +18,20 @@
 #include "server.h"
 
 enum { TOMO_AUTH_NONE, TOMO_AUTH_BASIC, TOMO_AUTH_BEARER, TOMO_AUTH_RPC };
-/* TOMO_ROUTE_RAWBODY: the handler reads ctx->raw_body itself (no JSON parse). */
-enum { TOMO_ROUTE_WORKER = 0, TOMO_ROUTE_LOOP = 1, TOMO_ROUTE_RAW = 2, TOMO_ROUTE_RAWBODY = 4 };
+/* TOMO_ROUTE_RAWBODY: the handler reads ctx->raw_body itself (no JSON parse).
+ * TOMO_ROUTE_READ: the handler only reads the database (a listing): it runs
+ * on the read pool (tomo_server.rpool, about one worker per core), so it
+ * never queues behind workers parked on a write's fsync, and reads do not
+ * all run at once on the cores (16 listings time-sliced on 2 cores finish
+ * together, late). A read route that writes after all (a Lua before-hook)
+ * still works, it only holds a read worker while it does. */
+enum {
+    TOMO_ROUTE_WORKER = 0,
+    TOMO_ROUTE_LOOP = 1,
+    TOMO_ROUTE_RAW = 2,
+    TOMO_ROUTE_RAWBODY = 4,
+    TOMO_ROUTE_READ = 8,
+};
 
 typedef struct tomo_api_ctx tomo_api_ctx;
 /* Returns 0 (response in ctx->out, NULL means "{}") or a negative value

@@ -15,6 +15,8 @@
 #define T TOMO_AUTH_BEARER
 #define N TOMO_AUTH_NONE
 #define W TOMO_ROUTE_WORKER
+/* a read-only listing: runs on the read pool (api.h) */
+#define R TOMO_ROUTE_READ
 /* The gRPC method of Nakama's service and its request message. */
 #define GRPC(method, request) "/nakama.api.Nakama/" method, request, NULL
 /* ... whose REST body is the whole message ("*") or one field of it. */
@@ -70,25 +72,25 @@ static const tomo_api_route table[] = {
     {P, "/v2/account/unlink/steam", "UnlinkSteam", T, W, tomo_api_unlink_social, NULL, GRPCB("UnlinkSteam", API("AccountSteam"), "*")},
 
     /* account and users */
-    {G, "/v2/account", "GetAccount", T, W, tomo_api_account_get, NULL, GRPC("GetAccount", EMPTY)},
+    {G, "/v2/account", "GetAccount", T, R, tomo_api_account_get, NULL, GRPC("GetAccount", EMPTY)},
     {U, "/v2/account", "UpdateAccount", T, W, tomo_api_account_update, NULL, GRPCB("UpdateAccount", API("UpdateAccountRequest"), "*")},
     {D, "/v2/account", "DeleteAccount", T, W, tomo_api_account_delete, NULL, GRPC("DeleteAccount", EMPTY)},
-    {G, "/v2/user", "GetUsers", T, W, tomo_api_users_get, NULL, GRPC("GetUsers", API("GetUsersRequest"))},
-    {G, "/v2/user/{user_id}/group", "ListUserGroups", T, W, tomo_api_user_groups_list,
+    {G, "/v2/user", "GetUsers", T, R, tomo_api_users_get, NULL, GRPC("GetUsers", API("GetUsersRequest"))},
+    {G, "/v2/user/{user_id}/group", "ListUserGroups", T, R, tomo_api_user_groups_list,
      NULL, GRPC("ListUserGroups", API("ListUserGroupsRequest"))},
 
     /* friends */
-    {G, "/v2/friend", "ListFriends", T, W, tomo_api_friend_list, NULL, GRPC("ListFriends", API("ListFriendsRequest"))},
+    {G, "/v2/friend", "ListFriends", T, R, tomo_api_friend_list, NULL, GRPC("ListFriends", API("ListFriendsRequest"))},
     {P, "/v2/friend", "AddFriends", T, W, tomo_api_friend_add, NULL, GRPC("AddFriends", API("AddFriendsRequest"))},
     {D, "/v2/friend", "DeleteFriends", T, W, tomo_api_friend_delete, NULL, GRPC("DeleteFriends", API("DeleteFriendsRequest"))},
     {P, "/v2/friend/block", "BlockFriends", T, W, tomo_api_friend_block, NULL, GRPC("BlockFriends", API("BlockFriendsRequest"))},
     {P, "/v2/friend/facebook", "ImportFacebookFriends", T, W, tomo_api_friend_import_facebook, NULL, GRPCB("ImportFacebookFriends", API("ImportFacebookFriendsRequest"), "account")},
     {P, "/v2/friend/steam", "ImportSteamFriends", T, W, tomo_api_friend_import_steam, NULL, GRPCB("ImportSteamFriends", API("ImportSteamFriendsRequest"), "account")},
-    {G, "/v2/friend/friends", "ListFriendsOfFriends", T, W, tomo_api_friend_list_fof,
+    {G, "/v2/friend/friends", "ListFriendsOfFriends", T, R, tomo_api_friend_list_fof,
      NULL, GRPC("ListFriendsOfFriends", API("ListFriendsOfFriendsRequest"))},
 
     /* groups */
-    {G, "/v2/group", "ListGroups", T, W, tomo_api_group_list, NULL, GRPC("ListGroups", API("ListGroupsRequest"))},
+    {G, "/v2/group", "ListGroups", T, R, tomo_api_group_list, NULL, GRPC("ListGroups", API("ListGroupsRequest"))},
     {P, "/v2/group", "CreateGroup", T, W, tomo_api_group_create, NULL, GRPCB("CreateGroup", API("CreateGroupRequest"), "*")},
     {U, "/v2/group/{group_id}", "UpdateGroup", T, W, tomo_api_group_update, NULL, GRPCB("UpdateGroup", API("UpdateGroupRequest"), "*")},
     {D, "/v2/group/{group_id}", "DeleteGroup", T, W, tomo_api_group_delete, NULL, GRPC("DeleteGroup", API("DeleteGroupRequest"))},
@@ -99,28 +101,28 @@ static const tomo_api_route table[] = {
     {P, "/v2/group/{group_id}/demote", "DemoteGroupUsers", T, W, tomo_api_group_demote, NULL, GRPC("DemoteGroupUsers", API("DemoteGroupUsersRequest"))},
     {P, "/v2/group/{group_id}/join", "JoinGroup", T, W, tomo_api_group_join, NULL, GRPC("JoinGroup", API("JoinGroupRequest"))},
     {P, "/v2/group/{group_id}/leave", "LeaveGroup", T, W, tomo_api_group_leave, NULL, GRPC("LeaveGroup", API("LeaveGroupRequest"))},
-    {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, W, tomo_api_group_users_list,
+    {G, "/v2/group/{group_id}/user", "ListGroupUsers", T, R, tomo_api_group_users_list,
      NULL, GRPC("ListGroupUsers", API("ListGroupUsersRequest"))},
 
     /* storage */
-    {P, "/v2/storage", "ReadStorageObjects", T, W, tomo_api_storage_read, NULL, GRPCB("ReadStorageObjects", API("ReadStorageObjectsRequest"), "*")},
+    {P, "/v2/storage", "ReadStorageObjects", T, R, tomo_api_storage_read, NULL, GRPCB("ReadStorageObjects", API("ReadStorageObjectsRequest"), "*")},
     {U, "/v2/storage", "WriteStorageObjects", T, W, tomo_api_storage_write, NULL, GRPCB("WriteStorageObjects", API("WriteStorageObjectsRequest"), "*")},
     {U, "/v2/storage/delete", "DeleteStorageObjects", T, W, tomo_api_storage_delete, NULL, GRPCB("DeleteStorageObjects", API("DeleteStorageObjectsRequest"), "*")},
-    {G, "/v2/storage/{collection}", "ListStorageObjects", T, W, tomo_api_storage_list, NULL, GRPC("ListStorageObjects", API("ListStorageObjectsRequest"))},
-    {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, W, tomo_api_storage_list,
+    {G, "/v2/storage/{collection}", "ListStorageObjects", T, R, tomo_api_storage_list, NULL, GRPC("ListStorageObjects", API("ListStorageObjectsRequest"))},
+    {G, "/v2/storage/{collection}/{user_id}", "ListStorageObjects", T, R, tomo_api_storage_list,
      NULL, GRPC("ListStorageObjects", API("ListStorageObjectsRequest"))},
 
     /* leaderboards and tournaments */
-    {G, "/v2/leaderboard/{leaderboard_id}", "ListLeaderboardRecords", T, W,
+    {G, "/v2/leaderboard/{leaderboard_id}", "ListLeaderboardRecords", T, R,
      tomo_api_leaderboard_list, NULL, GRPC("ListLeaderboardRecords", API("ListLeaderboardRecordsRequest"))},
     {P, "/v2/leaderboard/{leaderboard_id}", "WriteLeaderboardRecord", T, W,
      tomo_api_leaderboard_write, NULL, GRPCB("WriteLeaderboardRecord", API("WriteLeaderboardRecordRequest"), "record")},
     {D, "/v2/leaderboard/{leaderboard_id}", "DeleteLeaderboardRecord", T, W,
      tomo_api_leaderboard_delete, NULL, GRPC("DeleteLeaderboardRecord", API("DeleteLeaderboardRecordRequest"))},
-    {G, "/v2/leaderboard/{leaderboard_id}/owner/{owner_id}", "ListLeaderboardRecordsAroundOwner", T, W,
+    {G, "/v2/leaderboard/{leaderboard_id}/owner/{owner_id}", "ListLeaderboardRecordsAroundOwner", T, R,
      tomo_api_leaderboard_around_owner, NULL, GRPC("ListLeaderboardRecordsAroundOwner", API("ListLeaderboardRecordsAroundOwnerRequest"))},
-    {G, "/v2/tournament", "ListTournaments", T, W, tomo_api_tournament_list, NULL, GRPC("ListTournaments", API("ListTournamentsRequest"))},
-    {G, "/v2/tournament/{tournament_id}", "ListTournamentRecords", T, W,
+    {G, "/v2/tournament", "ListTournaments", T, R, tomo_api_tournament_list, NULL, GRPC("ListTournaments", API("ListTournamentsRequest"))},
+    {G, "/v2/tournament/{tournament_id}", "ListTournamentRecords", T, R,
      tomo_api_tournament_records_list, NULL, GRPC("ListTournamentRecords", API("ListTournamentRecordsRequest"))},
     {U, "/v2/tournament/{tournament_id}", "WriteTournamentRecord", T, W,
      tomo_api_tournament_write, NULL, GRPCB("WriteTournamentRecord", API("WriteTournamentRecordRequest"), "record")},
@@ -130,13 +132,13 @@ static const tomo_api_route table[] = {
      tomo_api_tournament_delete, NULL, GRPC("DeleteTournamentRecord", API("DeleteTournamentRecordRequest"))},
     {P, "/v2/tournament/{tournament_id}/join", "JoinTournament", T, W,
      tomo_api_tournament_join, NULL, GRPC("JoinTournament", API("JoinTournamentRequest"))},
-    {G, "/v2/tournament/{tournament_id}/owner/{owner_id}", "ListTournamentRecordsAroundOwner", T, W,
+    {G, "/v2/tournament/{tournament_id}/owner/{owner_id}", "ListTournamentRecordsAroundOwner", T, R,
      tomo_api_tournament_around_owner, NULL, GRPC("ListTournamentRecordsAroundOwner", API("ListTournamentRecordsAroundOwnerRequest"))},
 
     /* notifications, chat, matches, events, rpc */
-    {G, "/v2/notification", "ListNotifications", T, W, tomo_api_notification_list, NULL, GRPC("ListNotifications", API("ListNotificationsRequest"))},
+    {G, "/v2/notification", "ListNotifications", T, R, tomo_api_notification_list, NULL, GRPC("ListNotifications", API("ListNotificationsRequest"))},
     {D, "/v2/notification", "DeleteNotifications", T, W, tomo_api_notification_delete, NULL, GRPC("DeleteNotifications", API("DeleteNotificationsRequest"))},
-    {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, W, tomo_api_channel_messages_list,
+    {G, "/v2/channel/{channel_id}", "ListChannelMessages", T, R, tomo_api_channel_messages_list,
      NULL, GRPC("ListChannelMessages", API("ListChannelMessagesRequest"))},
     {G, "/v2/match", "ListMatches", T, TOMO_ROUTE_LOOP, tomo_api_match_list, NULL, GRPC("ListMatches", API("ListMatchesRequest"))},
     {P, "/v2/event", "Event", T, W, tomo_api_event, NULL, GRPCB("Event", API("Event"), "*")},

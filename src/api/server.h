@@ -22,6 +22,10 @@ struct tomo_server {
     tomo_config *cfg;
     tomo_loop *loop;
     tomo_pool *pool;
+    /* The read pool: TOMO_ROUTE_READ listings (api.h); database.read_workers
+     * threads, by default one per core on SQLite, two per core on Postgres
+     * (serve.c). */
+    tomo_pool *rpool;
     tomo_db *db;
     tomo_router *router;        /* API routes (ids index tomo_api_route_table) */
     tomo_http_server *api_http; /* socket.port: REST + /ws */

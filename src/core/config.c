@@ -90,6 +90,7 @@ static const key_def keys[] = {
     I("database.max_idle_conns", database.max_idle_conns, "100", 0, 10000),
     I("database.dns_scan_interval_sec", database.dns_scan_interval_sec, "60", 0, BIG),
     I("database.query_timeout_ms", database.query_timeout_ms, "10000", 10, BIG),
+    I("database.read_workers", database.read_workers, "0", 0, 1024),
     I("database.auto_migrate", database.auto_migrate, "-1", -1, 1),
     B("database.pgbouncer", database.pgbouncer, "false"),
     SECRET("runtime.http_key", runtime.http_key, "defaulthttpkey"),

@@ -47,6 +47,7 @@ typedef struct tomo_config {
         tomo_strlist address;
         int conn_max_lifetime_ms, max_open_conns, max_idle_conns, dns_scan_interval_sec,
             query_timeout_ms;
+        int read_workers; /* threads of the read pool (0: per core, serve.c) */
         int auto_migrate; /* -1 = decide (SQLite yes, Postgres no), 0 no, 1 yes */
         /* behind pgBouncer in transaction mode: unnamed statements, timeouts
          * per transaction (SET LOCAL), transaction-level migration locks */

@@ -520,7 +520,8 @@ static void stream_dispatch(gstream *s)
         job_done(j);
         return;
     }
-    if (tomo_pool_submit(g->srv->pool, work_cb, done_cb, j) < 0) {
+    tomo_pool *pool = m->rows[0].route->flags & TOMO_ROUTE_READ ? g->srv->rpool : g->srv->pool;
+    if (tomo_pool_submit(pool, work_cb, done_cb, j) < 0) {
         job_fail(j, TOMO_GRPC_UNAVAILABLE, tomo_xstrdup("Server busy, try again."));
         job_done(j);
     }
