@@ -1204,26 +1204,30 @@ static int cursor_decode(const char *s, lbcursor *c)
 /* ---- listing ---- */
 
 /* Rows of a period after key `from` (NULL = from the start), travelling
- * desc or asc, at most limit. */
+ * desc or asc, at most limit.
+ * The LIMIT is a literal, not a parameter, here and in around_rows: with
+ * LIMIT $n Postgres cannot cost a generic plan (it assumes a tenth of the
+ * board's rows), so it planned every execution of the prepared statement
+ * afresh (EXPLAIN EXECUTE: 0.07-0.3 ms of planning against 0.08-0.2 ms of
+ * execution on a million-record board); with the literal it keeps the
+ * generic plan after five runs (planning 0.01 ms). A statement per limit
+ * value: clients use a few, and the statement caches are LRU. */
 static int query_rows(tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry, int travel_desc,
                       const lbcursor *from, int limit, tomo_lb_record **rows, size_t *n)
 {
     const char *dir = travel_desc ? "DESC" : "ASC";
     char *sql = tomo_xasprintf(
         "SELECT " TOMO_LBI_COLS " FROM leaderboard_record WHERE leaderboard_id = $1 AND"
-        " expiry_time = $2%s ORDER BY score %s, subscore %s, owner_id %s LIMIT $3",
-        from ? (travel_desc ? " AND (score, subscore, owner_id) < ($4, $5, $6)"
-                            : " AND (score, subscore, owner_id) > ($4, $5, $6)")
+        " expiry_time = $2%s ORDER BY score %s, subscore %s, owner_id %s LIMIT %d",
+        from ? (travel_desc ? " AND (score, subscore, owner_id) < ($3, $4, $5)"
+                            : " AND (score, subscore, owner_id) > ($3, $4, $5)")
              : "",
-        dir, dir, dir);
-    tomo_dbval p[] = {TOMO_LBI_TEXT(b->id),
-                      TOMO_DBINT(expiry),
-                      TOMO_DBINT(limit),
-                      TOMO_DBINT(from ? from->score : 0),
-                      TOMO_DBINT(from ? from->subscore : 0),
+        dir, dir, dir, limit);
+    tomo_dbval p[] = {TOMO_LBI_TEXT(b->id), TOMO_DBINT(expiry),
+                      TOMO_DBINT(from ? from->score : 0), TOMO_DBINT(from ? from->subscore : 0),
                       TOMO_DBTEXT(from ? from->owner : "")};
     tomo_dbres *res = NULL;
-    int rc = tomo_db_exec(db, sql, p, from ? 6 : 3, &res);
+    int rc = tomo_db_exec(db, sql, p, from ? 5 : 2, &res);
     free(sql);
     *rows = NULL;
     *n = 0;
@@ -1364,17 +1368,17 @@ static int around_rows(tomo_dbconn *db, const tomo_lb_board *b, int64_t expiry, 
     char *sql = tomo_xasprintf(
         "SELECT * FROM (SELECT " TOMO_LBI_COLS ", 1 AS side FROM leaderboard_record WHERE"
         " leaderboard_id = $1 AND expiry_time = $2 AND (score, subscore, owner_id) %s ($3, $4, $5)"
-        " ORDER BY score %s, subscore %s, owner_id %s LIMIT $6) AS above"
+        " ORDER BY score %s, subscore %s, owner_id %s LIMIT %d) AS above"
         " UNION ALL SELECT * FROM (SELECT " TOMO_LBI_COLS ", 2 AS side FROM leaderboard_record"
         " WHERE leaderboard_id = $1 AND expiry_time = $2 AND (score, subscore, owner_id) %s"
-        " ($3, $4, $5) ORDER BY score %s, subscore %s, owner_id %s LIMIT $6) AS below%s",
-        desc ? ">" : "<", up, up, up, desc ? "<" : ">", down, down, down,
+        " ($3, $4, $5) ORDER BY score %s, subscore %s, owner_id %s LIMIT %d) AS below%s",
+        desc ? ">" : "<", up, up, up, limit, desc ? "<" : ">", down, down, down, limit,
         with_me ? " UNION ALL SELECT " TOMO_LBI_COLS ", 0 AS side FROM leaderboard_record WHERE"
                   " leaderboard_id = $1 AND expiry_time = $2 AND owner_id = $5"
                 : "");
-    tomo_dbval p[] = {TOMO_LBI_TEXT(b->id), TOMO_DBINT(expiry),   TOMO_DBINT(at->score),
-                      TOMO_DBINT(at->subscore), TOMO_DBTEXT(at->owner), TOMO_DBINT(limit)};
-    int rc = tomo_db_exec(db, sql, p, 6, res);
+    tomo_dbval p[] = {TOMO_LBI_TEXT(b->id), TOMO_DBINT(expiry), TOMO_DBINT(at->score),
+                      TOMO_DBINT(at->subscore), TOMO_DBTEXT(at->owner)};
+    int rc = tomo_db_exec(db, sql, p, 5, res);
     free(sql);
     return rc;
 }
