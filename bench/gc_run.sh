@@ -9,7 +9,9 @@
 # Environment: BUILDS (required), ROUNDS (2), CONNS (32), BENCH_DURATION (8),
 #   TOMO_BENCH_BIN (default build/bench/tomo-bench), TOMO_BENCH_PG,
 #   a BUILDS entry may add server flags: "w4=build/tomo,--database.max_open_conns,4".
-# The counts include the preload's writes.
+# The counts include the preload's writes. On Postgres the last column is
+# the server's WAL syncs (pg_stat_wal.wal_sync, over the whole run) per write
+# request of the window.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -20,8 +22,14 @@ rounds=${ROUNDS:-2} conns=${CONNS:-32} duration=${BENCH_DURATION:-8}
 hz=$(getconf CLK_TCK)
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
-echo "| build | round | req/s | write p50 / p99 (ms) | server CPU | CPU/req (ms) | writes per fsync | fsyncs with <=2 / 3-8 / >8 writes |"
-echo "|---|---:|---:|---|---:|---:|---:|---|"
+wal_syncs() { [ -n "${TOMO_BENCH_PG:-}" ] && psql -Atq "$TOMO_BENCH_PG" -c 'SELECT wal_sync FROM pg_stat_wal' 2>/dev/null; }
+if [ -n "${TOMO_BENCH_PG:-}" ]; then
+    echo "| build | round | req/s | write p50 / p99 (ms) | server CPU | CPU/req (ms) | writes per commit | commits with <=2 / 3-8 / >8 writes | WAL syncs per write |"
+    echo "|---|---:|---:|---|---:|---:|---:|---|---:|"
+else
+    echo "| build | round | req/s | write p50 / p99 (ms) | server CPU | CPU/req (ms) | writes per fsync | fsyncs with <=2 / 3-8 / >8 writes |"
+    echo "|---|---:|---:|---|---:|---:|---:|---|"
+fi
 for r in $(seq 1 "$rounds"); do
     for spec in $BUILDS; do
         name=${spec%%=*} rest=${spec#*=}
@@ -46,16 +54,20 @@ for r in $(seq 1 "$rounds"); do
         done
         # BUILDS entries may carry extra server flags after a comma:
         # name=path,--flag,value
+        syncs0=$(wal_syncs)
         out=$("$bench" storage --duration "$duration" --conns "$conns" --write-ratio 0.5 \
             --host 127.0.0.1 --http-port "$api" --ws-port "$ws" --threads 1 \
             --server-pid "$srv_pid" --quiet 2>&1)
         m=$(curl -s -m 2 "http://127.0.0.1:$metrics/metrics")
+        syncs1=$(wal_syncs)
+        syncs=$(( ${syncs1:-0} - ${syncs0:-0} ))
         kill "$srv_pid"; wait "$srv_pid" 2>/dev/null; srv_pid=
         rm -rf "$data"
         echo "$out" >"${TMPDIR:-/tmp}/gc_run-$name-$r.txt"
         # CPU per request: the server's CPU over the window / requests in it
-        echo "$out" | awk -F'|' -v name="$name" -v r="$r" -v dur="$duration" -v m="$m" '
-            /\| write \(PUT/ { wp50 = $5 / 1000; wp99 = $6 / 1000 }
+        echo "$out" | awk -F'|' -v name="$name" -v r="$r" -v dur="$duration" -v m="$m" \
+            -v pg="${TOMO_BENCH_PG:+1}" -v syncs="$syncs" '
+            /\| write \(PUT/ { wn = $3; wp50 = $5 / 1000; wp99 = $6 / 1000 }
             /\| all / { n = $3; rps = $4 }
             /server CPU \(% of one core\)/ { cpu = $3 }
             END {
@@ -69,9 +81,11 @@ for r in $(seq 1 "$rounds"); do
                     if (l ~ /^database_group_commit_writes_total/) { split(l, a, " "); w = a[2] }
                 }
                 cpr = (n > 0 && cpu != "") ? sprintf("%.3f", cpu / 100 * dur * 1000 / n) : "-"
-                printf "| %s | %s | %d | %.1f / %.1f | %s | %s | %s | %s |\n", name, r, rps, wp50, wp99,
+                printf "| %s | %s | %d | %.1f / %.1f | %s | %s | %s | %s |", name, r, rps, wp50, wp99,
                     cpu == "" ? "-" : cpu "%", cpr, c ? sprintf("%.1f", w / c) : "-",
                     bn ? sprintf("%d / %d / %d", b2, b8 - b2, bn - b8) : "-"
+                if (pg) printf(" %s |", (wn > 0) ? sprintf("%.2f", syncs / wn) : "-")
+                printf "\n"
             }'
     done
 done

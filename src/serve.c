@@ -238,6 +238,14 @@ static void register_metrics(tomo_server *srv)
         tomo_metrics_counter_fn("database_group_commit_writes_total",
                                 "SQLite writes made durable (per fsync: the mean batch size)",
                                 m_db_commit_writes, srv);
+    } else {
+        tomo_metrics_counter_fn("database_group_commits_total",
+                                "Postgres batch COMMITs (transactions share them)", m_db_commits,
+                                srv);
+        tomo_metrics_counter_fn("database_group_commit_writes_total",
+                                "Postgres transactions committed in batches (per COMMIT: the mean "
+                                "batch size)",
+                                m_db_commit_writes, srv);
     }
     tomo_metrics_gauge_fn("worker_jobs_pending", "Jobs queued or running on the worker pools (workers and readers)",
                           m_pool_pending, srv);

@@ -116,7 +116,8 @@ int tomo_db_check(tomo_db *db);
 typedef struct tomo_db_stats {
     int open, idle, in_use, max_open;
     uint64_t wait_count, errors_unavailable, errors_timeout, errors_other, errors_conflict;
-    /* group commit (SQLite; 0 on Postgres): commits, and writes in them */
+    /* group commit: durable commits (SQLite: WAL fsyncs; Postgres: batch
+     * COMMITs), and the writes they held */
     uint64_t commits, commit_writes;
 } tomo_db_stats;
 void tomo_db_stats_get(tomo_db *db, tomo_db_stats *out);
