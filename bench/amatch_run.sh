@@ -60,7 +60,7 @@ buckets() {
 }
 
 # One step: tomo-bench <scenario> with N matches; prints the table row.
-# Server CPU is tomo-bench's figure over its window (/proc/<pid>/stat).
+# Server CPU is over tomo-bench's window (the threads' ticks in /proc).
 step() {
     local sc=$1 n=$2 name=$3
     local stats="- -" out dl lat lat99 loss cpu bcpu sends p50 p99 us mcpu
@@ -92,13 +92,20 @@ step() {
     fi
     p50=$(echo "${lat:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
     p99=$(echo "${lat99:-}" | awk '{ if ($1 != "") printf "%.1f", $1 / 1000; else print "-" }')
-    us=$(echo "${cpu:-} ${dl:-}" | awk '{ if ($2 > 0) printf "%.2f", $1 / 100 / $2 * 1e6; else print "-" }')
-    # match threads' share of the server's CPU over the window (threads that
-    # ended within it are missed: none do in a step)
-    mcpu=$( { sed 's/^/b /' "$data/tasks.start"; sed 's/^/a /' "$data/tasks.end"; } 2>/dev/null |
+    # the server's CPU over the window from its threads' ticks, and the
+    # match threads' part (threads that ended within it are missed: none do
+    # in a step); tomo-bench's own figure as a fallback
+    local tcpu
+    tcpu=$( { sed 's/^/b /' "$data/tasks.start"; sed 's/^/a /' "$data/tasks.end"; } 2>/dev/null |
         awk -v hz="$(getconf CLK_TCK)" -v t="$dur" '
-            $1 == "b" && $2 ~ /^tomo-match/ { b += $3 } $1 == "a" && $2 ~ /^tomo-match/ { a += $3 }
-            END { printf "%.0f%%", (a - b) / hz / t * 100 }')
+            $1 == "b" { b += $3; if ($2 ~ /^tomo-match/) mb += $3 }
+            $1 == "a" { a += $3; if ($2 ~ /^tomo-match/) ma += $3 }
+            END { if (a > 0) printf "%.0f %.0f%%", (a - b) / hz / t * 100, (ma - mb) / hz / t * 100 }')
+    if [ -n "$tcpu" ]; then
+        cpu=${tcpu% *}
+        mcpu=${tcpu#* }
+    fi
+    us=$(echo "${cpu:-} ${dl:-}" | awk '{ if ($2 > 0) printf "%.2f", $1 / 100 / $2 * 1e6; else print "-" }')
     echo "| $name | ${sends:--} | ${dl:--} | $p50 / $p99 | ${loss:--} | ${stats% *} | ${stats#* } | ${cpu:--}% | ${mcpu:--} | $us | ${bcpu:--}% |"
 }
 
