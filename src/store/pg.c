@@ -912,7 +912,7 @@ static int turn_begin(pconn *c, char *err, size_t errlen)
     pgroup *g = c->g;
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ns = (int64_t)deadline.tv_nsec + g->cfg->database.query_timeout_ms * 1000000;
+    int64_t ns = (int64_t)deadline.tv_nsec + (int64_t)g->cfg->database.query_timeout_ms * 1000000;
     deadline.tv_sec += (time_t)(ns / 1000000000);
     deadline.tv_nsec = (long)(ns % 1000000000);
     pthread_mutex_lock(&g->mu);
